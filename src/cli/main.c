@@ -1,0 +1,38 @@
+/* zonebox: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char main_help[] =
+"Usage: zonebox COMMAND [OPTIONS]\n"
+"\n"
+"Run untrusted code and an agent's commands in a Linux sandbox.\n"
+"\n"
+"Commands:\n"
+"  run [OPTIONS] -- CMD...   run one command in a new sandbox\n"
+"  version                   print the version\n"
+"  help                      this text\n"
+"\n"
+"zonebox COMMAND --help shows a command's options.\n";
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                fputs(main_help, stderr);
+                return ZB_EXIT_ERROR;
+        }
+        const char *cmd = argv[1];
+        if (strcmp(cmd, "run") == 0)
+                return cli_run(argc - 1, argv + 1);
+        if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+                printf("zonebox %s\n", ZB_VERSION);
+                return 0;
+        }
+        if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+                fputs(main_help, stdout);
+                return 0;
+        }
+        fprintf(stderr, "zonebox: unknown command '%s' (see zonebox --help)\n", cmd);
+        return ZB_EXIT_ERROR;
+}

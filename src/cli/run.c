@@ -1,0 +1,172 @@
+/* zonebox run: parse argv into a policy through the public API, run it,
+ * print the verdict. No sandbox logic here. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char run_help[] =
+"Usage: zonebox run [OPTIONS] [--] COMMAND [ARG...]\n"
+"\n"
+"Run COMMAND in a new sandbox: fresh user, mount, pid, net, ipc, uts and\n"
+"cgroup namespaces; a read-only root made of the host's system dirs; only the\n"
+"zones you name; loopback-only network; no capabilities; no new privileges.\n"
+"COMMAND is looked up with the sandbox's PATH (" "/usr/local/bin:/usr/bin:/bin" ").\n"
+"\n"
+"Options (a flag overrides the same setting from --config):\n"
+"  --config FILE             load a YAML policy (see docs/config.md)\n"
+"  --json                    capture stdout/stderr and print the result as JSON\n"
+"  -v, --volume HOST:DEST[:ro|rw]\n"
+"                            bind a host directory as a zone (default rw)\n"
+"  --tmpfs DEST[:size=SIZE]  a fresh tmpfs zone (default size 64m)\n"
+"  --zone name=N,mode=ro|rw|tmpfs[,hostPath=P][,path=/mnt][,size=S]\n"
+"                            a zone in zonebox's own terms (mount point /N)\n"
+"  --network none|loopback|host\n"
+"                            none (default) and loopback: own namespace with lo\n"
+"                            only; host: share the host's network (reported)\n"
+"  --timeout DURATION        wall-time limit from exec, e.g. 500ms, 10s, 2m;\n"
+"                            the whole sandbox is killed, status timeout, exit 124\n"
+"  --ulimit fsize=SIZE,nofile=N\n"
+"                            rlimits (soft = hard); core dumps are always off\n"
+"  --output-limit SIZE       cap on captured stdout+stderr (default 1m)\n"
+"  -e, --env KEY=VALUE|KEY   set a variable (KEY alone copies the host's value)\n"
+"  -w, --workdir DIR         working directory inside (default /)\n"
+"  -u, --user UID[:GID]      ids inside (default 1000:1000; 0 is root in the\n"
+"                            user namespace only, still without capabilities)\n"
+"  --hostname NAME           hostname inside (default zonebox)\n"
+"  --rootfs DIR|host         use an unpacked image as the root instead of the host's dirs\n"
+"  --security-opt no-new-privileges[:true|false]\n"
+"  --cap-drop ALL, --read-only, --rm, --init\n"
+"                            accepted for Docker compatibility; always in effect\n"
+"  --memory, --memory-swap, --cpus, --pids-limit, --cpu-time, --seccomp\n"
+"                            parsed; the run refuses to start while this build\n"
+"                            cannot enforce them (limits.allow_unenforced skips)\n"
+"  -h, --help                this text\n"
+"\n"
+"Sizes: 512k, 64m, 1g (binary). Durations: 250ms, 10s, 1.5m, 2h; a bare number is\n"
+"seconds; 0 or none means no limit.\n"
+"\n"
+"Exit status: the command's own; 128+N when killed by signal N; 124 timeout;\n"
+"125 zonebox failed (bad flag or config, or setup); 126 command not executable;\n"
+"127 command not found.\n"
+"\n"
+"Defaults: no wall-time limit; open files 1024; no core dumps; root read-only;\n"
+"no network; uid 1000 inside (65534 outside when started by root, the invoking\n"
+"user's own uid otherwise).\n";
+
+static int usage_error(const char *msg)
+{
+        fprintf(stderr, "zonebox run: %s\n", msg);
+        return ZB_EXIT_ERROR;
+}
+
+int cli_run(int argc, char **argv)
+{
+        struct zb_error err = { 0 };
+        struct zb_policy *p = zb_policy_new();
+        struct zb_result *res = NULL;
+        bool json = false;
+        int i, rc = ZB_EXIT_ERROR;
+
+        if (!p)
+                return usage_error("out of memory");
+        /* The file first, wherever --config stands: flags override it. */
+        for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+                const char *cfg = NULL;
+                if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+                        cfg = argv[i + 1];
+                else if (strncmp(argv[i], "--config=", 9) == 0)
+                        cfg = argv[i] + 9;
+                if (cfg && zb_policy_load_yaml(p, cfg, &err) < 0) {
+                        fprintf(stderr, "zonebox run: %s\n", err.message);
+                        goto out;
+                }
+        }
+        for (i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                if (strcmp(a, "--") == 0) {
+                        i++;
+                        break;
+                }
+                if (a[0] != '-' || strcmp(a, "-") == 0)
+                        break;
+                if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                        fputs(run_help, stdout);
+                        rc = 0;
+                        goto out;
+                }
+                if (strcmp(a, "--json") == 0) {
+                        json = true;
+                        continue;
+                }
+                char name[64];
+                const char *value = NULL;
+                const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+                snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+                if (eq)
+                        value = eq + 1;
+                if (strcmp(name, "--config") == 0) {
+                        i += eq ? 0 : 1; /* loaded above */
+                        continue;
+                }
+                int takes = zb_flag_takes_value(name);
+                if (takes < 0) {
+                        fprintf(stderr, "zonebox run: %s: unknown flag (see zonebox run --help)\n", name);
+                        goto out;
+                }
+                if (takes && !value) {
+                        if (i + 1 >= argc) {
+                                fprintf(stderr, "zonebox run: %s: needs a value\n", name);
+                                goto out;
+                        }
+                        value = argv[++i];
+                } else if (!takes && value) {
+                        fprintf(stderr, "zonebox run: %s: takes no value\n", name);
+                        goto out;
+                }
+                if (zb_policy_apply_flag(p, name, value, &err) < 0) {
+                        fprintf(stderr, "zonebox run: %s\n", err.message);
+                        goto out;
+                }
+        }
+        if (i < argc && zb_policy_set_command(p, argc - i, argv + i, &err) < 0) {
+                fprintf(stderr, "zonebox run: %s\n", err.message);
+                goto out;
+        }
+        zb_policy_set_capture(p, json);
+
+        /* Blocked termination signals are forwarded by zb_run to the command. */
+        sigset_t fwd;
+        sigemptyset(&fwd);
+        sigaddset(&fwd, SIGINT);
+        sigaddset(&fwd, SIGTERM);
+        sigaddset(&fwd, SIGHUP);
+        sigaddset(&fwd, SIGQUIT);
+        sigprocmask(SIG_BLOCK, &fwd, NULL);
+
+        if (zb_run(p, &res, &err) < 0) {
+                fprintf(stderr, "zonebox run: %s\n", err.message);
+                goto out;
+        }
+        if (json) {
+                char *s = zb_result_json(res);
+                if (!s) {
+                        fprintf(stderr, "zonebox run: cannot format the result\n");
+                        goto out;
+                }
+                puts(s);
+                free(s);
+        } else if (zb_result_error(res)) {
+                fprintf(stderr, "zonebox run: %s\n", zb_result_error(res));
+        } else if (strcmp(zb_result_status(res), "timeout") == 0) {
+                fprintf(stderr, "zonebox run: wall-time limit reached, sandbox killed\n");
+        }
+        rc = zb_result_exit_code(res);
+out:
+        zb_result_free(res);
+        zb_policy_free(p);
+        return rc;
+}

@@ -1,0 +1,256 @@
+/* The YAML config file (docs/config.md) → policy, with libyaml's document
+ * API. Every key is checked against the known ones; errors name the file,
+ * the line and the full key ("sandbox.limits.memroy"). Relative paths are
+ * relative to the file's directory. */
+#define _GNU_SOURCE
+#include <libgen.h>
+#include <stdio.h>
+#include <yaml.h>
+
+#include "keys.h"
+
+struct loader {
+        struct zb_policy *p;
+        yaml_document_t *doc;
+        const char *file;
+        char *base_dir;
+        struct zb_error *err;
+};
+
+static int fail(struct loader *l, yaml_node_t *n, int code, const char *key, const char *what)
+{
+        return zb_error_set(l->err, code, "%s:%zu: %s: %s", l->file,
+                            n ? n->start_mark.line + 1 : 0, key, what);
+}
+
+static yaml_node_t *node(struct loader *l, int id)
+{
+        return yaml_document_get_node(l->doc, id);
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+        return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* A key error from the shared setter gets the file and line in front. */
+static int with_location(struct loader *l, yaml_node_t *n, int r)
+{
+        if (r < 0 && r != -ENOENT) {
+                char msg[sizeof(l->err->message)];
+                snprintf(msg, sizeof(msg), "%s", l->err->message);
+                zb_error_set(l->err, -r, "%s:%zu: %s", l->file, n->start_mark.line + 1, msg);
+        }
+        return r;
+}
+
+static int set_scalar(struct loader *l, const char *key, yaml_node_t *v)
+{
+        const char *s = scalar(v);
+        if (!s)
+                return fail(l, v, EINVAL, key, "expected a single value");
+        int r = zb_policy_set_key(l->p, key + strlen("sandbox."), s, key, l->base_dir, l->err);
+        if (r == -ENOENT)
+                return fail(l, v, EINVAL, key, "unknown key");
+        return with_location(l, v, r);
+}
+
+static int load_zone(struct loader *l, yaml_node_t *m, size_t idx)
+{
+        char label[64];
+        struct zb_zone z = { .mode = ZB_ZONE_RO };
+        bool have_mode = false;
+        int r = 0;
+
+        snprintf(label, sizeof(label), "sandbox.zones[%zu]", idx);
+        if (m->type != YAML_MAPPING_NODE)
+                return fail(l, m, EINVAL, label, "expected a mapping {name, mode, hostPath}");
+        for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+                const char *k = scalar(node(l, pr->key));
+                yaml_node_t *vn = node(l, pr->value);
+                const char *v = scalar(vn);
+                if (!k || !v) {
+                        r = fail(l, vn, EINVAL, label, "zone keys take single values");
+                        break;
+                }
+                have_mode |= strcmp(k, "mode") == 0;
+                r = with_location(l, vn, zb_zone_option(&z, k, v, label, l->base_dir, l->err));
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && !have_mode)
+                r = fail(l, m, EINVAL, label, "mode (ro, rw or tmpfs) is required");
+        if (r == 0)
+                r = with_location(l, m, zb_zone_finish(l->p, &z, label, l->err));
+        zb_zone_free_fields(&z);
+        return r;
+}
+
+static int load_zones(struct loader *l, yaml_node_t *seq)
+{
+        if (seq->type != YAML_SEQUENCE_NODE)
+                return fail(l, seq, EINVAL, "sandbox.zones", "expected a list");
+        size_t i = 0;
+        for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+             it++, i++) {
+                int r = load_zone(l, node(l, *it), i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int load_env(struct loader *l, yaml_node_t *m)
+{
+        if (m->type != YAML_MAPPING_NODE)
+                return fail(l, m, EINVAL, "sandbox.env", "expected a mapping NAME: value");
+        for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+                const char *k = scalar(node(l, pr->key));
+                const char *v = scalar(node(l, pr->value));
+                if (!k || !v || !*k || strchr(k, '='))
+                        return fail(l, node(l, pr->value), EINVAL, "sandbox.env",
+                                    "each entry is NAME: value");
+                _cleanup_(freep) char *kv = zb_asprintf("%s=%s", k, v);
+                if (!kv || zb_policy_set_env(l->p, kv) < 0)
+                        return fail(l, m, ENOMEM, "sandbox.env", "out of memory");
+        }
+        return 0;
+}
+
+static int load_command(struct loader *l, yaml_node_t *seq)
+{
+        if (seq->type != YAML_SEQUENCE_NODE)
+                return fail(l, seq, EINVAL, "sandbox.command", "expected a list like [python3, /input/code.py]");
+        size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+        _cleanup_(freep) char **argv = calloc(n + 1, sizeof(char *));
+        if (!argv)
+                return fail(l, seq, ENOMEM, "sandbox.command", "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                argv[i] = (char *)scalar(node(l, seq->data.sequence.items.start[i]));
+                if (!argv[i])
+                        return fail(l, seq, EINVAL, "sandbox.command", "items must be strings");
+        }
+        return with_location(l, seq, zb_policy_set_command(l->p, (int)n, argv, l->err));
+}
+
+static int load_capabilities(struct loader *l, yaml_node_t *v)
+{
+        if (v->type == YAML_SEQUENCE_NODE && v->data.sequence.items.top == v->data.sequence.items.start)
+                return 0;
+        return fail(l, v, EINVAL, "sandbox.security.capabilities",
+                    "only [] is supported: zonebox drops every capability");
+}
+
+/* A mapping whose scalar keys go to the shared setter with PREFIX. */
+static int load_section(struct loader *l, yaml_node_t *m, const char *prefix)
+{
+        if (m->type != YAML_MAPPING_NODE)
+                return fail(l, m, EINVAL, prefix, "expected a mapping");
+        for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+                const char *k = scalar(node(l, pr->key));
+                yaml_node_t *v = node(l, pr->value);
+                char key[128];
+                int r;
+
+                if (!k)
+                        return fail(l, node(l, pr->key), EINVAL, prefix, "keys must be strings");
+                snprintf(key, sizeof(key), "%s.%s", prefix, k);
+                if (strcmp(key, "sandbox.zones") == 0)
+                        r = load_zones(l, v);
+                else if (strcmp(key, "sandbox.env") == 0)
+                        r = load_env(l, v);
+                else if (strcmp(key, "sandbox.command") == 0)
+                        r = load_command(l, v);
+                else if (strcmp(key, "sandbox.limits") == 0 || strcmp(key, "sandbox.security") == 0)
+                        r = load_section(l, v, key);
+                else if (strcmp(key, "sandbox.security.capabilities") == 0)
+                        r = load_capabilities(l, v);
+                else if (strcmp(key, "sandbox.approval") == 0)
+                        r = fail(l, v, ENOTSUP, key,
+                                 "command approval is not in this build yet");
+                else
+                        r = set_scalar(l, key, v);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int load_document(struct loader *l)
+{
+        yaml_node_t *root = yaml_document_get_root_node(l->doc);
+        if (!root)
+                return zb_error_set(l->err, EINVAL, "%s: empty config (expected 'sandbox:')", l->file);
+        if (root->type != YAML_MAPPING_NODE)
+                return fail(l, root, EINVAL, "(top)", "expected a mapping with 'sandbox:'");
+        bool found = false;
+        for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
+             pr++) {
+                const char *k = scalar(node(l, pr->key));
+                if (!k || strcmp(k, "sandbox") != 0)
+                        return fail(l, node(l, pr->key), EINVAL, k ? k : "(key)",
+                                    "unknown key (the top key is 'sandbox:')");
+                int r = load_section(l, node(l, pr->value), "sandbox");
+                if (r < 0)
+                        return r;
+                found = true;
+        }
+        if (!found)
+                return fail(l, root, EINVAL, "sandbox", "missing");
+        return 0;
+}
+
+int zb_policy_load_yaml_buffer(struct zb_policy *p, const char *data, size_t len, const char *name,
+                               const char *base_dir, struct zb_error *err)
+{
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        struct loader l = { .p = p, .doc = &doc, .file = name, .err = err };
+        int r;
+
+        if (!yaml_parser_initialize(&parser))
+                return zb_error_set(err, ENOMEM, "%s: cannot initialise the YAML parser", name);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                r = zb_error_set(err, EINVAL, "%s:%zu: YAML syntax error: %s", name,
+                                 parser.problem_mark.line + 1,
+                                 parser.problem ? parser.problem : "unknown");
+                yaml_parser_delete(&parser);
+                return r;
+        }
+        l.base_dir = (char *)base_dir;
+        r = load_document(&l);
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        return r;
+}
+
+#define MAX_CONFIG_BYTES (1u << 20)
+
+int zb_policy_load_yaml(struct zb_policy *p, const char *path, struct zb_error *err)
+{
+        _cleanup_(freep) char *abs = zb_path_absolute(NULL, path);
+        _cleanup_(freep) char *buf = NULL;
+        FILE *f;
+        size_t len;
+
+        if (!abs)
+                return zb_error_set(err, EINVAL, "--config: bad path '%s'", path);
+        f = fopen(path, "re");
+        if (!f)
+                return zb_error_errno(err, errno, "--config: cannot open %s", path);
+        buf = malloc(MAX_CONFIG_BYTES + 1);
+        if (!buf) {
+                fclose(f);
+                return zb_error_set(err, ENOMEM, "--config: out of memory");
+        }
+        len = fread(buf, 1, MAX_CONFIG_BYTES + 1, f);
+        int rerr = ferror(f);
+        fclose(f);
+        if (rerr)
+                return zb_error_set(err, EIO, "--config: cannot read %s", path);
+        if (len > MAX_CONFIG_BYTES)
+                return zb_error_set(err, EFBIG, "--config: %s is larger than 1 MiB", path);
+        char *dir = dirname(abs); /* modifies abs in place, fine: not used after */
+        return zb_policy_load_yaml_buffer(p, buf, len, path, dir, err);
+}

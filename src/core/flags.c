@@ -1,0 +1,308 @@
+/* Docker-style and zonebox command-line flags → policy. The CLI splits argv
+ * into (flag, value) pairs with zb_flag_takes_value(); everything a flag
+ * means is decided here, so the library and the CLI agree. */
+#define _GNU_SOURCE
+#include <stdio.h>
+
+#include "keys.h"
+#include "units.h"
+
+enum flag_kind {
+        F_KEY,      /* value goes to a config key */
+        F_VOLUME,   /* -v host:dest[:ro|rw] */
+        F_TMPFS,    /* --tmpfs dest[:size=..] */
+        F_ZONE,     /* --zone name=..,mode=..,hostPath=.. */
+        F_ENV,      /* -e KEY[=VALUE] */
+        F_SECOPT,   /* --security-opt ... */
+        F_CAPDROP,  /* --cap-drop ALL */
+        F_ULIMIT,   /* --ulimit fsize=..,nofile=.. */
+        F_RUNTIME,  /* --runtime runc|crun|runsc */
+        F_NOOP,     /* accepted for Docker compatibility: already the default */
+};
+
+struct flag {
+        const char *name;
+        const char *alias;
+        enum flag_kind kind;
+        const char *key;
+        bool takes_value;
+};
+
+static const struct flag flags[] = {
+        { "--network", "--net", F_KEY, "network", true },
+        { "--memory", "-m", F_KEY, "limits.memory", true },
+        { "--memory-swap", NULL, F_KEY, "limits.memory_swap", true },
+        { "--cpus", NULL, F_KEY, "limits.cpus", true },
+        { "--pids-limit", NULL, F_KEY, "limits.pids", true },
+        { "--timeout", NULL, F_KEY, "limits.wall_time", true },
+        { "--cpu-time", NULL, F_KEY, "limits.cpu_time", true },
+        { "--output-limit", NULL, F_KEY, "limits.output", true },
+        { "--cgroup-parent", NULL, F_KEY, "limits.cgroup_parent", true },
+        { "--workdir", "-w", F_KEY, "workdir", true },
+        { "--user", "-u", F_KEY, "security.user", true },
+        { "--hostname", NULL, F_KEY, "hostname", true },
+        { "--rootfs", NULL, F_KEY, "rootfs", true },
+        { "--backend", NULL, F_KEY, "backend", true },
+        { "--seccomp", NULL, F_KEY, "security.seccomp", true },
+        { "--landlock", NULL, F_KEY, "security.landlock", true },
+        { "--volume", "-v", F_VOLUME, NULL, true },
+        { "--tmpfs", NULL, F_TMPFS, NULL, true },
+        { "--zone", NULL, F_ZONE, NULL, true },
+        { "--env", "-e", F_ENV, NULL, true },
+        { "--security-opt", NULL, F_SECOPT, NULL, true },
+        { "--cap-drop", NULL, F_CAPDROP, NULL, true },
+        { "--ulimit", NULL, F_ULIMIT, NULL, true },
+        { "--runtime", NULL, F_RUNTIME, NULL, true },
+        { "--read-only", NULL, F_NOOP, NULL, false },
+        { "--rm", NULL, F_NOOP, NULL, false },
+        { "--init", NULL, F_NOOP, NULL, false },
+};
+
+static const struct flag *flag_find(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+                if (strcmp(flags[i].name, name) == 0 ||
+                    (flags[i].alias && strcmp(flags[i].alias, name) == 0))
+                        return &flags[i];
+        return NULL;
+}
+
+int zb_flag_takes_value(const char *flag)
+{
+        const struct flag *f = flag_find(flag);
+        return f ? f->takes_value : -1;
+}
+
+/* "/data/in" → "data-in": a zone name derived from the mount point. */
+static char *name_from_path(const char *path)
+{
+        while (*path == '/')
+                path++;
+        char *n = strdup(*path ? path : "root");
+        if (n)
+                for (char *s = n; *s; s++)
+                        if (*s == '/')
+                                *s = '-';
+        return n;
+}
+
+static int parse_volume(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
+{
+        _cleanup_(freep) char *copy = strdup(v);
+        struct zb_zone z = { .mode = ZB_ZONE_RW };
+        int r;
+
+        if (!copy)
+                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+        char *dest = strchr(copy, ':');
+        if (!dest || dest == copy || dest[1] == '\0')
+                return zb_error_set(err, EINVAL, "%s: '%s' is not HOST:DEST[:ro|rw]", flag, v);
+        *dest++ = '\0';
+        char *opts = strchr(dest, ':');
+        if (opts) {
+                *opts++ = '\0';
+                for (char *o = strtok(opts, ","); o; o = strtok(NULL, ",")) {
+                        if (strcmp(o, "ro") == 0)
+                                z.mode = ZB_ZONE_RO;
+                        else if (strcmp(o, "rw") == 0)
+                                z.mode = ZB_ZONE_RW;
+                        else
+                                return zb_error_set(err, EINVAL,
+                                                    "%s: unknown option '%s' in '%s' (ro or rw)",
+                                                    flag, o, v);
+                }
+        }
+        if (dest[0] != '/')
+                return zb_error_set(err, EINVAL, "%s: mount point '%s' must be absolute", flag, dest);
+        z.host_path = zb_path_absolute(NULL, copy);
+        z.path = strdup(dest);
+        z.name = name_from_path(dest);
+        if (!z.host_path || !z.path || !z.name)
+                r = zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+        else
+                r = zb_zone_finish(p, &z, flag, err);
+        zb_zone_free_fields(&z);
+        return r;
+}
+
+static int parse_tmpfs(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
+{
+        _cleanup_(freep) char *copy = strdup(v);
+        struct zb_zone z = { .mode = ZB_ZONE_TMPFS };
+        int r;
+
+        if (!copy)
+                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+        char *opts = strchr(copy, ':');
+        if (opts) {
+                *opts++ = '\0';
+                for (char *o = strtok(opts, ","); o; o = strtok(NULL, ",")) {
+                        if (strncmp(o, "size=", 5) == 0) {
+                                if (zb_parse_size(o + 5, &z.size) < 0 || z.size == 0)
+                                        return zb_error_set(err, EINVAL,
+                                                            "%s: invalid size '%s' (like 64m)",
+                                                            flag, o + 5);
+                        } else if (strcmp(o, "rw") != 0) {
+                                return zb_error_set(err, EINVAL,
+                                                    "%s: unknown option '%s' (size=N or rw)", flag,
+                                                    o);
+                        }
+                }
+        }
+        if (copy[0] != '/')
+                return zb_error_set(err, EINVAL, "%s: mount point '%s' must be absolute", flag, copy);
+        z.path = strdup(copy);
+        z.name = name_from_path(copy);
+        if (!z.path || !z.name)
+                r = zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+        else
+                r = zb_zone_finish(p, &z, flag, err);
+        zb_zone_free_fields(&z);
+        return r;
+}
+
+static int parse_zone(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
+{
+        _cleanup_(freep) char *copy = strdup(v);
+        struct zb_zone z = { .mode = ZB_ZONE_RO };
+        bool have_mode = false;
+        int r = 0;
+
+        if (!copy)
+                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+        for (char *o = strtok(copy, ","); o && r == 0; o = strtok(NULL, ",")) {
+                char *eq = strchr(o, '=');
+                if (!eq) {
+                        r = zb_error_set(err, EINVAL, "%s: '%s' is not key=value", flag, o);
+                        break;
+                }
+                *eq = '\0';
+                have_mode |= strcmp(o, "mode") == 0;
+                r = zb_zone_option(&z, o, eq + 1, flag, NULL, err);
+        }
+        if (r == 0 && !have_mode)
+                r = zb_error_set(err, EINVAL, "%s: mode=ro|rw|tmpfs is required", flag);
+        if (r == 0)
+                r = zb_zone_finish(p, &z, flag, err);
+        zb_zone_free_fields(&z);
+        return r;
+}
+
+static int parse_env(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
+{
+        if (!*v || v[0] == '=')
+                return zb_error_set(err, EINVAL, "%s: '%s' is not KEY=VALUE or KEY", flag, v);
+        if (strchr(v, '='))
+                return zb_policy_set_env(p, v) < 0 ? zb_error_set(err, ENOMEM, "%s: out of memory", flag)
+                                                   : 0;
+        /* -e KEY passes the host's value, as Docker does; unset stays unset. */
+        const char *host = getenv(v);
+        if (!host)
+                return 0;
+        _cleanup_(freep) char *kv = zb_asprintf("%s=%s", v, host);
+        if (!kv || zb_policy_set_env(p, kv) < 0)
+                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+        return 0;
+}
+
+static int parse_secopt(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
+{
+        if (strcmp(v, "no-new-privileges") == 0 || strcmp(v, "no-new-privileges:true") == 0 ||
+            strcmp(v, "no-new-privileges=true") == 0)
+                return zb_policy_set_key(p, "security.no_new_privileges", "true", flag, NULL, err);
+        if (strcmp(v, "no-new-privileges:false") == 0 || strcmp(v, "no-new-privileges=false") == 0)
+                return zb_policy_set_key(p, "security.no_new_privileges", "false", flag, NULL, err);
+        if (strncmp(v, "seccomp=", 8) == 0 || strncmp(v, "seccomp:", 8) == 0) {
+                const char *prof = v + 8;
+                if (prof[0] && prof[0] != '/' && strcmp(prof, "unconfined") != 0 &&
+                    strcmp(prof, "default") != 0) {
+                        _cleanup_(freep) char *abs = zb_path_absolute(NULL, prof);
+                        return zb_policy_set_key(p, "security.seccomp", abs ? abs : prof, flag, NULL,
+                                                 err);
+                }
+                return zb_policy_set_key(p, "security.seccomp", prof, flag, NULL, err);
+        }
+        if (strncmp(v, "landlock=", 9) == 0)
+                return zb_policy_set_key(p, "security.landlock", v + 9, flag, NULL, err);
+        return zb_error_set(err, EINVAL,
+                            "%s: unsupported option '%s' (no-new-privileges[:true|false], seccomp=PROFILE, landlock=true|false|required)",
+                            flag, v);
+}
+
+static int parse_ulimit(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
+{
+        _cleanup_(freep) char *copy = strdup(v);
+        int r = 0;
+
+        if (!copy)
+                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+        for (char *o = strtok(copy, ","); o && r == 0; o = strtok(NULL, ",")) {
+                char *eq = strchr(o, '=');
+                if (!eq)
+                        return zb_error_set(err, EINVAL, "%s: '%s' is not NAME=VALUE", flag, o);
+                *eq++ = '\0';
+                /* Docker's soft:hard form: zonebox sets both to one value, so
+                 * the two must agree. */
+                char *colon = strchr(eq, ':');
+                if (colon) {
+                        *colon = '\0';
+                        if (strcmp(eq, colon + 1) != 0)
+                                return zb_error_set(err, EINVAL,
+                                                    "%s: %s soft and hard limits must be equal", flag,
+                                                    o);
+                }
+                if (strcmp(o, "fsize") == 0)
+                        r = zb_policy_set_key(p, "limits.file_size", eq, flag, NULL, err);
+                else if (strcmp(o, "nofile") == 0)
+                        r = zb_policy_set_key(p, "limits.open_files", eq, flag, NULL, err);
+                else if (strcmp(o, "core") == 0) {
+                        if (strcmp(eq, "0") != 0)
+                                return zb_error_set(err, EINVAL,
+                                                    "%s: core dumps are always off (core=0)", flag);
+                } else
+                        return zb_error_set(err, EINVAL,
+                                            "%s: unsupported limit '%s' (fsize, nofile, core)", flag,
+                                            o);
+        }
+        return r;
+}
+
+int zb_policy_apply_flag(struct zb_policy *p, const char *flag, const char *value,
+                         struct zb_error *err)
+{
+        const struct flag *f = flag_find(flag);
+
+        if (!f)
+                return zb_error_set(err, ENOENT, "%s: unknown flag", flag);
+        if (f->takes_value && !value)
+                return zb_error_set(err, EINVAL, "%s: needs a value", flag);
+        switch (f->kind) {
+        case F_KEY:
+                return zb_policy_set_key(p, f->key, value, flag, NULL, err);
+        case F_VOLUME:
+                return parse_volume(p, flag, value, err);
+        case F_TMPFS:
+                return parse_tmpfs(p, flag, value, err);
+        case F_ZONE:
+                return parse_zone(p, flag, value, err);
+        case F_ENV:
+                return parse_env(p, flag, value, err);
+        case F_SECOPT:
+                return parse_secopt(p, flag, value, err);
+        case F_CAPDROP:
+                if (strcasecmp(value, "ALL") != 0)
+                        return zb_error_set(err, EINVAL,
+                                            "%s: only ALL is supported (zonebox always drops every capability)",
+                                            flag);
+                return 0;
+        case F_ULIMIT:
+                return parse_ulimit(p, flag, value, err);
+        case F_RUNTIME:
+                return zb_error_set(err, ENOTSUP,
+                                    "%s: runtimes are chosen by the oci and docker backends, which this build does not have yet",
+                                    flag);
+        case F_NOOP:
+                return 0;
+        }
+        return zb_error_set(err, EINVAL, "%s: unhandled flag", flag);
+}

@@ -1,0 +1,260 @@
+/* Setting one policy value by its config key ("limits.memory"). The YAML
+ * loader and the flag parser both end here, so a value means the same thing
+ * whichever way it was given; LABEL (the YAML key or the flag) is what error
+ * messages name. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <strings.h>
+
+#include "keys.h"
+#include "units.h"
+
+static int bad_value(struct zb_error *err, const char *label, const char *value, const char *want)
+{
+        return zb_error_set(err, EINVAL, "%s: invalid value '%s' (%s)", label, value ? value : "",
+                            want);
+}
+
+static int set_string(char **field, const char *value, struct zb_error *err, const char *label)
+{
+        char *s = strdup(value);
+        if (!s)
+                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+static int set_size(uint64_t *field, const char *value, bool allow_unlimited, const char *label,
+                    struct zb_error *err)
+{
+        if (allow_unlimited && zb_is_unlimited_word(value)) {
+                *field = ZB_UNLIMITED;
+                return 0;
+        }
+        if (zb_parse_size(value, field) < 0)
+                return bad_value(err, label, value, "a size like 512k, 64m, 1g");
+        return 0;
+}
+
+static int set_duration(uint64_t *field, const char *value, const char *label, struct zb_error *err)
+{
+        if (zb_is_unlimited_word(value)) {
+                *field = 0;
+                return 0;
+        }
+        if (zb_parse_duration_ms(value, field) < 0)
+                return bad_value(err, label, value, "a duration like 500ms, 10s, 2m");
+        return 0;
+}
+
+static int set_user(struct zb_policy *p, const char *value, const char *label, struct zb_error *err)
+{
+        uint64_t uid, gid;
+        _cleanup_(freep) char *copy = strdup(value);
+        if (!copy)
+                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+        char *colon = strchr(copy, ':');
+        if (colon)
+                *colon = '\0';
+        if (zb_parse_u64(copy, &uid) < 0 || uid > 65535)
+                return bad_value(err, label, value, "a numeric uid[:gid] from 0 to 65535");
+        gid = uid;
+        if (colon && (zb_parse_u64(colon + 1, &gid) < 0 || gid > 65535))
+                return bad_value(err, label, value, "a numeric uid[:gid] from 0 to 65535");
+        p->security.uid = (uid_t)uid;
+        p->security.gid = (gid_t)gid;
+        p->security.user_set = true;
+        return 0;
+}
+
+static int set_limit(struct zb_policy *p, const char *sub, const char *value, const char *label,
+                     struct zb_error *err)
+{
+        struct zb_limits *l = &p->limits;
+        uint64_t n;
+
+        if (strcmp(sub, "memory") == 0)
+                return set_size(&l->memory, value, false, label, err);
+        if (strcmp(sub, "swap") == 0)
+                return set_size(&l->swap, value, true, label, err);
+        if (strcmp(sub, "memory_swap") == 0) /* Docker's --memory-swap: memory + swap */
+                return set_size(&l->memory_swap_total, value, true, label, err);
+        if (strcmp(sub, "cpus") == 0) {
+                if (zb_parse_cpus_milli(value, &l->cpus_milli) < 0)
+                        return bad_value(err, label, value, "a CPU count like 0.5 or 2");
+                return 0;
+        }
+        if (strcmp(sub, "pids") == 0) {
+                if (zb_parse_u64(value, &n) < 0 || n == 0 || n > 4194304)
+                        return bad_value(err, label, value, "a process count from 1 to 4194304");
+                l->pids = n;
+                return 0;
+        }
+        if (strcmp(sub, "wall_time") == 0)
+                return set_duration(&l->wall_time_ms, value, label, err);
+        if (strcmp(sub, "cpu_time") == 0)
+                return set_duration(&l->cpu_time_ms, value, label, err);
+        if (strcmp(sub, "file_size") == 0)
+                return set_size(&l->file_size, value, true, label, err);
+        if (strcmp(sub, "open_files") == 0) {
+                if (zb_parse_u64(value, &n) < 0 || n == 0 || n > 1048576)
+                        return bad_value(err, label, value, "a count from 1 to 1048576");
+                l->open_files = n;
+                return 0;
+        }
+        if (strcmp(sub, "output") == 0) {
+                int r = set_size(&l->output, value, false, label, err);
+                if (r == 0 && l->output == 0)
+                        return bad_value(err, label, value, "a size > 0");
+                return r;
+        }
+        if (strcmp(sub, "output_action") == 0) {
+                if (strcmp(value, "truncate") == 0)
+                        l->output_kill = false;
+                else if (strcmp(value, "kill") == 0)
+                        l->output_kill = true;
+                else
+                        return bad_value(err, label, value, "truncate or kill");
+                return 0;
+        }
+        if (strcmp(sub, "cgroup_parent") == 0) {
+                if (value[0] != '/')
+                        return bad_value(err, label, value, "an absolute cgroup path");
+                return set_string(&l->cgroup_parent, value, err, label);
+        }
+        if (strcmp(sub, "allow_unenforced") == 0) {
+                if (zb_parse_bool(value, &l->allow_unenforced) < 0)
+                        return bad_value(err, label, value, "true or false");
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static int set_security(struct zb_policy *p, const char *sub, const char *value,
+                        const char *label, struct zb_error *err)
+{
+        struct zb_security *s = &p->security;
+        bool b;
+
+        if (strcmp(sub, "seccomp") == 0) {
+                if (!*value)
+                        return bad_value(err, label, value, "default, unconfined or a profile path");
+                return set_string(&s->seccomp, value, err, label);
+        }
+        if (strcmp(sub, "landlock") == 0) {
+                if (strcmp(value, "required") == 0)
+                        s->landlock = ZB_LANDLOCK_REQUIRED;
+                else if (zb_parse_bool(value, &b) == 0)
+                        s->landlock = b ? ZB_LANDLOCK_BEST_EFFORT : ZB_LANDLOCK_OFF;
+                else
+                        return bad_value(err, label, value, "true, false or required");
+                return 0;
+        }
+        if (strcmp(sub, "no_new_privileges") == 0) {
+                if (zb_parse_bool(value, &s->no_new_privileges) < 0)
+                        return bad_value(err, label, value, "true or false");
+                return 0;
+        }
+        if (strcmp(sub, "user") == 0)
+                return set_user(p, value, label, err);
+        return -ENOENT;
+}
+
+int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
+                      const char *base_dir, struct zb_error *err)
+{
+        if (!value)
+                return zb_error_set(err, EINVAL, "%s: a value is required", label);
+        if (strncmp(key, "limits.", 7) == 0)
+                return set_limit(p, key + 7, value, label, err);
+        if (strncmp(key, "security.", 9) == 0)
+                return set_security(p, key + 9, value, label, err);
+        if (strcmp(key, "backend") == 0) {
+                static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
+                for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                        if (strcmp(value, names[i]) == 0) {
+                                p->backend = (enum zb_backend)i;
+                                return 0;
+                        }
+                return bad_value(err, label, value, "namespace, docker, oci or kubernetes");
+        }
+        if (strcmp(key, "network") == 0) {
+                if (strcmp(value, "none") == 0)
+                        p->network = ZB_NET_NONE;
+                else if (strcmp(value, "loopback") == 0)
+                        p->network = ZB_NET_LOOPBACK;
+                else if (strcmp(value, "host") == 0)
+                        p->network = ZB_NET_HOST;
+                else
+                        return bad_value(err, label, value, "none, loopback or host");
+                return 0;
+        }
+        if (strcmp(key, "rootfs") == 0) {
+                if (strcmp(value, "host") == 0) {
+                        free(p->rootfs);
+                        p->rootfs = NULL;
+                        return 0;
+                }
+                char *abs = zb_path_absolute(base_dir, value);
+                if (!abs)
+                        return bad_value(err, label, value, "host or a directory");
+                free(p->rootfs);
+                p->rootfs = abs;
+                return 0;
+        }
+        if (strcmp(key, "image") == 0)
+                return set_string(&p->image, value, err, label);
+        if (strcmp(key, "hostname") == 0)
+                return set_string(&p->hostname, value, err, label);
+        if (strcmp(key, "workdir") == 0) {
+                if (value[0] != '/')
+                        return bad_value(err, label, value, "an absolute path inside the sandbox");
+                return set_string(&p->workdir, value, err, label);
+        }
+        return -ENOENT;
+}
+
+int zb_zone_option(struct zb_zone *z, const char *k, const char *v, const char *label,
+                   const char *base_dir, struct zb_error *err)
+{
+        if (!v)
+                return zb_error_set(err, EINVAL, "%s: %s needs a value", label, k);
+        if (strcmp(k, "name") == 0) {
+                free(z->name);
+                z->name = strdup(v);
+        } else if (strcmp(k, "mode") == 0) {
+                if (zb_zone_mode_parse(v, &z->mode) < 0)
+                        return bad_value(err, label, v, "mode is ro, rw or tmpfs");
+                return 0;
+        } else if (strcmp(k, "hostPath") == 0 || strcmp(k, "host_path") == 0) {
+                free(z->host_path);
+                z->host_path = zb_path_absolute(base_dir, v);
+                if (!z->host_path)
+                        return bad_value(err, label, v, "hostPath is a directory path");
+                return 0;
+        } else if (strcmp(k, "path") == 0) {
+                if (v[0] != '/')
+                        return bad_value(err, label, v, "path is an absolute mount point");
+                free(z->path);
+                z->path = strdup(v);
+        } else if (strcmp(k, "size") == 0) {
+                if (zb_parse_size(v, &z->size) < 0 || z->size == 0)
+                        return bad_value(err, label, v, "size like 64m");
+                return 0;
+        } else {
+                return zb_error_set(err, EINVAL, "%s: unknown zone key '%s'", label, k);
+        }
+        if ((strcmp(k, "name") == 0 && !z->name) || (strcmp(k, "path") == 0 && !z->path))
+                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+        return 0;
+}
+
+int zb_zone_finish(struct zb_policy *p, struct zb_zone *z, const char *label, struct zb_error *err)
+{
+        if (!z->name)
+                return zb_error_set(err, EINVAL, "%s: zone needs a name", label);
+        if (z->mode == ZB_ZONE_TMPFS && z->size == 0)
+                z->size = DEFAULT_TMPFS_ZONE_BYTES;
+        return zb_policy_add_zone(p, z, err);
+}

@@ -1,0 +1,436 @@
+/* Policy object: defaults, zones, environment, and the one place where a
+ * policy is validated. Validation does read-only checks on the host (does a
+ * zone's host path exist and is it a directory) and never changes anything. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "policy.h"
+
+struct zb_policy *zb_policy_new(void)
+{
+        struct zb_policy *p = calloc(1, sizeof(*p));
+        if (!p)
+                return NULL;
+        p->backend = ZB_BACKEND_NAMESPACE;
+        p->network = ZB_NET_NONE;
+        p->limits.file_size = ZB_UNLIMITED;
+        p->limits.open_files = DEFAULT_OPEN_FILES;
+        p->limits.output = DEFAULT_OUTPUT_BYTES;
+        p->security.no_new_privileges = true;
+        p->security.landlock = ZB_LANDLOCK_OFF;
+        p->security.uid = DEFAULT_UID;
+        p->security.gid = DEFAULT_GID;
+        return p;
+}
+
+void zb_strv_free(char **v)
+{
+        if (!v)
+                return;
+        for (char **i = v; *i; i++)
+                free(*i);
+        free(v);
+}
+
+void zb_zone_free_fields(struct zb_zone *z)
+{
+        free(z->name);
+        free(z->host_path);
+        free(z->path);
+        memset(z, 0, sizeof(*z));
+}
+
+void zb_policy_free(struct zb_policy *p)
+{
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n_zones; i++)
+                zb_zone_free_fields(&p->zones[i]);
+        free(p->zones);
+        for (size_t i = 0; i < p->n_env; i++)
+                free(p->env[i]);
+        free(p->env);
+        for (size_t i = 0; i < p->argc; i++)
+                free(p->argv[i]);
+        free(p->argv);
+        free(p->image);
+        free(p->rootfs);
+        free(p->workdir);
+        free(p->hostname);
+        free(p->limits.cgroup_parent);
+        free(p->security.seccomp);
+        free(p);
+}
+
+void zb_policy_set_capture(struct zb_policy *p, int capture)
+{
+        p->capture = capture != 0;
+}
+
+int zb_policy_set_command(struct zb_policy *p, int argc, char *const argv[], struct zb_error *err)
+{
+        char **v;
+
+        if (argc <= 0 || !argv || !argv[0] || !argv[0][0])
+                return zb_error_set(err, EINVAL, "command: empty command");
+        v = calloc((size_t)argc + 1, sizeof(char *));
+        if (!v)
+                return zb_error_set(err, ENOMEM, "command: out of memory");
+        for (int i = 0; i < argc; i++) {
+                v[i] = strdup(argv[i]);
+                if (!v[i]) {
+                        zb_strv_free(v);
+                        return zb_error_set(err, ENOMEM, "command: out of memory");
+                }
+        }
+        for (size_t i = 0; i < p->argc; i++)
+                free(p->argv[i]);
+        free(p->argv);
+        p->argv = v;
+        p->argc = (size_t)argc;
+        return 0;
+}
+
+int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out)
+{
+        if (!s)
+                return -EINVAL;
+        if (strcmp(s, "ro") == 0)
+                *out = ZB_ZONE_RO;
+        else if (strcmp(s, "rw") == 0)
+                *out = ZB_ZONE_RW;
+        else if (strcmp(s, "tmpfs") == 0)
+                *out = ZB_ZONE_TMPFS;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+const char *zb_zone_mode_name(enum zb_zone_mode m)
+{
+        switch (m) {
+        case ZB_ZONE_RO:
+                return "ro";
+        case ZB_ZONE_RW:
+                return "rw";
+        case ZB_ZONE_TMPFS:
+                return "tmpfs";
+        }
+        return "?";
+}
+
+/* Join BASE and PATH and fold ".", ".." and repeated slashes, lexically. */
+char *zb_path_absolute(const char *base_dir, const char *path)
+{
+        _cleanup_(freep) char *cwd = NULL;
+        _cleanup_(freep) char *joined = NULL;
+
+        if (!path || !*path)
+                return NULL;
+        if (path[0] == '/') {
+                joined = strdup(path);
+        } else {
+                if (!base_dir) {
+                        cwd = getcwd(NULL, 0);
+                        if (!cwd)
+                                return NULL;
+                        base_dir = cwd;
+                }
+                joined = zb_asprintf("%s/%s", base_dir, path);
+        }
+        if (!joined)
+                return NULL;
+
+        char *out = malloc(strlen(joined) + 2);
+        if (!out)
+                return NULL;
+        size_t len = 0;
+        const char *s = joined;
+        while (*s) {
+                while (*s == '/')
+                        s++;
+                const char *e = strchrnul(s, '/');
+                size_t n = (size_t)(e - s);
+                if (n == 0 || (n == 1 && s[0] == '.')) {
+                        /* skip */
+                } else if (n == 2 && s[0] == '.' && s[1] == '.') {
+                        while (len > 0 && out[len - 1] != '/')
+                                len--;
+                        if (len > 0)
+                                len--; /* the slash */
+                } else {
+                        out[len++] = '/';
+                        memcpy(out + len, s, n);
+                        len += n;
+                }
+                s = e;
+        }
+        if (len == 0)
+                out[len++] = '/';
+        out[len] = '\0';
+        return out;
+}
+
+int zb_policy_add_zone(struct zb_policy *p, const struct zb_zone *z, struct zb_error *err)
+{
+        struct zb_zone *zs = realloc(p->zones, (p->n_zones + 1) * sizeof(*zs));
+        if (!zs)
+                return zb_error_set(err, ENOMEM, "zone: out of memory");
+        p->zones = zs;
+        struct zb_zone *n = &p->zones[p->n_zones];
+        memset(n, 0, sizeof(*n));
+        n->mode = z->mode;
+        n->size = z->size;
+        n->name = zb_strdup(z->name);
+        n->host_path = zb_strdup(z->host_path);
+        n->path = zb_strdup(z->path ? z->path : NULL);
+        if (!n->path && z->name)
+                n->path = zb_asprintf("/%s", z->name);
+        if ((z->name && !n->name) || (z->host_path && !n->host_path) || !n->path) {
+                zb_zone_free_fields(n);
+                return zb_error_set(err, ENOMEM, "zone: out of memory");
+        }
+        /* A zone given again for the same mount point replaces the earlier
+         * one, so that a flag overrides the config file. */
+        for (size_t i = 0; i < p->n_zones; i++) {
+                if (strcmp(p->zones[i].path, n->path) == 0) {
+                        zb_zone_free_fields(&p->zones[i]);
+                        p->zones[i] = *n;
+                        return 0;
+                }
+        }
+        p->n_zones++;
+        return 0;
+}
+
+static size_t env_key_len(const char *kv)
+{
+        const char *eq = strchr(kv, '=');
+        return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+int zb_policy_set_env(struct zb_policy *p, const char *kv)
+{
+        size_t klen = env_key_len(kv);
+        char *copy = strdup(kv);
+        if (!copy)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->n_env; i++) {
+                if (env_key_len(p->env[i]) == klen && strncmp(p->env[i], kv, klen) == 0) {
+                        free(p->env[i]);
+                        p->env[i] = copy;
+                        return 0;
+                }
+        }
+        char **e = realloc(p->env, (p->n_env + 1) * sizeof(char *));
+        if (!e) {
+                free(copy);
+                return -ENOMEM;
+        }
+        p->env = e;
+        p->env[p->n_env++] = copy;
+        return 0;
+}
+
+const char *zb_env_get(char *const *envp, const char *key)
+{
+        size_t klen = strlen(key);
+        for (; envp && *envp; envp++)
+                if (strncmp(*envp, key, klen) == 0 && (*envp)[klen] == '=')
+                        return *envp + klen + 1;
+        return NULL;
+}
+
+char **zb_policy_build_env(const struct zb_policy *p)
+{
+        const char *home = p->workdir ? p->workdir : "/";
+        char *defaults[] = {
+                zb_asprintf("PATH=%s", DEFAULT_PATH),
+                zb_asprintf("HOME=%s", home),
+                strdup("LANG=C.UTF-8"),
+                getenv("TERM") ? zb_asprintf("TERM=%s", getenv("TERM")) : NULL,
+        };
+        size_t n_def = ARRAY_SIZE(defaults);
+        char **out = calloc(n_def + p->n_env + 1, sizeof(char *));
+        size_t n = 0;
+
+        if (!out)
+                goto fail;
+        for (size_t i = 0; i < n_def; i++) {
+                if (i == 3 && !defaults[i])
+                        continue;
+                if (!defaults[i])
+                        goto fail;
+                out[n++] = defaults[i];
+                defaults[i] = NULL;
+        }
+        for (size_t i = 0; i < p->n_env; i++) {
+                size_t klen = env_key_len(p->env[i]);
+                size_t j;
+                for (j = 0; j < n; j++)
+                        if (env_key_len(out[j]) == klen && strncmp(out[j], p->env[i], klen) == 0)
+                                break;
+                char *copy = strdup(p->env[i]);
+                if (!copy)
+                        goto fail;
+                if (j < n) {
+                        free(out[j]);
+                        out[j] = copy;
+                } else {
+                        out[n++] = copy;
+                }
+        }
+        return out;
+fail:
+        for (size_t i = 0; i < n_def; i++)
+                free(defaults[i]);
+        zb_strv_free(out);
+        return NULL;
+}
+
+/* ---- validation ---- */
+
+/* Places the sandbox builds itself; a zone may not cover them. */
+static const char *const system_dirs[] = {
+        "/usr", "/etc", "/proc", "/dev", "/sys", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+};
+
+static bool path_is_under(const char *path, const char *dir)
+{
+        size_t n = strlen(dir);
+        return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static bool path_is_normal(const char *p)
+{
+        if (p[0] != '/')
+                return false;
+        if (strcmp(p, "/") == 0)
+                return true;
+        if (p[strlen(p) - 1] == '/')
+                return false;
+        for (const char *s = p; *s; s++) {
+                if (s[0] == '/' && s[1] == '/')
+                        return false;
+                if (s[0] == '/' && s[1] == '.' && (s[2] == '/' || s[2] == '\0'))
+                        return false;
+                if (s[0] == '/' && s[1] == '.' && s[2] == '.' && (s[3] == '/' || s[3] == '\0'))
+                        return false;
+        }
+        return true;
+}
+
+static bool zone_name_ok(const char *n)
+{
+        if (!n || !*n || strlen(n) > 64)
+                return false;
+        for (const char *s = n; *s; s++)
+                if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+                        return false;
+        return true;
+}
+
+static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error *err)
+{
+        const struct zb_zone *z = &p->zones[idx];
+        struct stat st;
+
+        if (!zone_name_ok(z->name))
+                return zb_error_set(err, EINVAL,
+                                    "zone '%s': name must be 1-64 of [A-Za-z0-9_.-]",
+                                    z->name ? z->name : "");
+        if (!path_is_normal(z->path))
+                return zb_error_set(err, EINVAL,
+                                    "zone '%s': mount point '%s' must be an absolute, normalized path",
+                                    z->name, z->path);
+        if (strcmp(z->path, "/") == 0)
+                return zb_error_set(err, EINVAL, "zone '%s': cannot be mounted over /", z->name);
+        for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++)
+                if (path_is_under(z->path, system_dirs[i]))
+                        return zb_error_set(err, EINVAL,
+                                            "zone '%s': mount point %s is a system dir (%s)", z->name,
+                                            z->path, system_dirs[i]);
+        for (size_t i = 0; i < p->n_zones; i++) {
+                if (i == idx)
+                        continue;
+                const struct zb_zone *o = &p->zones[i];
+                if (i < idx && strcmp(o->name, z->name) == 0)
+                        return zb_error_set(err, EINVAL, "zone '%s': name used twice", z->name);
+                if (strcmp(o->path, z->path) == 0)
+                        return zb_error_set(err, EINVAL, "zones '%s' and '%s': both mount on %s",
+                                            o->name, z->name, z->path);
+                if (path_is_under(z->path, o->path))
+                        return zb_error_set(err, EINVAL,
+                                            "zone '%s': mount point %s is inside zone '%s' (%s); nested zones are not supported",
+                                            z->name, z->path, o->name, o->path);
+        }
+        if (z->mode == ZB_ZONE_TMPFS) {
+                if (z->host_path)
+                        return zb_error_set(err, EINVAL, "zone '%s': a tmpfs zone takes no hostPath",
+                                            z->name);
+                if (z->size == 0)
+                        return zb_error_set(err, EINVAL, "zone '%s': size must be > 0", z->name);
+                return 0;
+        }
+        if (z->size)
+                return zb_error_set(err, EINVAL, "zone '%s': size applies only to tmpfs zones",
+                                    z->name);
+        if (!z->host_path)
+                return zb_error_set(err, EINVAL, "zone '%s': hostPath is required for mode %s",
+                                    z->name, zb_zone_mode_name(z->mode));
+        if (stat(z->host_path, &st) < 0)
+                return zb_error_errno(err, errno, "zone '%s': hostPath %s", z->name, z->host_path);
+        if (!S_ISDIR(st.st_mode))
+                return zb_error_set(err, ENOTDIR, "zone '%s': hostPath %s is not a directory",
+                                    z->name, z->host_path);
+        return 0;
+}
+
+static int validate_rootfs(const struct zb_policy *p, struct zb_error *err)
+{
+        struct stat st;
+
+        if (!p->rootfs)
+                return 0;
+        if (stat(p->rootfs, &st) < 0)
+                return zb_error_errno(err, errno, "rootfs: %s", p->rootfs);
+        if (!S_ISDIR(st.st_mode))
+                return zb_error_set(err, ENOTDIR, "rootfs: %s is not a directory", p->rootfs);
+        return 0;
+}
+
+int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
+{
+        int r;
+
+        if (p->argc == 0)
+                return zb_error_set(err, EINVAL, "command: empty command (give it after --)");
+        if (p->n_zones > ZB_MAX_ZONES)
+                return zb_error_set(err, E2BIG, "zones: at most %d", ZB_MAX_ZONES);
+        for (size_t i = 0; i < p->n_zones; i++) {
+                r = validate_zone(p, i, err);
+                if (r < 0)
+                        return r;
+        }
+        r = validate_rootfs(p, err);
+        if (r < 0)
+                return r;
+        if (p->workdir && !path_is_normal(p->workdir))
+                return zb_error_set(err, EINVAL, "workdir: '%s' must be an absolute, normalized path",
+                                    p->workdir);
+        for (size_t i = 0; i < p->n_env; i++) {
+                const char *kv = p->env[i];
+                if (!strchr(kv, '=') || kv[0] == '=')
+                        return zb_error_set(err, EINVAL, "env: '%s' is not KEY=VALUE", kv);
+        }
+        if (p->hostname && (strlen(p->hostname) == 0 || strlen(p->hostname) > 64))
+                return zb_error_set(err, EINVAL, "hostname: must be 1-64 characters");
+        if (p->limits.open_files == 0)
+                return zb_error_set(err, EINVAL, "limits.open_files: must be > 0");
+        if (p->limits.output == 0)
+                return zb_error_set(err, EINVAL, "limits.output: must be > 0");
+        return 0;
+}

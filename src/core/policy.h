@@ -1,0 +1,100 @@
+/* The policy: the single source of truth for one sandbox. Parsers (YAML,
+ * flags) only fill it; zb_policy_validate() checks it once; backends read it
+ * and never change it. */
+#ifndef ZB_POLICY_H
+#define ZB_POLICY_H
+
+#include <sys/types.h>
+
+#include "util.h"
+
+enum zb_zone_mode { ZB_ZONE_RO, ZB_ZONE_RW, ZB_ZONE_TMPFS };
+enum zb_network { ZB_NET_NONE, ZB_NET_LOOPBACK, ZB_NET_HOST };
+enum zb_backend { ZB_BACKEND_NAMESPACE, ZB_BACKEND_DOCKER, ZB_BACKEND_OCI, ZB_BACKEND_KUBERNETES };
+enum zb_landlock { ZB_LANDLOCK_OFF, ZB_LANDLOCK_BEST_EFFORT, ZB_LANDLOCK_REQUIRED };
+
+#define ZB_UNLIMITED UINT64_MAX
+
+/* Defaults, in one place with their units. */
+#define ZB_MAX_ZONES 64
+#define DEFAULT_TMPFS_ZONE_BYTES (64ull << 20)
+#define DEFAULT_OPEN_FILES 1024ull
+#define DEFAULT_OUTPUT_BYTES (1ull << 20)
+#define DEFAULT_UID 1000u
+#define DEFAULT_GID 1000u
+/* The uid/gid outside that a sandbox started by root runs as: never host
+ * root. 65534 ("nobody") exists on every distribution. */
+#define DEFAULT_HOST_ID_FOR_ROOT 65534u
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+#define DEFAULT_HOSTNAME "zonebox"
+
+struct zb_zone {
+        char *name;
+        enum zb_zone_mode mode;
+        char *host_path; /* absolute; NULL for tmpfs */
+        char *path;      /* mount point inside the sandbox */
+        uint64_t size;   /* tmpfs size cap in bytes */
+};
+
+struct zb_limits {
+        uint64_t wall_time_ms; /* 0: none */
+        uint64_t cpu_time_ms;  /* 0: none */
+        uint64_t memory;       /* bytes, 0: none */
+        uint64_t swap;         /* bytes of swap on top of memory; 0: none */
+        uint64_t memory_swap_total; /* Docker's --memory-swap; 0: unset */
+        uint64_t cpus_milli;   /* 0: none */
+        uint64_t pids;         /* 0: none */
+        uint64_t file_size;    /* bytes, ZB_UNLIMITED: none */
+        uint64_t open_files;
+        uint64_t output;       /* captured stdout+stderr bytes */
+        bool output_kill;      /* stop the command when output passes the cap */
+        char *cgroup_parent;
+        bool allow_unenforced;
+};
+
+struct zb_security {
+        char *seccomp; /* "default", "unconfined", or a profile path */
+        enum zb_landlock landlock;
+        bool no_new_privileges;
+        bool user_set;
+        uid_t uid; /* inside the sandbox */
+        gid_t gid;
+};
+
+struct zb_policy {
+        enum zb_backend backend;
+        char *image;
+        char *rootfs; /* NULL: the host's system dirs */
+        struct zb_zone *zones;
+        size_t n_zones;
+        enum zb_network network;
+        struct zb_limits limits;
+        struct zb_security security;
+        char **env; /* "KEY=VALUE", later entries win */
+        size_t n_env;
+        char *workdir;
+        char *hostname;
+        char **argv;
+        size_t argc;
+        bool capture;
+};
+
+void zb_zone_free_fields(struct zb_zone *z);
+int zb_policy_add_zone(struct zb_policy *p, const struct zb_zone *z, struct zb_error *err);
+/* Set or replace KEY in the environment list; "KEY=VALUE". */
+int zb_policy_set_env(struct zb_policy *p, const char *kv);
+/* The environment the command gets: defaults (PATH, HOME, LANG, TERM) then
+ * the policy's. NULL-terminated, newly allocated strings. */
+char **zb_policy_build_env(const struct zb_policy *p);
+/* Look KEY up in an envp array; NULL if absent. */
+const char *zb_env_get(char *const *envp, const char *key);
+void zb_strv_free(char **v);
+
+/* Zone helpers used by parsers. */
+int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out);
+const char *zb_zone_mode_name(enum zb_zone_mode m);
+/* Make an absolute, normalized path from PATH relative to BASE_DIR (NULL:
+ * the working directory). Does not touch the filesystem. */
+char *zb_path_absolute(const char *base_dir, const char *path);
+
+#endif

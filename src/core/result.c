@@ -1,0 +1,193 @@
+/* Result object: statuses, exit codes, and the JSON verdict (json-c). The
+ * captured output is made valid UTF-8 (invalid bytes become U+FFFD) so the
+ * verdict is always valid JSON whatever the command printed. */
+#define _GNU_SOURCE
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "result.h"
+
+struct zb_result *zb_result_new(const char *backend)
+{
+        struct zb_result *r = calloc(1, sizeof(*r));
+        if (r)
+                r->backend = backend;
+        return r;
+}
+
+void zb_result_free(struct zb_result *r)
+{
+        if (!r)
+                return;
+        zb_buf_free(&r->out);
+        zb_buf_free(&r->err);
+        free(r->error);
+        free(r);
+}
+
+void zb_result_layer(struct zb_result *r, const char *layer, bool applied)
+{
+        if (applied && r->n_applied < ZB_MAX_LAYERS)
+                r->applied[r->n_applied++] = layer;
+        else if (!applied && r->n_skipped < ZB_MAX_LAYERS)
+                r->skipped[r->n_skipped++] = layer;
+}
+
+const char *zb_status_name(enum zb_status s)
+{
+        static const char *const names[] = {
+                [ZB_STATUS_EXITED] = "exited",          [ZB_STATUS_SIGNALED] = "signaled",
+                [ZB_STATUS_TIMEOUT] = "timeout",        [ZB_STATUS_CPU_TIMEOUT] = "cpu_timeout",
+                [ZB_STATUS_OOM] = "oom",                [ZB_STATUS_OUTPUT_LIMIT] = "output_limit",
+                [ZB_STATUS_DENIED] = "denied",          [ZB_STATUS_SETUP_ERROR] = "setup_error",
+        };
+        return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+const char *zb_result_status(const struct zb_result *r)
+{
+        return zb_status_name(r->status);
+}
+
+const char *zb_result_error(const struct zb_result *r)
+{
+        return r->error;
+}
+
+int zb_result_exit_code(const struct zb_result *r)
+{
+        switch (r->status) {
+        case ZB_STATUS_EXITED:
+                return r->exit_code;
+        case ZB_STATUS_SIGNALED:
+                return 128 + r->signal;
+        case ZB_STATUS_TIMEOUT:
+        case ZB_STATUS_CPU_TIMEOUT:
+                return 124;
+        case ZB_STATUS_OOM:
+                return 128 + SIGKILL;
+        case ZB_STATUS_OUTPUT_LIMIT:
+                return 128 + SIGPIPE;
+        case ZB_STATUS_DENIED:
+                return 126;
+        case ZB_STATUS_SETUP_ERROR:
+                return r->setup_kind == ZB_SETUP_NOT_FOUND  ? 127
+                       : r->setup_kind == ZB_SETUP_NOT_EXEC ? 126
+                                                            : 125;
+        }
+        return 125;
+}
+
+/* Length of the valid UTF-8 sequence at S (1-4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+        if (s[0] < 0x80)
+                return 1;
+        size_t len;
+        unsigned min;
+        unsigned cp;
+        if ((s[0] & 0xe0) == 0xc0) {
+                len = 2, min = 0x80, cp = s[0] & 0x1f;
+        } else if ((s[0] & 0xf0) == 0xe0) {
+                len = 3, min = 0x800, cp = s[0] & 0x0f;
+        } else if ((s[0] & 0xf8) == 0xf0) {
+                len = 4, min = 0x10000, cp = s[0] & 0x07;
+        } else {
+                return 0;
+        }
+        if (n < len)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return len;
+}
+
+/* Copy with invalid sequences replaced by U+FFFD. */
+char *zb_utf8_sanitize(const char *data, size_t n, size_t *out_len)
+{
+        char *out = malloc(n * 3 + 1);
+        size_t o = 0;
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n;) {
+                size_t k = utf8_seq((const unsigned char *)data + i, n - i);
+                if (k == 0) {
+                        memcpy(out + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                } else {
+                        memcpy(out + o, data + i, k);
+                        o += k;
+                        i += k;
+                }
+        }
+        out[o] = '\0';
+        *out_len = o;
+        return out;
+}
+
+static json_object *ms(double v)
+{
+        char s[32];
+        snprintf(s, sizeof(s), "%.3f", v);
+        return json_object_new_double_s(v, s);
+}
+
+static json_object *text(const struct zb_buf *b)
+{
+        size_t n = 0;
+        _cleanup_(freep) char *clean = zb_utf8_sanitize(b->data ? b->data : "", b->len, &n);
+        return clean ? json_object_new_string_len(clean, (int)n) : NULL;
+}
+
+static json_object *layers(const char *const *v, size_t n)
+{
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < n; i++)
+                json_object_array_add(a, json_object_new_string(v[i]));
+        return a;
+}
+
+char *zb_result_json(const struct zb_result *r)
+{
+        json_object *o = json_object_new_object();
+        json_object *l = json_object_new_object();
+        char *s = NULL;
+
+        if (!o || !l)
+                goto out;
+        json_object_object_add(o, "status", json_object_new_string(zb_status_name(r->status)));
+        json_object_object_add(o, "exit_code",
+                               r->status == ZB_STATUS_EXITED ? json_object_new_int(r->exit_code) : NULL);
+        json_object_object_add(o, "signal", r->signal ? json_object_new_int(r->signal) : NULL);
+        json_object_object_add(o, "cli_exit_code", json_object_new_int(zb_result_exit_code(r)));
+        json_object_object_add(o, "wall_ms", ms(r->wall_ms));
+        json_object_object_add(o, "cpu_user_ms", ms(r->cpu_user_ms));
+        json_object_object_add(o, "cpu_sys_ms", ms(r->cpu_sys_ms));
+        json_object_object_add(o, "peak_memory_bytes",
+                               r->peak_memory_bytes ? json_object_new_uint64(r->peak_memory_bytes) : NULL);
+        json_object_object_add(o, "oom_killed", json_object_new_boolean(r->oom_killed));
+        json_object_object_add(o, "stdout", r->captured ? text(&r->out) : NULL);
+        json_object_object_add(o, "stdout_truncated", json_object_new_boolean(r->out.dropped > 0));
+        json_object_object_add(o, "stderr", r->captured ? text(&r->err) : NULL);
+        json_object_object_add(o, "stderr_truncated", json_object_new_boolean(r->err.dropped > 0));
+        json_object_object_add(l, "applied", layers(r->applied, r->n_applied));
+        json_object_object_add(l, "skipped", layers(r->skipped, r->n_skipped));
+        json_object_object_add(o, "layers", l);
+        l = NULL;
+        json_object_object_add(o, "backend", json_object_new_string(r->backend ? r->backend : "?"));
+        if (r->error)
+                json_object_object_add(o, "error", json_object_new_string(r->error));
+        s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+out:
+        json_object_put(l);
+        json_object_put(o);
+        return s;
+}

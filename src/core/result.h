@@ -1,0 +1,53 @@
+/* The result of one run: the same struct for every backend. */
+#ifndef ZB_RESULT_H
+#define ZB_RESULT_H
+
+#include "util.h"
+
+enum zb_status {
+        ZB_STATUS_EXITED,
+        ZB_STATUS_SIGNALED,
+        ZB_STATUS_TIMEOUT,
+        ZB_STATUS_CPU_TIMEOUT,
+        ZB_STATUS_OOM,
+        ZB_STATUS_OUTPUT_LIMIT,
+        ZB_STATUS_DENIED,
+        ZB_STATUS_SETUP_ERROR,
+};
+
+/* Why a setup_error happened, for the exit code. */
+enum zb_setup_kind {
+        ZB_SETUP_FAILED = 0,      /* zonebox could not build the sandbox: 125 */
+        ZB_SETUP_NOT_FOUND = 1,   /* command not found: 127 */
+        ZB_SETUP_NOT_EXEC = 2,    /* command found but not executable: 126 */
+};
+
+#define ZB_MAX_LAYERS 24
+
+struct zb_result {
+        enum zb_status status;
+        enum zb_setup_kind setup_kind;
+        int exit_code;   /* valid for EXITED */
+        int signal;      /* 0: none */
+        double wall_ms;
+        double cpu_user_ms, cpu_sys_ms;
+        uint64_t peak_memory_bytes; /* 0: unknown */
+        bool oom_killed;
+        struct zb_buf out, err;
+        bool captured;
+        const char *applied[ZB_MAX_LAYERS];
+        size_t n_applied;
+        const char *skipped[ZB_MAX_LAYERS];
+        size_t n_skipped;
+        const char *backend;
+        char *error; /* setup_error message */
+};
+
+struct zb_result *zb_result_new(const char *backend);
+/* LAYER must be a string literal (stored, not copied). */
+void zb_result_layer(struct zb_result *r, const char *layer, bool applied);
+const char *zb_status_name(enum zb_status s);
+/* Copy of DATA with invalid UTF-8 replaced by U+FFFD (malloc'd). */
+char *zb_utf8_sanitize(const char *data, size_t n, size_t *out_len);
+
+#endif

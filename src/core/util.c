@@ -1,0 +1,90 @@
+/* Helpers shared by the whole tree. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <time.h>
+
+#include "util.h"
+
+static int error_vset(struct zb_error *err, int code, bool with_errno, const char *fmt, va_list ap)
+{
+        if (err) {
+                int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+                if (with_errno && n >= 0 && (size_t)n < sizeof(err->message))
+                        snprintf(err->message + n, sizeof(err->message) - (size_t)n, ": %s",
+                                 strerror(code));
+                err->code = -code;
+        }
+        return -code;
+}
+
+int zb_error_set(struct zb_error *err, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = error_vset(err, code, false, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int zb_error_errno(struct zb_error *err, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = error_vset(err, code, true, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+char *zb_strdup(const char *s)
+{
+        return s ? strdup(s) : NULL;
+}
+
+char *zb_asprintf(const char *fmt, ...)
+{
+        char *s = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return n < 0 ? NULL : s;
+}
+
+int zb_buf_append(struct zb_buf *b, const char *data, size_t n)
+{
+        size_t room = b->limit > b->len ? b->limit - b->len : 0;
+        size_t take = n < room ? n : room;
+
+        b->dropped += n - take;
+        if (take == 0)
+                return 0;
+        if (b->len + take + 1 > b->cap_alloc) {
+                size_t want = b->cap_alloc ? b->cap_alloc : 4096;
+                while (want < b->len + take + 1)
+                        want *= 2;
+                if (want > b->limit + 1)
+                        want = b->limit + 1;
+                char *d = realloc(b->data, want);
+                if (!d)
+                        return -ENOMEM;
+                b->data = d;
+                b->cap_alloc = want;
+        }
+        memcpy(b->data + b->len, data, take);
+        b->len += take;
+        b->data[b->len] = '\0';
+        return 0;
+}
+
+void zb_buf_free(struct zb_buf *b)
+{
+        free(b->data);
+        memset(b, 0, sizeof(*b));
+}
+
+uint64_t zb_now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,82 @@
+/* The namespace backend's internal interface. supervise.c runs outside and
+ * owns the run; child.c runs inside, in order: ids → mounts → net → init.
+ * Everything the child needs is prepared in the supervisor before clone, so
+ * the child does not allocate (it may be cloned from a multi-threaded
+ * caller) and only performs the privileged steps. */
+#ifndef ZB_NS_H
+#define ZB_NS_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include "../core/policy.h"
+#include "../core/result.h"
+
+/* Written by the child to the setup pipe when a step fails; at most
+ * PIPE_BUF bytes so the write is atomic. */
+struct ns_report {
+        int32_t kind; /* enum zb_setup_kind */
+        int32_t err;  /* errno of the failed call, 0 if none */
+        char msg[400];
+};
+
+/* Written by the sandbox's init when the command ends. */
+struct ns_status {
+        int32_t exited;   /* 1: exited with code, 0: killed by signal */
+        int32_t code;     /* exit code or signal number */
+};
+
+/* One bind of a host path (system dir, /etc entry) into the new root. */
+struct ns_bind {
+        char src[1024];
+        char dst[256]; /* inside the new root, absolute */
+        bool is_link;  /* recreate as a symlink to 'target' instead */
+        bool is_file;  /* copy the small file instead of binding */
+        bool optional; /* skip silently when the source is missing */
+        char target[1024];
+};
+
+#define NS_MAX_BINDS 64
+
+struct ns_ctx {
+        const struct zb_policy *p;
+        char **envp;
+        const char *path_env; /* PATH inside, for command lookup */
+        /* ids */
+        bool invoker_is_root;
+        uid_t host_uid;
+        gid_t host_gid;
+        /* pipes: child ends */
+        int go_fd;     /* read: one byte when maps are written; HUP if supervisor died */
+        int setup_fd;  /* write: struct ns_report on failure; EOF on exec */
+        int status_fd; /* write: struct ns_status from init */
+        int out_fd, err_fd; /* write ends for captured output, -1: inherit */
+        /* prepared root */
+        struct ns_bind binds[NS_MAX_BINDS];
+        size_t n_binds;
+        char passwd[1024];
+        char group[512];
+        char hosts[256];
+        const char *hostname;
+        sigset_t forward_mask; /* signals blocked by the caller, restored in the child */
+};
+
+/* Child side. Each returns 0 or reports through the setup pipe and _exit()s. */
+_Noreturn void ns_child_main(struct ns_ctx *c);
+_Noreturn void ns_fail(struct ns_ctx *c, int kind, int err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+void ns_ids_enter(struct ns_ctx *c);            /* userns.c */
+void ns_mounts_build(struct ns_ctx *c);         /* mounts.c */
+void ns_net_setup(struct ns_ctx *c);            /* net.c */
+void ns_caps_drop(struct ns_ctx *c, bool no_new_privs); /* caps.c */
+void ns_rlimits_apply(struct ns_ctx *c);        /* limits.c */
+_Noreturn void ns_init_run(struct ns_ctx *c);   /* init.c: fork the command, reap, report */
+
+/* Supervisor side. */
+int ns_ids_write_maps(const struct ns_ctx *c, pid_t pid, struct zb_error *err); /* userns.c */
+int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err);                  /* mounts.c */
+int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err);          /* limits.c */
+int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err); /* supervise.c */
+
+#endif

@@ -1,0 +1,435 @@
+/* The supervisor: prepares everything that can fail before clone, clones the
+ * sandbox's PID 1 into its namespaces, writes its id maps and releases it,
+ * then waits on a pidfd while enforcing the wall-time limit, forwarding
+ * signals and capturing output, and turns what happened into a result.
+ *
+ * The go pipe stays open in the supervisor for the whole run: its hang-up
+ * tells the sandbox that the supervisor died before the parent-death signal
+ * was armed. The setup pipe reaches EOF exactly when the command has been
+ * exec'd (it is close-on-exec in the command, closed by init after fork);
+ * wall time is counted from there. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+#include "ns.h"
+#include "sys.h"
+
+/* A sandbox that is not running its command this long after clone is
+ * stuck in setup (a hung filesystem under a zone, say). */
+#define SETUP_TIMEOUT_MS 30000ull
+#define READ_CHUNK_BYTES 65536
+
+enum { FD_PID, FD_SETUP, FD_STATUS, FD_OUT, FD_ERR, FD_SIG, FD_COUNT };
+
+struct run {
+        const struct zb_policy *p;
+        struct zb_result *r;
+        pid_t pid;
+        int pidfd;
+        struct pollfd fds[FD_COUNT];
+        uint64_t start_ns, exec_ns, end_ns;
+        bool have_report, have_status, timed_out, setup_timed_out, output_killed, killed;
+        struct ns_report report;
+        struct ns_status status;
+};
+
+static void kill_sandbox(struct run *run)
+{
+        if (!run->killed) {
+                /* PID 1 dying takes every process of the namespace with it. */
+                sys_pidfd_send_signal(run->pidfd, SIGKILL);
+                run->killed = true;
+        }
+}
+
+static void close_slot(struct run *run, int slot)
+{
+        if (run->fds[slot].fd >= 0)
+                close(run->fds[slot].fd);
+        run->fds[slot].fd = -1;
+}
+
+static void read_exact_record(struct run *run, int slot, void *rec, size_t size, bool *have)
+{
+        ssize_t n = read(run->fds[slot].fd, rec, size);
+        if (n == (ssize_t)size && !*have) {
+                *have = true;
+                return;
+        }
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n == 0 || n > 0)
+                close_slot(run, slot);
+}
+
+static void on_setup(struct run *run)
+{
+        struct ns_report rep;
+        ssize_t n = read(run->fds[FD_SETUP].fd, &rep, sizeof(rep));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n == (ssize_t)sizeof(rep)) {
+                if (!run->have_report) {
+                        run->report = rep;
+                        run->report.msg[sizeof(rep.msg) - 1] = '\0';
+                        run->have_report = true;
+                }
+                return;
+        }
+        /* EOF: the command was exec'd (or everything that could report died). */
+        if (!run->exec_ns)
+                run->exec_ns = zb_now_ns();
+        close_slot(run, FD_SETUP);
+}
+
+static void capture(struct run *run, int slot)
+{
+        char buf[READ_CHUNK_BYTES];
+        struct zb_buf *b = slot == FD_OUT ? &run->r->out : &run->r->err;
+        ssize_t n = read(run->fds[slot].fd, buf, sizeof(buf));
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) {
+                close_slot(run, slot);
+                return;
+        }
+        /* One cap for stdout and stderr together. */
+        uint64_t used = run->r->out.len + run->r->err.len;
+        uint64_t room = run->p->limits.output > used ? run->p->limits.output - used : 0;
+        size_t take = (uint64_t)n < room ? (size_t)n : (size_t)room;
+        b->limit = b->len + take;
+        if (zb_buf_append(b, buf, take) < 0)
+                take = 0;
+        b->dropped += (uint64_t)n - take;
+        if (take < (size_t)n && run->p->limits.output_kill && !run->output_killed) {
+                run->output_killed = true;
+                run->end_ns = zb_now_ns();
+                kill_sandbox(run);
+        }
+}
+
+static void on_signal(struct run *run)
+{
+        struct signalfd_siginfo si;
+        if (read(run->fds[FD_SIG].fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                sys_pidfd_send_signal(run->pidfd, (int)si.ssi_signo);
+}
+
+static uint64_t deadline_ns(const struct run *run)
+{
+        if (!run->exec_ns)
+                return run->start_ns + SETUP_TIMEOUT_MS * 1000000ull;
+        if (run->p->limits.wall_time_ms)
+                return run->exec_ns + run->p->limits.wall_time_ms * 1000000ull;
+        return 0;
+}
+
+static void on_deadline(struct run *run)
+{
+        if (run->killed)
+                return;
+        if (run->exec_ns && !run->have_status) {
+                run->timed_out = true;
+                run->end_ns = zb_now_ns();
+        } else if (!run->exec_ns) {
+                run->setup_timed_out = true;
+        }
+        kill_sandbox(run);
+}
+
+/* Wait until init is gone and its output drained. */
+static void event_loop(struct run *run)
+{
+        bool init_gone = false;
+
+        while (!init_gone || run->fds[FD_OUT].fd >= 0 || run->fds[FD_ERR].fd >= 0 ||
+               run->fds[FD_SETUP].fd >= 0 || run->fds[FD_STATUS].fd >= 0) {
+                struct timespec ts, *tsp = NULL;
+                uint64_t dl = run->killed || init_gone ? 0 : deadline_ns(run);
+                if (dl) {
+                        uint64_t now = zb_now_ns();
+                        uint64_t left = dl > now ? dl - now : 0;
+                        ts.tv_sec = (time_t)(left / 1000000000ull);
+                        ts.tv_nsec = (long)(left % 1000000000ull);
+                        tsp = &ts;
+                }
+                int n = ppoll(run->fds, FD_COUNT, tsp, NULL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n == 0) {
+                        on_deadline(run);
+                        continue;
+                }
+                if (run->fds[FD_SETUP].revents)
+                        on_setup(run);
+                if (run->fds[FD_STATUS].revents) {
+                        bool had = run->have_status;
+                        read_exact_record(run, FD_STATUS, &run->status, sizeof(run->status),
+                                          &run->have_status);
+                        if (!had && run->have_status && !run->end_ns)
+                                run->end_ns = zb_now_ns();
+                }
+                if (run->fds[FD_OUT].revents)
+                        capture(run, FD_OUT);
+                if (run->fds[FD_ERR].revents)
+                        capture(run, FD_ERR);
+                if (run->fds[FD_SIG].revents)
+                        on_signal(run);
+                if (run->fds[FD_PID].revents) {
+                        init_gone = true;
+                        run->fds[FD_PID].fd = -1; /* keep pidfd itself for waitid */
+                }
+        }
+}
+
+static void fill_result(struct run *run, const siginfo_t *si, const struct rusage *ru)
+{
+        struct zb_result *r = run->r;
+
+        r->cpu_user_ms = (double)ru->ru_utime.tv_sec * 1e3 + (double)ru->ru_utime.tv_usec / 1e3;
+        r->cpu_sys_ms = (double)ru->ru_stime.tv_sec * 1e3 + (double)ru->ru_stime.tv_usec / 1e3;
+        /* Without cgroup accounting: the largest single process's peak. */
+        r->peak_memory_bytes = (uint64_t)ru->ru_maxrss * 1024u;
+        if (run->exec_ns) {
+                uint64_t end = run->end_ns ? run->end_ns : zb_now_ns();
+                r->wall_ms = end > run->exec_ns ? (double)(end - run->exec_ns) / 1e6 : 0;
+        }
+        if (run->have_report) {
+                r->status = ZB_STATUS_SETUP_ERROR;
+                r->setup_kind = (enum zb_setup_kind)run->report.kind;
+                r->error = run->report.err ? zb_asprintf("%s: %s", run->report.msg, strerror(run->report.err))
+                                           : zb_strdup(run->report.msg);
+        } else if (run->output_killed) {
+                r->status = ZB_STATUS_OUTPUT_LIMIT;
+        } else if (run->timed_out) {
+                r->status = ZB_STATUS_TIMEOUT;
+        } else if (run->have_status) {
+                r->status = run->status.exited ? ZB_STATUS_EXITED : ZB_STATUS_SIGNALED;
+                if (run->status.exited)
+                        r->exit_code = run->status.code;
+                else
+                        r->signal = run->status.code;
+        } else {
+                r->status = ZB_STATUS_SETUP_ERROR;
+                r->error = run->setup_timed_out
+                                   ? zb_asprintf("sandbox setup did not finish within %llu ms",
+                                                 SETUP_TIMEOUT_MS)
+                                   : zb_asprintf("sandbox init ended without a status (%s %d)",
+                                                 si->si_code == CLD_EXITED ? "exit" : "signal",
+                                                 si->si_status);
+        }
+}
+
+static void record_layers(const struct zb_policy *p, struct zb_result *r)
+{
+        static const char *const always[] = { "user", "mount", "pid", "ipc", "uts", "cgroupns",
+                                              "rootfs_readonly", "capabilities", "rlimits" };
+        for (size_t i = 0; i < ARRAY_SIZE(always); i++)
+                zb_result_layer(r, always[i], true);
+        zb_result_layer(r, "net", p->network != ZB_NET_HOST);
+        zb_result_layer(r, "no_new_privileges", p->security.no_new_privileges);
+        if (p->limits.wall_time_ms)
+                zb_result_layer(r, "wall_time", true);
+}
+
+/* Layers this build cannot apply: fail closed unless the policy allows it. */
+static int check_unsupported(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
+{
+        const struct zb_limits *l = &p->limits;
+        bool resources = l->memory || l->cpus_milli || l->pids || l->cpu_time_ms ||
+                         (l->swap && l->swap != ZB_UNLIMITED) || l->memory_swap_total;
+
+        if (resources) {
+                if (!l->allow_unenforced)
+                        return zb_error_set(err, ENOTSUP,
+                                            "layer resources: memory, cpus, pids and cpu_time limits need cgroups, which this build does not apply yet (set limits.allow_unenforced: true to run without them)");
+                zb_result_layer(r, "resources", false);
+        }
+        if (p->security.seccomp && strcmp(p->security.seccomp, "unconfined") != 0)
+                return zb_error_set(err, ENOTSUP,
+                                    "layer seccomp: profile '%s' requested, but this build has no seccomp layer yet (use unconfined)",
+                                    p->security.seccomp);
+        if (p->security.seccomp)
+                zb_result_layer(r, "seccomp", false);
+        if (p->security.landlock == ZB_LANDLOCK_REQUIRED)
+                return zb_error_set(err, ENOTSUP,
+                                    "layer landlock: required, but this build has no landlock layer yet");
+        if (p->security.landlock == ZB_LANDLOCK_BEST_EFFORT)
+                zb_result_layer(r, "landlock", false);
+        return 0;
+}
+
+static int make_pipe(int fds[2], struct zb_error *err)
+{
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return zb_error_errno(err, errno, "pipe");
+        return 0;
+}
+
+static void close_pair(int fds[2])
+{
+        for (int i = 0; i < 2; i++)
+                if (fds[i] >= 0) {
+                        close(fds[i]);
+                        fds[i] = -1;
+                }
+}
+
+static int ctx_init(struct ns_ctx *c, const struct zb_policy *p, struct zb_error *err)
+{
+        c->p = p;
+        c->envp = zb_policy_build_env(p);
+        if (!c->envp)
+                return zb_error_set(err, ENOMEM, "environment: out of memory");
+        c->path_env = zb_env_get(c->envp, "PATH");
+        if (!c->path_env)
+                c->path_env = DEFAULT_PATH;
+        c->hostname = p->hostname ? p->hostname : DEFAULT_HOSTNAME;
+        c->invoker_is_root = geteuid() == 0;
+        c->host_uid = c->invoker_is_root ? DEFAULT_HOST_ID_FOR_ROOT : geteuid();
+        c->host_gid = c->invoker_is_root ? DEFAULT_HOST_ID_FOR_ROOT : getegid();
+        c->out_fd = c->err_fd = -1;
+        return ns_mounts_prepare(c, err);
+}
+
+/* Termination signals the caller blocked are ours to forward. */
+static int forward_fd(sigset_t *fwd)
+{
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+        sigset_t cur;
+        sigemptyset(fwd);
+        if (sigprocmask(SIG_BLOCK, NULL, &cur) < 0)
+                return -1;
+        bool any = false;
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                if (sigismember(&cur, sigs[i]) == 1) {
+                        sigaddset(fwd, sigs[i]);
+                        any = true;
+                }
+        return any ? signalfd(-1, fwd, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
+}
+
+static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2], int status[2],
+                     int out[2], int err_pipe[2], struct zb_error *err)
+{
+        uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+                         CLONE_PIDFD;
+        if (c->p->network != ZB_NET_HOST)
+                flags |= CLONE_NEWNET;
+        int pidfd = -1;
+        /* exit_signal 0: a caller's waitpid(-1) cannot steal our child. */
+        struct clone_args args = { .flags = flags, .pidfd = (uint64_t)(uintptr_t)&pidfd, .exit_signal = 0 };
+
+        run->start_ns = zb_now_ns();
+        long pid = sys_clone3(&args);
+        if (pid < 0)
+                return zb_error_errno(err, errno,
+                                      "layer user: cannot create the sandbox's namespaces (clone3)");
+        if (pid == 0) {
+                close(go[1]);
+                close(setup[0]);
+                close(status[0]);
+                if (out[0] >= 0)
+                        close(out[0]);
+                if (err_pipe[0] >= 0)
+                        close(err_pipe[0]);
+                if (run->fds[FD_SIG].fd >= 0)
+                        close(run->fds[FD_SIG].fd);
+                c->go_fd = go[0];
+                c->setup_fd = setup[1];
+                c->status_fd = status[1];
+                c->out_fd = out[1];
+                c->err_fd = err_pipe[1];
+                ns_child_main(c);
+        }
+        run->pid = (pid_t)pid;
+        run->pidfd = pidfd;
+        close(go[0]);
+        close(setup[1]);
+        close(status[1]);
+        go[0] = setup[1] = status[1] = -1;
+        if (out[1] >= 0) {
+                close(out[1]);
+                out[1] = -1;
+        }
+        if (err_pipe[1] >= 0) {
+                close(err_pipe[1]);
+                err_pipe[1] = -1;
+        }
+
+        int r = ns_ids_write_maps(c, run->pid, err);
+        if (r == 0 && write(go[1], "g", 1) != 1)
+                r = zb_error_errno(err, errno, "release sandbox");
+        if (r < 0) {
+                sys_pidfd_send_signal(pidfd, SIGKILL);
+                siginfo_t si;
+                waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL);
+                close(pidfd);
+                return r;
+        }
+
+        run->fds[FD_PID] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+        run->fds[FD_SETUP] = (struct pollfd){ .fd = setup[0], .events = POLLIN };
+        run->fds[FD_STATUS] = (struct pollfd){ .fd = status[0], .events = POLLIN };
+        run->fds[FD_OUT] = (struct pollfd){ .fd = out[0], .events = POLLIN };
+        run->fds[FD_ERR] = (struct pollfd){ .fd = err_pipe[0], .events = POLLIN };
+        setup[0] = status[0] = out[0] = err_pipe[0] = -1; /* owned by run->fds now */
+        event_loop(run);
+
+        siginfo_t si = { 0 };
+        struct rusage ru = { 0 };
+        /* waitid's fifth argument (rusage) is only in the raw syscall. */
+        syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | __WALL, &ru);
+        close(pidfd);
+        fill_result(run, &si, &ru);
+        return 0;
+}
+
+int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
+{
+        _cleanup_(freep) struct ns_ctx *c = calloc(1, sizeof(*c));
+        int go[2] = { -1, -1 }, setup[2] = { -1, -1 }, status[2] = { -1, -1 };
+        int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+        struct run run = { .p = p, .r = r, .pidfd = -1 };
+        int ret;
+
+        for (int i = 0; i < FD_COUNT; i++)
+                run.fds[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
+        if (!c)
+                return zb_error_set(err, ENOMEM, "out of memory");
+        ret = check_unsupported(p, r, err);
+        if (ret == 0)
+                ret = ns_rlimits_check(p, err);
+        if (ret == 0)
+                ret = ctx_init(c, p, err);
+        if (ret < 0)
+                goto out;
+        if ((ret = make_pipe(go, err)) < 0 || (ret = make_pipe(setup, err)) < 0 ||
+            (ret = make_pipe(status, err)) < 0)
+                goto out;
+        if (p->capture && ((ret = make_pipe(out, err)) < 0 || (ret = make_pipe(errp, err)) < 0))
+                goto out;
+        r->captured = p->capture;
+        run.fds[FD_SIG].fd = forward_fd(&c->forward_mask);
+        record_layers(p, r);
+        ret = supervise(c, &run, go, setup, status, out, errp, err);
+out:
+        for (int i = 0; i < FD_COUNT; i++)
+                if (i != FD_PID && run.fds[i].fd >= 0)
+                        close(run.fds[i].fd);
+        close_pair(go);
+        close_pair(setup);
+        close_pair(status);
+        close_pair(out);
+        close_pair(errp);
+        if (c)
+                zb_strv_free(c->envp);
+        return ret;
+}
