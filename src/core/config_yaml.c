@@ -47,8 +47,16 @@ static int with_location(struct loader *l, yaml_node_t *n, int r)
 static int set_scalar(struct loader *l, const char *key, yaml_node_t *v)
 {
         const char *s = scalar(v);
-        if (!s)
-                return fail(l, v, EINVAL, key, "expected a single value");
+        if (!s) {
+                /* Say "unknown key" for a misspelt section, not "expected a value". */
+                struct zb_policy *probe = zb_policy_new();
+                int known = probe ? zb_policy_set_key(probe, key + strlen("sandbox."), "", key, NULL,
+                                                      l->err)
+                                  : 0;
+                zb_policy_free(probe);
+                return fail(l, v, EINVAL, key,
+                            known == -ENOENT ? "unknown key" : "expected a single value");
+        }
         int r = zb_policy_set_key(l->p, key + strlen("sandbox."), s, key, l->base_dir, l->err);
         if (r == -ENOENT)
                 return fail(l, v, EINVAL, key, "unknown key");
@@ -122,6 +130,8 @@ static int load_command(struct loader *l, yaml_node_t *seq)
         if (seq->type != YAML_SEQUENCE_NODE)
                 return fail(l, seq, EINVAL, "sandbox.command", "expected a list like [python3, /input/code.py]");
         size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+        if (n == 0)
+                return fail(l, seq, EINVAL, "sandbox.command", "empty command");
         _cleanup_(freep) char **argv = calloc(n + 1, sizeof(char *));
         if (!argv)
                 return fail(l, seq, ENOMEM, "sandbox.command", "out of memory");

@@ -213,14 +213,7 @@ static int parse_secopt(struct zb_policy *p, const char *flag, const char *v, st
         if (strcmp(v, "no-new-privileges:false") == 0 || strcmp(v, "no-new-privileges=false") == 0)
                 return zb_policy_set_key(p, "security.no_new_privileges", "false", flag, NULL, err);
         if (strncmp(v, "seccomp=", 8) == 0 || strncmp(v, "seccomp:", 8) == 0) {
-                const char *prof = v + 8;
-                if (prof[0] && prof[0] != '/' && strcmp(prof, "unconfined") != 0 &&
-                    strcmp(prof, "default") != 0) {
-                        _cleanup_(freep) char *abs = zb_path_absolute(NULL, prof);
-                        return zb_policy_set_key(p, "security.seccomp", abs ? abs : prof, flag, NULL,
-                                                 err);
-                }
-                return zb_policy_set_key(p, "security.seccomp", prof, flag, NULL, err);
+                return zb_policy_set_key(p, "security.seccomp", v + 8, flag, NULL, err);
         }
         if (strncmp(v, "landlock=", 9) == 0)
                 return zb_policy_set_key(p, "security.landlock", v + 9, flag, NULL, err);

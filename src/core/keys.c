@@ -132,7 +132,7 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
 }
 
 static int set_security(struct zb_policy *p, const char *sub, const char *value,
-                        const char *label, struct zb_error *err)
+                        const char *label, const char *base_dir, struct zb_error *err)
 {
         struct zb_security *s = &p->security;
         bool b;
@@ -140,7 +140,13 @@ static int set_security(struct zb_policy *p, const char *sub, const char *value,
         if (strcmp(sub, "seccomp") == 0) {
                 if (!*value)
                         return bad_value(err, label, value, "default, unconfined or a profile path");
-                return set_string(&s->seccomp, value, err, label);
+                if (strcmp(value, "default") == 0 || strcmp(value, "unconfined") == 0)
+                        return set_string(&s->seccomp, value, err, label);
+                /* A profile path: relative to the config file, or to the cwd for a flag. */
+                _cleanup_(freep) char *abs = zb_path_absolute(base_dir, value);
+                if (!abs)
+                        return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                return set_string(&s->seccomp, abs, err, label);
         }
         if (strcmp(sub, "landlock") == 0) {
                 if (strcmp(value, "required") == 0)
@@ -169,7 +175,7 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
         if (strncmp(key, "limits.", 7) == 0)
                 return set_limit(p, key + 7, value, label, err);
         if (strncmp(key, "security.", 9) == 0)
-                return set_security(p, key + 9, value, label, err);
+                return set_security(p, key + 9, value, label, base_dir, err);
         if (strcmp(key, "backend") == 0) {
                 static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
                 for (size_t i = 0; i < ARRAY_SIZE(names); i++)

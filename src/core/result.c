@@ -139,11 +139,16 @@ static json_object *ms(double v)
         return json_object_new_double_s(v, s);
 }
 
-static json_object *text(const struct zb_buf *b)
+static json_object *text_n(const char *data, size_t len)
 {
         size_t n = 0;
-        _cleanup_(freep) char *clean = zb_utf8_sanitize(b->data ? b->data : "", b->len, &n);
+        _cleanup_(freep) char *clean = zb_utf8_sanitize(data ? data : "", data ? len : 0, &n);
         return clean ? json_object_new_string_len(clean, (int)n) : NULL;
+}
+
+static json_object *text(const struct zb_buf *b)
+{
+        return text_n(b->data, b->len);
 }
 
 static json_object *layers(const char *const *v, size_t n)
@@ -183,7 +188,7 @@ char *zb_result_json(const struct zb_result *r)
         l = NULL;
         json_object_object_add(o, "backend", json_object_new_string(r->backend ? r->backend : "?"));
         if (r->error)
-                json_object_object_add(o, "error", json_object_new_string(r->error));
+                json_object_object_add(o, "error", text_n(r->error, strlen(r->error)));
         s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
 out:

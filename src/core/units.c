@@ -46,8 +46,10 @@ static int split_number(const char *s, uint64_t *whole, uint64_t *frac, uint64_t
         return 0;
 }
 
-/* whole*mult + frac*mult/div, checked. */
-static int scale(uint64_t whole, uint64_t frac, uint64_t div, uint64_t mult, uint64_t *out)
+/* whole*mult + frac*mult/div, checked; the fraction rounds up when ROUND_UP
+ * (a limit must never shrink to "none" by rounding). */
+static int scale_r(uint64_t whole, uint64_t frac, uint64_t div, uint64_t mult, bool round_up,
+                   uint64_t *out)
 {
         if (mult && whole > UINT64_MAX / mult)
                 return -ERANGE;
@@ -55,10 +57,17 @@ static int scale(uint64_t whole, uint64_t frac, uint64_t div, uint64_t mult, uin
         /* frac < div <= 1e9 and mult <= 2^40 for our units would overflow
          * 64 bits only above 2^70; split to stay exact. */
         uint64_t part = (mult / div) * frac + ((mult % div) * frac) / div;
+        if (round_up && ((mult % div) * frac) % div)
+                part++;
         if (v > UINT64_MAX - part)
                 return -ERANGE;
         *out = v + part;
         return 0;
+}
+
+static int scale(uint64_t whole, uint64_t frac, uint64_t div, uint64_t mult, uint64_t *out)
+{
+        return scale_r(whole, frac, div, mult, false, out);
 }
 
 int zb_parse_size(const char *s, uint64_t *out)
@@ -115,7 +124,7 @@ int zb_parse_duration_ms(const char *s, uint64_t *out_ms)
                 return r;
         for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
                 if (strcmp(unit, units[i].name) == 0) {
-                        r = scale(w, f, d, units[i].us, &us);
+                        r = scale_r(w, f, d, units[i].us, true, &us);
                         if (r < 0)
                                 return r;
                         *out_ms = us / 1000 + (us % 1000 ? 1 : 0);
