@@ -66,7 +66,7 @@ static int set_scalar(struct loader *l, const char *key, yaml_node_t *v)
 static int load_zone(struct loader *l, yaml_node_t *m, size_t idx)
 {
         char label[64];
-        struct zb_zone z = { .mode = ZB_ZONE_RO };
+        struct zb_zone z = { .mode = ZB_ZONE_RO, .from_config = true };
         bool have_mode = false;
         int r = 0;
 

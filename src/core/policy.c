@@ -193,10 +193,12 @@ int zb_policy_add_zone(struct zb_policy *p, const struct zb_zone *z, struct zb_e
                 zb_zone_free_fields(n);
                 return zb_error_set(err, ENOMEM, "zone: out of memory");
         }
-        /* A zone given again for the same mount point replaces the earlier
-         * one, so that a flag overrides the config file. */
+        n->from_config = z->from_config;
+        /* A flag's zone replaces the config file's zone on the same mount
+         * point; any other duplicate is kept for validation to refuse. */
         for (size_t i = 0; i < p->n_zones; i++) {
-                if (strcmp(p->zones[i].path, n->path) == 0) {
+                if (!n->from_config && p->zones[i].from_config &&
+                    strcmp(p->zones[i].path, n->path) == 0) {
                         zb_zone_free_fields(&p->zones[i]);
                         p->zones[i] = *n;
                         return 0;

@@ -34,6 +34,7 @@ struct zb_zone {
         char *host_path; /* absolute; NULL for tmpfs */
         char *path;      /* mount point inside the sandbox */
         uint64_t size;   /* tmpfs size cap in bytes */
+        bool from_config; /* a flag on the same mount point replaces it */
 };
 
 struct zb_limits {

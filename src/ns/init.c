@@ -101,6 +101,30 @@ static _Noreturn void report_and_exit(struct ns_ctx *c, int wstatus)
         _exit(0);
 }
 
+/* /proc/1/cmdline would show zonebox's own command line, host paths of the
+ * zones included: blank this copy of it (arg_start/arg_end are fields 48
+ * and 49 of /proc/self/stat, proc(5)); the supervisor's memory is separate. */
+static void hide_cmdline(void)
+{
+        char buf[1024];
+        int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return;
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+        unsigned long start = 0, end = 0;
+        for (int field = 2; p && field < 48; field++)
+                p = strchr(p + 1, ' ');
+        if (!p || sscanf(p, " %lu %lu", &start, &end) != 2 || end <= start)
+                return;
+        memset((void *)start, 0, end - start);
+        memcpy((void *)start, "zonebox-init", end - start > 12 ? 13 : 1);
+}
+
 _Noreturn void ns_init_run(struct ns_ctx *c)
 {
         sigset_t set;
@@ -124,6 +148,7 @@ _Noreturn void ns_init_run(struct ns_ctx *c)
                 close(c->out_fd);
         if (c->err_fd >= 0)
                 close(c->err_fd);
+        hide_cmdline();
         /* init keeps nothing the command could borrow through ptrace. */
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         c->setup_fd = -1; /* a failure from here on cannot be reported; init just exits */

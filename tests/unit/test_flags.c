@@ -3,6 +3,7 @@
  * values must fail with a message that starts with the flag as given. */
 #include <stddef.h>
 
+#include "core/keys.h"
 #include "core/policy.h"
 #include "test.h"
 
@@ -316,8 +317,10 @@ TEST(flags_volume_same_mount_point_replaces)
 {
         struct zb_error err = { 0 };
         struct zb_policy *p = zb_policy_new();
+        static const char yaml[] = "sandbox:\n  zones:\n    - {name: data, mode: ro, hostPath: /a}\n";
 
-        CHECK(zb_policy_apply_flag(p, "-v", "/a:/data:ro", &err) == 0);
+        /* A flag replaces the config file's zone on the same mount point... */
+        CHECK(zb_policy_load_yaml_buffer(p, yaml, sizeof(yaml) - 1, "t.yaml", "/", &err) == 0);
         CHECK(zb_policy_apply_flag(p, "-v", "/keep:/other", &err) == 0);
         CHECK(zb_policy_apply_flag(p, "-v", "/b:/data", &err) == 0);
         CHECK(p->n_zones == 2);
@@ -326,12 +329,10 @@ TEST(flags_volume_same_mount_point_replaces)
         CHECK(p->zones[0].mode == ZB_ZONE_RW);
         CHECK(streq(p->zones[1].host_path, "/keep"));
 
-        /* Any zone kind replaces any other on the same mount point. */
+        /* ...but two flags on one mount point are both kept, and refused. */
         CHECK(zb_policy_apply_flag(p, "--tmpfs", "/data:size=1m", &err) == 0);
-        CHECK(p->n_zones == 2);
-        CHECK(p->zones[0].mode == ZB_ZONE_TMPFS);
-        CHECK(p->zones[0].host_path == NULL);
-        CHECK(p->zones[0].size == 1ull << 20);
+        CHECK(p->n_zones == 3);
+        CHECK(p->zones[2].mode == ZB_ZONE_TMPFS);
         zb_policy_free(p);
 }
 

@@ -1,0 +1,280 @@
+"""Shared helpers for zonebox's integration tests.
+
+Every test starts real sandboxes with the zonebox binary named by $ZONEBOX
+(default /work/main/build/zonebox). Tests that take the ``zb`` fixture run
+twice: once with zonebox started by root ("root") and once started by an
+unprivileged user through ``setpriv --reuid=65534 ...`` ("nobody").
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+ZONEBOX = os.environ.get("ZONEBOX", "/work/main/build/zonebox")
+NOBODY = 65534
+RUN_TIMEOUT = 30  # seconds; a hard cap on any single zonebox invocation
+SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
+AS_NOBODY = [SETPRIV, "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _zonebox_binary():
+    if not os.path.isfile(ZONEBOX) or not os.access(ZONEBOX, os.X_OK):
+        pytest.exit("zonebox binary not found at %s (make -C /work/main all)" % ZONEBOX, 2)
+    if os.geteuid() != 0:
+        pytest.exit("the integration tests run as root (they also drop to uid 65534)", 2)
+
+
+# ---------------------------------------------------------------- temp dirs
+
+@pytest.fixture(scope="session")
+def base_dir():
+    """A session temp dir that uid 65534 can traverse (0755 under /tmp)."""
+    d = tempfile.mkdtemp(prefix="zb-it-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+class TmpDirs:
+    def __init__(self, base):
+        self.base = base
+
+    def mkdir(self, name="d", owner=None, mode=0o755):
+        d = tempfile.mkdtemp(prefix=name + "-", dir=self.base)
+        os.chmod(d, mode)
+        if owner is not None:
+            os.chown(d, owner, owner)
+        return d
+
+    def script_dir(self, code, name="test.py"):
+        """A dir (readable by everyone) holding one script."""
+        d = self.mkdir("input")
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(code)
+        os.chmod(path, 0o644)
+        return d
+
+
+@pytest.fixture
+def tmp(base_dir):
+    return TmpDirs(base_dir)
+
+
+# ---------------------------------------------------------------- running
+
+class Result:
+    def __init__(self, proc, elapsed):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.elapsed = elapsed
+
+    @property
+    def json(self):
+        try:
+            return json.loads(self.stdout)
+        except ValueError as e:
+            raise AssertionError("zonebox --json printed invalid JSON (%s): rc=%s stdout=%r stderr=%r"
+                                 % (e, self.rc, self.stdout[:2000], self.stderr[:2000]))
+
+    def __repr__(self):
+        return "Result(rc=%r, stdout=%r, stderr=%r)" % (self.rc, self.stdout[:2000], self.stderr[:2000])
+
+
+class Zonebox:
+    """Runs ``zonebox run ...`` as root or as uid 65534."""
+
+    def __init__(self, who):
+        self.who = who
+
+    @property
+    def unprivileged(self):
+        return self.who == "nobody"
+
+    def argv(self, args):
+        argv = [ZONEBOX, "run"] + list(args)
+        if self.unprivileged:
+            argv = AS_NOBODY + argv
+        return argv
+
+    def run(self, *args, env=None, cwd="/", timeout=RUN_TIMEOUT, input=None, pass_fds=()):
+        t0 = time.monotonic()
+        proc = subprocess.run(self.argv(args), capture_output=True, text=True, env=env, cwd=cwd,
+                              timeout=timeout, input=input if input is not None else "",
+                              pass_fds=pass_fds)
+        return Result(proc, time.monotonic() - t0)
+
+    def popen(self, *args, **kw):
+        kw.setdefault("cwd", "/")
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen(self.argv(args), **kw)
+
+    def json(self, *args, **kw):
+        r = self.run("--json", *args, **kw)
+        return r, r.json
+
+    def py(self, tmp, code, *flags, **kw):
+        """Runs CODE as /input/test.py (a read-only zone) with python3 inside."""
+        d = tmp.script_dir(code)
+        return self.run("-v", d + ":/input:ro", *flags, "--", "python3", "/input/test.py", **kw)
+
+    def py_json(self, tmp, code, *flags, **kw):
+        """Like py(), but the script prints one JSON document, which is returned."""
+        r = self.py(tmp, code, *flags, **kw)
+        assert r.rc == 0, r
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            raise AssertionError("script printed no JSON: %r" % (r,))
+
+
+def _nobody_works():
+    if not os.path.exists(SETPRIV):
+        return "setpriv not installed"
+    try:
+        p = subprocess.run(AS_NOBODY + [ZONEBOX, "run", "--", "true"], capture_output=True,
+                           text=True, timeout=RUN_TIMEOUT, cwd="/")
+    except Exception as e:  # pragma: no cover
+        return "cannot run zonebox as uid 65534: %s" % e
+    if p.returncode != 0:
+        return "zonebox as uid 65534 failed (rc=%d): %s" % (p.returncode, p.stderr.strip())
+    return None
+
+
+_NOBODY_REASON = []
+
+
+@pytest.fixture(params=["root", "nobody"])
+def zb(request):
+    if request.param == "nobody":
+        if not _NOBODY_REASON:
+            _NOBODY_REASON.append(_nobody_works())
+        if _NOBODY_REASON[0]:
+            pytest.skip(_NOBODY_REASON[0])
+    return Zonebox(request.param)
+
+
+@pytest.fixture
+def zb_root():
+    return Zonebox("root")
+
+
+# ---------------------------------------------------------------- host processes
+
+def proc_cmdlines():
+    """{pid: [argv...]} of all host processes (as bytes decoded)."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        if not raw:
+            continue
+        out[int(name)] = [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")]
+    return out
+
+
+def pids_with_arg(marker):
+    """Host pids whose argv contains MARKER as a substring of some argument."""
+    return sorted(pid for pid, argv in proc_cmdlines().items()
+                  if pid != os.getpid() and any(marker in a for a in argv))
+
+
+def pids_exact(argv):
+    return sorted(pid for pid, a in proc_cmdlines().items() if a == list(argv))
+
+
+def poll(pred, timeout=5.0, interval=0.01):
+    """Calls PRED until it returns a true value or TIMEOUT seconds pass; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def unique_sleep_arg():
+    """A sleep duration that is unique enough to find the process on the host."""
+    return "100.%d" % (uuid.uuid4().int % 10**9 + 1)
+
+
+@pytest.fixture
+def host_sleep():
+    """Starts host processes (``sleep N``) and kills them in teardown."""
+    procs = []
+
+    def start(arg="30"):
+        p = subprocess.Popen(["sleep", arg], stdin=subprocess.DEVNULL)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
+def host_ipv4():
+    """A non-loopback IPv4 address of the host, or None."""
+    try:
+        out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True,
+                             timeout=5).stdout
+        for link in json.loads(out):
+            for a in link.get("addr_info", []):
+                ip = a.get("local", "")
+                if ip and not ip.startswith("127."):
+                    return ip
+    except Exception:
+        pass
+    return None
+
+
+def tcp_listener(host="127.0.0.1"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, 0))
+    s.listen(8)
+    s.setblocking(False)
+    return s
+
+
+def accepted_nothing(listener):
+    try:
+        conn, _ = listener.accept()
+    except BlockingIOError:
+        return True
+    conn.close()
+    return False
+
+
+def tree_snapshot(path):
+    """{relpath: (mode, uid, size, mtime_ns, content)} of a host tree."""
+    snap = {}
+    for root, dirs, files in os.walk(path):
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            content = None
+            if os.path.isfile(p) and not os.path.islink(p):
+                with open(p, "rb") as f:
+                    content = f.read()
+            snap[os.path.relpath(p, path)] = (st.st_mode, st.st_uid, st.st_size, st.st_mtime_ns, content)
+    return snap
+
