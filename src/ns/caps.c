@@ -6,6 +6,7 @@
  * process never had any in the host's. */
 #define _GNU_SOURCE
 #include <linux/capability.h>
+#include <fcntl.h>
 #include <linux/securebits.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -13,15 +14,21 @@
 
 #include "ns.h"
 
-static int last_cap(void)
+/* The kernel's highest capability number; read once in the supervisor. */
+int ns_caps_last_cap(void)
 {
-        /* Probe instead of reading /proc (which may not be mounted yet):
-         * PR_CAPBSET_READ fails with EINVAL past the kernel's last cap. */
-        int cap = CAP_LAST_CAP;
+        char buf[16] = "";
+        int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                ssize_t n = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (n > 0)
+                        return atoi(buf);
+        }
+        /* No /proc: probe, PR_CAPBSET_READ fails with EINVAL past the last. */
+        int cap = 0;
         while (prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0)
                 cap++;
-        while (cap > 0 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
-                cap--;
         return cap;
 }
 
@@ -29,7 +36,7 @@ void ns_caps_drop(struct ns_ctx *c, bool no_new_privs)
 {
         struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[2] = { { 0 } };
-        int last = last_cap();
+        int last = c->last_cap;
 
         /* Needs CAP_SETPCAP, so before the sets are emptied. */
         if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP |

@@ -59,6 +59,7 @@ struct ns_ctx {
         char hosts[256];
         const char *hostname;
         sigset_t forward_mask; /* signals blocked by the caller, restored in the child */
+        int last_cap;          /* /proc/sys/kernel/cap_last_cap, read once before clone */
 };
 
 /* Child side. Each returns 0 or reports through the setup pipe and _exit()s. */
@@ -70,6 +71,7 @@ void ns_ids_enter(struct ns_ctx *c);            /* userns.c */
 void ns_mounts_build(struct ns_ctx *c);         /* mounts.c */
 void ns_net_setup(struct ns_ctx *c);            /* net.c */
 void ns_caps_drop(struct ns_ctx *c, bool no_new_privs); /* caps.c */
+int ns_caps_last_cap(void);                      /* caps.c, supervisor side */
 void ns_rlimits_apply(struct ns_ctx *c);        /* limits.c */
 _Noreturn void ns_init_run(struct ns_ctx *c);   /* init.c: fork the command, reap, report */
 

@@ -296,6 +296,7 @@ static int ctx_init(struct ns_ctx *c, const struct zb_policy *p, struct zb_error
         c->host_uid = c->invoker_is_root ? DEFAULT_HOST_ID_FOR_ROOT : geteuid();
         c->host_gid = c->invoker_is_root ? DEFAULT_HOST_ID_FOR_ROOT : getegid();
         c->out_fd = c->err_fd = -1;
+        c->last_cap = ns_caps_last_cap();
         return ns_mounts_prepare(c, err);
 }
 
