@@ -69,6 +69,11 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err);
  * the command, block them in the calling thread before calling zb_run. */
 int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
 
+/* Remove cgroups left by zonebox supervisors that are gone (killed with
+ * SIGKILL, say): those under the cgroups this process runs in, and under
+ * CGROUP_PARENT if not NULL. zb_run does this itself before each run. */
+int zb_gc(const char *cgroup_parent, unsigned *removed, struct zb_error *err);
+
 /* Result. */
 const char *zb_result_status(const struct zb_result *r);
 /* The CLI exit code: the command's own; 128+N on signal N; 124 on timeout;

@@ -9,5 +9,6 @@
 #define ZB_EXIT_ERROR 125
 
 int cli_run(int argc, char **argv);
+int cli_gc(int argc, char **argv);
 
 #endif

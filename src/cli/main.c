@@ -11,6 +11,7 @@ static const char main_help[] =
 "\n"
 "Commands:\n"
 "  run [OPTIONS] -- CMD...   run one command in a new sandbox\n"
+"  gc                        remove cgroups left by killed supervisors\n"
 "  version                   print the version\n"
 "  help                      this text\n"
 "\n"
@@ -25,6 +26,8 @@ int main(int argc, char **argv)
         const char *cmd = argv[1];
         if (strcmp(cmd, "run") == 0)
                 return cli_run(argc - 1, argv + 1);
+        if (strcmp(cmd, "gc") == 0)
+                return cli_gc(argc - 1, argv + 1);
         if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
                 printf("zonebox %s\n", ZB_VERSION);
                 return 0;

@@ -41,19 +41,46 @@ static const char run_help[] =
 "  --security-opt no-new-privileges[:true|false]\n"
 "  --cap-drop ALL, --read-only, --rm, --init\n"
 "                            accepted for Docker compatibility; always in effect\n"
-"  --memory, --memory-swap, --cpus, --pids-limit, --cpu-time, --seccomp\n"
-"                            parsed; the run refuses to start while this build\n"
-"                            cannot enforce them (limits.allow_unenforced skips)\n"
+"  -m, --memory SIZE         memory limit of the whole sandbox (cgroup; kernel\n"
+"                            memory and tmpfs pages count), default 512m;\n"
+"                            unlimited for none. An OOM kill: status oom, exit 137\n"
+"  --memory-swap SIZE        memory + swap, as Docker (default: equal to --memory,\n"
+"                            i.e. no swap); unlimited for any swap\n"
+"  --cpus N                  CPU quota, e.g. 0.5 or 2 (default none)\n"
+"  --pids-limit N            processes and threads in the sandbox, zonebox's init\n"
+"                            included (default 256; unlimited for none)\n"
+"  --cpu-time DURATION       CPU time of the whole sandbox, watched by zonebox\n"
+"                            (RLIMIT_CPU per process a second later as backstop);\n"
+"                            status cpu_timeout, exit 124\n"
+"  --cgroup-parent PATH      create the sandbox's cgroup under PATH (in every\n"
+"                            hierarchy) instead of under zonebox's own cgroup\n"
+"  --allow-unenforced        run even where no cgroup can be created (e.g. an\n"
+"                            unprivileged user without a delegated cgroup): the\n"
+"                            result lists resources as skipped; memory falls back\n"
+"                            to RLIMIT_AS and cpu_time to RLIMIT_CPU, per process\n"
+"  --output-action truncate|kill\n"
+"                            past --output-limit: keep the first bytes (default)\n"
+"                            or stop the command (status output_limit, exit 141)\n"
+"  --seccomp default|unconfined|FILE\n"
+"                            syscall filter: zonebox's allowlist (default), none,\n"
+"                            or a Docker/OCI JSON profile (docs/config.md)\n"
+"  --seccomp-allow NAME[,NAME], --seccomp-deny NAME[,NAME]\n"
+"                            allow or deny (EPERM) syscalls on top of the profile\n"
+"  --landlock true|false|required\n"
+"                            file-access rules behind the mounts: on where the\n"
+"                            kernel has Landlock (default), off, or fail closed\n"
 "  -h, --help                this text\n"
 "\n"
 "Sizes: 512k, 64m, 1g (binary). Durations: 250ms, 10s, 1.5m, 2h; a bare number is\n"
 "seconds; 0 or none means no limit.\n"
 "\n"
-"Exit status: the command's own; 128+N when killed by signal N; 124 timeout;\n"
-"125 zonebox failed (bad flag or config, or setup); 126 command not executable;\n"
-"127 command not found.\n"
+"Exit status: the command's own; 128+N when killed by signal N; 124 timeout\n"
+"(wall or CPU time); 137 out of memory; 141 output limit (with kill); 125\n"
+"zonebox failed (bad flag or config, a layer that cannot be applied, setup);\n"
+"126 command not executable; 127 command not found.\n"
 "\n"
-"Defaults: no wall-time limit; open files 1024; no core dumps; root read-only;\n"
+"Defaults: memory 512m with no swap; 256 processes; no CPU quota; no wall- or\n"
+"CPU-time limit; open files 1024; no core dumps; output 1m; root read-only;\n"
 "no network; uid 1000 inside (65534 outside when started by root, the invoking\n"
 "user's own uid otherwise).\n";
 
@@ -163,6 +190,10 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "zonebox run: %s\n", zb_result_error(res));
         } else if (strcmp(zb_result_status(res), "timeout") == 0) {
                 fprintf(stderr, "zonebox run: wall-time limit reached, sandbox killed\n");
+        } else if (strcmp(zb_result_status(res), "cpu_timeout") == 0) {
+                fprintf(stderr, "zonebox run: CPU-time limit reached, sandbox killed\n");
+        } else if (strcmp(zb_result_status(res), "oom") == 0) {
+                fprintf(stderr, "zonebox run: out of memory (memory limit reached), killed\n");
         }
         rc = zb_result_exit_code(res);
 out:

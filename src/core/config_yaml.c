@@ -151,6 +151,37 @@ static int load_capabilities(struct loader *l, yaml_node_t *v)
                     "only [] is supported: zonebox drops every capability");
 }
 
+/* security.seccomp: a profile name or path, or {profile:, allow: [...], deny: [...]}. */
+static int load_seccomp(struct loader *l, yaml_node_t *v)
+{
+        static const char key[] = "sandbox.security.seccomp";
+        if (v->type != YAML_MAPPING_NODE)
+                return set_scalar(l, key, v);
+        for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top; pr++) {
+                const char *k = scalar(node(l, pr->key));
+                yaml_node_t *val = node(l, pr->value);
+                int r;
+                if (k && strcmp(k, "profile") == 0) {
+                        r = set_scalar(l, key, val);
+                } else if (k && (strcmp(k, "allow") == 0 || strcmp(k, "deny") == 0)) {
+                        char sub[64];
+                        snprintf(sub, sizeof(sub), "sandbox.security.seccomp_%s", k);
+                        if (val->type != YAML_SEQUENCE_NODE)
+                                return fail(l, val, EINVAL, sub, "expected a list of syscall names");
+                        r = 0;
+                        for (yaml_node_item_t *it = val->data.sequence.items.start;
+                             r == 0 && it < val->data.sequence.items.top; it++)
+                                r = set_scalar(l, sub, node(l, *it));
+                } else {
+                        return fail(l, node(l, pr->key), EINVAL, key,
+                                    "unknown key (expected profile, allow or deny)");
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* A mapping whose scalar keys go to the shared setter with PREFIX. */
 static int load_section(struct loader *l, yaml_node_t *m, const char *prefix)
 {
@@ -175,6 +206,8 @@ static int load_section(struct loader *l, yaml_node_t *m, const char *prefix)
                         r = load_section(l, v, key);
                 else if (strcmp(key, "sandbox.security.capabilities") == 0)
                         r = load_capabilities(l, v);
+                else if (strcmp(key, "sandbox.security.seccomp") == 0)
+                        r = load_seccomp(l, v);
                 else if (strcmp(key, "sandbox.approval") == 0)
                         r = fail(l, v, ENOTSUP, key,
                                  "command approval is not in this build yet");

@@ -18,6 +18,7 @@ enum flag_kind {
         F_ULIMIT,   /* --ulimit fsize=..,nofile=.. */
         F_RUNTIME,  /* --runtime runc|crun|runsc */
         F_NOOP,     /* accepted for Docker compatibility: already the default */
+        F_TRUE,     /* a boolean key set to true */
 };
 
 struct flag {
@@ -38,12 +39,16 @@ static const struct flag flags[] = {
         { "--cpu-time", NULL, F_KEY, "limits.cpu_time", true },
         { "--output-limit", NULL, F_KEY, "limits.output", true },
         { "--cgroup-parent", NULL, F_KEY, "limits.cgroup_parent", true },
+        { "--allow-unenforced", NULL, F_TRUE, "limits.allow_unenforced", false },
+        { "--output-action", NULL, F_KEY, "limits.output_action", true },
         { "--workdir", "-w", F_KEY, "workdir", true },
         { "--user", "-u", F_KEY, "security.user", true },
         { "--hostname", NULL, F_KEY, "hostname", true },
         { "--rootfs", NULL, F_KEY, "rootfs", true },
         { "--backend", NULL, F_KEY, "backend", true },
         { "--seccomp", NULL, F_KEY, "security.seccomp", true },
+        { "--seccomp-allow", NULL, F_KEY, "security.seccomp_allow", true },
+        { "--seccomp-deny", NULL, F_KEY, "security.seccomp_deny", true },
         { "--landlock", NULL, F_KEY, "security.landlock", true },
         { "--volume", "-v", F_VOLUME, NULL, true },
         { "--tmpfs", NULL, F_TMPFS, NULL, true },
@@ -296,6 +301,8 @@ int zb_policy_apply_flag(struct zb_policy *p, const char *flag, const char *valu
                                     flag);
         case F_NOOP:
                 return 0;
+        case F_TRUE:
+                return zb_policy_set_key(p, f->key, "true", flag, NULL, err);
         }
         return zb_error_set(err, EINVAL, "%s: unhandled flag", flag);
 }

@@ -74,8 +74,16 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
         struct zb_limits *l = &p->limits;
         uint64_t n;
 
-        if (strcmp(sub, "memory") == 0)
-                return set_size(&l->memory, value, false, label, err);
+        if (strcmp(sub, "memory") == 0) {
+                if (zb_is_unlimited_word(value)) { /* no memory limit at all */
+                        l->memory = 0;
+                        return 0;
+                }
+                int r = set_size(&l->memory, value, false, label, err);
+                if (r == 0 && l->memory < ZB_MIN_MEMORY)
+                        return bad_value(err, label, value, "at least 4m (or unlimited)");
+                return r;
+        }
         if (strcmp(sub, "swap") == 0)
                 return set_size(&l->swap, value, true, label, err);
         if (strcmp(sub, "memory_swap") == 0) /* Docker's --memory-swap: memory + swap */
@@ -86,6 +94,10 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
                 return 0;
         }
         if (strcmp(sub, "pids") == 0) {
+                if (zb_is_unlimited_word(value)) {
+                        l->pids = 0;
+                        return 0;
+                }
                 if (zb_parse_u64(value, &n) < 0 || n == 0 || n > 4194304)
                         return bad_value(err, label, value, "a process count from 1 to 4194304");
                 l->pids = n;
@@ -119,8 +131,9 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
                 return 0;
         }
         if (strcmp(sub, "cgroup_parent") == 0) {
-                if (value[0] != '/')
-                        return bad_value(err, label, value, "an absolute cgroup path");
+                if (!value[0] || strstr(value, "..") || strstr(value, "//"))
+                        return bad_value(err, label, value,
+                                         "a cgroup path, absolute or relative to zonebox's own cgroup, without '..'");
                 return set_string(&l->cgroup_parent, value, err, label);
         }
         if (strcmp(sub, "allow_unenforced") == 0) {
@@ -131,11 +144,43 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
         return -ENOENT;
 }
 
+/* "name[,name...]": syscall names appended to a list (checked against
+ * libseccomp's tables when the filter is built). */
+static int add_names(char ***list, size_t *n, const char *value, const char *label,
+                     struct zb_error *err)
+{
+        for (const char *s = value;;) {
+                size_t len = strcspn(s, ",");
+                if (len == 0 || len > 64)
+                        return bad_value(err, label, value, "syscall names separated by commas");
+                for (size_t i = 0; i < len; i++)
+                        if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+                                return bad_value(err, label, value, "syscall names separated by commas");
+                if (*n >= 1024)
+                        return zb_error_set(err, E2BIG, "%s: at most 1024 names", label);
+                char **nl = realloc(*list, (*n + 1) * sizeof(char *));
+                if (!nl)
+                        return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                *list = nl;
+                if (!(nl[*n] = strndup(s, len)))
+                        return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                (*n)++;
+                if (!s[len])
+                        return 0;
+                s += len + 1;
+        }
+}
+
 static int set_security(struct zb_policy *p, const char *sub, const char *value,
                         const char *label, const char *base_dir, struct zb_error *err)
 {
         struct zb_security *s = &p->security;
         bool b;
+
+        if (strcmp(sub, "seccomp_allow") == 0)
+                return add_names(&s->seccomp_allow, &s->n_seccomp_allow, value, label, err);
+        if (strcmp(sub, "seccomp_deny") == 0)
+                return add_names(&s->seccomp_deny, &s->n_seccomp_deny, value, label, err);
 
         if (strcmp(sub, "seccomp") == 0) {
                 if (!*value)

@@ -18,9 +18,11 @@ struct zb_policy *zb_policy_new(void)
         p->network = ZB_NET_NONE;
         p->limits.file_size = ZB_UNLIMITED;
         p->limits.open_files = DEFAULT_OPEN_FILES;
+        p->limits.memory = DEFAULT_MEMORY_BYTES;
+        p->limits.pids = DEFAULT_PIDS;
         p->limits.output = DEFAULT_OUTPUT_BYTES;
         p->security.no_new_privileges = true;
-        p->security.landlock = ZB_LANDLOCK_OFF;
+        p->security.landlock = ZB_LANDLOCK_BEST_EFFORT;
         p->security.uid = DEFAULT_UID;
         p->security.gid = DEFAULT_GID;
         return p;
@@ -62,6 +64,12 @@ void zb_policy_free(struct zb_policy *p)
         free(p->hostname);
         free(p->limits.cgroup_parent);
         free(p->security.seccomp);
+        for (size_t i = 0; i < p->security.n_seccomp_allow; i++)
+                free(p->security.seccomp_allow[i]);
+        free(p->security.seccomp_allow);
+        for (size_t i = 0; i < p->security.n_seccomp_deny; i++)
+                free(p->security.seccomp_deny[i]);
+        free(p->security.seccomp_deny);
         free(p);
 }
 
@@ -434,5 +442,22 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
                 return zb_error_set(err, EINVAL, "limits.open_files: must be > 0");
         if (p->limits.output == 0)
                 return zb_error_set(err, EINVAL, "limits.output: must be > 0");
+        const struct zb_security *sec = &p->security;
+        if (!sec->no_new_privileges &&
+            (!sec->seccomp || strcmp(sec->seccomp, "unconfined") != 0 || sec->landlock != ZB_LANDLOCK_OFF))
+                return zb_error_set(err, EINVAL,
+                                    "security.no_new_privileges: false needs security.seccomp: unconfined and security.landlock: false (the kernel installs neither without no_new_privs)");
+        const struct zb_limits *l = &p->limits;
+        if (l->memory_swap_total && l->memory_swap_total != ZB_UNLIMITED) {
+                if (!l->memory)
+                        return zb_error_set(err, EINVAL,
+                                            "limits.memory_swap (--memory-swap): needs limits.memory (--memory)");
+                if (l->memory_swap_total < l->memory)
+                        return zb_error_set(err, EINVAL,
+                                            "limits.memory_swap (--memory-swap): must be at least limits.memory (it is memory + swap)");
+        }
+        if (l->memory_swap_total && l->swap)
+                return zb_error_set(err, EINVAL,
+                                    "limits.swap: give either swap (on top of memory) or memory_swap (the total), not both");
         return 0;
 }

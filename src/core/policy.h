@@ -19,6 +19,10 @@ enum zb_landlock { ZB_LANDLOCK_OFF, ZB_LANDLOCK_BEST_EFFORT, ZB_LANDLOCK_REQUIRE
 #define ZB_MAX_ZONES 64
 #define DEFAULT_TMPFS_ZONE_BYTES (64ull << 20)
 #define DEFAULT_OPEN_FILES 1024ull
+/* Safe for untrusted code: a memory bomb or a fork bomb stays inside. */
+#define DEFAULT_MEMORY_BYTES (512ull << 20)
+#define DEFAULT_PIDS 256ull
+#define ZB_MIN_MEMORY (4ull << 20)
 #define DEFAULT_OUTPUT_BYTES (1ull << 20)
 #define DEFAULT_UID 1000u
 #define DEFAULT_GID 1000u
@@ -54,7 +58,11 @@ struct zb_limits {
 };
 
 struct zb_security {
-        char *seccomp; /* "default", "unconfined", or a profile path */
+        char *seccomp; /* NULL or "default", "unconfined", or a profile path */
+        char **seccomp_allow; /* syscalls allowed on top of the profile */
+        size_t n_seccomp_allow;
+        char **seccomp_deny;  /* syscalls denied whatever the profile says */
+        size_t n_seccomp_deny;
         enum zb_landlock landlock;
         bool no_new_privileges;
         bool user_set;

@@ -1,4 +1,5 @@
 /* zb_run: validate once, then hand the policy to its backend. */
+#include "../ns/cgroup.h"
 #include "../ns/ns.h"
 #include "policy.h"
 #include "result.h"
@@ -25,4 +26,12 @@ int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *e
         }
         *out = r;
         return 0;
+}
+
+int zb_gc(const char *cgroup_parent, unsigned *removed, struct zb_error *err)
+{
+        if (cgroup_parent && (!cgroup_parent[0] || strstr(cgroup_parent, "..")))
+                return zb_error_set(err, EINVAL, "--cgroup-parent: '%s' is not a cgroup path",
+                                    cgroup_parent);
+        return ns_cgroup_gc(cgroup_parent, removed, err);
 }

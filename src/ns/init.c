@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "ns.h"
+#include "seccomp.h"
 #include "sys.h"
 
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -83,7 +84,19 @@ static _Noreturn void command_main(struct ns_ctx *c)
         umask(022);
         ns_rlimits_apply(c);
         ns_caps_drop(c, c->p->security.no_new_privileges);
+        /* Both need no_new_privs, which validation guarantees with them. */
+        if (c->ll_fd >= 0) {
+                int r = zb_landlock_enforce(c->ll_fd);
+                if (r < 0)
+                        ns_fail(c, 0, -r, "layer landlock: landlock_restrict_self");
+        }
         reset_signals(c);
+        /* Last: from here on only execve, and write/_exit on failure. */
+        if (c->seccomp.len) {
+                int r = zb_seccomp_install(&c->seccomp);
+                if (r < 0)
+                        ns_fail(c, 0, -r, "layer seccomp: install the filter");
+        }
         exec_command(c);
 }
 
@@ -136,11 +149,21 @@ _Noreturn void ns_init_run(struct ns_ctx *c)
         if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
                 ns_fail(c, 0, errno, "init: sigprocmask");
 
+        /* After pivot_root: the rules name paths as the command sees them. */
+        if (c->landlock) {
+                char msg[sizeof(((struct ns_report *)0)->msg)];
+                c->ll_fd = zb_landlock_prepare(c->ll_paths, c->n_ll_paths, msg, sizeof(msg));
+                if (c->ll_fd < 0)
+                        ns_fail(c, 0, -c->ll_fd, "%s", msg);
+        }
+
         pid_t cmd = fork();
         if (cmd < 0)
                 ns_fail(c, 0, errno, "init: fork");
         if (cmd == 0)
                 command_main(c);
+        if (c->ll_fd >= 0)
+                close(c->ll_fd);
 
         /* The command holds the setup pipe until its exec succeeds. */
         close(c->setup_fd);

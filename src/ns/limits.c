@@ -28,11 +28,24 @@ static int check_one(int res, const char *name, uint64_t want, struct zb_error *
         return 0;
 }
 
+/* RLIMIT_CPU in whole seconds: with a cgroup it is only a backstop behind
+ * the supervisor's watch (a second later); without one it is the limit. */
+static uint64_t cpu_rlimit_s(const struct zb_limits *l, bool backstop)
+{
+        uint64_t s = (l->cpu_time_ms + 999) / 1000;
+        return backstop ? s + 1 : s;
+}
+
 int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err)
 {
-        int r = check_one(RLIMIT_NOFILE, "open_files", p->limits.open_files, err);
-        if (r == 0 && p->limits.file_size != ZB_UNLIMITED)
-                r = check_one(RLIMIT_FSIZE, "file_size", p->limits.file_size, err);
+        const struct zb_limits *l = &p->limits;
+        int r = check_one(RLIMIT_NOFILE, "open_files", l->open_files, err);
+        if (r == 0 && l->file_size != ZB_UNLIMITED)
+                r = check_one(RLIMIT_FSIZE, "file_size", l->file_size, err);
+        if (r == 0 && l->cpu_time_ms)
+                r = check_one(RLIMIT_CPU, "cpu_time", cpu_rlimit_s(l, true) + 1, err);
+        if (r == 0 && l->memory && l->allow_unenforced)
+                r = check_one(RLIMIT_AS, "memory (fallback)", l->memory, err);
         return r;
 }
 
@@ -50,6 +63,17 @@ void ns_rlimits_apply(struct ns_ctx *c)
 
         set_one(c, RLIMIT_NOFILE, "open_files", to_rlim(l->open_files));
         set_one(c, RLIMIT_CORE, "core", 0);
+        if (l->cpu_time_ms) {
+                /* SIGXCPU at the soft limit, SIGKILL a second later. */
+                struct rlimit rl = { cpu_rlimit_s(l, c->cg_active), cpu_rlimit_s(l, c->cg_active) + 1 };
+                if (setrlimit(RLIMIT_CPU, &rl) < 0)
+                        ns_fail(c, 0, errno, "layer rlimits: cpu_time");
+        }
+        /* No cgroup (limits.allow_unenforced): the address space stands in
+         * for memory, per process, and pids has no safe stand-in
+         * (RLIMIT_NPROC counts every process of the uid on the host). */
+        if (c->rlimit_fallback && l->memory)
+                set_one(c, RLIMIT_AS, "memory (fallback)", to_rlim(l->memory));
         if (l->file_size != ZB_UNLIMITED) {
                 set_one(c, RLIMIT_FSIZE, "file_size", to_rlim(l->file_size));
         } else if (getrlimit(RLIMIT_FSIZE, &cur) == 0) {

@@ -6,6 +6,7 @@
 #ifndef ZB_NS_H
 #define ZB_NS_H
 
+#include <linux/filter.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -37,6 +38,9 @@ struct ns_bind {
 };
 
 #define NS_MAX_BINDS 64
+#define NS_MAX_LL_PATHS (NS_MAX_BINDS + ZB_MAX_ZONES + 16)
+
+#include "landlock.h"
 
 struct ns_ctx {
         const struct zb_policy *p;
@@ -60,6 +64,13 @@ struct ns_ctx {
         const char *hostname;
         sigset_t forward_mask; /* signals blocked by the caller, restored in the child */
         int last_cap;          /* /proc/sys/kernel/cap_last_cap, read once before clone */
+        bool cg_active;        /* the resources layer has a cgroup for this run */
+        struct sock_fprog seccomp; /* built before clone; len 0: no filter */
+        bool landlock;             /* apply the Landlock layer */
+        struct zb_ll_path ll_paths[NS_MAX_LL_PATHS]; /* what the command may reach */
+        size_t n_ll_paths;
+        int ll_fd;                 /* the ruleset, made by init, enforced by the command */
+        bool rlimit_fallback;  /* resources skipped (allow_unenforced): rlimits stand in */
 };
 
 /* Child side. Each returns 0 or reports through the setup pipe and _exit()s. */
@@ -79,6 +90,10 @@ _Noreturn void ns_init_run(struct ns_ctx *c);   /* init.c: fork the command, rea
 int ns_ids_write_maps(const struct ns_ctx *c, pid_t pid, struct zb_error *err); /* userns.c */
 int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err);                  /* mounts.c */
 int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err);          /* limits.c */
+/* security.c: build the seccomp program and the Landlock path list, or fail
+ * closed naming the layer; records applied and skipped layers. */
+int ns_security_prepare(struct ns_ctx *c, struct zb_result *r, struct zb_error *err);
+void ns_security_release(struct ns_ctx *c);
 int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err); /* supervise.c */
 
 #endif

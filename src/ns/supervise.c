@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
+#include "cgroup.h"
 #include "ns.h"
 #include "sys.h"
 
@@ -30,11 +31,15 @@ enum { FD_PID, FD_SETUP, FD_STATUS, FD_OUT, FD_ERR, FD_SIG, FD_COUNT };
 struct run {
         const struct zb_policy *p;
         struct zb_result *r;
+        struct ns_cgroup *cg;
+        uint64_t cpu_check_ns; /* next look at the cgroup's CPU usage, 0: none */
+        unsigned cpu_rate_milli; /* at most this many CPUs' worth of usage per second */
         pid_t pid;
         int pidfd;
         struct pollfd fds[FD_COUNT];
         uint64_t start_ns, exec_ns, end_ns;
         bool have_report, have_status, timed_out, setup_timed_out, output_killed, killed;
+        bool cpu_timed_out;
         struct ns_report report;
         struct ns_status status;
 };
@@ -83,8 +88,13 @@ static void on_setup(struct run *run)
                 return;
         }
         /* EOF: the command was exec'd (or everything that could report died). */
-        if (!run->exec_ns)
+        if (!run->exec_ns) {
                 run->exec_ns = zb_now_ns();
+                if (run->p->limits.cpu_time_ms && run->cg->cpu_fd >= 0) {
+                        run->cg->cpu_base_usec = ns_cgroup_cpu(run->cg);
+                        run->cpu_check_ns = run->exec_ns;
+                }
+        }
         close_slot(run, FD_SETUP);
 }
 
@@ -124,17 +134,52 @@ static void on_signal(struct run *run)
 
 static uint64_t deadline_ns(const struct run *run)
 {
+        uint64_t wall = 0;
         if (!run->exec_ns)
                 return run->start_ns + SETUP_TIMEOUT_MS * 1000000ull;
         if (run->p->limits.wall_time_ms)
-                return run->exec_ns + run->p->limits.wall_time_ms * 1000000ull;
-        return 0;
+                wall = run->exec_ns + run->p->limits.wall_time_ms * 1000000ull;
+        if (run->cpu_check_ns && (!wall || run->cpu_check_ns < wall))
+                return run->cpu_check_ns;
+        return wall;
+}
+
+/* CPU time is watched, not sampled on a fixed tick: usage cannot grow
+ * faster than the CPUs it may use, so the next look is when the limit
+ * could first be reached. */
+static bool check_cpu(struct run *run, uint64_t now)
+{
+        if (!run->cpu_check_ns || now < run->cpu_check_ns || run->have_status)
+                return false;
+        uint64_t used = ns_cgroup_cpu(run->cg) - run->cg->cpu_base_usec;
+        uint64_t limit = run->p->limits.cpu_time_ms * 1000;
+        if (used >= limit) {
+                run->cpu_timed_out = true;
+                run->end_ns = now;
+                run->cpu_check_ns = 0;
+                kill_sandbox(run);
+                return true;
+        }
+        uint64_t wait_ns = (limit - used) * 1000000ull / run->cpu_rate_milli;
+        if (wait_ns < 1000000)
+                wait_ns = 1000000;
+        if (wait_ns > 1000000000ull)
+                wait_ns = 1000000000ull;
+        run->cpu_check_ns = now + wait_ns;
+        return false;
 }
 
 static void on_deadline(struct run *run)
 {
         if (run->killed)
                 return;
+        if (check_cpu(run, zb_now_ns()))
+                return;
+        uint64_t wall = run->exec_ns && run->p->limits.wall_time_ms
+                                ? run->exec_ns + run->p->limits.wall_time_ms * 1000000ull
+                                : 0;
+        if (run->exec_ns && (!wall || zb_now_ns() < wall))
+                return; /* only a CPU check was due */
         if (run->exec_ns && !run->have_status) {
                 run->timed_out = true;
                 run->end_ns = zb_now_ns();
@@ -189,14 +234,33 @@ static void event_loop(struct run *run)
         }
 }
 
-static void fill_result(struct run *run, const siginfo_t *si, const struct rusage *ru)
+static void fill_usage(struct run *run, const struct rusage *ru)
 {
         struct zb_result *r = run->r;
 
+        /* Overwritten by the cgroup's figures (the whole tree) where there
+         * is one; otherwise init and what it reaped, and for memory the
+         * largest single process's peak. */
         r->cpu_user_ms = (double)ru->ru_utime.tv_sec * 1e3 + (double)ru->ru_utime.tv_usec / 1e3;
         r->cpu_sys_ms = (double)ru->ru_stime.tv_sec * 1e3 + (double)ru->ru_stime.tv_usec / 1e3;
-        /* Without cgroup accounting: the largest single process's peak. */
         r->peak_memory_bytes = (uint64_t)ru->ru_maxrss * 1024u;
+}
+
+/* Killed by the kernel's OOM killer (SIGKILL, with the cgroup's oom_kill
+ * counter up), or init itself killed without a status. */
+static bool oom_verdict(const struct run *run)
+{
+        if (!run->r->oom_killed)
+                return false;
+        if (!run->have_status)
+                return true;
+        return !run->status.exited && run->status.code == SIGKILL;
+}
+
+static void fill_result(struct run *run, const siginfo_t *si)
+{
+        struct zb_result *r = run->r;
+
         if (run->exec_ns) {
                 uint64_t end = run->end_ns ? run->end_ns : zb_now_ns();
                 r->wall_ms = end > run->exec_ns ? (double)(end - run->exec_ns) / 1e6 : 0;
@@ -210,6 +274,15 @@ static void fill_result(struct run *run, const siginfo_t *si, const struct rusag
                 r->status = ZB_STATUS_OUTPUT_LIMIT;
         } else if (run->timed_out) {
                 r->status = ZB_STATUS_TIMEOUT;
+        } else if (run->cpu_timed_out) {
+                r->status = ZB_STATUS_CPU_TIMEOUT;
+        } else if (run->exec_ns && oom_verdict(run)) {
+                r->status = ZB_STATUS_OOM;
+                r->signal = SIGKILL; /* the kernel's OOM killer */
+        } else if (run->have_status && !run->status.exited && run->status.code == SIGXCPU &&
+                   run->p->limits.cpu_time_ms) {
+                r->status = ZB_STATUS_CPU_TIMEOUT; /* RLIMIT_CPU: the backstop or the fallback */
+                r->signal = SIGXCPU;
         } else if (run->have_status) {
                 r->status = run->status.exited ? ZB_STATUS_EXITED : ZB_STATUS_SIGNALED;
                 if (run->status.exited)
@@ -227,8 +300,12 @@ static void fill_result(struct run *run, const siginfo_t *si, const struct rusag
         }
 }
 
-static void record_layers(const struct zb_policy *p, struct zb_result *r)
+static void record_layers(const struct zb_policy *p, const struct ns_cgroup *cg, struct zb_result *r)
 {
+        if (cg->active)
+                zb_result_layer(r, "resources", true);
+        else if (cg->fallback)
+                zb_result_layer(r, "resources", false);
         static const char *const always[] = { "user", "mount", "pid", "ipc", "uts", "cgroupns",
                                               "rootfs_readonly", "capabilities", "rlimits" };
         for (size_t i = 0; i < ARRAY_SIZE(always); i++)
@@ -237,33 +314,6 @@ static void record_layers(const struct zb_policy *p, struct zb_result *r)
         zb_result_layer(r, "no_new_privileges", p->security.no_new_privileges);
         if (p->limits.wall_time_ms)
                 zb_result_layer(r, "wall_time", true);
-}
-
-/* Layers this build cannot apply: fail closed unless the policy allows it. */
-static int check_unsupported(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
-{
-        const struct zb_limits *l = &p->limits;
-        bool resources = l->memory || l->cpus_milli || l->pids || l->cpu_time_ms ||
-                         (l->swap && l->swap != ZB_UNLIMITED) || l->memory_swap_total;
-
-        if (resources) {
-                if (!l->allow_unenforced)
-                        return zb_error_set(err, ENOTSUP,
-                                            "layer resources: memory, cpus, pids and cpu_time limits need cgroups, which this build does not apply yet (set limits.allow_unenforced: true to run without them)");
-                zb_result_layer(r, "resources", false);
-        }
-        if (p->security.seccomp && strcmp(p->security.seccomp, "unconfined") != 0)
-                return zb_error_set(err, ENOTSUP,
-                                    "layer seccomp: profile '%s' requested, but this build has no seccomp layer yet (use unconfined)",
-                                    p->security.seccomp);
-        if (p->security.seccomp)
-                zb_result_layer(r, "seccomp", false);
-        if (p->security.landlock == ZB_LANDLOCK_REQUIRED)
-                return zb_error_set(err, ENOTSUP,
-                                    "layer landlock: required, but this build has no landlock layer yet");
-        if (p->security.landlock == ZB_LANDLOCK_BEST_EFFORT)
-                zb_result_layer(r, "landlock", false);
-        return 0;
 }
 
 static int make_pipe(int fds[2], struct zb_error *err)
@@ -327,9 +377,18 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         int pidfd = -1;
         /* exit_signal 0: a caller's waitpid(-1) cannot steal our child. */
         struct clone_args args = { .flags = flags, .pidfd = (uint64_t)(uintptr_t)&pidfd, .exit_signal = 0 };
+        /* Born in its cgroup: nothing the sandbox does is ever outside it. */
+        if (run->cg->v2_fd >= 0) {
+                args.flags |= CLONE_INTO_CGROUP;
+                args.cgroup = (uint64_t)run->cg->v2_fd;
+        }
 
         run->start_ns = zb_now_ns();
         long pid = sys_clone3(&args);
+        if (pid < 0 && (args.flags & CLONE_INTO_CGROUP))
+                return zb_error_errno(err, errno,
+                                      "layer resources: cannot create the sandbox in cgroup %s (clone3)",
+                                      run->cg->v2_dir);
         if (pid < 0)
                 return zb_error_errno(err, errno,
                                       "layer user: cannot create the sandbox's namespaces (clone3)");
@@ -365,7 +424,11 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 err_pipe[1] = -1;
         }
 
-        int r = ns_ids_write_maps(c, run->pid, err);
+        /* v1 placement: the child waits on the go pipe, so it has run no
+         * code of its own yet. */
+        int r = ns_cgroup_attach(run->cg, run->pid, err);
+        if (r == 0)
+                r = ns_ids_write_maps(c, run->pid, err);
         if (r == 0 && write(go[1], "g", 1) != 1)
                 r = zb_error_errno(err, errno, "release sandbox");
         if (r < 0) {
@@ -389,7 +452,9 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         /* waitid's fifth argument (rusage) is only in the raw syscall. */
         syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | __WALL, &ru);
         close(pidfd);
-        fill_result(run, &si, &ru);
+        fill_usage(run, &ru);
+        ns_cgroup_finish(run->cg, run->r);
+        fill_result(run, &si);
         return 0;
 }
 
@@ -398,20 +463,30 @@ int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *e
         _cleanup_(freep) struct ns_ctx *c = calloc(1, sizeof(*c));
         int go[2] = { -1, -1 }, setup[2] = { -1, -1 }, status[2] = { -1, -1 };
         int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-        struct run run = { .p = p, .r = r, .pidfd = -1 };
+        _cleanup_(freep) struct ns_cgroup *cg = calloc(1, sizeof(*cg));
+        struct run run = { .p = p, .r = r, .pidfd = -1, .cg = cg };
         int ret;
 
         for (int i = 0; i < FD_COUNT; i++)
                 run.fds[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
-        if (!c)
+        if (!c || !cg)
                 return zb_error_set(err, ENOMEM, "out of memory");
-        ret = check_unsupported(p, r, err);
-        if (ret == 0)
-                ret = ns_rlimits_check(p, err);
+        cg->v2_fd = cg->cpu_fd = -1;
+        ret = ns_rlimits_check(p, err);
         if (ret == 0)
                 ret = ctx_init(c, p, err);
+        if (ret == 0)
+                ret = ns_security_prepare(c, r, err);
+        if (ret == 0)
+                ret = ns_cgroup_setup(cg, p, err);
         if (ret < 0)
                 goto out;
+        c->cg_active = cg->active;
+        c->rlimit_fallback = cg->fallback;
+        if (p->limits.cpu_time_ms)
+                run.cpu_rate_milli = p->limits.cpus_milli
+                                             ? (unsigned)p->limits.cpus_milli
+                                             : 1000u * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
         if ((ret = make_pipe(go, err)) < 0 || (ret = make_pipe(setup, err)) < 0 ||
             (ret = make_pipe(status, err)) < 0)
                 goto out;
@@ -419,7 +494,7 @@ int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *e
                 goto out;
         r->captured = p->capture;
         run.fds[FD_SIG].fd = forward_fd(&c->forward_mask);
-        record_layers(p, r);
+        record_layers(p, cg, r);
         ret = supervise(c, &run, go, setup, status, out, errp, err);
 out:
         for (int i = 0; i < FD_COUNT; i++)
@@ -430,7 +505,10 @@ out:
         close_pair(status);
         close_pair(out);
         close_pair(errp);
-        if (c)
+        ns_cgroup_finish(cg, NULL); /* after a failure before the run; a no-op after one */
+        if (c) {
+                ns_security_release(c);
                 zb_strv_free(c->envp);
+        }
         return ret;
 }

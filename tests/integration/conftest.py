@@ -90,11 +90,83 @@ class Result:
         return "Result(rc=%r, stdout=%r, stderr=%r)" % (self.rc, self.stdout[:2000], self.stderr[:2000])
 
 
-class Zonebox:
-    """Runs ``zonebox run ...`` as root or as uid 65534."""
+# ---------------------------------------------------------------- cgroups
 
-    def __init__(self, who):
+def cgroup_dirs():
+    """{hierarchy mount dir: our cgroup's dir in it} for every cgroup
+    hierarchy with a controller zonebox uses (v1) and cgroup v2."""
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, rfields = left.split(), right.split()
+            if rfields[0] == "cgroup2":
+                mounts.append((fields[4], fields[3], None))
+            elif rfields[0] == "cgroup":
+                ctrls = set(rfields[2].split(",")) & {"memory", "cpu", "cpuacct", "pids"}
+                if ctrls:
+                    mounts.append((fields[4], fields[3], ctrls))
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            own[ctrls] = path
+    dirs = {}
+    for mdir, root, ctrls in mounts:
+        key = "" if ctrls is None else next((k for k in own if ctrls & set(k.split(","))), None)
+        if key is None or key not in own:
+            continue
+        path = own[key]
+        rel = path[len(root):] if root != "/" and path.startswith(root) else path
+        dirs[mdir] = mdir + (rel if rel != "/" else "")
+    return dirs
+
+
+def zonebox_cgroups():
+    """Paths of cgroups named zonebox-* anywhere in the hierarchies."""
+    found = []
+    for mdir in cgroup_dirs():
+        for root, subdirs, _ in os.walk(mdir):
+            found += [os.path.join(root, d) for d in subdirs if d.startswith("zonebox-")]
+    return found
+
+
+DELEGATED = "zb-it-deleg-%d" % os.getpid()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def delegated_cgroup():
+    """A cgroup under ours in every hierarchy, owned by uid 65534: what an
+    administrator (or systemd's Delegate=yes) gives an unprivileged user.
+    The "nobody" runs use it with --cgroup-parent."""
+    made = []
+    for d in cgroup_dirs().values():
+        path = os.path.join(d, DELEGATED)
+        try:
+            os.mkdir(path)
+        except OSError:
+            continue
+        made.append(path)
+        os.chown(path, NOBODY, NOBODY)
+        for name in os.listdir(path):
+            os.chown(os.path.join(path, name), NOBODY, NOBODY)
+    yield DELEGATED
+    for path in made:
+        for _ in range(200):
+            try:
+                os.rmdir(path)
+                break
+            except OSError:
+                time.sleep(0.01)
+
+
+class Zonebox:
+    """Runs ``zonebox run ...`` as root or as uid 65534 (with a delegated
+    cgroup; ``delegated=False`` runs without one)."""
+
+    def __init__(self, who, delegated=True):
         self.who = who
+        self.delegated = delegated
 
     @property
     def unprivileged(self):
@@ -103,6 +175,8 @@ class Zonebox:
     def argv(self, args):
         argv = [ZONEBOX, "run"] + list(args)
         if self.unprivileged:
+            if self.delegated:
+                argv[2:2] = ["--cgroup-parent", DELEGATED]
             argv = AS_NOBODY + argv
         return argv
 
@@ -143,7 +217,8 @@ def _nobody_works():
     if not os.path.exists(SETPRIV):
         return "setpriv not installed"
     try:
-        p = subprocess.run(AS_NOBODY + [ZONEBOX, "run", "--", "true"], capture_output=True,
+        p = subprocess.run(AS_NOBODY + [ZONEBOX, "run", "--cgroup-parent", DELEGATED, "--", "true"],
+                           capture_output=True,
                            text=True, timeout=RUN_TIMEOUT, cwd="/")
     except Exception as e:  # pragma: no cover
         return "cannot run zonebox as uid 65534: %s" % e

@@ -11,6 +11,12 @@ static struct {
 } tests[MAX_TESTS];
 static int n_tests;
 int test_failed_checks;
+static const char *skip_reason;
+
+void test_skip(const char *why)
+{
+        skip_reason = why;
+}
 
 void test_register(const char *name, test_fn fn)
 {
@@ -33,13 +39,17 @@ static int selected(const char *name, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-        int passed = 0, failed = 0;
+        int passed = 0, failed = 0, skipped = 0;
         for (int i = 0; i < n_tests; i++) {
                 if (!selected(tests[i].name, argc, argv))
                         continue;
                 int before = test_failed_checks;
+                skip_reason = NULL;
                 tests[i].fn();
-                if (test_failed_checks == before) {
+                if (test_failed_checks == before && skip_reason) {
+                        printf("skip %s: skipped: %s\n", tests[i].name, skip_reason);
+                        skipped++;
+                } else if (test_failed_checks == before) {
                         printf("ok   %s\n", tests[i].name);
                         passed++;
                 } else {
@@ -47,6 +57,6 @@ int main(int argc, char **argv)
                         failed++;
                 }
         }
-        printf("unit: %d passed, %d failed\n", passed, failed);
+        printf("unit: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
         return failed ? 1 : 0;
 }

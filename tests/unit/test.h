@@ -10,6 +10,8 @@
 typedef void (*test_fn)(void);
 void test_register(const char *name, test_fn fn);
 extern int test_failed_checks;
+/* Mark the running test skipped (counted as skipped, not passed) and say why. */
+void test_skip(const char *why);
 
 #define TEST(name)                                                              \
         static void name(void);                                                 \

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Resources-layer benchmark: what cgroups add to one sandbox's startup, and
+# how long after a wall-time deadline the sandbox is gone. Prints markdown
+# (see bench/README.md, "Limits"). `make bench` runs it after startup.sh.
+#
+# Environment:
+#   RUNS=200 WARMUP=20   hyperfine runs and warm-ups per command
+#   KILL_RUNS=60         runs for the kill-latency medians
+#   ZONEBOX=path         binary to measure (default build/zonebox)
+# Needs root (the sandbox's cgroups are made under zonebox's own cgroup) and
+# hyperfine (apt-get install hyperfine).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ZB=${ZONEBOX:-$ROOT/build/zonebox}
+RUNS=${RUNS:-200}
+WARMUP=${WARMUP:-20}
+KILL_RUNS=${KILL_RUNS:-60}
+PY=/usr/bin/python3
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+for v in RUNS WARMUP KILL_RUNS; do
+	case ${!v} in '' | *[!0-9]*) die "$v must be a whole number, got '${!v}'" ;; esac
+done
+[ "$(id -u)" -eq 0 ] || die "run as root: an ordinary user needs a delegated cgroup (--cgroup-parent)"
+command -v hyperfine >/dev/null || die "hyperfine missing: apt-get install hyperfine"
+[ -x "$ZB" ] || die "no zonebox binary at $ZB (make all)"
+"$ZB" run -- /bin/true || die "zonebox run -- /bin/true failed"
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+say "latency: $RUNS runs each"
+hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --export-json "$TMP/lat.json" \
+	-n no-cgroup "$ZB run --memory unlimited --pids-limit unlimited -- /bin/true" \
+	-n default "$ZB run -- /bin/true" \
+	-n all-limits "$ZB run --memory 100m --pids-limit 64 --cpus 1 --cpu-time 10s -- /bin/true" \
+	>&2
+
+say "kill latency: $KILL_RUNS runs each"
+"$PY" - "$ZB" "$KILL_RUNS" >"$TMP/kill.md" <<'EOF'
+import json, statistics, subprocess, sys, time
+zb, n = sys.argv[1], int(sys.argv[2])
+
+def timed(args):
+    t0 = time.monotonic()
+    p = subprocess.run([zb, "run", "--json"] + args, capture_output=True, text=True, timeout=30)
+    return (time.monotonic() - t0) * 1e3, json.loads(p.stdout)
+
+rows = {"natural": [], "timeout": [], "timeout_wall": [], "timeout_fork": []}
+for _ in range(n):
+    # The command ends by itself 100 ms after exec...
+    t, r = timed(["--", "/bin/sleep", "0.1"])
+    assert r["status"] == "exited", r
+    rows["natural"].append(t)
+    # ...or the 100 ms deadline kills it.
+    t, r = timed(["--timeout", "100ms", "--", "/bin/sleep", "10"])
+    assert r["status"] == "timeout", r
+    rows["timeout"].append(t)
+    rows["timeout_wall"].append(r["wall_ms"])
+    # The same with 50 processes to kill.
+    t, r = timed(["--timeout", "100ms", "--", "/bin/sh", "-c",
+                  "for i in $(seq 50); do sleep 10 & done; wait"])
+    assert r["status"] == "timeout", r
+    rows["timeout_fork"].append(t)
+med = {k: statistics.median(v) for k, v in rows.items()}
+print("| measure | median ms |")
+print("|---|---:|")
+print("| `zonebox run -- sleep 0.1`, whole invocation | %.2f |" % med["natural"])
+print("| `zonebox run --timeout 100ms -- sleep 10`, whole invocation | %.2f |" % med["timeout"])
+print("| its `wall_ms` (exec to kill) | %.2f |" % med["timeout_wall"])
+print("| **deadline → zonebox exited** (invocation − natural run) | **%.2f** |" % (med["timeout"] - med["natural"]))
+print("| the same with 50 sleeping processes in the sandbox | %.2f |" % (med["timeout_fork"] - med["natural"]))
+EOF
+
+echo "### Limits ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), zonebox $("$ZB" version | cut -d' ' -f2))"
+echo
+"$PY" - "$TMP/lat.json" <<'EOF'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+base = res["no-cgroup"]["median"]
+print("| command | median ms | mean ms | stddev ms | vs no cgroup |")
+print("|---|---:|---:|---:|---:|")
+for name, r in res.items():
+    print("| %s | %.2f | %.2f | %.2f | %+.2f ms |" % (name, r["median"] * 1e3, r["mean"] * 1e3,
+                                                    r["stddev"] * 1e3, (r["median"] - base) * 1e3))
+EOF
+echo
+echo "- no-cgroup: \`zonebox run --memory unlimited --pids-limit unlimited -- /bin/true\`"
+echo "- default: \`zonebox run -- /bin/true\` (memory 512m + pids 256: memory, pids and v2 cgroups)"
+echo "- all-limits: \`zonebox run --memory 100m --pids-limit 64 --cpus 1 --cpu-time 10s -- /bin/true\`"
+echo
+cat "$TMP/kill.md"

@@ -1,0 +1,86 @@
+/* The resources layer: one cgroup per sandbox, on cgroup v2 where the host
+ * offers a controller there, on v1 otherwise (hybrid hosts mix both).
+ *
+ * Lifetime, all in the supervisor:
+ *   ns_cgroup_setup   before clone: detect, collect stale cgroups, create,
+ *                     write the limits; open the v2 dir for CLONE_INTO_CGROUP
+ *   ns_cgroup_attach  after clone, before the child is released: v1 placement
+ *   ns_cgroup_cpu     while running: CPU usage for the cpu_time limit
+ *   ns_cgroup_finish  after init is gone: kill what is left, read the
+ *                     accounting into the result, remove every directory
+ *
+ * Names are "zonebox-<supervisor pid>-<its start time>-<seq>", so a cgroup
+ * whose supervisor is gone is recognisable and removed by the next start
+ * (and by `zonebox gc`). The parsers below are pure and unit-tested. */
+#ifndef ZB_NS_CGROUP_H
+#define ZB_NS_CGROUP_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../core/policy.h"
+#include "../core/result.h"
+
+enum zb_cg_ctrl { ZB_CG_MEMORY, ZB_CG_CPU, ZB_CG_CPUACCT, ZB_CG_PIDS, ZB_CG_N };
+enum zb_cg_where { ZB_CG_NONE, ZB_CG_V1, ZB_CG_V2 };
+
+#define ZB_CG_MAX_MOUNTS 32
+
+/* What the host offers, from /proc/self/mountinfo and /proc/self/cgroup. */
+struct zb_cg_layout {
+        /* Mounts: cgroup2, and every v1 hierarchy with its controllers. */
+        struct zb_cg_mount {
+                char dir[PATH_MAX];  /* mount point */
+                char root[PATH_MAX]; /* the cgroup the mount shows as its root */
+                bool v2;
+                unsigned ctrls;      /* v1: bit per enum zb_cg_ctrl */
+        } mounts[ZB_CG_MAX_MOUNTS];
+        int n_mounts;
+        int v2;                          /* index of the cgroup2 mount, -1 */
+        int v1[ZB_CG_N];                 /* index of the v1 hierarchy holding the controller, -1 */
+        char v2_self[PATH_MAX];          /* our v2 cgroup ("/..."), "" if unknown */
+        char v1_self[ZB_CG_N][PATH_MAX]; /* our cgroup in that hierarchy */
+};
+
+void zb_cg_layout_init(struct zb_cg_layout *l);
+/* Text of /proc/self/mountinfo: fills mounts, v2, v1. */
+int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text);
+/* Text of /proc/self/cgroup: fills v2_self, v1_self. */
+int zb_cg_parse_self(struct zb_cg_layout *l, const char *text);
+/* The directory of cgroup PATH ("/a/b") in mount M: mount dir + PATH minus
+ * the mount's root. -1 when PATH is not visible through that mount. */
+int zb_cg_dir(const struct zb_cg_layout *l, int m, const char *path, char *out, size_t size);
+/* "zonebox-<pid>-<start>-<seq>": true and the supervisor's identity. */
+bool zb_cg_name_parse(const char *name, pid_t *pid, unsigned long long *start);
+/* A "key value" line in a flat keyed file (cpu.stat, memory.events,
+ * memory.oom_control). -1 when the key is absent. */
+int zb_cg_keyed(const char *text, const char *key, uint64_t *out);
+/* Whether CTRL ("memory", "cpu", "pids") is a word of a controllers list. */
+bool zb_cg_has_word(const char *list, const char *word);
+
+struct ns_cgroup {
+        bool active;      /* a cgroup exists for this run */
+        bool fallback;    /* resources skipped: use rlimit fallbacks */
+        char name[96];
+        enum zb_cg_where where[ZB_CG_N];
+        char v2_dir[PATH_MAX];          /* created v2 cgroup, "" if none */
+        int v2_fd;                      /* its directory, for CLONE_INTO_CGROUP; -1 */
+        bool v2_required;               /* a limit lives there: placement must work */
+        char v1_dir[ZB_CG_N][PATH_MAX]; /* created v1 cgroups; "" if none or shared */
+        int cpu_fd;                     /* cpu.stat (v2) or cpuacct.usage (v1); -1 */
+        bool cpu_v2;
+        uint64_t cpu_base_usec;         /* usage when the command was exec'd */
+};
+
+int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_error *err);
+int ns_cgroup_attach(struct ns_cgroup *cg, pid_t pid, struct zb_error *err);
+/* CPU time used by everything in the cgroup, in µs; 0 when unknown. */
+uint64_t ns_cgroup_cpu(struct ns_cgroup *cg);
+/* Kill what is left, fill cpu/peak/oom into R (when R is not NULL), remove. */
+void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r);
+/* Remove stale zonebox cgroups under our cgroups (and PARENT if given). */
+int ns_cgroup_gc(const char *parent, unsigned *removed, struct zb_error *err);
+
+#endif

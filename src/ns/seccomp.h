@@ -1,0 +1,52 @@
+/* Syscalls: the seccomp layer. The BPF program is built with libseccomp in
+ * the supervisor, before clone, from the built-in "default" profile or a
+ * Docker/OCI JSON profile; the command process installs it as its last step
+ * before execve. See seccomp.c for what the default profile allows. */
+#ifndef ZB_NS_SECCOMP_H
+#define ZB_NS_SECCOMP_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+
+struct zb_error;
+
+/* Largest JSON profile zonebox reads (Docker's own default is ~20 KiB). */
+#define MAX_SECCOMP_PROFILE_BYTES (4u << 20)
+
+/* allow and deny replace whatever the profile says about a name, argument
+ * filters included: allow "clone" lifts the namespace-flag check. deny wins
+ * over allow. Names must be syscalls libseccomp (or zonebox) knows on some
+ * arch; names absent on this arch are skipped. "unconfined" is not a
+ * profile: the caller skips the layer instead. */
+struct zb_seccomp_spec {
+        const char *profile; /* NULL or "default", or a path to a Docker/OCI JSON profile */
+        const char *const *allow; /* extra syscalls allowed on top of the profile */
+        size_t n_allow;
+        const char *const *deny; /* syscalls denied (EPERM) even if the profile allows them */
+        size_t n_deny;
+};
+
+/* Build the BPF program in the supervisor (before clone). On success *prog
+ * holds a malloc'd filter (free with zb_seccomp_free). On failure err holds
+ * one line starting "layer seccomp: " that names the offending syscall,
+ * JSON key or file. */
+int zb_seccomp_build(const struct zb_seccomp_spec *spec, struct sock_fprog *prog,
+                     struct zb_error *err);
+void zb_seccomp_free(struct sock_fprog *prog);
+
+/* 1 when the build-time copy of the default program equals a fresh build,
+ * 0 when not, -1 when this build has no precompiled program. */
+int zb_seccomp_precompiled_matches(void);
+
+/* Install in the command process just before execve, after
+ * PR_SET_NO_NEW_PRIVS: seccomp(SECCOMP_SET_MODE_FILTER, 0), falling back to
+ * prctl(PR_SET_SECCOMP) on kernels without seccomp(2). Async-signal-safe,
+ * no allocation. Returns 0 or -errno. */
+int zb_seccomp_install(const struct sock_fprog *prog);
+
+/* Parse-only entry for fuzzing and unit tests: Docker/OCI JSON text of len
+ * bytes (need not be NUL-terminated) to a BPF program. */
+int zb_seccomp_build_json(const char *json, size_t len, struct sock_fprog *prog,
+                          struct zb_error *err);
+
+#endif

@@ -1,0 +1,284 @@
+/* Landlock layer (src/ns/landlock.c): in a forked child that prepares a
+ * ruleset and enforces it after no_new_privs (as the command process does),
+ * only the named paths are reachable, with the rights their class grants;
+ * with ABI 6, abstract unix sockets and signals outside the domain are out
+ * of reach too. Each denial is checked to have worked before enforcement,
+ * so it is the layer that refuses. Skipped where the kernel has no
+ * Landlock. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "ns/landlock.h"
+#include "test.h"
+
+struct probe_fail {
+        int line;
+        long ret;
+        int err;
+};
+static struct probe_fail probe_fail;
+
+#define FAIL_AT(r)                                                                      \
+        do {                                                                            \
+                probe_fail = (struct probe_fail){ __LINE__, (long)(r), errno };         \
+                return 1;                                                               \
+        } while (0)
+#define EXPECT_OK(call)                                                                 \
+        do {                                                                            \
+                errno = 0;                                                              \
+                long r_ = (long)(call);                                                 \
+                if (r_ < 0)                                                             \
+                        FAIL_AT(r_);                                                    \
+        } while (0)
+#define EXPECT_ERR(call, e)                                                             \
+        do {                                                                            \
+                errno = 0;                                                              \
+                long r_ = (long)(call);                                                 \
+                if (r_ != -1 || errno != (e))                                           \
+                        FAIL_AT(r_);                                                    \
+        } while (0)
+
+static bool skip_without_landlock(const char *test)
+{
+        if (zb_landlock_abi() > 0)
+                return false;
+        (void)test;
+        test_skip("this kernel has no Landlock (ENOSYS/EOPNOTSUPP)");
+        return true;
+}
+
+/* Fork and run probe in the child; passes when it exits 0. */
+static bool run_child(int (*probe)(void), const char *what)
+{
+        struct probe_fail f = { 0 };
+        int fds[2], status = 0;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return false;
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0)
+                return false;
+        if (pid == 0) {
+                close(fds[0]);
+                if (probe()) {
+                        ssize_t n = write(fds[1], &probe_fail, sizeof(probe_fail));
+                        (void)n;
+                        _exit(1);
+                }
+                _exit(0);
+        }
+        close(fds[1]);
+        ssize_t n = read(fds[0], &f, sizeof(f));
+        close(fds[0]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!ok && n == (ssize_t)sizeof(f))
+                fprintf(stderr, "  %s: test_landlock.c:%d: returned %ld, errno %d (%s)\n", what,
+                        f.line, f.ret, f.err, strerror(f.err));
+        else if (!ok)
+                fprintf(stderr, "  %s: child status 0x%x\n", what, status);
+        return ok;
+}
+
+/* Set up by the parent for the child. */
+static char dir_a[64], dir_b[64];
+static struct sockaddr_un abstract_addr;
+static socklen_t abstract_len;
+static int landlock_abi;
+
+static int open_at(const char *dir, const char *name, int flags)
+{
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return open(path, flags | O_CLOEXEC, 0600);
+}
+
+static int connect_abstract(void)
+{
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -1;
+        int r = connect(s, (struct sockaddr *)&abstract_addr, abstract_len);
+        int e = errno;
+        close(s);
+        errno = e;
+        return r;
+}
+
+static int enforce_rules(const struct zb_ll_path *rules, size_t n)
+{
+        char msg[256];
+        int fd = zb_landlock_prepare(rules, n, msg, sizeof(msg));
+        if (fd < 0) {
+                errno = -fd;
+                FAIL_AT(fd);
+        }
+        EXPECT_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+        int r = zb_landlock_enforce(fd);
+        if (r < 0) {
+                errno = -r;
+                FAIL_AT(r);
+        }
+        return 0;
+}
+
+static int probe_paths(void)
+{
+        const struct zb_ll_path rules[] = {
+                { dir_a, ZB_LL_READ_WRITE, false },
+                { "/usr", ZB_LL_READ_EXEC, false },
+                { "/dev/null", ZB_LL_DEVICE_RW, false }, /* a file: only file rights apply */
+                { "/nonexistent/zonebox-test", ZB_LL_READ_EXEC, true },
+        };
+        char buf[16];
+        int fd;
+
+        /* Controls: all of this works before enforcement. */
+        EXPECT_OK(fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC));
+        close(fd);
+        EXPECT_OK(fd = open_at(dir_b, "control", O_CREAT | O_WRONLY));
+        close(fd);
+        EXPECT_OK(fd = open("/dev/zero", O_RDONLY | O_CLOEXEC));
+        close(fd);
+        if (landlock_abi >= 6) {
+                EXPECT_OK(connect_abstract());
+                EXPECT_OK(kill(getppid(), 0));
+        }
+
+        if (enforce_rules(rules, ARRAY_SIZE(rules)))
+                return 1;
+
+        /* A: read-write, including create, truncate, mkdir, rename, delete. */
+        EXPECT_OK(fd = open_at(dir_a, "f", O_CREAT | O_WRONLY | O_TRUNC));
+        EXPECT_OK(write(fd, "hello", 5));
+        close(fd);
+        EXPECT_OK(fd = open_at(dir_a, "f", O_RDONLY));
+        EXPECT_OK(read(fd, buf, sizeof(buf)));
+        close(fd);
+        char sub[128], from[128], to[128];
+        snprintf(sub, sizeof(sub), "%s/sub", dir_a);
+        snprintf(from, sizeof(from), "%s/f", dir_a);
+        snprintf(to, sizeof(to), "%s/sub/g", dir_a);
+        EXPECT_OK(mkdir(sub, 0700));
+        EXPECT_OK(rename(from, to));
+        EXPECT_OK(unlink(to));
+        EXPECT_OK(rmdir(sub));
+        /* B, a sibling of A: nothing. */
+        EXPECT_ERR(open_at(dir_b, "f", O_CREAT | O_WRONLY), EACCES);
+        EXPECT_ERR(open_at(dir_b, "control", O_RDONLY), EACCES);
+        /* /etc: not named. */
+        EXPECT_ERR(open("/etc/hostname", O_RDONLY | O_CLOEXEC), EACCES);
+        /* /usr: read and execute, not write. */
+        EXPECT_OK(fd = open("/usr/bin/true", O_RDONLY | O_CLOEXEC));
+        close(fd);
+        EXPECT_OK(fd = open("/usr/bin", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        close(fd);
+        EXPECT_ERR(open("/usr/bin/true", O_WRONLY | O_CLOEXEC), EACCES);
+        /* Devices: /dev/null read-write with truncate, /dev/zero not named. */
+        EXPECT_OK(fd = open("/dev/null", O_WRONLY | O_TRUNC | O_CLOEXEC));
+        close(fd);
+        EXPECT_ERR(open("/dev/zero", O_RDONLY | O_CLOEXEC), EACCES);
+
+        if (landlock_abi >= 6) {
+                /* Scopes: the parent's abstract socket and the parent itself
+                 * are outside this domain. */
+                EXPECT_ERR(connect_abstract(), EPERM);
+                EXPECT_ERR(kill(getppid(), 0), EPERM);
+                EXPECT_ERR(kill(getppid(), SIGCONT), EPERM);
+                EXPECT_OK(kill(getpid(), 0));
+        }
+        return 0;
+}
+
+TEST(landlock_abi_reported)
+{
+        int abi = zb_landlock_abi();
+        CHECK(abi >= 0);
+        if (abi == 0)
+                test_skip("this kernel has no Landlock");
+}
+
+TEST(landlock_restricts_to_named_paths)
+{
+        if (skip_without_landlock("landlock_restricts_to_named_paths"))
+                return;
+        landlock_abi = zb_landlock_abi();
+        snprintf(dir_a, sizeof(dir_a), "/tmp/zb-landlock-a-XXXXXX");
+        snprintf(dir_b, sizeof(dir_b), "/tmp/zb-landlock-b-XXXXXX");
+        CHECK(mkdtemp(dir_a) != NULL);
+        CHECK(mkdtemp(dir_b) != NULL);
+
+        /* An abstract unix socket bound by the parent (outside any domain). */
+        int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(srv >= 0);
+        abstract_addr = (struct sockaddr_un){ .sun_family = AF_UNIX };
+        int len = snprintf(abstract_addr.sun_path + 1, sizeof(abstract_addr.sun_path) - 1,
+                           "zonebox-landlock-test-%d", (int)getpid());
+        abstract_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
+        CHECK(bind(srv, (struct sockaddr *)&abstract_addr, abstract_len) == 0);
+        CHECK(listen(srv, 8) == 0);
+        if (landlock_abi < 6)
+                printf("     (ABI %d < 6: scope checks skipped)\n", landlock_abi);
+
+        CHECK(run_child(probe_paths, "landlock paths"));
+
+        close(srv);
+        /* Also what a failed run may have left where it should not. */
+        static const char *const left[] = { "control", "f", "sub/g", "sub" };
+        char path[128];
+        for (size_t i = 0; i < ARRAY_SIZE(left); i++)
+                for (int d = 0; d < 2; d++) {
+                        snprintf(path, sizeof(path), "%s/%s", d ? dir_b : dir_a, left[i]);
+                        if (unlink(path) < 0)
+                                rmdir(path);
+                }
+        CHECK(rmdir(dir_a) == 0);
+        CHECK(rmdir(dir_b) == 0);
+}
+
+/* Preparing does not restrict the caller, so these run in the parent. */
+TEST(landlock_prepare_errors_name_the_path)
+{
+        if (skip_without_landlock("landlock_prepare_errors_name_the_path"))
+                return;
+        char msg[256];
+        const struct zb_ll_path missing[] = {
+                { "/usr", ZB_LL_READ_EXEC, false },
+                { "/nonexistent/zonebox-zone", ZB_LL_READ_WRITE, false },
+        };
+        CHECK(zb_landlock_prepare(missing, ARRAY_SIZE(missing), msg, sizeof(msg)) == -ENOENT);
+        CHECK_STR_CONTAINS(msg, "layer landlock: open /nonexistent/zonebox-zone");
+
+        const struct zb_ll_path no_path[] = { { NULL, ZB_LL_READ_EXEC, false } };
+        CHECK(zb_landlock_prepare(no_path, 1, msg, sizeof(msg)) == -EINVAL);
+        CHECK_STR_CONTAINS(msg, "layer landlock");
+
+        /* Every class on a directory and on a file is a valid rule. */
+        const struct zb_ll_path all[] = {
+                { "/usr", ZB_LL_READ_EXEC, false },    { "/tmp", ZB_LL_READ_WRITE, false },
+                { "/dev", ZB_LL_DEVICE_RW, false },    { "/usr/bin/true", ZB_LL_READ_EXEC, false },
+                { "/etc/hostname", ZB_LL_READ_WRITE, false }, { "/dev/null", ZB_LL_DEVICE_RW, false },
+                { "/bin", ZB_LL_READ_EXEC, true }, /* a symlink on merged-/usr: followed */
+        };
+        int fd = zb_landlock_prepare(all, ARRAY_SIZE(all), msg, sizeof(msg));
+        if (fd < 0)
+                fprintf(stderr, "  prepare: %d %s\n", fd, msg);
+        CHECK(fd >= 0);
+        if (fd >= 0) {
+                CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+                close(fd);
+        }
+        CHECK(zb_landlock_enforce(-1) == -EBADF);
+}
