@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Resources-layer benchmark: what cgroups add to one sandbox's startup, and
-# how long after a wall-time deadline the sandbox is gone. Prints markdown
+# Layer benchmark: what cgroups, seccomp and Landlock add to one sandbox's
+# startup, and how long after a wall-time deadline the sandbox is gone. Prints markdown
 # (see bench/README.md, "Limits"). `make bench` runs it after startup.sh.
 #
 # Environment:
@@ -37,6 +37,9 @@ hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --export-json "$TMP/lat.json" \
 	-n no-cgroup "$ZB run --memory unlimited --pids-limit unlimited -- /bin/true" \
 	-n default "$ZB run -- /bin/true" \
 	-n all-limits "$ZB run --memory 100m --pids-limit 64 --cpus 1 --cpu-time 10s -- /bin/true" \
+	-n no-seccomp-no-landlock "$ZB run --seccomp unconfined --landlock false -- /bin/true" \
+	-n no-landlock "$ZB run --landlock false -- /bin/true" \
+	-n seccomp-compiled-per-run "$ZB run --seccomp-deny acct -- /bin/true" \
 	>&2
 
 say "kill latency: $KILL_RUNS runs each"
@@ -81,15 +84,20 @@ echo
 import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 base = res["no-cgroup"]["median"]
-print("| command | median ms | mean ms | stddev ms | vs no cgroup |")
-print("|---|---:|---:|---:|---:|")
+dflt = res["default"]["median"]
+print("| command | median ms | mean ms | stddev ms | vs no-cgroup | vs default |")
+print("|---|---:|---:|---:|---:|---:|")
 for name, r in res.items():
-    print("| %s | %.2f | %.2f | %.2f | %+.2f ms |" % (name, r["median"] * 1e3, r["mean"] * 1e3,
-                                                    r["stddev"] * 1e3, (r["median"] - base) * 1e3))
+    print("| %s | %.2f | %.2f | %.2f | %+.2f ms | %+.2f ms |" % (
+        name, r["median"] * 1e3, r["mean"] * 1e3, r["stddev"] * 1e3,
+        (r["median"] - base) * 1e3, (r["median"] - dflt) * 1e3))
 EOF
 echo
 echo "- no-cgroup: \`zonebox run --memory unlimited --pids-limit unlimited -- /bin/true\`"
 echo "- default: \`zonebox run -- /bin/true\` (memory 512m + pids 256: memory, pids and v2 cgroups)"
 echo "- all-limits: \`zonebox run --memory 100m --pids-limit 64 --cpus 1 --cpu-time 10s -- /bin/true\`"
+echo "- no-seccomp-no-landlock: \`--seccomp unconfined --landlock false\` (both layers off)"
+echo "- no-landlock: \`--landlock false\` (seccomp's default program, precompiled at build time)"
+echo "- seccomp-compiled-per-run: \`--seccomp-deny acct\` (a deny list forces libseccomp to build the program in the run)"
 echo
 cat "$TMP/kill.md"

@@ -57,6 +57,31 @@ int zb_policy_set_command(struct zb_policy *p, int argc, char *const argv[],
  * passing them through. */
 void zb_policy_set_capture(struct zb_policy *p, int capture);
 
+/* For zonebox check: put a small file at ZB_CHECK_LANDLOCK_CANARY in the
+ * sandbox's root, outside every Landlock rule, so a probe can show that
+ * Landlock (not the mounts) refuses it. */
+#define ZB_CHECK_LANDLOCK_CANARY "/.zonebox-landlock-canary"
+void zb_policy_set_check_mode(struct zb_policy *p, int on);
+
+/* Command approval (docs/config.md, "Command approval"). When the policy's
+ * approval says ask for a command and no approval.command is configured,
+ * zb_run calls the policy's ask handler with QUESTION: a few lines for a
+ * person (the command, why it is asked, the zones it will see with their
+ * modes, the network). The handler returns ZB_ASK_ONCE (run it),
+ * ZB_ASK_ALWAYS (run it, and do not ask again for the same argv in this
+ * process), ZB_ASK_DENY, or ZB_ASK_NO_TERMINAL when it cannot ask anyone
+ * (the command is then denied). Without a handler ask means deny.
+ * zb_ask_terminal is the CLI's handler: it asks on the terminal (y/N/a) when
+ * stdin and stderr are both terminals. A refused command does not start: the
+ * result has status "denied" (exit code 126) and an error naming the rule. */
+#define ZB_ASK_NO_TERMINAL (-1)
+#define ZB_ASK_DENY 0
+#define ZB_ASK_ONCE 1
+#define ZB_ASK_ALWAYS 2
+typedef int (*zb_ask_fn)(const char *question, void *data);
+void zb_policy_set_ask(struct zb_policy *p, zb_ask_fn fn, void *data);
+int zb_ask_terminal(const char *question, void *data);
+
 /* Check the whole policy; zb_run does this too. */
 int zb_policy_validate(const struct zb_policy *p, struct zb_error *err);
 
@@ -69,18 +94,55 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err);
  * the command, block them in the calling thread before calling zb_run. */
 int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
 
+/* Translate the policy for another engine without running anything.
+ * ENGINE is "docker" (TEXT: the shell-quoted `docker run` line; PATH, if
+ * not NULL, is a file to write the seccomp profile to, which the line
+ * names), "oci" (PATH: the bundle directory to write, config.json and
+ * rootfs/; TEXT: PATH) or "kubernetes" (TEXT: a JSON List of the Pod or Job
+ * and its NetworkPolicy; PATH, if not NULL, is a file to write the seccomp
+ * profile to, named as a Localhost profile). *WARNINGS (if not NULL) gets one line per layer
+ * the engine cannot express ("warning: ...") or expresses by other means
+ * ("note: ..."), or NULL. With strict in the policy a warning is an error.
+ * TEXT and WARNINGS are malloc'd. */
+int zb_export(const struct zb_policy *p, const char *engine, const char *path, char **text,
+              char **warnings, struct zb_error *err);
+
 /* Remove cgroups left by zonebox supervisors that are gone (killed with
  * SIGKILL, say): those under the cgroups this process runs in, and under
  * CGROUP_PARENT if not NULL. zb_run does this itself before each run. */
 int zb_gc(const char *cgroup_parent, unsigned *removed, struct zb_error *err);
 
+/* Change sets of cow zones (docs/config.md, "cow zones"). STORE is the
+ * directory they are kept in; NULL: the default ($ZONEBOX_COW_DIR, else
+ * /run/zonebox/cow for root, $XDG_RUNTIME_DIR/zonebox/cow or
+ * /tmp/zonebox-UID/cow for others). *JSON gets a malloc'd JSON text.
+ *   zb_cow_list    an array: one object per kept change set (what runs whose
+ *                  supervisor was killed left unfinished is removed)
+ *   zb_cow_diff    one change set: its zones, their changes, and the
+ *                  conflicts with the host dirs as they are now
+ *   zb_cow_commit  apply one to the host dirs, then remove it. -ESTALE when a
+ *                  host dir changed since the run: nothing applied, *JSON
+ *                  lists the conflicts
+ *   zb_cow_discard remove one */
+int zb_cow_list(const char *store, char **json, struct zb_error *err);
+int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error *err);
+int zb_cow_commit(const char *store, const char *id, char **json, struct zb_error *err);
+int zb_cow_discard(const char *store, const char *id, struct zb_error *err);
+
 /* Result. */
 const char *zb_result_status(const struct zb_result *r);
 /* The CLI exit code: the command's own; 128+N on signal N; 124 on timeout;
- * 125 zonebox error; 126 not executable; 127 not found; 137 OOM kill. */
+ * 125 zonebox error; 126 not executable or denied by the approval policy;
+ * 127 not found; 137 OOM kill. */
 int zb_result_exit_code(const struct zb_result *r);
 /* The error message of a setup_error result, or NULL. */
 const char *zb_result_error(const struct zb_result *r);
+/* The id of the change set the run's cow zones left (zb_cow_diff), or NULL
+ * when none was kept (no cow zone, nothing changed, committed, discarded). */
+const char *zb_result_cow_id(const struct zb_result *r);
+/* Why the commit that cow_action asked for was not done (or the changes
+ * could not be read), or NULL. The exit code is then 125 if it was 0. */
+const char *zb_result_cow_error(const struct zb_result *r);
 /* The result as one JSON object (newly allocated; free with free()). */
 char *zb_result_json(const struct zb_result *r);
 void zb_result_free(struct zb_result *r);

@@ -8,7 +8,18 @@
 
 #define ZB_EXIT_ERROR 125
 
+/* Config and flags into P, as zonebox run takes them; "--json" sets *JSON
+ * when JSON is not NULL. 0, 1 for --help, -1 after printing the error. */
+int cli_parse_policy(const char *cmd, int argc, char **argv, struct zb_policy *p, bool *json,
+                     struct zb_error *err);
 int cli_run(int argc, char **argv);
 int cli_gc(int argc, char **argv);
+int cli_check(int argc, char **argv);  /* check.c: attack probes against a policy */
+int cli_probe(int argc, char **argv);  /* probe.c: the probes, run inside the sandbox */
+int cli_doctor(int argc, char **argv); /* doctor.c: what this kernel and user can enforce */
+int cli_export(int argc, char **argv); /* export.c: the policy for docker, oci, kubernetes */
+int cli_diff(int argc, char **argv);    /* cow.c: what a run changed in its cow zones */
+int cli_commit(int argc, char **argv);  /* cow.c: apply those changes to the host */
+int cli_discard(int argc, char **argv); /* cow.c: drop them */
 
 #endif

@@ -11,6 +11,13 @@ static const char main_help[] =
 "\n"
 "Commands:\n"
 "  run [OPTIONS] -- CMD...   run one command in a new sandbox\n"
+"  check [OPTIONS]           run attack probes in the sandbox OPTIONS describe\n"
+"  doctor                    what this kernel and user can enforce\n"
+"  export docker|oci|kubernetes [OPTIONS] [-- CMD...]\n"
+"                            the same policy for another engine\n"
+"  diff ID | --list          what a run changed in its cow zones (kept change sets)\n"
+"  commit ID                 apply a change set to the host dirs\n"
+"  discard ID...             drop change sets\n"
 "  gc                        remove cgroups left by killed supervisors\n"
 "  version                   print the version\n"
 "  help                      this text\n"
@@ -28,6 +35,20 @@ int main(int argc, char **argv)
                 return cli_run(argc - 1, argv + 1);
         if (strcmp(cmd, "gc") == 0)
                 return cli_gc(argc - 1, argv + 1);
+        if (strcmp(cmd, "diff") == 0)
+                return cli_diff(argc - 1, argv + 1);
+        if (strcmp(cmd, "commit") == 0)
+                return cli_commit(argc - 1, argv + 1);
+        if (strcmp(cmd, "discard") == 0)
+                return cli_discard(argc - 1, argv + 1);
+        if (strcmp(cmd, "check") == 0)
+                return cli_check(argc - 1, argv + 1);
+        if (strcmp(cmd, "doctor") == 0)
+                return cli_doctor(argc - 1, argv + 1);
+        if (strcmp(cmd, "export") == 0)
+                return cli_export(argc - 1, argv + 1);
+        if (strcmp(cmd, "__probe") == 0) /* inside a sandbox that zonebox check started */
+                return cli_probe(argc - 1, argv + 1);
         if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
                 printf("zonebox %s\n", ZB_VERSION);
                 return 0;

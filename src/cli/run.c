@@ -19,8 +19,14 @@ static const char run_help[] =
 "Options (a flag overrides the same setting from --config):\n"
 "  --config FILE             load a YAML policy (see docs/config.md)\n"
 "  --json                    capture stdout/stderr and print the result as JSON\n"
-"  -v, --volume HOST:DEST[:ro|rw]\n"
-"                            bind a host directory as a zone (default rw)\n"
+"  -v, --volume HOST:DEST[:ro|rw|cow]\n"
+"                            bind a host directory as a zone (default rw); cow:\n"
+"                            copy-on-write, the host dir untouched, the changes\n"
+"                            kept for zonebox diff, commit, discard\n"
+"  --cow-action keep|commit|discard\n"
+"                            what to do with cow zones' changes at the end\n"
+"                            (default keep; commit only after exit code 0)\n"
+"  --cow-dir DIR             where change sets are kept (see zonebox diff --help)\n"
 "  --tmpfs DEST[:size=SIZE]  a fresh tmpfs zone (default size 64m)\n"
 "  --zone name=N,mode=ro|rw|tmpfs[,hostPath=P][,path=/mnt][,size=S]\n"
 "                            a zone in zonebox's own terms (mount point /N)\n"
@@ -69,6 +75,21 @@ static const char run_help[] =
 "  --landlock true|false|required\n"
 "                            file-access rules behind the mounts: on where the\n"
 "                            kernel has Landlock (default), off, or fail closed\n"
+"  --allow-cmd RULE, --deny-cmd RULE\n"
+"                            command approval: RULE is PROGRAM [ARGS-GLOB], e.g.\n"
+"                            'ls', 'git status*', '/usr/bin/make test'; deny wins;\n"
+"                            sh -c scripts are split into simple commands, each\n"
+"                            of which must be allowed (docs/config.md)\n"
+"  --approve-default allow|deny|ask\n"
+"                            when no allow rule approves the command (default ask\n"
+"                            once any approval option is given): ask on the\n"
+"                            terminal (y/N/a), else deny unless --approver\n"
+"  --approver PROGRAM        asked instead: gets the request as JSON on stdin,\n"
+"                            answers allow or deny on stdout\n"
+"  --approver-timeout DURATION\n"
+"                            no answer by then means deny (default 60s)\n"
+"  --audit-log FILE          append one JSON line per decision and per result\n"
+"                            (refused if the sandbox could write FILE)\n"
 "  -h, --help                this text\n"
 "\n"
 "Sizes: 512k, 64m, 1g (binary). Durations: 250ms, 10s, 1.5m, 2h; a bare number is\n"
@@ -77,7 +98,8 @@ static const char run_help[] =
 "Exit status: the command's own; 128+N when killed by signal N; 124 timeout\n"
 "(wall or CPU time); 137 out of memory; 141 output limit (with kill); 125\n"
 "zonebox failed (bad flag or config, a layer that cannot be applied, setup);\n"
-"126 command not executable; 127 command not found.\n"
+"126 command not executable, or refused by the approval policy (status denied,\n"
+"nothing started); 127 command not found.\n"
 "\n"
 "Defaults: memory 512m with no swap; 256 processes; no CPU quota; no wall- or\n"
 "CPU-time limit; open files 1024; no core dumps; output 1m; root read-only;\n"
@@ -96,74 +118,20 @@ int cli_run(int argc, char **argv)
         struct zb_policy *p = zb_policy_new();
         struct zb_result *res = NULL;
         bool json = false;
-        int i, rc = ZB_EXIT_ERROR;
+        int rc = ZB_EXIT_ERROR;
 
         if (!p)
                 return usage_error("out of memory");
-        /* The file first, wherever --config stands: flags override it. */
-        for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-                const char *cfg = NULL;
-                if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-                        cfg = argv[i + 1];
-                else if (strncmp(argv[i], "--config=", 9) == 0)
-                        cfg = argv[i] + 9;
-                if (cfg && zb_policy_load_yaml(p, cfg, &err) < 0) {
-                        fprintf(stderr, "zonebox run: %s\n", err.message);
-                        goto out;
-                }
-        }
-        for (i = 1; i < argc; i++) {
-                const char *a = argv[i];
-                if (strcmp(a, "--") == 0) {
-                        i++;
-                        break;
-                }
-                if (a[0] != '-' || strcmp(a, "-") == 0)
-                        break;
-                if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-                        fputs(run_help, stdout);
-                        rc = 0;
-                        goto out;
-                }
-                if (strcmp(a, "--json") == 0) {
-                        json = true;
-                        continue;
-                }
-                char name[64];
-                const char *value = NULL;
-                const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-                snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-                if (eq)
-                        value = eq + 1;
-                if (strcmp(name, "--config") == 0) {
-                        i += eq ? 0 : 1; /* loaded above */
-                        continue;
-                }
-                int takes = zb_flag_takes_value(name);
-                if (takes < 0) {
-                        fprintf(stderr, "zonebox run: %s: unknown flag (see zonebox run --help)\n", name);
-                        goto out;
-                }
-                if (takes && !value) {
-                        if (i + 1 >= argc) {
-                                fprintf(stderr, "zonebox run: %s: needs a value\n", name);
-                                goto out;
-                        }
-                        value = argv[++i];
-                } else if (!takes && value) {
-                        fprintf(stderr, "zonebox run: %s: takes no value\n", name);
-                        goto out;
-                }
-                if (zb_policy_apply_flag(p, name, value, &err) < 0) {
-                        fprintf(stderr, "zonebox run: %s\n", err.message);
-                        goto out;
-                }
-        }
-        if (i < argc && zb_policy_set_command(p, argc - i, argv + i, &err) < 0) {
-                fprintf(stderr, "zonebox run: %s\n", err.message);
+        int r = cli_parse_policy("run", argc, argv, p, &json, &err);
+        if (r == 1) {
+                fputs(run_help, stdout);
+                rc = 0;
                 goto out;
         }
+        if (r < 0)
+                goto out;
         zb_policy_set_capture(p, json);
+        zb_policy_set_ask(p, zb_ask_terminal, NULL); /* approval "ask": the terminal, if any */
 
         /* Blocked termination signals are forwarded by zb_run to the command. */
         sigset_t fwd;
@@ -195,6 +163,11 @@ int cli_run(int argc, char **argv)
         } else if (strcmp(zb_result_status(res), "oom") == 0) {
                 fprintf(stderr, "zonebox run: out of memory (memory limit reached), killed\n");
         }
+        if (!json && zb_result_cow_id(res))
+                fprintf(stderr, "zonebox run: changes to cow zones kept as %s (zonebox diff %s, then commit or discard)\n",
+                        zb_result_cow_id(res), zb_result_cow_id(res));
+        if (!json && zb_result_cow_error(res))
+                fprintf(stderr, "zonebox run: %s\n", zb_result_cow_error(res));
         rc = zb_result_exit_code(res);
 out:
         zb_result_free(res);

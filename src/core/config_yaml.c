@@ -182,6 +182,36 @@ static int load_seccomp(struct loader *l, yaml_node_t *v)
         return 0;
 }
 
+/* Approval rules: a list of strings (or one string), kept in order. */
+static int load_list(struct loader *l, yaml_node_t *v, const char *key)
+{
+        if (v->type != YAML_SEQUENCE_NODE)
+                return set_scalar(l, key, v);
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                int r = set_scalar(l, key, node(l, *it));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* approval.command: a program, or a list [program, arguments...]. */
+static int load_approver(struct loader *l, yaml_node_t *v)
+{
+        static const char key[] = "sandbox.approval.command";
+        if (v->type != YAML_SEQUENCE_NODE)
+                return set_scalar(l, key, v);
+        if (v->data.sequence.items.top == v->data.sequence.items.start)
+                return fail(l, v, EINVAL, key, "an empty list (expected [program, arguments...])");
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                int r = set_scalar(l, it == v->data.sequence.items.start ? key : "sandbox.approval.command_arg",
+                                   node(l, *it));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* A mapping whose scalar keys go to the shared setter with PREFIX. */
 static int load_section(struct loader *l, yaml_node_t *m, const char *prefix)
 {
@@ -208,9 +238,16 @@ static int load_section(struct loader *l, yaml_node_t *m, const char *prefix)
                         r = load_capabilities(l, v);
                 else if (strcmp(key, "sandbox.security.seccomp") == 0)
                         r = load_seccomp(l, v);
-                else if (strcmp(key, "sandbox.approval") == 0)
-                        r = fail(l, v, ENOTSUP, key,
-                                 "command approval is not in this build yet");
+                else if (strcmp(key, "sandbox.approval") == 0) {
+                        l->p->approval.configured = true; /* even {}: the default is then ask */
+                        r = load_section(l, v, key);
+                } else if (strcmp(key, "sandbox.audit") == 0)
+                        r = load_section(l, v, key);
+                else if (strcmp(key, "sandbox.approval.allow") == 0 ||
+                         strcmp(key, "sandbox.approval.deny") == 0)
+                        r = load_list(l, v, key);
+                else if (strcmp(key, "sandbox.approval.command") == 0)
+                        r = load_approver(l, v);
                 else
                         r = set_scalar(l, key, v);
                 if (r < 0)

@@ -16,7 +16,6 @@ enum flag_kind {
         F_SECOPT,   /* --security-opt ... */
         F_CAPDROP,  /* --cap-drop ALL */
         F_ULIMIT,   /* --ulimit fsize=..,nofile=.. */
-        F_RUNTIME,  /* --runtime runc|crun|runsc */
         F_NOOP,     /* accepted for Docker compatibility: already the default */
         F_TRUE,     /* a boolean key set to true */
 };
@@ -50,14 +49,27 @@ static const struct flag flags[] = {
         { "--seccomp-allow", NULL, F_KEY, "security.seccomp_allow", true },
         { "--seccomp-deny", NULL, F_KEY, "security.seccomp_deny", true },
         { "--landlock", NULL, F_KEY, "security.landlock", true },
+        { "--approve-default", NULL, F_KEY, "approval.default", true },
+        { "--allow-cmd", NULL, F_KEY, "approval.allow", true },
+        { "--deny-cmd", NULL, F_KEY, "approval.deny", true },
+        { "--approver", NULL, F_KEY, "approval.command", true },
+        { "--approver-timeout", NULL, F_KEY, "approval.timeout", true },
+        { "--audit-log", NULL, F_KEY, "audit.log", true },
         { "--volume", "-v", F_VOLUME, NULL, true },
+        { "--cow-dir", NULL, F_KEY, "cow_dir", true },
+        { "--cow-action", NULL, F_KEY, "cow_action", true },
         { "--tmpfs", NULL, F_TMPFS, NULL, true },
         { "--zone", NULL, F_ZONE, NULL, true },
         { "--env", "-e", F_ENV, NULL, true },
         { "--security-opt", NULL, F_SECOPT, NULL, true },
         { "--cap-drop", NULL, F_CAPDROP, NULL, true },
         { "--ulimit", NULL, F_ULIMIT, NULL, true },
-        { "--runtime", NULL, F_RUNTIME, NULL, true },
+        { "--runtime", NULL, F_KEY, "runtime", true },
+        { "--engine-cli", NULL, F_KEY, "engine_cli", true },
+        { "--image", NULL, F_KEY, "image", true },
+        { "--strict", NULL, F_TRUE, "strict", false },
+        { "--kind", NULL, F_KEY, "kubernetes.kind", true },
+        { "--host-zones", NULL, F_KEY, "kubernetes.host_zones", true },
         { "--read-only", NULL, F_NOOP, NULL, false },
         { "--rm", NULL, F_NOOP, NULL, false },
         { "--init", NULL, F_NOOP, NULL, false },
@@ -101,7 +113,7 @@ static int parse_volume(struct zb_policy *p, const char *flag, const char *v, st
                 return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
         char *dest = strchr(copy, ':');
         if (!dest || dest == copy || dest[1] == '\0')
-                return zb_error_set(err, EINVAL, "%s: '%s' is not HOST:DEST[:ro|rw]", flag, v);
+                return zb_error_set(err, EINVAL, "%s: '%s' is not HOST:DEST[:ro|rw|cow]", flag, v);
         *dest++ = '\0';
         char *opts = strchr(dest, ':');
         if (opts) {
@@ -111,9 +123,11 @@ static int parse_volume(struct zb_policy *p, const char *flag, const char *v, st
                                 z.mode = ZB_ZONE_RO;
                         else if (strcmp(o, "rw") == 0)
                                 z.mode = ZB_ZONE_RW;
+                        else if (strcmp(o, "cow") == 0)
+                                z.mode = ZB_ZONE_COW;
                         else
                                 return zb_error_set(err, EINVAL,
-                                                    "%s: unknown option '%s' in '%s' (ro or rw)",
+                                                    "%s: unknown option '%s' in '%s' (ro, rw or cow)",
                                                     flag, o, v);
                 }
         }
@@ -295,10 +309,6 @@ int zb_policy_apply_flag(struct zb_policy *p, const char *flag, const char *valu
                 return 0;
         case F_ULIMIT:
                 return parse_ulimit(p, flag, value, err);
-        case F_RUNTIME:
-                return zb_error_set(err, ENOTSUP,
-                                    "%s: runtimes are chosen by the oci and docker backends, which this build does not have yet",
-                                    flag);
         case F_NOOP:
                 return 0;
         case F_TRUE:

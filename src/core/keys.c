@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "approval.h"
 #include "keys.h"
 #include "units.h"
 
@@ -212,15 +213,187 @@ static int set_security(struct zb_policy *p, const char *sub, const char *value,
         return -ENOENT;
 }
 
+/* A name or a path into a fixed-size field of the engine settings. */
+static int set_engine_name(char *field, const char *value, const char *label, const char *want,
+                           struct zb_error *err)
+{
+        size_t n = strlen(value);
+        if (n == 0 || n >= ZB_ENGINE_NAME_MAX || strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-/") != n)
+                return bad_value(err, label, value, want);
+        memcpy(field, value, n + 1);
+        return 0;
+}
+
+/* Keys of the docker, oci and kubernetes backends (src/engines/). */
+static int set_engine_key(struct zb_policy *p, const char *key, const char *value,
+                          const char *label, struct zb_error *err)
+{
+        struct zb_engine *e = &p->engine;
+
+        if (strcmp(key, "runtime") == 0 || strcmp(key, "security.runtime") == 0)
+                return set_engine_name(e->runtime, value, label,
+                                       "runc, crun, runsc, gvisor or a runtime's path", err);
+        if (strcmp(key, "engine_cli") == 0)
+                return set_engine_name(e->cli, value, label, "docker, podman or a CLI's path", err);
+        if (strcmp(key, "strict") == 0) {
+                if (zb_parse_bool(value, &e->strict) < 0)
+                        return bad_value(err, label, value, "true or false");
+                return 0;
+        }
+        if (strcmp(key, "kubernetes.kind") == 0) {
+                if (strcasecmp(value, "pod") == 0)
+                        e->k8s_kind = ZB_K8S_POD;
+                else if (strcasecmp(value, "job") == 0)
+                        e->k8s_kind = ZB_K8S_JOB;
+                else
+                        return bad_value(err, label, value, "pod or job");
+                return 0;
+        }
+        if (strcmp(key, "kubernetes.host_zones") == 0) {
+                if (strcasecmp(value, "pvc") == 0 || strcasecmp(value, "persistentVolumeClaim") == 0)
+                        e->k8s_host_zones = ZB_K8S_VOL_PVC;
+                else if (strcasecmp(value, "hostPath") == 0)
+                        e->k8s_host_zones = ZB_K8S_VOL_HOSTPATH;
+                else if (strcasecmp(value, "emptyDir") == 0)
+                        e->k8s_host_zones = ZB_K8S_VOL_EMPTYDIR;
+                else
+                        return bad_value(err, label, value, "pvc, hostPath or emptyDir");
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/* cow zones' change sets (src/ns/cow.c): where they are kept, and what a
+ * run does with its own. */
+static int set_cow_key(struct zb_policy *p, const char *key, const char *value, const char *label,
+                       const char *base_dir, struct zb_error *err)
+{
+        if (strcmp(key, "cow_dir") == 0) {
+                char *abs = value[0] ? zb_path_absolute(base_dir, value) : NULL;
+                if (!abs)
+                        return bad_value(err, label, value, "a directory");
+                free(p->cow.dir);
+                p->cow.dir = abs;
+                return 0;
+        }
+        if (strcmp(key, "cow_action") == 0) {
+                if (strcmp(value, "keep") == 0)
+                        p->cow.action = ZB_COW_KEEP;
+                else if (strcmp(value, "commit") == 0)
+                        p->cow.action = ZB_COW_COMMIT;
+                else if (strcmp(value, "discard") == 0)
+                        p->cow.action = ZB_COW_DISCARD;
+                else
+                        return bad_value(err, label, value, "keep, commit or discard");
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/* One string appended to a NULL-terminated list (approval rules, the
+ * approver's arguments). */
+static int append_string(char ***list, size_t *n, const char *value, const char *label,
+                         struct zb_error *err)
+{
+        if (*n >= ZB_MAX_APPROVAL_RULES)
+                return zb_error_set(err, E2BIG, "%s: at most %d entries", label, ZB_MAX_APPROVAL_RULES);
+        char **nl = realloc(*list, (*n + 2) * sizeof(char *));
+        if (!nl)
+                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+        *list = nl;
+        if (!(nl[*n] = strdup(value)))
+                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+        nl[++*n] = NULL;
+        return 0;
+}
+
+/* approval.*: any of them turns approval on (default ask). */
+static int set_approval(struct zb_policy *p, const char *sub, const char *value, const char *label,
+                        const char *base_dir, struct zb_error *err)
+{
+        struct zb_approval *a = &p->approval;
+        int r = 0;
+
+        if (strcmp(sub, "default") == 0) {
+                if (strcmp(value, "allow") == 0)
+                        a->def = ZB_APPROVAL_ALLOW;
+                else if (strcmp(value, "deny") == 0)
+                        a->def = ZB_APPROVAL_DENY;
+                else if (strcmp(value, "ask") == 0)
+                        a->def = ZB_APPROVAL_ASK;
+                else
+                        return bad_value(err, label, value, "allow, deny or ask");
+        } else if (strcmp(sub, "allow") == 0 || strcmp(sub, "deny") == 0) {
+                bool allow = sub[0] == 'a';
+                r = zb_approval_rule_check(value, label, err);
+                if (r == 0)
+                        r = append_string(allow ? &a->allow : &a->deny, allow ? &a->n_allow : &a->n_deny,
+                                          value, label, err);
+        } else if (strcmp(sub, "command") == 0) {
+                if (!*value)
+                        return bad_value(err, label, value, "a program: a name found in PATH or a path");
+                /* A path is relative to the config file (or the cwd for a flag). */
+                _cleanup_(freep) char *prog = strchr(value, '/') ? zb_path_absolute(base_dir, value) : strdup(value);
+                if (!prog)
+                        return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                zb_strv_free(a->command);
+                a->command = NULL;
+                a->n_command = 0;
+                r = append_string(&a->command, &a->n_command, prog, label, err);
+        } else if (strcmp(sub, "command_arg") == 0) { /* approval.command: [program, args...] */
+                if (!a->command)
+                        return zb_error_set(err, EINVAL, "%s: give the program first", label);
+                r = append_string(&a->command, &a->n_command, value, label, err);
+        } else if (strcmp(sub, "timeout") == 0) {
+                uint64_t ms;
+                if (zb_parse_duration_ms(value, &ms) < 0 || ms == 0 || ms > 86400000)
+                        return bad_value(err, label, value, "a duration like 30s, at most 24h");
+                a->timeout_ms = ms;
+        } else {
+                return -ENOENT;
+        }
+        if (r == 0)
+                a->configured = true;
+        return r;
+}
+
+static int set_audit(struct zb_policy *p, const char *sub, const char *value, const char *label,
+                     const char *base_dir, struct zb_error *err)
+{
+        if (strcmp(sub, "log") == 0) {
+                char *abs = value[0] ? zb_path_absolute(base_dir, value) : NULL;
+                if (!abs || strcmp(abs, "/") == 0) {
+                        free(abs);
+                        return bad_value(err, label, value, "a file path");
+                }
+                free(p->audit.log);
+                p->audit.log = abs;
+                return 0;
+        }
+        if (strcmp(sub, "fsync") == 0) {
+                if (zb_parse_bool(value, &p->audit.fsync) < 0)
+                        return bad_value(err, label, value, "true or false");
+                return 0;
+        }
+        return -ENOENT;
+}
+
 int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
                       const char *base_dir, struct zb_error *err)
 {
         if (!value)
                 return zb_error_set(err, EINVAL, "%s: a value is required", label);
+        int e = set_engine_key(p, key, value, label, err);
+        if (e != -ENOENT)
+                return e;
         if (strncmp(key, "limits.", 7) == 0)
                 return set_limit(p, key + 7, value, label, err);
         if (strncmp(key, "security.", 9) == 0)
                 return set_security(p, key + 9, value, label, base_dir, err);
+        if (strncmp(key, "approval.", 9) == 0)
+                return set_approval(p, key + 9, value, label, base_dir, err);
+        if (strncmp(key, "audit.", 6) == 0)
+                return set_audit(p, key + 6, value, label, base_dir, err);
         if (strcmp(key, "backend") == 0) {
                 static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
                 for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -263,7 +436,7 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
                         return bad_value(err, label, value, "an absolute path inside the sandbox");
                 return set_string(&p->workdir, value, err, label);
         }
-        return -ENOENT;
+        return set_cow_key(p, key, value, label, base_dir, err);
 }
 
 int zb_zone_option(struct zb_zone *z, const char *k, const char *v, const char *label,
@@ -276,7 +449,7 @@ int zb_zone_option(struct zb_zone *z, const char *k, const char *v, const char *
                 z->name = strdup(v);
         } else if (strcmp(k, "mode") == 0) {
                 if (zb_zone_mode_parse(v, &z->mode) < 0)
-                        return bad_value(err, label, v, "mode is ro, rw or tmpfs");
+                        return bad_value(err, label, v, "mode is ro, rw, tmpfs or cow");
                 return 0;
         } else if (strcmp(k, "hostPath") == 0 || strcmp(k, "host_path") == 0) {
                 free(z->host_path);

@@ -63,6 +63,7 @@ void zb_policy_free(struct zb_policy *p)
         free(p->workdir);
         free(p->hostname);
         free(p->limits.cgroup_parent);
+        free(p->cow.dir);
         free(p->security.seccomp);
         for (size_t i = 0; i < p->security.n_seccomp_allow; i++)
                 free(p->security.seccomp_allow[i]);
@@ -70,7 +71,16 @@ void zb_policy_free(struct zb_policy *p)
         for (size_t i = 0; i < p->security.n_seccomp_deny; i++)
                 free(p->security.seccomp_deny[i]);
         free(p->security.seccomp_deny);
+        zb_strv_free(p->approval.allow);
+        zb_strv_free(p->approval.deny);
+        zb_strv_free(p->approval.command);
+        free(p->audit.log);
         free(p);
+}
+
+void zb_policy_set_check_mode(struct zb_policy *p, int on)
+{
+        p->check_canary = on != 0;
 }
 
 void zb_policy_set_capture(struct zb_policy *p, int capture)
@@ -112,6 +122,8 @@ int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out)
                 *out = ZB_ZONE_RW;
         else if (strcmp(s, "tmpfs") == 0)
                 *out = ZB_ZONE_TMPFS;
+        else if (strcmp(s, "cow") == 0)
+                *out = ZB_ZONE_COW;
         else
                 return -EINVAL;
         return 0;
@@ -126,6 +138,8 @@ const char *zb_zone_mode_name(enum zb_zone_mode m)
                 return "rw";
         case ZB_ZONE_TMPFS:
                 return "tmpfs";
+        case ZB_ZONE_COW:
+                return "cow";
         }
         return "?";
 }
@@ -388,6 +402,12 @@ static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error 
         if (z->size)
                 return zb_error_set(err, EINVAL, "zone '%s': size applies only to tmpfs zones",
                                     z->name);
+        /* The engines would turn a cow zone into a read-write bind: writes
+         * straight to the host, the opposite of what cow promises. */
+        if (z->mode == ZB_ZONE_COW && p->backend != ZB_BACKEND_NAMESPACE)
+                return zb_error_set(err, ENOTSUP,
+                                    "zone '%s': mode cow needs the namespace backend (overlayfs over the host dir)",
+                                    z->name);
         if (!z->host_path)
                 return zb_error_set(err, EINVAL, "zone '%s': hostPath is required for mode %s",
                                     z->name, zb_zone_mode_name(z->mode));
@@ -443,6 +463,10 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
         if (p->limits.output == 0)
                 return zb_error_set(err, EINVAL, "limits.output: must be > 0");
         const struct zb_security *sec = &p->security;
+        if (sec->seccomp && strcmp(sec->seccomp, "unconfined") == 0 &&
+            (sec->n_seccomp_allow || sec->n_seccomp_deny))
+                return zb_error_set(err, EINVAL,
+                                    "security.seccomp: unconfined means no filter, so its allow/deny lists (--seccomp-allow, --seccomp-deny) cannot apply; use the default profile or a profile file");
         if (!sec->no_new_privileges &&
             (!sec->seccomp || strcmp(sec->seccomp, "unconfined") != 0 || sec->landlock != ZB_LANDLOCK_OFF))
                 return zb_error_set(err, EINVAL,

@@ -8,7 +8,7 @@
 
 #include "util.h"
 
-enum zb_zone_mode { ZB_ZONE_RO, ZB_ZONE_RW, ZB_ZONE_TMPFS };
+enum zb_zone_mode { ZB_ZONE_RO, ZB_ZONE_RW, ZB_ZONE_TMPFS, ZB_ZONE_COW };
 enum zb_network { ZB_NET_NONE, ZB_NET_LOOPBACK, ZB_NET_HOST };
 enum zb_backend { ZB_BACKEND_NAMESPACE, ZB_BACKEND_DOCKER, ZB_BACKEND_OCI, ZB_BACKEND_KUBERNETES };
 enum zb_landlock { ZB_LANDLOCK_OFF, ZB_LANDLOCK_BEST_EFFORT, ZB_LANDLOCK_REQUIRED };
@@ -41,6 +41,15 @@ struct zb_zone {
         bool from_config; /* a flag on the same mount point replaces it */
 };
 
+/* cow zones (src/ns/cow.c): where their change sets are kept, and what a run
+ * does with its own when it ends (commit only after exit code 0). */
+enum zb_cow_action { ZB_COW_KEEP, ZB_COW_COMMIT, ZB_COW_DISCARD };
+
+struct zb_cow_opts {
+        char *dir; /* the change-set store; NULL: the default (docs/config.md) */
+        enum zb_cow_action action;
+};
+
 struct zb_limits {
         uint64_t wall_time_ms; /* 0: none */
         uint64_t cpu_time_ms;  /* 0: none */
@@ -70,6 +79,44 @@ struct zb_security {
         gid_t gid;
 };
 
+/* What the docker, oci and kubernetes backends need beyond the layers
+ * (src/engines/). Fixed-size strings: the policy frees nothing extra. */
+enum zb_k8s_kind { ZB_K8S_POD, ZB_K8S_JOB };
+enum zb_k8s_volumes { ZB_K8S_VOL_PVC, ZB_K8S_VOL_HOSTPATH, ZB_K8S_VOL_EMPTYDIR };
+#define ZB_ENGINE_NAME_MAX 256
+
+struct zb_engine {
+        char runtime[ZB_ENGINE_NAME_MAX]; /* "": the engine's default; runc, crun, runsc, gvisor (runsc), or a path */
+        char cli[ZB_ENGINE_NAME_MAX];     /* docker backend: "": $ZONEBOX_DOCKER or docker; podman; or a path */
+        bool strict;                      /* a layer the engine cannot express is an error */
+        enum zb_k8s_kind k8s_kind;
+        enum zb_k8s_volumes k8s_host_zones; /* volume source for ro/rw zones */
+};
+
+/* Command approval (src/core/approval.c). Any approval key or flag turns it
+ * on; the default is then ask. Rules are kept as written, in order. */
+enum zb_approval_default { ZB_APPROVAL_UNSET, ZB_APPROVAL_ALLOW, ZB_APPROVAL_DENY, ZB_APPROVAL_ASK };
+
+struct zb_approval {
+        bool configured;
+        enum zb_approval_default def;
+        char **allow;
+        size_t n_allow;
+        char **deny;
+        size_t n_deny;
+        char **command; /* the approver's argv, NULL-terminated; NULL: none */
+        size_t n_command;
+        uint64_t timeout_ms; /* approver answer time; 0: DEFAULT_APPROVER_TIMEOUT_MS */
+        zb_ask_fn ask;       /* asks a person (the CLI: the terminal); NULL: nobody */
+        void *ask_data;
+};
+
+/* The audit log (src/core/audit.c). */
+struct zb_audit {
+        char *log; /* absolute path; NULL: no log */
+        bool fsync;
+};
+
 struct zb_policy {
         enum zb_backend backend;
         char *image;
@@ -83,9 +130,14 @@ struct zb_policy {
         size_t n_env;
         char *workdir;
         char *hostname;
+        struct zb_cow_opts cow;
         char **argv;
         size_t argc;
         bool capture;
+        struct zb_engine engine;
+        bool check_canary; /* zonebox check: ZB_CHECK_LANDLOCK_CANARY in the root */
+        struct zb_approval approval;
+        struct zb_audit audit;
 };
 
 void zb_zone_free_fields(struct zb_zone *z);

@@ -3,6 +3,7 @@
  * verdict is always valid JSON whatever the command printed. */
 #define _GNU_SOURCE
 #include <json-c/json.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -23,6 +24,22 @@ void zb_result_free(struct zb_result *r)
         zb_buf_free(&r->out);
         zb_buf_free(&r->err);
         free(r->error);
+        free(r->cow_id);
+        free(r->cow_error);
+        for (size_t i = 0; i < r->n_changes; i++) {
+                struct zb_zone_changes *c = &r->changes[i];
+                free(c->zone);
+                for (size_t j = 0; j < c->n_added; j++)
+                        free(c->added[j]);
+                for (size_t j = 0; j < c->n_modified; j++)
+                        free(c->modified[j]);
+                for (size_t j = 0; j < c->n_deleted; j++)
+                        free(c->deleted[j]);
+                free(c->added);
+                free(c->modified);
+                free(c->deleted);
+        }
+        free(r->changes);
         free(r);
 }
 
@@ -55,11 +72,23 @@ const char *zb_result_error(const struct zb_result *r)
         return r->error;
 }
 
+const char *zb_result_cow_id(const struct zb_result *r)
+{
+        return r->cow_id;
+}
+
+const char *zb_result_cow_error(const struct zb_result *r)
+{
+        return r->cow_error;
+}
+
 int zb_result_exit_code(const struct zb_result *r)
 {
         switch (r->status) {
         case ZB_STATUS_EXITED:
-                return r->exit_code;
+                /* The command succeeded but the commit it was to be followed
+                 * by did not happen: a script must not go on as if it had. */
+                return r->cow_error && r->exit_code == 0 ? 125 : r->exit_code;
         case ZB_STATUS_SIGNALED:
                 return 128 + r->signal;
         case ZB_STATUS_TIMEOUT:
@@ -143,7 +172,17 @@ static json_object *text_n(const char *data, size_t len)
 {
         size_t n = 0;
         _cleanup_(freep) char *clean = zb_utf8_sanitize(data ? data : "", data ? len : 0, &n);
-        return clean ? json_object_new_string_len(clean, (int)n) : NULL;
+        if (!clean)
+                return NULL;
+        /* json-c takes an int length: a capture that sanitises to more
+         * (--output-limit near 1g of invalid bytes, each 3 once replaced)
+         * is cut at the last whole character below INT_MAX. */
+        if (n > INT_MAX) {
+                n = INT_MAX;
+                while (n > 0 && ((unsigned char)clean[n] & 0xc0) == 0x80)
+                        n--;
+        }
+        return json_object_new_string_len(clean, (int)n);
 }
 
 static json_object *text(const struct zb_buf *b)
@@ -157,6 +196,36 @@ static json_object *layers(const char *const *v, size_t n)
         for (size_t i = 0; a && i < n; i++)
                 json_object_array_add(a, json_object_new_string(v[i]));
         return a;
+}
+
+static json_object *paths(char *const *v, size_t n)
+{
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < n; i++)
+                json_object_array_add(a, text_n(v[i], strlen(v[i])));
+        return a;
+}
+
+/* "cow_id", "cow_action", "changes": {zone: {added, modified, deleted}}. */
+static void add_cow(json_object *o, const struct zb_result *r)
+{
+        json_object *ch = json_object_new_object();
+        for (size_t i = 0; ch && i < r->n_changes; i++) {
+                const struct zb_zone_changes *c = &r->changes[i];
+                json_object *z = json_object_new_object();
+                json_object_object_add(z, "added", paths(c->added, c->n_added));
+                json_object_object_add(z, "modified", paths(c->modified, c->n_modified));
+                json_object_object_add(z, "deleted", paths(c->deleted, c->n_deleted));
+                if (c->truncated)
+                        json_object_object_add(z, "truncated", json_object_new_boolean(true));
+                json_object_object_add(ch, c->zone, z);
+        }
+        json_object_object_add(o, "cow_id", r->cow_id ? json_object_new_string(r->cow_id) : NULL);
+        json_object_object_add(o, "cow_action",
+                               json_object_new_string(r->cow_action ? r->cow_action : "none"));
+        json_object_object_add(o, "changes", ch);
+        if (r->cow_error)
+                json_object_object_add(o, "cow_error", text_n(r->cow_error, strlen(r->cow_error)));
 }
 
 char *zb_result_json(const struct zb_result *r)
@@ -189,6 +258,8 @@ char *zb_result_json(const struct zb_result *r)
         json_object_object_add(o, "backend", json_object_new_string(r->backend ? r->backend : "?"));
         if (r->error)
                 json_object_object_add(o, "error", text_n(r->error, strlen(r->error)));
+        if (r->has_cow)
+                add_cow(o, r);
         s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
 out:

@@ -23,6 +23,17 @@ enum zb_setup_kind {
 };
 
 #define ZB_MAX_LAYERS 24
+/* Paths per list of a cow zone's changes in the result; zonebox diff has all. */
+#define ZB_RESULT_MAX_CHANGES 1000
+
+/* What a run changed in one cow zone: paths relative to the zone, a
+ * directory's ending in '/'. */
+struct zb_zone_changes {
+        char *zone;
+        char **added, **modified, **deleted;
+        size_t n_added, n_modified, n_deleted;
+        bool truncated; /* a list reached ZB_RESULT_MAX_CHANGES */
+};
 
 struct zb_result {
         enum zb_status status;
@@ -41,6 +52,13 @@ struct zb_result {
         size_t n_skipped;
         const char *backend;
         char *error; /* setup_error message */
+        /* cow zones (src/ns/cow.c); has_cow when the policy has any. */
+        bool has_cow;
+        char *cow_id;           /* the change set kept; NULL: none */
+        const char *cow_action; /* "kept", "committed", "discarded", "none" (a literal) */
+        char *cow_error;        /* the commit asked for (cow_action commit) was not done */
+        struct zb_zone_changes *changes;
+        size_t n_changes;
 };
 
 struct zb_result *zb_result_new(const char *backend);

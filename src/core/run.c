@@ -1,21 +1,23 @@
-/* zb_run: validate once, then hand the policy to its backend. */
+/* zb_run: validate once, decide whether the command may run and log that,
+ * then hand the policy to its backend and log the outcome. A refused
+ * command never reaches a backend: no namespace, no cgroup, no mount. */
 #include "../ns/cgroup.h"
 #include "../ns/ns.h"
+#include "../engines/engines.h"
+#include "audit.h"
 #include "policy.h"
 #include "result.h"
 
-int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
+static int run_backend(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
 {
         struct zb_result *r;
         int ret;
 
-        *out = NULL;
-        ret = zb_policy_validate(p, err);
-        if (ret < 0)
-                return ret;
+        if (p->backend == ZB_BACKEND_DOCKER || p->backend == ZB_BACKEND_OCI)
+                return zb_engine_run(p, out, err); /* src/engines/ */
         if (p->backend != ZB_BACKEND_NAMESPACE)
                 return zb_error_set(err, ENOTSUP,
-                                    "backend: only 'namespace' is available in this build");
+                                    "backend: kubernetes: zonebox does not submit to a cluster; use zonebox export kubernetes and kubectl apply");
         r = zb_result_new("namespace");
         if (!r)
                 return zb_error_set(err, ENOMEM, "out of memory");
@@ -26,6 +28,26 @@ int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *e
         }
         *out = r;
         return 0;
+}
+
+int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
+{
+        struct zb_gate g;
+        int ret;
+
+        *out = NULL;
+        ret = zb_policy_validate(p, err);
+        if (ret < 0)
+                return ret;
+        if (p->check_canary) /* zonebox check runs its own probes, not a user's command */
+                return run_backend(p, out, err);
+        /* Approval and the decision's audit line, before anything starts. */
+        ret = zb_gate_enter(p, &g, out, err);
+        if (ret < 0 || *out)
+                return ret;
+        ret = run_backend(p, out, err);
+        zb_gate_leave(p, &g, *out, ret < 0 && err ? err->message : "zonebox failed");
+        return ret;
 }
 
 int zb_gc(const char *cgroup_parent, unsigned *removed, struct zb_error *err)

@@ -6,12 +6,20 @@
 #include "util.h"
 
 static int error_vset(struct zb_error *err, int code, bool with_errno, const char *fmt, va_list ap)
+        ZB_PRINTF(4, 0);
+static int error_vset(struct zb_error *err, int code, bool with_errno, const char *fmt, va_list ap)
 {
         if (err) {
                 int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
                 if (with_errno && n >= 0 && (size_t)n < sizeof(err->message))
                         snprintf(err->message + n, sizeof(err->message) - (size_t)n, ": %s",
                                  strerror(code));
+                /* One line, as the API promises: a newline or an escape
+                 * sequence in a user's value (a YAML key, a flag) must not
+                 * forge more lines in what the CLI prints. */
+                for (char *c = err->message; *c; c++)
+                        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                                *c = '?';
                 err->code = -code;
         }
         return -code;

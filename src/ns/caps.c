@@ -17,13 +17,16 @@
 /* The kernel's highest capability number; read once in the supervisor. */
 int ns_caps_last_cap(void)
 {
-        char buf[16] = "";
         int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
+                char buf[16] = "", *end = buf;
                 ssize_t n = read(fd, buf, sizeof(buf) - 1);
                 close(fd);
-                if (n > 0)
-                        return atoi(buf);
+                /* A number we cannot read would leave capabilities above it
+                 * in the bounding set: probe instead. */
+                long v = n > 0 ? strtol(buf, &end, 10) : -1;
+                if (end != buf && (*end == '\n' || *end == '\0') && v >= 0 && v < 256)
+                        return (int)v;
         }
         /* No /proc: probe, PR_CAPBSET_READ fails with EINVAL past the last. */
         int cap = 0;

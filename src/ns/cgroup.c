@@ -173,15 +173,31 @@ int zb_cg_dir(const struct zb_cg_layout *l, int m, const char *path, char *out, 
         return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+/* A plain decimal number (digits only, at most MAX) at *S, ended by SEP;
+ * *S moves past SEP. sscanf's %llu would also take blanks, signs and
+ * wrap-around, and these names come from directories anyone with write
+ * access to the parent can create. */
+static bool take_decimal(const char **s, char sep, unsigned long long max, unsigned long long *out)
+{
+        char *end;
+        if (!isdigit((unsigned char)**s))
+                return false;
+        errno = 0;
+        unsigned long long v = strtoull(*s, &end, 10);
+        if (errno || *end != sep || v > max)
+                return false;
+        *out = v;
+        *s = sep ? end + 1 : end;
+        return true;
+}
+
 bool zb_cg_name_parse(const char *name, pid_t *pid, unsigned long long *start)
 {
-        unsigned long long p, s;
-        unsigned seq;
-        int end = 0;
-        if (strncmp(name, "zonebox-", 8) != 0 || !isdigit((unsigned char)name[8]))
-                return false;
-        if (sscanf(name + 8, "%llu-%llu-%u%n", &p, &s, &seq, &end) != 3 || name[8 + end] != '\0' ||
-            p == 0 || p > INT32_MAX)
+        unsigned long long p, s, seq;
+        const char *c = name + 8;
+        if (strncmp(name, "zonebox-", 8) != 0 || !take_decimal(&c, '-', INT32_MAX, &p) ||
+            !take_decimal(&c, '-', ULLONG_MAX, &s) || !take_decimal(&c, '\0', UINT_MAX, &seq) ||
+            p == 0)
                 return false;
         *pid = (pid_t)p;
         *start = s;
@@ -219,14 +235,15 @@ static int join(char *out, size_t size, const char *dir, const char *file)
 
 static ssize_t read_text(const char *path, char *buf, size_t size)
 {
+        buf[0] = '\0'; /* an empty string on every failure, too */
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return -errno;
+                return errno ? -errno : -EIO;
         ssize_t n = read(fd, buf, size - 1);
         int e = errno;
         close(fd);
         if (n < 0)
-                return -e;
+                return e ? -e : -EIO; /* never 0: buf is unset */
         buf[n] = '\0';
         return n;
 }
@@ -234,18 +251,19 @@ static ssize_t read_text(const char *path, char *buf, size_t size)
 /* A whole /proc file of unknown size, malloc'd. */
 static char *read_all(const char *path)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return NULL;
         size_t cap = 16384, len = 0;
         char *buf = malloc(cap);
-        while (buf) {
+        if (!buf)
+                return NULL;
+        for (;;) {
                 if (len + 1 >= cap) {
                         char *nb = realloc(buf, cap * 2);
                         if (!nb) {
                                 free(buf);
-                                buf = NULL;
-                                break;
+                                return NULL;
                         }
                         buf = nb;
                         cap *= 2;
@@ -257,9 +275,7 @@ static char *read_all(const char *path)
                         break;
                 len += (size_t)n;
         }
-        close(fd);
-        if (buf)
-                buf[len] = '\0';
+        buf[len] = '\0';
         return buf;
 }
 
@@ -321,11 +337,16 @@ static int proc_start_time(pid_t pid, unsigned long long *out)
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
         if (read_text(path, buf, sizeof(buf)) <= 0)
                 return -1;
-        char *s = strrchr(buf, ')');
+        char *s = strrchr(buf, ')'), *end;
         for (int field = 2; s && field < 22; field++)
                 s = strchr(s + 1, ' ');
-        if (!s || sscanf(s, " %llu", out) != 1)
+        if (!s || !isdigit((unsigned char)s[1]))
                 return -1;
+        errno = 0;
+        unsigned long long v = strtoull(s + 1, &end, 10);
+        if (errno || (*end != ' ' && *end != '\0'))
+                return -1;
+        *out = v;
         return 0;
 }
 
@@ -341,7 +362,7 @@ static int load_layout(struct zb_cg_layout *l)
         _cleanup_(freep) char *mi = read_all("/proc/self/mountinfo");
         _cleanup_(freep) char *self = read_all("/proc/self/cgroup");
         if (!mi || !self)
-                return -errno ? -errno : -ENOMEM;
+                return errno ? -errno : -ENOMEM;
         zb_cg_parse_mountinfo(l, mi);
         zb_cg_parse_self(l, self);
         /* After an earlier run in this process moved us into our own leaf,
@@ -550,9 +571,8 @@ static int make_v1(struct ns_cgroup *cg, const struct zb_cg_layout *l, int c, co
 
 static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb_error *err)
 {
-        const char *dir;
-        int r = 0;
-        const char *what = "";
+        const char *dir, *what;
+        int r;
 
         if (l->memory) {
                 uint64_t swap = swap_bytes(l);
@@ -632,8 +652,8 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
         snprintf(cg->name, sizeof(cg->name), "zonebox-%d-%llu-%u", (int)getpid(), start, seq++);
 
         /* Where each controller goes. */
-        bool wanted[ZB_CG_N] = { [ZB_CG_MEMORY] = true, [ZB_CG_CPU] = lim->cpus_milli != 0,
-                                 [ZB_CG_PIDS] = lim->pids != 0 };
+        const bool wanted[ZB_CG_N] = { [ZB_CG_MEMORY] = true, [ZB_CG_CPU] = lim->cpus_milli != 0,
+                                       [ZB_CG_PIDS] = lim->pids != 0 };
         bool required[ZB_CG_N] = { [ZB_CG_MEMORY] = lim->memory != 0, [ZB_CG_CPU] = lim->cpus_milli != 0,
                                    [ZB_CG_PIDS] = lim->pids != 0 };
         char v2_parent[PATH_MAX] = "", v2_avail[512] = "", want_v2[128] = "", v2_parent_cg[PATH_MAX];

@@ -62,6 +62,7 @@
  * struct from any ABI as long as the fields it does not know are zero. */
 struct ruleset_attr {
         uint64_t handled_access_fs;
+        // cppcheck-suppress unusedStructMember ; kernel ABI: stays 0 (no network rules), read by the kernel
         uint64_t handled_access_net;
         uint64_t scoped;
 };

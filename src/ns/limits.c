@@ -9,12 +9,20 @@
 
 #include "ns.h"
 
+/* glibc types the resource as an enum under _GNU_SOURCE (int elsewhere);
+ * with the enum, -Wconversion has nothing to say about passing it on. */
+#ifdef __GLIBC__
+typedef __rlimit_resource_t rlimit_res;
+#else
+typedef int rlimit_res;
+#endif
+
 static rlim_t to_rlim(uint64_t v)
 {
         return v == ZB_UNLIMITED ? RLIM_INFINITY : (rlim_t)v;
 }
 
-static int check_one(int res, const char *name, uint64_t want, struct zb_error *err)
+static int check_one(rlimit_res res, const char *name, uint64_t want, struct zb_error *err)
 {
         struct rlimit cur;
         if (getrlimit(res, &cur) < 0)
@@ -49,7 +57,7 @@ int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err)
         return r;
 }
 
-static void set_one(struct ns_ctx *c, int res, const char *name, rlim_t v)
+static void set_one(struct ns_ctx *c, rlimit_res res, const char *name, rlim_t v)
 {
         struct rlimit rl = { v, v };
         if (setrlimit(res, &rl) < 0)

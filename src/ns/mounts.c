@@ -18,6 +18,7 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 
+#include "cow.h"
 #include "ns.h"
 #include "sys.h"
 
@@ -331,6 +332,8 @@ static void build_skeleton(struct stage *s)
         }
         for (size_t i = 0; i < c->p->n_zones; i++)
                 mkdir_inside(s, c->p->zones[i].path, 0755);
+        if (c->p->check_canary)
+                write_inside(s, ZB_CHECK_LANDLOCK_CANARY, "zonebox check: Landlock should refuse this\n");
         if (c->p->workdir)
                 mkdir_inside(s, c->p->workdir, 0755);
 }
@@ -416,6 +419,15 @@ static void mount_zones(struct stage *s)
         }
 }
 
+/* A cow zone's source becomes an overlay over it (cow.c), made while the
+ * new root is still writable for staging; mount_zones attaches it. */
+static void mount_cow_zones(struct stage *s)
+{
+        for (size_t i = 0; i < s->c->p->n_zones; i++)
+                if (s->c->p->zones[i].mode == ZB_ZONE_COW)
+                        s->zone_fd[i] = ns_cow_overlay(s->c, i, s->zone_fd[i], s->root_fd, s->root);
+}
+
 static void enter_root(struct stage *s)
 {
         /* pivot_root(".", ".") stacks the old root on top of the new one;
@@ -440,6 +452,7 @@ void ns_mounts_build(struct ns_ctx *c)
 
         open_sources(&s);
         mount_stage_root(&s);
+        mount_cow_zones(&s);
         build_skeleton(&s);
         fill_root(&s);
         mount_dev(&s);

@@ -71,6 +71,12 @@ struct ns_ctx {
         size_t n_ll_paths;
         int ll_fd;                 /* the ruleset, made by init, enforced by the command */
         bool rlimit_fallback;  /* resources skipped (allow_unenforced): rlimits stand in */
+        /* cow zones (cow.c): per zone index, the store dir holding upper/
+         * and work/ (NULL unless cow), and its clone, opened by the child
+         * before it takes the sandbox's ids. */
+        const char *cow_dir[ZB_MAX_ZONES];
+        int cow_fd[ZB_MAX_ZONES];
+        int cow_host_fd[2]; /* the supervisor's store fds: the child closes its copies */
 };
 
 /* Child side. Each returns 0 or reports through the setup pipe and _exit()s. */

@@ -39,7 +39,7 @@
 #include <linux/netlink.h>
 
 #include "../core/util.h"
-#include "seccomp.h"
+#include "seccomp.h" // NOLINT(readability-duplicate-include): <seccomp.h> above is libseccomp's
 
 #define DEFAULT_ACTION SCMP_ACT_ERRNO(EPERM)
 #define JSON_MAX_DEPTH 16
@@ -769,12 +769,12 @@ static int entry_applies(const struct profile *pr, struct json_object *call, con
 {
         static const char *const keys[] = { "caps", "arches", "minKernel", NULL };
         char sub[48];
-        int r;
 
         for (int excl = 0; excl < 2; excl++) {
                 const char *key = excl ? "excludes" : "includes";
                 struct json_object *f, *caps, *archv, *kernel;
                 bool native = false;
+                int r;
 
                 if ((r = member(pr, call, where, key, json_type_object, &f)) < 0)
                         return r;
@@ -818,7 +818,7 @@ static int parse_arg(const struct profile *pr, struct json_object *v, const char
         static const char *const keys[] = { "index", "value", "valueTwo", "op", NULL };
         struct json_object *index, *value, *two, *op;
         char what[96];
-        uint64_t u;
+        uint64_t u = 0;
         int r;
 
         if (!json_object_is_type(v, json_type_object))
@@ -886,7 +886,7 @@ static int parse_syscall_entry(const struct profile *pr, struct json_object *cal
         struct scmp_arg_cmp args[MAX_RULE_ARGS];
         struct json_object *names, *name, *argv, *comment;
         char where[32], what[64];
-        uint32_t action;
+        uint32_t action = 0;
         size_t n_args = 0;
         int r;
 

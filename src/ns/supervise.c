@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "cgroup.h"
+#include "cow.h"
 #include "ns.h"
 #include "sys.h"
 
@@ -407,6 +408,7 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 c->status_fd = status[1];
                 c->out_fd = out[1];
                 c->err_fd = err_pipe[1];
+                ns_cow_open_layers(c); /* before the child takes the sandbox's ids */
                 ns_child_main(c);
         }
         run->pid = (pid_t)pid;
@@ -465,6 +467,7 @@ int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *e
         int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
         _cleanup_(freep) struct ns_cgroup *cg = calloc(1, sizeof(*cg));
         struct run run = { .p = p, .r = r, .pidfd = -1, .cg = cg };
+        struct ns_cow cow = { .store_fd = -1, .run_fd = -1 };
         int ret;
 
         for (int i = 0; i < FD_COUNT; i++)
@@ -475,6 +478,8 @@ int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *e
         ret = ns_rlimits_check(p, err);
         if (ret == 0)
                 ret = ctx_init(c, p, err);
+        if (ret == 0)
+                ret = ns_cow_prepare(&cow, c, err);
         if (ret == 0)
                 ret = ns_security_prepare(c, r, err);
         if (ret == 0)
@@ -496,6 +501,8 @@ int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *e
         run.fds[FD_SIG].fd = forward_fd(&c->forward_mask);
         record_layers(p, cg, r);
         ret = supervise(c, &run, go, setup, status, out, errp, err);
+        if (ret == 0)
+                ns_cow_finish(&cow, p, r);
 out:
         for (int i = 0; i < FD_COUNT; i++)
                 if (i != FD_PID && run.fds[i].fd >= 0)
@@ -506,6 +513,7 @@ out:
         close_pair(out);
         close_pair(errp);
         ns_cgroup_finish(cg, NULL); /* after a failure before the run; a no-op after one */
+        ns_cow_release(&cow);
         if (c) {
                 ns_security_release(c);
                 zb_strv_free(c->envp);

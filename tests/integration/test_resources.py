@@ -418,8 +418,9 @@ def test_teardown_after_many_runs(zb, tmp):
         kill_marked(mark)
     assert not failures, failures[:5]
     assert leftover, "processes outlived their sandboxes: %s" % left_pids
+    # New ones only: a stale cgroup of some other, killed zonebox may
+    # exist (the gc tests make them); these runs must add none.
     assert set(zonebox_cgroups()) - cgroups_before == set(), zonebox_cgroups()
-    assert zonebox_cgroups() == [], zonebox_cgroups()
     assert mount_lines() - mounts_before == set()
 
 

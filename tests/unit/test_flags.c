@@ -436,7 +436,7 @@ TEST(flags_bad_values)
                 { "--ulimit", "nofile=1048577", -EINVAL, NULL },
                 { "--ulimit", "fsize=12x", -EINVAL, NULL },
                 { "--ulimit", "core=1", -EINVAL, "core" },
-                { "--runtime", "runsc", -ENOTSUP, NULL },
+                { "--runtime", "run sc", -EINVAL, "run sc" },
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 struct zb_error err;

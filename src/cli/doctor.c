@@ -1,0 +1,395 @@
+/* zonebox doctor: what this kernel and this user can enforce, found by
+ * trying each mechanism (in throwaway children), not by reading version
+ * numbers. Ends by starting the default sandbox itself. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <grp.h>
+#include <linux/filter.h>
+#include <linux/mount.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ns/cgroup.h"
+#include "ns/landlock.h"
+
+static const char doctor_help[] =
+"Usage: zonebox doctor [--json]\n"
+"\n"
+"Show what this kernel and this user can enforce, one line per mechanism,\n"
+"each found by trying it: user namespaces (also unprivileged), cgroup\n"
+"controllers (v1 or v2, and whether a cgroup can be made here), seccomp\n"
+"(filters, TSYNC, user notification), Landlock ABI, overlayfs and idmapped\n"
+"mounts in a user namespace, pidfd and clone3. Then it starts the default\n"
+"sandbox (zonebox run -- true).\n"
+"\n"
+"Exit status: 0 when the default policy runs here, 1 when it does not.\n";
+
+struct report {
+        json_object *items;
+        bool json;
+};
+
+static void item(struct report *rep, const char *name, bool ok, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void item(struct report *rep, const char *name, bool ok, const char *fmt, ...)
+{
+        char detail[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof(detail), fmt, ap);
+        va_end(ap);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(name));
+        json_object_object_add(o, "ok", json_object_new_boolean(ok));
+        json_object_object_add(o, "detail", json_object_new_string(detail));
+        json_object_array_add(rep->items, o);
+        if (!rep->json)
+                printf("%-22s %-3s %s\n", name, ok ? "yes" : "no", detail);
+}
+
+/* Run FN in a child; its exit code 0 means yes, else the errno. */
+static int try_child(int (*fn)(void))
+{
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0)
+                _exit(fn() == 0 ? 0 : (errno ? errno : 255) & 255);
+        int st;
+        if (pid < 0 || waitpid(pid, &st, 0) < 0)
+                return errno;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+static int read_int(const char *path, long *out)
+{
+        char buf[32];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return -1;
+        buf[n] = '\0';
+        *out = strtol(buf, NULL, 10);
+        return 0;
+}
+
+static int write_str(const char *path, const char *s)
+{
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t n = write(fd, s, strlen(s));
+        close(fd);
+        return n < 0 ? -1 : 0;
+}
+
+static int do_userns(void) { return unshare(CLONE_NEWUSER); }
+
+/* As an ordinary user would: drop to uid 65534 first (root only). */
+static int do_userns_unprivileged(void)
+{
+        if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+                               setresuid(65534, 65534, 65534) < 0))
+                return -1;
+        return unshare(CLONE_NEWUSER);
+}
+
+/* Become root of a new user namespace with a private mount namespace. */
+static int enter_userns(void)
+{
+        uid_t uid = geteuid();
+        gid_t gid = getegid();
+        char map[64];
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+                return -1;
+        write_str("/proc/self/setgroups", "deny");
+        snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+        if (write_str("/proc/self/uid_map", map) < 0)
+                return -1;
+        snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+        if (write_str("/proc/self/gid_map", map) < 0)
+                return -1;
+        return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
+static int do_overlay(void)
+{
+        if (enter_userns() < 0 || mount("tmpfs", "/tmp", "tmpfs", 0, NULL) < 0)
+                return -1;
+        mkdir("/tmp/l", 0755);
+        mkdir("/tmp/u", 0755);
+        mkdir("/tmp/w", 0755);
+        mkdir("/tmp/m", 0755);
+        return mount("overlay", "/tmp/m", "overlay", 0, "lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w");
+}
+
+/* An idmapped mount, as rw zones started by root would use: clone the
+ * host's /tmp in a private mount namespace and give it the mapping of a
+ * fresh user namespace (0 -> 65534). Needs CAP_SYS_ADMIN over the
+ * filesystem, i.e. root in the initial user namespace. */
+static int do_idmap(void)
+{
+        int sync[2];
+        if (pipe(sync) < 0 || unshare(CLONE_NEWNS) < 0 ||
+            mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return -1;
+        pid_t holder = fork();
+        if (holder == 0) {
+                char c;
+                close(sync[1]);
+                if (unshare(CLONE_NEWUSER) < 0)
+                        _exit(1);
+                ssize_t n = read(sync[0], &c, 1); /* until the parent is done */
+                _exit(n < 0);
+        }
+        close(sync[0]);
+        char path[64];
+        int r = -1, e = 0;
+        for (int i = 0; i < 1000 && r < 0; i++) { /* wait for the child's unshare */
+                snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)holder);
+                r = write_str(path, "0 65534 1");
+                e = errno;
+                if (r == 0) {
+                        snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)holder);
+                        r = write_str(path, "0 65534 1");
+                        e = errno;
+                        if (r < 0)
+                                break;
+                }
+                if (r < 0)
+                        usleep(1000);
+        }
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)holder);
+        int userns = r == 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        int fd = userns >= 0 ? (int)syscall(SYS_open_tree, AT_FDCWD, "/tmp", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC) : -1;
+        if (fd >= 0) {
+                struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+                r = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr));
+                e = errno;
+        } else {
+                r = -1;
+                e = errno ? errno : e;
+        }
+        close(sync[1]);
+        waitpid(holder, NULL, 0);
+        errno = e;
+        return r;
+}
+
+static int do_clone3(void)
+{
+        int pidfd = -1;
+        struct clone_args args = { .flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd,
+                                   .exit_signal = SIGCHLD };
+        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid == 0)
+                _exit(0);
+        if (pid < 0)
+                return -1;
+        siginfo_t si;
+        return waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+}
+
+static int do_seccomp_tsync(void)
+{
+        struct sock_filter allow = { 0x06, 0, 0, SECCOMP_RET_ALLOW };
+        struct sock_fprog prog = { 1, &allow };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return -1;
+        return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+}
+
+static void check_cgroups(struct report *rep)
+{
+        struct zb_cg_layout *l = malloc(sizeof(*l));
+        char *mi = NULL, *self = NULL;
+        size_t n = 0;
+        FILE *f;
+        if (!l)
+                return;
+        zb_cg_layout_init(l);
+        if ((f = fopen("/proc/self/mountinfo", "re"))) {
+                if (getdelim(&mi, &n, 0, f) < 0) {
+                        free(mi);
+                        mi = NULL;
+                }
+                fclose(f);
+        }
+        n = 0;
+        if ((f = fopen("/proc/self/cgroup", "re"))) {
+                if (getdelim(&self, &n, 0, f) < 0) {
+                        free(self);
+                        self = NULL;
+                }
+                fclose(f);
+        }
+        if (mi)
+                zb_cg_parse_mountinfo(l, mi);
+        if (self)
+                zb_cg_parse_self(l, self);
+        char v2dir[PATH_MAX] = "", avail[512] = "";
+        if (l->v2 >= 0 && zb_cg_dir(l, l->v2, l->v2_self, v2dir, sizeof(v2dir)) == 0) {
+                char path[PATH_MAX + 32];
+                snprintf(path, sizeof(path), "%s/cgroup.controllers", v2dir);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        ssize_t k = read(fd, avail, sizeof(avail) - 1);
+                        avail[k > 0 ? k : 0] = '\0';
+                        avail[strcspn(avail, "\n")] = '\0';
+                        close(fd);
+                }
+        }
+        if (l->v2 >= 0) {
+                char probe[PATH_MAX + 64];
+                snprintf(probe, sizeof(probe), "%s/zonebox-doctor-%d", v2dir, (int)getpid());
+                bool w = mkdir(probe, 0755) == 0;
+                int e = errno;
+                if (w)
+                        rmdir(probe);
+                item(rep, "cgroup v2", true, "mounted at %s; our cgroup %s offers '%s'; %s", l->mounts[l->v2].dir,
+                     l->v2_self, avail, w ? "a child cgroup can be made here" : strerror(e));
+        } else {
+                item(rep, "cgroup v2", false, "not mounted");
+        }
+        static const char *const names[] = { "memory", "cpu", "cpuacct", "pids" };
+        for (int c = 0; c < ZB_CG_N; c++) {
+                char label[32], dir[PATH_MAX], probe[PATH_MAX + 64];
+                snprintf(label, sizeof(label), "cgroup %s", names[c]);
+                bool on_v2 = c != ZB_CG_CPUACCT && zb_cg_has_word(avail, names[c]);
+                const char *where = on_v2 ? "v2" : l->v1[c] >= 0 ? "v1" : NULL;
+                if (c == ZB_CG_CPUACCT && l->v2 >= 0) {
+                        item(rep, label, true, "CPU accounting from cgroup v2 cpu.stat%s",
+                             l->v1[c] >= 0 ? " (v1 cpuacct also mounted)" : "");
+                        continue;
+                }
+                if (!where) {
+                        item(rep, label, false, "not available (neither in cgroup v2 nor a v1 hierarchy)");
+                        continue;
+                }
+                if (on_v2)
+                        snprintf(dir, sizeof(dir), "%s", v2dir);
+                else if (zb_cg_dir(l, l->v1[c], l->v1_self[c], dir, sizeof(dir)) < 0)
+                        dir[0] = '\0';
+                snprintf(probe, sizeof(probe), "%s/zonebox-doctor-%d", dir, (int)getpid());
+                bool w = dir[0] && mkdir(probe, 0755) == 0;
+                int e = errno;
+                if (w)
+                        rmdir(probe);
+                item(rep, label, w, "cgroup %s at %s: %s", where, dir[0] ? dir : "?",
+                     w ? "writable here" : strerror(e));
+        }
+        free(mi);
+        free(self);
+        free(l);
+}
+
+int cli_doctor(int argc, char **argv)
+{
+        struct report rep = { .items = json_object_new_array() };
+        long v;
+        int e;
+
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0) {
+                        rep.json = true;
+                } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+                        fputs(doctor_help, stdout);
+                        json_object_put(rep.items);
+                        return 0;
+                } else {
+                        fprintf(stderr, "zonebox doctor: %s: unknown flag (see zonebox doctor --help)\n", argv[i]);
+                        json_object_put(rep.items);
+                        return ZB_EXIT_ERROR;
+                }
+        }
+
+        e = try_child(do_userns);
+        item(&rep, "user namespaces", !e, "%s%s", e ? "unshare(CLONE_NEWUSER): " : "can be created",
+             e ? strerror(e) : "");
+        e = try_child(do_userns_unprivileged);
+        char extra[96] = "";
+        if (read_int("/proc/sys/kernel/unprivileged_userns_clone", &v) == 0)
+                snprintf(extra, sizeof(extra), " (kernel.unprivileged_userns_clone = %ld)", v);
+        item(&rep, "unprivileged userns", !e, "%s%s%s", e ? "as uid 65534: " : "ordinary users can create them",
+             e ? strerror(e) : "", extra);
+        if (read_int("/proc/sys/user/max_user_namespaces", &v) == 0)
+                item(&rep, "max user namespaces", v > 0, "user.max_user_namespaces = %ld", v);
+
+        check_cgroups(&rep);
+
+        char actions[256] = "";
+        int fd = open("/proc/sys/kernel/seccomp/actions_avail", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                ssize_t k = read(fd, actions, sizeof(actions) - 1);
+                actions[k > 0 ? k : 0] = '\0';
+                actions[strcspn(actions, "\n")] = '\0';
+                close(fd);
+        }
+        bool filter = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 && actions[0];
+        item(&rep, "seccomp filter", filter, "%s%s", filter ? "actions: " : "seccomp filters unavailable",
+             actions);
+        e = try_child(do_seccomp_tsync);
+        item(&rep, "seccomp TSYNC", !e, "%s", e ? strerror(e) : "filters can be synced across threads");
+        bool notif = zb_cg_has_word(actions, "user_notif");
+        item(&rep, "seccomp user notif", notif, "%s", notif ? "SECCOMP_RET_USER_NOTIF available" : "not available");
+
+        int abi = zb_landlock_abi();
+        item(&rep, "landlock", abi > 0, "%s%d%s", abi > 0 ? "ABI " : "unavailable (ABI ", abi,
+             abi >= 6 ? ": filesystem, truncate, device ioctl, unix-socket and signal scoping"
+             : abi > 0 ? ": filesystem rules (no signal/socket scoping before ABI 6)" : ")");
+
+        e = try_child(do_overlay);
+        item(&rep, "overlayfs in userns", !e, "%s", e ? strerror(e) : "an overlay mounts inside a user namespace");
+        if (geteuid() == 0) {
+                e = try_child(do_idmap);
+                item(&rep, "idmapped mounts", !e, "%s",
+                     e ? strerror(e) : "mount_setattr(MOUNT_ATTR_IDMAP) works on a clone of /tmp");
+        } else {
+                item(&rep, "idmapped mounts", false, "need root (CAP_SYS_ADMIN over the host's filesystems)");
+        }
+        e = try_child(do_clone3);
+        int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        item(&rep, "pidfd, clone3", !e && pfd >= 0, "%s", !e && pfd >= 0 ? "clone3(CLONE_PIDFD) and pidfd_open work"
+                                                                           : strerror(e ? e : errno));
+        if (pfd >= 0)
+                close(pfd);
+
+        /* The proof: the default policy, started for real. */
+        struct zb_error err = { 0 };
+        struct zb_policy *p = zb_policy_new();
+        struct zb_result *r = NULL;
+        char *cmd[] = { "true", NULL };
+        bool ok = p && zb_policy_set_command(p, 1, cmd, &err) == 0 && zb_run(p, &r, &err) == 0 &&
+                  zb_result_exit_code(r) == 0;
+        item(&rep, "default sandbox", ok, "%s",
+             ok ? "zonebox run -- true works with the default policy"
+                : r && zb_result_error(r) ? zb_result_error(r) : err.message[0] ? err.message : "failed");
+        zb_result_free(r);
+        zb_policy_free(p);
+
+        if (rep.json) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "checks", json_object_get(rep.items));
+                json_object_object_add(o, "default_policy_runs", json_object_new_boolean(ok));
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                json_object_put(o);
+        }
+        json_object_put(rep.items);
+        return ok ? 0 : 1;
+}

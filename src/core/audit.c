@@ -1,0 +1,384 @@
+/* The audit log: JSON lines appended by zonebox outside the sandbox.
+ *
+ * Guarantees: a decision line is complete on disk before the command can
+ * start (zb_run refuses to start it otherwise), so a supervisor killed with
+ * SIGKILL mid-run leaves the decision and no partial line; every line is one
+ * write(2) of at most ZB_AUDIT_LINE_MAX bytes to an O_APPEND file, so
+ * concurrent zonebox processes never interleave (the inode lock covers the
+ * whole write on Linux local filesystems; pipes: PIPE_BUF); the sandbox can
+ * neither write the file through a zone nor inherit a descriptor to it. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "audit.h"
+
+#define MAX_ANCESTORS 256
+
+/* How much of each field fits: tried in order until the line does. */
+struct tier {
+        size_t str;   /* bytes of one string */
+        size_t args;  /* argv entries */
+        size_t zones; /* zones listed */
+};
+static const struct tier tiers[] = {
+        { 1024, 256, 64 }, { 256, 32, 16 }, { 64, 8, 4 }, { 24, 3, 0 },
+};
+
+/* ------------------------------------------------------------ where the log may be */
+
+static bool under(const char *path, const char *dir)
+{
+        size_t n = strlen(dir);
+        if (n == 1 && dir[0] == '/')
+                return true;
+        return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* DIR (the opened directory DFD) must not be a writable zone's host
+ * directory or below one, by path or by identity: a bind mount shows the
+ * same directory under another path, so every ancestor's device and inode
+ * are compared too. */
+static int check_outside_zones(const struct zb_policy *p, int dfd, const char *dir,
+                               struct zb_error *err)
+{
+        char real[PATH_MAX], link[64];
+        struct stat anc[MAX_ANCESTORS];
+        size_t n_anc = 0;
+
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", dfd);
+        ssize_t n = readlink(link, real, sizeof(real) - 1);
+        if (n > 0 && real[0] == '/') {
+                real[n] = '\0';
+        } else if (!realpath(dir, real)) {
+                return zb_error_errno(err, errno, "audit.log: directory %s", dir);
+        }
+        for (char cut[PATH_MAX], *s = strcpy(cut, real); n_anc < MAX_ANCESTORS;) {
+                if (stat(cut, &anc[n_anc]) == 0)
+                        n_anc++;
+                if (strcmp(cut, "/") == 0)
+                        break;
+                s = strrchr(cut, '/');
+                if (s == cut)
+                        s[1] = '\0';
+                else
+                        *s = '\0';
+        }
+        for (size_t i = 0; i < p->n_zones; i++) {
+                const struct zb_zone *z = &p->zones[i];
+                char zreal[PATH_MAX];
+                struct stat zs;
+                bool inside = false;
+                if (z->mode == ZB_ZONE_RO || !z->host_path)
+                        continue;
+                if (realpath(z->host_path, zreal) && under(real, zreal))
+                        inside = true;
+                if (stat(z->host_path, &zs) == 0)
+                        for (size_t k = 0; k < n_anc && !inside; k++)
+                                inside = anc[k].st_dev == zs.st_dev && anc[k].st_ino == zs.st_ino;
+                if (inside)
+                        return zb_error_set(err, EPERM,
+                                            "audit.log: %s is inside zone '%s' (%s, mode %s), which the sandbox can write; put the log outside every rw zone",
+                                            p->audit.log, z->name, z->host_path, zb_zone_mode_name(z->mode));
+        }
+        return 0;
+}
+
+/* The log, opened for one append. Never inherited: O_CLOEXEC, and closed
+ * again before zb_run clones anything. */
+static int audit_open(const struct zb_policy *p, struct zb_error *err)
+{
+        const char *path = p->audit.log;
+        const char *slash = strrchr(path, '/');
+        struct stat st;
+
+        if (!slash || !slash[1])
+                return zb_error_set(err, EINVAL, "audit.log: '%s' is not a file path", path);
+        _cleanup_(freep) char *dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+        if (!dir)
+                return zb_error_set(err, ENOMEM, "audit.log: out of memory");
+        _cleanup_(closep) int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return zb_error_errno(err, errno, "audit.log: directory %s", dir);
+        int r = check_outside_zones(p, dfd, dir, err);
+        if (r < 0)
+                return r;
+        /* O_NOFOLLOW: a symlink could point into a zone. O_NONBLOCK: a FIFO
+         * without a reader fails instead of hanging the run. */
+        int fd = openat(dfd, slash + 1,
+                        O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
+        if (fd < 0)
+                return errno == ELOOP ? zb_error_set(err, ELOOP, "audit.log: %s is a symbolic link", path)
+                                      : zb_error_errno(err, errno, "audit.log: cannot open %s", path);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+                int e = errno;
+                bool reg = S_ISREG(st.st_mode);
+                close(fd);
+                if (!reg)
+                        return zb_error_set(err, EINVAL, "audit.log: %s is not a regular file", path);
+                if (st.st_nlink != 1)
+                        return zb_error_set(err, EPERM,
+                                            "audit.log: %s has %llu hard links (another name could be inside a zone)",
+                                            path, (unsigned long long)st.st_nlink);
+                return zb_error_errno(err, e, "audit.log: %s", path);
+        }
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+                fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        return fd;
+}
+
+int zb_audit_check(const struct zb_policy *p, struct zb_error *err)
+{
+        if (!p->audit.log)
+                return 0;
+        int fd = audit_open(p, err);
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return 0;
+}
+
+/* One write(2): the whole line or (on a full disk) an error. */
+static int audit_append(const struct zb_policy *p, const char *line, struct zb_error *err)
+{
+        int fd = audit_open(p, err);
+        if (fd < 0)
+                return fd;
+        size_t n = strlen(line);
+        ssize_t w = write(fd, line, n);
+        int e = w < 0 ? errno : EIO;
+        if (w == (ssize_t)n && p->audit.fsync && fdatasync(fd) < 0) {
+                e = errno;
+                w = -1;
+        }
+        close(fd);
+        if (w != (ssize_t)n)
+                return zb_error_errno(err, e, "audit.log: cannot append to %s", p->audit.log);
+        return 0;
+}
+
+/* ------------------------------------------------------------ the line */
+
+void zb_audit_new_id(char id[ZB_AUDIT_ID_LEN + 1])
+{
+        unsigned char b[ZB_AUDIT_ID_LEN / 2];
+        if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
+                uint64_t v = zb_now_ns() ^ ((uint64_t)getpid() << 40);
+                memcpy(b, &v, sizeof(b));
+        }
+        for (size_t i = 0; i < sizeof(b); i++)
+                snprintf(id + 2 * i, 3, "%02x", b[i]);
+}
+
+static void iso_time(char *buf, size_t size)
+{
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+/* S as valid UTF-8, at most MAX bytes (cut at a character boundary). */
+static json_object *str(const char *s, size_t max, bool *cut)
+{
+        size_t n = 0;
+        if (!s)
+                return NULL;
+        _cleanup_(freep) char *clean = zb_utf8_sanitize(s, strlen(s), &n);
+        if (!clean)
+                return NULL;
+        if (n > max) {
+                *cut = true;
+                n = max;
+                while (n > 0 && ((unsigned char)clean[n] & 0xc0) == 0x80)
+                        n--;
+        }
+        return json_object_new_string_len(clean, (int)n);
+}
+
+static json_object *ms(double v)
+{
+        char s[32];
+        snprintf(s, sizeof(s), "%.3f", v);
+        return json_object_new_double_s(v, s);
+}
+
+static const char *network_name(enum zb_network n)
+{
+        return n == ZB_NET_HOST ? "host" : n == ZB_NET_LOOPBACK ? "loopback" : "none";
+}
+
+static const char *backend_name(enum zb_backend b)
+{
+        static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
+        return (unsigned)b < ARRAY_SIZE(names) ? names[b] : "namespace";
+}
+
+static void add_command(json_object *o, const struct zb_policy *p, const struct tier *t, bool *cut)
+{
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < p->argc && i < t->args; i++)
+                json_object_array_add(a, str(p->argv[i], t->str, cut));
+        if (p->argc > t->args)
+                *cut = true;
+        json_object_object_add(o, "command", a);
+        json_object_object_add(o, "argc", json_object_new_uint64(p->argc));
+}
+
+static void add_zones(json_object *o, const struct zb_policy *p, const struct tier *t, bool *cut)
+{
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < p->n_zones && i < t->zones; i++) {
+                const struct zb_zone *z = &p->zones[i];
+                json_object *zo = json_object_new_object();
+                json_object_object_add(zo, "path", str(z->path, t->str, cut));
+                json_object_object_add(zo, "mode", json_object_new_string(zb_zone_mode_name(z->mode)));
+                json_object_object_add(zo, "host_path", str(z->host_path, t->str, cut));
+                json_object_array_add(a, zo);
+        }
+        if (p->n_zones > t->zones)
+                *cut = true;
+        json_object_object_add(o, "zones", a);
+        json_object_object_add(o, "network", json_object_new_string(network_name(p->network)));
+}
+
+static void add_decision(json_object *o, const struct zb_decision *d, const struct tier *t, bool *cut)
+{
+        json_object_object_add(o, "decision",
+                               json_object_new_string(d->verdict == ZB_VERDICT_ALLOW ? "allow" : "deny"));
+        json_object_object_add(o, "by", json_object_new_string(zb_decided_by_name(d->by)));
+        json_object_object_add(o, "rule", d->rule[0] ? str(d->rule, t->str, cut) : NULL);
+        json_object_object_add(o, "reason", str(d->reason, t->str, cut));
+        json_object_object_add(o, "asked", json_object_new_boolean(d->asked));
+        if (d->asked)
+                json_object_object_add(o, "ask_reason", str(d->ask_reason, t->str, cut));
+}
+
+static void add_outcome(json_object *o, const struct zb_result *r, const char *error,
+                        const struct tier *t, bool *cut)
+{
+        if (!r) { /* nothing started: zonebox itself failed */
+                json_object_object_add(o, "status", json_object_new_string("setup_error"));
+                json_object_object_add(o, "cli_exit_code", json_object_new_int(125));
+                json_object_object_add(o, "error", str(error ? error : "", t->str, cut));
+                return;
+        }
+        json_object_object_add(o, "status", json_object_new_string(zb_status_name(r->status)));
+        json_object_object_add(o, "exit_code",
+                               r->status == ZB_STATUS_EXITED ? json_object_new_int(r->exit_code) : NULL);
+        json_object_object_add(o, "signal", r->signal ? json_object_new_int(r->signal) : NULL);
+        json_object_object_add(o, "cli_exit_code", json_object_new_int(zb_result_exit_code(r)));
+        json_object_object_add(o, "wall_ms", ms(r->wall_ms));
+        json_object_object_add(o, "cpu_user_ms", ms(r->cpu_user_ms));
+        json_object_object_add(o, "cpu_sys_ms", ms(r->cpu_sys_ms));
+        json_object_object_add(o, "peak_memory_bytes",
+                               r->peak_memory_bytes ? json_object_new_uint64(r->peak_memory_bytes) : NULL);
+        json_object_object_add(o, "oom_killed", json_object_new_boolean(r->oom_killed));
+        if (r->error)
+                json_object_object_add(o, "error", str(r->error, t->str, cut));
+}
+
+static char *line_at(const struct zb_policy *p, const char *event, const char *id,
+                     const struct zb_decision *d, const struct zb_result *r, const char *error,
+                     const struct tier *t)
+{
+        json_object *o = json_object_new_object();
+        char when[48];
+        bool cut = false;
+        char *s = NULL;
+
+        if (!o)
+                return NULL;
+        iso_time(when, sizeof(when));
+        json_object_object_add(o, "time", json_object_new_string(when));
+        json_object_object_add(o, "event", json_object_new_string(event));
+        json_object_object_add(o, "id", json_object_new_string(id));
+        json_object_object_add(o, "pid", json_object_new_int64(getpid()));
+        json_object_object_add(o, "uid", json_object_new_int64(getuid()));
+        add_command(o, p, t, &cut);
+        add_decision(o, d, t, &cut);
+        if (strcmp(event, "result") == 0)
+                add_outcome(o, r, error, t, &cut);
+        add_zones(o, p, t, &cut);
+        json_object_object_add(o, "backend", json_object_new_string(backend_name(p->backend)));
+        json_object_object_add(o, "truncated", json_object_new_boolean(cut));
+        const char *js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (js)
+                s = zb_asprintf("%s\n", js);
+        json_object_put(o);
+        return s;
+}
+
+char *zb_audit_line(const struct zb_policy *p, const char *event, const char *id,
+                    const struct zb_decision *d, const struct zb_result *r, const char *error)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(tiers); i++) {
+                char *s = line_at(p, event, id, d, r, error, &tiers[i]);
+                if (!s || strlen(s) <= ZB_AUDIT_LINE_MAX)
+                        return s;
+                free(s);
+        }
+        /* Cannot happen with the last tier's limits, but a line must fit. */
+        char when[48];
+        iso_time(when, sizeof(when));
+        return zb_asprintf("{\"time\":\"%s\",\"event\":\"%s\",\"id\":\"%s\",\"decision\":\"%s\",\"truncated\":true}\n",
+                           when, event, id, d->verdict == ZB_VERDICT_ALLOW ? "allow" : "deny");
+}
+
+static int append_event(const struct zb_policy *p, const char *event, const char *id,
+                        const struct zb_decision *d, const struct zb_result *r, const char *error,
+                        struct zb_error *err)
+{
+        if (!p->audit.log)
+                return 0;
+        _cleanup_(freep) char *line = zb_audit_line(p, event, id, d, r, error);
+        if (!line)
+                return zb_error_set(err, ENOMEM, "audit.log: out of memory");
+        return audit_append(p, line, err);
+}
+
+int zb_audit_decision(const struct zb_policy *p, const char *id, const struct zb_decision *d,
+                      struct zb_error *err)
+{
+        return append_event(p, "decision", id, d, NULL, NULL, err);
+}
+
+int zb_audit_result(const struct zb_policy *p, const char *id, const struct zb_decision *d,
+                    const struct zb_result *r, const char *error, struct zb_error *err)
+{
+        return append_event(p, "result", id, d, r, error, err);
+}
+
+int zb_gate_enter(const struct zb_policy *p, struct zb_gate *g, struct zb_result **denied,
+                  struct zb_error *err)
+{
+        int r;
+
+        *denied = NULL;
+        if ((r = zb_audit_check(p, err)) < 0 || (r = zb_approval_decide(p, &g->d, err)) < 0)
+                return r;
+        zb_audit_new_id(g->id);
+        if ((r = zb_audit_decision(p, g->id, &g->d, err)) < 0)
+                return r;
+        if (g->d.verdict == ZB_VERDICT_ALLOW)
+                return 0;
+        *denied = zb_approval_denied_result(p, &g->d);
+        if (!*denied)
+                return zb_error_set(err, ENOMEM, "out of memory");
+        zb_audit_result(p, g->id, &g->d, *denied, NULL, NULL);
+        return 0;
+}
+
+void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const struct zb_result *r,
+                   const char *error)
+{
+        zb_audit_result(p, g->id, &g->d, r, error, NULL);
+}

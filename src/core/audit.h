@@ -1,0 +1,54 @@
+/* The audit log (docs/config.md, "Audit log"): one JSON line per approval
+ * decision, written before anything starts, and one per outcome. Each line
+ * is a single write(2) to a file opened with O_APPEND, at most
+ * ZB_AUDIT_LINE_MAX bytes. The file is opened for each line and closed
+ * again, so no sandbox is ever cloned with it open, and it may not lie in a
+ * zone the sandbox can write. Without audit.log every call here does nothing. */
+#ifndef ZB_AUDIT_H
+#define ZB_AUDIT_H
+
+#include "approval.h"
+#include "result.h"
+
+/* PIPE_BUF: a line is atomic even when the log is a pipe; on a local
+ * filesystem one O_APPEND write is atomic against other appenders anyway. */
+#define ZB_AUDIT_LINE_MAX 4096
+#define ZB_AUDIT_ID_LEN 16
+
+/* Refuse a log the sandbox could write (inside an rw zone's host directory,
+ * by any name; a symlink; a file with other hard links; not a regular file)
+ * and make sure it can be opened. Creates it (0600) when missing. */
+int zb_audit_check(const struct zb_policy *p, struct zb_error *err);
+
+/* A fresh id that ties a decision line to its result line. */
+void zb_audit_new_id(char id[ZB_AUDIT_ID_LEN + 1]);
+
+/* "event": "decision". An error means the line is not on disk: the
+ * command must not start. */
+int zb_audit_decision(const struct zb_policy *p, const char *id, const struct zb_decision *d,
+                      struct zb_error *err);
+/* "event": "result": R's verdict, or (R NULL) ERROR, why nothing ran. */
+int zb_audit_result(const struct zb_policy *p, const char *id, const struct zb_decision *d,
+                    const struct zb_result *r, const char *error, struct zb_error *err);
+
+/* The gate every command passes before a backend may start it (zb_run;
+ * a session's exec should too): refuse a log the sandbox could write,
+ * decide, and have the decision on disk. 0 with *DENIED NULL: it may start;
+ * 0 with *DENIED set: refused (status denied, its result line written);
+ * a negative errno: zonebox failed and nothing may start. */
+struct zb_gate {
+        struct zb_decision d;
+        char id[ZB_AUDIT_ID_LEN + 1];
+};
+int zb_gate_enter(const struct zb_policy *p, struct zb_gate *g, struct zb_result **denied,
+                  struct zb_error *err);
+/* After the run: its result line (R NULL: ERROR says why nothing ran). A
+ * line that cannot be written is lost; the run's result stands. */
+void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const struct zb_result *r,
+                   const char *error);
+
+/* One line, '\n' included, at most ZB_AUDIT_LINE_MAX bytes (malloc'd). */
+char *zb_audit_line(const struct zb_policy *p, const char *event, const char *id,
+                    const struct zb_decision *d, const struct zb_result *r, const char *error);
+
+#endif

@@ -1,0 +1,11 @@
+/* What the rest of zonebox sees of src/engines/: running a policy with the
+ * docker or oci backend (zb_run dispatches here) and the public zb_export. */
+#ifndef ZB_ENGINES_ENGINES_H
+#define ZB_ENGINES_ENGINES_H
+
+#include "../core/policy.h"
+
+/* Run a validated policy whose backend is docker or oci. */
+int zb_engine_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
+
+#endif

@@ -1,0 +1,243 @@
+/* Running an engine's CLI (docker run, runc run) as a child of zonebox:
+ * stdout and stderr captured under one cap, the wall-time limit enforced by
+ * a callback that kills the container by name, and the termination signals
+ * the caller blocked forwarded to the container the same way. The child
+ * gets SIGTERM if zonebox dies (PR_SET_PDEATHSIG), which docker, podman and
+ * runc forward to the container; whatever is left is removed by the next
+ * run's garbage collection (container names carry the supervisor's pid and
+ * start time). No shell anywhere: argv is executed as given. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "engine.h"
+
+#define READ_CHUNK_BYTES 65536
+/* After the CLI exits, output still in flight is read for this long at most:
+ * a helper of the engine (conmon) may hold the pipe open. */
+#define DRAIN_AFTER_EXIT_MS 500
+#define SIMPLE_OUTPUT_MAX (64u << 10)
+
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static int pidfd_open_(pid_t pid)
+{
+        return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+_Noreturn static void child_exec(char *const *argv, int in_fd, int out_fd, int err_fd)
+{
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
+                signal(forwarded[i], SIG_DFL);
+        /* The engine's client must not outlive zonebox. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (in_fd < 0)
+                in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if ((in_fd >= 0 && dup2(in_fd, 0) < 0) || (out_fd >= 0 && dup2(out_fd, 1) < 0) ||
+            (err_fd >= 0 && dup2(err_fd, 2) < 0))
+                _exit(125);
+        execv(argv[0], argv);
+        _exit(errno == ENOENT ? 127 : 126);
+}
+
+static pid_t spawn(char *const *argv, int in_fd, int out_fd, int err_fd)
+{
+        pid_t pid = fork();
+        if (pid == 0)
+                child_exec(argv, in_fd, out_fd, err_fd);
+        return pid;
+}
+
+struct pump {
+        struct zb_buf *bufs[2];
+        uint64_t limit;
+        bool over;
+};
+
+static bool pump_read(struct pump *pm, int fd, int slot)
+{
+        char buf[READ_CHUNK_BYTES];
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return true;
+        if (n <= 0)
+                return false;
+        struct zb_buf *b = pm->bufs[slot];
+        /* One cap for stdout and stderr together, as the namespace backend. */
+        uint64_t used = pm->bufs[0]->len + pm->bufs[1]->len;
+        uint64_t room = pm->limit > used ? pm->limit - used : 0;
+        size_t take = (uint64_t)n < room ? (size_t)n : (size_t)room;
+        b->limit = b->len + take;
+        if (zb_buf_append(b, buf, take) < 0)
+                take = 0;
+        b->dropped += (uint64_t)n - take;
+        if (take < (size_t)n)
+                pm->over = true;
+        return true;
+}
+
+static int signal_fd_for_blocked(void)
+{
+        sigset_t cur, want;
+        sigemptyset(&want);
+        if (sigprocmask(SIG_SETMASK, NULL, &cur) < 0)
+                return -1;
+        bool any = false;
+        for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
+                if (sigismember(&cur, forwarded[i])) {
+                        sigaddset(&want, forwarded[i]);
+                        any = true;
+                }
+        return any ? signalfd(-1, &want, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
+}
+
+enum { P_EXIT, P_OUT, P_ERR, P_SIG, P_N };
+
+int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *err_buf,
+                  struct eng_exit *res, struct zb_error *err)
+{
+        int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
+        struct pump pm = { .bufs = { out, err_buf }, .limit = x->output_limit };
+        struct pollfd fds[P_N];
+        uint64_t t0 = zb_now_ns(), exited_ns = 0;
+        bool exited = false;
+
+        memset(res, 0, sizeof(*res));
+        if (x->capture && (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)) {
+                int e = errno;
+                for (int i = 0; i < 2; i++) {
+                        if (po[i] >= 0)
+                                close(po[i]);
+                }
+                return zb_error_errno(err, e, "pipe");
+        }
+        pid_t pid = spawn(x->argv, x->in_fd, po[1], pe[1]);
+        int spawn_errno = errno;
+        if (po[1] >= 0)
+                close(po[1]);
+        if (pe[1] >= 0)
+                close(pe[1]);
+        if (pid < 0) {
+                if (po[0] >= 0)
+                        close(po[0]);
+                if (pe[0] >= 0)
+                        close(pe[0]);
+                return zb_error_errno(err, spawn_errno, "cannot start %s", x->argv[0]);
+        }
+        fds[P_EXIT].fd = pidfd_open_(pid);
+        fds[P_OUT].fd = po[0];
+        fds[P_ERR].fd = pe[0];
+        fds[P_SIG].fd = x->forward_signals ? signal_fd_for_blocked() : -1;
+        for (int i = 0; i < P_N; i++)
+                fds[i].events = POLLIN;
+        /* Without a pidfd (Linux < 5.3) the loop polls waitpid(WNOHANG) every 20 ms. */
+
+        for (;;) {
+                int timeout = -1;
+                uint64_t now = zb_now_ns();
+                if (exited) {
+                        uint64_t since = (now - exited_ns) / 1000000;
+                        if ((fds[P_OUT].fd < 0 && fds[P_ERR].fd < 0) || since >= DRAIN_AFTER_EXIT_MS)
+                                break;
+                        timeout = (int)(DRAIN_AFTER_EXIT_MS - since);
+                } else {
+                        if (x->wall_ms && !res->timed_out) {
+                                uint64_t deadline = t0 + x->wall_ms * 1000000ull;
+                                if (now >= deadline) {
+                                        res->timed_out = true;
+                                        if (x->on_timeout)
+                                                x->on_timeout(x->ctx);
+                                        continue;
+                                }
+                                timeout = (int)((deadline - now) / 1000000) + 1;
+                        }
+                        if (fds[P_EXIT].fd < 0 && (timeout < 0 || timeout > 20))
+                                timeout = 20;
+                }
+                int n = poll(fds, P_N, timeout);
+                if (n < 0 && errno != EINTR) {
+                        int e = errno;
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                        for (int i = 0; i < P_N; i++)
+                                if (fds[i].fd >= 0)
+                                        close(fds[i].fd);
+                        return zb_error_errno(err, e, "poll");
+                }
+                for (int slot = 0; slot < 2; slot++) {
+                        struct pollfd *f = &fds[P_OUT + slot];
+                        if (f->fd >= 0 && (f->revents & (POLLIN | POLLHUP | POLLERR)) &&
+                            !pump_read(&pm, f->fd, slot)) {
+                                close(f->fd);
+                                f->fd = -1;
+                        }
+                }
+                if (pm.over && x->output_kill && !res->output_killed && !exited) {
+                        res->output_killed = true;
+                        if (x->on_output_limit)
+                                x->on_output_limit(x->ctx);
+                }
+                if (fds[P_SIG].fd >= 0 && (fds[P_SIG].revents & POLLIN)) {
+                        struct signalfd_siginfo si;
+                        while (read(fds[P_SIG].fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                                res->forwarded_signal = (int)si.ssi_signo;
+                                if (x->on_signal && !exited)
+                                        x->on_signal(x->ctx, (int)si.ssi_signo);
+                        }
+                }
+                if (!exited && (fds[P_EXIT].fd < 0 || (fds[P_EXIT].revents & POLLIN))) {
+                        int st;
+                        pid_t w = waitpid(pid, &st, fds[P_EXIT].fd < 0 ? WNOHANG : 0);
+                        if (w == pid) {
+                                exited = true;
+                                exited_ns = zb_now_ns();
+                                res->status = st;
+                                if (fds[P_EXIT].fd >= 0)
+                                        close(fds[P_EXIT].fd);
+                                fds[P_EXIT].fd = -1;
+                        }
+                }
+        }
+        res->wall_ms = (double)(exited_ns - t0) / 1e6;
+        for (int i = 0; i < P_N; i++)
+                if (fds[i].fd >= 0)
+                        close(fds[i].fd);
+        return 0;
+}
+
+int eng_exec_simple(char *const *argv, char **out, char **errout)
+{
+        struct zb_buf ob = { .limit = SIMPLE_OUTPUT_MAX }, eb = { .limit = SIMPLE_OUTPUT_MAX };
+        struct zb_error err = { 0 };
+        struct eng_exit ex;
+        /* A helper (inspect, kill, rm) runs to completion; the caller's
+         * pending termination signals stay pending for the main wait. */
+        struct eng_exec x = { .argv = argv, .in_fd = -1, .capture = true,
+                              .output_limit = 2 * SIMPLE_OUTPUT_MAX };
+        int r = eng_exec_wait(&x, &ob, &eb, &ex, &err);
+        if (r < 0) {
+                zb_buf_free(&ob);
+                zb_buf_free(&eb);
+                return r;
+        }
+        if (out)
+                *out = ob.data ? ob.data : strdup("");
+        else
+                free(ob.data);
+        if (errout)
+                *errout = eb.data ? eb.data : strdup("");
+        else
+                free(eb.data);
+        if (WIFEXITED(ex.status))
+                return WEXITSTATUS(ex.status);
+        return 128 + WTERMSIG(ex.status);
+}

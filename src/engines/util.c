@@ -1,0 +1,380 @@
+/* Shared pieces of the engine translators: the notes that list what an
+ * engine cannot express, formatting of sizes as Docker writes them, the
+ * command's environment, container names that say which supervisor owns
+ * them (so a later run can remove what a killed one left), shell quoting. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "engine.h"
+
+void eng_notes_free(struct eng_notes *n)
+{
+        for (size_t i = 0; i < n->n_warn; i++)
+                free(n->warn[i]);
+        for (size_t i = 0; i < n->n_info; i++)
+                free(n->info[i]);
+        memset(n, 0, sizeof(*n));
+}
+
+static bool has_layer(const char *const *v, size_t n, const char *layer)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i], layer) == 0)
+                        return true;
+        return false;
+}
+
+void eng_apply(struct eng_notes *n, const char *layer)
+{
+        if (!has_layer(n->applied, n->n_applied, layer) && n->n_applied < ZB_MAX_LAYERS)
+                n->applied[n->n_applied++] = layer;
+}
+
+static void add_line(char **v, size_t *count, const char *fmt, va_list ap)
+{
+        char *s = NULL;
+        if (*count >= ENG_MAX_NOTES || vasprintf(&s, fmt, ap) < 0)
+                return;
+        v[(*count)++] = s;
+}
+
+void eng_skip(struct eng_notes *n, const char *layer, const char *fmt, ...)
+{
+        va_list ap;
+        if (!has_layer(n->skipped, n->n_skipped, layer) && n->n_skipped < ZB_MAX_LAYERS)
+                n->skipped[n->n_skipped++] = layer;
+        va_start(ap, fmt);
+        add_line(n->warn, &n->n_warn, fmt, ap);
+        va_end(ap);
+}
+
+void eng_warn(struct eng_notes *n, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        add_line(n->warn, &n->n_warn, fmt, ap);
+        va_end(ap);
+}
+
+void eng_info(struct eng_notes *n, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        add_line(n->info, &n->n_info, fmt, ap);
+        va_end(ap);
+}
+
+int eng_notes_check(const struct eng_notes *n, const struct zb_policy *p, const char *engine,
+                    struct zb_error *err)
+{
+        /* landlock: required fails closed on every engine, strict or not. */
+        if (p->security.landlock == ZB_LANDLOCK_REQUIRED && has_layer(n->skipped, n->n_skipped, "landlock"))
+                return zb_error_set(err, ENOTSUP,
+                                    "security.landlock: required, but the %s backend cannot apply Landlock",
+                                    engine);
+        if (p->engine.strict && n->n_warn > 0)
+                return zb_error_set(err, ENOTSUP, "strict: the %s backend cannot express %s", engine,
+                                    n->warn[0]);
+        return 0;
+}
+
+void eng_notes_to_result(const struct eng_notes *n, struct zb_result *r)
+{
+        for (size_t i = 0; i < n->n_applied; i++)
+                zb_result_layer(r, n->applied[i], true);
+        for (size_t i = 0; i < n->n_skipped; i++)
+                zb_result_layer(r, n->skipped[i], false);
+}
+
+char *eng_notes_text(const struct eng_notes *n)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (n->n_warn == 0 && n->n_info == 0)
+                return NULL;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < n->n_warn; i++)
+                fprintf(f, "warning: %s\n", n->warn[i]);
+        for (size_t i = 0; i < n->n_info; i++)
+                fprintf(f, "note: %s\n", n->info[i]);
+        fclose(f);
+        return buf;
+}
+
+void eng_common_layers(const struct zb_policy *p, struct eng_notes *n)
+{
+        if (p->security.landlock != ZB_LANDLOCK_OFF)
+                eng_skip(n, "landlock",
+                         "landlock: no container engine applies a Landlock ruleset; the mounts alone decide what is reachable");
+}
+
+void eng_format_size(uint64_t bytes, char *buf, size_t n)
+{
+        static const char units[] = { 'g', 'm', 'k' };
+        static const unsigned shift[] = { 30, 20, 10 };
+        for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+                uint64_t unit = 1ull << shift[i];
+                if (bytes >= unit && bytes % unit == 0) {
+                        snprintf(buf, n, "%llu%c", (unsigned long long)(bytes / unit), units[i]);
+                        return;
+                }
+        }
+        snprintf(buf, n, "%llu", (unsigned long long)bytes);
+}
+
+void eng_format_cpus(uint64_t milli, char *buf, size_t n)
+{
+        if (milli % 1000 == 0)
+                snprintf(buf, n, "%llu", (unsigned long long)(milli / 1000));
+        else if (milli % 100 == 0)
+                snprintf(buf, n, "%llu.%llu", (unsigned long long)(milli / 1000),
+                         (unsigned long long)(milli % 1000 / 100));
+        else if (milli % 10 == 0)
+                snprintf(buf, n, "%llu.%02llu", (unsigned long long)(milli / 1000),
+                         (unsigned long long)(milli % 1000 / 10));
+        else
+                snprintf(buf, n, "%llu.%03llu", (unsigned long long)(milli / 1000),
+                         (unsigned long long)(milli % 1000));
+}
+
+static size_t key_len(const char *kv)
+{
+        const char *eq = strchr(kv, '=');
+        return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+char **eng_build_env(const struct zb_policy *p)
+{
+        char **all = zb_policy_build_env(p);
+        if (!all)
+                return NULL;
+        /* zb_policy_build_env adds the caller's TERM: an engine's command has
+         * no terminal of ours, so TERM stays only if the policy sets it. */
+        bool policy_term = false;
+        for (size_t i = 0; i < p->n_env; i++)
+                policy_term |= key_len(p->env[i]) == 4 && strncmp(p->env[i], "TERM", 4) == 0;
+        size_t o = 0;
+        for (size_t i = 0; all[i]; i++) {
+                if (!policy_term && strncmp(all[i], "TERM=", 5) == 0) {
+                        free(all[i]);
+                        continue;
+                }
+                all[o++] = all[i];
+        }
+        all[o] = NULL;
+        return all;
+}
+
+/* Field 22 of /proc/PID/stat: the start time in clock ticks. */
+static unsigned long long start_time(pid_t pid)
+{
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t len = read(fd, buf, sizeof(buf) - 1);
+        if (len <= 0)
+                return 0;
+        buf[len] = '\0';
+        char *s = strrchr(buf, ')');
+        if (!s)
+                return 0;
+        unsigned long long v = 0;
+        /* After ") ": state is field 3, start time field 22. */
+        if (sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                   &v) != 1)
+                return 0;
+        return v;
+}
+
+void eng_container_name(char *buf, size_t n)
+{
+        static unsigned counter;
+        pid_t pid = getpid();
+        snprintf(buf, n, "zonebox-%d-%llu-%u", (int)pid, start_time(pid),
+                 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+}
+
+int eng_container_orphaned(const char *name)
+{
+        int pid;
+        unsigned long long st;
+        unsigned cnt;
+        char tail;
+        if (sscanf(name, "zonebox-%d-%llu-%u%c", &pid, &st, &cnt, &tail) != 3 || pid <= 0)
+                return -1;
+        return start_time(pid) != st;
+}
+
+char *eng_which(const char *name)
+{
+        if (!name || !*name)
+                return NULL;
+        if (strchr(name, '/'))
+                return access(name, X_OK) == 0 ? zb_path_absolute(NULL, name) : NULL;
+        const char *path = getenv("PATH");
+        if (!path || !*path)
+                path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        for (const char *s = path; *s;) {
+                size_t len = strcspn(s, ":");
+                if (len) {
+                        char *cand = zb_asprintf("%.*s/%s", (int)len, s, name);
+                        struct stat st;
+                        if (cand && stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+                                return cand;
+                        free(cand);
+                }
+                s += len;
+                if (*s == ':')
+                        s++;
+        }
+        return NULL;
+}
+
+static bool shell_safe(const char *s)
+{
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=/.,:@%", *s))
+                        return false;
+        return true;
+}
+
+char *eng_shell_join(char *const *argv)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        for (size_t i = 0; argv[i]; i++) {
+                if (i)
+                        fputc(' ', f);
+                if (shell_safe(argv[i])) {
+                        fputs(argv[i], f);
+                        continue;
+                }
+                /* Single quotes keep everything literal; a quote itself is '\'' . */
+                fputc('\'', f);
+                for (const char *s = argv[i]; *s; s++) {
+                        if (*s == '\'')
+                                fputs("'\\''", f);
+                        else
+                                fputc(*s, f);
+                }
+                fputc('\'', f);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+void eng_argv_add(struct eng_argv *a, const char *s)
+{
+        if (a->oom)
+                return;
+        if (a->n + 2 > a->cap) {
+                size_t cap = a->cap ? a->cap * 2 : 32;
+                char **v = realloc(a->v, cap * sizeof(char *));
+                if (!v) {
+                        a->oom = true;
+                        return;
+                }
+                a->v = v;
+                a->cap = cap;
+        }
+        char *c = strdup(s);
+        if (!c) {
+                a->oom = true;
+                return;
+        }
+        a->v[a->n++] = c;
+        a->v[a->n] = NULL;
+}
+
+void eng_argv_addf(struct eng_argv *a, const char *fmt, ...)
+{
+        char *s = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                a->oom = true;
+                return;
+        }
+        eng_argv_add(a, s);
+        free(s);
+}
+
+void eng_argv_free(struct eng_argv *a)
+{
+        for (size_t i = 0; i < a->n; i++)
+                free(a->v[i]);
+        free(a->v);
+        memset(a, 0, sizeof(*a));
+}
+
+static int remove_at(int dfd, const char *name, int depth)
+{
+        struct stat st;
+        if (depth > 64)
+                return -ELOOP;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        int r = 0;
+        for (struct dirent *e; (e = readdir(d));) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                        continue;
+                int q = remove_at(fd, e->d_name, depth + 1);
+                if (q < 0 && r == 0)
+                        r = q;
+        }
+        closedir(d);
+        if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+                r = -errno;
+        return r;
+}
+
+int eng_remove_tree(const char *path)
+{
+        return remove_at(AT_FDCWD, path, 0);
+}
+
+int eng_write_file(const char *path, const char *data, struct zb_error *err)
+{
+        _cleanup_(closep) int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return zb_error_errno(err, errno, "cannot write %s", path);
+        size_t len = strlen(data);
+        for (size_t done = 0; done < len;) {
+                ssize_t w = write(fd, data + done, len - done);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0)
+                        return zb_error_errno(err, errno, "cannot write %s", path);
+                done += (size_t)w;
+        }
+        return 0;
+}
