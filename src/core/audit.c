@@ -204,12 +204,6 @@ static json_object *str(const char *s, size_t max, bool *cut)
         return json_object_new_string_len(clean, (int)n);
 }
 
-static json_object *ms(double v)
-{
-        char s[32];
-        snprintf(s, sizeof(s), "%.3f", v);
-        return json_object_new_double_s(v, s);
-}
 
 static const char *network_name(enum zb_network n)
 {
@@ -271,17 +265,7 @@ static void add_outcome(json_object *o, const struct zb_result *r, const char *e
                 json_object_object_add(o, "error", str(error ? error : "", t->str, cut));
                 return;
         }
-        json_object_object_add(o, "status", json_object_new_string(zb_status_name(r->status)));
-        json_object_object_add(o, "exit_code",
-                               r->status == ZB_STATUS_EXITED ? json_object_new_int(r->exit_code) : NULL);
-        json_object_object_add(o, "signal", r->signal ? json_object_new_int(r->signal) : NULL);
-        json_object_object_add(o, "cli_exit_code", json_object_new_int(zb_result_exit_code(r)));
-        json_object_object_add(o, "wall_ms", ms(r->wall_ms));
-        json_object_object_add(o, "cpu_user_ms", ms(r->cpu_user_ms));
-        json_object_object_add(o, "cpu_sys_ms", ms(r->cpu_sys_ms));
-        json_object_object_add(o, "peak_memory_bytes",
-                               r->peak_memory_bytes ? json_object_new_uint64(r->peak_memory_bytes) : NULL);
-        json_object_object_add(o, "oom_killed", json_object_new_boolean(r->oom_killed));
+        zb_result_json_verdict(o, r);
         if (r->error)
                 json_object_object_add(o, "error", str(r->error, t->str, cut));
 }

@@ -228,14 +228,8 @@ static void add_cow(json_object *o, const struct zb_result *r)
                 json_object_object_add(o, "cow_error", text_n(r->cow_error, strlen(r->cow_error)));
 }
 
-char *zb_result_json(const struct zb_result *r)
+void zb_result_json_verdict(struct json_object *o, const struct zb_result *r)
 {
-        json_object *o = json_object_new_object();
-        json_object *l = json_object_new_object();
-        char *s = NULL;
-
-        if (!o || !l)
-                goto out;
         json_object_object_add(o, "status", json_object_new_string(zb_status_name(r->status)));
         json_object_object_add(o, "exit_code",
                                r->status == ZB_STATUS_EXITED ? json_object_new_int(r->exit_code) : NULL);
@@ -247,6 +241,17 @@ char *zb_result_json(const struct zb_result *r)
         json_object_object_add(o, "peak_memory_bytes",
                                r->peak_memory_bytes ? json_object_new_uint64(r->peak_memory_bytes) : NULL);
         json_object_object_add(o, "oom_killed", json_object_new_boolean(r->oom_killed));
+}
+
+char *zb_result_json(const struct zb_result *r)
+{
+        json_object *o = json_object_new_object();
+        json_object *l = json_object_new_object();
+        char *s = NULL;
+
+        if (!o || !l)
+                goto out;
+        zb_result_json_verdict(o, r);
         json_object_object_add(o, "stdout", r->captured ? text(&r->out) : NULL);
         json_object_object_add(o, "stdout_truncated", json_object_new_boolean(r->out.dropped > 0));
         json_object_object_add(o, "stderr", r->captured ? text(&r->err) : NULL);

@@ -65,6 +65,11 @@ struct zb_result *zb_result_new(const char *backend);
 /* LAYER must be a string literal (stored, not copied). */
 void zb_result_layer(struct zb_result *r, const char *layer, bool applied);
 const char *zb_status_name(enum zb_status s);
+/* Add the verdict fields (status, exit_code, signal, cli_exit_code, wall_ms,
+ * cpu_user_ms, cpu_sys_ms, peak_memory_bytes, oom_killed) to the JSON object
+ * O: shared by the result JSON and the audit log's result lines. */
+struct json_object;
+void zb_result_json_verdict(struct json_object *o, const struct zb_result *r);
 /* Copy of DATA with invalid UTF-8 replaced by U+FFFD (malloc'd). */
 char *zb_utf8_sanitize(const char *data, size_t n, size_t *out_len);
 
