@@ -19,34 +19,8 @@
 
 #include "core/util.h"
 #include "ns/landlock.h"
+#include "probe.h"
 #include "test.h"
-
-struct probe_fail {
-        int line;
-        long ret;
-        int err;
-};
-static struct probe_fail probe_fail;
-
-#define FAIL_AT(r)                                                                      \
-        do {                                                                            \
-                probe_fail = (struct probe_fail){ __LINE__, (long)(r), errno };         \
-                return 1;                                                               \
-        } while (0)
-#define EXPECT_OK(call)                                                                 \
-        do {                                                                            \
-                errno = 0;                                                              \
-                long r_ = (long)(call);                                                 \
-                if (r_ < 0)                                                             \
-                        FAIL_AT(r_);                                                    \
-        } while (0)
-#define EXPECT_ERR(call, e)                                                             \
-        do {                                                                            \
-                errno = 0;                                                              \
-                long r_ = (long)(call);                                                 \
-                if (r_ != -1 || errno != (e))                                           \
-                        FAIL_AT(r_);                                                    \
-        } while (0)
 
 static bool skip_without_landlock(const char *test)
 {
@@ -60,36 +34,7 @@ static bool skip_without_landlock(const char *test)
 /* Fork and run probe in the child; passes when it exits 0. */
 static bool run_child(int (*probe)(void), const char *what)
 {
-        struct probe_fail f = { 0 };
-        int fds[2], status = 0;
-
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return false;
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0)
-                return false;
-        if (pid == 0) {
-                close(fds[0]);
-                if (probe()) {
-                        ssize_t n = write(fds[1], &probe_fail, sizeof(probe_fail));
-                        (void)n;
-                        _exit(1);
-                }
-                _exit(0);
-        }
-        close(fds[1]);
-        ssize_t n = read(fds[0], &f, sizeof(f));
-        close(fds[0]);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        if (!ok && n == (ssize_t)sizeof(f))
-                fprintf(stderr, "  %s: test_landlock.c:%d: returned %ld, errno %d (%s)\n", what,
-                        f.line, f.ret, f.err, strerror(f.err));
-        else if (!ok)
-                fprintf(stderr, "  %s: child status 0x%x\n", what, status);
-        return ok;
+        return probe_in_child(NULL, NULL, probe, 0, "test_landlock.c", what);
 }
 
 /* Set up by the parent for the child. */

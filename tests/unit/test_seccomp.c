@@ -27,39 +27,11 @@
 
 #include "core/util.h"
 #include "ns/seccomp.h"
+#include "probe.h"
 #include "test.h"
 
 /* ---- running a probe under a filter ---- */
 
-/* What the child reports when an expectation fails. */
-struct probe_fail {
-        int line;
-        long ret;
-        int err;
-};
-static struct probe_fail probe_fail;
-
-#define FAIL_AT(r)                                                                      \
-        do {                                                                            \
-                probe_fail = (struct probe_fail){ __LINE__, (long)(r), errno };         \
-                return 1;                                                               \
-        } while (0)
-/* The call succeeds (returns >= 0). */
-#define EXPECT_OK(call)                                                                 \
-        do {                                                                            \
-                errno = 0;                                                              \
-                long r_ = (long)(call);                                                 \
-                if (r_ < 0)                                                             \
-                        FAIL_AT(r_);                                                    \
-        } while (0)
-/* The call fails with errno e. */
-#define EXPECT_ERR(call, e)                                                             \
-        do {                                                                            \
-                errno = 0;                                                              \
-                long r_ = (long)(call);                                                 \
-                if (r_ != -1 || errno != (e))                                           \
-                        FAIL_AT(r_);                                                    \
-        } while (0)
 /* The call does not fail with errno e (the filter let it through). */
 #define EXPECT_NOT_ERR(call, e)                                                         \
         do {                                                                            \
@@ -69,49 +41,20 @@ static struct probe_fail probe_fail;
                         FAIL_AT(r_);                                                    \
         } while (0)
 
+/* In the child: no core dumps (SIGSYS would dump), no_new_privs, the filter. */
+static int install_filter(const void *prog)
+{
+        struct rlimit no_core = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no_core);
+        return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : zb_seccomp_install(prog);
+}
+
 /* Fork; the child sets no_new_privs, installs prog and runs probe. Passes
  * when the child exits 0, or, with want_sig, dies of that signal. */
 static bool run_filtered(const struct sock_fprog *prog, int (*probe)(void), int want_sig,
                          const char *what)
 {
-        struct probe_fail f = { 0 };
-        int fds[2], status = 0;
-
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return false;
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0)
-                return false;
-        if (pid == 0) {
-                struct rlimit no_core = { 0, 0 };
-                close(fds[0]);
-                setrlimit(RLIMIT_CORE, &no_core); /* SIGSYS would dump core */
-                int r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno
-                                                                   : zb_seccomp_install(prog);
-                if (r < 0)
-                        probe_fail = (struct probe_fail){ __LINE__, r, -r };
-                if (r < 0 || probe()) {
-                        ssize_t n = write(fds[1], &probe_fail, sizeof(probe_fail));
-                        (void)n;
-                        _exit(1);
-                }
-                _exit(0);
-        }
-        close(fds[1]);
-        ssize_t n = read(fds[0], &f, sizeof(f));
-        close(fds[0]);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        bool ok = want_sig ? WIFSIGNALED(status) && WTERMSIG(status) == want_sig
-                           : WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        if (!ok && n == (ssize_t)sizeof(f))
-                fprintf(stderr, "  %s: test_seccomp.c:%d: returned %ld, errno %d (%s)\n", what,
-                        f.line, f.ret, f.err, strerror(f.err));
-        else if (!ok)
-                fprintf(stderr, "  %s: child status 0x%x, want %s %d\n", what, status,
-                        want_sig ? "signal" : "exit", want_sig);
-        return ok;
+        return probe_in_child(install_filter, prog, probe, want_sig, "test_seccomp.c", what);
 }
 
 static bool build_default_spec(const struct zb_seccomp_spec *spec, struct sock_fprog *prog)
