@@ -436,7 +436,7 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
 {
         int r;
 
-        if (p->argc == 0)
+        if (p->argc == 0 && !p->session)
                 return zb_error_set(err, EINVAL, "command: empty command (give it after --)");
         if (p->n_zones > ZB_MAX_ZONES)
                 return zb_error_set(err, E2BIG, "zones: at most %d", ZB_MAX_ZONES);

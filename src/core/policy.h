@@ -138,6 +138,10 @@ struct zb_policy {
         bool check_canary; /* zonebox check: ZB_CHECK_LANDLOCK_CANARY in the root */
         struct zb_approval approval;
         struct zb_audit audit;
+        /* A session (zonebox session start): init waits for execs instead of
+         * running ARGV, which may then be empty. */
+        bool session;
+        uint64_t idle_timeout_ms; /* session.idle_timeout; 0: the default */
 };
 
 void zb_zone_free_fields(struct zb_zone *z);

@@ -35,3 +35,25 @@ void ns_net_setup(struct ns_ctx *c)
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
                 ns_fail(c, 0, errno, "layer uts: sethostname");
 }
+
+int ns_net_prepare(struct ns_ctx *c, struct zb_error *err)
+{
+        (void)err;
+        c->proxy = NULL;
+        c->proxy_fd = -1;
+        return 0;
+}
+
+void ns_net_after_clone(struct ns_ctx *c)
+{
+        if (c->proxy_fd >= 0) {
+                close(c->proxy_fd);
+                c->proxy_fd = -1;
+        }
+}
+
+void ns_net_finish(struct ns_ctx *c, struct zb_result *r)
+{
+        (void)c;
+        (void)r;
+}

@@ -77,6 +77,12 @@ struct ns_ctx {
         const char *cow_dir[ZB_MAX_ZONES];
         int cow_fd[ZB_MAX_ZONES];
         int cow_host_fd[2]; /* the supervisor's store fds: the child closes its copies */
+        /* network.allow (proxy.c): the proxy that runs outside, and the
+         * child's end of the socket the in-sandbox listener is sent on. */
+        struct ns_proxy *proxy;
+        int proxy_fd; /* -1 unless network.allow */
+        /* sessions (session.c): init serves execs on this socket, -1 in a run */
+        int session_fd;
 };
 
 /* Child side. Each returns 0 or reports through the setup pipe and _exit()s. */
@@ -93,6 +99,13 @@ void ns_rlimits_apply(struct ns_ctx *c);        /* limits.c */
 _Noreturn void ns_init_run(struct ns_ctx *c);   /* init.c: fork the command, reap, report */
 
 /* Supervisor side. */
+/* net.c: what the network layer needs outside the sandbox (the allowlist's
+ * proxy): prepared before clone, the child's copies closed after it,
+ * finished (R: counts into the result; NULL after a failure) once the
+ * sandbox is gone. No-ops unless the policy has network.allow. */
+int ns_net_prepare(struct ns_ctx *c, struct zb_error *err);
+void ns_net_after_clone(struct ns_ctx *c);
+void ns_net_finish(struct ns_ctx *c, struct zb_result *r);
 int ns_ids_write_maps(const struct ns_ctx *c, pid_t pid, struct zb_error *err); /* userns.c */
 int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err);                  /* mounts.c */
 int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err);          /* limits.c */

@@ -347,6 +347,7 @@ static int ctx_init(struct ns_ctx *c, const struct zb_policy *p, struct zb_error
         c->host_uid = c->invoker_is_root ? DEFAULT_HOST_ID_FOR_ROOT : geteuid();
         c->host_gid = c->invoker_is_root ? DEFAULT_HOST_ID_FOR_ROOT : getegid();
         c->out_fd = c->err_fd = -1;
+        c->proxy_fd = c->session_fd = -1;
         c->last_cap = ns_caps_last_cap();
         return ns_mounts_prepare(c, err);
 }
@@ -413,6 +414,7 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         }
         run->pid = (pid_t)pid;
         run->pidfd = pidfd;
+        ns_net_after_clone(c);
         close(go[0]);
         close(setup[1]);
         close(status[1]);
@@ -484,6 +486,8 @@ int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *e
                 ret = ns_security_prepare(c, r, err);
         if (ret == 0)
                 ret = ns_cgroup_setup(cg, p, err);
+        if (ret == 0)
+                ret = ns_net_prepare(c, err);
         if (ret < 0)
                 goto out;
         c->cg_active = cg->active;
@@ -501,6 +505,7 @@ int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *e
         run.fds[FD_SIG].fd = forward_fd(&c->forward_mask);
         record_layers(p, cg, r);
         ret = supervise(c, &run, go, setup, status, out, errp, err);
+        ns_net_finish(c, ret == 0 ? r : NULL);
         if (ret == 0)
                 ns_cow_finish(&cow, p, r);
 out:
@@ -515,6 +520,8 @@ out:
         ns_cgroup_finish(cg, NULL); /* after a failure before the run; a no-op after one */
         ns_cow_release(&cow);
         if (c) {
+                if (ret < 0)
+                        ns_net_finish(c, NULL); /* a no-op when already finished */
                 ns_security_release(c);
                 zb_strv_free(c->envp);
         }
