@@ -205,8 +205,11 @@ static json_object *str(const char *s, size_t max, bool *cut)
 }
 
 
-static const char *network_name(enum zb_network n)
+static const char *network_name(const struct zb_policy *p)
 {
+        enum zb_network n = p->network;
+        if (zb_policy_net_allowlist(p))
+                return "allowlist";
         return n == ZB_NET_HOST ? "host" : n == ZB_NET_LOOPBACK ? "loopback" : "none";
 }
 
@@ -241,7 +244,7 @@ static void add_zones(json_object *o, const struct zb_policy *p, const struct ti
         if (p->n_zones > t->zones)
                 *cut = true;
         json_object_object_add(o, "zones", a);
-        json_object_object_add(o, "network", json_object_new_string(network_name(p->network)));
+        json_object_object_add(o, "network", json_object_new_string(network_name(p)));
 }
 
 static void add_decision(json_object *o, const struct zb_decision *d, const struct tier *t, bool *cut)
@@ -365,4 +368,73 @@ void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const str
                    const char *error)
 {
         zb_audit_result(p, g->id, &g->d, r, error, NULL);
+}
+
+/* ------------------------------------------------------------ network connections */
+
+int zb_audit_open(const struct zb_policy *p, struct zb_error *err)
+{
+        if (!p->audit.log)
+                return zb_error_set(err, EINVAL, "audit.log: not configured");
+        return audit_open(p, err);
+}
+
+static json_object *opt_str(const char *s, bool *cut)
+{
+        return s ? str(s, 512, cut) : NULL;
+}
+
+char *zb_audit_net_line(const struct zb_audit_net *e)
+{
+        json_object *o = json_object_new_object();
+        char when[48];
+        bool cut = false;
+        char *s = NULL;
+
+        if (!o)
+                return NULL;
+        iso_time(when, sizeof(when));
+        json_object_object_add(o, "time", json_object_new_string(when));
+        json_object_object_add(o, "event", json_object_new_string(e->event));
+        json_object_object_add(o, "pid", json_object_new_int64(e->pid));
+        json_object_object_add(o, "conn", json_object_new_uint64(e->conn));
+        json_object_object_add(o, "method", opt_str(e->method, &cut));
+        json_object_object_add(o, "host", opt_str(e->host, &cut));
+        json_object_object_add(o, "port", e->host ? json_object_new_int((int)e->port) : NULL);
+        json_object_object_add(o, "decision", opt_str(e->decision, &cut));
+        if (e->status)
+                json_object_object_add(o, "status", json_object_new_int(e->status));
+        json_object_object_add(o, "rule", opt_str(e->rule, &cut));
+        if (e->reason)
+                json_object_object_add(o, "reason", opt_str(e->reason, &cut));
+        if (e->address)
+                json_object_object_add(o, "address", opt_str(e->address, &cut));
+        if (e->closed) {
+                json_object_object_add(o, "bytes_up", json_object_new_uint64(e->bytes_up));
+                json_object_object_add(o, "bytes_down", json_object_new_uint64(e->bytes_down));
+                char ms[32];
+                snprintf(ms, sizeof(ms), "%.3f", e->duration_ms);
+                json_object_object_add(o, "duration_ms", json_object_new_double_s(e->duration_ms, ms));
+        }
+        if (cut)
+                json_object_object_add(o, "truncated", json_object_new_boolean(true));
+        const char *j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (j && strlen(j) + 1 <= ZB_AUDIT_LINE_MAX)
+                s = zb_asprintf("%s\n", j);
+        json_object_put(o);
+        return s;
+}
+
+int zb_audit_net_append(int fd, bool fsync, const struct zb_audit_net *e)
+{
+        _cleanup_(freep) char *line = zb_audit_net_line(e);
+        if (!line)
+                return -ENOMEM;
+        size_t n = strlen(line);
+        ssize_t w = write(fd, line, n);
+        if (w != (ssize_t)n)
+                return w < 0 ? -errno : -EIO;
+        if (fsync && fdatasync(fd) < 0)
+                return -errno;
+        return 0;
 }

@@ -47,6 +47,30 @@ int zb_gate_enter(const struct zb_policy *p, struct zb_gate *g, struct zb_result
 void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const struct zb_result *r,
                    const char *error);
 
+/* The log opened for appending, checked as zb_audit_check does (O_CLOEXEC):
+ * for the network proxy, which lives outside the sandbox and writes one
+ * line per connection. */
+int zb_audit_open(const struct zb_policy *p, struct zb_error *err);
+
+/* "event": "net" (a connection decided: allow, deny or error) or
+ * "net_close" (an allowed one ended, with its byte counts). */
+struct zb_audit_net {
+        const char *event;
+        pid_t pid;      /* the supervisor: the "pid" of the run's decision line */
+        uint64_t conn;  /* numbered per run from 1 */
+        const char *method, *host; /* NULL: the request could not be read */
+        unsigned port;
+        const char *decision; /* "allow", "deny" (403) or "error" */
+        int status;           /* the proxy's HTTP status on deny/error */
+        const char *rule, *reason, *address;
+        bool closed;
+        uint64_t bytes_up, bytes_down; /* sandbox → server, server → sandbox */
+        double duration_ms;
+};
+char *zb_audit_net_line(const struct zb_audit_net *e);
+/* One write(2) of the line to FD. */
+int zb_audit_net_append(int fd, bool fsync, const struct zb_audit_net *e);
+
 /* One line, '\n' included, at most ZB_AUDIT_LINE_MAX bytes (malloc'd). */
 char *zb_audit_line(const struct zb_policy *p, const char *event, const char *id,
                     const struct zb_decision *d, const struct zb_result *r, const char *error);

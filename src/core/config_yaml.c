@@ -212,6 +212,52 @@ static int load_approver(struct loader *l, yaml_node_t *v)
         return 0;
 }
 
+/* network.hosts: a mapping NAME: IP (each "NAME:IP" to the shared setter). */
+static int load_hosts(struct loader *l, yaml_node_t *m)
+{
+        static const char key[] = "sandbox.network.hosts";
+        if (m->type != YAML_MAPPING_NODE)
+                return fail(l, m, EINVAL, key, "expected a mapping NAME: IP");
+        for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+                const char *k = scalar(node(l, pr->key));
+                yaml_node_t *vn = node(l, pr->value);
+                const char *v = scalar(vn);
+                if (!k || !v)
+                        return fail(l, vn, EINVAL, key, "each entry is NAME: IP");
+                _cleanup_(freep) char *kv = zb_asprintf("%s:%s", k, v);
+                if (!kv)
+                        return fail(l, m, ENOMEM, key, "out of memory");
+                int r = with_location(l, vn, zb_policy_set_key(l->p, "network.hosts", kv, key, l->base_dir, l->err));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* network: none|loopback|host, or {allow: [...], hosts: {...}, proxy_port: N}. */
+static int load_network(struct loader *l, yaml_node_t *v)
+{
+        if (v->type != YAML_MAPPING_NODE)
+                return set_scalar(l, "sandbox.network", v);
+        for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top; pr++) {
+                const char *k = scalar(node(l, pr->key));
+                yaml_node_t *val = node(l, pr->value);
+                int r;
+                if (k && strcmp(k, "allow") == 0)
+                        r = load_list(l, val, "sandbox.network.allow");
+                else if (k && strcmp(k, "hosts") == 0)
+                        r = load_hosts(l, val);
+                else if (k && strcmp(k, "proxy_port") == 0)
+                        r = set_scalar(l, "sandbox.network.proxy_port", val);
+                else
+                        return fail(l, node(l, pr->key), EINVAL, "sandbox.network",
+                                    "unknown key (expected allow, hosts or proxy_port)");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* A mapping whose scalar keys go to the shared setter with PREFIX. */
 static int load_section(struct loader *l, yaml_node_t *m, const char *prefix)
 {
@@ -248,6 +294,10 @@ static int load_section(struct loader *l, yaml_node_t *m, const char *prefix)
                         r = load_list(l, v, key);
                 else if (strcmp(key, "sandbox.approval.command") == 0)
                         r = load_approver(l, v);
+                else if (strcmp(key, "sandbox.network") == 0)
+                        r = load_network(l, v);
+                else if (strcmp(key, "sandbox.session") == 0)
+                        r = load_section(l, v, key);
                 else
                         r = set_scalar(l, key, v);
                 if (r < 0)

@@ -30,6 +30,9 @@ struct flag {
 
 static const struct flag flags[] = {
         { "--network", "--net", F_KEY, "network", true },
+        { "--net-allow", NULL, F_KEY, "network.allow", true },
+        { "--add-host", NULL, F_KEY, "network.hosts", true },
+        { "--proxy-port", NULL, F_KEY, "network.proxy_port", true },
         { "--memory", "-m", F_KEY, "limits.memory", true },
         { "--memory-swap", NULL, F_KEY, "limits.memory_swap", true },
         { "--cpus", NULL, F_KEY, "limits.cpus", true },

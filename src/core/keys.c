@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "../ns/proxy.h"
 #include "approval.h"
 #include "keys.h"
 #include "units.h"
@@ -378,6 +379,55 @@ static int set_audit(struct zb_policy *p, const char *sub, const char *value, co
         return -ENOENT;
 }
 
+static int net_append(char ***list, size_t *n, const char *value, const char *label,
+                      struct zb_error *err)
+{
+        if (*n >= ZB_MAX_NET_RULES)
+                return zb_error_set(err, E2BIG, "%s: at most %d entries", label, ZB_MAX_NET_RULES);
+        char **nl = realloc(*list, (*n + 2) * sizeof(char *));
+        if (!nl)
+                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+        *list = nl;
+        if (!(nl[*n] = strdup(value)))
+                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+        nl[++*n] = NULL;
+        return 0;
+}
+
+/* network.allow (an entry appended), network.hosts ("NAME:IP"; a later one
+ * for the same name replaces it), network.proxy_port. */
+static int set_network(struct zb_policy *p, const char *sub, const char *value, const char *label,
+                       struct zb_error *err)
+{
+        struct zb_net *n = &p->net;
+        const char *why;
+        uint64_t port;
+
+        if (strcmp(sub, "allow") == 0) {
+                struct zb_net_rule r;
+                if (zb_net_rule_parse(value, &r, &why) < 0)
+                        return bad_value(err, label, value, why);
+                return net_append(&n->allow, &n->n_allow, value, label, err);
+        }
+        if (strcmp(sub, "hosts") == 0) {
+                char name[ZB_NET_NAME_MAX + 1], other[ZB_NET_NAME_MAX + 1];
+                struct zb_net_addr a;
+                if (zb_net_pin_parse(value, name, &a, &why) < 0)
+                        return bad_value(err, label, value, why);
+                for (size_t i = 0; i < n->n_hosts; i++)
+                        if (zb_net_pin_parse(n->hosts[i], other, &a, &why) == 0 && strcmp(name, other) == 0)
+                                return set_string(&n->hosts[i], value, err, label);
+                return net_append(&n->hosts, &n->n_hosts, value, label, err);
+        }
+        if (strcmp(sub, "proxy_port") == 0) {
+                if (zb_parse_u64(value, &port) < 0 || port == 0 || port > 65535)
+                        return bad_value(err, label, value, "a TCP port from 1 to 65535");
+                n->proxy_port = port;
+                return 0;
+        }
+        return -ENOENT;
+}
+
 int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
                       const char *base_dir, struct zb_error *err)
 {
@@ -394,6 +444,10 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
                 return set_approval(p, key + 9, value, label, base_dir, err);
         if (strncmp(key, "audit.", 6) == 0)
                 return set_audit(p, key + 6, value, label, base_dir, err);
+        if (strncmp(key, "network.", 8) == 0)
+                return set_network(p, key + 8, value, label, err);
+        if (strcmp(key, "session.idle_timeout") == 0)
+                return set_duration(&p->idle_timeout_ms, value, label, err);
         if (strcmp(key, "backend") == 0) {
                 static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
                 for (size_t i = 0; i < ARRAY_SIZE(names); i++)

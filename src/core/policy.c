@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "../ns/proxy.h"
 #include "policy.h"
 
 struct zb_policy *zb_policy_new(void)
@@ -75,6 +76,8 @@ void zb_policy_free(struct zb_policy *p)
         zb_strv_free(p->approval.deny);
         zb_strv_free(p->approval.command);
         free(p->audit.log);
+        zb_strv_free(p->net.allow);
+        zb_strv_free(p->net.hosts);
         free(p);
 }
 
@@ -268,29 +271,44 @@ const char *zb_env_get(char *const *envp, const char *key)
         return NULL;
 }
 
+/* With network.allow, the proxy's address for the usual clients (curl,
+ * wget, pip, python, git, npm read one spelling or the other). */
+static const char *const proxy_vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy" };
+static const char *const no_proxy_vars[] = { "NO_PROXY", "no_proxy" };
+
+static int env_push(char **out, size_t *n, char *s)
+{
+        if (!s)
+                return -ENOMEM;
+        out[(*n)++] = s;
+        return 0;
+}
+
 char **zb_policy_build_env(const struct zb_policy *p)
 {
         const char *home = p->workdir ? p->workdir : "/";
-        char *defaults[] = {
-                zb_asprintf("PATH=%s", DEFAULT_PATH),
-                zb_asprintf("HOME=%s", home),
-                strdup("LANG=C.UTF-8"),
-                getenv("TERM") ? zb_asprintf("TERM=%s", getenv("TERM")) : NULL,
-        };
-        size_t n_def = ARRAY_SIZE(defaults);
+        size_t n_def = 4 + ARRAY_SIZE(proxy_vars) + ARRAY_SIZE(no_proxy_vars);
         char **out = calloc(n_def + p->n_env + 1, sizeof(char *));
         size_t n = 0;
+        int e = 0;
 
         if (!out)
-                goto fail;
-        for (size_t i = 0; i < n_def; i++) {
-                if (i == 3 && !defaults[i])
-                        continue;
-                if (!defaults[i])
-                        goto fail;
-                out[n++] = defaults[i];
-                defaults[i] = NULL;
+                return NULL;
+        e |= env_push(out, &n, zb_asprintf("PATH=%s", DEFAULT_PATH));
+        e |= env_push(out, &n, zb_asprintf("HOME=%s", home));
+        e |= env_push(out, &n, strdup("LANG=C.UTF-8"));
+        if (getenv("TERM"))
+                e |= env_push(out, &n, zb_asprintf("TERM=%s", getenv("TERM")));
+        if (zb_policy_net_allowlist(p)) {
+                for (size_t i = 0; i < ARRAY_SIZE(proxy_vars); i++)
+                        e |= env_push(out, &n, zb_asprintf("%s=http://127.0.0.1:%u", proxy_vars[i],
+                                                           zb_policy_proxy_port(p)));
+                for (size_t i = 0; i < ARRAY_SIZE(no_proxy_vars); i++)
+                        e |= env_push(out, &n, zb_asprintf("%s=localhost,127.0.0.1,::1", no_proxy_vars[i]));
         }
+        if (e)
+                goto fail;
+        /* The policy's own entries replace the defaults of the same name. */
         for (size_t i = 0; i < p->n_env; i++) {
                 size_t klen = env_key_len(p->env[i]);
                 size_t j;
@@ -309,8 +327,6 @@ char **zb_policy_build_env(const struct zb_policy *p)
         }
         return out;
 fail:
-        for (size_t i = 0; i < n_def; i++)
-                free(defaults[i]);
         zb_strv_free(out);
         return NULL;
 }
@@ -432,6 +448,46 @@ static int validate_rootfs(const struct zb_policy *p, struct zb_error *err)
         return 0;
 }
 
+/* network.allow, network.hosts, network.proxy_port: every entry, and what
+ * they cannot be combined with. */
+static int validate_net(const struct zb_policy *p, struct zb_error *err)
+{
+        const struct zb_net *n = &p->net;
+        const char *why;
+
+        if (!n->n_allow) {
+                if (n->n_hosts)
+                        return zb_error_set(err, EINVAL,
+                                            "network.hosts (--add-host): needs network.allow (--net-allow); names are resolved only by the allowlist proxy");
+                if (n->proxy_port)
+                        return zb_error_set(err, EINVAL,
+                                            "network.proxy_port: needs network.allow (--net-allow)");
+                return 0;
+        }
+        if (p->network == ZB_NET_HOST)
+                return zb_error_set(err, EINVAL,
+                                    "network.allow (--net-allow): cannot be combined with network: host (the host's network is shared; nothing would be limited)");
+        if (p->backend != ZB_BACKEND_NAMESPACE)
+                return zb_error_set(err, ENOTSUP,
+                                    "network.allow (--net-allow): needs the namespace backend (docker, oci and kubernetes cannot express an allowlist)");
+        if (n->n_allow > ZB_MAX_NET_RULES)
+                return zb_error_set(err, E2BIG, "network.allow: at most %d entries", ZB_MAX_NET_RULES);
+        if (n->proxy_port > 65535)
+                return zb_error_set(err, EINVAL, "network.proxy_port: must be 1-65535");
+        for (size_t i = 0; i < n->n_allow; i++) {
+                struct zb_net_rule r;
+                if (zb_net_rule_parse(n->allow[i], &r, &why) < 0)
+                        return zb_error_set(err, EINVAL, "network.allow[%zu]: '%s': %s", i, n->allow[i], why);
+        }
+        for (size_t i = 0; i < n->n_hosts; i++) {
+                char name[ZB_NET_NAME_MAX + 1];
+                struct zb_net_addr a;
+                if (zb_net_pin_parse(n->hosts[i], name, &a, &why) < 0)
+                        return zb_error_set(err, EINVAL, "network.hosts: '%s': %s", n->hosts[i], why);
+        }
+        return 0;
+}
+
 int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
 {
         int r;
@@ -446,6 +502,9 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
                         return r;
         }
         r = validate_rootfs(p, err);
+        if (r < 0)
+                return r;
+        r = validate_net(p, err);
         if (r < 0)
                 return r;
         if (p->workdir && !path_is_normal(p->workdir))

@@ -117,6 +117,21 @@ struct zb_audit {
         bool fsync;
 };
 
+/* network.allow (src/ns/proxy.c): the sandbox keeps its loopback-only
+ * network namespace and reaches the allowed host:port pairs through a proxy
+ * outside. Entries are kept as written; keys.c checks each when it is set,
+ * zb_policy_validate() all of them again. */
+#define DEFAULT_PROXY_PORT 3128
+#define ZB_MAX_NET_RULES 256
+
+struct zb_net {
+        char **allow; /* HOST[:PORT], *.DOMAIN[:PORT], IP literals */
+        size_t n_allow;
+        char **hosts; /* "NAME:IP": names pinned to an address, no DNS */
+        size_t n_hosts;
+        uint64_t proxy_port; /* inside the sandbox, on 127.0.0.1; 0: DEFAULT_PROXY_PORT */
+};
+
 struct zb_policy {
         enum zb_backend backend;
         char *image;
@@ -124,6 +139,7 @@ struct zb_policy {
         struct zb_zone *zones;
         size_t n_zones;
         enum zb_network network;
+        struct zb_net net;
         struct zb_limits limits;
         struct zb_security security;
         char **env; /* "KEY=VALUE", later entries win */
@@ -143,6 +159,16 @@ struct zb_policy {
         bool session;
         uint64_t idle_timeout_ms; /* session.idle_timeout; 0: the default */
 };
+
+/* The allowlist mode: network.allow has entries. */
+static inline bool zb_policy_net_allowlist(const struct zb_policy *p)
+{
+        return p->net.n_allow > 0;
+}
+static inline uint16_t zb_policy_proxy_port(const struct zb_policy *p)
+{
+        return (uint16_t)(p->net.proxy_port ? p->net.proxy_port : DEFAULT_PROXY_PORT);
+}
 
 void zb_zone_free_fields(struct zb_zone *z);
 int zb_policy_add_zone(struct zb_policy *p, const struct zb_zone *z, struct zb_error *err);

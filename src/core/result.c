@@ -228,6 +228,19 @@ static void add_cow(json_object *o, const struct zb_result *r)
                 json_object_object_add(o, "cow_error", text_n(r->cow_error, strlen(r->cow_error)));
 }
 
+/* "network": {"mode": "allowlist", "proxy": {"allowed", "refused", "failed"}}. */
+static void add_network(json_object *o, const struct zb_result *r)
+{
+        json_object *n = json_object_new_object();
+        json_object *px = json_object_new_object();
+        json_object_object_add(px, "allowed", json_object_new_uint64(r->proxy_allowed));
+        json_object_object_add(px, "refused", json_object_new_uint64(r->proxy_refused));
+        json_object_object_add(px, "failed", json_object_new_uint64(r->proxy_failed));
+        json_object_object_add(n, "mode", json_object_new_string("allowlist"));
+        json_object_object_add(n, "proxy", px);
+        json_object_object_add(o, "network", n);
+}
+
 void zb_result_json_verdict(struct json_object *o, const struct zb_result *r)
 {
         json_object_object_add(o, "status", json_object_new_string(zb_status_name(r->status)));
@@ -265,6 +278,8 @@ char *zb_result_json(const struct zb_result *r)
                 json_object_object_add(o, "error", text_n(r->error, strlen(r->error)));
         if (r->has_cow)
                 add_cow(o, r);
+        if (r->has_proxy)
+                add_network(o, r);
         s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
 out:

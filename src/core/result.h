@@ -59,6 +59,9 @@ struct zb_result {
         char *cow_error;        /* the commit asked for (cow_action commit) was not done */
         struct zb_zone_changes *changes;
         size_t n_changes;
+        /* network.allow (src/ns/proxy.c): the proxy's connection counts. */
+        bool has_proxy;
+        uint64_t proxy_allowed, proxy_refused, proxy_failed;
 };
 
 struct zb_result *zb_result_new(const char *backend);

@@ -10,6 +10,10 @@
 int zb_engine_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
 {
         bool docker = p->backend == ZB_BACKEND_DOCKER;
+        if (zb_policy_net_allowlist(p)) /* validation refuses it too; fail closed here as well */
+                return zb_error_set(err, ENOTSUP,
+                                    "network.allow (--net-allow): the %s backend cannot express an allowlist; use the namespace backend",
+                                    docker ? "docker" : "oci");
         struct zb_result *r = zb_result_new(docker ? "docker" : "oci");
         if (!r)
                 return zb_error_set(err, ENOMEM, "out of memory");
@@ -39,6 +43,11 @@ static int validate_for_export(const struct zb_policy *p, struct zb_error *err)
                         return zb_error_set(err, ENOTSUP,
                                             "zone '%s': mode cow exists only in the namespace backend; export it as ro or rw",
                                             p->zones[i].name);
+        /* No engine has the allowlist proxy: the sandbox would get either no
+         * network or all of it. */
+        if (zb_policy_net_allowlist(p))
+                return zb_error_set(err, ENOTSUP,
+                                    "network.allow (--net-allow): zonebox export cannot express an allowlist (the proxy exists only in the namespace backend); export with network: none");
         return zb_policy_validate(&tmp, err);
 }
 

@@ -3,14 +3,22 @@
  * route leads out, and the host's abstract unix sockets (which belong to the
  * host's network namespace) are unreachable. With network host nothing is
  * done here and the result lists the layer as skipped. Also sets the
- * hostname of the sandbox's UTS namespace. */
+ * hostname of the sandbox's UTS namespace.
+ *
+ * With network.allow the namespace stays the same, and the child adds one
+ * thing: a TCP listener on 127.0.0.1:proxy_port, made here inside the
+ * sandbox's namespace and sent to the proxy outside (proxy.c), which serves
+ * it from the host's namespace. Nothing runs inside for the proxy. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "ns.h"
+#include "proxy.h"
 
 static void loopback_up(struct ns_ctx *c)
 {
@@ -28,19 +36,67 @@ static void loopback_up(struct ns_ctx *c)
         close(fd);
 }
 
+/* The proxy's listener, inside; sent over c->proxy_fd and closed here, so
+ * only the proxy holds it. */
+static void proxy_listener(struct ns_ctx *c)
+{
+        uint16_t port = zb_policy_proxy_port(c->p);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                ns_fail(c, 0, errno, "layer net: proxy listener socket");
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                ns_fail(c, 0, errno, "layer net: bind the proxy listener to 127.0.0.1:%u", port);
+        if (listen(fd, 128) < 0)
+                ns_fail(c, 0, errno, "layer net: listen on 127.0.0.1:%u", port);
+
+        char byte = 'L';
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u = { 0 };
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                              .msg_controllen = sizeof(u.buf) };
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        if (sendmsg(c->proxy_fd, &msg, MSG_NOSIGNAL) != 1)
+                ns_fail(c, 0, errno, "layer net: hand the listener to the proxy");
+        close(fd);
+        close(c->proxy_fd);
+        c->proxy_fd = -1;
+}
+
 void ns_net_setup(struct ns_ctx *c)
 {
         if (c->p->network != ZB_NET_HOST)
                 loopback_up(c);
+        if (c->proxy_fd >= 0)
+                proxy_listener(c);
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
                 ns_fail(c, 0, errno, "layer uts: sethostname");
 }
 
 int ns_net_prepare(struct ns_ctx *c, struct zb_error *err)
 {
-        (void)err;
         c->proxy = NULL;
         c->proxy_fd = -1;
+        if (!zb_policy_net_allowlist(c->p))
+                return 0;
+        struct ns_proxy *px = calloc(1, sizeof(*px));
+        if (!px)
+                return zb_error_set(err, ENOMEM, "layer net: out of memory");
+        int r = ns_proxy_start(px, c->p, &c->proxy_fd, err);
+        if (r < 0) {
+                free(px);
+                return r;
+        }
+        c->proxy = px;
         return 0;
 }
 
@@ -54,6 +110,18 @@ void ns_net_after_clone(struct ns_ctx *c)
 
 void ns_net_finish(struct ns_ctx *c, struct zb_result *r)
 {
-        (void)c;
-        (void)r;
+        struct ns_proxy_counts counts = { 0 };
+
+        if (!c->proxy)
+                return; /* no allowlist, or already finished */
+        ns_net_after_clone(c); /* a failure before clone left the child's end here */
+        ns_proxy_stop(c->proxy, &counts);
+        free(c->proxy);
+        c->proxy = NULL;
+        if (r) {
+                r->has_proxy = true;
+                r->proxy_allowed = counts.allowed;
+                r->proxy_refused = counts.refused;
+                r->proxy_failed = counts.failed;
+        }
 }
