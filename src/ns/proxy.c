@@ -41,7 +41,7 @@
 #define PROXY_STOP_GRACE_MS 1000
 #define PROXY_READY_TIMEOUT_MS 10000
 #define PROXY_MAX_ADDRS 16
-#define RELAY_BUF_BYTES 65536
+#define RELAY_BUF_BYTES 262144
 #define PROXY_THREAD_STACK_BYTES ((size_t)512 * 1024)
 
 /* ------------------------------------------------------------ names and addresses */
