@@ -80,6 +80,12 @@ void zb_policy_set_check_mode(struct zb_policy *p, int on);
 #define ZB_ASK_ALWAYS 2
 typedef int (*zb_ask_fn)(const char *question, void *data);
 void zb_policy_set_ask(struct zb_policy *p, zb_ask_fn fn, void *data);
+/* DATA: NULL (stdin and stderr) or a struct zb_ask_tty, e.g. a session's
+ * exec asking on the terminal of the `zonebox session exec` that sent it. */
+struct zb_ask_tty {
+        int in_fd, out_fd;
+        const char *scope; /* "[a]lways (for this SCOPE)"; NULL: "invocation" */
+};
 int zb_ask_terminal(const char *question, void *data);
 
 /* Check the whole policy; zb_run does this too. */
@@ -128,6 +134,32 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err);
 int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error *err);
 int zb_cow_commit(const char *store, const char *id, char **json, struct zb_error *err);
 int zb_cow_discard(const char *store, const char *id, struct zb_error *err);
+
+/* Sessions (docs/sessions.md): a sandbox that stays up between commands.
+ * RUNTIME_DIR: where sessions live; NULL: $ZONEBOX_RUNTIME_DIR, else
+ * /run/zonebox/sessions (root), $XDG_RUNTIME_DIR/zonebox/sessions or
+ * /tmp/zonebox-UID/sessions. SESSION: an id or a name.
+ *   zb_session_start  start P's sandbox (no command) under a daemon that
+ *                     outlives the caller; ID_OUT gets its id. IDLE_TIMEOUT_MS
+ *                     -1: the policy's session.idle_timeout (default 30m); 0:
+ *                     never. Returns once the sandbox is ready, or failed.
+ *   zb_session_exec   run ARGV in it (approval and audit as the session's
+ *                     policy says; ENV adds KEY=VALUE; WORKDIR NULL: the
+ *                     session's; TIMEOUT_MS -1: the session's wall_time, 0:
+ *                     none). CAPTURE: output into the result, else passed
+ *                     to our stdout/stderr. Blocked termination signals
+ *                     are forwarded to the command.
+ *   zb_session_stop   kill everything in it and remove it; *FINAL_JSON (if
+ *                     not NULL) gets the session's own result.
+ *   zb_session_list   a JSON array of the live sessions. */
+int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *name,
+                     long long idle_timeout_ms, char *id_out, size_t id_size, struct zb_error *err);
+int zb_session_exec(const char *runtime_dir, const char *session, char *const argv[], int argc,
+                    char *const env[], int n_env, const char *workdir, long long timeout_ms,
+                    int capture, struct zb_result **out, struct zb_error *err);
+int zb_session_stop(const char *runtime_dir, const char *session, char **final_json,
+                    struct zb_error *err);
+int zb_session_list(const char *runtime_dir, char **json, struct zb_error *err);
 
 /* Result. */
 const char *zb_result_status(const struct zb_result *r);

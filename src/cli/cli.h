@@ -21,5 +21,6 @@ int cli_export(int argc, char **argv); /* export.c: the policy for docker, oci, 
 int cli_diff(int argc, char **argv);    /* cow.c: what a run changed in its cow zones */
 int cli_commit(int argc, char **argv);  /* cow.c: apply those changes to the host */
 int cli_discard(int argc, char **argv); /* cow.c: drop them */
+int cli_session(int argc, char **argv); /* session.c: start, exec, list, stop */
 
 #endif

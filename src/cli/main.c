@@ -11,6 +11,8 @@ static const char main_help[] =
 "\n"
 "Commands:\n"
 "  run [OPTIONS] -- CMD...   run one command in a new sandbox\n"
+"  session start|exec|list|stop\n"
+"                            a sandbox that keeps its state between commands\n"
 "  check [OPTIONS]           run attack probes in the sandbox OPTIONS describe\n"
 "  doctor                    what this kernel and user can enforce\n"
 "  export docker|oci|kubernetes [OPTIONS] [-- CMD...]\n"
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
                 return cli_commit(argc - 1, argv + 1);
         if (strcmp(cmd, "discard") == 0)
                 return cli_discard(argc - 1, argv + 1);
+        if (strcmp(cmd, "session") == 0)
+                return cli_session(argc - 1, argv + 1);
         if (strcmp(cmd, "check") == 0)
                 return cli_check(argc - 1, argv + 1);
         if (strcmp(cmd, "doctor") == 0)

@@ -1868,7 +1868,7 @@ void zb_policy_set_ask(struct zb_policy *p, zb_ask_fn fn, void *data)
 
 /* Reads one line from the terminal; a pending termination signal (blocked
  * by the caller to forward it) ends the wait as a "no". */
-static ssize_t read_answer(char *buf, size_t size)
+static ssize_t read_answer(int fd, char *buf, size_t size)
 {
         sigset_t blocked, want;
         size_t len = 0;
@@ -1881,7 +1881,7 @@ static ssize_t read_answer(char *buf, size_t size)
                         sigaddset(&want, sigs[i]);
         _cleanup_(closep) int sfd = signalfd(-1, &want, SFD_CLOEXEC | SFD_NONBLOCK);
         for (;;) {
-                struct pollfd pf[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
+                struct pollfd pf[2] = { { .fd = fd, .events = POLLIN },
                                         { .fd = sfd, .events = POLLIN } };
                 if (poll(pf, sfd >= 0 ? 2 : 1, -1) < 0) {
                         if (errno == EINTR)
@@ -1891,7 +1891,7 @@ static ssize_t read_answer(char *buf, size_t size)
                 if (sfd >= 0 && (pf[1].revents & POLLIN))
                         return -1; /* left pending: the caller sees it */
                 char c;
-                ssize_t n = read(STDIN_FILENO, &c, 1);
+                ssize_t n = read(fd, &c, 1);
                 if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (n <= 0 || c == '\n')
@@ -1905,20 +1905,21 @@ static ssize_t read_answer(char *buf, size_t size)
 
 int zb_ask_terminal(const char *question, void *data)
 {
-        static const char prompt[] = "Run it? [y]es, [N]o, [a]lways (for this invocation): ";
-        char ans[64];
+        const struct zb_ask_tty *tty = data;
+        int in = tty ? tty->in_fd : STDIN_FILENO, out = tty ? tty->out_fd : STDERR_FILENO;
+        char prompt[128], ans[64];
 
-        (void)data;
-        if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+        snprintf(prompt, sizeof(prompt), "Run it? [y]es, [N]o, [a]lways (for this %s): ",
+                 tty && tty->scope ? tty->scope : "invocation");
+        if (!isatty(in) || !isatty(out))
                 return ZB_ASK_NO_TERMINAL;
         /* Typed-ahead text is not an answer to a question not yet shown. */
-        tcflush(STDIN_FILENO, TCIFLUSH);
-        if (write_all(STDERR_FILENO, question, strlen(question)) < 0 ||
-            write_all(STDERR_FILENO, prompt, sizeof(prompt) - 1) < 0)
+        tcflush(in, TCIFLUSH);
+        if (write_all(out, question, strlen(question)) < 0 || write_all(out, prompt, strlen(prompt)) < 0)
                 return ZB_ASK_NO_TERMINAL;
-        ssize_t n = read_answer(ans, sizeof(ans));
+        ssize_t n = read_answer(in, ans, sizeof(ans));
         if (n < 0) {
-                write_all(STDERR_FILENO, "\n", 1);
+                write_all(out, "\n", 1);
                 return ZB_ASK_DENY;
         }
         char *s = ans;

@@ -330,14 +330,17 @@ static int read_u64(const char *dir, const char *file, uint64_t *out)
 
 /* ---------------------------------------------------------------- identity */
 
-/* Field 22 of /proc/PID/stat: start time in clock ticks since boot. */
-static int proc_start_time(pid_t pid, unsigned long long *out)
+int ns_proc_start_time(pid_t pid, unsigned long long *out)
 {
         char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
         if (read_text(path, buf, sizeof(buf)) <= 0)
                 return -1;
         char *s = strrchr(buf, ')'), *end;
+        /* Killed but not yet reaped (a zombie, or dead) is gone: its parent
+         * may never reap it (a container without an init). */
+        if (!s || s[1] != ' ' || s[2] == 'Z' || s[2] == 'X' || s[2] == 'x')
+                return -1;
         for (int field = 2; s && field < 22; field++)
                 s = strchr(s + 1, ' ');
         if (!s || !isdigit((unsigned char)s[1]))
@@ -353,7 +356,7 @@ static int proc_start_time(pid_t pid, unsigned long long *out)
 static bool supervisor_alive(pid_t pid, unsigned long long start)
 {
         unsigned long long now;
-        return proc_start_time(pid, &now) == 0 && now == start;
+        return ns_proc_start_time(pid, &now) == 0 && now == start;
 }
 
 static int load_layout(struct zb_cg_layout *l)
@@ -647,7 +650,7 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
                 return zb_error_set(err, ENOMEM, "layer resources: out of memory");
         if ((r = load_layout(l)) < 0)
                 return zb_error_errno(err, -r, "layer resources: cannot read /proc/self/mountinfo or /proc/self/cgroup");
-        if (proc_start_time(getpid(), &start) < 0)
+        if (ns_proc_start_time(getpid(), &start) < 0)
                 return zb_error_set(err, EIO, "layer resources: cannot read /proc/self/stat");
         snprintf(cg->name, sizeof(cg->name), "zonebox-%d-%llu-%u", (int)getpid(), start, seq++);
 
@@ -814,6 +817,16 @@ static void account(struct ns_cgroup *cg, struct zb_result *r)
                 if (read_keyed(cg->v1_dir[ZB_CG_MEMORY], "memory.oom_control", "oom_kill", &ooms) == 0)
                         r->oom_killed = ooms > 0;
         }
+}
+
+uint64_t ns_cgroup_oom_kills(const struct ns_cgroup *cg)
+{
+        uint64_t ooms = 0;
+        if (cg->where[ZB_CG_MEMORY] == ZB_CG_V2)
+                read_keyed(cg->v2_dir, "memory.events", "oom_kill", &ooms);
+        else if (cg->where[ZB_CG_MEMORY] == ZB_CG_V1)
+                read_keyed(cg->v1_dir[ZB_CG_MEMORY], "memory.oom_control", "oom_kill", &ooms);
+        return ooms;
 }
 
 void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r)

@@ -78,6 +78,12 @@ int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_e
 int ns_cgroup_attach(struct ns_cgroup *cg, pid_t pid, struct zb_error *err);
 /* CPU time used by everything in the cgroup, in µs; 0 when unknown. */
 uint64_t ns_cgroup_cpu(struct ns_cgroup *cg);
+/* Field 22 of /proc/PID/stat, the start time in clock ticks since boot,
+ * which tells a process from a later one with its pid; -1 when PID is gone
+ * or a zombie. */
+int ns_proc_start_time(pid_t pid, unsigned long long *out);
+/* The memory controller's count of OOM kills so far; 0 when unknown. */
+uint64_t ns_cgroup_oom_kills(const struct ns_cgroup *cg);
 /* Kill what is left, fill cpu/peak/oom into R (when R is not NULL), remove. */
 void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r);
 /* Remove stale zonebox cgroups under our cgroups (and PARENT if given). */

@@ -6,7 +6,11 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -83,7 +87,10 @@ static _Noreturn void command_main(struct ns_ctx *c)
                 ns_fail(c, 0, errno, "workdir %s", workdir);
         umask(022);
         ns_rlimits_apply(c);
-        ns_caps_drop(c, c->p->security.no_new_privileges);
+        /* A session's init dropped them before it forked this process, and
+         * the bounding set and securebits cannot be touched again. */
+        if (c->session_fd < 0)
+                ns_caps_drop(c, c->p->security.no_new_privileges);
         /* Both need no_new_privs, which validation guarantees with them. */
         if (c->ll_fd >= 0) {
                 int r = zb_landlock_enforce(c->ll_fd);
@@ -138,6 +145,226 @@ static void hide_cmdline(void)
         memcpy((void *)start, "zonebox-init", end - start > 12 ? 13 : 1);
 }
 
+/* ---- sessions ---------------------------------------------------------- */
+
+#define SX_MAX_EXECS 64
+#define SX_MAX_ARGS 4096
+
+struct sx_exec {
+        pid_t pid; /* 0: free slot */
+        uint32_t id;
+        bool failed; /* FAILED was sent: no DONE */
+};
+
+static void sx_send(struct ns_ctx *c, const struct ns_sx_reply *rep)
+{
+        ssize_t n;
+        do
+                n = send(c->session_fd, rep, sizeof(*rep), MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                _exit(0); /* the supervisor is gone: so is the session */
+}
+
+/* The strings of an EXEC record into V (NULL-terminated); the next string
+ * after them, or NULL when the blob ends early. */
+static char *sx_strings(char *p, const char *end, char **v, uint32_t n)
+{
+        for (uint32_t i = 0; i < n; i++) {
+                char *z = memchr(p, '\0', (size_t)(end - p));
+                if (!z)
+                        return NULL;
+                v[i] = p;
+                p = z + 1;
+        }
+        v[n] = NULL;
+        return p < end ? p : NULL;
+}
+
+/* Fork the command of one EXEC record with the three fds it carried, and
+ * wait (briefly: until its execve) to tell the supervisor how it went. */
+static void sx_exec(struct ns_ctx *c, struct ns_sx_exec *m, size_t len, const int fds[3],
+                    struct sx_exec *slots, int sfd)
+{
+        static char *argv[SX_MAX_ARGS + 1], *envp[SX_MAX_ARGS + 1];
+        struct ns_sx_reply rep = { .type = NS_SX_FAILED, .id = m->id };
+        char *end = (char *)m + len, *workdir;
+        struct sx_exec *slot = NULL;
+
+        for (int i = 0; i < SX_MAX_EXECS && !slot; i++)
+                if (!slots[i].pid)
+                        slot = &slots[i];
+        if (len < offsetof(struct ns_sx_exec, blob) || m->argc == 0 || m->argc > SX_MAX_ARGS ||
+            m->envc > SX_MAX_ARGS || m->blob_len != (size_t)(end - m->blob) ||
+            !(workdir = sx_strings(m->blob, end, argv, m->argc)) ||
+            !(workdir = sx_strings(workdir, end, envp, m->envc)) || !memchr(workdir, '\0', (size_t)(end - workdir))) {
+                snprintf(rep.report.msg, sizeof(rep.report.msg), "session: malformed exec request");
+                sx_send(c, &rep);
+                return;
+        }
+        if (!slot) {
+                snprintf(rep.report.msg, sizeof(rep.report.msg),
+                         "session: %d commands are running already", SX_MAX_EXECS);
+                sx_send(c, &rep);
+                return;
+        }
+        int setup[2];
+        if (pipe2(setup, O_CLOEXEC) < 0) {
+                rep.report.err = errno;
+                snprintf(rep.report.msg, sizeof(rep.report.msg), "session: pipe");
+                sx_send(c, &rep);
+                return;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+                static struct zb_policy q; /* this child's, until its execve */
+                q = *c->p;
+                close(sfd);
+                close(c->session_fd);
+                close(setup[0]);
+                c->setup_fd = setup[1];
+                for (int i = 0; i < 3; i++)
+                        if (dup2(fds[i], i) < 0)
+                                ns_fail(c, 0, errno, "session: dup2");
+                for (int i = 0; i < 3; i++)
+                        if (fds[i] > 2)
+                                close(fds[i]);
+                c->out_fd = c->err_fd = -1;
+                q.argv = argv;
+                q.argc = m->argc;
+                q.workdir = *workdir ? workdir : c->p->workdir;
+                c->p = &q;
+                c->envp = envp;
+                c->path_env = zb_env_get(envp, "PATH");
+                if (!c->path_env)
+                        c->path_env = DEFAULT_PATH;
+                command_main(c);
+        }
+        close(setup[1]);
+        if (pid < 0) {
+                rep.report.err = errno;
+                snprintf(rep.report.msg, sizeof(rep.report.msg), "session: fork");
+                close(setup[0]);
+                sx_send(c, &rep);
+                return;
+        }
+        *slot = (struct sx_exec){ .pid = pid, .id = m->id };
+        /* The child holds the pipe until its execve: EOF means it runs. */
+        ssize_t n;
+        do
+                n = read(setup[0], &rep.report, sizeof(rep.report));
+        while (n < 0 && errno == EINTR);
+        close(setup[0]);
+        rep.pid = pid;
+        if (n == (ssize_t)sizeof(rep.report)) {
+                rep.report.msg[sizeof(rep.report.msg) - 1] = '\0';
+                slot->failed = true;
+        } else {
+                rep.type = NS_SX_STARTED;
+                memset(&rep.report, 0, sizeof(rep.report));
+        }
+        sx_send(c, &rep);
+}
+
+static void sx_request(struct ns_ctx *c, struct sx_exec *slots, int sfd)
+{
+        static struct ns_sx_exec m;
+        int fds[3] = { -1, -1, -1 };
+        union {
+                char buf[CMSG_SPACE(3 * sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                             .msg_controllen = sizeof(u.buf) };
+        ssize_t n = recvmsg(c->session_fd, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0)
+                _exit(0); /* the supervisor hung up: the session ends with init */
+        int nfds = 0;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (size_t i = 0; i < k; i++) {
+                                int fd;
+                                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+                                if (nfds < 3)
+                                        fds[nfds++] = fd;
+                                else
+                                        close(fd);
+                        }
+                }
+        if (m.type == NS_SX_EXEC && nfds == 3 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+                sx_exec(c, &m, (size_t)n, fds, slots, sfd);
+        else if (m.type == NS_SX_KILL && (size_t)n >= sizeof(struct ns_sx_kill))
+                for (int i = 0; i < SX_MAX_EXECS; i++) {
+                        const struct ns_sx_kill *k = (const struct ns_sx_kill *)&m;
+                        if (slots[i].pid && slots[i].id == k->id)
+                                kill(-slots[i].pid, k->sig); /* setsid: its group */
+                }
+        for (int i = 0; i < nfds; i++)
+                close(fds[i]);
+}
+
+static void sx_reap(struct ns_ctx *c, struct sx_exec *slots)
+{
+        for (;;) {
+                int wstatus;
+                struct rusage ru;
+                pid_t p = wait4(-1, &wstatus, WNOHANG, &ru);
+                if (p <= 0)
+                        return;
+                for (int i = 0; i < SX_MAX_EXECS; i++) {
+                        if (slots[i].pid != p)
+                                continue;
+                        if (!slots[i].failed) {
+                                struct ns_sx_reply rep = {
+                                        .type = NS_SX_DONE, .id = slots[i].id, .pid = p,
+                                        .exited = WIFEXITED(wstatus),
+                                        .code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus),
+                                        .utime_us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec,
+                                        .stime_us = (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec,
+                                        .maxrss_kb = (uint64_t)ru.ru_maxrss,
+                                };
+                                sx_send(c, &rep);
+                        }
+                        slots[i].pid = 0;
+                }
+        }
+}
+
+/* A session's PID 1: no command of its own. It reaps everything (the
+ * background processes of earlier commands too) and lives until the
+ * supervisor hangs up or kills it, which ends every process inside. */
+_Noreturn void ns_init_serve(struct ns_ctx *c, const sigset_t *set)
+{
+        static struct sx_exec slots[SX_MAX_EXECS];
+        int sfd = signalfd(-1, set, SFD_CLOEXEC);
+        if (sfd < 0)
+                ns_fail(c, 0, errno, "init: signalfd");
+        hide_cmdline();
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* Every command forked from here inherits the empty sets. */
+        ns_caps_drop(c, c->p->security.no_new_privileges);
+        close(c->setup_fd); /* EOF: the session is ready */
+        c->setup_fd = -1;
+        for (;;) {
+                struct pollfd pf[2] = { { .fd = sfd, .events = POLLIN },
+                                        { .fd = c->session_fd, .events = POLLIN } };
+                if (poll(pf, 2, -1) < 0)
+                        continue;
+                if (pf[0].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        while (read(sfd, &si, sizeof(si)) < 0 && errno == EINTR)
+                                ;
+                        sx_reap(c, slots);
+                }
+                if (pf[1].revents)
+                        sx_request(c, slots, sfd);
+        }
+}
+
 _Noreturn void ns_init_run(struct ns_ctx *c)
 {
         sigset_t set;
@@ -156,6 +383,8 @@ _Noreturn void ns_init_run(struct ns_ctx *c)
                 if (c->ll_fd < 0)
                         ns_fail(c, 0, -c->ll_fd, "%s", msg);
         }
+        if (c->session_fd >= 0)
+                ns_init_serve(c, &set);
 
         pid_t cmd = fork();
         if (cmd < 0)

@@ -27,6 +27,35 @@ struct ns_status {
         int32_t code;     /* exit code or signal number */
 };
 
+/* A session's init and its supervisor (session.c) speak in records over a
+ * SOCK_SEQPACKET pair, one record per message. EXEC carries the command's
+ * stdin, stdout and stderr as SCM_RIGHTS; its blob holds ARGC argument
+ * strings, ENVC environment strings and the working directory, each
+ * NUL-terminated. Init answers STARTED once the command was exec'd, FAILED
+ * (with the child's report) when it could not be, and DONE when it ends. */
+enum { NS_SX_EXEC = 1, NS_SX_KILL, NS_SX_STARTED, NS_SX_FAILED, NS_SX_DONE };
+#define NS_SX_MAX 65536
+
+struct ns_sx_exec {
+        uint32_t type, id;
+        uint32_t argc, envc;
+        uint32_t blob_len;
+        char blob[NS_SX_MAX - 5 * sizeof(uint32_t)];
+};
+
+struct ns_sx_kill {
+        uint32_t type, id;
+        int32_t sig; /* to the command's process group */
+};
+
+struct ns_sx_reply {
+        uint32_t type, id;
+        int32_t pid;
+        int32_t exited, code; /* DONE: as struct ns_status */
+        uint64_t utime_us, stime_us, maxrss_kb;
+        struct ns_report report; /* FAILED */
+};
+
 /* One bind of a host path (system dir, /etc entry) into the new root. */
 struct ns_bind {
         char src[1024];
@@ -97,6 +126,9 @@ void ns_caps_drop(struct ns_ctx *c, bool no_new_privs); /* caps.c */
 int ns_caps_last_cap(void);                      /* caps.c, supervisor side */
 void ns_rlimits_apply(struct ns_ctx *c);        /* limits.c */
 _Noreturn void ns_init_run(struct ns_ctx *c);   /* init.c: fork the command, reap, report */
+/* init.c, a session's init: serve EXEC and KILL records until the
+ * supervisor hangs up. */
+_Noreturn void ns_init_serve(struct ns_ctx *c, const sigset_t *set);
 
 /* Supervisor side. */
 /* net.c: what the network layer needs outside the sandbox (the allowlist's

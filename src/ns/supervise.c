@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "cgroup.h"
 #include "cow.h"
 #include "ns.h"
+#include "session.h"
 #include "sys.h"
 
 /* A sandbox that is not running its command this long after clone is
@@ -41,6 +43,7 @@ struct run {
         uint64_t start_ns, exec_ns, end_ns;
         bool have_report, have_status, timed_out, setup_timed_out, output_killed, killed;
         bool cpu_timed_out;
+        struct ns_session *sess; /* a session's supervisor: no command of its own */
         struct ns_report report;
         struct ns_status status;
 };
@@ -89,7 +92,10 @@ static void on_setup(struct run *run)
                 return;
         }
         /* EOF: the command was exec'd (or everything that could report died). */
-        if (!run->exec_ns) {
+        if (!run->exec_ns && run->sess && !run->have_report) {
+                run->exec_ns = zb_now_ns();
+                ns_session_ready(run->sess, run->cg, run->r);
+        } else if (!run->exec_ns) {
                 run->exec_ns = zb_now_ns();
                 if (run->p->limits.cpu_time_ms && run->cg->cpu_fd >= 0) {
                         run->cg->cpu_base_usec = ns_cgroup_cpu(run->cg);
@@ -129,7 +135,11 @@ static void capture(struct run *run, int slot)
 static void on_signal(struct run *run)
 {
         struct signalfd_siginfo si;
-        if (read(run->fds[FD_SIG].fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        if (read(run->fds[FD_SIG].fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+                return;
+        if (run->sess)
+                kill_sandbox(run); /* a session's supervisor told to end: it stops */
+        else
                 sys_pidfd_send_signal(run->pidfd, (int)si.ssi_signo);
 }
 
@@ -138,6 +148,8 @@ static uint64_t deadline_ns(const struct run *run)
         uint64_t wall = 0;
         if (!run->exec_ns)
                 return run->start_ns + SETUP_TIMEOUT_MS * 1000000ull;
+        if (run->sess) /* the limits are each exec's, watched by session.c */
+                return ns_session_deadline(run->sess);
         if (run->p->limits.wall_time_ms)
                 wall = run->exec_ns + run->p->limits.wall_time_ms * 1000000ull;
         if (run->cpu_check_ns && (!wall || run->cpu_check_ns < wall))
@@ -174,6 +186,11 @@ static void on_deadline(struct run *run)
 {
         if (run->killed)
                 return;
+        if (run->sess && run->exec_ns) {
+                if (ns_session_tick(run->sess, zb_now_ns()))
+                        kill_sandbox(run);
+                return;
+        }
         if (check_cpu(run, zb_now_ns()))
                 return;
         uint64_t wall = run->exec_ns && run->p->limits.wall_time_ms
@@ -190,10 +207,12 @@ static void on_deadline(struct run *run)
         kill_sandbox(run);
 }
 
-/* Wait until init is gone and its output drained. */
+/* Wait until init is gone and its output drained. A session's supervisor
+ * also polls the session's sockets (session.c). */
 static void event_loop(struct run *run)
 {
         bool init_gone = false;
+        struct pollfd pfd[FD_COUNT + NS_SESSION_MAX_FDS];
 
         while (!init_gone || run->fds[FD_OUT].fd >= 0 || run->fds[FD_ERR].fd >= 0 ||
                run->fds[FD_SETUP].fd >= 0 || run->fds[FD_STATUS].fd >= 0) {
@@ -206,13 +225,21 @@ static void event_loop(struct run *run)
                         ts.tv_nsec = (long)(left % 1000000000ull);
                         tsp = &ts;
                 }
-                int n = ppoll(run->fds, FD_COUNT, tsp, NULL);
+                memcpy(pfd, run->fds, sizeof(run->fds));
+                int extra = run->sess && run->exec_ns && !run->killed
+                                    ? ns_session_fds(run->sess, pfd + FD_COUNT, NS_SESSION_MAX_FDS)
+                                    : 0;
+                int n = ppoll(pfd, (nfds_t)FD_COUNT + (nfds_t)extra, tsp, NULL);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n == 0) {
                         on_deadline(run);
                         continue;
                 }
+                for (int i = 0; i < FD_COUNT; i++)
+                        run->fds[i].revents = pfd[i].revents;
+                if (extra && ns_session_handle(run->sess, pfd + FD_COUNT, extra, zb_now_ns()))
+                        kill_sandbox(run);
                 if (run->fds[FD_SETUP].revents)
                         on_setup(run);
                 if (run->fds[FD_STATUS].revents) {
@@ -266,7 +293,10 @@ static void fill_result(struct run *run, const siginfo_t *si)
                 uint64_t end = run->end_ns ? run->end_ns : zb_now_ns();
                 r->wall_ms = end > run->exec_ns ? (double)(end - run->exec_ns) / 1e6 : 0;
         }
-        if (run->have_report) {
+        if (run->sess && run->exec_ns && !run->have_report && !oom_verdict(run)) {
+                r->status = ZB_STATUS_EXITED; /* a session that was stopped (or gave up) */
+                r->exit_code = 0;
+        } else if (run->have_report) {
                 r->status = ZB_STATUS_SETUP_ERROR;
                 r->setup_kind = (enum zb_setup_kind)run->report.kind;
                 r->error = run->report.err ? zb_asprintf("%s: %s", run->report.msg, strerror(run->report.err))
@@ -409,12 +439,18 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 c->status_fd = status[1];
                 c->out_fd = out[1];
                 c->err_fd = err_pipe[1];
+                if (run->sess)
+                        ns_session_close_in_child(run->sess);
                 ns_cow_open_layers(c); /* before the child takes the sandbox's ids */
                 ns_child_main(c);
         }
         run->pid = (pid_t)pid;
         run->pidfd = pidfd;
         ns_net_after_clone(c);
+        if (c->session_fd >= 0) {
+                close(c->session_fd); /* init's end */
+                c->session_fd = -1;
+        }
         close(go[0]);
         close(setup[1]);
         close(status[1]);
@@ -462,13 +498,15 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         return 0;
 }
 
-int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
+int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *sess,
+           struct zb_error *err)
 {
         _cleanup_(freep) struct ns_ctx *c = calloc(1, sizeof(*c));
         int go[2] = { -1, -1 }, setup[2] = { -1, -1 }, status[2] = { -1, -1 };
         int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
         _cleanup_(freep) struct ns_cgroup *cg = calloc(1, sizeof(*cg));
-        struct run run = { .p = p, .r = r, .pidfd = -1, .cg = cg };
+        struct run run = { .p = p, .r = r, .pidfd = -1, .cg = cg, .sess = sess };
+        int ctl[2];
         struct ns_cow cow = { .store_fd = -1, .run_fd = -1 };
         int ret;
 
@@ -501,6 +539,14 @@ int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *e
                 goto out;
         if (p->capture && ((ret = make_pipe(out, err)) < 0 || (ret = make_pipe(errp, err)) < 0))
                 goto out;
+        if (sess) {
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+                        ret = zb_error_errno(err, errno, "session: socketpair");
+                        goto out;
+                }
+                c->session_fd = ctl[1];
+                ns_session_attach(sess, ctl[0]); /* owns it now; ctl[1] is c's */
+        }
         r->captured = p->capture;
         run.fds[FD_SIG].fd = forward_fd(&c->forward_mask);
         record_layers(p, cg, r);
@@ -517,6 +563,8 @@ out:
         close_pair(status);
         close_pair(out);
         close_pair(errp);
+        if (c && c->session_fd >= 0)
+                close(c->session_fd);
         ns_cgroup_finish(cg, NULL); /* after a failure before the run; a no-op after one */
         ns_cow_release(&cow);
         if (c) {
@@ -526,4 +574,9 @@ out:
                 zb_strv_free(c->envp);
         }
         return ret;
+}
+
+int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
+{
+        return ns_run(p, r, NULL, err);
 }

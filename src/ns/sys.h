@@ -37,6 +37,11 @@ static inline long sys_clone3(struct clone_args *args)
 {
         return syscall(SYS_clone3, args, sizeof(*args));
 }
+static inline int sys_pidfd_open(pid_t pid, unsigned flags)
+{
+        return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+
 static inline int sys_pidfd_send_signal(int pidfd, int sig)
 {
         return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
