@@ -66,7 +66,11 @@ BUILD     := build-cov
 CFLAGS    := -O0 -g --coverage $(addprefix -fno-builtin-,execve execv execvp execvpe execl execlp execle)
 # _FORTIFY_SOURCE needs optimisation; -O0 keeps gcov's line counts exact.
 HARDEN    := -fstack-protector-strong -fPIE
-ZB_LDFLAGS+= --coverage
+# Dynamic: in a static binary that also links the proxy's threads, libgcov's
+# fork hook calls a pthread function through a weak reference that static
+# linking leaves NULL (every fork in the coverage build crashed).
+ZB_LDFLAGS:= -pie -Wl,-z,relro,-z,now --coverage
+ZB_LDLIBS := $(DYN_LDLIBS)
 endif
 ifeq ($(FUZZ),1)
 BUILD     := build-fuzz

@@ -503,9 +503,10 @@ int zb_proxy_parse(const char *buf, size_t len, struct zb_proxy_request *req)
         if (tl < 7 || strncasecmp(t, "http://", 7) != 0)
                 return bad(req, 400, "not a proxy request: the target must be http://host/path, or use CONNECT host:port");
         const char *auth = t + 7;
-        size_t al = strcspn(auth, "/?# ");
-        if (auth + al > sp2)
-                al = (size_t)(sp2 - auth);
+        /* The head is not NUL-terminated: scan only up to the target's end. */
+        size_t al = 0;
+        while (auth + al < sp2 && !memchr("/?#", auth[al], 3))
+                al++;
         int e = parse_authority(auth, al, false, req);
         if (e)
                 return e;

@@ -349,9 +349,19 @@ def test_proxy_process_confined_and_gone_after_run(zb, servers):
         assert st["Uid"].split() == [str(NOBODY)] * 4  # root's proxy runs as nobody; nobody's too
         assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0
         assert st["NoNewPrivs"] == "1"
-        fds = {int(n): os.readlink("/proc/%d/fd/%s" % (px, n)) for n in os.listdir("/proc/%d/fd" % px)}
-        assert all(fds[i] == "/dev/null" for i in (0, 1, 2)), fds
-        # Besides those: the listener (a socket) and the signalfd; no audit log here.
+        def fds_now():
+            out = {}
+            for n in os.listdir("/proc/%d/fd" % px):
+                try:
+                    out[int(n)] = os.readlink("/proc/%d/fd/%s" % (px, n))
+                except FileNotFoundError:  # closed while we looked (setup still running)
+                    pass
+            return out
+        # Once set up (the socket the listener came over closed): stdin,
+        # stdout, stderr on /dev/null, the listener (a socket) and the
+        # signalfd; no audit log here.
+        fds = poll(lambda: (lambda f: f if len(f) == 5 else None)(fds_now()), timeout=10) or fds_now()
+        assert all(fds.get(i) == "/dev/null" for i in (0, 1, 2)), fds
         assert len(fds) == 5, fds
         p.stdin.write(b"x")
         p.stdin.close()
