@@ -13,6 +13,12 @@
 int cli_parse_policy(const char *cmd, int argc, char **argv, struct zb_policy *p, bool *json,
                      struct zb_error *err);
 int cli_run(int argc, char **argv);
+/* Print RES as run and session exec do: the JSON object, or one line on
+ * stderr for a verdict that is not the command's own; the exit code. WHAT
+ * is the thing killed ("sandbox", "command"). */
+int cli_report(const char *cmd, const struct zb_result *res, bool json, const char *what);
+/* Block SIGINT, SIGTERM, SIGHUP, SIGQUIT: the library forwards them. */
+void cli_block_forwarded(void);
 int cli_gc(int argc, char **argv);
 int cli_check(int argc, char **argv);  /* check.c: attack probes against a policy */
 int cli_probe(int argc, char **argv);  /* probe.c: the probes, run inside the sandbox */

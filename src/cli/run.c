@@ -121,6 +121,39 @@ static int usage_error(const char *msg)
         return ZB_EXIT_ERROR;
 }
 
+void cli_block_forwarded(void)
+{
+        sigset_t fwd;
+        sigemptyset(&fwd);
+        sigaddset(&fwd, SIGINT);
+        sigaddset(&fwd, SIGTERM);
+        sigaddset(&fwd, SIGHUP);
+        sigaddset(&fwd, SIGQUIT);
+        sigprocmask(SIG_BLOCK, &fwd, NULL);
+}
+
+int cli_report(const char *cmd, const struct zb_result *res, bool json, const char *what)
+{
+        if (json) {
+                char *s = zb_result_json(res);
+                if (!s) {
+                        fprintf(stderr, "zonebox %s: cannot format the result\n", cmd);
+                        return -1;
+                }
+                puts(s);
+                free(s);
+        } else if (zb_result_error(res)) {
+                fprintf(stderr, "zonebox %s: %s\n", cmd, zb_result_error(res));
+        } else if (strcmp(zb_result_status(res), "timeout") == 0) {
+                fprintf(stderr, "zonebox %s: wall-time limit reached, %s killed\n", cmd, what);
+        } else if (strcmp(zb_result_status(res), "cpu_timeout") == 0) {
+                fprintf(stderr, "zonebox %s: CPU-time limit reached, %s killed\n", cmd, what);
+        } else if (strcmp(zb_result_status(res), "oom") == 0) {
+                fprintf(stderr, "zonebox %s: out of memory (memory limit reached), killed\n", cmd);
+        }
+        return zb_result_exit_code(res);
+}
+
 int cli_run(int argc, char **argv)
 {
         struct zb_error err = { 0 };
@@ -142,42 +175,21 @@ int cli_run(int argc, char **argv)
         zb_policy_set_capture(p, json);
         zb_policy_set_ask(p, zb_ask_terminal, NULL); /* approval "ask": the terminal, if any */
 
-        /* Blocked termination signals are forwarded by zb_run to the command. */
-        sigset_t fwd;
-        sigemptyset(&fwd);
-        sigaddset(&fwd, SIGINT);
-        sigaddset(&fwd, SIGTERM);
-        sigaddset(&fwd, SIGHUP);
-        sigaddset(&fwd, SIGQUIT);
-        sigprocmask(SIG_BLOCK, &fwd, NULL);
-
+        cli_block_forwarded(); /* zb_run forwards them to the command */
         if (zb_run(p, &res, &err) < 0) {
                 fprintf(stderr, "zonebox run: %s\n", err.message);
                 goto out;
         }
-        if (json) {
-                char *s = zb_result_json(res);
-                if (!s) {
-                        fprintf(stderr, "zonebox run: cannot format the result\n");
-                        goto out;
-                }
-                puts(s);
-                free(s);
-        } else if (zb_result_error(res)) {
-                fprintf(stderr, "zonebox run: %s\n", zb_result_error(res));
-        } else if (strcmp(zb_result_status(res), "timeout") == 0) {
-                fprintf(stderr, "zonebox run: wall-time limit reached, sandbox killed\n");
-        } else if (strcmp(zb_result_status(res), "cpu_timeout") == 0) {
-                fprintf(stderr, "zonebox run: CPU-time limit reached, sandbox killed\n");
-        } else if (strcmp(zb_result_status(res), "oom") == 0) {
-                fprintf(stderr, "zonebox run: out of memory (memory limit reached), killed\n");
+        rc = cli_report("run", res, json, "sandbox");
+        if (rc < 0) {
+                rc = ZB_EXIT_ERROR;
+                goto out;
         }
         if (!json && zb_result_cow_id(res))
                 fprintf(stderr, "zonebox run: changes to cow zones kept as %s (zonebox diff %s, then commit or discard)\n",
                         zb_result_cow_id(res), zb_result_cow_id(res));
         if (!json && zb_result_cow_error(res))
                 fprintf(stderr, "zonebox run: %s\n", zb_result_cow_error(res));
-        rc = zb_result_exit_code(res);
 out:
         zb_result_free(res);
         zb_policy_free(p);

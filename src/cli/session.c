@@ -198,34 +198,15 @@ static int cmd_exec(int argc, char **argv)
                 fail("exec", "command: empty command (give it after --)");
                 goto out;
         }
-        sigset_t fwd;
-        sigemptyset(&fwd);
-        sigaddset(&fwd, SIGINT);
-        sigaddset(&fwd, SIGTERM);
-        sigaddset(&fwd, SIGHUP);
-        sigaddset(&fwd, SIGQUIT);
-        sigprocmask(SIG_BLOCK, &fwd, NULL);
+        cli_block_forwarded(); /* zb_session_exec forwards them to the command */
         if (zb_session_exec(rt, session, argv + i, argc - i, env, n_env, workdir, timeout, json, &res,
                             &err) < 0) {
                 fail("exec", err.message);
                 goto out;
         }
-        if (json) {
-                char *s = zb_result_json(res);
-                if (!s) {
-                        fail("exec", "cannot format the result");
-                        goto out;
-                }
-                puts(s);
-                free(s);
-        } else if (zb_result_error(res)) {
-                fprintf(stderr, "zonebox session exec: %s\n", zb_result_error(res));
-        } else if (strcmp(zb_result_status(res), "timeout") == 0) {
-                fprintf(stderr, "zonebox session exec: wall-time limit reached, command killed\n");
-        } else if (strcmp(zb_result_status(res), "oom") == 0) {
-                fprintf(stderr, "zonebox session exec: out of memory (the session's memory limit), killed\n");
-        }
-        rc = zb_result_exit_code(res);
+        rc = cli_report("session exec", res, json, "command");
+        if (rc < 0)
+                rc = ZB_EXIT_ERROR;
 out:
         zb_result_free(res);
         free(env);

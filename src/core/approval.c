@@ -1694,20 +1694,6 @@ static uint64_t now_ms(void)
         return zb_now_ns() / 1000000u;
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, s, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return -1;
-                s += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 /* Start ARGV with REQUEST as its stdin (a memfd: nothing blocks and no
  * SIGPIPE if it never reads) and its stdout on a pipe. */
 static pid_t spawn_approver(char *const *argv, const char *request, int *out_fd, char *why, size_t why_size)
@@ -1719,7 +1705,7 @@ static pid_t spawn_approver(char *const *argv, const char *request, int *out_fd,
         posix_spawnattr_t at;
         sigset_t none_set, dfl;
 
-        if (mfd < 0 || write_all(mfd, request, strlen(request)) < 0 || write_all(mfd, "\n", 1) < 0 ||
+        if (mfd < 0 || zb_write_all(mfd, request, strlen(request)) < 0 || zb_write_all(mfd, "\n", 1) < 0 ||
             lseek(mfd, 0, SEEK_SET) < 0) {
                 snprintf(why, why_size, "cannot prepare the request: %s", strerror(errno));
                 return -1;
@@ -1915,11 +1901,11 @@ int zb_ask_terminal(const char *question, void *data)
                 return ZB_ASK_NO_TERMINAL;
         /* Typed-ahead text is not an answer to a question not yet shown. */
         tcflush(in, TCIFLUSH);
-        if (write_all(out, question, strlen(question)) < 0 || write_all(out, prompt, strlen(prompt)) < 0)
+        if (zb_write_all(out, question, strlen(question)) < 0 || zb_write_all(out, prompt, strlen(prompt)) < 0)
                 return ZB_ASK_NO_TERMINAL;
         ssize_t n = read_answer(in, ans, sizeof(ans));
         if (n < 0) {
-                write_all(out, "\n", 1);
+                zb_write_all(out, "\n", 1);
                 return ZB_ASK_DENY;
         }
         char *s = ans;

@@ -293,11 +293,11 @@ static int set_cow_key(struct zb_policy *p, const char *key, const char *value, 
 
 /* One string appended to a NULL-terminated list (approval rules, the
  * approver's arguments). */
-static int append_string(char ***list, size_t *n, const char *value, const char *label,
+static int append_string(char ***list, size_t *n, size_t max, const char *value, const char *label,
                          struct zb_error *err)
 {
-        if (*n >= ZB_MAX_APPROVAL_RULES)
-                return zb_error_set(err, E2BIG, "%s: at most %d entries", label, ZB_MAX_APPROVAL_RULES);
+        if (*n >= max)
+                return zb_error_set(err, E2BIG, "%s: at most %zu entries", label, max);
         char **nl = realloc(*list, (*n + 2) * sizeof(char *));
         if (!nl)
                 return zb_error_set(err, ENOMEM, "%s: out of memory", label);
@@ -329,7 +329,7 @@ static int set_approval(struct zb_policy *p, const char *sub, const char *value,
                 r = zb_approval_rule_check(value, label, err);
                 if (r == 0)
                         r = append_string(allow ? &a->allow : &a->deny, allow ? &a->n_allow : &a->n_deny,
-                                          value, label, err);
+                                          ZB_MAX_APPROVAL_RULES, value, label, err);
         } else if (strcmp(sub, "command") == 0) {
                 if (!*value)
                         return bad_value(err, label, value, "a program: a name found in PATH or a path");
@@ -340,11 +340,11 @@ static int set_approval(struct zb_policy *p, const char *sub, const char *value,
                 zb_strv_free(a->command);
                 a->command = NULL;
                 a->n_command = 0;
-                r = append_string(&a->command, &a->n_command, prog, label, err);
+                r = append_string(&a->command, &a->n_command, ZB_MAX_APPROVAL_RULES, prog, label, err);
         } else if (strcmp(sub, "command_arg") == 0) { /* approval.command: [program, args...] */
                 if (!a->command)
                         return zb_error_set(err, EINVAL, "%s: give the program first", label);
-                r = append_string(&a->command, &a->n_command, value, label, err);
+                r = append_string(&a->command, &a->n_command, ZB_MAX_APPROVAL_RULES, value, label, err);
         } else if (strcmp(sub, "timeout") == 0) {
                 uint64_t ms;
                 if (zb_parse_duration_ms(value, &ms) < 0 || ms == 0 || ms > 86400000)
@@ -379,21 +379,6 @@ static int set_audit(struct zb_policy *p, const char *sub, const char *value, co
         return -ENOENT;
 }
 
-static int net_append(char ***list, size_t *n, const char *value, const char *label,
-                      struct zb_error *err)
-{
-        if (*n >= ZB_MAX_NET_RULES)
-                return zb_error_set(err, E2BIG, "%s: at most %d entries", label, ZB_MAX_NET_RULES);
-        char **nl = realloc(*list, (*n + 2) * sizeof(char *));
-        if (!nl)
-                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
-        *list = nl;
-        if (!(nl[*n] = strdup(value)))
-                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
-        nl[++*n] = NULL;
-        return 0;
-}
-
 /* network.allow (an entry appended), network.hosts ("NAME:IP"; a later one
  * for the same name replaces it), network.proxy_port. */
 static int set_network(struct zb_policy *p, const char *sub, const char *value, const char *label,
@@ -407,7 +392,7 @@ static int set_network(struct zb_policy *p, const char *sub, const char *value, 
                 struct zb_net_rule r;
                 if (zb_net_rule_parse(value, &r, &why) < 0)
                         return bad_value(err, label, value, why);
-                return net_append(&n->allow, &n->n_allow, value, label, err);
+                return append_string(&n->allow, &n->n_allow, ZB_MAX_NET_RULES, value, label, err);
         }
         if (strcmp(sub, "hosts") == 0) {
                 char name[ZB_NET_NAME_MAX + 1], other[ZB_NET_NAME_MAX + 1];
@@ -417,7 +402,7 @@ static int set_network(struct zb_policy *p, const char *sub, const char *value, 
                 for (size_t i = 0; i < n->n_hosts; i++)
                         if (zb_net_pin_parse(n->hosts[i], other, &a, &why) == 0 && strcmp(name, other) == 0)
                                 return set_string(&n->hosts[i], value, err, label);
-                return net_append(&n->hosts, &n->n_hosts, value, label, err);
+                return append_string(&n->hosts, &n->n_hosts, ZB_MAX_NET_RULES, value, label, err);
         }
         if (strcmp(sub, "proxy_port") == 0) {
                 if (zb_parse_u64(value, &port) < 0 || port == 0 || port > 65535)

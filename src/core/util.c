@@ -1,6 +1,8 @@
 /* Helpers shared by the whole tree. */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdio.h>
+#include <sys/signalfd.h>
 #include <time.h>
 
 #include "util.h"
@@ -88,6 +90,54 @@ void zb_buf_free(struct zb_buf *b)
 {
         free(b->data);
         memset(b, 0, sizeof(*b));
+}
+
+bool zb_buf_capture(struct zb_buf *out, const struct zb_buf *other, const char *data, size_t n,
+                    uint64_t limit)
+{
+        uint64_t used = out->len + other->len;
+        uint64_t room = limit > used ? limit - used : 0;
+        size_t take = (uint64_t)n < room ? n : (size_t)room;
+        out->limit = out->len + take;
+        if (zb_buf_append(out, data, take) < 0)
+                take = 0;
+        out->dropped += (uint64_t)(n - take);
+        return take < n;
+}
+
+int zb_write_all(int fd, const void *data, size_t n)
+{
+        const char *p = data;
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return -1;
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
+int zb_forward_signalfd(sigset_t *set)
+{
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+        sigset_t cur, want;
+        sigemptyset(&want);
+        if (set)
+                sigemptyset(set);
+        if (sigprocmask(SIG_BLOCK, NULL, &cur) < 0)
+                return -1;
+        bool any = false;
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+                if (sigismember(&cur, sigs[i]) == 1) {
+                        sigaddset(&want, sigs[i]);
+                        any = true;
+                }
+        if (set)
+                *set = want;
+        return any ? signalfd(-1, &want, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
 }
 
 uint64_t zb_now_ns(void)

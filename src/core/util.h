@@ -4,6 +4,7 @@
 #define ZB_UTIL_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,7 +55,22 @@ struct zb_buf {
 int zb_buf_append(struct zb_buf *b, const char *data, size_t n);
 void zb_buf_free(struct zb_buf *b);
 
+/* Append N bytes of DATA to OUT (of the pair OUT, OTHER), keeping the pair
+ * together within LIMIT bytes; what does not fit is counted as dropped.
+ * True when something was dropped. */
+bool zb_buf_capture(struct zb_buf *out, const struct zb_buf *other, const char *data, size_t n,
+                    uint64_t limit);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t zb_now_ns(void);
+
+/* write(2) until all of N is written (EINTR retried); -1 on error. */
+int zb_write_all(int fd, const void *data, size_t n);
+
+/* The termination signals a caller blocks to have them forwarded (SIGINT,
+ * SIGTERM, SIGHUP, SIGQUIT): those of them blocked now go into *SET (if
+ * not NULL); a non-blocking close-on-exec signalfd for them, or -1 when
+ * none is blocked. */
+int zb_forward_signalfd(sigset_t *set);
 
 #endif

@@ -71,33 +71,10 @@ static bool pump_read(struct pump *pm, int fd, int slot)
                 return true;
         if (n <= 0)
                 return false;
-        struct zb_buf *b = pm->bufs[slot];
         /* One cap for stdout and stderr together, as the namespace backend. */
-        uint64_t used = pm->bufs[0]->len + pm->bufs[1]->len;
-        uint64_t room = pm->limit > used ? pm->limit - used : 0;
-        size_t take = (uint64_t)n < room ? (size_t)n : (size_t)room;
-        b->limit = b->len + take;
-        if (zb_buf_append(b, buf, take) < 0)
-                take = 0;
-        b->dropped += (uint64_t)n - take;
-        if (take < (size_t)n)
+        if (zb_buf_capture(pm->bufs[slot], pm->bufs[1 - slot], buf, (size_t)n, pm->limit))
                 pm->over = true;
         return true;
-}
-
-static int signal_fd_for_blocked(void)
-{
-        sigset_t cur, want;
-        sigemptyset(&want);
-        if (sigprocmask(SIG_SETMASK, NULL, &cur) < 0)
-                return -1;
-        bool any = false;
-        for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
-                if (sigismember(&cur, forwarded[i])) {
-                        sigaddset(&want, forwarded[i]);
-                        any = true;
-                }
-        return any ? signalfd(-1, &want, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
 }
 
 enum { P_EXIT, P_OUT, P_ERR, P_SIG, P_N };
@@ -136,7 +113,7 @@ int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *e
         fds[P_EXIT].fd = pidfd_open_(pid);
         fds[P_OUT].fd = po[0];
         fds[P_ERR].fd = pe[0];
-        fds[P_SIG].fd = x->forward_signals ? signal_fd_for_blocked() : -1;
+        fds[P_SIG].fd = x->forward_signals ? zb_forward_signalfd(NULL) : -1;
         for (int i = 0; i < P_N; i++)
                 fds[i].events = POLLIN;
         /* Without a pidfd (Linux < 5.3) the loop polls waitpid(WNOHANG) every 20 ms. */

@@ -269,42 +269,24 @@ static void sx_exec(struct ns_ctx *c, struct ns_sx_exec *m, size_t len, const in
 static void sx_request(struct ns_ctx *c, struct sx_exec *slots, int sfd)
 {
         static struct ns_sx_exec m;
-        int fds[3] = { -1, -1, -1 };
-        union {
-                char buf[CMSG_SPACE(3 * sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                             .msg_controllen = sizeof(u.buf) };
-        ssize_t n = recvmsg(c->session_fd, &mh, MSG_CMSG_CLOEXEC);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        int fds[3];
+        ssize_t n = ns_recv_fds(c->session_fd, &m, sizeof(m), fds, 3, 0);
+        if (n == -EINTR || n == -EAGAIN)
                 return;
-        if (n <= 0)
+        if (n == 0 || (n < 0 && n != -EMSGSIZE))
                 _exit(0); /* the supervisor hung up: the session ends with init */
-        int nfds = 0;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        for (size_t i = 0; i < k; i++) {
-                                int fd;
-                                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                                if (nfds < 3)
-                                        fds[nfds++] = fd;
-                                else
-                                        close(fd);
-                        }
-                }
-        if (m.type == NS_SX_EXEC && nfds == 3 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+        int nfds = (fds[0] >= 0) + (fds[1] >= 0) + (fds[2] >= 0);
+        if (m.type == NS_SX_EXEC && nfds == 3 && n > 0)
                 sx_exec(c, &m, (size_t)n, fds, slots, sfd);
-        else if (m.type == NS_SX_KILL && (size_t)n >= sizeof(struct ns_sx_kill))
+        else if (m.type == NS_SX_KILL && n >= (ssize_t)sizeof(struct ns_sx_kill))
                 for (int i = 0; i < SX_MAX_EXECS; i++) {
                         const struct ns_sx_kill *k = (const struct ns_sx_kill *)&m;
                         if (slots[i].pid && slots[i].id == k->id)
                                 kill(-slots[i].pid, k->sig); /* setsid: its group */
                 }
-        for (int i = 0; i < nfds; i++)
-                close(fds[i]);
+        for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
 }
 
 static void sx_reap(struct ns_ctx *c, struct sx_exec *slots)

@@ -129,6 +129,11 @@ _Noreturn void ns_init_run(struct ns_ctx *c);   /* init.c: fork the command, rea
 /* init.c, a session's init: serve EXEC and KILL records until the
  * supervisor hangs up. */
 _Noreturn void ns_init_serve(struct ns_ctx *c, const sigset_t *set);
+/* session.c: one record into MSG and up to MAX (<= NS_MAX_PASSED_FDS)
+ * SCM_RIGHTS fds, close-on-exec, into FDS (-1 where none came; extra ones
+ * closed). Its size, or a negative errno (-EMSGSIZE: cut, no fds kept). */
+#define NS_MAX_PASSED_FDS 4
+ssize_t ns_recv_fds(int sock, void *msg, size_t len, int *fds, int max, int flags);
 
 /* Supervisor side. */
 /* net.c: what the network layer needs outside the sandbox (the allowlist's

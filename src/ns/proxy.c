@@ -1240,6 +1240,16 @@ out:
         return r;
 }
 
+void ns_proxy_counts_now(const struct ns_proxy *px, struct ns_proxy_counts *counts)
+{
+        *counts = (struct ns_proxy_counts){ 0 };
+        if (px && px->shared) {
+                counts->allowed = atomic_load(&px->shared->allowed);
+                counts->refused = atomic_load(&px->shared->refused);
+                counts->failed = atomic_load(&px->shared->failed);
+        }
+}
+
 void ns_proxy_stop(struct ns_proxy *px, struct ns_proxy_counts *counts)
 {
         if (px->pid > 0) {

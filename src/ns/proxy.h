@@ -107,5 +107,8 @@ int ns_proxy_start(struct ns_proxy *px, const struct zb_policy *p, int *child_fd
 /* Stop it (it finishes its connections briefly), reap it, free the
  * shared counters; COUNTS filled when not NULL. Idempotent. */
 void ns_proxy_stop(struct ns_proxy *px, struct ns_proxy_counts *counts);
+/* The counts so far (all zero without a proxy): a session's exec reports
+ * the connections made while it ran. */
+void ns_proxy_counts_now(const struct ns_proxy *px, struct ns_proxy_counts *counts);
 
 #endif

@@ -32,6 +32,7 @@
 #include "../core/audit.h"
 #include "cgroup.h"
 #include "ns.h"
+#include "proxy.h"
 #include "session.h"
 #include "sys.h"
 
@@ -70,6 +71,8 @@ struct r_result {
         int32_t status, setup_kind, exit_code, signal, oom_killed;
         double wall_ms, cpu_user_ms, cpu_sys_ms;
         uint64_t peak_memory_bytes;
+        uint32_t has_proxy;
+        uint64_t proxy_allowed, proxy_refused, proxy_failed;
         char applied[LAYERS_LEN], skipped[LAYERS_LEN]; /* comma-separated */
         char error[1024];
 };
@@ -206,7 +209,11 @@ static int info_read(const char *dir, const char *id, struct info *in)
         if (!o)
                 return -ENOENT;
         memset(in, 0, sizeof(*in));
-        snprintf(in->id, sizeof(in->id), "%s", id);
+        if (strlen(id) != ID_LEN) {
+                json_object_put(o);
+                return -EINVAL;
+        }
+        memcpy(in->id, id, ID_LEN + 1);
         if (json_object_object_get_ex(o, "name", &v) && json_object_is_type(v, json_type_string))
                 snprintf(in->name, sizeof(in->name), "%s", json_object_get_string(v));
         if (json_object_object_get_ex(o, "pid", &v))
@@ -326,20 +333,19 @@ static int send_fds(int sock, const void *msg, size_t len, const int *fds, int n
         return n == (ssize_t)len ? 0 : -(n < 0 ? errno : EMSGSIZE);
 }
 
-/* One record and up to four fds (the rest closed); -1 fds where none came. */
-static ssize_t recv_fds(int sock, void *msg, size_t len, int fds[4])
+ssize_t ns_recv_fds(int sock, void *msg, size_t len, int *fds, int max, int flags)
 {
         union {
-                char buf[CMSG_SPACE(5 * sizeof(int))];
+                char buf[CMSG_SPACE(NS_MAX_PASSED_FDS * sizeof(int))];
                 struct cmsghdr align;
         } u;
         struct iovec iov = { .iov_base = msg, .iov_len = len };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
                              .msg_controllen = sizeof(u.buf) };
         int got = 0;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < max; i++)
                 fds[i] = -1;
-        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
         if (n < 0)
                 return -errno;
         for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
@@ -348,7 +354,7 @@ static ssize_t recv_fds(int sock, void *msg, size_t len, int fds[4])
                         for (size_t i = 0; i < k; i++) {
                                 int fd;
                                 memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                                if (got < 4)
+                                if (got < max)
                                         fds[got++] = fd;
                                 else
                                         close(fd);
@@ -357,6 +363,8 @@ static ssize_t recv_fds(int sock, void *msg, size_t len, int fds[4])
         if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
                 for (int i = 0; i < got; i++)
                         close(fds[i]);
+                for (int i = 0; i < max; i++)
+                        fds[i] = -1;
                 return -EMSGSIZE;
         }
         return n;
@@ -385,6 +393,10 @@ static void result_to_msg(const struct zb_result *r, struct r_result *m)
         m->cpu_user_ms = r->cpu_user_ms;
         m->cpu_sys_ms = r->cpu_sys_ms;
         m->peak_memory_bytes = r->peak_memory_bytes;
+        m->has_proxy = r->has_proxy;
+        m->proxy_allowed = r->proxy_allowed;
+        m->proxy_refused = r->proxy_refused;
+        m->proxy_failed = r->proxy_failed;
         join_layers(m->applied, sizeof(m->applied), r->applied, r->n_applied);
         join_layers(m->skipped, sizeof(m->skipped), r->skipped, r->n_skipped);
         snprintf(m->error, sizeof(m->error), "%s", r->error ? r->error : "");
@@ -418,6 +430,10 @@ static void msg_to_result(const struct r_result *m, struct zb_result *r)
         r->cpu_user_ms = m->cpu_user_ms;
         r->cpu_sys_ms = m->cpu_sys_ms;
         r->peak_memory_bytes = m->peak_memory_bytes;
+        r->has_proxy = m->has_proxy != 0;
+        r->proxy_allowed = m->proxy_allowed;
+        r->proxy_refused = m->proxy_refused;
+        r->proxy_failed = m->proxy_failed;
         layers_from(r, m->applied, true);
         layers_from(r, m->skipped, false);
         if (m->error[0]) {
@@ -452,6 +468,7 @@ struct client {
         pid_t pid;             /* the command, once started */
         uint64_t sent_ns, exec_ns, deadline_ns, wall_ms;
         uint64_t oom_base;
+        struct ns_proxy_counts net_base;
         bool timed_out, killed;
         struct zb_gate gate;
         struct zb_policy q;    /* the session's policy with this command */
@@ -468,15 +485,17 @@ struct ns_session {
         struct client cl[MAX_CLIENTS];
         struct ns_cgroup *cg;
         const struct zb_result *r;
+        const struct ns_proxy *proxy; /* network.allow; NULL: none */
         uint64_t idle_ms, last_ns;
         uint32_t next_id;
         bool stop, stopped_idle;
         char dir[PATH_MAX], id[ID_LEN + 1];
 };
 
-void ns_session_attach(struct ns_session *s, int ctl_fd)
+void ns_session_attach(struct ns_session *s, int ctl_fd, const struct ns_proxy *proxy)
 {
         s->ctl_fd = ctl_fd;
+        s->proxy = proxy;
 }
 
 void ns_session_close_in_child(struct ns_session *s)
@@ -816,6 +835,7 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
                 return;
         }
         c->oom_base = s->cg ? ns_cgroup_oom_kills(s->cg) : 0;
+        ns_proxy_counts_now(s->proxy, &c->net_base);
         c->sent_ns = zb_now_ns();
         c->exec_ns = c->deadline_ns = 0;
         /* The command writes into our pipes; we pass it on (relays). */
@@ -871,6 +891,16 @@ static void on_done(struct ns_session *s, struct client *c, const struct ns_sx_r
         r->cpu_sys_ms = (double)rep->stime_us / 1e3;
         r->peak_memory_bytes = rep->maxrss_kb * 1024u;
         r->oom_killed = s->cg && ns_cgroup_oom_kills(s->cg) > c->oom_base;
+        if (s->proxy) {
+                /* The proxy's connections while this command ran (the
+                 * session's background processes' too). */
+                struct ns_proxy_counts cur;
+                ns_proxy_counts_now(s->proxy, &cur);
+                r->has_proxy = true;
+                r->proxy_allowed = cur.allowed - c->net_base.allowed;
+                r->proxy_refused = cur.refused - c->net_base.refused;
+                r->proxy_failed = cur.failed - c->net_base.failed;
+        }
         if (c->timed_out) {
                 r->status = ZB_STATUS_TIMEOUT;
         } else if (!rep->exited && rep->code == SIGKILL && r->oom_killed) {
@@ -953,7 +983,7 @@ static void on_client(struct ns_session *s, struct client *c)
 {
         static struct c_exec m;
         int fds[4];
-        ssize_t n = recv_fds(c->fd, &m, sizeof(m), fds);
+        ssize_t n = ns_recv_fds(c->fd, &m, sizeof(m), fds, 4, MSG_DONTWAIT);
         if (n == -EAGAIN || n == -EINTR)
                 return;
         if (n <= 0) {
@@ -1141,7 +1171,11 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct n
                         ssize_t w = sendmsg(s->cl[i].fd, &mh, MSG_NOSIGNAL);
                         (void)w;
                 }
-        _exit(0);
+        free(final);
+        zb_result_free(r);
+        /* exit, not _exit: coverage counters and sanitizers' reports (to
+         * ZONEBOX_SESSION_LOG) are written at exit; stdout is /dev/null. */
+        exit(0);
 }
 
 static void random_id(char id[ID_LEN + 1])
@@ -1309,20 +1343,6 @@ static int connect_session(const char *runtime_dir, const char *key, struct info
         return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return -1;
-                p += k;
-                n -= (size_t)k;
-        }
-        return 0;
-}
-
 struct exec_io {
         struct zb_result *r;
         bool capture;
@@ -1341,16 +1361,10 @@ static int pump(struct exec_io *io, int fd, int slot)
         if (n <= 0)
                 return 0;
         if (!io->capture)
-                return write_all(slot ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)n) < 0 ? 0 : 2;
+                return zb_write_all(slot ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)n) < 0 ? 0 : 2;
         struct zb_buf *b = slot ? &io->r->err : &io->r->out;
-        uint64_t used = io->r->out.len + io->r->err.len;
-        uint64_t room = io->limit > used ? io->limit - used : 0;
-        size_t take = (uint64_t)n < room ? (size_t)n : (size_t)room;
-        b->limit = b->len + take;
-        if (zb_buf_append(b, buf, take) < 0)
-                take = 0;
-        b->dropped += (uint64_t)n - take;
-        if (take < (size_t)n && io->limit_kill && !io->output_killed) {
+        if (zb_buf_capture(b, slot ? &io->r->out : &io->r->err, buf, (size_t)n, io->limit) &&
+            io->limit_kill && !io->output_killed) {
                 struct c_kill k = { .type = C_KILL, .sig = SIGKILL };
                 io->output_killed = true;
                 if (send(io->sock, &k, sizeof(k), MSG_NOSIGNAL) < 0)
@@ -1413,14 +1427,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         r->captured = capture != 0;
         struct exec_io io = { .r = r, .capture = capture != 0, .limit = UINT64_MAX, .sock = sock };
         /* Termination signals the caller blocked go to the command. */
-        sigset_t fwd, cur;
-        sigemptyset(&fwd);
-        sigprocmask(SIG_BLOCK, NULL, &cur);
-        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-                if (sigismember(&cur, sigs[i]) == 1)
-                        sigaddset(&fwd, sigs[i]);
-        sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+        sfd = zb_forward_signalfd(NULL);
         bool have = false;
         uint32_t accepted = 0;
         struct r_result res;

@@ -33,7 +33,8 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
  * it becomes init; ready: init waits for commands; fds/handle: the session's
  * sockets in the supervisor's poll set, handle returns true when the session
  * is to stop; deadline/tick: the next time limit (0: none), and its expiry. */
-void ns_session_attach(struct ns_session *s, int ctl_fd);
+struct ns_proxy;
+void ns_session_attach(struct ns_session *s, int ctl_fd, const struct ns_proxy *proxy);
 void ns_session_close_in_child(struct ns_session *s);
 void ns_session_ready(struct ns_session *s, struct ns_cgroup *cg, const struct zb_result *r);
 int ns_session_fds(struct ns_session *s, struct pollfd *pfd, int max);

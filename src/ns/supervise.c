@@ -118,14 +118,9 @@ static void capture(struct run *run, int slot)
                 return;
         }
         /* One cap for stdout and stderr together. */
-        uint64_t used = run->r->out.len + run->r->err.len;
-        uint64_t room = run->p->limits.output > used ? run->p->limits.output - used : 0;
-        size_t take = (uint64_t)n < room ? (size_t)n : (size_t)room;
-        b->limit = b->len + take;
-        if (zb_buf_append(b, buf, take) < 0)
-                take = 0;
-        b->dropped += (uint64_t)n - take;
-        if (take < (size_t)n && run->p->limits.output_kill && !run->output_killed) {
+        const struct zb_buf *other = slot == FD_OUT ? &run->r->err : &run->r->out;
+        if (zb_buf_capture(b, other, buf, (size_t)n, run->p->limits.output) &&
+            run->p->limits.output_kill && !run->output_killed) {
                 run->output_killed = true;
                 run->end_ns = zb_now_ns();
                 kill_sandbox(run);
@@ -382,23 +377,6 @@ static int ctx_init(struct ns_ctx *c, const struct zb_policy *p, struct zb_error
         return ns_mounts_prepare(c, err);
 }
 
-/* Termination signals the caller blocked are ours to forward. */
-static int forward_fd(sigset_t *fwd)
-{
-        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-        sigset_t cur;
-        sigemptyset(fwd);
-        if (sigprocmask(SIG_BLOCK, NULL, &cur) < 0)
-                return -1;
-        bool any = false;
-        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-                if (sigismember(&cur, sigs[i]) == 1) {
-                        sigaddset(fwd, sigs[i]);
-                        any = true;
-                }
-        return any ? signalfd(-1, fwd, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
-}
-
 static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2], int status[2],
                      int out[2], int err_pipe[2], struct zb_error *err)
 {
@@ -545,10 +523,10 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
                         goto out;
                 }
                 c->session_fd = ctl[1];
-                ns_session_attach(sess, ctl[0]); /* owns it now; ctl[1] is c's */
+                ns_session_attach(sess, ctl[0], c->proxy); /* owns it now; ctl[1] is c's */
         }
         r->captured = p->capture;
-        run.fds[FD_SIG].fd = forward_fd(&c->forward_mask);
+        run.fds[FD_SIG].fd = zb_forward_signalfd(&c->forward_mask);
         record_layers(p, cg, r);
         ret = supervise(c, &run, go, setup, status, out, errp, err);
         ns_net_finish(c, ret == 0 ? r : NULL);

@@ -434,3 +434,41 @@ def test_export_refuses_allowlist():
         assert p.returncode == 125, p
         assert "network.allow" in p.stderr and "cannot express an allowlist" in p.stderr, p
         assert p.stdout == ""
+
+
+def test_session_exec_counts_its_connections(zb_root, tmp, servers, tmp_path):
+    """A session keeps one proxy for its life; each exec's result counts the
+    connections made while it ran, and the proxy is gone after stop."""
+    a, b = servers
+    rt = str(tmp_path / "rt")
+    d = tmp.script_dir(CLIENT)
+    start = subprocess.run([ZONEBOX, "session", "start", "--runtime-dir", rt, "-v", d + ":/input:ro"]
+                           + allow_args(a), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert start.returncode == 0, start
+    sid = start.stdout.strip()
+    with open(os.path.join(rt, sid, "info.json")) as f:
+        daemon = json.load(f)["pid"]
+    try:
+        assert len(poll(lambda: proxies_of(daemon), timeout=10)) == 1
+
+        def exec_json(calls):
+            r = subprocess.run([ZONEBOX, "session", "exec", "--runtime-dir", rt, "--json", sid, "--",
+                                "python3", "/input/test.py", json.dumps({"calls": calls})],
+                               capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            assert r.returncode == 0, r
+            res = json.loads(r.stdout)
+            return res, json.loads(res["stdout"])
+
+        res, out = exec_json([["ok", ["urlget", "http://allowed.test:%d/s1" % a.port]]])
+        assert out["ok"][0] == 200 and "allowed says hello to /s1" in out["ok"][1], out
+        assert res["network"]["proxy"] == {"allowed": 1, "refused": 0, "failed": 0}, res
+        res, out = exec_json([["no", ["urlget", "http://other.test:%d/s2" % b.port]],
+                              ["no2", ["tunnel", "other.test", b.port, "/s3"]]])
+        assert out["no"][0] == 403, out
+        assert res["network"]["proxy"] == {"allowed": 0, "refused": 2, "failed": 0}, res
+        assert [p for _, p, _ in a.requests] == ["/s1"] and b.requests == []
+    finally:
+        subprocess.run([ZONEBOX, "session", "stop", "--runtime-dir", rt, sid],
+                       capture_output=True, timeout=RUN_TIMEOUT)
+    assert poll(lambda: gone(daemon), timeout=10)
+    assert poll(lambda: not proxies_of(daemon), timeout=10)
