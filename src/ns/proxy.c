@@ -505,7 +505,7 @@ int zb_proxy_parse(const char *buf, size_t len, struct zb_proxy_request *req)
         const char *auth = t + 7;
         /* The head is not NUL-terminated: scan only up to the target's end. */
         size_t al = 0;
-        while (auth + al < sp2 && !memchr("/?#", auth[al], 3))
+        while (auth + al < sp2 && auth[al] != '/' && auth[al] != '?' && auth[al] != '#')
                 al++;
         int e = parse_authority(auth, al, false, req);
         if (e)
