@@ -273,20 +273,29 @@ static void add_outcome(json_object *o, const struct zb_result *r, const char *e
                 json_object_object_add(o, "error", str(r->error, t->str, cut));
 }
 
-static char *line_at(const struct zb_policy *p, const char *event, const char *id,
-                     const struct zb_decision *d, const struct zb_result *r, const char *error,
-                     const struct tier *t)
+/* A line's object with its first two fields: the time and the event. */
+static json_object *line_new(const char *event)
 {
         json_object *o = json_object_new_object();
         char when[48];
-        bool cut = false;
-        char *s = NULL;
-
         if (!o)
                 return NULL;
         iso_time(when, sizeof(when));
         json_object_object_add(o, "time", json_object_new_string(when));
         json_object_object_add(o, "event", json_object_new_string(event));
+        return o;
+}
+
+static char *line_at(const struct zb_policy *p, const char *event, const char *id,
+                     const struct zb_decision *d, const struct zb_result *r, const char *error,
+                     const struct tier *t)
+{
+        json_object *o = line_new(event);
+        bool cut = false;
+        char *s = NULL;
+
+        if (!o)
+                return NULL;
         json_object_object_add(o, "id", json_object_new_string(id));
         json_object_object_add(o, "pid", json_object_new_int64(getpid()));
         json_object_object_add(o, "uid", json_object_new_int64(getuid()));
@@ -386,16 +395,12 @@ static json_object *opt_str(const char *s, bool *cut)
 
 char *zb_audit_net_line(const struct zb_audit_net *e)
 {
-        json_object *o = json_object_new_object();
-        char when[48];
+        json_object *o = line_new(e->event);
         bool cut = false;
         char *s = NULL;
 
         if (!o)
                 return NULL;
-        iso_time(when, sizeof(when));
-        json_object_object_add(o, "time", json_object_new_string(when));
-        json_object_object_add(o, "event", json_object_new_string(e->event));
         json_object_object_add(o, "pid", json_object_new_int64(e->pid));
         json_object_object_add(o, "conn", json_object_new_uint64(e->conn));
         json_object_object_add(o, "method", opt_str(e->method, &cut));

@@ -353,3 +353,45 @@ def tree_snapshot(path):
             snap[os.path.relpath(p, path)] = (st.st_mode, st.st_uid, st.st_size, st.st_mtime_ns, content)
     return snap
 
+
+
+# ---------------------------------------------------------------- a terminal
+
+def on_pty(argv, prompt, on_prompt=None, timeout=20):
+    """Runs ARGV with stdin, stdout and stderr on a new pseudo-terminal (a new
+    session, so it is the controlling one). When PROMPT (bytes) shows in the
+    output, calls ON_PROMPT(master_fd, pid) once (e.g. to type an answer).
+    Returns (rc, output, prompted); rc is None if ARGV did not end in time."""
+    import select
+    master, slave = os.openpty()
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd="/",
+                         start_new_session=True)
+    os.close(slave)
+    out, prompted = b"", False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: every slave fd is closed
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            if not prompted and prompt in out:
+                prompted = True
+                if on_prompt:
+                    on_prompt(master, p.pid)
+            if not ready and p.poll() is not None:
+                break
+        rc = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        rc = None  # hung: the caller's assertion shows the output
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    return rc, out.decode(errors="replace"), prompted

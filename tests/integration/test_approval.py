@@ -10,7 +10,6 @@ the sandbox, complete lines after kill -9 and under concurrent appends.
 import json
 import os
 import re
-import select
 import signal
 import stat
 import subprocess
@@ -20,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import (AS_NOBODY, DELEGATED, NOBODY, RUN_TIMEOUT, ZONEBOX, pids_exact, poll,
+from conftest import (on_pty, AS_NOBODY, DELEGATED, NOBODY, RUN_TIMEOUT, ZONEBOX, pids_exact, poll,
                       tree_snapshot, unique_sleep_arg)
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -152,41 +151,16 @@ def test_config_file_approval_and_audit(zb, tmp):
 
 
 def run_on_pty(zb, args, answer=None, interrupt=False, timeout=20):
-    """Runs zonebox with stdin, stdout and stderr on a new pseudo-terminal; when
-    the prompt shows, types ANSWER (or sends SIGINT). Returns (rc, output)."""
-    master, slave = os.openpty()
-    p = subprocess.Popen(zb.argv(args), stdin=slave, stdout=slave, stderr=slave, cwd="/",
-                         start_new_session=True)
-    os.close(slave)
-    out, sent = b"", False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: every slave fd is closed
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if not sent and b"Run it?" in out:
-                if interrupt:
-                    os.kill(p.pid, signal.SIGINT)
-                else:
-                    os.write(master, answer)
-                sent = True
-            if not ready and p.poll() is not None:
-                break
-        rc = p.wait(timeout=10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(master)
+    """Runs zonebox on a new pseudo-terminal; when the prompt shows, types
+    ANSWER (or sends SIGINT). Returns (rc, output)."""
+    def reply(master, pid):
+        if interrupt:
+            os.kill(pid, signal.SIGINT)
+        else:
+            os.write(master, answer)
+    rc, out, sent = on_pty(zb.argv(args), b"Run it?", reply, timeout)
     assert sent, "no prompt: %r" % out
-    return rc, out.decode(errors="replace")
+    return rc, out
 
 
 @pytest.mark.parametrize("answer,rc", [(b"y\n", 0), (b"n\n", 126), (b"\n", 126), (b"always\n", 0)])

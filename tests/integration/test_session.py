@@ -10,7 +10,6 @@ and the audit log per exec, bad input, and OOM.
 
 import json
 import os
-import select
 import signal
 import subprocess
 import textwrap
@@ -18,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import (AS_NOBODY, DELEGATED, NOBODY, RUN_TIMEOUT, ZONEBOX, Result, pids_exact,
+from conftest import (AS_NOBODY, on_pty, DELEGATED, NOBODY, RUN_TIMEOUT, ZONEBOX, Result, pids_exact,
                       pids_with_arg, poll, unique_sleep_arg, zonebox_cgroups)
 
 
@@ -540,41 +539,12 @@ def read_log(path):
 
 
 def exec_on_pty(ses, sid, cmd, answer=None, timeout=15):
-    """Runs ``session exec SID -- CMD`` with stdin, stdout and stderr on a new
-    pseudo-terminal; types ANSWER when the question shows (ANSWER None: no
-    question is expected). Returns (rc, output, asked)."""
-    master, slave = os.openpty()
-    p = subprocess.Popen(ses.argv("exec", sid, "--", *cmd), stdin=slave, stdout=slave, stderr=slave,
-                         cwd="/", start_new_session=True)
-    os.close(slave)
-    out, asked = b"", False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: every slave fd is closed
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if not asked and b"(for this session): " in out:
-                asked = True
-                if answer is not None:
-                    os.write(master, answer)
-            if not ready and p.poll() is not None:
-                break
-        rc = p.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        rc = None  # hung: the caller's assertion shows the output
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(master)
-    return rc, out.decode(errors="replace"), asked
+    """Runs ``session exec SID -- CMD`` on a new pseudo-terminal; types ANSWER
+    when the question shows (ANSWER None: no question is expected). Returns
+    (rc, output, asked)."""
+    return on_pty(ses.argv("exec", sid, "--", *cmd), b"(for this session): ",
+                  (lambda master, pid: os.write(master, answer)) if answer is not None else None,
+                  timeout)
 
 
 def test_approval_deny_rule_and_audit_log(ses, tmp):
