@@ -498,20 +498,12 @@ int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_err
                 goto out;
 
         struct docker_run ctx = { .cli = cli, .name = name };
-        struct eng_exec x = {
-                .argv = a.v, .in_fd = 0, .capture = p->capture, .wall_ms = p->limits.wall_time_ms,
-                .output_limit = p->limits.output, .output_kill = p->limits.output_kill,
-                .forward_signals = true, .on_timeout = on_timeout, .on_signal = on_signal,
-                .on_output_limit = on_timeout, .ctx = &ctx,
-        };
         struct eng_exit ex;
-        r->captured = p->capture;
-        ret = eng_exec_wait(&x, &r->out, &r->err, &ex, err);
+        ret = eng_exec_policy(p, a.v, on_timeout, on_signal, &ctx, r, &ex, err);
         if (ret == 0) {
                 bool oom = false;
                 _cleanup_(freep) char *engine_error = NULL;
                 inspect(&ctx, &oom, &engine_error);
-                r->wall_ms = ex.wall_ms;
                 map_status(&ex, oom, engine_error, r);
                 if (p->limits.wall_time_ms)
                         eng_apply(&n, "wall_time");

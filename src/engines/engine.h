@@ -109,6 +109,13 @@ struct eng_exit {
  * SIGQUIT). OUT and ERR are filled when capture is set. */
 int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *err_buf,
                   struct eng_exit *res, struct zb_error *err);
+/* eng_exec_wait for an engine's run of policy P: its wall time, output
+ * capture and limit (past it, ON_TIMEOUT stops the container, as at the
+ * wall time), the caller's termination signals to ON_SIGNAL. Fills R's
+ * captured output, captured flag and wall_ms. */
+int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(void *ctx),
+                    int (*on_signal)(void *ctx, int sig), void *ctx, struct zb_result *r,
+                    struct eng_exit *ex, struct zb_error *err);
 /* Run a short helper command (inspect, rm, kill), stdout captured (up to
  * 64 KiB, NULL if not wanted), stderr to *errout if not NULL; returns its exit code, or -errno. */
 int eng_exec_simple(char *const *argv, char **out, char **errout);

@@ -663,17 +663,9 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
                          keep ? "--keep" : name, keep ? name : NULL, NULL };
         if (!keep)
                 eng_info(&n, "runtime %s: no --keep, so no OOM count or accounting from the container's cgroup", base);
-        struct eng_exec x = {
-                .argv = argv, .in_fd = 0, .capture = p->capture, .wall_ms = p->limits.wall_time_ms,
-                .output_limit = p->limits.output, .output_kill = p->limits.output_kill,
-                .forward_signals = true, .on_timeout = on_timeout, .on_signal = on_signal,
-                .on_output_limit = on_timeout, .ctx = &ctx,
-        };
         struct eng_exit ex;
-        r->captured = p->capture;
-        ret = eng_exec_wait(&x, &r->out, &r->err, &ex, err);
+        ret = eng_exec_policy(p, argv, on_timeout, on_signal, &ctx, r, &ex, err);
         if (ret == 0) {
-                r->wall_ms = ex.wall_ms;
                 read_accounting(cg, r);
                 map_status(&ex, r);
                 runtime_error(log, r);

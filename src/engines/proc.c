@@ -218,3 +218,20 @@ int eng_exec_simple(char *const *argv, char **out, char **errout)
                 return WEXITSTATUS(ex.status);
         return 128 + WTERMSIG(ex.status);
 }
+
+int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(void *ctx),
+                    int (*on_signal)(void *ctx, int sig), void *ctx, struct zb_result *r,
+                    struct eng_exit *ex, struct zb_error *err)
+{
+        struct eng_exec x = {
+                .argv = argv, .in_fd = 0, .capture = p->capture, .wall_ms = p->limits.wall_time_ms,
+                .output_limit = p->limits.output, .output_kill = p->limits.output_kill,
+                .forward_signals = true, .on_timeout = on_timeout, .on_signal = on_signal,
+                .on_output_limit = on_timeout, .ctx = ctx,
+        };
+        r->captured = p->capture;
+        int ret = eng_exec_wait(&x, &r->out, &r->err, ex, err);
+        if (ret == 0)
+                r->wall_ms = ex->wall_ms;
+        return ret;
+}
