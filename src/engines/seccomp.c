@@ -252,15 +252,6 @@ static json_object *args1(unsigned index, uint64_t value, uint64_t two, const ch
 
 /* ---- the default profile's argument filters (see src/ns/seccomp.c) ---- */
 
-#if defined(__s390__) || defined(__s390x__)
-#define CLONE_FLAGS_ARG 1
-#else
-#define CLONE_FLAGS_ARG 0
-#endif
-#define NS_FLAGS_CLONE                                                                   \
-        (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |     \
-         CLONE_NEWNET | CLONE_NEWCGROUP)
-#define NS_FLAGS_UNSHARE (NS_FLAGS_CLONE | 0x80 /* CLONE_NEWTIME */)
 
 /* ioctl: allowed unless the low 32 bits of the request are TIOCSTI or
  * TIOCLINUX, written as the allowed complement (one MASKED_EQ per subtree

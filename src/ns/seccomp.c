@@ -302,19 +302,6 @@ static int ioctl_rules(scmp_filter_ctx ctx, struct zb_error *err)
         return allow_unless_low32(ctx, nr, "ioctl", 1, deny, ARRAY_SIZE(deny), 0, 0, err);
 }
 
-/* clone's flags are argument 0 everywhere but s390, where stack and flags
- * swap places. */
-#if defined(__s390__) || defined(__s390x__)
-#define CLONE_FLAGS_ARG 1
-#else
-#define CLONE_FLAGS_ARG 0
-#endif
-#define NS_FLAGS_CLONE                                                                   \
-        (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |     \
-         CLONE_NEWNET | CLONE_NEWCGROUP)
-/* CLONE_NEWTIME (0x80) is a namespace only to unshare(2) and clone3; to
- * clone(2) the low byte is the exit signal. */
-#define NS_FLAGS_UNSHARE (NS_FLAGS_CLONE | CLONE_NEWTIME)
 
 static int namespace_rules(scmp_filter_ctx ctx, const struct zb_seccomp_spec *spec,
                            struct zb_error *err)

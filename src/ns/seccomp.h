@@ -13,6 +13,22 @@ struct zb_error;
 /* Largest JSON profile zonebox reads (Docker's own default is ~20 KiB). */
 #define MAX_SECCOMP_PROFILE_BYTES (4u << 20)
 
+/* The default profile's namespace argument filters, for the filter built
+ * here and for the engines' JSON profile (src/engines/seccomp.c). clone's
+ * flags are argument 0 everywhere but s390, where stack and flags swap
+ * places. */
+#if defined(__s390__) || defined(__s390x__)
+#define CLONE_FLAGS_ARG 1
+#else
+#define CLONE_FLAGS_ARG 0
+#endif
+#define NS_FLAGS_CLONE                                                                   \
+        (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |     \
+         CLONE_NEWNET | CLONE_NEWCGROUP)
+/* CLONE_NEWTIME (0x80) is a namespace only to unshare(2) and clone3; to
+ * clone(2) the low byte is the exit signal. */
+#define NS_FLAGS_UNSHARE (NS_FLAGS_CLONE | 0x80 /* CLONE_NEWTIME */)
+
 /* allow and deny replace whatever the profile says about a name, argument
  * filters included: allow "clone" lifts the namespace-flag check. deny wins
  * over allow. Names must be syscalls libseccomp (or zonebox) knows on some
