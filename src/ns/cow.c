@@ -464,22 +464,31 @@ static json_object *stat_to_json(const struct zb_cow_stat *s)
         return o;
 }
 
-char *zb_cow_set_to_json(const struct zb_cow_set *set)
+/* The fields a change set is known by: in its manifest, in diff and list. */
+static json_object *set_header(const struct zb_cow_set *set)
 {
         json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "id", json_object_new_string(set->id));
+        json_object_object_add(o, "created", json_object_new_int64(set->created));
+        json_object_object_add(o, "status", json_object_new_string(set->status ? set->status : "?"));
+        json_object_object_add(o, "exit_code", json_object_new_int(set->exit_code));
+        if (set->error)
+                json_object_object_add(o, "error", json_object_new_string(set->error));
+        return o;
+}
+
+char *zb_cow_set_to_json(const struct zb_cow_set *set)
+{
+        json_object *o = set_header(set);
         json_object *zones = json_object_new_array();
         char *text = NULL;
 
         if (!o || !zones)
                 goto out;
         json_object_object_add(o, "version", json_object_new_int(1));
-        json_object_object_add(o, "id", json_object_new_string(set->id));
-        json_object_object_add(o, "created", json_object_new_int64(set->created));
         json_object_object_add(o, "run_start_ns", json_object_new_int64(set->run_start_ns));
-        json_object_object_add(o, "status", json_object_new_string(set->status ? set->status : "?"));
-        json_object_object_add(o, "exit_code", json_object_new_int(set->exit_code));
-        if (set->error)
-                json_object_object_add(o, "error", json_object_new_string(set->error));
         for (size_t i = 0; i < set->n_zones; i++) {
                 const struct zb_cow_zone *z = &set->zones[i];
                 json_object *zo = json_object_new_object(), *entries = json_object_new_array();
@@ -1972,17 +1981,6 @@ static json_object *zone_lists(const struct zb_cow_zone *z, bool counts)
         return o;
 }
 
-static json_object *set_header(const struct zb_cow_set *set)
-{
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "id", json_object_new_string(set->id));
-        json_object_object_add(o, "created", json_object_new_int64(set->created));
-        json_object_object_add(o, "status", json_object_new_string(set->status ? set->status : "?"));
-        json_object_object_add(o, "exit_code", json_object_new_int(set->exit_code));
-        if (set->error)
-                json_object_object_add(o, "error", json_object_new_string(set->error));
-        return o;
-}
 
 int zb_cow_list(const char *store, char **json, struct zb_error *err)
 {
