@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "core/util.h" /* zb_block_forwarded */
 #include "zonebox.h"
 
 #define ZB_EXIT_ERROR 125
@@ -17,8 +18,7 @@ int cli_run(int argc, char **argv);
  * stderr for a verdict that is not the command's own; the exit code. WHAT
  * is the thing killed ("sandbox", "command"). */
 int cli_report(const char *cmd, const struct zb_result *res, bool json, const char *what);
-/* Block SIGINT, SIGTERM, SIGHUP, SIGQUIT: the library forwards them. */
-void cli_block_forwarded(void);
+
 int cli_gc(int argc, char **argv);
 int cli_check(int argc, char **argv);  /* check.c: attack probes against a policy */
 int cli_probe(int argc, char **argv);  /* probe.c: the probes, run inside the sandbox */

@@ -121,17 +121,6 @@ static int usage_error(const char *msg)
         return ZB_EXIT_ERROR;
 }
 
-void cli_block_forwarded(void)
-{
-        sigset_t fwd;
-        sigemptyset(&fwd);
-        sigaddset(&fwd, SIGINT);
-        sigaddset(&fwd, SIGTERM);
-        sigaddset(&fwd, SIGHUP);
-        sigaddset(&fwd, SIGQUIT);
-        sigprocmask(SIG_BLOCK, &fwd, NULL);
-}
-
 int cli_report(const char *cmd, const struct zb_result *res, bool json, const char *what)
 {
         if (json) {
@@ -175,7 +164,7 @@ int cli_run(int argc, char **argv)
         zb_policy_set_capture(p, json);
         zb_policy_set_ask(p, zb_ask_terminal, NULL); /* approval "ask": the terminal, if any */
 
-        cli_block_forwarded(); /* zb_run forwards them to the command */
+        zb_block_forwarded(); /* zb_run forwards them to the command */
         if (zb_run(p, &res, &err) < 0) {
                 fprintf(stderr, "zonebox run: %s\n", err.message);
                 goto out;

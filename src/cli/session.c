@@ -198,7 +198,7 @@ static int cmd_exec(int argc, char **argv)
                 fail("exec", "command: empty command (give it after --)");
                 goto out;
         }
-        cli_block_forwarded(); /* zb_session_exec forwards them to the command */
+        zb_block_forwarded(); /* zb_session_exec forwards them to the command */
         if (zb_session_exec(rt, session, argv + i, argc - i, env, n_env, workdir, timeout, json, &res,
                             &err) < 0) {
                 fail("exec", err.message);

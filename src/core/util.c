@@ -120,9 +120,20 @@ int zb_write_all(int fd, const void *data, size_t n)
         return 0;
 }
 
+static const int forwarded_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+void zb_block_forwarded(void)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        for (size_t i = 0; i < sizeof(forwarded_sigs) / sizeof(forwarded_sigs[0]); i++)
+                sigaddset(&set, forwarded_sigs[i]);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 int zb_forward_signalfd(sigset_t *set)
 {
-        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+        const int *sigs = forwarded_sigs;
         sigset_t cur, want;
         sigemptyset(&want);
         if (set)
@@ -130,7 +141,7 @@ int zb_forward_signalfd(sigset_t *set)
         if (sigprocmask(SIG_BLOCK, NULL, &cur) < 0)
                 return -1;
         bool any = false;
-        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        for (size_t i = 0; i < sizeof(forwarded_sigs) / sizeof(forwarded_sigs[0]); i++)
                 if (sigismember(&cur, sigs[i]) == 1) {
                         sigaddset(&want, sigs[i]);
                         any = true;

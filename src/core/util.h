@@ -72,5 +72,7 @@ int zb_write_all(int fd, const void *data, size_t n);
  * not NULL); a non-blocking close-on-exec signalfd for them, or -1 when
  * none is blocked. */
 int zb_forward_signalfd(sigset_t *set);
+/* Block those signals in the calling thread, to have them forwarded. */
+void zb_block_forwarded(void);
 
 #endif

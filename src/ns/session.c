@@ -1124,13 +1124,7 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct n
         }
         /* Termination signals stop the session (supervise.c forwards the
          * blocked ones to us through a signalfd). */
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGHUP);
-        sigaddset(&set, SIGQUIT);
-        sigprocmask(SIG_BLOCK, &set, NULL);
+        zb_block_forwarded();
         signal(SIGPIPE, SIG_IGN);
 
         struct zb_result *r = zb_result_new("namespace");
