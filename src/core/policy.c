@@ -4,10 +4,15 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "../ns/cow.h"
 #include "../ns/proxy.h"
+#include "../ns/session.h"
 #include "policy.h"
 
 struct zb_policy *zb_policy_new(void)
@@ -373,6 +378,100 @@ static bool zone_name_ok(const char *n)
         return true;
 }
 
+/* PATH made absolute with its existing part resolved (symlinks, ..), so
+ * that a zone and a state dir compare as paths even when the state dir does
+ * not exist yet (a session started after the run would create it). */
+static bool resolve_partly(const char *path, char *out, size_t n)
+{
+        char head[PATH_MAX], real[PATH_MAX];
+        if (snprintf(head, sizeof(head), "%s", path) >= (int)sizeof(head))
+                return false;
+        char *cut = NULL;
+        while (!realpath(head, real)) {
+                char *slash = strrchr(head, '/');
+                if (cut)
+                        *cut = '/';
+                if (!slash || slash == head)
+                        return snprintf(out, n, "%s", path) < (int)n;
+                *slash = '\0';
+                cut = slash;
+        }
+        const char *rest = cut ? path + (cut - head) : "";
+        return snprintf(out, n, "%s%s", strcmp(real, "/") == 0 && rest[0] ? "" : real, rest) < (int)n;
+}
+
+/* Whether the dir at A (resolved) is B or an ancestor of it: by path, and
+ * by identity for each existing ancestor of B (a bind mount of a parent
+ * elsewhere is the same directory under another name). */
+static bool dir_contains(const char *a, const struct stat *ast, const char *b)
+{
+        char up[PATH_MAX];
+        struct stat st;
+        if (strcmp(a, "/") == 0 || (strncmp(b, a, strlen(a)) == 0 &&
+                                    (b[strlen(a)] == '\0' || b[strlen(a)] == '/')))
+                return true;
+        snprintf(up, sizeof(up), "%s", b);
+        for (;;) {
+                if (stat(up, &st) == 0 && st.st_dev == ast->st_dev && st.st_ino == ast->st_ino)
+                        return true;
+                char *slash = strrchr(up, '/');
+                if (!slash || slash == up)
+                        return false;
+                *slash = '\0';
+        }
+}
+
+/* zonebox's own state must stay out of every sandbox: code inside that can
+ * read the runtime dir connects to the user's other sessions, and code that
+ * can write the change-set store rewrites what a later `zonebox commit`
+ * writes to the host (docs/config.md, "Zones and zonebox's own state"). */
+static int zone_avoid_state(const struct zb_zone *z, const char *dir, const char *what, struct zb_error *err)
+{
+        char zr[PATH_MAX], dr[PATH_MAX];
+        struct stat zst, dst;
+        if (!realpath(z->host_path, zr) || stat(zr, &zst) < 0 || !resolve_partly(dir, dr, sizeof(dr)))
+                return 0; /* the existence check that follows names the error */
+        bool inside = stat(dr, &dst) == 0 && dir_contains(dr, &dst, zr);
+        if (inside || dir_contains(zr, &zst, dr))
+                return zb_error_set(err, EPERM,
+                                    "zone '%s': host path %s %s zonebox's %s %s; a sandbox must not reach it",
+                                    z->name, z->host_path, inside ? "lies inside" : "contains", what, dir);
+        return 0;
+}
+
+int zb_policy_zones_avoid(const struct zb_policy *p, const char *dir, const char *what, struct zb_error *err)
+{
+        for (size_t i = 0; i < p->n_zones; i++) {
+                const struct zb_zone *z = &p->zones[i];
+                int r = z->mode == ZB_ZONE_TMPFS || !z->host_path ? 0 : zone_avoid_state(z, dir, what, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Every place zonebox keeps state for this user: the store and runtime
+ * dir in force, root's, and the defaults under $XDG_RUNTIME_DIR and /tmp
+ * (whichever is in force next time). */
+static int zones_avoid_all_state(const struct zb_policy *p, struct zb_error *err)
+{
+        char store[PATH_MAX], rt[PATH_MAX], dflt[PATH_MAX];
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        int r = zb_policy_zones_avoid(p, "/run/zonebox", "state dir", err);
+        if (r == 0 && zb_cow_store_path(p->cow.dir, store, sizeof(store)) == 0)
+                r = zb_policy_zones_avoid(p, store, "change-set store", err);
+        if (r == 0 && zb_session_runtime_path(NULL, rt, sizeof(rt)) == 0)
+                r = zb_policy_zones_avoid(p, rt, "session runtime dir", err);
+        if (r == 0 && geteuid() != 0 && xdg && xdg[0] == '/' &&
+            snprintf(dflt, sizeof(dflt), "%s/zonebox", xdg) < (int)sizeof(dflt))
+                r = zb_policy_zones_avoid(p, dflt, "state dir", err);
+        if (r == 0 && geteuid() != 0) {
+                snprintf(dflt, sizeof(dflt), "/tmp/zonebox-%u", (unsigned)geteuid());
+                r = zb_policy_zones_avoid(p, dflt, "state dir", err);
+        }
+        return r;
+}
+
 static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error *err)
 {
         const struct zb_zone *z = &p->zones[idx];
@@ -501,6 +600,9 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
                 if (r < 0)
                         return r;
         }
+        r = zones_avoid_all_state(p, err);
+        if (r < 0)
+                return r;
         r = validate_rootfs(p, err);
         if (r < 0)
                 return r;

@@ -171,6 +171,10 @@ static inline uint16_t zb_policy_proxy_port(const struct zb_policy *p)
 }
 
 void zb_zone_free_fields(struct zb_zone *z);
+/* Refuses (EPERM, naming both paths) a zone whose host path contains DIR or
+ * lies inside it; WHAT names DIR ("session runtime dir"). Validation calls
+ * it for every state dir it knows of; session start for its own. */
+int zb_policy_zones_avoid(const struct zb_policy *p, const char *dir, const char *what, struct zb_error *err);
 int zb_policy_add_zone(struct zb_policy *p, const struct zb_zone *z, struct zb_error *err);
 /* Set or replace KEY in the environment list; "KEY=VALUE". */
 int zb_policy_set_env(struct zb_policy *p, const char *kv);

@@ -1013,6 +1013,12 @@ static int store_path(const char *override, char *buf, size_t n, struct zb_error
         return 0;
 }
 
+int zb_cow_store_path(const char *override, char *buf, size_t n)
+{
+        struct zb_error err = { 0 };
+        return store_path(override, buf, n, &err);
+}
+
 /* A change set says which host dirs commit writes to, so the store and its
  * parent must be the user's (or root's) and writable by nobody else (a
  * world-writable parent only with the sticky bit, like /tmp). */

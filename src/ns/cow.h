@@ -103,6 +103,9 @@ bool zb_cow_id_valid(const char *id);
 /* The default store for EUID: root's under /run, else under XDG_RUNTIME
  * (if not NULL: the caller checked it is the user's) or /tmp. */
 int zb_cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n);
+/* The store a run or commit would use: OVERRIDE (cow_dir), else
+ * $ZONEBOX_COW_DIR, else the default; policy.c keeps zones off it. */
+int zb_cow_store_path(const char *override, char *buf, size_t n);
 const char *zb_cow_type_name(enum zb_cow_type t);
 const char *zb_cow_change_name(enum zb_cow_change c);
 enum zb_cow_type zb_cow_type_of(mode_t mode);

@@ -4,8 +4,10 @@
  * holding the daemon's socket ("sock") and "info.json" (id, name, pid and
  * start time of the daemon). The runtime directory is the user's own, mode
  * 0700, and the daemon also checks every client's uid (SO_PEERCRED) — two
- * walls between other users and your sessions. A client checks the daemon's
- * uid too before it sends anything.
+ * walls between other users and your sessions — and that the client is in
+ * the daemon's user namespace: a sandbox of the same user is not a client
+ * (policy.c also keeps every zone off the runtime dir). A client checks the
+ * daemon's uid too before it sends anything.
  *
  * Client and daemon speak in records over SOCK_SEQPACKET, one per message:
  *   client → daemon  C_EXEC (+ stdin, stdout, stderr), C_KILL, C_STOP
@@ -125,10 +127,8 @@ static bool xdg_usable(const char *xdg)
 
 /* The sessions directory: --runtime-dir, $ZONEBOX_RUNTIME_DIR, else
  * /run/zonebox/sessions (root), $XDG_RUNTIME_DIR/zonebox/sessions, or
- * /tmp/zonebox-UID/sessions. Created 0700 when missing; refused unless it is
- * a real directory of this user that nobody else can enter, in a parent
- * nobody else may write (or a sticky one, like /tmp). */
-static int rt_dir(const char *override, bool create, char *buf, size_t n, struct zb_error *err)
+ * /tmp/zonebox-UID/sessions. */
+int zb_session_runtime_path(const char *override, char *buf, size_t n)
 {
         const char *env = getenv("ZONEBOX_RUNTIME_DIR");
         const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -148,6 +148,20 @@ static int rt_dir(const char *override, bool create, char *buf, size_t n, struct
         }
         /* sun_path holds 108 bytes: DIR/ID/sock must fit. */
         if (len < 0 || (size_t)len >= n || (size_t)len + 1 + ID_LEN + 5 >= sizeof(((struct sockaddr_un *)0)->sun_path))
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+/* The sessions directory, created 0700 when missing; refused unless it is
+ * a real directory of this user that nobody else can enter, in a parent
+ * nobody else may write (or a sticky one, like /tmp). */
+static int rt_dir(const char *override, bool create, char *buf, size_t n, struct zb_error *err)
+{
+        const char *env = getenv("ZONEBOX_RUNTIME_DIR");
+        const char *dir = override && override[0] ? override : env && env[0] ? env : NULL;
+        uid_t uid = geteuid();
+
+        if (zb_session_runtime_path(override, buf, n) < 0)
                 return zb_error_set(err, ENAMETOOLONG, "runtime dir: '%s' is not usable (too long for a socket path)",
                                     dir ? dir : buf);
         if (create)
@@ -959,6 +973,20 @@ static void on_init(struct ns_session *s, uint64_t now)
         s->last_ns = now;
 }
 
+/* Whether PID runs in our user namespace. Every zonebox sandbox (a run's,
+ * or a session's, whose commands are the daemon's own children) is in a user
+ * namespace of its own, so a sandbox that reaches this socket — through a
+ * zone over the runtime dir, or a socket fd passed in — is refused although
+ * SO_PEERCRED shows our uid. Unreadable counts as foreign. */
+static bool peer_in_our_userns(pid_t pid)
+{
+        char path[64];
+        struct stat ours, theirs;
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+        return pid > 0 && stat("/proc/self/ns/user", &ours) == 0 && stat(path, &theirs) == 0 &&
+               ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
 static void on_accept(struct ns_session *s)
 {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -966,8 +994,10 @@ static void on_accept(struct ns_session *s)
                 return;
         struct ucred cr;
         socklen_t len = sizeof(cr);
-        /* The directory is 0700 already; this is the second wall. */
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.uid != geteuid()) {
+        /* The directory is 0700 already; these are the second and third
+         * walls: our uid, and not from inside a sandbox. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.uid != geteuid() ||
+            !peer_in_our_userns(cr.pid)) {
                 close(fd);
                 return;
         }
@@ -1208,6 +1238,10 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
         if (r < 0)
                 return r;
         r = rt_dir(runtime_dir, true, dir, sizeof(dir), err);
+        if (r < 0)
+                return r;
+        /* --runtime-dir may name a dir validation did not know of. */
+        r = zb_policy_zones_avoid(p, dir, "session runtime dir", err);
         if (r < 0)
                 return r;
         /* Also clears the entries of daemons that were killed. */
