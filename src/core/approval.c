@@ -1452,6 +1452,14 @@ int zb_approval_evaluate(const struct zb_policy *p, struct zb_decision *d, struc
         zb_strv_free(envp);
         if (r < 0)
                 goto out;
+        /* Variables of the caller's (-e, env:, session exec -e) reach every
+         * command as NAME=value command would: LD_PRELOAD, BASH_FUNC_x%%,
+         * BASH_ENV, PATH, or a name bash evaluates as arithmetic in an
+         * approved script ([[ X -eq 0 ]] with X='a[$(id)]'). */
+        if (p->n_env)
+                set_reason(a.blocker, sizeof(a.blocker),
+                           "variables are set for the command (%.*s via -e, env: or session exec -e), as NAME=value command",
+                           (int)strcspn(p->env[0], "="), p->env[0]);
         /* Deny wins, also over a line the splitter gave up on halfway. */
         if ((r = match_deny(ap, &a, bare, d)) != 0)
                 goto out;

@@ -163,3 +163,29 @@ def test_session_of_one_uid_refuses_another_uid(ses_nobody, tmp):
         for d, mode in modes:
             os.chmod(d, mode)
     assert ses.stop(sid).rc == 0
+
+
+# ---------------------------------------------------------------- 4. -e and approval
+
+
+def test_run_env_addition_blocks_rule_approval(zb_root, tmp):
+    out = tmp.mkdir("out", mode=0o777)
+    base = ["--allow-cmd", "touch /out/*", "--approve-default", "deny", "-v", out + ":/out"]
+    r = zb_root.run(*base, "--", "touch", "/out/plain")
+    assert r.rc == 0 and os.path.exists(os.path.join(out, "plain")), r  # control: the rule approves
+    for env in ("LD_PRELOAD=/nonexistent.so", "BASH_FUNC_touch%%=() { id; }", "X=a[$(id)]"):
+        r = zb_root.run(*base, "-e", env, "--", "touch", "/out/with-env")
+        assert r.rc == 126, (env, r)
+        assert "variables are set for the command" in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(out, "with-env"))
+
+
+def test_session_exec_env_blocks_rule_approval(ses_nobody, tmp):
+    ses = ses_nobody
+    out = tmp.mkdir("out", mode=0o777)
+    sid = ses.start("--allow-cmd", "touch /out/*", "--approve-default", "deny", "-v", out + ":/out")
+    assert ses.exec(sid, "--", "touch", "/out/plain").rc == 0
+    r = ses.exec(sid, "-e", "LD_PRELOAD=/nonexistent.so", "--", "touch", "/out/with-env")
+    assert r.rc == 126, r
+    assert not os.path.exists(os.path.join(out, "with-env"))
+    assert ses.stop(sid).rc == 0

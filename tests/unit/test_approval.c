@@ -351,7 +351,8 @@ TEST(approval_rules_untrusted_path)
 {
         static const struct rule_case t[] = {
                 { { "+make *" }, { "make", "all", NULL }, ZB_VERDICT_ASK, NULL },
-                { { "+make *" }, { "/usr/bin/make", "all", NULL }, ZB_VERDICT_ALLOW, NULL },
+                /* the PATH change itself blocks rule approval (-e is NAME=value) */
+                { { "+make *" }, { "/usr/bin/make", "all", NULL }, ZB_VERDICT_ASK, NULL },
                 { { "-make" }, { "make", NULL }, ZB_VERDICT_DENY, NULL },
         };
         static const char *const flags[] = { "--tmpfs", "/scratch", "-e", "PATH=/scratch/bin:/usr/bin", NULL };
@@ -363,6 +364,30 @@ TEST(approval_rules_untrusted_path)
                 { { "+ls" }, { "bash", "-c", "ls", NULL }, ZB_VERDICT_ASK, NULL },
         };
         run_rule_cases(b, 1, bash_env);
+}
+
+/* -e (and env:, session exec -e) is NAME=value command: no allow rule
+ * approves what runs with the caller's variables; deny rules still apply. */
+TEST(approval_rules_env_additions)
+{
+        static const char *const preload[] = { "-e", "LD_PRELOAD=/nonexistent.so", NULL };
+        static const struct rule_case t[] = {
+                { { "+git status" }, { "git", "status", NULL }, ZB_VERDICT_ASK, NULL },
+                { { "=deny", "+git status" }, { "git", "status", NULL }, ZB_VERDICT_DENY, "default deny" },
+                { { "+git status", "-git *" }, { "git", "status", NULL }, ZB_VERDICT_DENY, "deny[0]" },
+        };
+        run_rule_cases(t, ARRAY_SIZE(t), preload);
+        static const char *const func[] = { "-e", "BASH_FUNC_git%%=() { id; }", NULL };
+        static const struct rule_case f[] = {
+                { { "+git status" }, { "bash", "-c", "git status", NULL }, ZB_VERDICT_ASK, NULL },
+        };
+        run_rule_cases(f, 1, func);
+        static const char *const arith[] = { "-e", "X=a[$(id)]", NULL };
+        static const struct rule_case x[] = {
+                { { "+true" }, { "bash", "-c", "[[ X -eq 0 ]] && true", NULL }, ZB_VERDICT_ASK, NULL },
+                { { "+echo *" }, { "sh", "-c", "echo $((X))", NULL }, ZB_VERDICT_ASK, NULL },
+        };
+        run_rule_cases(x, ARRAY_SIZE(x), arith);
 }
 
 TEST(approval_off_allows_everything)
