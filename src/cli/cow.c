@@ -90,28 +90,46 @@ static json_object *field(json_object *o, const char *key)
         return v;
 }
 
+/* The set's text, escaped for the terminal: file names, reasons and
+ * errors come from inside the sandbox (a name with "\e[8m" would hide
+ * every line after it in the list a person reviews before commit). */
 static const char *str(json_object *o, const char *key)
 {
         json_object *v = field(o, key);
-        return v ? json_object_get_string(v) : "";
+        return cli_esc(v ? json_object_get_string(v) : "");
+}
+
+const char *cli_esc(const char *s)
+{
+        /* A few at once, for one printf's arguments. */
+        static char *slot[8];
+        static unsigned next;
+        unsigned i = next++ % 8;
+        free(slot[i]);
+        slot[i] = zb_escape_text(s ? s : "");
+        return slot[i] ? slot[i] : "?";
 }
 
 static void print_paths(json_object *zone, const char *key, const char *mark)
 {
         json_object *l = field(zone, key);
-        const char *mount = str(zone, "path");
+        /* Its own copy: the loop's cli_esc calls recycle str()'s slots. */
+        _cleanup_(freep) char *mount = zb_escape_text(json_object_get_string(field(zone, "path")) ?: "");
         for (size_t i = 0; l && i < json_object_array_length(l); i++)
-                printf("%s %s/%s\n", mark, mount, json_object_get_string(json_object_array_get_idx(l, i)));
+                printf("%s %s/%s\n", mark, mount ? mount : "?", cli_esc(json_object_get_string(json_object_array_get_idx(l, i))));
 }
 
 static void print_conflicts(json_object *conflicts, json_object *zones)
 {
         for (size_t i = 0; conflicts && i < json_object_array_length(conflicts); i++) {
                 json_object *c = json_object_array_get_idx(conflicts, i);
-                const char *mount = "";
-                for (size_t z = 0; zones && z < json_object_array_length(zones); z++)
-                        if (strcmp(str(json_object_array_get_idx(zones, z), "name"), str(c, "zone")) == 0)
-                                mount = str(json_object_array_get_idx(zones, z), "path");
+                const char *zone = json_object_get_string(field(c, "zone")), *mount = "";
+                for (size_t z = 0; zones && z < json_object_array_length(zones); z++) {
+                        json_object *zo = json_object_array_get_idx(zones, z);
+                        if (zone && strcmp(json_object_get_string(field(zo, "name")) ?: "", zone) == 0)
+                                mount = json_object_get_string(field(zo, "path")) ?: "";
+                }
+                mount = cli_esc(mount);
                 const char *path = str(c, "path");
                 printf("conflict %s%s%s: %s\n", mount, path[0] ? "/" : "", path, str(c, "reason"));
         }

@@ -261,8 +261,9 @@ static int cmd_list(int argc, char **argv)
                 printf("%-12s  %-24s  %8s  %s\n", "ID", "NAME", "PID", "IDLE-TIMEOUT");
                 for (size_t k = 0; arr && k < json_object_array_length(arr); k++) {
                         struct json_object *o = json_object_array_get_idx(arr, k), *v;
-                        const char *id = json_object_object_get_ex(o, "id", &v) ? json_object_get_string(v) : "";
-                        const char *nm = json_object_object_get_ex(o, "name", &v) && v ? json_object_get_string(v) : "-";
+                        /* info.json is a file in the runtime dir: printed escaped, as all text from there */
+                        const char *id = cli_esc(json_object_object_get_ex(o, "id", &v) ? json_object_get_string(v) : "");
+                        const char *nm = cli_esc(json_object_object_get_ex(o, "name", &v) && v ? json_object_get_string(v) : "-");
                         int pid = json_object_object_get_ex(o, "pid", &v) ? json_object_get_int(v) : 0;
                         uint64_t idle = json_object_object_get_ex(o, "idle_timeout_ms", &v) ? json_object_get_uint64(v) : 0;
                         if (idle)

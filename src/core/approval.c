@@ -54,12 +54,12 @@ static void set_reason(char *dst, size_t size, const char *fmt, ...)
 
         if (dst[0]) /* the first reason is the one worth telling */
                 return;
+        char raw[768];
         va_start(ap, fmt);
-        vsnprintf(dst, size, fmt, ap);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
-        for (char *c = dst; *c; c++)
-                if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                        *c = '?';
+        /* Reasons quote the command and reach the terminal's question. */
+        zb_escape_text_to(raw, dst, size);
 }
 
 static int give_up(struct zb_ap_analysis *a, const char *fmt, ...) ZB_PRINTF(2, 3);

@@ -17,11 +17,12 @@ static int error_vset(struct zb_error *err, int code, bool with_errno, const cha
                         snprintf(err->message + n, sizeof(err->message) - (size_t)n, ": %s",
                                  strerror(code));
                 /* One line, as the API promises: a newline or an escape
-                 * sequence in a user's value (a YAML key, a flag) must not
-                 * forge more lines in what the CLI prints. */
-                for (char *c = err->message; *c; c++)
-                        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                                *c = '?';
+                 * sequence in a user's value (a YAML key, a flag) or in a
+                 * name the sandbox chose must not forge more lines, or hide
+                 * them, in what the CLI prints. */
+                char raw[sizeof(err->message)];
+                memcpy(raw, err->message, sizeof(raw));
+                zb_escape_text_to(raw, err->message, sizeof(err->message));
                 err->code = -code;
         }
         return -code;
@@ -156,4 +157,63 @@ uint64_t zb_now_ns(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Length of the UTF-8 sequence at S (of at most N bytes) and its code
+ * point; 0 when it is not valid UTF-8 (overlong, surrogate, cut short). */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+        size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : 0;
+        if (!len || len > n || s[0] > 0xf4)
+                return 0;
+        uint32_t c = s[0] & (0x7f >> len);
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                c = c << 6 | (s[i] & 0x3f);
+        }
+        if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+                return 0;
+        *cp = c;
+        return len;
+}
+
+size_t zb_escape_text_to(const char *in, char *out, size_t size)
+{
+        const unsigned char *s = (const unsigned char *)in;
+        size_t n = strlen(in), o = 0;
+        for (size_t i = 0; i < n;) {
+                char tmp[8];
+                size_t k = 1, len = 0;
+                uint32_t cp = 0;
+                if (s[i] >= 0x80)
+                        len = utf8_seq(s + i, n - i, &cp);
+                if (s[i] == '\\')
+                        k = (size_t)snprintf(tmp, sizeof(tmp), "\\\\");
+                else if (s[i] < 0x20 || s[i] == 0x7f || (s[i] >= 0x80 && !len))
+                        k = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
+                else if (len && cp < 0xa0) /* C1 controls: some terminals obey them */
+                        k = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned)cp);
+                else {
+                        k = len ? len : 1;
+                        memcpy(tmp, s + i, k);
+                }
+                if (o + k >= size)
+                        break;
+                memcpy(out + o, tmp, k);
+                o += k;
+                i += len ? len : 1;
+        }
+        if (size)
+                out[o < size ? o : size - 1] = '\0';
+        return o;
+}
+
+char *zb_escape_text(const char *s)
+{
+        size_t size = strlen(s) * 6 + 1; /* \u00NN for two bytes, \xNN for one */
+        char *out = malloc(size);
+        if (out)
+                zb_escape_text_to(s, out, size);
+        return out;
 }

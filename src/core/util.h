@@ -36,6 +36,14 @@ static inline void closedirp(struct __dirstream **d)
 }
 
 /* Fill err with a message and return -code (code is a positive errno). */
+/* S for a terminal or a log line a person reads: C0 and C1 control
+ * characters, DEL and bytes that are not valid UTF-8 as \xNN (\u00NN for
+ * C1), a backslash as \\, so that text chosen inside a sandbox (a file
+ * name, say) cannot move the cursor, hide lines or fake them. _to writes at
+ * most SIZE bytes (whole escapes only) and returns the length; zb_escape_text
+ * returns a malloc'd copy (NULL on ENOMEM). */
+size_t zb_escape_text_to(const char *s, char *out, size_t size);
+char *zb_escape_text(const char *s);
 int zb_error_set(struct zb_error *err, int code, const char *fmt, ...) ZB_PRINTF(3, 4);
 /* Same, and append ": strerror(code)". */
 int zb_error_errno(struct zb_error *err, int code, const char *fmt, ...) ZB_PRINTF(3, 4);

@@ -189,3 +189,67 @@ def test_session_exec_env_blocks_rule_approval(ses_nobody, tmp):
     assert r.rc == 126, r
     assert not os.path.exists(os.path.join(out, "with-env"))
     assert ses.stop(sid).rc == 0
+
+
+# ---------------------------------------------------------------- 2. escaped output
+
+
+NASTY = {  # name the sandbox makes -> how diff must show it
+    b"zz\x1b[8mhidden": "zz\\x1b[8mhidden",
+    b"fake\nA evil": "fake\\x0aA evil",
+    b"cr\rM x": "cr\\x0dM x",
+    b"bad\xffutf8": "bad\\xffutf8",
+    b"c1\xc2\x9bcsi": "c1\\u009bcsi",
+    b"back\\slash": "back\\\\slash",
+}
+
+
+def _cow_store(tmp, owner=None):
+    return os.path.join(tmp.mkdir("cowstore", owner=owner), "store")
+
+
+def _clean_terminal_text(raw):
+    """RAW (bytes printed by zonebox) holds no control byte but newline and
+    is valid UTF-8 without C1 controls."""
+    text = raw.decode("utf-8")  # raises on invalid UTF-8
+    bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) < 0xa0]
+    assert not bad, (bad, text)
+    return text
+
+
+def test_diff_and_conflicts_escape_sandbox_names(zb_root, tmp):
+    host = tmp.mkdir("host", owner=NOBODY, mode=0o777)
+    store = _cow_store(tmp)
+    script = tmp.mkdir("script")
+    with open(os.path.join(script, "mk.py"), "w") as f:
+        f.write("import os\nfor n in %r:\n    open(b'/data/' + n, 'w').close()\n" % list(NASTY))
+    r, j = zb_root.json("--cow-dir", store, "-v", host + ":/data:cow", "-v", script + ":/s:ro",
+                        "--", "/usr/bin/python3", "/s/mk.py")
+    assert r.rc == 0 and j["cow_id"], r
+    cid = j["cow_id"]
+    p = subprocess.run([ZONEBOX, "diff", cid, "--cow-dir", store], capture_output=True, timeout=RUN_TIMEOUT)
+    assert p.returncode == 0, p
+    text = _clean_terminal_text(p.stdout)
+    added = [l for l in text.splitlines() if l.startswith("A ")]
+    assert sorted(added) == sorted("A /data/" + shown for shown in NASTY.values()), text
+    # the host makes the same names: each is a conflict, printed escaped
+    for name in NASTY:
+        open(os.path.join(host.encode(), name), "w").close()
+    p = subprocess.run([ZONEBOX, "commit", cid, "--cow-dir", store], capture_output=True, timeout=RUN_TIMEOUT)
+    assert p.returncode == 1, p
+    text = _clean_terminal_text(p.stdout)
+    _clean_terminal_text(p.stderr)
+    conflicts = [l for l in text.splitlines() if l.startswith("conflict ")]
+    assert len(conflicts) == len(NASTY), text
+    for shown in NASTY.values():
+        assert any(l.startswith("conflict /data/" + shown + ":") for l in conflicts), (shown, text)
+    subprocess.run([ZONEBOX, "discard", cid, "--cow-dir", store], capture_output=True, timeout=RUN_TIMEOUT)
+
+
+def test_error_text_is_escaped(zb_root, tmp):
+    """An error naming a user-given path prints it escaped (no raw ESC)."""
+    p = subprocess.run([ZONEBOX.encode(), b"run", b"-v", b"/nonexistent\x1b[8m\xc2\x9b\xff:/x", b"--", b"true"],
+                       capture_output=True, timeout=RUN_TIMEOUT, cwd="/")
+    assert p.returncode == 125, p
+    text = _clean_terminal_text(p.stderr)
+    assert "\\x1b[8m\\u009b\\xff" in text, text

@@ -390,6 +390,24 @@ TEST(approval_rules_env_additions)
         run_rule_cases(x, ARRAY_SIZE(x), arith);
 }
 
+/* The reason reaches the terminal's question: what it quotes from the
+ * command line is escaped (no ESC, no C1 CSI, no invalid UTF-8). */
+TEST(approval_reason_escaped)
+{
+        struct zb_policy *p = zb_policy_new();
+        struct zb_error err = { 0 };
+        struct zb_decision d = { 0 };
+        char *argv[] = { "nice", "--\x1b[8m\xc2\x9b\xff", "ls", NULL };
+        CHECK(zb_policy_apply_flag(p, "--allow-cmd", "ls", &err) == 0);
+        CHECK(zb_policy_set_command(p, 3, argv, &err) == 0);
+        CHECK(zb_approval_evaluate(p, &d, &err) == 0);
+        CHECK(d.verdict == ZB_VERDICT_ASK);
+        CHECK(strstr(d.reason, "\\x1b[8m\\u009b\\xff") != NULL);
+        for (const char *c = d.reason; *c; c++)
+                CHECK((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f);
+        zb_policy_free(p);
+}
+
 TEST(approval_off_allows_everything)
 {
         struct zb_policy *p = zb_policy_new();
@@ -584,7 +602,7 @@ TEST(approval_parse_answer)
                 { "  ALLOW \r\n", 0, true, "" },
                 { "{\"decision\": \"allow\"}", 0, true, "" },
                 { "{\"decision\":\"deny\",\"reason\":\"not on Fridays\"}\n", 0, false, "not on Fridays" },
-                { "{\"decision\":\"deny\",\"reason\":\"a\\nb\"}", 0, false, "a?b" },
+                { "{\"decision\":\"deny\",\"reason\":\"a\\nb\"}", 0, false, "a\\x0ab" },
                 { "yes", -EINVAL, false, "" },
                 { "allow allow", -EINVAL, false, "" },
                 { "", -EINVAL, false, "" },
