@@ -150,6 +150,25 @@ fail:;
         return NULL;
 }
 
+/* chmod NAME in DIRFD, never through a symlink: the entry is opened
+ * O_PATH|O_NOFOLLOW and changed through its /proc/self/fd link, which names
+ * the opened inode, so a symlink swapped in after a check (the tree is the
+ * command's, or the user's while commit runs) changes nothing outside. */
+static int chmod_nofollow(int dirfd, const char *name, mode_t mode)
+{
+        _cleanup_(closep) int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        char proc[64];
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -1;
+        if (S_ISLNK(st.st_mode)) {
+                errno = ELOOP;
+                return -1;
+        }
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        return chmod(proc, mode);
+}
+
 /* Open NAME (a file or a directory) in an upper dir. The command may have
  * left an entry that even its owner cannot read (chmod 000); when zonebox
  * runs as that owner it lends itself the owner's bits: for a file only for
@@ -167,11 +186,11 @@ static int open_upper(int dirfd, const char *name, int flags)
                 return -1;
         }
         mode_t lend = S_ISDIR(st.st_mode) ? S_IRWXU : S_IRUSR;
-        if (fchmodat(dirfd, name, (st.st_mode | lend) & 07777, 0) < 0)
+        if (chmod_nofollow(dirfd, name, (st.st_mode | lend) & 07777) < 0)
                 return -1;
         fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
         int saved = errno;
-        if (!S_ISDIR(st.st_mode) && fchmodat(dirfd, name, st.st_mode & 07777, 0) < 0 && fd >= 0)
+        if (!S_ISDIR(st.st_mode) && (fd >= 0 ? fchmod(fd, st.st_mode & 07777) : chmod_nofollow(dirfd, name, st.st_mode & 07777)) < 0 && fd >= 0)
                 saved = 0; /* the file stays readable by its owner: harmless */
         errno = saved;
         return fd;
@@ -186,7 +205,7 @@ static int open_upper_dir(int dirfd, const char *name, mode_t *restore)
         *restore = (mode_t)-1;
         if (geteuid() != 0 && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
             st.st_uid == geteuid() && (st.st_mode & (S_IRUSR | S_IXUSR)) != (S_IRUSR | S_IXUSR)) {
-                if (fchmodat(dirfd, name, (st.st_mode | S_IRWXU) & 07777, 0) < 0)
+                if (chmod_nofollow(dirfd, name, (st.st_mode | S_IRWXU) & 07777) < 0)
                         return -1;
                 *restore = st.st_mode & 07777;
         }
@@ -248,7 +267,7 @@ static int rm_rec(struct rm *rm, int dirfd, const char *name, dev_t dev, unsigne
                 }
         }
         int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
+        if (fd < 0 && errno == EACCES && chmod_nofollow(dirfd, name, 0700) == 0)
                 fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOTDIR ? -EACCES : -errno;
@@ -1568,7 +1587,7 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
                         return -errno;
                 if (cm->as_root && fchownat(dst_dir, dst, us.st_uid, us.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
                         return -errno;
-                return fchmodat(dst_dir, dst, safe_mode(us.st_mode), AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+                return chmod_nofollow(dst_dir, dst, safe_mode(us.st_mode)) < 0 ? -errno : 0;
         }
         return 0; /* whiteouts inside a copied tree hide nothing; sockets mean nothing */
 }
