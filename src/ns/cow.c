@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <linux/openat2.h>
+#include <sha2.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -441,6 +442,7 @@ static void zone_free(struct zb_cow_zone *z)
                 free(z->e[i].conflict);
         }
         free(z->e);
+        json_object_put(z->tree);
         free(z->name);
         free(z->path);
         free(z->host_path);
@@ -532,6 +534,8 @@ char *zb_cow_set_to_json(const struct zb_cow_set *set)
                         json_object_array_add(entries, eo);
                 }
                 json_object_object_add(zo, "entries", entries);
+                if (z->tree)
+                        json_object_object_add(zo, "tree", json_object_get(z->tree));
                 json_object_array_add(zones, zo);
         }
         json_object_object_add(o, "zones", zones);
@@ -647,6 +651,8 @@ static int zone_from_json(json_object *zo, struct zb_cow_zone *z)
                 z->dev = json_object_get_uint64(v);
         if ((v = get(zo, "ino", json_type_int)))
                 z->ino = json_object_get_uint64(v);
+        if ((v = get(zo, "tree", json_type_object)))
+                z->tree = json_object_get(v);
         for (size_t j = 0; j < json_object_array_length(entries); j++) {
                 int r = entry_from_json(json_object_array_get_idx(entries, j), z);
                 if (r < 0)
@@ -1004,6 +1010,165 @@ static int scan_zone(struct zb_cow_zone *z, int upper, int host, int64_t start_n
                 if (!(e->conflict = strdup("changed on the host while the command ran")))
                         r = -ENOMEM;
         }
+        return r;
+}
+
+/* ---------- what commit may copy: digests of the upper dir ---------- */
+
+/* "f:" or "d:" or "l:", 64 hex digits, NUL. SHA-256 from libmd. */
+#define DIGEST_MAX (2 + SHA256_DIGEST_STRING_LENGTH)
+
+/* What copy_entry copies: whiteouts, sockets and devices it skips, and
+ * the names digest leaves them out too. */
+static bool copied_type(mode_t m)
+{
+        return S_ISDIR(m) || S_ISREG(m) || S_ISLNK(m) || S_ISFIFO(m);
+}
+
+static void digest_end(SHA2_CTX *h, char kind, char out[DIGEST_MAX])
+{
+        out[0] = kind;
+        out[1] = ':';
+        SHA256End(h, out + 2);
+}
+
+static void digest_bytes(const void *data, size_t n, char kind, char out[DIGEST_MAX])
+{
+        SHA2_CTX h;
+        SHA256Init(&h);
+        SHA256Update(&h, data, n);
+        digest_end(&h, kind, out);
+}
+
+/* The names of directory FD that commit copies (NAMES, sorted), each with
+ * its NUL, hashed; -errno when one cannot be looked at. */
+static int digest_names(int fd, char **names, size_t n, char out[DIGEST_MAX])
+{
+        SHA2_CTX h;
+        SHA256Init(&h);
+        for (size_t i = 0; i < n; i++) {
+                struct stat st;
+                if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return -errno;
+                if (copied_type(st.st_mode))
+                        SHA256Update(&h, (const uint8_t *)names[i], strlen(names[i]) + 1);
+        }
+        digest_end(&h, 'd', out);
+        return 0;
+}
+
+__attribute__((noinline)) static int digest_file(int fd, char out[DIGEST_MAX])
+{
+        char buf[COPY_CHUNK_BYTES];
+        SHA2_CTX h;
+        SHA256Init(&h);
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                SHA256Update(&h, (const uint8_t *)buf, (size_t)n);
+        }
+        digest_end(&h, 'f', out);
+        return 0;
+}
+
+__attribute__((noinline)) static int digest_link(int dirfd, const char *name, char out[DIGEST_MAX])
+{
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(dirfd, name, target, sizeof(target));
+        if (n < 0)
+                return -errno;
+        digest_bytes(target, (size_t)n, 'l', out);
+        return 0;
+}
+
+struct digest_walk {
+        json_object *tree;
+        char path[PATH_MAX];
+};
+
+static int digest_put(struct digest_walk *w, const char *digest)
+{
+        json_object *v = json_object_new_string(digest);
+        if (!v || json_object_object_add(w->tree, w->path, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int digest_dir(struct digest_walk *w, int dfd, size_t len);
+
+static int digest_one(struct digest_walk *w, int dfd, const char *name, size_t len)
+{
+        struct stat st;
+        char d[DIGEST_MAX];
+        int r;
+        int k = snprintf(w->path + len, sizeof(w->path) - len, "%s%s", len ? "/" : "", name);
+        if (k < 0 || (size_t)k >= sizeof(w->path) - len)
+                return -ENAMETOOLONG;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode)) {
+                mode_t restore;
+                _cleanup_(closep) int sub = open_upper_dir(dfd, name, &restore);
+                size_t n = 0;
+                char **names = sub < 0 ? NULL : dir_names(sub, &n);
+                r = names ? digest_names(sub, names, n, d) : -errno;
+                names_free(names, n);
+                if (r == 0 && (r = digest_put(w, d)) == 0)
+                        r = digest_dir(w, sub, len + (size_t)k);
+                unlend(sub, restore);
+                return r;
+        }
+        if (S_ISREG(st.st_mode)) {
+                _cleanup_(closep) int fd = open_upper(dfd, name, O_RDONLY);
+                r = fd < 0 ? -errno : digest_file(fd, d);
+        } else if (S_ISLNK(st.st_mode)) {
+                r = digest_link(dfd, name, d);
+        } else {
+                snprintf(d, sizeof(d), "p");
+                r = 0;
+        }
+        return r < 0 ? r : digest_put(w, d);
+}
+
+static int digest_dir(struct digest_walk *w, int dfd, size_t len)
+{
+        size_t n = 0;
+        char **names = dir_names(dfd, &n);
+        int r = names ? 0 : -errno;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                struct stat st;
+                if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = -errno;
+                else if (copied_type(st.st_mode))
+                        r = digest_one(w, dfd, names[i], len);
+        }
+        names_free(names, n);
+        w->path[len] = '\0';
+        return r;
+}
+
+/* Z->tree from the upper dir UPPER, as the run left it (see cow.h). */
+static int zone_digests(struct zb_cow_zone *z, int upper, char *msg, size_t n)
+{
+        struct digest_walk *w = calloc(1, sizeof(*w));
+        int r = w && (w->tree = json_object_new_object()) ? digest_dir(w, upper, 0) : -ENOMEM;
+        if (r == 0) {
+                z->tree = w->tree;
+                w->tree = NULL;
+        } else {
+                snprintf(msg, n, "zone '%s': hash %s: %s", z->name, w && w->path[0] ? w->path : "the upper dir",
+                         strerror(-r));
+        }
+        if (w)
+                json_object_put(w->tree);
+        free(w);
         return r;
 }
 
@@ -1384,7 +1549,21 @@ struct commit {
         json_object *conflicts;
         size_t n_conflicts;
         bool as_root;
+        /* The entry being copied (relative to its zone) and the zone's
+         * digests: every copy is checked against what the run left. */
+        json_object *tree;
+        char path[PATH_MAX];
 };
+
+/* Whether DIGEST is what the run left at cm->path: -EBADMSG if not. */
+static int tree_check(const struct commit *cm, const char *digest)
+{
+        json_object *v = NULL;
+        if (!cm->tree || !json_object_object_get_ex(cm->tree, cm->path, &v) ||
+            !json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), digest) != 0)
+                return -EBADMSG;
+        return 0;
+}
 
 static void add_conflict(struct commit *cm, const struct zb_cow_zone *z, const char *path, const char *why)
 {
@@ -1490,25 +1669,22 @@ static int copy_attrs(struct commit *cm, int fd, const struct stat *us)
         return 0;
 }
 
-__attribute__((noinline)) static int copy_data(int in, int out)
+/* The bytes go through the hash on their way: what lands on the host is
+ * what was hashed, whatever writes the upper file meanwhile. */
+__attribute__((noinline)) static int copy_data(int in, int out, char digest[DIGEST_MAX])
 {
-        for (;;) {
-                ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-                if (n == 0)
-                        return 0;
-                if (n > 0)
-                        continue;
-                if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-                        return -errno;
-                break;
-        }
         char buf[COPY_CHUNK_BYTES];
+        SHA2_CTX h;
+        SHA256Init(&h);
         for (;;) {
                 ssize_t n = read(in, buf, sizeof(buf));
-                if (n == 0)
-                        return 0;
+                if (n < 0 && errno == EINTR)
+                        continue;
                 if (n < 0)
                         return -errno;
+                if (n == 0)
+                        break;
+                SHA256Update(&h, (const uint8_t *)buf, (size_t)n);
                 for (ssize_t off = 0; off < n;) {
                         ssize_t w = write(out, buf + off, (size_t)(n - off));
                         if (w < 0)
@@ -1516,6 +1692,8 @@ __attribute__((noinline)) static int copy_data(int in, int out)
                         off += w;
                 }
         }
+        digest_end(&h, 'f', digest);
+        return 0;
 }
 
 static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_dir, const char *dst);
@@ -1523,11 +1701,14 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
 __attribute__((noinline)) static int copy_symlink(struct commit *cm, int src_dir, const char *name,
                                                   const struct stat *us, int dst_dir, const char *dst)
 {
-        char target[PATH_MAX];
+        char target[PATH_MAX], digest[DIGEST_MAX];
         ssize_t n = readlinkat(src_dir, name, target, sizeof(target) - 1);
         if (n < 0)
                 return -errno;
         target[n] = '\0';
+        digest_bytes(target, (size_t)n, 'l', digest);
+        if (tree_check(cm, digest) < 0)
+                return -EBADMSG;
         if (symlinkat(target, dst_dir, dst) < 0)
                 return -errno;
         struct timespec t[2] = { us->st_atim, us->st_mtim };
@@ -1547,11 +1728,21 @@ static int copy_tree(struct commit *cm, int src_dir, const char *name, const str
         _cleanup_(closep) int in = out < 0 ? -1 : open_upper_dir(src_dir, name, &restore);
         if (out < 0 || in < 0)
                 return -errno;
-        size_t n = 0;
+        size_t n = 0, len = strlen(cm->path);
+        char digest[DIGEST_MAX];
         char **names = dir_names(in, &n);
-        int r = names ? 0 : -errno;
-        for (size_t i = 0; r == 0 && i < n; i++)
-                r = copy_entry(cm, in, names[i], out, names[i]);
+        /* The names copied are the ones hashed (a name added or removed
+         * since the run: refused). */
+        int r = names ? digest_names(in, names, n, digest) : -errno;
+        if (r == 0)
+                r = tree_check(cm, digest);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                int k = snprintf(cm->path + len, sizeof(cm->path) - len, "%s%s", len ? "/" : "", names[i]);
+                r = k < 0 || (size_t)k >= sizeof(cm->path) - len ? -ENAMETOOLONG
+                                                                  : copy_entry(cm, in, names[i], out, names[i]);
+                if (r == 0) /* on an error it names the entry, for the message */
+                        cm->path[len] = '\0';
+        }
         names_free(names, n);
         unlend(in, restore);
         return r < 0 ? r : copy_attrs(cm, out, us);
@@ -1573,7 +1764,10 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
                 _cleanup_(closep) int out = openat(dst_dir, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (out < 0)
                         return -errno;
-                int r = copy_data(in, out);
+                char digest[DIGEST_MAX];
+                int r = copy_data(in, out, digest);
+                if (r == 0)
+                        r = tree_check(cm, digest);
                 if (r == 0)
                         r = copy_attrs(cm, out, &us);
                 if (r == 0 && fsync(out) < 0)
@@ -1583,6 +1777,8 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
         if (S_ISLNK(us.st_mode))
                 return copy_symlink(cm, src_dir, name, &us, dst_dir, dst);
         if (S_ISFIFO(us.st_mode)) {
+                if (tree_check(cm, "p") < 0)
+                        return -EBADMSG;
                 if (mknodat(dst_dir, dst, S_IFIFO | 0600, 0) < 0)
                         return -errno;
                 if (cm->as_root && fchownat(dst_dir, dst, us.st_uid, us.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
@@ -1618,6 +1814,12 @@ static int stage_entry(struct commit *cm, struct step *st, struct zb_error *err)
         if (zb_cow_type_of(us.st_mode) != e->type || us.st_ino != e->upper.ino)
                 return zb_error_set(err, EBADMSG, "cow: %s/%s: the change set was altered since the run",
                                     z->path, e->path);
+        if (!z->tree)
+                return zb_error_set(err, EBADMSG,
+                                    "cow: change set %s has no digests of its changes (an older zonebox made it); discard it",
+                                    cm->set->id);
+        cm->tree = z->tree;
+        snprintf(cm->path, sizeof(cm->path), "%s", e->path);
         for (;;) {
                 size_t idlen = strlen(cm->set->id);
                 snprintf(st->temp, sizeof(st->temp), COW_TEMP_PREFIX "%.8s-%u",
@@ -1629,6 +1831,10 @@ static int stage_entry(struct commit *cm, struct step *st, struct zb_error *err)
                         continue;
                 remove_tree(parent, st->temp, 0);
                 st->temp[0] = '\0';
+                if (r == -EBADMSG)
+                        return zb_error_set(err, EBADMSG,
+                                            "cow: %s/%s: the change set was altered since the run (%s is not what the run left); nothing was applied",
+                                            z->path, e->path, cm->path);
                 return zb_error_errno(err, -r, "cow: %s/%s: copy to the host dir", z->path, e->path);
         }
 }
@@ -1821,7 +2027,8 @@ static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, 
                          pz->host_path);
                 return -ESTALE;
         }
-        return scan_zone(z, upper, host, cow->start_ns, msg, n);
+        int r = scan_zone(z, upper, host, cow->start_ns, msg, n);
+        return r < 0 ? r : zone_digests(z, upper, msg, n);
 }
 
 static void finish_commit(struct ns_cow *cow, struct zb_cow_set *set, struct zb_result *r)

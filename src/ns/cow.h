@@ -19,6 +19,8 @@
 
 #include "ns.h"
 
+struct json_object;
+
 #define ZB_COW_ID_MAX 48
 #define ZB_COW_MANIFEST "manifest.json"
 #define ZB_COW_ROOT_STORE "/run/zonebox/cow"
@@ -55,6 +57,11 @@ struct zb_cow_zone {
         uint64_t dev, ino;  /* of the host dir when the run started */
         struct zb_cow_entry *e;
         size_t n, cap;
+        /* What commit may copy, as it was when the run ended: every path of
+         * the upper dir → "d:" SHA-256 of its sorted names, "f:" of a file's
+         * bytes, "l:" of a symlink's target, "p" for a fifo. Commit refuses
+         * what differs (the upper dir may be written after the review). */
+        struct json_object *tree;
 };
 
 struct zb_cow_set {

@@ -253,3 +253,70 @@ def test_error_text_is_escaped(zb_root, tmp):
     assert p.returncode == 125, p
     text = _clean_terminal_text(p.stderr)
     assert "\\x1b[8m\\u009b\\xff" in text, text
+
+
+# ---------------------------------------------------------------- 3. commit applies what was reviewed
+
+
+def _cow_cmd(store, *args):
+    return subprocess.run([ZONEBOX] + list(args) + ["--cow-dir", store], capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT, cwd="/", stdin=subprocess.DEVNULL)
+
+
+def _snapshot(d):
+    out = {}
+    for root, dirs, files in os.walk(d):
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            data = os.readlink(p) if stat.S_ISLNK(st.st_mode) else \
+                open(p, "rb").read() if stat.S_ISREG(st.st_mode) else None
+            out[os.path.relpath(p, d)] = (stat.S_IFMT(st.st_mode), data)
+    return out
+
+
+ALTERATIONS = {
+    # what is done to the upper dir between diff and commit
+    "content of an added file": lambda u: open(os.path.join(u, "top.txt"), "r+").write("EVIL"),
+    "content inside a new tree": lambda u: open(os.path.join(u, "new/deep/f"), "a").write("EVIL"),
+    "a name added to a new tree": lambda u: open(os.path.join(u, "new/.bashrc"), "w").write("EVIL"),
+    "a name removed from a new tree": lambda u: os.unlink(os.path.join(u, "new/deep/f")),
+    "a symlink retargeted in a new tree": lambda u: (os.unlink(os.path.join(u, "new/link")),
+                                                     os.symlink("/etc/shadow", os.path.join(u, "new/link"))),
+}
+
+
+@pytest.mark.parametrize("what", sorted(ALTERATIONS))
+def test_commit_refuses_upper_altered_after_the_run(zb_root, tmp, what):
+    host = tmp.mkdir("host", owner=NOBODY, mode=0o777)
+    store = _cow_store(tmp)
+    r, j = zb_root.json("--cow-dir", store, "-v", host + ":/data:cow", "--", "sh", "-c",
+                        "echo reviewed > /data/top.txt; mkdir -p /data/new/deep; echo f > /data/new/deep/f; "
+                        "ln -s target /data/new/link")
+    assert r.rc == 0 and j["cow_id"], r
+    cid = j["cow_id"]
+    diff = json.loads(_cow_cmd(store, "diff", cid, "--json").stdout)
+    upper = diff["zones"][0]["upper"]
+    before = _snapshot(host)
+    ALTERATIONS[what](upper)
+    p = _cow_cmd(store, "commit", cid)
+    assert p.returncode == 125, (p.returncode, p.stdout, p.stderr)
+    assert "altered since the run" in p.stderr and "nothing was applied" in p.stderr, p.stderr
+    assert _snapshot(host) == before
+    assert not [n for n in os.listdir(host) if n.startswith(".zonebox-")]
+    assert _cow_cmd(store, "discard", cid).returncode == 0
+
+
+def test_commit_of_an_unaltered_set_applies(zb_root, tmp):
+    """Control for the test above: the same set, untouched, commits."""
+    host = tmp.mkdir("host", owner=NOBODY, mode=0o777)
+    store = _cow_store(tmp)
+    r, j = zb_root.json("--cow-dir", store, "-v", host + ":/data:cow", "--", "sh", "-c",
+                        "echo reviewed > /data/top.txt; mkdir -p /data/new/deep; echo f > /data/new/deep/f; "
+                        "ln -s target /data/new/link; mkfifo /data/new/p")
+    assert r.rc == 0 and j["cow_id"], r
+    p = _cow_cmd(store, "commit", j["cow_id"])
+    assert p.returncode == 0, p
+    assert open(os.path.join(host, "new/deep/f")).read() == "f\n"
+    assert os.readlink(os.path.join(host, "new/link")) == "target"
+    assert stat.S_ISFIFO(os.lstat(os.path.join(host, "new/p")).st_mode)
