@@ -440,6 +440,7 @@ static void zone_free(struct zb_cow_zone *z)
         for (size_t i = 0; i < z->n; i++) {
                 free(z->e[i].path);
                 free(z->e[i].conflict);
+                free(z->e[i].host_tree);
         }
         free(z->e);
         json_object_put(z->tree);
@@ -531,6 +532,8 @@ char *zb_cow_set_to_json(const struct zb_cow_set *set)
                         json_object_object_add(eo, "upper", stat_to_json(&e->upper));
                         if (e->conflict)
                                 json_object_object_add(eo, "conflict", json_object_new_string(e->conflict));
+                        if (e->host_tree)
+                                json_object_object_add(eo, "host_tree", json_object_new_string(e->host_tree));
                         json_object_array_add(entries, eo);
                 }
                 json_object_object_add(zo, "entries", entries);
@@ -624,6 +627,8 @@ static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
         if (stat_from_json(v, &e->upper) < 0)
                 return -EINVAL;
         if ((v = get(eo, "conflict", json_type_string)) && !(e->conflict = strdup(json_object_get_string(v))))
+                return -ENOMEM;
+        if ((v = get(eo, "host_tree", json_type_string)) && !(e->host_tree = strdup(json_object_get_string(v))))
                 return -ENOMEM;
         return 0;
 }
@@ -1172,6 +1177,79 @@ static int zone_digests(struct zb_cow_zone *z, int upper, char *msg, size_t n)
         return r;
 }
 
+/* ---------- host trees that commit removes whole ---------- */
+
+/* The state of every entry below directory FD (not FD itself), in name
+ * order: what changes when anything in the subtree is created, removed,
+ * renamed, written, chmod'ed or chown'ed. NEWER: set when an entry changed
+ * after SINCE_NS (0: do not look). Does not cross into another filesystem
+ * (commit's removal refuses to, too). */
+static int host_tree_hash(SHA2_CTX *h, int fd, dev_t dev, int64_t since_ns, bool *newer, unsigned depth)
+{
+        if (depth > 4096)
+                return -ELOOP;
+        size_t n = 0;
+        char **names = dir_names(fd, &n);
+        int r = names ? 0 : -errno;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                struct stat st;
+                if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = -errno;
+                        break;
+                }
+                struct {
+                        uint64_t depth, mode, uid, gid, size, ino, dev;
+                        int64_t mtime, ctime;
+                } rec = { depth, st.st_mode, st.st_uid, st.st_gid, (uint64_t)st.st_size, st.st_ino, st.st_dev,
+                          ts_ns(&st.st_mtim), ts_ns(&st.st_ctim) };
+                SHA256Update(h, (const uint8_t *)names[i], strlen(names[i]) + 1);
+                SHA256Update(h, (const uint8_t *)&rec, sizeof(rec));
+                if (since_ns && rec.ctime >= since_ns)
+                        *newer = true;
+                if (!S_ISDIR(st.st_mode) || st.st_dev != dev)
+                        continue;
+                _cleanup_(closep) int sub = openat(fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                r = sub < 0 ? -errno : host_tree_hash(h, sub, dev, since_ns, newer, depth + 1);
+        }
+        names_free(names, n);
+        return r;
+}
+
+/* OUT (DIGEST_MAX) for the host dir at PATH below ROOT. */
+static int host_tree_digest(int root, const char *path, int64_t since_ns, bool *newer, char *out)
+{
+        _cleanup_(closep) int fd = open_beneath(root, path, O_RDONLY | O_DIRECTORY);
+        struct stat st;
+        SHA2_CTX h;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        SHA256Init(&h);
+        int r = host_tree_hash(&h, fd, st.st_dev, since_ns, newer, 0);
+        if (r == 0)
+                digest_end(&h, 't', out);
+        return r;
+}
+
+/* Entries that remove a host directory whole get its subtree's digest; one
+ * that changed below while the command ran is a conflict already. */
+static int zone_host_trees(struct zb_cow_zone *z, int host, int64_t start_ns)
+{
+        for (size_t i = 0; i < z->n; i++) {
+                struct zb_cow_entry *e = &z->e[i];
+                char d[DIGEST_MAX];
+                bool newer = false;
+                if (!e->apply || e->meta_only || e->host.type != ZB_COW_DIR || e->conflict)
+                        continue;
+                int r = host_tree_digest(host, e->path, start_ns, &newer, d);
+                const char *why = r < 0 ? "its tree on the host cannot be read"
+                                  : newer ? "changed on the host below it while the command ran"
+                                          : NULL;
+                if (why ? !(e->conflict = strdup(why)) : !(e->host_tree = strdup(d)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 /* ---------- the store ---------- */
 
 static bool xdg_usable(const char *xdg)
@@ -1622,6 +1700,13 @@ static int host_stat(int root, const char *path, struct zb_cow_stat *out, char *
         return 0;
 }
 
+static bool host_tree_same(int root, const struct zb_cow_entry *e)
+{
+        char d[DIGEST_MAX];
+        bool newer = false;
+        return host_tree_digest(root, e->path, 0, &newer, d) == 0 && strcmp(d, e->host_tree) == 0;
+}
+
 /* Every touched path must be as the run left it on the host. */
 static void find_conflicts(struct commit *cm)
 {
@@ -1647,6 +1732,10 @@ static void find_conflicts(struct commit *cm)
                                         add_conflict(cm, z, e->path, why);
                         } else if (zb_cow_stat_changed(&e->host, &now, why, sizeof(why))) {
                                 add_conflict(cm, z, e->path, why);
+                        } else if (e->host_tree && !host_tree_same(cm->root[zi], e)) {
+                                /* Commit would remove it whole: a file made
+                                 * deeper in it since would be lost. */
+                                add_conflict(cm, z, e->path, "changed on the host below it since the run");
                         }
                 }
         }
@@ -2028,6 +2117,8 @@ static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, 
                 return -ESTALE;
         }
         int r = scan_zone(z, upper, host, cow->start_ns, msg, n);
+        if (r == 0 && (r = zone_host_trees(z, host, cow->start_ns)) < 0)
+                snprintf(msg, n, "zone '%s': out of memory", z->name);
         return r < 0 ? r : zone_digests(z, upper, msg, n);
 }
 

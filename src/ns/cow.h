@@ -49,6 +49,10 @@ struct zb_cow_entry {
         struct zb_cow_stat host; /* when the run ended */
         struct zb_cow_stat upper;
         char *conflict; /* why commit must refuse it (the host changed during the run) */
+        /* A host directory that commit removes whole (deleted, or replaced):
+         * SHA-256 of its subtree's state (names, types, modes, owners, sizes,
+         * times) when the run ended; commit refuses when it changed. */
+        char *host_tree;
 };
 
 struct zb_cow_zone {

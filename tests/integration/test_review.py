@@ -320,3 +320,38 @@ def test_commit_of_an_unaltered_set_applies(zb_root, tmp):
     assert open(os.path.join(host, "new/deep/f")).read() == "f\n"
     assert os.readlink(os.path.join(host, "new/link")) == "target"
     assert stat.S_ISFIFO(os.lstat(os.path.join(host, "new/p")).st_mode)
+
+
+# ---------------------------------------------------------------- 5. deeper host changes under removed trees
+
+
+@pytest.mark.parametrize("script", [
+    "rm -rf /data/build",                                            # deleted
+    "rm -rf /data/build && mkdir /data/build && echo new > /data/build/y",  # replaced (opaque)
+])
+def test_commit_refuses_when_host_changed_below_a_removed_dir(zb_root, tmp, script):
+    host = tmp.mkdir("host", owner=NOBODY, mode=0o777)
+    os.makedirs(os.path.join(host, "build/sub/deeper"))
+    open(os.path.join(host, "build/sub/deeper/old.o"), "w").write("old")
+    for root, dirs, files in os.walk(host):
+        for n in dirs + files:
+            os.lchown(os.path.join(root, n), NOBODY, NOBODY)
+    store = _cow_store(tmp)
+    r, j = zb_root.json("--cow-dir", store, "-v", host + ":/data:cow", "--", "sh", "-c", script)
+    assert r.rc == 0 and j["cow_id"], r
+    cid = j["cow_id"]
+    # the user keeps working on the host, two levels below build/
+    later = os.path.join(host, "build/sub/deeper/later.txt")
+    open(later, "w").write("my work")
+    p = _cow_cmd(store, "commit", cid)
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    assert "conflict /data/build: changed on the host below it since the run" in p.stdout, p.stdout
+    assert open(later).read() == "my work"
+    # and with the host tree as the run left it, the same kind of set commits
+    os.unlink(later)
+    r, j = zb_root.json("--cow-dir", store, "-v", host + ":/data:cow", "--", "sh", "-c", script)
+    assert r.rc == 0 and j["cow_id"], r
+    p = _cow_cmd(store, "commit", j["cow_id"])
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert not os.path.exists(os.path.join(host, "build/sub"))
+    assert _cow_cmd(store, "discard", cid).returncode == 0
