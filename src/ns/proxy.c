@@ -17,6 +17,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <ifaddrs.h>
+#include <libgen.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -31,7 +34,9 @@
 
 #include "../core/audit.h"
 #include "../core/policy.h"
+#include "landlock.h"
 #include "proxy.h"
+#include "seccomp.h"
 #include "sys.h"
 
 #define PROXY_MAX_CONNS 128
@@ -43,6 +48,11 @@
 #define PROXY_MAX_ADDRS 16
 #define RELAY_BUF_BYTES 262144
 #define PROXY_THREAD_STACK_BYTES ((size_t)512 * 1024)
+#define PROXY_MAX_OWN_ADDRS 64
+/* Refusals the audit log takes: a burst of 20 lines, then 5 a second; the
+ * rest are counted and summed up in one "net_suppressed" line. */
+#define AUDIT_DENY_BURST 20
+#define AUDIT_DENY_INTERVAL_NS 200000000ull
 
 /* ------------------------------------------------------------ names and addresses */
 
@@ -125,6 +135,11 @@ static const char *v4_internal(const unsigned char *b)
                 return "link-local";
         if (b[0] == 192 && b[1] == 0 && b[2] == 0)
                 return "reserved";
+        /* TEST-NET-1..3 (RFC 5737): documentation only, never routed;
+         * one answering here is someone's internal service. */
+        if ((b[0] == 192 && b[1] == 0 && b[2] == 2) || (b[0] == 198 && b[1] == 51 && b[2] == 100) ||
+            (b[0] == 203 && b[1] == 0 && b[2] == 113))
+                return "reserved (documentation)";
         if (b[0] == 198 && (b[1] & 0xfe) == 18)
                 return "reserved";
         if ((b[0] & 0xf0) == 224)
@@ -154,6 +169,18 @@ const char *zb_net_addr_internal(const struct zb_net_addr *a)
                 return "private (ULA)";
         if (b[0] == 0xff)
                 return "multicast";
+        /* 64:ff9b:1::/48: local-use NAT64 (RFC 8215), a translator of the
+         * site's own; 2001::/32: Teredo, which tunnels to any IPv4 address
+         * (a relay could reach inside); 2001:db8::/32 documentation;
+         * 100::/64 discard-only. */
+        if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0 && b[5] == 1)
+                return "private (local-use NAT64)";
+        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)
+                return "reserved (Teredo)";
+        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
+                return "reserved (documentation)";
+        if (b[0] == 0x01 && memcmp(b + 1, zero, 7) == 0)
+                return "reserved (discard)";
         /* Addresses that carry an IPv4 address: judged by it. */
         if (memcmp(b, nat64, sizeof(nat64)) == 0)
                 return v4_internal(b + 12);
@@ -540,8 +567,16 @@ struct proxy {
         int audit_fd; /* -1: no audit log */
         pid_t supervisor;
         struct ns_proxy_shared *shared;
+        struct sock_fprog filter; /* the proxy's own seccomp program */
         _Atomic int active;
         _Atomic uint64_t seq;
+        /* The host's own addresses when the proxy started (getifaddrs). */
+        struct zb_net_addr own[PROXY_MAX_OWN_ADDRS];
+        size_t n_own;
+        /* The refusal lines' rate limit (GCRA), shared by the threads. */
+        pthread_mutex_t audit_lock;
+        uint64_t audit_tat_ns;
+        uint64_t audit_suppressed;
 };
 
 struct conn {
@@ -607,6 +642,42 @@ static void reply(int fd, int status, const char *body)
         }
 }
 
+/* The line that says how many refusals were not logged; PX->audit_lock held. */
+static void audit_summary(struct proxy *px)
+{
+        char reason[160];
+        if (!px->audit_suppressed)
+                return;
+        snprintf(reason, sizeof(reason),
+                 "%llu refused or failed connections were not logged one by one (at most %d a second after a burst of %d)",
+                 (unsigned long long)px->audit_suppressed, (int)(1000000000ull / AUDIT_DENY_INTERVAL_NS),
+                 AUDIT_DENY_BURST);
+        struct zb_audit_net ev = { .event = "net_suppressed", .pid = px->supervisor, .decision = "deny",
+                                   .reason = reason };
+        if (zb_audit_net_append(px->audit_fd, px->p->audit.fsync, &ev) == 0)
+                px->audit_suppressed = 0;
+}
+
+/* Whether a refusal gets its own line: the sandbox decides how many
+ * connections it tries, and the log is the host's. */
+static bool audit_deny_allowed(struct proxy *px)
+{
+        uint64_t now = zb_now_ns();
+        bool ok;
+        pthread_mutex_lock(&px->audit_lock);
+        if (px->audit_tat_ns < now)
+                px->audit_tat_ns = now;
+        ok = px->audit_tat_ns - now <= (uint64_t)AUDIT_DENY_BURST * AUDIT_DENY_INTERVAL_NS;
+        if (ok) {
+                px->audit_tat_ns += AUDIT_DENY_INTERVAL_NS;
+                audit_summary(px);
+        } else {
+                px->audit_suppressed++;
+        }
+        pthread_mutex_unlock(&px->audit_lock);
+        return ok;
+}
+
 static int audit(struct conn *c, const char *event)
 {
         if (c->px->audit_fd < 0)
@@ -627,7 +698,8 @@ static void deny(struct conn *c, int status, const char *fmt, ...)
         c->ev.decision = status == 403 ? "deny" : "error";
         c->ev.status = status;
         c->ev.reason = c->reason;
-        audit(c, "net");
+        if (c->px->audit_fd >= 0 && audit_deny_allowed(c->px))
+                audit(c, "net");
         reply(c->fd, status, c->reason);
 }
 
@@ -701,9 +773,10 @@ static bool addr_from_ai(const struct addrinfo *ai, struct zb_net_addr *a)
 /* The addresses HOST may be connected at: an IP literal or a pinned name
  * as given; a name from DNS without internal addresses. 0 and *N > 0, or
  * an error sent. */
-static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, size_t *n)
+static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, size_t *n, bool *from_dns)
 {
         *n = 0;
+        *from_dns = false;
         if (zb_net_ip_literal(host, &out[0])) {
                 *n = 1;
                 return 0;
@@ -714,6 +787,7 @@ static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, si
                         *n = 1;
                         return 0;
                 }
+        *from_dns = true;
         struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
         struct addrinfo *res = NULL;
         int e = getaddrinfo(host, NULL, &hints, &res);
@@ -728,6 +802,9 @@ static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, si
                 if (!addr_from_ai(ai, &a))
                         continue;
                 const char *why = zb_net_addr_internal(&a);
+                for (size_t k = 0; !why && k < c->px->n_own; k++)
+                        if (addr_eq(&c->px->own[k], &a))
+                                why = "this host's own";
                 if (why) {
                         if (!internal) {
                                 internal = why;
@@ -754,9 +831,27 @@ static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, si
         return 0;
 }
 
-/* Connect to the first address that answers, within the time limit. */
+/* Whether connected FD reached this host itself: for a local route the
+ * kernel picks the destination as the source address. */
+static bool to_self(int fd, const struct zb_net_addr *dst)
+{
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        struct zb_net_addr me = { 0 };
+        char buf[INET6_ADDRSTRLEN];
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+                return true; /* cannot tell: refuse */
+        const void *raw = ss.ss_family == AF_INET ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
+                                                  : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+        if (!inet_ntop(ss.ss_family, raw, buf, sizeof(buf)) || !zb_net_ip_literal(buf, &me))
+                return true;
+        return addr_eq(&me, dst);
+}
+
+/* Connect to the first address that answers, within the time limit.
+ * FROM_DNS: the addresses came from DNS (not a literal or a pin). */
 static int connect_any(struct conn *c, const struct zb_proxy_request *req,
-                       const struct zb_net_addr *addrs, size_t n)
+                       const struct zb_net_addr *addrs, size_t n, bool from_dns)
 {
         uint64_t deadline = zb_now_ns() + PROXY_CONNECT_TIMEOUT_MS * 1000000ull;
         int err = ETIMEDOUT;
@@ -771,18 +866,26 @@ static int connect_any(struct conn *c, const struct zb_proxy_request *req,
                         err = errno;
                         continue;
                 }
-                if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
-                        return fd;
+                bool up = connect(fd, (struct sockaddr *)&ss, sl) == 0;
                 err = errno;
-                if (errno == EINPROGRESS) {
+                if (!up && errno == EINPROGRESS) {
                         struct pollfd pf = { .fd = fd, .events = POLLOUT };
                         socklen_t el = sizeof(err);
-                        if (poll(&pf, 1, (int)ms_left(deadline)) == 1 &&
-                            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0)
-                                return fd;
+                        up = poll(&pf, 1, (int)ms_left(deadline)) == 1 &&
+                             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0;
                         if (err == EINPROGRESS)
                                 err = ETIMEDOUT;
                 }
+                if (up && from_dns && to_self(fd, &addrs[i])) {
+                        /* An address the host took after the proxy started:
+                         * the kernel routed it locally. Nothing was sent. */
+                        close(fd);
+                        deny(c, 403, "%s resolves to this host's own address %s; a name from DNS may not lead inside (pin it with network.hosts to allow)",
+                             req->host, c->addr);
+                        return -1;
+                }
+                if (up)
+                        return fd;
                 close(fd);
         }
         deny(c, 502, "cannot connect to %s port %u (%s): %s", req->host, req->port, c->addr,
@@ -906,8 +1009,10 @@ static void conn_handle(struct conn *c)
                 c->ev.rule = c->rule;
                 struct zb_net_addr addrs[PROXY_MAX_ADDRS];
                 size_t n_addrs;
-                int server = resolve(c, req.host, addrs, &n_addrs) < 0 ? -1
-                                                                       : connect_any(c, &req, addrs, n_addrs);
+                bool from_dns;
+                int server = resolve(c, req.host, addrs, &n_addrs, &from_dns) < 0
+                                     ? -1
+                                     : connect_any(c, &req, addrs, n_addrs, from_dns);
                 c->ev.address = server >= 0 ? c->addr : NULL;
                 c->ev.decision = "allow";
                 /* Fail closed: no connection whose line is not in the log. */
@@ -1050,6 +1155,11 @@ static _Noreturn void serve(struct proxy *px, int chan, int sig_fd)
         uint64_t deadline = zb_now_ns() + PROXY_STOP_GRACE_MS * 1000000ull;
         while (atomic_load(&px->active) > 0 && ms_left(deadline) > 0)
                 poll(NULL, 0, 5);
+        if (px->audit_fd >= 0) {
+                pthread_mutex_lock(&px->audit_lock);
+                audit_summary(px);
+                pthread_mutex_unlock(&px->audit_lock);
+        }
         _exit(0);
 }
 
@@ -1103,6 +1213,54 @@ static _Noreturn void proxy_fail(int ready, const char *what)
         _exit(1);
 }
 
+/* The host's own addresses, which a name from DNS may not lead to (the
+ * proxy is in the host's network namespace: a service bound to 0.0.0.0 is
+ * reachable at each). Best effort; connect_any checks again (to_self). */
+static void own_addresses(struct proxy *px)
+{
+        struct ifaddrs *ifa = NULL;
+        char buf[INET6_ADDRSTRLEN];
+        if (getifaddrs(&ifa) < 0)
+                return;
+        for (struct ifaddrs *i = ifa; i && px->n_own < PROXY_MAX_OWN_ADDRS; i = i->ifa_next) {
+                const struct sockaddr *sa = i->ifa_addr;
+                if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+                        continue;
+                const void *raw = sa->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
+                                                           : (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+                if (inet_ntop(sa->sa_family, raw, buf, sizeof(buf)) && zb_net_ip_literal(buf, &px->own[px->n_own]))
+                        px->n_own++;
+        }
+        freeifaddrs(ifa);
+}
+
+/* The proxy parses what the sandbox sends: if that ever goes wrong, what
+ * it can reach is this. Landlock: read-only /etc and the system's library
+ * dirs (getaddrinfo reads resolv.conf, hosts, nsswitch.conf and loads the
+ * NSS modules), nothing else of the filesystem. seccomp: the sandbox's
+ * default profile without exec, ptrace, other processes' memory, bind or
+ * listen. Run as root (then as nobody) or as an ordinary user alike. */
+static void confine(struct proxy *px, int ready)
+{
+        char res[PATH_MAX], hosts[PATH_MAX], msg[256];
+        const char *res_dir = realpath("/etc/resolv.conf", res) ? dirname(res) : "/etc";
+        const char *hosts_dir = realpath("/etc/hosts", hosts) ? dirname(hosts) : "/etc";
+        const struct zb_ll_path paths[] = {
+                { "/etc", ZB_LL_READ_EXEC, false },     { "/usr", ZB_LL_READ_EXEC, false },
+                { "/lib", ZB_LL_READ_EXEC, true },      { "/lib64", ZB_LL_READ_EXEC, true },
+                { res_dir, ZB_LL_READ_EXEC, true },     { hosts_dir, ZB_LL_READ_EXEC, true },
+        };
+        int fd = zb_landlock_prepare(paths, ARRAY_SIZE(paths), msg, sizeof(msg));
+        if (fd < 0 && fd != -EOPNOTSUPP) {
+                errno = -fd;
+                proxy_fail(ready, msg);
+        }
+        if (fd >= 0 && (errno = -zb_landlock_enforce(fd)) != 0)
+                proxy_fail(ready, "layer landlock");
+        if ((errno = -zb_seccomp_install(&px->filter)) != 0)
+                proxy_fail(ready, "layer seccomp");
+}
+
 static _Noreturn void proxy_main(struct proxy *px, int chan, int ready)
 {
         sigset_t all, term;
@@ -1120,8 +1278,10 @@ static _Noreturn void proxy_main(struct proxy *px, int chan, int ready)
         int sig_fd = signalfd(-1, &term, SFD_CLOEXEC);
         if (sig_fd < 0)
                 proxy_fail(ready, "signalfd");
+        own_addresses(px);
         if (drop_privileges() < 0)
                 proxy_fail(ready, "drop privileges");
+        confine(px, ready);
         /* After the id change, which clears the death signal. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
                 proxy_fail(ready, "set parent death signal");
@@ -1153,12 +1313,20 @@ static int proxy_build(struct proxy *px, const struct zb_policy *p, struct zb_er
                 if (px->audit_fd < 0)
                         return px->audit_fd;
         }
+        static const char *const deny[] = { "execve", "execveat", "ptrace", "process_vm_readv",
+                                            "process_vm_writev", "bind", "listen" };
+        const struct zb_seccomp_spec spec = { .deny = deny, .n_deny = ARRAY_SIZE(deny) };
+        int r = zb_seccomp_build(&spec, &px->filter, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_init(&px->audit_lock, NULL);
         px->supervisor = getpid();
         return 0;
 }
 
 static void proxy_release(struct proxy *px)
 {
+        zb_seccomp_free(&px->filter);
         free(px->rules);
         free(px->pins);
         if (px->audit_fd >= 0)

@@ -355,3 +355,163 @@ def test_commit_refuses_when_host_changed_below_a_removed_dir(zb_root, tmp, scri
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert not os.path.exists(os.path.join(host, "build/sub"))
     assert _cow_cmd(store, "discard", cid).returncode == 0
+
+
+# ---------------------------------------------------------------- 7. the proxy
+
+
+from test_proxy import CLIENT, Server, allow_args, proxies_of  # noqa: E402
+
+
+def test_refused_connections_audit_rate_limited(zb_root, tmp):
+    """200 refused connections: a burst of lines, then one summary line
+    with the count; lines + summarised == 200. The result still counts all."""
+    a = Server("allowed")
+    try:
+        logdir = tmp.mkdir("audit")
+        log = os.path.join(logdir, "audit.jsonl")
+        d = tmp.script_dir(CLIENT)
+        calls = [["n%d" % i, ["raw", "CONNECT other.test:%d HTTP/1.1\r\n\r\n" % a.port]] for i in range(200)]
+        r = zb_root.run("--json", "--audit-log", log, "-v", d + ":/input:ro", *allow_args(a), "--",
+                        "python3", "/input/test.py", json.dumps({"calls": calls}))
+        j = r.json
+        assert j["status"] == "exited" and j["exit_code"] == 0, r
+        inner = json.loads(j["stdout"])
+        assert all(inner["n%d" % i][0] == 403 for i in range(200)), inner
+        assert j["network"]["proxy"]["refused"] == 200
+        with open(log) as f:
+            lines = [json.loads(line) for line in f]
+        deny = [x for x in lines if x["event"] == "net" and x["decision"] == "deny"]
+        summary = [x for x in lines if x["event"] == "net_suppressed"]
+        assert len(deny) <= 40, len(deny)
+        assert summary, lines[-3:]
+        suppressed = sum(int(x["reason"].split()[0]) for x in summary)
+        assert len(deny) + suppressed == 200, (len(deny), suppressed)
+    finally:
+        a.close()
+
+
+def test_proxy_confined_when_run_by_an_ordinary_user(tmp):
+    """The proxy of uid 65534's run has a seccomp filter of its own."""
+    zb = Zonebox("nobody")
+    a = Server("allowed")
+    p = zb.popen(*allow_args(a), "--", "head", "-c1", stdin=subprocess.PIPE)
+    try:
+        pids = poll(lambda: proxies_of(p.pid), timeout=10)
+        assert len(pids) == 1, (pids, p.poll())
+        with open("/proc/%d/status" % pids[0]) as f:
+            st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        assert st["NoNewPrivs"] == "1"
+        assert st["Seccomp"] == "2", st.get("Seccomp")
+        p.stdin.write(b"x")
+        p.stdin.close()
+        assert p.wait(RUN_TIMEOUT) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+        p.stderr.close()
+        a.close()
+
+
+# Runs as root in a network and mount namespace of its own: lo with the
+# addresses below (this namespace's "host" addresses),
+# its own /etc/hosts, a TCP server on 0.0.0.0 that counts what it accepts,
+# and zonebox run with the proxy in this namespace.
+RIG = r"""
+import json, os, socket, subprocess, sys, threading, time
+zonebox, client_dir, hosts_file, mode = sys.argv[1:5]
+def sh(*a):
+    subprocess.run(a, check=True)
+sh("ip", "link", "set", "lo", "up")
+# on lo: no dummy or veth module is needed, and they are this namespace's
+# own addresses all the same (getifaddrs lists them)
+for addr in ("1.2.3.4/32", "203.0.113.7/32", "169.254.169.254/32", "198.51.100.9/32"):
+    sh("ip", "addr", "add", addr, "dev", "lo")
+names = {"own.test": ["1.2.3.4"], "testnet.test": ["203.0.113.7"], "meta.test": ["169.254.169.254"],
+         "mapped.test": ["::ffff:127.0.0.1"], "multi.test": ["198.51.100.9", "5.6.7.8", "169.254.169.254"],
+         "race.test": ["5.6.7.8"]}
+def write_hosts(extra=""):
+    with open(hosts_file, "r+") as f:
+        f.seek(0)
+        f.truncate()
+        f.write("127.0.0.1 localhost\n" + "".join("%s %s\n" % (a, n) for n, l in names.items() for a in l) + extra)
+write_hosts()
+sh("mount", "--bind", hosts_file, "/etc/hosts")
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 0))
+srv.listen(64)
+port = srv.getsockname()[1]
+accepted = []
+def serve():
+    while True:
+        c, peer = srv.accept()
+        accepted.append(peer)
+        c.close()
+threading.Thread(target=serve, daemon=True).start()
+stop = threading.Event()
+def flip():  # race.test between a public and an internal answer
+    i = 0
+    while not stop.is_set():
+        names["race.test"] = ["169.254.169.254"] if i % 2 else ["5.6.7.8"]
+        write_hosts()
+        i += 1
+        time.sleep(0.002)
+if mode == "race":
+    threading.Thread(target=flip, daemon=True).start()
+    calls = [["r%d" % i, ["raw", "CONNECT race.test:%d HTTP/1.1\r\n\r\n" % port]] for i in range(60)]
+else:
+    calls = [[n, ["raw", "CONNECT %s:%d HTTP/1.1\r\n\r\n" % (n, port)]]
+             for n in ("own.test", "testnet.test", "meta.test", "mapped.test", "multi.test", "pinned.test")]
+r = subprocess.run([zonebox, "run", "--net-allow", "*.test:%d" % port, "--add-host", "pinned.test:1.2.3.4",
+                    "-v", client_dir + ":/input:ro", "--", "python3", "/input/test.py",
+                    json.dumps({"calls": calls})], capture_output=True, text=True, timeout=60)
+stop.set()
+time.sleep(0.2)
+print(json.dumps({"rc": r.returncode, "stderr": r.stderr, "out": json.loads(r.stdout or "{}"),
+                  "accepted": len(accepted)}))
+"""
+
+
+def _rig(tmp, mode):
+    if subprocess.run(["unshare", "-n", "ip", "addr", "add", "1.2.3.4/32", "dev", "lo"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("skipped: cannot make a test network namespace here")
+    d = tmp.script_dir(CLIENT)
+    rig = tmp.script_dir(RIG, name="rig.py")
+    hosts = os.path.join(tmp.mkdir("hosts"), "hosts")
+    open(hosts, "w").close()
+    os.chmod(hosts, 0o644)
+    p = subprocess.run(["unshare", "-m", "-n", "--propagation", "private", "/usr/bin/python3",
+                        os.path.join(rig, "rig.py"), ZONEBOX, d, hosts, mode],
+                       capture_output=True, text=True, timeout=120, cwd="/")
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    out = json.loads(p.stdout)
+    assert out["rc"] == 0, out
+    return out
+
+
+def test_proxy_guard_checked_on_the_server_side(zb_root, tmp):
+    """Names from DNS (here /etc/hosts in a namespace of the test's) that
+    lead to this host's own address, TEST-NET, 169.254.169.254, an
+    IPv4-mapped loopback, or a multi-address answer mixing internal and
+    public addresses: refused, and the server bound to 0.0.0.0 accepted
+    nothing. The pinned name (control) reaches it once."""
+    out = _rig(tmp, "names")
+    res = out["out"]
+    for name in ("own.test", "testnet.test", "meta.test", "mapped.test"):
+        assert res[name][0] == 403, (name, res[name])
+    assert "this host's own" in res["own.test"][1], res["own.test"]
+    assert res["multi.test"][0] == 502, res["multi.test"]  # only 5.6.7.8 was left to try: unreachable
+    assert res["pinned.test"][0] == 200, res["pinned.test"]
+    assert out["accepted"] == 1, out
+
+
+def test_proxy_resolve_then_connect_race(zb_root, tmp):
+    """race.test flips between a public and an internal address while 60
+    requests go through: the proxy connects only to what it judged."""
+    out = _rig(tmp, "race")
+    assert out["accepted"] == 0, out
+    assert all(v[0] in (403, 502) for k, v in out["out"].items() if k.startswith("r")), out["out"]

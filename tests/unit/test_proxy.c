@@ -158,6 +158,31 @@ TEST(proxy_internal_addresses)
         CHECK(strcmp(internal("fe80::2"), "link-local") == 0);
 }
 
+/* What the review found missing: TEST-NET-1..3, local-use NAT64, Teredo,
+ * IPv6 documentation and discard; neighbours stay outside. */
+TEST(proxy_internal_addresses_review)
+{
+        static const char *const inside[] = {
+                "192.0.2.1", "198.51.100.7", "203.0.113.9", "64:ff9b:1::a00:1", "64:ff9b:1:ffff::1",
+                "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:db8::1", "100::1",
+        };
+        static const char *const outside[] = {
+                "192.0.3.1", "198.51.101.1", "203.0.114.1", "2001:4860:4860::8888", "64:ff9b:2::1",
+        };
+        for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++) {
+                const char *w = internal(inside[i]);
+                if (!w)
+                        fprintf(stderr, "  %s not seen as internal\n", inside[i]);
+                CHECK(w != NULL && strcmp(w, "(not an ip)") != 0);
+        }
+        for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+                const char *w = internal(outside[i]);
+                if (w)
+                        fprintf(stderr, "  %s seen as %s\n", outside[i], w);
+                CHECK(w == NULL);
+        }
+}
+
 TEST(proxy_pin_parse)
 {
         char name[ZB_NET_NAME_MAX + 1];
