@@ -637,3 +637,84 @@ def test_commit_with_host_tree_flipping_during_the_apply(zb_root, tmp):
     assert fl.flips > 0
     assert p.returncode in (0, 1, 125), p
     assert _snapshot(outside) == before
+
+
+# ---------------------------------------------------------------- fd and environment leaks
+
+
+LEAK_PROBE = textwrap.dedent("""\
+    import json, os
+    out = {}
+    for pid in ("1", "self"):
+        r = {}
+        try:
+            r["environ"] = open("/proc/%s/environ" % pid, "rb").read().decode(errors="replace")
+        except OSError as e:
+            r["environ_errno"] = e.errno
+        try:
+            fds = {}
+            for n in os.listdir("/proc/%s/fd" % pid):
+                try:
+                    fds[n] = os.readlink("/proc/%s/fd/%s" % (pid, n))
+                except OSError as e:
+                    fds[n] = "errno %d" % e.errno
+            r["fds"] = fds
+        except OSError as e:
+            r["fds_errno"] = e.errno
+        out[pid] = r
+    print(json.dumps(out))
+    """)
+
+MARKER = "zb-leak-marker-5f3a"
+
+
+def _check_leaks(out, host_paths):
+    for pid, r in out.items():
+        assert MARKER not in r.get("environ", ""), (pid, r["environ"])
+        if "environ" not in r:
+            assert r["environ_errno"] == 13, (pid, r)  # EACCES, nothing else
+        if "fds" not in r:
+            assert r["fds_errno"] == 13, (pid, r)
+            continue
+        for fd, target in r["fds"].items():
+            assert not any(h in target for h in host_paths), (pid, fd, target)
+    # the command itself: stdin, stdout, stderr and the fd listing its own fds
+    own = out["self"]["fds"]
+    # (the listing's own fd is gone by the time it is read: errno 2)
+    extra = {fd: t for fd, t in own.items() if fd not in ("0", "1", "2") and t != "errno 2"}
+    assert not extra, own
+    assert out["1"].get("fds_errno") == 13 or not [t for t in out["1"]["fds"].values() if "socket:" in t], out["1"]
+
+
+@pytest.mark.parametrize("user", ["1000", "0"])
+def test_no_fd_or_env_leak_in_runs(zb_root, tmp, user):
+    """--net-allow, --cow and --audit-log together (as uid 1000 and --user
+    0): the command and /proc/1 (zonebox's init) hold no host fd (audit
+    log, change-set store, proxy socket) and no variable of the caller's."""
+    logdir = tmp.mkdir("audit")
+    log = os.path.join(logdir, "audit.jsonl")
+    host = tmp.mkdir("host", owner=NOBODY, mode=0o777)
+    store = _cow_store(tmp)
+    script = tmp.script_dir(LEAK_PROBE)
+    env = dict(os.environ, ZB_LEAK=MARKER)
+    r = zb_root.run("--user", user, "--audit-log", log, "--net-allow", "x.test:80", "--cow-dir", store,
+                    "-v", host + ":/w:cow", "-v", script + ":/input:ro", "--", "python3", "/input/test.py",
+                    env=env)
+    assert r.rc == 0, r
+    _check_leaks(json.loads(r.stdout), [logdir, store, host, tmp.base])
+
+
+def test_no_fd_or_env_leak_in_session_exec(ses_nobody, tmp):
+    ses = ses_nobody
+    script = tmp.script_dir(LEAK_PROBE)
+    logdir = tmp.mkdir("audit", owner=NOBODY)
+    log = os.path.join(logdir, "audit.jsonl")
+    env = dict(os.environ, ZB_LEAK=MARKER)
+    r = ses.run("start", "--audit-log", log, "--net-allow", "x.test:80", "-v", script + ":/input:ro", env=env)
+    assert r.rc == 0, r
+    sid = r.stdout.strip()
+    ses.started.append((sid, ses.info(sid)))
+    r = ses.exec(sid, "--", "python3", "/input/test.py", env=env)
+    assert r.rc == 0, r
+    _check_leaks(json.loads(r.stdout), [logdir, ses.rt, tmp.base])
+    assert ses.stop(sid).rc == 0
