@@ -42,7 +42,7 @@ static inline void closedirp(struct __dirstream **d)
  * name, say) cannot move the cursor, hide lines or fake them. _to writes at
  * most SIZE bytes (whole escapes only) and returns the length; zb_escape_text
  * returns a malloc'd copy (NULL on ENOMEM). */
-size_t zb_escape_text_to(const char *s, char *out, size_t size);
+size_t zb_escape_text_to(const char *in, char *out, size_t size);
 char *zb_escape_text(const char *s);
 int zb_error_set(struct zb_error *err, int code, const char *fmt, ...) ZB_PRINTF(3, 4);
 /* Same, and append ": strerror(code)". */

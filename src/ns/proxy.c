@@ -835,7 +835,7 @@ static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, si
  * kernel picks the destination as the source address. */
 static bool to_self(int fd, const struct zb_net_addr *dst)
 {
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = { 0 };
         socklen_t sl = sizeof(ss);
         struct zb_net_addr me = { 0 };
         char buf[INET6_ADDRSTRLEN];
@@ -1313,9 +1313,9 @@ static int proxy_build(struct proxy *px, const struct zb_policy *p, struct zb_er
                 if (px->audit_fd < 0)
                         return px->audit_fd;
         }
-        static const char *const deny[] = { "execve", "execveat", "ptrace", "process_vm_readv",
-                                            "process_vm_writev", "bind", "listen" };
-        const struct zb_seccomp_spec spec = { .deny = deny, .n_deny = ARRAY_SIZE(deny) };
+        static const char *const denied[] = { "execve", "execveat", "ptrace", "process_vm_readv",
+                                              "process_vm_writev", "bind", "listen" };
+        const struct zb_seccomp_spec spec = { .deny = denied, .n_deny = ARRAY_SIZE(denied) };
         int r = zb_seccomp_build(&spec, &px->filter, err);
         if (r < 0)
                 return r;
