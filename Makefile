@@ -14,7 +14,7 @@
 # WERROR=1 turns warnings into errors (CI does).
 
 .DEFAULT_GOAL := all
-PKGS      := libseccomp yaml-0.1 json-c libmd
+PKGS      := libseccomp yaml-0.1 json-c libcrypto
 CC        ?= cc
 BUILD     ?= build
 CFLAGS    ?= -O2 -g

@@ -20,7 +20,12 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <linux/openat2.h>
-#include <sha2.h>
+/* SHA-256 from libcrypto: its SHA-NI/AVX2 code hashes at ~10 times the
+ * speed of a portable C one (commit hashes every byte it copies). The
+ * one-shot context API is deprecated in OpenSSL 3 in favour of EVP, whose
+ * providers and config loading a static binary need not carry. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -1020,8 +1025,8 @@ static int scan_zone(struct zb_cow_zone *z, int upper, int host, int64_t start_n
 
 /* ---------- what commit may copy: digests of the upper dir ---------- */
 
-/* "f:" or "d:" or "l:", 64 hex digits, NUL. SHA-256 from libmd. */
-#define DIGEST_MAX (2 + SHA256_DIGEST_STRING_LENGTH)
+/* "f:" or "d:" or "l:", 64 hex digits, NUL. */
+#define DIGEST_MAX (2 + 2 * SHA256_DIGEST_LENGTH + 1)
 
 /* What copy_entry copies: whiteouts, sockets and devices it skips, and
  * the names digest leaves them out too. */
@@ -1030,18 +1035,25 @@ static bool copied_type(mode_t m)
         return S_ISDIR(m) || S_ISREG(m) || S_ISLNK(m) || S_ISFIFO(m);
 }
 
-static void digest_end(SHA2_CTX *h, char kind, char out[DIGEST_MAX])
+static void digest_end(SHA256_CTX *h, char kind, char out[DIGEST_MAX])
 {
+        static const char hex[] = "0123456789abcdef";
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        SHA256_Final(md, h);
         out[0] = kind;
         out[1] = ':';
-        SHA256End(h, out + 2);
+        for (size_t i = 0; i < sizeof(md); i++) {
+                out[2 + 2 * i] = hex[md[i] >> 4];
+                out[3 + 2 * i] = hex[md[i] & 15];
+        }
+        out[2 + 2 * sizeof(md)] = '\0';
 }
 
 static void digest_bytes(const void *data, size_t n, char kind, char out[DIGEST_MAX])
 {
-        SHA2_CTX h;
-        SHA256Init(&h);
-        SHA256Update(&h, data, n);
+        SHA256_CTX h;
+        SHA256_Init(&h);
+        SHA256_Update(&h, data, n);
         digest_end(&h, kind, out);
 }
 
@@ -1049,14 +1061,14 @@ static void digest_bytes(const void *data, size_t n, char kind, char out[DIGEST_
  * its NUL, hashed; -errno when one cannot be looked at. */
 static int digest_names(int fd, char **names, size_t n, char out[DIGEST_MAX])
 {
-        SHA2_CTX h;
-        SHA256Init(&h);
+        SHA256_CTX h;
+        SHA256_Init(&h);
         for (size_t i = 0; i < n; i++) {
                 struct stat st;
                 if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
                         return -errno;
                 if (copied_type(st.st_mode))
-                        SHA256Update(&h, (const uint8_t *)names[i], strlen(names[i]) + 1);
+                        SHA256_Update(&h, (const uint8_t *)names[i], strlen(names[i]) + 1);
         }
         digest_end(&h, 'd', out);
         return 0;
@@ -1065,8 +1077,8 @@ static int digest_names(int fd, char **names, size_t n, char out[DIGEST_MAX])
 __attribute__((noinline)) static int digest_file(int fd, char out[DIGEST_MAX])
 {
         char buf[COPY_CHUNK_BYTES];
-        SHA2_CTX h;
-        SHA256Init(&h);
+        SHA256_CTX h;
+        SHA256_Init(&h);
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
@@ -1075,7 +1087,7 @@ __attribute__((noinline)) static int digest_file(int fd, char out[DIGEST_MAX])
                         return -errno;
                 if (n == 0)
                         break;
-                SHA256Update(&h, (const uint8_t *)buf, (size_t)n);
+                SHA256_Update(&h, (const uint8_t *)buf, (size_t)n);
         }
         digest_end(&h, 'f', out);
         return 0;
@@ -1184,7 +1196,7 @@ static int zone_digests(struct zb_cow_zone *z, int upper, char *msg, size_t n)
  * renamed, written, chmod'ed or chown'ed. NEWER: set when an entry changed
  * after SINCE_NS (0: do not look). Does not cross into another filesystem
  * (commit's removal refuses to, too). */
-static int host_tree_hash(SHA2_CTX *h, int fd, dev_t dev, int64_t since_ns, bool *newer, unsigned depth)
+static int host_tree_hash(SHA256_CTX *h, int fd, dev_t dev, int64_t since_ns, bool *newer, unsigned depth)
 {
         if (depth > 4096)
                 return -ELOOP;
@@ -1202,8 +1214,8 @@ static int host_tree_hash(SHA2_CTX *h, int fd, dev_t dev, int64_t since_ns, bool
                         int64_t mtime, ctime;
                 } rec = { depth, st.st_mode, st.st_uid, st.st_gid, (uint64_t)st.st_size, st.st_ino, st.st_dev,
                           ts_ns(&st.st_mtim), ts_ns(&st.st_ctim) };
-                SHA256Update(h, (const uint8_t *)names[i], strlen(names[i]) + 1);
-                SHA256Update(h, (const uint8_t *)&rec, sizeof(rec));
+                SHA256_Update(h, (const uint8_t *)names[i], strlen(names[i]) + 1);
+                SHA256_Update(h, (const uint8_t *)&rec, sizeof(rec));
                 if (since_ns && rec.ctime >= since_ns)
                         *newer = true;
                 if (!S_ISDIR(st.st_mode) || st.st_dev != dev)
@@ -1220,10 +1232,10 @@ static int host_tree_digest(int root, const char *path, int64_t since_ns, bool *
 {
         _cleanup_(closep) int fd = open_beneath(root, path, O_RDONLY | O_DIRECTORY);
         struct stat st;
-        SHA2_CTX h;
+        SHA256_CTX h;
         if (fd < 0 || fstat(fd, &st) < 0)
                 return -errno;
-        SHA256Init(&h);
+        SHA256_Init(&h);
         int r = host_tree_hash(&h, fd, st.st_dev, since_ns, newer, 0);
         if (r == 0)
                 digest_end(&h, 't', out);
@@ -1763,8 +1775,8 @@ static int copy_attrs(struct commit *cm, int fd, const struct stat *us)
 __attribute__((noinline)) static int copy_data(int in, int out, char digest[DIGEST_MAX])
 {
         char buf[COPY_CHUNK_BYTES];
-        SHA2_CTX h;
-        SHA256Init(&h);
+        SHA256_CTX h;
+        SHA256_Init(&h);
         for (;;) {
                 ssize_t n = read(in, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
@@ -1773,7 +1785,7 @@ __attribute__((noinline)) static int copy_data(int in, int out, char digest[DIGE
                         return -errno;
                 if (n == 0)
                         break;
-                SHA256Update(&h, (const uint8_t *)buf, (size_t)n);
+                SHA256_Update(&h, (const uint8_t *)buf, (size_t)n);
                 for (ssize_t off = 0; off < n;) {
                         ssize_t w = write(out, buf + off, (size_t)(n - off));
                         if (w < 0)
