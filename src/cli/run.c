@@ -134,7 +134,9 @@ int cli_report(const char *cmd, const struct zb_result *res, bool json, const ch
                 puts(s);
                 free(s);
         } else if (zb_result_error(res)) {
-                fprintf(stderr, "zonebox %s: %s\n", cmd, zb_result_error(res));
+                /* May quote the sandbox (a setup step's path, a session's
+                 * message): escaped, as all text zonebox prints. */
+                fprintf(stderr, "zonebox %s: %s\n", cmd, cli_esc(zb_result_error(res)));
         } else if (strcmp(zb_result_status(res), "timeout") == 0) {
                 fprintf(stderr, "zonebox %s: wall-time limit reached, %s killed\n", cmd, what);
         } else if (strcmp(zb_result_status(res), "cpu_timeout") == 0) {
@@ -180,7 +182,7 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "zonebox run: changes to cow zones kept as %s (zonebox diff %s, then commit or discard)\n",
                         zb_result_cow_id(res), zb_result_cow_id(res));
         if (!json && zb_result_cow_error(res))
-                fprintf(stderr, "zonebox run: %s\n", zb_result_cow_error(res));
+                fprintf(stderr, "zonebox run: %s\n", cli_esc(zb_result_cow_error(res)));
 out:
         zb_result_free(res);
         zb_policy_free(p);
