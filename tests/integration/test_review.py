@@ -12,12 +12,17 @@
    deeper in it;
 6. no chmod through a symlink swapped in during commit or discard;
 7. the proxy's address guard, audit rate limit, and its own confinement.
+
+And the tests the review found missing (these passed before too): two
+unprivileged uids and a session socket, commit while the host tree flips
+under it, the proxy's guard checked on the server side (a test network
+namespace with its own /etc/hosts) and a resolve/connect race, fd and
+environment leaks (/proc/1 and the command) in runs and session exec.
 """
 
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import textwrap
@@ -25,8 +30,8 @@ import time
 
 import pytest
 
-from conftest import (AS_NOBODY, DELEGATED, NOBODY, RUN_TIMEOUT, ZONEBOX, Zonebox, on_pty, poll)
-from test_session import Sessions, pid_alive
+from conftest import AS_NOBODY, NOBODY, RUN_TIMEOUT, ZONEBOX, Zonebox, poll
+from test_session import Sessions
 
 
 def nobody_env(**extra):
