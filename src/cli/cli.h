@@ -28,5 +28,6 @@ int cli_diff(int argc, char **argv);    /* cow.c: what a run changed in its cow 
 int cli_commit(int argc, char **argv);  /* cow.c: apply those changes to the host */
 int cli_discard(int argc, char **argv); /* cow.c: drop them */
 int cli_session(int argc, char **argv); /* session.c: start, exec, list, stop */
+int cli_version(int argc, char **argv); /* version.c: version, --json for bug reports */
 
 #endif
