@@ -7,9 +7,9 @@
 #                  go-md2man over docs/config.md for zonebox.yaml(5))
 #
 # Everything goes under the directories below and nowhere else; install runs
-# as an ordinary user with DESTDIR. It installs what `make` built and never
-# rebuilds as root: run `make && make man` first (install depends on them, so
-# a plain `make install` builds what is missing).
+# as an ordinary user with DESTDIR. It builds what is missing first (the
+# binary, the library, the man pages, zonebox.pc), so `make && sudo make
+# install` rebuilds nothing as root.
 
 VERSION     := $(shell sed -n 's/^\#define ZB_VERSION "\(.*\)"/\1/p' include/zonebox.h)
 PREFIX      ?= /usr/local
@@ -21,12 +21,10 @@ MANDIR      ?= $(DATADIR)/man
 DOCDIR      ?= $(DATADIR)/doc/zonebox
 PKGCONFIGDIR?= $(LIBDIR)/pkgconfig
 # The dirs each shell reads completions from without configuration:
-# bash-completion's (pkg-config bash-completion: completionsdir), zsh's
-# site-functions (Debian's zsh: vendor-completions, set by debian/rules),
-# fish's vendor_completions.d.
+# bash-completion's (pkg-config bash-completion: completionsdir) and zsh's
+# site-functions (Debian's zsh: vendor-completions, set by debian/rules).
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 ZSHCOMPDIR  ?= $(DATADIR)/zsh/site-functions
-FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 INSTALL     ?= install
 
 # --- zonebox version --json: the build's facts, rewritten only when they change
@@ -46,3 +44,68 @@ $(BUILD)/src/cli/version.o: $(GEN)/buildinfo.h
 .PHONY: FORCE
 FORCE:
 compile-commands: $(GEN)/buildinfo.h
+
+# --- man pages: each generated from its one source (tools/gen-man)
+MAN_DIR := $(BUILD)/man
+$(MAN_DIR)/.stamp: $(BUILD)/zonebox tools/gen-man tools/md2man docs/config.md
+	tools/gen-man $(BUILD)/zonebox $(MAN_DIR)
+	@touch $@
+man: $(MAN_DIR)/.stamp
+
+# --- pkg-config: a static library, so its dependencies are Requires.private
+# (pkg-config --static --libs zonebox); docs/install.md says why no .so yet.
+$(BUILD)/zonebox.pc: mk/install.mk include/zonebox.h
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: zonebox' \
+	  'Description: run untrusted commands in a Linux sandbox (namespaces, cgroups, seccomp, Landlock)' \
+	  'URL: https://zonebox.invalid/' \
+	  'Version: $(VERSION)' \
+	  'Requires.private: $(PKGS)' \
+	  'Libs: -L$${libdir} -lzonebox' \
+	  'Libs.private: -pthread' \
+	  'Cflags: -I$${includedir}' > $@.tmp && mv $@.tmp $@
+# The prefix is baked into the .pc: rebuild it when PREFIX/LIBDIR change.
+$(BUILD)/zonebox.pc: $(BUILD)/.pc-dirs
+$(BUILD)/.pc-dirs: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PREFIX) $(LIBDIR) $(INCLUDEDIR)' | cmp -s - $@ || echo '$(PREFIX) $(LIBDIR) $(INCLUDEDIR)' > $@
+
+# --- install / uninstall. INSTALLED lists every file, relative to DESTDIR,
+# so uninstall removes exactly those (and then the dirs it made, if empty).
+EXAMPLES  := $(wildcard examples/*.c examples/*.yaml)
+DOCS      := README.md $(wildcard docs/*.md)
+MAN_PAGES  = $(wildcard $(MAN_DIR)/*.1 $(MAN_DIR)/*.5)
+
+INSTALLED = $(BINDIR)/zonebox $(LIBDIR)/libzonebox.a $(INCLUDEDIR)/zonebox.h \
+            $(PKGCONFIGDIR)/zonebox.pc \
+            $(BASHCOMPDIR)/zonebox $(ZSHCOMPDIR)/_zonebox \
+            $(addprefix $(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
+            $(addprefix $(DOCDIR)/,$(DOCS))
+INSTALL_DIRS = $(BINDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) $(MANDIR)/man1 $(MANDIR)/man5 \
+               $(BASHCOMPDIR) $(ZSHCOMPDIR) $(DOCDIR)/examples $(DOCDIR)/docs
+
+.PHONY: man install uninstall install-files
+install: $(BUILD)/zonebox $(BUILD)/libzonebox.a $(BUILD)/zonebox.pc $(MAN_DIR)/.stamp
+	@$(MAKE) --no-print-directory install-files
+install-files:
+	$(INSTALL) -d $(addprefix $(DESTDIR),$(INSTALL_DIRS))
+	$(INSTALL) -m 0755 $(BUILD)/zonebox $(DESTDIR)$(BINDIR)/zonebox
+	$(INSTALL) -m 0644 $(BUILD)/libzonebox.a $(DESTDIR)$(LIBDIR)/libzonebox.a
+	$(INSTALL) -m 0644 include/zonebox.h $(DESTDIR)$(INCLUDEDIR)/zonebox.h
+	$(INSTALL) -m 0644 $(BUILD)/zonebox.pc $(DESTDIR)$(PKGCONFIGDIR)/zonebox.pc
+	$(INSTALL) -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 completions/zonebox.bash $(DESTDIR)$(BASHCOMPDIR)/zonebox
+	$(INSTALL) -m 0644 completions/_zonebox $(DESTDIR)$(ZSHCOMPDIR)/_zonebox
+	$(INSTALL) -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	$(INSTALL) -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(DOCDIR)/docs/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rm -f $(DESTDIR)$(MANDIR)/man1/zonebox.1 $(DESTDIR)$(MANDIR)/man1/zonebox-*.1 \
+	      $(DESTDIR)$(MANDIR)/man5/zonebox.yaml.5
+	@# zonebox's own dirs only: bin/, man1/ and the like may be empty now but
+	@# are the system's (autotools leaves them too).
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR) 2>/dev/null

@@ -15,9 +15,9 @@
 
 static const char session_help[] =
 "Usage: zonebox session start [--name NAME] [--idle-timeout DURATION] [OPTIONS]\n"
-"       zonebox session exec SESSION [--json] [-e KEY=VALUE] [-w DIR] [--timeout D] -- COMMAND [ARG...]\n"
-"       zonebox session list [--json]\n"
-"       zonebox session stop SESSION [--json]\n"
+"   or: zonebox session exec SESSION [--json] [-e KEY=VALUE] [-w DIR] [--timeout D] -- COMMAND [ARG...]\n"
+"   or: zonebox session list [--json]\n"
+"   or: zonebox session stop SESSION [--json]\n"
 "\n"
 "A session is a sandbox that stays up between commands: files written to its\n"
 "tmpfs zones (/scratch) and processes left running survive from one exec to\n"
