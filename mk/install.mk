@@ -7,9 +7,8 @@
 #                  go-md2man over docs/config.md for zonebox.yaml(5))
 #
 # Everything goes under the directories below and nowhere else; install runs
-# as an ordinary user with DESTDIR. It builds what is missing first (the
-# binary, the library, the man pages, zonebox.pc), so `make && sudo make
-# install` rebuilds nothing as root.
+# as an ordinary user with DESTDIR, also from a tree someone else built (it
+# writes nothing into the build dir when that is up to date).
 
 VERSION     := $(shell sed -n 's/^\#define ZB_VERSION "\(.*\)"/\1/p' include/zonebox.h)
 PREFIX      ?= /usr/local
@@ -28,18 +27,22 @@ ZSHCOMPDIR  ?= $(DATADIR)/zsh/site-functions
 INSTALL     ?= install
 
 # --- zonebox version --json: the build's facts, rewritten only when they change
-ZB_COMMIT   ?= $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+ifndef ZB_COMMIT
+ZB_COMMIT   := $(shell git -c safe.directory='$(CURDIR)' describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+endif
 ZB_VARIANT  := $(if $(filter 1,$(SANITIZE)),asan,$(if $(filter 1,$(VALGRIND)),valgrind,$(if $(filter 1,$(COVERAGE)),coverage,$(if $(filter 1,$(FUZZ)),fuzz,release))))
 FILE_CFLAGS_src/cli/version.c := -I$(GEN)
 cstr = "$(subst ",\",$(subst \,\\,$(strip $(1))))"
+# Compared before written, so an ordinary user can `make install` from a
+# tree built by someone else (nothing to write when nothing changed).
+BUILDINFO = printf '%s\n' \
+  '\#define ZB_BUILD_COMMIT $(call cstr,$(ZB_COMMIT))' \
+  '\#define ZB_BUILD_VARIANT "$(ZB_VARIANT)"' \
+  '\#define ZB_BUILD_CC $(call cstr,$(shell $(CC) --version 2>/dev/null | head -1))' \
+  '\#define ZB_BUILD_CFLAGS $(call cstr,$(CFLAGS) $(filter-out -Werror,$(WARN)) $(HARDEN))' \
+  '\#define ZB_BUILD_LDFLAGS $(call cstr,$(ZB_LDFLAGS))'
 $(GEN)/buildinfo.h: FORCE
-	@mkdir -p $(dir $@)
-	@{ echo '#define ZB_BUILD_COMMIT $(call cstr,$(ZB_COMMIT))'; \
-	   echo '#define ZB_BUILD_VARIANT "$(ZB_VARIANT)"'; \
-	   echo '#define ZB_BUILD_CC $(call cstr,$(shell $(CC) --version 2>/dev/null | head -1))'; \
-	   echo '#define ZB_BUILD_CFLAGS $(call cstr,$(CFLAGS) $(WARN) $(HARDEN))'; \
-	   echo '#define ZB_BUILD_LDFLAGS $(call cstr,$(ZB_LDFLAGS))'; } > $@.tmp
-	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+	@$(BUILDINFO) | cmp -s - $@ || { mkdir -p $(dir $@) && $(BUILDINFO) > $@; }
 $(BUILD)/src/cli/version.o: $(GEN)/buildinfo.h
 .PHONY: FORCE
 FORCE:
@@ -54,22 +57,15 @@ man: $(MAN_DIR)/.stamp
 
 # --- pkg-config: a static library, so its dependencies are Requires.private
 # (pkg-config --static --libs zonebox); docs/install.md says why no .so yet.
-$(BUILD)/zonebox.pc: mk/install.mk include/zonebox.h
-	@mkdir -p $(dir $@)
-	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
-	  'Name: zonebox' \
-	  'Description: run untrusted commands in a Linux sandbox (namespaces, cgroups, seccomp, Landlock)' \
-	  'URL: https://zonebox.invalid/' \
-	  'Version: $(VERSION)' \
-	  'Requires.private: $(PKGS)' \
-	  'Libs: -L$${libdir} -lzonebox' \
-	  'Libs.private: -pthread' \
-	  'Cflags: -I$${includedir}' > $@.tmp && mv $@.tmp $@
-# The prefix is baked into the .pc: rebuild it when PREFIX/LIBDIR change.
-$(BUILD)/zonebox.pc: $(BUILD)/.pc-dirs
-$(BUILD)/.pc-dirs: FORCE
-	@mkdir -p $(dir $@)
-	@echo '$(PREFIX) $(LIBDIR) $(INCLUDEDIR)' | cmp -s - $@ || echo '$(PREFIX) $(LIBDIR) $(INCLUDEDIR)' > $@
+# Written at install time: it names the dirs of that install.
+ZONEBOX_PC = printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+  'Name: zonebox' \
+  'Description: run untrusted commands in a Linux sandbox (namespaces, cgroups, seccomp, Landlock)' \
+  'Version: $(VERSION)' \
+  'Requires.private: $(PKGS)' \
+  'Libs: -L$${libdir} -lzonebox' \
+  'Libs.private: -pthread' \
+  'Cflags: -I$${includedir}'
 
 # --- install / uninstall. INSTALLED lists every file, relative to DESTDIR,
 # so uninstall removes exactly those (and then the dirs it made, if empty).
@@ -86,14 +82,14 @@ INSTALL_DIRS = $(BINDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) $(MANDIR)/man1 
                $(BASHCOMPDIR) $(ZSHCOMPDIR) $(DOCDIR)/examples $(DOCDIR)/docs
 
 .PHONY: man install uninstall install-files
-install: $(BUILD)/zonebox $(BUILD)/libzonebox.a $(BUILD)/zonebox.pc $(MAN_DIR)/.stamp
+install: $(BUILD)/zonebox $(BUILD)/libzonebox.a $(MAN_DIR)/.stamp
 	@$(MAKE) --no-print-directory install-files
 install-files:
 	$(INSTALL) -d $(addprefix $(DESTDIR),$(INSTALL_DIRS))
 	$(INSTALL) -m 0755 $(BUILD)/zonebox $(DESTDIR)$(BINDIR)/zonebox
 	$(INSTALL) -m 0644 $(BUILD)/libzonebox.a $(DESTDIR)$(LIBDIR)/libzonebox.a
 	$(INSTALL) -m 0644 include/zonebox.h $(DESTDIR)$(INCLUDEDIR)/zonebox.h
-	$(INSTALL) -m 0644 $(BUILD)/zonebox.pc $(DESTDIR)$(PKGCONFIGDIR)/zonebox.pc
+	$(ZONEBOX_PC) > $(DESTDIR)$(PKGCONFIGDIR)/zonebox.pc && chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/zonebox.pc
 	$(INSTALL) -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
 	$(INSTALL) -m 0644 completions/zonebox.bash $(DESTDIR)$(BASHCOMPDIR)/zonebox
