@@ -105,3 +105,11 @@ uninstall:
 	@# zonebox's own dirs only: bin/, man1/ and the like may be empty now but
 	@# are the system's (autotools leaves them too).
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# --- the Debian packages: build-deb-out/*.deb (lintian-checked), and the
+# gate that also installs them on a fresh Debian 12 (scripts/check-deb).
+.PHONY: deb check-deb
+deb:
+	@./scripts/build-deb
+check-deb:
+	@./scripts/check-deb
