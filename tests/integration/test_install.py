@@ -191,6 +191,7 @@ def test_man_pages_one_per_command_and_render_without_warnings(dest):
         assert p.returncode == 0 and p.stderr == "", "%s: %s" % (page, p.stderr)
         r = render(page)
         assert r.returncode == 0 and r.stderr == "", "%s: %s" % (page, r.stderr)
+        assert "???" not in r.stdout, "%s: a character lost on the way" % page
         name = os.path.basename(page).rsplit(".", 1)[0]
         assert re.search(r"^NAME\n\s+%s - \S" % re.escape(name), r.stdout, re.M), r.stdout[:300]
         if shutil.which("mandoc"):
