@@ -194,9 +194,11 @@ def test_man_pages_one_per_command_and_render_without_warnings(dest):
         assert "???" not in r.stdout, "%s: a character lost on the way" % page
         name = os.path.basename(page).rsplit(".", 1)[0]
         assert re.search(r"^NAME\n\s+%s - \S" % re.escape(name), r.stdout, re.M), r.stdout[:300]
-        if shutil.which("mandoc"):
-            lint = subprocess.run(["mandoc", "-Tlint", "-Wwarning", page], capture_output=True, text=True)
-            assert lint.stdout + lint.stderr == "", lint.stdout + lint.stderr
+        lint = subprocess.run(["mandoc", "-Tlint", "-Wwarning", page], capture_output=True, text=True)
+        assert lint.stdout + lint.stderr == "", lint.stdout + lint.stderr
+        # What apropos and whatis will index (man-db's parser of NAME).
+        lex = subprocess.run(["lexgrog", page], capture_output=True, text=True)
+        assert lex.returncode == 0 and ': "%s - ' % name in lex.stdout, lex.stdout + lex.stderr
 
 
 def flags_of(text):
