@@ -201,3 +201,6 @@ bench: all
 
 clean:
 	rm -rf build build-asan build-vg build-cov build-fuzz
+
+# make install, uninstall, man pages, pkg-config, completions (mk/install.mk).
+include mk/install.mk

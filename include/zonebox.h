@@ -12,6 +12,38 @@
  *
  * Functions return 0 or a negative errno; on failure the error object holds a
  * one-line message naming the key, flag or layer at fault.
+ *
+ * Conventions, for every function below unless it says otherwise:
+ *   Errors     int functions return 0 or a negative errno (-EINVAL bad value,
+ *              -ENOENT unknown flag or no such id, -ENOMEM, or the errno of
+ *              the system call that failed) and then fill ERR: err->code is
+ *              the same negative errno, err->message one line without a
+ *              newline. ERR may be reused; it is only written on failure.
+ *              Nothing here prints, exits or raises a signal in the caller.
+ *   Ownership  const char * results point into the object they came from
+ *              and live as long as it does. char * and char ** results
+ *              (zb_result_json, TEXT, WARNINGS, JSON, FINAL_JSON) are the
+ *              caller's, freed with free(). Objects from zb_policy_new and
+ *              zb_run are freed with zb_policy_free and zb_result_free (both
+ *              accept NULL). Strings passed in are copied: the caller may
+ *              free them as soon as the call returns. A policy may be freed
+ *              right after zb_run returns, the result outlives it.
+ *   Threads    Different policies and results may be used from different
+ *              threads at once, and zb_run may run in several threads at
+ *              once (each sandbox has its own cgroup, pipes and pidfd); one
+ *              policy must not be changed while another thread reads it
+ *              (zb_run, zb_export, zb_policy_validate only read it).
+ *              zb_session_start forks a daemon that goes on running
+ *              ordinary code: call it from a single-threaded process.
+ *   Processes  zb_run starts the sandbox as a child of the calling process
+ *              and waits for it (by pidfd, not SIGCHLD: the caller's SIGCHLD
+ *              handling is left alone); nothing of it is left when zb_run
+ *              returns, also when the caller is killed (the sandbox dies
+ *              with it). Environment read: ZONEBOX_COW_DIR,
+ *              ZONEBOX_RUNTIME_DIR, XDG_RUNTIME_DIR, TERM and the variables
+ *              that -e KEY copies.
+ *   Linking    libzonebox.a only for now (no .so: docs/install.md says
+ *              why): cc ... $(pkg-config --cflags --libs --static zonebox).
  */
 #ifndef ZONEBOX_H
 #define ZONEBOX_H

@@ -28,6 +28,7 @@ int cli_diff(int argc, char **argv);    /* cow.c: what a run changed in its cow 
 int cli_commit(int argc, char **argv);  /* cow.c: apply those changes to the host */
 int cli_discard(int argc, char **argv); /* cow.c: drop them */
 int cli_session(int argc, char **argv); /* session.c: start, exec, list, stop */
+int cli_version(int argc, char **argv); /* version.c: version, --json for bug reports */
 /* S escaped for the terminal (zb_escape_text); valid until 8 more calls. */
 const char *cli_esc(const char *s);
 

@@ -12,7 +12,7 @@
 
 static const char diff_help[] =
 "Usage: zonebox diff [--cow-dir DIR] [--json] ID\n"
-"       zonebox diff --list [--cow-dir DIR] [--json]\n"
+"   or: zonebox diff --list [--cow-dir DIR] [--json]\n"
 "\n"
 "Show what a run changed in its cow zones: one line per path, A added,\n"
 "M modified, D deleted (a directory ends in '/'), and the conflicts a commit\n"

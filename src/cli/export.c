@@ -10,8 +10,8 @@
 
 static const char export_help[] =
 "Usage: zonebox export docker [OPTIONS] [-- COMMAND...]\n"
-"       zonebox export oci DIR [OPTIONS] -- COMMAND...\n"
-"       zonebox export kubernetes [OPTIONS] [-- COMMAND...]\n"
+"   or: zonebox export oci DIR [OPTIONS] -- COMMAND...\n"
+"   or: zonebox export kubernetes [OPTIONS] [-- COMMAND...]\n"
 "\n"
 "Translate the sandbox that OPTIONS describe (the same config file and flags\n"
 "as zonebox run) for another engine, without running anything:\n"

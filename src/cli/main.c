@@ -21,7 +21,7 @@ static const char main_help[] =
 "  commit ID                 apply a change set to the host dirs\n"
 "  discard ID...             drop change sets\n"
 "  gc                        remove cgroups left by killed supervisors\n"
-"  version                   print the version\n"
+"  version [--json]          the version; --json: build, libraries, kernel\n"
 "  help                      this text\n"
 "\n"
 "zonebox COMMAND --help shows a command's options.\n";
@@ -53,10 +53,8 @@ int main(int argc, char **argv)
                 return cli_export(argc - 1, argv + 1);
         if (strcmp(cmd, "__probe") == 0) /* inside a sandbox that zonebox check started */
                 return cli_probe(argc - 1, argv + 1);
-        if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-                printf("zonebox %s\n", ZB_VERSION);
-                return 0;
-        }
+        if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+                return cli_version(argc - 1, argv + 1);
         if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
                 fputs(main_help, stdout);
                 return 0;
