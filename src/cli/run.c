@@ -44,8 +44,11 @@ static const char run_help[] =
 "  --timeout DURATION        wall-time limit from exec, e.g. 500ms, 10s, 2m;\n"
 "                            the whole sandbox is killed, status timeout, exit 124\n"
 "  --ulimit fsize=SIZE,nofile=N\n"
-"                            rlimits (soft = hard); core dumps are always off\n"
-"  --output-limit SIZE       cap on captured stdout+stderr (default 1m)\n"
+"                            rlimits (soft = hard; fsize default 1g, unlimited:\n"
+"                            the caller's); core dumps are always off\n"
+"  --output-limit SIZE       cap on stdout+stderr together: captured (--json,\n"
+"                            default 1m) or, when given, pass-through (the\n"
+"                            command then writes to pipes; a note on stderr)\n"
 "  -e, --env KEY=VALUE|KEY   set a variable (KEY alone copies the host's value)\n"
 "  -w, --workdir DIR         working directory inside (default /)\n"
 "  -u, --user UID[:GID]      ids inside (default 1000:1000; 0 is root in the\n"
@@ -111,7 +114,8 @@ static const char run_help[] =
 "nothing started); 127 command not found.\n"
 "\n"
 "Defaults: memory 512m with no swap; 256 processes; no CPU quota; no wall- or\n"
-"CPU-time limit; open files 1024; no core dumps; output 1m; root read-only;\n"
+"CPU-time limit; open files 1024; file size 1g; no core dumps; captured output\n"
+"1m (pass-through output uncapped unless --output-limit); root read-only;\n"
 "no network; uid 1000 inside (65534 outside when started by root, the invoking\n"
 "user's own uid otherwise).\n";
 
@@ -174,6 +178,10 @@ int cli_run(int argc, char **argv)
                 rc = ZB_EXIT_ERROR;
                 goto out;
         }
+        char *note = json ? NULL : zb_result_limit_note(res);
+        if (note)
+                fprintf(stderr, "zonebox run: %s\n", note);
+        free(note);
         if (!json && zb_result_cow_id(res))
                 fprintf(stderr, "zonebox run: changes to cow zones kept as %s (zonebox diff %s, then commit or discard)\n",
                         zb_result_cow_id(res), zb_result_cow_id(res));

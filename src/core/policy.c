@@ -17,7 +17,7 @@ struct zb_policy *zb_policy_new(void)
                 return NULL;
         p->backend = ZB_BACKEND_NAMESPACE;
         p->network = ZB_NET_NONE;
-        p->limits.file_size = ZB_UNLIMITED;
+        p->limits.file_size = DEFAULT_FILE_SIZE_BYTES;
         p->limits.open_files = DEFAULT_OPEN_FILES;
         p->limits.memory = DEFAULT_MEMORY_BYTES;
         p->limits.pids = DEFAULT_PIDS;

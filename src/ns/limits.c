@@ -48,7 +48,7 @@ int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err)
 {
         const struct zb_limits *l = &p->limits;
         int r = check_one(RLIMIT_NOFILE, "open_files", l->open_files, err);
-        if (r == 0 && l->file_size != ZB_UNLIMITED)
+        if (r == 0 && l->file_size != ZB_UNLIMITED && l->file_size_set)
                 r = check_one(RLIMIT_FSIZE, "file_size", l->file_size, err);
         if (r == 0 && l->cpu_time_ms)
                 r = check_one(RLIMIT_CPU, "cpu_time", cpu_rlimit_s(l, true) + 1, err);
@@ -82,7 +82,11 @@ void ns_rlimits_apply(struct ns_ctx *c)
          * (RLIMIT_NPROC counts every process of the uid on the host). */
         if (c->rlimit_fallback && l->memory)
                 set_one(c, RLIMIT_AS, "memory (fallback)", to_rlim(l->memory));
-        if (l->file_size != ZB_UNLIMITED) {
+        if (l->file_size != ZB_UNLIMITED && !l->file_size_set && getrlimit(RLIMIT_FSIZE, &cur) == 0 &&
+            cur.rlim_max < to_rlim(l->file_size)) {
+                /* The default, above the caller's own hard limit: that one. */
+                set_one(c, RLIMIT_FSIZE, "file_size", cur.rlim_max);
+        } else if (l->file_size != ZB_UNLIMITED) {
                 set_one(c, RLIMIT_FSIZE, "file_size", to_rlim(l->file_size));
         } else if (getrlimit(RLIMIT_FSIZE, &cur) == 0) {
                 /* Keep the inherited value but make soft = hard. */

@@ -117,10 +117,15 @@ static void capture(struct run *run, int slot)
                 close_slot(run, slot);
                 return;
         }
-        /* One cap for stdout and stderr together. */
+        /* One cap for stdout and stderr together, captured or passed on
+         * (output.c); a closed caller's stream closes ours, so the command
+         * gets EPIPE as it would have without zonebox in between. */
         const struct zb_buf *other = slot == FD_OUT ? &run->r->err : &run->r->out;
-        if (zb_buf_capture(b, other, buf, (size_t)n, run->p->limits.output) &&
-            run->p->limits.output_kill && !run->output_killed) {
+        int pass_fd = run->p->capture ? -1 : slot == FD_OUT ? STDOUT_FILENO : STDERR_FILENO;
+        int t = zb_output_take(b, other, pass_fd, buf, (size_t)n, run->p->limits.output);
+        if (t & ZB_OUTPUT_CLOSED)
+                close_slot(run, slot);
+        if ((t & ZB_OUTPUT_DROPPED) && run->p->limits.output_kill && !run->output_killed) {
                 run->output_killed = true;
                 run->end_ns = zb_now_ns();
                 kill_sandbox(run);
@@ -515,7 +520,7 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         if ((ret = make_pipe(go, err)) < 0 || (ret = make_pipe(setup, err)) < 0 ||
             (ret = make_pipe(status, err)) < 0)
                 goto out;
-        if (p->capture && ((ret = make_pipe(out, err)) < 0 || (ret = make_pipe(errp, err)) < 0))
+        if (zb_output_piped(p) && ((ret = make_pipe(out, err)) < 0 || (ret = make_pipe(errp, err)) < 0))
                 goto out;
         if (sess) {
                 if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
