@@ -128,9 +128,14 @@ static int parse_volume(struct zb_policy *p, const char *flag, const char *v, st
                                 z.mode = ZB_ZONE_RW;
                         else if (strcmp(o, "cow") == 0)
                                 z.mode = ZB_ZONE_COW;
-                        else
+                        else if (strncmp(o, "size=", 5) == 0) {
+                                if (zb_parse_size(o + 5, &z.size) < 0 || z.size == 0)
+                                        return zb_error_set(err, EINVAL,
+                                                            "%s: invalid size '%s' (like 64m)", flag,
+                                                            o + 5);
+                        } else
                                 return zb_error_set(err, EINVAL,
-                                                    "%s: unknown option '%s' in '%s' (ro, rw or cow)",
+                                                    "%s: unknown option '%s' in '%s' (ro, rw, cow, size=N)",
                                                     flag, o, v);
                 }
         }

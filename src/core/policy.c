@@ -415,8 +415,9 @@ static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error 
                         return zb_error_set(err, EINVAL, "zone '%s': size must be > 0", z->name);
                 return 0;
         }
-        if (z->size)
-                return zb_error_set(err, EINVAL, "zone '%s': size applies only to tmpfs zones",
+        if (z->size && z->mode == ZB_ZONE_RO)
+                return zb_error_set(err, EINVAL,
+                                    "zone '%s': size applies to tmpfs, rw and cow zones, not ro",
                                     z->name);
         /* The engines would turn a cow zone into a read-write bind: writes
          * straight to the host, the opposite of what cow promises. */

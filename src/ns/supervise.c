@@ -21,6 +21,7 @@
 #include "cgroup.h"
 #include "cow.h"
 #include "ns.h"
+#include "quota.h"
 #include "session.h"
 #include "sys.h"
 
@@ -491,11 +492,12 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         struct run run = { .p = p, .r = r, .pidfd = -1, .cg = cg, .sess = sess };
         int ctl[2];
         struct ns_cow cow = { .store_fd = -1, .run_fd = -1 };
+        _cleanup_(freep) struct ns_quota *quota = calloc(1, sizeof(*quota));
         int ret;
 
         for (int i = 0; i < FD_COUNT; i++)
                 run.fds[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
-        if (!c || !cg)
+        if (!c || !cg || !quota)
                 return zb_error_set(err, ENOMEM, "out of memory");
         cg->v2_fd = cg->cpu_fd = -1;
         ret = ns_rlimits_check(p, err);
@@ -503,6 +505,8 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
                 ret = ctx_init(c, p, err);
         if (ret == 0)
                 ret = ns_cow_prepare(&cow, c, err);
+        if (ret == 0)
+                ret = ns_quota_prepare(quota, p, c->cow_dir, err);
         if (ret == 0)
                 ret = ns_security_prepare(c, r, err);
         if (ret == 0)
@@ -536,6 +540,8 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         ret = supervise(c, &run, go, setup, status, out, errp, err);
         ns_net_finish(c, ret == 0 ? r : NULL);
         if (ret == 0)
+                ns_quota_finish(quota, r);
+        if (ret == 0)
                 ns_cow_finish(&cow, p, r);
 out:
         for (int i = 0; i < FD_COUNT; i++)
@@ -549,6 +555,8 @@ out:
         if (c && c->session_fd >= 0)
                 close(c->session_fd);
         ns_cgroup_finish(cg, NULL); /* after a failure before the run; a no-op after one */
+        if (quota)
+                ns_quota_release(quota);
         ns_cow_release(&cow);
         if (c) {
                 if (ret < 0)

@@ -6,7 +6,9 @@ refusal where a filesystem cannot), and block-I/O throttling."""
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -115,3 +117,153 @@ def test_default_file_size_lowered_to_hard_limit(zb_root):
                         "--ulimit", "fsize=1g", "--", "true"], capture_output=True, text=True,
                        timeout=RUN_TIMEOUT, cwd="/")
     assert p.returncode == 125 and "file_size" in p.stderr, p
+
+
+# ---------------------------------------------------------------- zone size caps
+
+def _sh(*cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def btrfs_quota():
+    """A loop-mounted btrfs with quotas on, made and removed by this module.
+
+    This kernel has no CONFIG_QFMT_V2 (ext4 project quotas) nor
+    CONFIG_XFS_QUOTA, so btrfs qgroups are the quota-capable filesystem the
+    tests can make here; the project-quota path is the same code's other
+    branch (see test_ext4_project_quota)."""
+    if not os.path.exists("/dev/loop-control"):
+        pytest.skip("no loop devices (/dev/loop-control missing)")
+    for tool in ("mkfs.btrfs", "btrfs", "losetup"):
+        if not _sh("sh", "-c", "command -v " + tool).stdout:
+            pytest.skip("%s not installed (btrfs-progs, util-linux)" % tool)
+    base = tempfile.mkdtemp(prefix="zb-btrfs-")
+    os.chmod(base, 0o755)  # uid 65534 reaches the zones too
+    img, mnt = os.path.join(base, "fs.img"), os.path.join(base, "mnt")
+    os.mkdir(mnt)
+    with open(img, "wb") as f:
+        f.truncate(512 * MiB)
+    assert _sh("mkfs.btrfs", "-q", img).returncode == 0
+    p = _sh("mount", "-o", "loop", img, mnt)
+    if p.returncode != 0:
+        pytest.skip("cannot loop-mount a btrfs image: " + p.stderr.strip())
+    try:
+        assert _sh("btrfs", "quota", "enable", mnt).returncode == 0
+        os.chmod(mnt, 0o755)
+        yield mnt
+    finally:
+        _sh("umount", mnt)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _subvol(mnt, name):
+    path = os.path.join(mnt, name)
+    p = _sh("btrfs", "subvolume", "create", path)
+    assert p.returncode == 0, p.stderr
+    os.chmod(path, 0o777)
+    return path
+
+
+def _qgroup_limit(mnt, path):
+    """The subvolume's max_rfer as `btrfs qgroup show -r` prints it."""
+    p = _sh("btrfs", "qgroup", "show", "-r", "--raw", mnt)
+    sid = _sh("btrfs", "subvolume", "show", path).stdout
+    m = re.search(r"Subvolume ID:\s+(\d+)", sid)
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if f and f[0] == "0/" + m.group(1):
+            return f[3]
+    raise AssertionError(p.stdout)
+
+
+def test_rw_zone_size_cap_stops_writer(zb_root, btrfs_quota):
+    out = _subvol(btrfs_quota, "out64")
+    r, j = zb_root.json("--zone", "name=output,mode=rw,hostPath=%s,size=64m" % out, "--", "sh", "-c",
+                        "head -c 100000000 /dev/zero > /output/big; echo rc=$?")
+    assert j["status"] == "exited", j
+    assert "Disk quota exceeded" in j["stderr"] and j["stdout"] == "rc=1\n", j
+    size = os.path.getsize(os.path.join(out, "big"))
+    assert 60 * MiB < size <= 64 * MiB, size
+    d = j["disk_limit"]
+    assert len(d) == 1 and d[0]["zone"] == "output" and d[0]["reached"] is True, d
+    assert d[0]["size_bytes"] == 64 * MiB and d[0]["used_bytes"] <= 64 * MiB
+    # The cap was for the run only.
+    assert _qgroup_limit(btrfs_quota, out) == "none"
+
+
+def test_rw_zone_size_cap_many_files_and_volume_spelling(zb_root, btrfs_quota):
+    out = _subvol(btrfs_quota, "outmany")
+    p = _raw(zb_root, "-v", out + ":/output:rw,size=16m", "--", "sh", "-c",
+             "for i in $(seq 1 30); do head -c 1000000 /dev/zero > /output/f$i || exit 3; done")
+    assert p.returncode == 3, p
+    total = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    assert 12 * MiB < total <= 16 * MiB, total
+    assert b"zone 'output' reached its size cap" in p.stderr
+
+
+def test_rw_zone_under_cap_not_reached(zb_root, btrfs_quota):
+    out = _subvol(btrfs_quota, "small")
+    r, j = zb_root.json("-v", out + ":/output:rw,size=64m", "--", "sh", "-c",
+                        "head -c 1000000 /dev/zero > /output/f")
+    assert j["status"] == "exited" and j["exit_code"] == 0, j
+    assert j["disk_limit"][0]["reached"] is False
+
+
+def test_size_cap_refused_on_plain_btrfs_dir(zb_root, btrfs_quota):
+    d = os.path.join(btrfs_quota, "plain")
+    os.mkdir(d)
+    r = zb_root.run("-v", d + ":/output:rw,size=8m", "--", "true")
+    assert r.rc == 125 and "is not one" in r.stderr and "subvolume" in r.stderr, r
+
+
+def test_size_cap_refused_unprivileged(btrfs_quota):
+    out = _subvol(btrfs_quota, "unpriv")
+    from conftest import Zonebox
+    r = Zonebox("nobody").run("-v", out + ":/output:rw,size=8m", "--", "true")
+    assert r.rc == 125 and "needs root" in r.stderr, r
+
+
+def test_size_cap_refused_without_quota(zb, tmp):
+    """/tmp here is ext4 without project quotas: refused, nothing started."""
+    out = tmp.mkdir("output", owner=NOBODY)
+    r = zb.run("--zone", "name=output,mode=rw,hostPath=%s,size=8m" % out, "--", "sh", "-c",
+               "touch /output/started")
+    assert r.rc == 125 and "project quotas" in r.stderr and "zone 'output'" in r.stderr, r
+    assert not os.listdir(out)
+
+
+def test_cow_zone_size_cap_refused_where_store_cannot(zb_root, tmp):
+    src = tmp.mkdir("src")
+    store = tmp.mkdir("store")
+    r = zb_root.run("--cow-dir", store, "-v", src + ":/work:cow,size=8m", "--", "true")
+    assert r.rc == 125 and "zone 'work'" in r.stderr and "project quotas" in r.stderr, r
+
+
+def test_ro_zone_size_refused(zb_root, tmp):
+    d = tmp.mkdir("in")
+    r = zb_root.run("-v", d + ":/input:ro,size=8m", "--", "true")
+    assert r.rc == 125 and "not ro" in r.stderr, r
+
+
+def test_ext4_project_quota(zb_root, tmp_path):
+    """ext4 with -O quota,project mounted with prjquota, where the kernel can."""
+    img, mnt = str(tmp_path / "e.img"), str(tmp_path / "m")
+    os.mkdir(mnt)
+    with open(img, "wb") as f:
+        f.truncate(256 * MiB)
+    assert _sh("mkfs.ext4", "-q", "-O", "quota,project", img).returncode == 0
+    p = _sh("mount", "-o", "loop,prjquota", img, mnt)
+    if p.returncode != 0:
+        dmesg = _sh("dmesg").stdout.strip().splitlines()[-1:]
+        pytest.skip("skipped: this kernel cannot mount ext4 with project quotas (%s)" % dmesg)
+    try:
+        out = os.path.join(mnt, "out")
+        os.mkdir(out, 0o777)
+        os.chmod(out, 0o777)
+        r, j = zb_root.json("-v", out + ":/output:rw,size=64m", "--", "sh", "-c",
+                            "head -c 100000000 /dev/zero > /output/big")
+        size = os.path.getsize(os.path.join(out, "big"))
+        assert 60 * MiB < size <= 64 * MiB and j["disk_limit"][0]["reached"], (size, j)
+    finally:
+        _sh("umount", mnt)
