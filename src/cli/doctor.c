@@ -268,7 +268,7 @@ static void check_cgroups(struct report *rep)
         } else {
                 item(rep, "cgroup v2", false, "not mounted");
         }
-        static const char *const names[] = { "memory", "cpu", "cpuacct", "pids" };
+        static const char *const names[] = { "memory", "cpu", "cpuacct", "pids", "io" };
         for (int c = 0; c < ZB_CG_N; c++) {
                 char label[32], dir[PATH_MAX], probe[PATH_MAX + 64];
                 snprintf(label, sizeof(label), "cgroup %s", names[c]);

@@ -141,6 +141,9 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
                                          "a cgroup path, absolute or relative to zonebox's own cgroup, without '..'");
                 return set_string(&l->cgroup_parent, value, err, label);
         }
+        int io = zb_io_set_key(&l->io, sub, value, label, err);
+        if (io != -ENOENT)
+                return io;
         if (strcmp(sub, "allow_unenforced") == 0) {
                 if (zb_parse_bool(value, &l->allow_unenforced) < 0)
                         return bad_value(err, label, value, "true or false");

@@ -53,6 +53,28 @@ struct zb_cow_opts {
         enum zb_cow_action action;
 };
 
+/* Block-I/O throttling (src/ns/blkio.c): Docker's --device-read-bps,
+ * --device-write-bps, --device-read-iops, --device-write-iops (a device
+ * path) and zonebox's --zone-read-bps/--zone-write-bps (a zone's name: the
+ * device its host dir is on), and --blkio-weight. Resolved to MAJ:MIN when
+ * the run starts. */
+enum zb_io_kind { ZB_IO_READ_BPS, ZB_IO_WRITE_BPS, ZB_IO_READ_IOPS, ZB_IO_WRITE_IOPS };
+#define ZB_MAX_IO_LIMITS 32
+#define ZB_IO_TARGET_MAX 256
+
+struct zb_io_limit {
+        enum zb_io_kind kind;
+        bool zone;                      /* target is a zone's name */
+        char target[ZB_IO_TARGET_MAX];  /* a block device's path, or a zone's name */
+        uint64_t rate;                  /* bytes or operations per second, > 0 */
+};
+
+struct zb_io {
+        struct zb_io_limit limits[ZB_MAX_IO_LIMITS];
+        size_t n;
+        uint64_t weight; /* 10-1000, 0: unset */
+};
+
 struct zb_limits {
         uint64_t wall_time_ms; /* 0: none */
         uint64_t cpu_time_ms;  /* 0: none */
@@ -69,7 +91,17 @@ struct zb_limits {
         bool output_set;       /* limits.output given: pass-through output is capped too */
         char *cgroup_parent;
         bool allow_unenforced;
+        struct zb_io io;
 };
+
+/* limits.device_*_bps/iops, limits.zone_*_bps, limits.blkio_weight
+ * (src/core/io_keys.c); -ENOENT when SUB is none of them. */
+int zb_io_set_key(struct zb_io *io, const char *sub, const char *value, const char *label,
+                  struct zb_error *err);
+static inline bool zb_io_wanted(const struct zb_io *io)
+{
+        return io->n || io->weight;
+}
 
 struct zb_security {
         char *seccomp; /* NULL or "default", "unconfined", or a profile path */

@@ -267,3 +267,129 @@ def test_ext4_project_quota(zb_root, tmp_path):
         assert 60 * MiB < size <= 64 * MiB and j["disk_limit"][0]["reached"], (size, j)
     finally:
         _sh("umount", mnt)
+
+
+# ---------------------------------------------------------------- block I/O
+
+@pytest.fixture(scope="module")
+def loop_ext4():
+    """A loop-mounted ext4 (no quotas needed): (mount point, loop device)."""
+    if not os.path.exists("/dev/loop-control"):
+        pytest.skip("no loop devices (/dev/loop-control missing)")
+    base = tempfile.mkdtemp(prefix="zb-io-")
+    os.chmod(base, 0o755)
+    img, mnt = os.path.join(base, "fs.img"), os.path.join(base, "mnt")
+    os.mkdir(mnt)
+    with open(img, "wb") as f:
+        f.truncate(300 * MiB)
+    assert _sh("mkfs.ext4", "-q", img).returncode == 0
+    p = _sh("mount", "-o", "loop", img, mnt)
+    if p.returncode != 0:
+        pytest.skip("cannot loop-mount an ext4 image: " + p.stderr.strip())
+    try:
+        os.chmod(mnt, 0o777)
+        dev = _sh("findmnt", "-n", "-o", "SOURCE", mnt).stdout.strip()
+        yield mnt, dev
+    finally:
+        _sh("umount", mnt)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _dd_rate(stderr):
+    """Bytes per second from dd's summary line (bytes and seconds)."""
+    m = re.search(r"(\d+) bytes .* copied, ([\d.]+) s", stderr)
+    assert m, stderr
+    return int(m.group(1)) / float(m.group(2))
+
+
+def test_device_write_bps_holds(zb_root, loop_ext4):
+    mnt, dev = loop_ext4
+    r = zb_root.run("-v", mnt + ":/output", "--device-write-bps", dev + ":10m", "--",
+                    "dd", "if=/dev/zero", "of=/output/w", "bs=1M", "count=40", "oflag=direct")
+    assert r.rc == 0, r
+    rate = _dd_rate(r.stderr)
+    assert abs(rate - 10 * MiB) <= MiB, rate  # within 10% of the limit
+
+
+def test_zone_write_bps_resolves_the_zone_device(zb_root, loop_ext4):
+    mnt, dev = loop_ext4
+    r = zb_root.run("-v", mnt + ":/output", "--zone-write-bps", "output:20m", "--",
+                    "dd", "if=/dev/zero", "of=/output/z", "bs=1M", "count=60", "oflag=direct")
+    assert r.rc == 0, r
+    rate = _dd_rate(r.stderr)
+    assert abs(rate - 20 * MiB) <= 2 * MiB, rate
+
+
+def test_device_read_bps_and_write_iops_hold(zb_root, loop_ext4):
+    mnt, dev = loop_ext4
+    with open(os.path.join(mnt, "r"), "wb") as f:
+        f.write(b"x" * (40 * MiB))
+    r = zb_root.run("-v", mnt + ":/output", "--device-read-bps", dev + ":10m", "--",
+                    "dd", "if=/output/r", "of=/dev/null", "bs=1M", "iflag=direct")
+    assert r.rc == 0, r
+    rate = _dd_rate(r.stderr)
+    assert abs(rate - 10 * MiB) <= MiB, rate
+    r = zb_root.run("-v", mnt + ":/output", "--device-write-iops", dev + ":100", "--",
+                    "dd", "if=/dev/zero", "of=/output/i", "bs=4k", "count=400", "oflag=direct")
+    assert r.rc == 0, r
+    iops = _dd_rate(r.stderr) / 4096
+    assert abs(iops - 100) <= 10, iops
+
+
+def test_unthrottled_is_faster(zb_root, loop_ext4):
+    """The control: the same dd without a limit is far above 10 MiB/s."""
+    mnt, dev = loop_ext4
+    r = zb_root.run("-v", mnt + ":/output", "--", "dd", "if=/dev/zero", "of=/output/u", "bs=1M",
+                    "count=40", "oflag=direct")
+    assert r.rc == 0 and _dd_rate(r.stderr) > 20 * MiB, r
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--device-write-bps", "/dev/null:1m"], "not a block device"),
+    (["--device-write-bps", "/dev/nope:1m"], "No such file"),
+    (["--device-write-bps", "sda:1m"], "DEVICE:RATE"),
+    (["--device-write-bps", "/dev/loop0:0"], "the rate > 0"),
+    (["--device-read-iops", "/dev/loop0:1k"], "DEVICE:IOPS"),
+    (["--zone-write-bps", "nothere:1m"], "no zone named 'nothere'"),
+    (["--tmpfs", "/scratch", "--zone-write-bps", "scratch:1m"], "is a tmpfs"),
+    (["--blkio-weight", "5"], "10 to 1000"),
+])
+def test_bad_io_limits(zb_root, args, msg):
+    r = zb_root.run(*args, "--", "true")
+    assert r.rc == 125 and msg in r.stderr, r
+
+
+def test_io_limits_in_config(zb_root, loop_ext4, tmp):
+    mnt, dev = loop_ext4
+    d = tmp.mkdir("cfg")
+    cfg = os.path.join(d, "c.yaml")
+    with open(cfg, "w") as f:
+        f.write("sandbox:\n  zones:\n    - {name: output, mode: rw, hostPath: %s}\n"
+                "  limits:\n    zone_write_bps: [\"output:10m\"]\n" % mnt)
+    r = zb_root.run("--config", cfg, "--", "dd", "if=/dev/zero", "of=/output/c", "bs=1M", "count=30",
+                    "oflag=direct")
+    assert r.rc == 0, r
+    assert abs(_dd_rate(r.stderr) - 10 * MiB) <= MiB
+
+
+def test_blkio_weight_written(zb_root):
+    """The weight is in the sandbox's blkio (v1) or io (v2) cgroup while it runs."""
+    p = zb_root.popen("--blkio-weight", "321", "--", "sleep", "5")
+    try:
+        found = []
+
+        def weight():
+            for root in ("/sys/fs/cgroup/blkio", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+                for dirpath, dirs, files in os.walk(root):
+                    if os.path.basename(dirpath).startswith("zonebox-%d-" % p.pid):
+                        for f in ("blkio.bfq.weight", "blkio.weight", "io.weight", "io.bfq.weight"):
+                            if f in files:
+                                found.append(open(os.path.join(dirpath, f)).read())
+                                return True
+            return False
+        from conftest import poll
+        assert poll(weight, timeout=5), "no zonebox cgroup with a weight file"
+        assert "321" in found[0], found
+    finally:
+        p.terminate()  # forwarded to the command: a clean end, the cgroup removed
+        p.wait(timeout=RUN_TIMEOUT)
