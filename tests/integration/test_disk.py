@@ -393,3 +393,57 @@ def test_blkio_weight_written(zb_root):
     finally:
         p.terminate()  # forwarded to the command: a clean end, the cgroup removed
         p.wait(timeout=RUN_TIMEOUT)
+
+
+# ---------------------------------------------------------------- engines and export
+
+def _export(*args):
+    return subprocess.run([ZONEBOX, "export"] + list(args), capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT, cwd="/")
+
+
+def _blockdev():
+    """A whole-disk block device of this host and its MAJ:MIN."""
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram", "zram")):
+            dev = "/dev/" + name
+            if os.path.exists(dev):
+                st = os.stat(dev)
+                return dev, os.major(st.st_rdev), os.minor(st.st_rdev)
+    pytest.skip("no block device in /sys/block")
+
+
+def test_export_docker_io_and_size_warning(tmp):
+    d = tmp.mkdir("out")
+    dev, ma, mi = _blockdev()
+    p = _export("docker", "-v", d + ":/out:rw,size=1g", "--device-write-bps", dev + ":1m",
+                "--device-read-iops", dev + ":500", "--blkio-weight", "300", "--", "true")
+    assert p.returncode == 0, p
+    line = p.stdout
+    assert "--device-write-bps %s:1048576" % dev in line and "--device-read-iops %s:500" % dev in line
+    assert "--blkio-weight 300" in line
+    assert "zone 'out': size: docker cannot cap" in p.stderr
+    p = _export("docker", "--strict", "--seccomp", "unconfined", "--landlock", "false",
+                "-v", d + ":/out:rw,size=1g", "--", "true")
+    assert p.returncode == 125, p
+
+
+def test_export_oci_block_io(tmp):
+    dev, ma, mi = _blockdev()
+    bundle = os.path.join(tmp.mkdir("bundle"), "b")
+    p = _export("oci", bundle, "--device-write-bps", dev + ":1m", "--blkio-weight", "300", "--", "true")
+    assert p.returncode == 0, p
+    with open(os.path.join(bundle, "config.json")) as f:
+        bio = json.load(f)["linux"]["resources"]["blockIO"]
+    assert bio == {"weight": 300, "throttleWriteBpsDevice": [{"major": ma, "minor": mi, "rate": MiB}]}
+
+
+def test_export_kubernetes_ephemeral_storage(tmp):
+    d = tmp.mkdir("out")
+    p = _export("kubernetes", "--host-zones", "emptyDir", "-v", d + ":/out:rw,size=1g",
+                "--device-write-bps", "/dev/null:1m", "--", "true")
+    assert p.returncode == 0, p
+    assert '"sizeLimit": "1Gi"' in p.stdout and '"ephemeral-storage": "1Gi"' in p.stdout
+    assert "a Pod cannot throttle I/O" in p.stderr
+    p = _export("kubernetes", "-v", d + ":/out:rw,size=1g", "--", "true")
+    assert "no per-pod size cap" in p.stderr
