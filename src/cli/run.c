@@ -189,6 +189,11 @@ int cli_run(int argc, char **argv)
                 rc = ZB_EXIT_ERROR;
                 goto out;
         }
+        for (const char *w = json ? NULL : zb_result_warnings(res); w && *w;) {
+                size_t len = strcspn(w, "\n");
+                fprintf(stderr, "zonebox run: warning: %.*s\n", (int)len, w);
+                w += len + (w[len] == '\n');
+        }
         char *note = json ? NULL : zb_result_limit_note(res);
         if (note)
                 fprintf(stderr, "zonebox run: %s\n", note);

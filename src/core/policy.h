@@ -229,6 +229,10 @@ bool zb_output_piped(const struct zb_policy *p);
 int zb_output_take(struct zb_buf *out, const struct zb_buf *other, int pass_fd, const char *data,
                    size_t n, uint64_t limit);
 
+/* Settings only zonebox run applies (approval, audit, output caps), as
+ * messages for an export; *N of them (unused.c). */
+const char *const *zb_policy_run_only(const struct zb_policy *p, size_t *n);
+
 /* Zone helpers used by parsers. */
 int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out);
 const char *zb_zone_mode_name(enum zb_zone_mode m);

@@ -24,6 +24,7 @@ void zb_result_free(struct zb_result *r)
         zb_buf_free(&r->out);
         zb_buf_free(&r->err);
         zb_result_disk_free(r);
+        free(r->warnings);
         free(r->error);
         free(r->cow_id);
         free(r->cow_error);

@@ -68,6 +68,7 @@ struct zb_result {
         size_t n_changes;
         /* Limits that are not a status (result_limits.c). */
         struct zb_disk_use *disk; /* zones with a size cap (src/ns/quota.c) */
+        char *warnings; /* settings the run did not use, one per line (unused.c) */
         size_t n_disk;
         /* network.allow (src/ns/proxy.c): the proxy's connection counts. */
         bool has_proxy;
@@ -83,6 +84,9 @@ const char *zb_status_name(enum zb_status s);
  * O: shared by the result JSON and the audit log's result lines. */
 struct json_object;
 void zb_result_json_verdict(struct json_object *o, const struct zb_result *r);
+/* Warnings into R for settings the namespace backend does not use (unused.c). */
+struct zb_policy;
+void zb_policy_unused(const struct zb_policy *p, struct zb_result *r);
 /* output_limit_stream, file_size_limit and disk_limit (result_limits.c). */
 void zb_result_json_limits(struct json_object *o, const struct zb_result *r);
 void zb_result_disk_free(struct zb_result *r);

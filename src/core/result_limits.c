@@ -32,6 +32,15 @@ void zb_result_json_limits(struct json_object *o, const struct zb_result *r)
         const char *over = output_over(r);
         json_object_object_add(o, "output_limit_stream", over ? json_object_new_string(over) : NULL);
         json_object_object_add(o, "file_size_limit", json_object_new_boolean(file_size_hit(r)));
+        if (r->warnings) {
+                json_object *w = json_object_new_array();
+                for (const char *s = r->warnings; w && *s;) {
+                        size_t len = strcspn(s, "\n");
+                        json_object_array_add(w, json_object_new_string_len(s, (int)len));
+                        s += len + (s[len] == '\n');
+                }
+                json_object_object_add(o, "warnings", w);
+        }
         if (!r->n_disk)
                 return;
         json_object *a = json_object_new_array();

@@ -21,6 +21,7 @@ static int run_backend(const struct zb_policy *p, struct zb_result **out, struct
         r = zb_result_new("namespace");
         if (!r)
                 return zb_error_set(err, ENOMEM, "out of memory");
+        zb_policy_unused(p, r);
         ret = zb_ns_run(p, r, err);
         if (ret < 0) {
                 zb_result_free(r);

@@ -447,3 +447,31 @@ def test_export_kubernetes_ephemeral_storage(tmp):
     assert "a Pod cannot throttle I/O" in p.stderr
     p = _export("kubernetes", "-v", d + ":/out:rw,size=1g", "--", "true")
     assert "no per-pod size cap" in p.stderr
+
+
+# ---------------------------------------------------------------- settings a mode does not use
+
+@pytest.mark.parametrize("args, msg", [
+    (["--image", "python:3"], "image: the namespace backend runs no images"),
+    (["--runtime", "runsc"], "runtime: only the docker and oci backends"),
+    (["--engine-cli", "podman"], "engine_cli: only the docker backend"),
+    (["--kind", "job"], "kubernetes.*: only zonebox export kubernetes"),
+    (["--cow-action", "commit"], "cow_dir, cow_action: no cow zone"),
+])
+def test_unused_settings_are_warned(zb_root, args, msg):
+    r = zb_root.run(*args, "--", "true")
+    assert r.rc == 0 and ("zonebox run: warning: " + msg) in r.stderr, r
+    r, j = zb_root.json(*args, "--", "true")
+    assert any(w.startswith(msg) for w in j["warnings"]), j
+
+
+def test_no_warnings_by_default(zb_root):
+    r, j = zb_root.json("--", "true")
+    assert "warnings" not in j and r.stderr == "", (j, r.stderr)
+
+
+def test_export_warns_run_only_settings():
+    p = _export("docker", "--output-limit", "1k", "--allow-cmd", "true", "--", "true")
+    assert p.returncode == 0
+    assert "warning: approval: decided by zonebox run" in p.stderr
+    assert "warning: limits.output: enforced by zonebox run" in p.stderr
