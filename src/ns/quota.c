@@ -30,6 +30,7 @@
 #include <sys/syscall.h>
 
 #include "../core/units.h"
+#include "cgroup.h"
 #include "quota.h"
 
 #ifndef SYS_quotactl_fd
@@ -44,11 +45,20 @@
  * failed asked for at least a block, usually an extent's worth. */
 #define QUOTA_REACHED_SLACK_BYTES (1ull << 20)
 #define QUOTA_MAX_DEPTH 256
+/* Records of what runs set, so that a later run undoes what a supervisor
+ * killed with SIGKILL could not: one file per run, named PID-STARTTIME,
+ * entries "B 0 PATH" (btrfs) or "P PROJID PATH", each NUL-terminated. */
+#define QUOTA_STATE_PARENT "/run/zonebox"
+#define QUOTA_STATE_DIR QUOTA_STATE_PARENT "/quota"
+#define QUOTA_RECORD_MAX 65536
 
 static int quotactl_fd(int fd, int cmd, int id, void *addr)
 {
         return (int)syscall(SYS_quotactl_fd, fd, (unsigned)QCMD(cmd, PRJQUOTA), id, addr);
 }
+
+static void record_write(struct ns_quota *qs);
+static bool read_u64(const char *dir, const char *name, uint64_t *v);
 
 static const char *fs_name(unsigned long type)
 {
@@ -62,12 +72,17 @@ static const char *fs_name(unsigned long type)
         }
 }
 
-/* Project id and PROJINHERIT on one inode (a directory or a regular file). */
-static int set_projid(int fd, uint32_t id, bool inherit)
+/* Project id ID and PROJINHERIT on one inode (a directory or a regular
+ * file) whose id is FROM. An inode with another id belongs to someone
+ * else's quota: -EBUSY when setting ours (its files would escape the cap),
+ * left alone when resetting. */
+static int set_projid(int fd, uint32_t from, uint32_t id, bool inherit)
 {
         struct fsxattr fa;
         if (ioctl(fd, FS_IOC_FSGETXATTR, &fa) < 0)
                 return -errno;
+        if (fa.fsx_projid != from && fa.fsx_projid != id)
+                return inherit ? -EBUSY : 0;
         fa.fsx_projid = id;
         if (inherit)
                 fa.fsx_xflags |= FS_XFLAG_PROJINHERIT;
@@ -78,9 +93,9 @@ static int set_projid(int fd, uint32_t id, bool inherit)
 
 /* The whole tree under DIR_FD (consumed), never following symlinks nor
  * leaving the filesystem. Returns 0 or the first error. */
-static int tree_set_projid(int dir_fd, dev_t dev, uint32_t id, bool inherit, int depth)
+static int tree_set_projid(int dir_fd, dev_t dev, uint32_t from, uint32_t id, bool inherit, int depth)
 {
-        int r = set_projid(dir_fd, id, inherit);
+        int r = set_projid(dir_fd, from, id, inherit);
         DIR *d = r == 0 && depth < QUOTA_MAX_DEPTH ? fdopendir(dir_fd) : NULL;
         if (!d) {
                 close(dir_fd);
@@ -100,10 +115,10 @@ static int tree_set_projid(int dir_fd, dev_t dev, uint32_t id, bool inherit, int
                         continue;
                 }
                 if (S_ISDIR(st.st_mode)) {
-                        r = tree_set_projid(fd, dev, id, inherit, depth + 1);
+                        r = tree_set_projid(fd, dev, from, id, inherit, depth + 1);
                 } else {
                         if (S_ISREG(st.st_mode))
-                                r = set_projid(fd, id, false);
+                                r = set_projid(fd, from, id, false);
                         close(fd);
                 }
         }
@@ -111,12 +126,14 @@ static int tree_set_projid(int dir_fd, dev_t dev, uint32_t id, bool inherit, int
         return r;
 }
 
-static int walk(struct ns_quota_zone *q, uint32_t id, bool inherit)
+/* The tree under DIR_FD from project id FROM to TO (PROJINHERIT on when
+ * setting ours, off when resetting). */
+static int walk(int dir_fd, dev_t dev, uint32_t from, uint32_t to)
 {
-        int fd = openat(q->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        return tree_set_projid(fd, q->dev, id, inherit, 0);
+        return tree_set_projid(fd, dev, from, to, to != 0, 0);
 }
 
 static int set_limit(int fd, uint32_t id, uint64_t bytes)
@@ -148,13 +165,19 @@ static int project_setup(struct ns_quota_zone *q, const char *what, struct zb_er
             (dq.dqb_curspace || dq.dqb_bhardlimit || dq.dqb_curinodes))
                 return zb_error_set(err, EBUSY, "%s: project id %u is in use on %s's filesystem", what,
                                     q->projid, q->path);
+        /* Recorded before the kernel calls: undoing what was not set yet is
+         * harmless, a set quota without a record is not. */
+        q->limit_set = q->tree_set = true;
+        record_write(q->owner);
         int r = set_limit(q->fd, q->projid, q->limit);
         if (r < 0)
                 return zb_error_errno(err, -r, "%s: set a project quota on %s's filesystem%s", what,
                                       q->path, r == -EPERM ? " (needs root)" : "");
-        q->limit_set = true;
-        q->tree_set = true; /* partly set counts: the finish walk resets it all */
-        r = walk(q, q->projid, true);
+        r = walk(q->fd, q->dev, 0, q->projid);
+        if (r == -EBUSY)
+                return zb_error_set(err, EBUSY,
+                                    "%s: %s holds files with another project id (another quota's); zonebox does not change them",
+                                    what, q->path);
         if (r < 0)
                 return zb_error_errno(err, -r, "%s: give %s's tree project id %u%s", what, q->path,
                                       q->projid, r == -EPERM ? " (needs root)" : "");
@@ -198,11 +221,19 @@ static int btrfs_setup(struct ns_quota_zone *q, const char *what, const struct s
                 return zb_error_set(err, ENOTSUP,
                                     "%s: size= needs btrfs quotas, and they are off on %s's filesystem (btrfs quota enable MOUNTPOINT)",
                                     what, q->path);
+        uint64_t had = 0;
+        if (read_u64(q->qgroup, "max_referenced", &had) && had != 0)
+                return zb_error_set(err, EBUSY,
+                                    "%s: %s already has a qgroup limit (%llu bytes); zonebox does not change it",
+                                    what, q->path, (unsigned long long)had);
+        q->limit_set = true;
+        record_write(q->owner);
         r = btrfs_limit(q->fd, q->limit);
-        if (r < 0)
+        if (r < 0) {
+                q->limit_set = false;
                 return zb_error_errno(err, -r, "%s: set a qgroup limit on %s%s", what, q->path,
                                       r == -EPERM ? " (needs root)" : "");
-        q->limit_set = true;
+        }
         return 0;
 }
 
@@ -227,15 +258,102 @@ static int zone_setup(struct ns_quota_zone *q, const char *what, struct zb_error
                             what, q->path, q->fs, (unsigned long)sf.f_type);
 }
 
+/* Rewritten (write, then rename) after each zone is set: a kill between
+ * the kernel call and this write is the one window that leaves a quota
+ * without a record. */
+static void record_write(struct ns_quota *qs)
+{
+        unsigned long long start;
+        char tmp[160];
+        if (!qs->record[0]) {
+                if (ns_proc_start_time(getpid(), &start) < 0)
+                        return;
+                mkdir(QUOTA_STATE_PARENT, 0755);
+                mkdir(QUOTA_STATE_DIR, 0700);
+                snprintf(qs->record, sizeof(qs->record), QUOTA_STATE_DIR "/%d-%llu", (int)getpid(), start);
+        }
+        snprintf(tmp, sizeof(tmp), "%s.tmp", qs->record);
+        FILE *f = fopen(tmp, "we");
+        if (!f)
+                return;
+        for (size_t i = 0; i < qs->n; i++) {
+                const struct ns_quota_zone *q = &qs->zones[i];
+                if (q->limit_set || q->tree_set)
+                        fprintf(f, "%c %u %s%c", q->btrfs ? 'B' : 'P', q->projid, q->path, 0);
+        }
+        if (fclose(f) == 0)
+                rename(tmp, qs->record);
+        else
+                unlink(tmp);
+}
+
+static void undo(char kind, uint32_t projid, const char *path)
+{
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        if (fstat(fd, &st) == 0 && kind == 'B') {
+                btrfs_limit(fd, UINT64_MAX);
+        } else if (fstat(fd, &st) == 0 && kind == 'P' && projid >= QUOTA_PROJID_BASE) {
+                walk(fd, st.st_dev, projid, 0);
+                set_limit(fd, projid, 0);
+        }
+        close(fd);
+}
+
+static void undo_record(int dir_fd, const char *name)
+{
+        static char buf[QUOTA_RECORD_MAX];
+        int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        for (ssize_t at = 0; n > 0 && at < n;) {
+                buf[n] = '\0';
+                char *e = buf + at, kind;
+                unsigned id;
+                int used = 0;
+                size_t len = strlen(e);
+                if (sscanf(e, "%c %u %n", &kind, &id, &used) == 2 && used > 0 && e[used] == '/')
+                        undo(kind, id, e + used);
+                at += (ssize_t)len + 1;
+        }
+        unlinkat(dir_fd, name, 0);
+}
+
+void ns_quota_gc(unsigned *removed)
+{
+        DIR *d = opendir(QUOTA_STATE_DIR);
+        if (!d)
+                return;
+        for (struct dirent *e; (e = readdir(d));) {
+                int pid;
+                unsigned long long start, now;
+                char end;
+                if (sscanf(e->d_name, "%d-%llu%c", &pid, &start, &end) != 2)
+                        continue;
+                if (ns_proc_start_time(pid, &now) == 0 && now == start)
+                        continue; /* its supervisor is still running */
+                undo_record(dirfd(d), e->d_name);
+                if (removed)
+                        (*removed)++;
+        }
+        closedir(d);
+}
+
 int ns_quota_prepare(struct ns_quota *qs, const struct zb_policy *p, const char *const *cow_dirs,
                      struct zb_error *err)
 {
+        if (geteuid() == 0)
+                ns_quota_gc(NULL);
         for (size_t i = 0; i < p->n_zones; i++) {
                 const struct zb_zone *z = &p->zones[i];
                 if (!z->size || (z->mode != ZB_ZONE_RW && z->mode != ZB_ZONE_COW))
                         continue;
                 struct ns_quota_zone *q = &qs->zones[qs->n++];
-                *q = (struct ns_quota_zone){ .fd = -1, .zone = z->name, .limit = z->size };
+                *q = (struct ns_quota_zone){ .fd = -1, .zone = z->name, .limit = z->size, .owner = qs };
                 q->path = z->mode == ZB_ZONE_COW ? cow_dirs[i] : z->host_path;
                 if (!q->path)
                         return zb_error_set(err, EINVAL, "zone '%s': no dir to cap", z->name);
@@ -303,7 +421,7 @@ void ns_quota_release(struct ns_quota *qs)
                 /* The tree first: with the limit gone first, a file still
                  * charged to the project would go on counting against it. */
                 if (q->tree_set)
-                        walk(q, 0, false);
+                        walk(q->fd, q->dev, q->projid, 0);
                 if (q->limit_set && q->btrfs)
                         btrfs_limit(q->fd, UINT64_MAX);
                 else if (q->limit_set)
@@ -312,6 +430,9 @@ void ns_quota_release(struct ns_quota *qs)
                         close(q->fd);
         }
         qs->n = 0;
+        if (qs->record[0])
+                unlink(qs->record);
+        qs->record[0] = '\0';
 }
 
 bool ns_quota_fs_supported(const char *path, const char **fs, const char **why)

@@ -475,3 +475,33 @@ def test_export_warns_run_only_settings():
     assert p.returncode == 0
     assert "warning: approval: decided by zonebox run" in p.stderr
     assert "warning: limits.output: enforced by zonebox run" in p.stderr
+
+
+def test_size_cap_undone_after_supervisor_sigkill(zb_root, btrfs_quota):
+    """A supervisor killed with SIGKILL cannot clear the cap; the next run does."""
+    import signal
+    import time
+    from conftest import poll
+    out = _subvol(btrfs_quota, "killed")
+    p = zb_root.popen("-v", out + ":/out:rw,size=32m", "--", "sleep", "30")
+    try:
+        assert poll(lambda: _qgroup_limit(btrfs_quota, out) != "none", timeout=10)
+        time.sleep(0.3)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=RUN_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert _qgroup_limit(btrfs_quota, out) == str(32 * MiB)  # left by the killed run
+    r = zb_root.run("--", "true")
+    assert r.rc == 0, r
+    assert _qgroup_limit(btrfs_quota, out) == "none"
+    assert not [f for f in os.listdir("/run/zonebox/quota") if f.startswith("%d-" % p.pid)]
+
+
+def test_size_cap_refused_over_existing_limit(zb_root, btrfs_quota):
+    out = _subvol(btrfs_quota, "theirs")
+    assert _sh("btrfs", "qgroup", "limit", "5m", out).returncode == 0
+    r = zb_root.run("-v", out + ":/out:rw,size=32m", "--", "true")
+    assert r.rc == 125 and "already has a qgroup limit" in r.stderr, r
+    assert _qgroup_limit(btrfs_quota, out) == str(5 * MiB)  # theirs, untouched
