@@ -136,6 +136,21 @@ static int usage_error(const char *msg)
         return ZB_EXIT_ERROR;
 }
 
+/* Settings the run did not use, and limits it reached without a status of
+ * their own (output cap, file size, a zone's size cap): one line each. */
+static void report_notes(const char *cmd, const struct zb_result *res)
+{
+        for (const char *w = zb_result_warnings(res); w && *w;) {
+                size_t len = strcspn(w, "\n");
+                fprintf(stderr, "zonebox %s: warning: %.*s\n", cmd, (int)len, w);
+                w += len + (w[len] == '\n');
+        }
+        char *note = zb_result_limit_note(res);
+        if (note)
+                fprintf(stderr, "zonebox %s: %s\n", cmd, note);
+        free(note);
+}
+
 int cli_report(const char *cmd, const struct zb_result *res, bool json, const char *what)
 {
         if (json) {
@@ -155,6 +170,8 @@ int cli_report(const char *cmd, const struct zb_result *res, bool json, const ch
         } else if (strcmp(zb_result_status(res), "oom") == 0) {
                 fprintf(stderr, "zonebox %s: out of memory (memory limit reached), killed\n", cmd);
         }
+        if (!json)
+                report_notes(cmd, res);
         return zb_result_exit_code(res);
 }
 
@@ -189,15 +206,6 @@ int cli_run(int argc, char **argv)
                 rc = ZB_EXIT_ERROR;
                 goto out;
         }
-        for (const char *w = json ? NULL : zb_result_warnings(res); w && *w;) {
-                size_t len = strcspn(w, "\n");
-                fprintf(stderr, "zonebox run: warning: %.*s\n", (int)len, w);
-                w += len + (w[len] == '\n');
-        }
-        char *note = json ? NULL : zb_result_limit_note(res);
-        if (note)
-                fprintf(stderr, "zonebox run: %s\n", note);
-        free(note);
         if (!json && zb_result_cow_id(res))
                 fprintf(stderr, "zonebox run: changes to cow zones kept as %s (zonebox diff %s, then commit or discard)\n",
                         zb_result_cow_id(res), zb_result_cow_id(res));

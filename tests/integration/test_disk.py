@@ -505,3 +505,18 @@ def test_size_cap_refused_over_existing_limit(zb_root, btrfs_quota):
     r = zb_root.run("-v", out + ":/out:rw,size=32m", "--", "true")
     assert r.rc == 125 and "already has a qgroup limit" in r.stderr, r
     assert _qgroup_limit(btrfs_quota, out) == str(5 * MiB)  # theirs, untouched
+
+
+def test_session_exec_passthrough_capped(tmp):
+    start = subprocess.run([ZONEBOX, "session", "start", "--output-limit", "1k"], capture_output=True,
+                           text=True, timeout=RUN_TIMEOUT, cwd="/")
+    assert start.returncode == 0, start
+    sid = start.stdout.strip()
+    try:
+        p = subprocess.run([ZONEBOX, "session", "exec", sid, "--", "sh", "-c", "head -c 100000 /dev/zero >&2"],
+                           capture_output=True, timeout=RUN_TIMEOUT, cwd="/")
+        assert p.returncode == 0, p
+        assert p.stderr.startswith(b"\0" * 1024)
+        assert b"zonebox session exec: output limit reached on stderr" in p.stderr[1024:]
+    finally:
+        subprocess.run([ZONEBOX, "session", "stop", sid], capture_output=True, timeout=RUN_TIMEOUT)
