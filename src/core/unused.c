@@ -42,6 +42,10 @@ void zb_policy_unused(const struct zb_policy *p, struct zb_result *r)
                 warn(r, "session.idle_timeout: only a session (zonebox session start) has one; ignored");
         if (p->audit.fsync && !p->audit.log)
                 warn(r, "audit.fsync: no audit.log; ignored");
+        if (p->limits.output_kill && !p->capture && !p->limits.output_set)
+                warn(r, "limits.output_action: kill, but pass-through output is capped only when limits.output (--output-limit) is given; ignored");
+        if (p->approval.timeout_ms && !p->approval.command)
+                warn(r, "approval.timeout: only the approver program (approval.command) has one; ignored");
 }
 
 /* What only zonebox run does, for an export. */

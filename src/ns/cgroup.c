@@ -575,6 +575,11 @@ static int make_v1(struct ns_cgroup *cg, const struct zb_cg_layout *l, int c, co
         return 0;
 }
 
+/* A finite swap limit where the kernel keeps no swap accounting would be
+ * no limit at all: refused, not dropped. */
+#define SWAP_UNENFORCEABLE \
+        "layer resources: limits.swap: this host has no swap accounting (%s), so a swap limit cannot be enforced; give swap 0 or unlimited"
+
 static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb_error *err)
 {
         const char *dir, *what;
@@ -590,6 +595,8 @@ static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb
                                 what = "memory.swap.max";
                                 r = swap == ZB_UNLIMITED ? write_text(dir, what, "max")
                                                          : write_u64(dir, what, swap);
+                        } else if (r == 0 && swap != 0 && swap != ZB_UNLIMITED) {
+                                return zb_error_set(err, ENOTSUP, SWAP_UNENFORCEABLE, "v2 memory.swap.max");
                         }
                 } else {
                         dir = cg->v1_dir[ZB_CG_MEMORY];
@@ -603,6 +610,8 @@ static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb
                                 /* No swap accounting: keep reclaim from swapping. */
                                 what = "memory.swappiness";
                                 r = write_text(dir, what, "0");
+                        } else if (r == 0 && swap != ZB_UNLIMITED) {
+                                return zb_error_set(err, ENOTSUP, SWAP_UNENFORCEABLE, "v1 memory.memsw.limit_in_bytes");
                         }
                 }
                 if (r < 0)

@@ -457,12 +457,14 @@ def test_export_kubernetes_ephemeral_storage(tmp):
     (["--engine-cli", "podman"], "engine_cli: only the docker backend"),
     (["--kind", "job"], "kubernetes.*: only zonebox export kubernetes"),
     (["--cow-action", "commit"], "cow_dir, cow_action: no cow zone"),
+    (["--output-action", "kill"], "limits.output_action: kill, but pass-through"),
 ])
 def test_unused_settings_are_warned(zb_root, args, msg):
     r = zb_root.run(*args, "--", "true")
     assert r.rc == 0 and ("zonebox run: warning: " + msg) in r.stderr, r
-    r, j = zb_root.json(*args, "--", "true")
-    assert any(w.startswith(msg) for w in j["warnings"]), j
+    if "--output-action" not in args:  # with --json the output is captured and capped
+        r, j = zb_root.json(*args, "--", "true")
+        assert any(w.startswith(msg) for w in j["warnings"]), j
 
 
 def test_no_warnings_by_default(zb_root):
