@@ -70,9 +70,10 @@ char *zb_result_limit_note(const struct zb_result *r)
         char *s = NULL;
         const char *over = output_over(r);
         if (over) {
+                unsigned long long dropped = r->out.dropped;
+                dropped += r->err.dropped;
                 _cleanup_(freep) char *m = zb_asprintf(
-                        "output limit reached on %s: %llu bytes dropped%s", over,
-                        (unsigned long long)(r->out.dropped + r->err.dropped),
+                        "output limit reached on %s: %llu bytes dropped%s", over, dropped,
                         r->status == ZB_STATUS_OUTPUT_LIMIT ? ", command stopped" : "");
                 if (m)
                         s = append(s, m);

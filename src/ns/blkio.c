@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -57,7 +58,16 @@ static dev_t whole_disk(dev_t d)
         ssize_t n = read(fd, buf, sizeof(buf) - 1);
         close(fd);
         buf[n > 0 ? n : 0] = '\0';
-        return sscanf(buf, "%u:%u", &ma, &mi) == 2 ? makedev(ma, mi) : d;
+        char *end;
+        errno = 0;
+        ma = (unsigned)strtoul(buf, &end, 10);
+        if (errno || end == buf || *end != ':')
+                return d;
+        const char *m = end + 1;
+        mi = (unsigned)strtoul(m, &end, 10);
+        if (errno || end == m || (*end != '\n' && *end != '\0'))
+                return d;
+        return makedev(ma, mi);
 }
 
 static int resolve(const struct zb_policy *p, const struct zb_io_limit *l, dev_t *out,
@@ -123,7 +133,7 @@ int ns_blkio_apply(const struct zb_policy *p, const char *dir, bool v2, struct z
 
         for (size_t i = 0; i < io->n; i++) {
                 const struct zb_io_limit *l = &io->limits[i];
-                dev_t d;
+                dev_t d = 0;
                 int r = resolve(p, l, &d, err);
                 if (r < 0)
                         return r;

@@ -24,6 +24,7 @@
 #include <linux/magic.h>
 #include <linux/quota.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -310,17 +311,36 @@ static void undo_record(int dir_fd, const char *name)
                 return;
         ssize_t n = read(fd, buf, sizeof(buf) - 1);
         close(fd);
+        buf[n > 0 ? n : 0] = '\0';
         for (ssize_t at = 0; n > 0 && at < n;) {
-                buf[n] = '\0';
-                char *e = buf + at, kind;
-                unsigned id;
-                int used = 0;
+                char *e = buf + at, *end;
                 size_t len = strlen(e);
-                if (sscanf(e, "%c %u %n", &kind, &id, &used) == 2 && used > 0 && e[used] == '/')
-                        undo(kind, id, e + used);
                 at += (ssize_t)len + 1;
+                if (len < 4 || (e[0] != 'B' && e[0] != 'P') || e[1] != ' ')
+                        continue;
+                errno = 0;
+                unsigned long id = strtoul(e + 2, &end, 10);
+                if (!errno && end != e + 2 && id <= UINT32_MAX && end[0] == ' ' && end[1] == '/')
+                        undo(e[0], (uint32_t)id, end + 1);
         }
         unlinkat(dir_fd, name, 0);
+}
+
+/* "PID-STARTTIME" (a record) or "PID-STARTTIME.tmp" (one being written). */
+static bool record_name(const char *name, pid_t *pid, unsigned long long *start, bool *tmp)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(name, &end, 10);
+        if (errno || end == name || v <= 0 || v > INT32_MAX || *end != '-')
+                return false;
+        const char *s = end + 1;
+        *start = strtoull(s, &end, 10);
+        if (errno || end == s)
+                return false;
+        *pid = (pid_t)v;
+        *tmp = strcmp(end, ".tmp") == 0;
+        return *tmp || *end == '\0';
 }
 
 void ns_quota_gc(unsigned *removed)
@@ -329,13 +349,17 @@ void ns_quota_gc(unsigned *removed)
         if (!d)
                 return;
         for (struct dirent *e; (e = readdir(d));) {
-                int pid;
+                pid_t pid;
                 unsigned long long start, now;
-                char end;
-                if (sscanf(e->d_name, "%d-%llu%c", &pid, &start, &end) != 2)
+                bool tmp;
+                if (!record_name(e->d_name, &pid, &start, &tmp))
                         continue;
                 if (ns_proc_start_time(pid, &now) == 0 && now == start)
                         continue; /* its supervisor is still running */
+                if (tmp) { /* the record proper, if any, says the same */
+                        unlinkat(dirfd(d), e->d_name, 0);
+                        continue;
+                }
                 undo_record(dirfd(d), e->d_name);
                 if (removed)
                         (*removed)++;
@@ -377,7 +401,8 @@ static bool read_u64(const char *dir, const char *name, uint64_t *v)
         if (n <= 0)
                 return false;
         buf[n] = '\0';
-        return zb_parse_u64(strtok(buf, "\n"), v) == 0;
+        buf[strcspn(buf, "\n")] = '\0';
+        return zb_parse_u64(buf, v) == 0;
 }
 
 /* Bytes the zone uses now. btrfs counts at transaction commit: sync first. */
@@ -439,7 +464,6 @@ bool ns_quota_fs_supported(const char *path, const char **fs, const char **why)
 {
         struct statfs sf;
         struct if_dqinfo info;
-        char dir[PATH_MAX];
         bool ok = false;
 
         *fs = NULL;
@@ -453,6 +477,7 @@ bool ns_quota_fs_supported(const char *path, const char **fs, const char **why)
                         ok = quotactl_fd(fd, Q_GETINFO, 0, &info) == 0;
                         *why = ok ? "project quotas on" : "project quotas off (prjquota not in effect, or the kernel lacks them)";
                 } else if (sf.f_type == BTRFS_SUPER_MAGIC) {
+                        char dir[PATH_MAX];
                         ok = btrfs_qgroup_dir(fd, dir, sizeof(dir)) == 0 && access(dir, F_OK) == 0;
                         *why = ok ? "quotas on: zones that are subvolumes can be capped" : "quotas off (btrfs quota enable)";
                 } else {
