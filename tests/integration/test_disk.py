@@ -522,3 +522,16 @@ def test_session_exec_passthrough_capped(tmp):
         assert b"zonebox session exec: output limit reached on stderr" in p.stderr[1024:]
     finally:
         subprocess.run([ZONEBOX, "session", "stop", sid], capture_output=True, timeout=RUN_TIMEOUT)
+
+
+def test_btrfs_cap_not_escaped_by_a_subvolume(zb_root, btrfs_quota):
+    """A subvolume made inside the zone would be a qgroup of its own, outside the
+    cap: the seccomp filter refuses the ioctls that make one."""
+    out = _subvol(btrfs_quota, "escape")
+    r, j = zb_root.json("-v", out + ":/out:rw,size=16m", "--", "sh", "-c",
+                        "btrfs subvolume create /out/sv; btrfs subvolume snapshot /out /out/snap;"
+                        " mkdir -p /out/sv; head -c 50000000 /dev/zero > /out/sv/big; echo rc=$?")
+    assert "Operation not permitted" in j["stderr"], j
+    assert j["stdout"].endswith("rc=1\n") and "Disk quota exceeded" in j["stderr"], j
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
+    assert total <= 16 * MiB, total
