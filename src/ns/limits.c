@@ -82,14 +82,11 @@ void ns_rlimits_apply(struct ns_ctx *c)
          * (RLIMIT_NPROC counts every process of the uid on the host). */
         if (c->rlimit_fallback && l->memory)
                 set_one(c, RLIMIT_AS, "memory (fallback)", to_rlim(l->memory));
-        if (l->file_size != ZB_UNLIMITED && !l->file_size_set && getrlimit(RLIMIT_FSIZE, &cur) == 0 &&
-            cur.rlim_max < to_rlim(l->file_size)) {
-                /* The default, above the caller's own hard limit: that one. */
-                set_one(c, RLIMIT_FSIZE, "file_size", cur.rlim_max);
-        } else if (l->file_size != ZB_UNLIMITED) {
-                set_one(c, RLIMIT_FSIZE, "file_size", to_rlim(l->file_size));
-        } else if (getrlimit(RLIMIT_FSIZE, &cur) == 0) {
-                /* Keep the inherited value but make soft = hard. */
-                set_one(c, RLIMIT_FSIZE, "file_size", cur.rlim_max);
-        }
+        /* unlimited keeps the inherited hard limit (soft = hard); so does the
+         * default where the caller's own hard limit is below it. */
+        rlim_t fsize = to_rlim(l->file_size);
+        bool inherit = l->file_size == ZB_UNLIMITED || !l->file_size_set;
+        if (inherit && getrlimit(RLIMIT_FSIZE, &cur) == 0 && cur.rlim_max < fsize)
+                fsize = cur.rlim_max;
+        set_one(c, RLIMIT_FSIZE, "file_size", fsize);
 }

@@ -539,10 +539,10 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         record_layers(p, cg, r);
         ret = supervise(c, &run, go, setup, status, out, errp, err);
         ns_net_finish(c, ret == 0 ? r : NULL);
-        if (ret == 0)
+        if (ret == 0) {
                 ns_quota_finish(quota, r);
-        if (ret == 0)
                 ns_cow_finish(&cow, p, r);
+        }
 out:
         for (int i = 0; i < FD_COUNT; i++)
                 if (i != FD_PID && run.fds[i].fd >= 0)
