@@ -207,6 +207,12 @@ const char *zb_result_cow_id(const struct zb_result *r);
 /* Why the commit that cow_action asked for was not done (or the changes
  * could not be read), or NULL. The exit code is then 125 if it was 0. */
 const char *zb_result_cow_error(const struct zb_result *r);
+/* Settings the run did not use ("key: why; ignored"), one per line, or
+ * NULL. Owned by R. */
+const char *zb_result_warnings(const struct zb_result *r);
+/* One line on the limits the run reached without a status of their own
+ * (output cap, file size, a zone's size cap), or NULL; free with free(). */
+char *zb_result_limit_note(const struct zb_result *r);
 /* The result as one JSON object (newly allocated; free with free()). */
 char *zb_result_json(const struct zb_result *r);
 void zb_result_free(struct zb_result *r);

@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "ns/cgroup.h"
 #include "ns/landlock.h"
+#include "ns/quota.h"
 
 static const char doctor_help[] =
 "Usage: zonebox doctor [--json]\n"
@@ -267,7 +268,7 @@ static void check_cgroups(struct report *rep)
         } else {
                 item(rep, "cgroup v2", false, "not mounted");
         }
-        static const char *const names[] = { "memory", "cpu", "cpuacct", "pids" };
+        static const char *const names[] = { "memory", "cpu", "cpuacct", "pids", "io" };
         for (int c = 0; c < ZB_CG_N; c++) {
                 char label[32], dir[PATH_MAX], probe[PATH_MAX + 64];
                 snprintf(label, sizeof(label), "cgroup %s", names[c]);
@@ -297,6 +298,40 @@ static void check_cgroups(struct report *rep)
         free(mi);
         free(self);
         free(l);
+}
+
+/* Per mounted ext4, xfs and btrfs filesystem (each device once): can
+ * size= cap an rw or cow zone there (project quotas, btrfs qgroups)? */
+static void check_zone_caps(struct report *rep)
+{
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        char line[4096], seen[64][32];
+        size_t n_seen = 0;
+
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f) && n_seen < ARRAY_SIZE(seen)) {
+                char dev[32], mnt[1024], type[32];
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - TYPE ... */
+                char *sep = strstr(line, " - ");
+                if (!sep || sscanf(line, "%*s %*s %31s %*s %1023s", dev, mnt) != 2 ||
+                    sscanf(sep + 3, "%31s", type) != 1)
+                        continue;
+                if (strcmp(type, "ext4") != 0 && strcmp(type, "xfs") != 0 && strcmp(type, "btrfs") != 0)
+                        continue;
+                bool dup = false;
+                for (size_t i = 0; i < n_seen; i++)
+                        dup |= strcmp(seen[i], dev) == 0;
+                if (dup)
+                        continue;
+                snprintf(seen[n_seen++], sizeof(seen[0]), "%s", dev);
+                const char *fs, *why;
+                bool ok = ns_quota_fs_supported(mnt, &fs, &why);
+                char label[1100];
+                snprintf(label, sizeof(label), "zone size caps %s", mnt);
+                item(rep, label, ok, "%s: %s", type, why);
+        }
+        fclose(f);
 }
 
 int cli_doctor(int argc, char **argv)
@@ -332,6 +367,7 @@ int cli_doctor(int argc, char **argv)
                 item(&rep, "max user namespaces", v > 0, "user.max_user_namespaces = %ld", v);
 
         check_cgroups(&rep);
+        check_zone_caps(&rep);
 
         char actions[256] = "";
         int fd = open("/proc/sys/kernel/seccomp/actions_avail", O_RDONLY | O_CLOEXEC);

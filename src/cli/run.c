@@ -19,18 +19,20 @@ static const char run_help[] =
 "Options (a flag overrides the same setting from --config):\n"
 "  --config FILE             load a YAML policy (see docs/config.md)\n"
 "  --json                    capture stdout/stderr and print the result as JSON\n"
-"  -v, --volume HOST:DEST[:ro|rw|cow]\n"
+"  -v, --volume HOST:DEST[:ro|rw|cow][,size=SIZE]\n"
 "                            bind a host directory as a zone (default rw); cow:\n"
 "                            copy-on-write, the host dir untouched, the changes\n"
 "                            kept for zonebox diff, commit, discard; never over\n"
 "                            zonebox's own state (/run/zonebox, the change-set\n"
-"                            store, the session runtime dir)\n"
+"                            store, the session runtime dir); size= caps an\n"
+"                            rw/cow zone with a kernel quota (ext4/xfs\n"
+"                            prjquota, btrfs subvolume; else refused, exit 125)\n"
 "  --cow-action keep|commit|discard\n"
 "                            what to do with cow zones' changes at the end\n"
 "                            (default keep; commit only after exit code 0)\n"
 "  --cow-dir DIR             where change sets are kept (see zonebox diff --help)\n"
 "  --tmpfs DEST[:size=SIZE]  a fresh tmpfs zone (default size 64m)\n"
-"  --zone name=N,mode=ro|rw|tmpfs[,hostPath=P][,path=/mnt][,size=S]\n"
+"  --zone name=N,mode=ro|rw|tmpfs|cow[,hostPath=P][,path=/mnt][,size=S]\n"
 "                            a zone in zonebox's own terms (mount point /N)\n"
 "  --network none|loopback|host\n"
 "                            none (default) and loopback: own namespace with lo\n"
@@ -46,8 +48,11 @@ static const char run_help[] =
 "  --timeout DURATION        wall-time limit from exec, e.g. 500ms, 10s, 2m;\n"
 "                            the whole sandbox is killed, status timeout, exit 124\n"
 "  --ulimit fsize=SIZE,nofile=N\n"
-"                            rlimits (soft = hard); core dumps are always off\n"
-"  --output-limit SIZE       cap on captured stdout+stderr (default 1m)\n"
+"                            rlimits (soft = hard; fsize default 1g, unlimited:\n"
+"                            the caller's); core dumps are always off\n"
+"  --output-limit SIZE       cap on stdout+stderr together: captured (--json,\n"
+"                            default 1m) or, when given, pass-through (the\n"
+"                            command then writes to pipes; a note on stderr)\n"
 "  -e, --env KEY=VALUE|KEY   set a variable (KEY alone copies the host's value)\n"
 "  -w, --workdir DIR         working directory inside (default /)\n"
 "  -u, --user UID[:GID]      ids inside (default 1000:1000; 0 is root in the\n"
@@ -74,6 +79,15 @@ static const char run_help[] =
 "                            unprivileged user without a delegated cgroup): the\n"
 "                            result lists resources as skipped; memory falls back\n"
 "                            to RLIMIT_AS and cpu_time to RLIMIT_CPU, per process\n"
+"  --device-read-bps DEV:RATE, --device-write-bps DEV:RATE\n"
+"                            bytes per second from/to block device DEV, e.g.\n"
+"                            /dev/sda:10mb (cgroup io.max / v1 blkio.throttle;\n"
+"                            on v1 direct I/O only); repeatable\n"
+"  --device-read-iops DEV:N, --device-write-iops DEV:N\n"
+"                            operations per second on DEV\n"
+"  --zone-read-bps ZONE:RATE, --zone-write-bps ZONE:RATE\n"
+"                            the same on the device ZONE's host dir is on\n"
+"  --blkio-weight N          proportional I/O weight, 10-1000\n"
 "  --output-action truncate|kill\n"
 "                            past --output-limit: keep the first bytes (default)\n"
 "                            or stop the command (status output_limit, exit 141)\n"
@@ -113,7 +127,8 @@ static const char run_help[] =
 "nothing started); 127 command not found.\n"
 "\n"
 "Defaults: memory 512m with no swap; 256 processes; no CPU quota; no wall- or\n"
-"CPU-time limit; open files 1024; no core dumps; output 1m; root read-only;\n"
+"CPU-time limit; open files 1024; file size 1g; no core dumps; captured output\n"
+"1m (pass-through output uncapped unless --output-limit); root read-only;\n"
 "no network; uid 1000 inside (65534 outside when started by root, the invoking\n"
 "user's own uid otherwise).\n";
 
@@ -121,6 +136,21 @@ static int usage_error(const char *msg)
 {
         fprintf(stderr, "zonebox run: %s\n", msg);
         return ZB_EXIT_ERROR;
+}
+
+/* Settings the run did not use, and limits it reached without a status of
+ * their own (output cap, file size, a zone's size cap): one line each. */
+static void report_notes(const char *cmd, const struct zb_result *res)
+{
+        for (const char *w = zb_result_warnings(res); w && *w;) {
+                size_t len = strcspn(w, "\n");
+                fprintf(stderr, "zonebox %s: warning: %.*s\n", cmd, (int)len, w);
+                w += len + (w[len] == '\n');
+        }
+        char *note = zb_result_limit_note(res);
+        if (note)
+                fprintf(stderr, "zonebox %s: %s\n", cmd, note);
+        free(note);
 }
 
 int cli_report(const char *cmd, const struct zb_result *res, bool json, const char *what)
@@ -144,6 +174,8 @@ int cli_report(const char *cmd, const struct zb_result *res, bool json, const ch
         } else if (strcmp(zb_result_status(res), "oom") == 0) {
                 fprintf(stderr, "zonebox %s: out of memory (memory limit reached), killed\n", cmd);
         }
+        if (!json)
+                report_notes(cmd, res);
         return zb_result_exit_code(res);
 }
 

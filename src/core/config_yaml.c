@@ -290,7 +290,9 @@ static int load_section(struct loader *l, yaml_node_t *m, const char *prefix)
                 } else if (strcmp(key, "sandbox.audit") == 0)
                         r = load_section(l, v, key);
                 else if (strcmp(key, "sandbox.approval.allow") == 0 ||
-                         strcmp(key, "sandbox.approval.deny") == 0)
+                         strcmp(key, "sandbox.approval.deny") == 0 ||
+                         strncmp(key, "sandbox.limits.device_", 22) == 0 ||
+                         strncmp(key, "sandbox.limits.zone_", 20) == 0)
                         r = load_list(l, v, key);
                 else if (strcmp(key, "sandbox.approval.command") == 0)
                         r = load_approver(l, v);

@@ -43,6 +43,13 @@ static const struct flag flags[] = {
         { "--cgroup-parent", NULL, F_KEY, "limits.cgroup_parent", true },
         { "--allow-unenforced", NULL, F_TRUE, "limits.allow_unenforced", false },
         { "--output-action", NULL, F_KEY, "limits.output_action", true },
+        { "--device-read-bps", NULL, F_KEY, "limits.device_read_bps", true },
+        { "--device-write-bps", NULL, F_KEY, "limits.device_write_bps", true },
+        { "--device-read-iops", NULL, F_KEY, "limits.device_read_iops", true },
+        { "--device-write-iops", NULL, F_KEY, "limits.device_write_iops", true },
+        { "--zone-read-bps", NULL, F_KEY, "limits.zone_read_bps", true },
+        { "--zone-write-bps", NULL, F_KEY, "limits.zone_write_bps", true },
+        { "--blkio-weight", NULL, F_KEY, "limits.blkio_weight", true },
         { "--workdir", "-w", F_KEY, "workdir", true },
         { "--user", "-u", F_KEY, "security.user", true },
         { "--hostname", NULL, F_KEY, "hostname", true },
@@ -128,9 +135,14 @@ static int parse_volume(struct zb_policy *p, const char *flag, const char *v, st
                                 z.mode = ZB_ZONE_RW;
                         else if (strcmp(o, "cow") == 0)
                                 z.mode = ZB_ZONE_COW;
-                        else
+                        else if (strncmp(o, "size=", 5) == 0) {
+                                if (zb_parse_size(o + 5, &z.size) < 0 || z.size == 0)
+                                        return zb_error_set(err, EINVAL,
+                                                            "%s: invalid size '%s' (like 64m)", flag,
+                                                            o + 5);
+                        } else
                                 return zb_error_set(err, EINVAL,
-                                                    "%s: unknown option '%s' in '%s' (ro, rw or cow)",
+                                                    "%s: unknown option '%s' in '%s' (ro, rw, cow, size=N)",
                                                     flag, o, v);
                 }
         }

@@ -109,8 +109,10 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
                 return set_duration(&l->wall_time_ms, value, label, err);
         if (strcmp(sub, "cpu_time") == 0)
                 return set_duration(&l->cpu_time_ms, value, label, err);
-        if (strcmp(sub, "file_size") == 0)
+        if (strcmp(sub, "file_size") == 0) {
+                l->file_size_set = true;
                 return set_size(&l->file_size, value, true, label, err);
+        }
         if (strcmp(sub, "open_files") == 0) {
                 if (zb_parse_u64(value, &n) < 0 || n == 0 || n > 1048576)
                         return bad_value(err, label, value, "a count from 1 to 1048576");
@@ -121,6 +123,7 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
                 int r = set_size(&l->output, value, false, label, err);
                 if (r == 0 && l->output == 0)
                         return bad_value(err, label, value, "a size > 0");
+                l->output_set = r == 0;
                 return r;
         }
         if (strcmp(sub, "output_action") == 0) {
@@ -138,6 +141,9 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
                                          "a cgroup path, absolute or relative to zonebox's own cgroup, without '..'");
                 return set_string(&l->cgroup_parent, value, err, label);
         }
+        int io = zb_io_set_key(&l->io, sub, value, label, err);
+        if (io != -ENOENT)
+                return io;
         if (strcmp(sub, "allow_unenforced") == 0) {
                 if (zb_parse_bool(value, &l->allow_unenforced) < 0)
                         return bad_value(err, label, value, "true or false");

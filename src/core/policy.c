@@ -22,7 +22,7 @@ struct zb_policy *zb_policy_new(void)
                 return NULL;
         p->backend = ZB_BACKEND_NAMESPACE;
         p->network = ZB_NET_NONE;
-        p->limits.file_size = ZB_UNLIMITED;
+        p->limits.file_size = DEFAULT_FILE_SIZE_BYTES;
         p->limits.open_files = DEFAULT_OPEN_FILES;
         p->limits.memory = DEFAULT_MEMORY_BYTES;
         p->limits.pids = DEFAULT_PIDS;
@@ -514,8 +514,9 @@ static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error 
                         return zb_error_set(err, EINVAL, "zone '%s': size must be > 0", z->name);
                 return 0;
         }
-        if (z->size)
-                return zb_error_set(err, EINVAL, "zone '%s': size applies only to tmpfs zones",
+        if (z->size && z->mode == ZB_ZONE_RO)
+                return zb_error_set(err, EINVAL,
+                                    "zone '%s': size applies to tmpfs, rw and cow zones, not ro",
                                     z->name);
         /* The engines would turn a cow zone into a read-write bind: writes
          * straight to the host, the opposite of what cow promises. */

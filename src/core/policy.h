@@ -24,6 +24,9 @@ enum zb_landlock { ZB_LANDLOCK_OFF, ZB_LANDLOCK_BEST_EFFORT, ZB_LANDLOCK_REQUIRE
 #define DEFAULT_PIDS 256ull
 #define ZB_MIN_MEMORY (4ull << 20)
 #define DEFAULT_OUTPUT_BYTES (1ull << 20)
+/* RLIMIT_FSIZE when none is given: no single file past 1 GiB (lowered to
+ * the caller's own hard limit when that is smaller). */
+#define DEFAULT_FILE_SIZE_BYTES (1ull << 30)
 #define DEFAULT_UID 1000u
 #define DEFAULT_GID 1000u
 /* The uid/gid outside that a sandbox started by root runs as: never host
@@ -50,6 +53,28 @@ struct zb_cow_opts {
         enum zb_cow_action action;
 };
 
+/* Block-I/O throttling (src/ns/blkio.c): Docker's --device-read-bps,
+ * --device-write-bps, --device-read-iops, --device-write-iops (a device
+ * path) and zonebox's --zone-read-bps/--zone-write-bps (a zone's name: the
+ * device its host dir is on), and --blkio-weight. Resolved to MAJ:MIN when
+ * the run starts. */
+enum zb_io_kind { ZB_IO_READ_BPS, ZB_IO_WRITE_BPS, ZB_IO_READ_IOPS, ZB_IO_WRITE_IOPS };
+#define ZB_MAX_IO_LIMITS 32
+#define ZB_IO_TARGET_MAX 256
+
+struct zb_io_limit {
+        enum zb_io_kind kind;
+        bool zone;                      /* target is a zone's name */
+        char target[ZB_IO_TARGET_MAX];  /* a block device's path, or a zone's name */
+        uint64_t rate;                  /* bytes or operations per second, > 0 */
+};
+
+struct zb_io {
+        struct zb_io_limit limits[ZB_MAX_IO_LIMITS];
+        size_t n;
+        uint64_t weight; /* 10-1000, 0: unset */
+};
+
 struct zb_limits {
         uint64_t wall_time_ms; /* 0: none */
         uint64_t cpu_time_ms;  /* 0: none */
@@ -59,12 +84,24 @@ struct zb_limits {
         uint64_t cpus_milli;   /* 0: none */
         uint64_t pids;         /* 0: none */
         uint64_t file_size;    /* bytes, ZB_UNLIMITED: none */
+        bool file_size_set;    /* given, not the default: above the hard limit is an error */
         uint64_t open_files;
         uint64_t output;       /* captured stdout+stderr bytes */
         bool output_kill;      /* stop the command when output passes the cap */
+        bool output_set;       /* limits.output given: pass-through output is capped too */
         char *cgroup_parent;
         bool allow_unenforced;
+        struct zb_io io;
 };
+
+/* limits.device_*_bps/iops, limits.zone_*_bps, limits.blkio_weight
+ * (src/core/io_keys.c); -ENOENT when SUB is none of them. */
+int zb_io_set_key(struct zb_io *io, const char *sub, const char *value, const char *label,
+                  struct zb_error *err);
+static inline bool zb_io_wanted(const struct zb_io *io)
+{
+        return io->n || io->weight;
+}
 
 struct zb_security {
         char *seccomp; /* NULL or "default", "unconfined", or a profile path */
@@ -184,6 +221,21 @@ char **zb_policy_build_env(const struct zb_policy *p);
 /* Look KEY up in an envp array; NULL if absent. */
 const char *zb_env_get(char *const *envp, const char *key);
 void zb_strv_free(char **v);
+
+/* Output caps (src/core/output.c). True when the command's stdout and
+ * stderr go through pipes to the supervisor: captured, or capped
+ * pass-through (limits.output given explicitly). */
+bool zb_output_piped(const struct zb_policy *p);
+#define ZB_OUTPUT_DROPPED 1 /* something went past the cap */
+#define ZB_OUTPUT_CLOSED 2  /* pass-through: the caller's stream is closed */
+/* N bytes of DATA from one stream: appended to OUT (PASS_FD < 0) or written
+ * to PASS_FD, keeping OUT and OTHER together within LIMIT bytes. */
+int zb_output_take(struct zb_buf *out, const struct zb_buf *other, int pass_fd, const char *data,
+                   size_t n, uint64_t limit);
+
+/* Settings only zonebox run applies (approval, audit, output caps), as
+ * messages for an export; *N of them (unused.c). */
+const char *const *zb_policy_run_only(const struct zb_policy *p, size_t *n);
 
 /* Zone helpers used by parsers. */
 int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out);

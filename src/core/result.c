@@ -23,6 +23,8 @@ void zb_result_free(struct zb_result *r)
                 return;
         zb_buf_free(&r->out);
         zb_buf_free(&r->err);
+        zb_result_disk_free(r);
+        free(r->warnings);
         free(r->error);
         free(r->cow_id);
         free(r->cow_error);
@@ -269,6 +271,7 @@ char *zb_result_json(const struct zb_result *r)
         json_object_object_add(o, "stdout_truncated", json_object_new_boolean(r->out.dropped > 0));
         json_object_object_add(o, "stderr", r->captured ? text(&r->err) : NULL);
         json_object_object_add(o, "stderr_truncated", json_object_new_boolean(r->err.dropped > 0));
+        zb_result_json_limits(o, r);
         json_object_object_add(l, "applied", layers(r->applied, r->n_applied));
         json_object_object_add(l, "skipped", layers(r->skipped, r->n_skipped));
         json_object_object_add(o, "layers", l);

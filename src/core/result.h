@@ -35,6 +35,13 @@ struct zb_zone_changes {
         bool truncated; /* a list reached ZB_RESULT_MAX_CHANGES */
 };
 
+/* A zone with a size cap, after the run. */
+struct zb_disk_use {
+        char *zone;
+        uint64_t limit, used; /* bytes */
+        bool reached;         /* used came within one allocation of the cap */
+};
+
 struct zb_result {
         enum zb_status status;
         enum zb_setup_kind setup_kind;
@@ -59,6 +66,10 @@ struct zb_result {
         char *cow_error;        /* the commit asked for (cow_action commit) was not done */
         struct zb_zone_changes *changes;
         size_t n_changes;
+        /* Limits that are not a status (result_limits.c). */
+        struct zb_disk_use *disk; /* zones with a size cap (src/ns/quota.c) */
+        char *warnings; /* settings the run did not use, one per line (unused.c) */
+        size_t n_disk;
         /* network.allow (src/ns/proxy.c): the proxy's connection counts. */
         bool has_proxy;
         uint64_t proxy_allowed, proxy_refused, proxy_failed;
@@ -73,6 +84,12 @@ const char *zb_status_name(enum zb_status s);
  * O: shared by the result JSON and the audit log's result lines. */
 struct json_object;
 void zb_result_json_verdict(struct json_object *o, const struct zb_result *r);
+/* Warnings into R for settings the namespace backend does not use (unused.c). */
+struct zb_policy;
+void zb_policy_unused(const struct zb_policy *p, struct zb_result *r);
+/* output_limit_stream, file_size_limit and disk_limit (result_limits.c). */
+void zb_result_json_limits(struct json_object *o, const struct zb_result *r);
+void zb_result_disk_free(struct zb_result *r);
 /* Copy of DATA with invalid UTF-8 replaced by U+FFFD (malloc'd). */
 char *zb_utf8_sanitize(const char *data, size_t n, size_t *out_len);
 

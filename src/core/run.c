@@ -3,6 +3,7 @@
  * command never reaches a backend: no namespace, no cgroup, no mount. */
 #include "../ns/cgroup.h"
 #include "../ns/ns.h"
+#include "../ns/quota.h"
 #include "../engines/engines.h"
 #include "audit.h"
 #include "policy.h"
@@ -21,6 +22,7 @@ static int run_backend(const struct zb_policy *p, struct zb_result **out, struct
         r = zb_result_new("namespace");
         if (!r)
                 return zb_error_set(err, ENOMEM, "out of memory");
+        zb_policy_unused(p, r);
         ret = zb_ns_run(p, r, err);
         if (ret < 0) {
                 zb_result_free(r);
@@ -55,5 +57,7 @@ int zb_gc(const char *cgroup_parent, unsigned *removed, struct zb_error *err)
         if (cgroup_parent && (!cgroup_parent[0] || strstr(cgroup_parent, "..")))
                 return zb_error_set(err, EINVAL, "--cgroup-parent: '%s' is not a cgroup path",
                                     cgroup_parent);
+        if (geteuid() == 0)
+                ns_quota_gc(NULL); /* zone size caps of killed supervisors (quota.c) */
         return ns_cgroup_gc(cgroup_parent, removed, err);
 }

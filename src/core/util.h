@@ -59,6 +59,8 @@ struct zb_buf {
         char *data;
         size_t len, cap_alloc, limit;
         uint64_t dropped;
+        uint64_t passed;  /* pass-through: bytes copied to the caller's stream */
+        bool over_first;  /* this stream first went past the output cap */
 };
 int zb_buf_append(struct zb_buf *b, const char *data, size_t n);
 void zb_buf_free(struct zb_buf *b);

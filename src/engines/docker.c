@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
+#include "io.h"
 
 #define NAME_FILTER "name=zonebox-"
 
@@ -130,6 +131,7 @@ static void add_limits(struct eng_argv *a, const struct zb_policy *p, const stru
                               (unsigned long long)o->nproc_limit);
         }
         eng_apply(n, "rlimits");
+        eng_io_docker(a, p, n);
         if (l->cgroup_parent) {
                 eng_argv_add(a, "--cgroup-parent");
                 eng_argv_add(a, l->cgroup_parent);

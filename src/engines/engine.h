@@ -85,7 +85,8 @@ int eng_write_file(const char *path, const char *data, struct zb_error *err);
 struct eng_exec {
         char *const *argv;
         int in_fd;                 /* -1: /dev/null */
-        bool capture;              /* stdout/stderr into out/err (capped), else inherited */
+        bool capture;              /* stdout/stderr through pipes (capped), else inherited */
+        bool pass;                 /* with capture: copied to our stdout/stderr, not kept */
         uint64_t wall_ms;          /* 0: none; on expiry on_timeout is called once */
         uint64_t output_limit;     /* with capture: bytes kept of out+err */
         bool output_kill;          /* past the limit: on_output_limit */

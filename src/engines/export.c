@@ -132,6 +132,10 @@ int zb_export(const struct zb_policy *p, const char *engine, const char *path, c
         }
         if (r == 0 && !*text)
                 r = zb_error_set(err, ENOMEM, "out of memory");
+        size_t n_run_only;
+        const char *const *run_only = zb_policy_run_only(p, &n_run_only);
+        for (size_t i = 0; r == 0 && i < n_run_only; i++)
+                eng_warn(&n, "%s", run_only[i]);
         if (r == 0)
                 r = eng_notes_check(&n, p, engine, err);
         if (r == 0 && warnings)

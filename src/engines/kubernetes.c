@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "io.h"
 
 #define LABEL_KEY "zonebox.dev/sandbox"
 #define CONTAINER_NAME "sandbox"
@@ -121,6 +122,11 @@ static json_object *resources(const struct zb_policy *p, struct eng_notes *n)
                 snprintf(buf, sizeof(buf), "%llum", (unsigned long long)l->cpus_milli);
                 json_object_object_add(lim, "cpu", str(buf));
         }
+        uint64_t ephemeral = eng_io_k8s(p, n);
+        if (ephemeral) {
+                quantity(ephemeral, buf, sizeof(buf));
+                json_object_object_add(lim, "ephemeral-storage", str(buf));
+        }
         json_object_object_add(res, "limits", lim);
         /* requests = limits: Guaranteed QoS, no overcommit of this pod. */
         json_object_object_add(res, "requests", json_object_get(lim));
@@ -155,6 +161,10 @@ static void add_volume(json_object *vols, json_object *mounts, const struct zb_p
                 json_object_object_add(v, "hostPath", src);
                 eng_warn(n, "zone '%s': a hostPath volume, which the restricted (and baseline) Pod Security Standard refuses", z->name);
         } else if (p->engine.k8s_host_zones == ZB_K8S_VOL_EMPTYDIR) {
+                if (z->size) {
+                        quantity(z->size, buf, sizeof(buf));
+                        json_object_object_add(src, "sizeLimit", str(buf));
+                }
                 json_object_object_add(v, "emptyDir", src);
                 eng_warn(n, "zone '%s': an empty emptyDir; the content of %s is not in the pod", z->name, z->host_path);
         } else {

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
+#include "io.h"
 
 #define OCI_VERSION "1.0.2"
 #define CPU_PERIOD_US 100000ull
@@ -220,6 +221,9 @@ static json_object *resources(const struct zb_policy *p, struct eng_notes *n)
                 json_object_object_add(pids, "limit", json_object_new_int64((int64_t)l->pids));
                 json_object_object_add(res, "pids", pids);
         }
+        json_object *bio = eng_io_oci(p, n);
+        if (bio)
+                json_object_object_add(res, "blockIO", bio);
         eng_apply(n, "resources");
         return res;
 }

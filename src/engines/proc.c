@@ -61,6 +61,7 @@ struct pump {
         struct zb_buf *bufs[2];
         uint64_t limit;
         bool over;
+        bool pass; /* pass-through with a cap (output.c) */
 };
 
 static bool pump_read(struct pump *pm, int fd, int slot)
@@ -72,9 +73,11 @@ static bool pump_read(struct pump *pm, int fd, int slot)
         if (n <= 0)
                 return false;
         /* One cap for stdout and stderr together, as the namespace backend. */
-        if (zb_buf_capture(pm->bufs[slot], pm->bufs[1 - slot], buf, (size_t)n, pm->limit))
+        int pass_fd = pm->pass ? (slot == 0 ? STDOUT_FILENO : STDERR_FILENO) : -1;
+        int t = zb_output_take(pm->bufs[slot], pm->bufs[1 - slot], pass_fd, buf, (size_t)n, pm->limit);
+        if (t & ZB_OUTPUT_DROPPED)
                 pm->over = true;
-        return true;
+        return !(t & ZB_OUTPUT_CLOSED);
 }
 
 enum { P_EXIT, P_OUT, P_ERR, P_SIG, P_N };
@@ -83,7 +86,7 @@ int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *e
                   struct eng_exit *res, struct zb_error *err)
 {
         int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
-        struct pump pm = { .bufs = { out, err_buf }, .limit = x->output_limit };
+        struct pump pm = { .bufs = { out, err_buf }, .limit = x->output_limit, .pass = x->pass };
         struct pollfd fds[P_N];
         uint64_t t0 = zb_now_ns(), exited_ns = 0;
         bool exited = false;
@@ -224,7 +227,7 @@ int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(vo
                     struct eng_exit *ex, struct zb_error *err)
 {
         struct eng_exec x = {
-                .argv = argv, .in_fd = 0, .capture = p->capture, .wall_ms = p->limits.wall_time_ms,
+                .argv = argv, .in_fd = 0, .capture = zb_output_piped(p), .pass = !p->capture, .wall_ms = p->limits.wall_time_ms,
                 .output_limit = p->limits.output, .output_kill = p->limits.output_kill,
                 .forward_signals = true, .on_timeout = on_timeout, .on_signal = on_signal,
                 .on_output_limit = on_timeout, .ctx = ctx,

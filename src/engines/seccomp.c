@@ -143,6 +143,7 @@ uint32_t eng_bpf_eval(const struct sock_fprog *prog, uint32_t arch, int nr, cons
 
 static const uint64_t probe_values[] = {
         1, 2, 3, 8, 10, 16, 17, 38, 0x20000, 0x20008, 0xffffffffull, TIOCSTI, TIOCLINUX,
+        BTRFS_IOC_SUBVOL_CREATE, BTRFS_IOC_SUBVOL_CREATE_V2, BTRFS_IOC_SNAP_CREATE, BTRFS_IOC_SNAP_CREATE_V2,
         CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, 0x80, 0x100000000ull,
         0xffffffff00005412ull, ~0ull,
 };
@@ -283,7 +284,7 @@ static int argument_rules(json_object *calls, const char *name)
                 add_rule(calls, name, SECCOMP_RET_ALLOW,
                          args1(0, NS_FLAGS_UNSHARE, 0, "SCMP_CMP_MASKED_EQ"));
         } else if (strcmp(name, "ioctl") == 0) {
-                static const uint32_t deny[] = { TIOCSTI, TIOCLINUX };
+                static const uint32_t deny[] = NS_IOCTL_DENY;
                 ioctl_complement(calls, deny, ARRAY_SIZE(deny), 0, 0);
         } else if (strcmp(name, "socket") == 0) {
                 for (uint64_t fam = 0; fam <= AF_NETLINK; fam++) {

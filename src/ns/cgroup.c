@@ -21,13 +21,16 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "blkio.h"
 #include "cgroup.h"
 
 #define SUPERVISOR_LEAF "zonebox-supervisor"
 #define CPU_PERIOD_US 100000ull
 #define REMOVE_TRIES 200 /* × 1 ms: rmdir waits for the kernel to release the cgroup */
 
-static const char *const ctrl_name[ZB_CG_N] = { "memory", "cpu", "cpuacct", "pids" };
+static const char *const ctrl_name[ZB_CG_N] = { "memory", "cpu", "cpuacct", "pids", "io" };
+/* The same controllers' names on cgroup v1 (io was blkio there). */
+static const char *const ctrl_v1_name[ZB_CG_N] = { "memory", "cpu", "cpuacct", "pids", "blkio" };
 
 /* ---------------------------------------------------------------- parsing */
 
@@ -120,7 +123,7 @@ int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
                         if (copy_field(opts, sizeof(opts), f[sep + 3], flen[sep + 3]) < 0)
                                 continue;
                         for (int c = 0; c < ZB_CG_N; c++)
-                                if (zb_cg_has_word(opts, ctrl_name[c]))
+                                if (zb_cg_has_word(opts, ctrl_v1_name[c]))
                                         m->ctrls |= 1u << c;
                         if (!m->ctrls)
                                 continue; /* name=systemd and the like */
@@ -148,7 +151,7 @@ int zb_cg_parse_self(struct zb_cg_layout *l, const char *text)
                                 if (line[0] == '0' && c1 == line + 1 && !ctrls[0])
                                         snprintf(l->v2_self, sizeof(l->v2_self), "%s", path);
                                 for (int c = 0; c < ZB_CG_N; c++)
-                                        if (zb_cg_has_word(ctrls, ctrl_name[c]))
+                                        if (zb_cg_has_word(ctrls, ctrl_v1_name[c]))
                                                 snprintf(l->v1_self[c], sizeof(l->v1_self[c]), "%s",
                                                          path);
                         }
@@ -467,7 +470,7 @@ static void gc_dir(const char *dir, bool v2, unsigned *removed)
 
 static bool limit_wanted(const struct zb_limits *l)
 {
-        return l->memory || l->cpus_milli || l->pids || l->cpu_time_ms;
+        return l->memory || l->cpus_milli || l->pids || l->cpu_time_ms || zb_io_wanted(&l->io);
 }
 
 static uint64_t swap_bytes(const struct zb_limits *l)
@@ -572,6 +575,11 @@ static int make_v1(struct ns_cgroup *cg, const struct zb_cg_layout *l, int c, co
         return 0;
 }
 
+/* A finite swap limit where the kernel keeps no swap accounting would be
+ * no limit at all: refused, not dropped. */
+#define SWAP_UNENFORCEABLE \
+        "layer resources: limits.swap: this host has no swap accounting (%s), so a swap limit cannot be enforced; give swap 0 or unlimited"
+
 static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb_error *err)
 {
         const char *dir, *what;
@@ -587,6 +595,8 @@ static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb
                                 what = "memory.swap.max";
                                 r = swap == ZB_UNLIMITED ? write_text(dir, what, "max")
                                                          : write_u64(dir, what, swap);
+                        } else if (r == 0 && swap != 0 && swap != ZB_UNLIMITED) {
+                                return zb_error_set(err, ENOTSUP, SWAP_UNENFORCEABLE, "v2 memory.swap.max");
                         }
                 } else {
                         dir = cg->v1_dir[ZB_CG_MEMORY];
@@ -600,6 +610,8 @@ static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb
                                 /* No swap accounting: keep reclaim from swapping. */
                                 what = "memory.swappiness";
                                 r = write_text(dir, what, "0");
+                        } else if (r == 0 && swap != ZB_UNLIMITED) {
+                                return zb_error_set(err, ENOTSUP, SWAP_UNENFORCEABLE, "v1 memory.memsw.limit_in_bytes");
                         }
                 }
                 if (r < 0)
@@ -656,9 +668,9 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
 
         /* Where each controller goes. */
         const bool wanted[ZB_CG_N] = { [ZB_CG_MEMORY] = true, [ZB_CG_CPU] = lim->cpus_milli != 0,
-                                       [ZB_CG_PIDS] = lim->pids != 0 };
+                                       [ZB_CG_PIDS] = lim->pids != 0, [ZB_CG_IO] = zb_io_wanted(&lim->io) };
         bool required[ZB_CG_N] = { [ZB_CG_MEMORY] = lim->memory != 0, [ZB_CG_CPU] = lim->cpus_milli != 0,
-                                   [ZB_CG_PIDS] = lim->pids != 0 };
+                                   [ZB_CG_PIDS] = lim->pids != 0, [ZB_CG_IO] = zb_io_wanted(&lim->io) };
         char v2_parent[PATH_MAX] = "", v2_avail[512] = "", want_v2[128] = "", v2_parent_cg[PATH_MAX];
         if (l->v2 >= 0 && l->v2_self[0] &&
             parent_cgroup(l->v2_self, parent, v2_parent_cg, sizeof(v2_parent_cg)) == 0 &&
@@ -722,6 +734,10 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
                         return r;
 
         if ((r = set_limits(cg, lim, err)) < 0)
+                return r;
+        if (zb_io_wanted(&lim->io) &&
+            (r = ns_blkio_apply(p, cg->where[ZB_CG_IO] == ZB_CG_V2 ? cg->v2_dir : cg->v1_dir[ZB_CG_IO],
+                                cg->where[ZB_CG_IO] == ZB_CG_V2, err)) < 0)
                 return r;
 
         /* CPU usage for the cpu_time limit and the result. */

@@ -23,7 +23,7 @@
 #include "../core/policy.h"
 #include "../core/result.h"
 
-enum zb_cg_ctrl { ZB_CG_MEMORY, ZB_CG_CPU, ZB_CG_CPUACCT, ZB_CG_PIDS, ZB_CG_N };
+enum zb_cg_ctrl { ZB_CG_MEMORY, ZB_CG_CPU, ZB_CG_CPUACCT, ZB_CG_PIDS, ZB_CG_IO, ZB_CG_N };
 enum zb_cg_where { ZB_CG_NONE, ZB_CG_V1, ZB_CG_V2 };
 
 #define ZB_CG_MAX_MOUNTS 32

@@ -48,7 +48,7 @@ int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err)
 {
         const struct zb_limits *l = &p->limits;
         int r = check_one(RLIMIT_NOFILE, "open_files", l->open_files, err);
-        if (r == 0 && l->file_size != ZB_UNLIMITED)
+        if (r == 0 && l->file_size != ZB_UNLIMITED && l->file_size_set)
                 r = check_one(RLIMIT_FSIZE, "file_size", l->file_size, err);
         if (r == 0 && l->cpu_time_ms)
                 r = check_one(RLIMIT_CPU, "cpu_time", cpu_rlimit_s(l, true) + 1, err);
@@ -82,10 +82,11 @@ void ns_rlimits_apply(struct ns_ctx *c)
          * (RLIMIT_NPROC counts every process of the uid on the host). */
         if (c->rlimit_fallback && l->memory)
                 set_one(c, RLIMIT_AS, "memory (fallback)", to_rlim(l->memory));
-        if (l->file_size != ZB_UNLIMITED) {
-                set_one(c, RLIMIT_FSIZE, "file_size", to_rlim(l->file_size));
-        } else if (getrlimit(RLIMIT_FSIZE, &cur) == 0) {
-                /* Keep the inherited value but make soft = hard. */
-                set_one(c, RLIMIT_FSIZE, "file_size", cur.rlim_max);
-        }
+        /* unlimited keeps the inherited hard limit (soft = hard); so does the
+         * default where the caller's own hard limit is below it. */
+        rlim_t fsize = to_rlim(l->file_size);
+        bool inherit = l->file_size == ZB_UNLIMITED || !l->file_size_set;
+        if (inherit && getrlimit(RLIMIT_FSIZE, &cur) == 0 && cur.rlim_max < fsize)
+                fsize = cur.rlim_max;
+        set_one(c, RLIMIT_FSIZE, "file_size", fsize);
 }

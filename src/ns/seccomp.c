@@ -9,7 +9,7 @@
  * python3, gcc and make need; everything else fails with EPERM. Argument
  * filters close what an allowlist leaves open: clone and unshare cannot
  * create namespaces, ioctl cannot push input into a terminal (TIOCSTI,
- * TIOCLINUX), socket opens only unix, inet, inet6 and netlink-route sockets
+ * TIOCLINUX) nor make a btrfs subvolume or snapshot, socket opens only unix, inet, inet6 and netlink-route sockets
  * (other families get EAFNOSUPPORT, so programs fall back), personality takes
  * only Docker's five values. clone3 gets ENOSYS: its flags live in memory
  * the filter cannot read, and glibc falls back to clone on ENOSYS.
@@ -292,9 +292,7 @@ static int allow_unless_low32(scmp_filter_ctx ctx, int nr, const char *name, uns
 
 static int ioctl_rules(scmp_filter_ctx ctx, struct zb_error *err)
 {
-        /* TIOCSTI fakes terminal input to the terminal's owner outside
-         * (CVE-2017-5226); TIOCLINUX can do the same on a virtual console. */
-        static const uint32_t deny[] = { TIOCSTI, TIOCLINUX };
+        static const uint32_t deny[] = NS_IOCTL_DENY; /* seccomp.h says why */
         bool raw;
         int nr = syscall_number("ioctl", &raw);
         if (nr < 0)

@@ -5,7 +5,9 @@
 #ifndef ZB_NS_SECCOMP_H
 #define ZB_NS_SECCOMP_H
 
+#include <linux/btrfs.h>
 #include <linux/filter.h>
+#include <sys/ioctl.h>
 #include <stddef.h>
 
 struct zb_error;
@@ -28,6 +30,18 @@ struct zb_error;
 /* CLONE_NEWTIME (0x80) is a namespace only to unshare(2) and clone3; to
  * clone(2) the low byte is the exit signal. */
 #define NS_FLAGS_UNSHARE (NS_FLAGS_CLONE | 0x80 /* CLONE_NEWTIME */)
+
+/* ioctl requests the default filter refuses (compared on the low 32
+ * bits), used by the filter and the engines' JSON profile. TIOCSTI fakes
+ * terminal input to the terminal's owner outside (CVE-2017-5226), TIOCLINUX
+ * the same on a virtual console. A btrfs subvolume or snapshot made inside a
+ * zone is a qgroup of its own, outside the zone's size cap (quota.c): the
+ * sandbox may not make one. */
+#define NS_IOCTL_DENY                                                                        \
+        {                                                                                    \
+                TIOCSTI, TIOCLINUX, BTRFS_IOC_SUBVOL_CREATE, BTRFS_IOC_SUBVOL_CREATE_V2,     \
+                        BTRFS_IOC_SNAP_CREATE, BTRFS_IOC_SNAP_CREATE_V2                      \
+        }
 
 /* allow and deny replace whatever the profile says about a name, argument
  * filters included: allow "clone" lifts the namespace-flag check. deny wins

@@ -64,6 +64,7 @@ struct r_accepted {
         uint32_t exec_id;
         uint64_t output_limit;
         uint32_t output_kill;
+        uint32_t output_set; /* limits.output given: pass-through output is capped too */
 };
 
 #define LAYERS_LEN 400
@@ -843,7 +844,8 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
 
         struct r_accepted a = { .type = R_ACCEPTED, .exec_id = c->exec_id,
                                 .output_limit = s->p->limits.output,
-                                .output_kill = s->p->limits.output_kill };
+                                .output_kill = s->p->limits.output_kill,
+                                .output_set = s->p->limits.output_set };
         if (send(c->fd, &a, sizeof(a), MSG_NOSIGNAL) < 0) {
                 exec_error(s, c, ZB_SETUP_FAILED, "session exec: the client went away", true);
                 return;
@@ -1376,6 +1378,7 @@ struct exec_io {
         bool capture;
         uint64_t limit;
         bool limit_kill, output_killed;
+        bool pass_capped; /* the session's limits.output was given */
         int sock;
 };
 
@@ -1388,11 +1391,14 @@ static int pump(struct exec_io *io, int fd, int slot)
                 return 1;
         if (n <= 0)
                 return 0;
-        if (!io->capture)
-                return zb_write_all(slot ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)n) < 0 ? 0 : 2;
+        /* Pass-through is capped only when limits.output was given (output.c). */
         struct zb_buf *b = slot ? &io->r->err : &io->r->out;
-        if (zb_buf_capture(b, slot ? &io->r->out : &io->r->err, buf, (size_t)n, io->limit) &&
-            io->limit_kill && !io->output_killed) {
+        int pass_fd = io->capture ? -1 : slot ? STDERR_FILENO : STDOUT_FILENO;
+        uint64_t limit = io->capture || io->pass_capped ? io->limit : UINT64_MAX;
+        int t = zb_output_take(b, slot ? &io->r->out : &io->r->err, pass_fd, buf, (size_t)n, limit);
+        if (t & ZB_OUTPUT_CLOSED)
+                return 0;
+        if ((t & ZB_OUTPUT_DROPPED) && io->limit_kill && !io->output_killed) {
                 struct c_kill k = { .type = C_KILL, .sig = SIGKILL };
                 io->output_killed = true;
                 if (send(io->sock, &k, sizeof(k), MSG_NOSIGNAL) < 0)
@@ -1502,6 +1508,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 if (u.a.type == R_ACCEPTED && n == (ssize_t)sizeof(u.a)) {
                         io.limit = u.a.output_limit;
                         io.limit_kill = u.a.output_kill != 0;
+                        io.pass_capped = u.a.output_set != 0;
                         accepted = u.a.exec_id;
                 } else if (u.type == R_RESULT && n == (ssize_t)sizeof(u.res) &&
                            (!accepted || u.res.exec_id == accepted)) {

@@ -21,6 +21,7 @@
 #include "cgroup.h"
 #include "cow.h"
 #include "ns.h"
+#include "quota.h"
 #include "session.h"
 #include "sys.h"
 
@@ -117,10 +118,15 @@ static void capture(struct run *run, int slot)
                 close_slot(run, slot);
                 return;
         }
-        /* One cap for stdout and stderr together. */
+        /* One cap for stdout and stderr together, captured or passed on
+         * (output.c); a closed caller's stream closes ours, so the command
+         * gets EPIPE as it would have without zonebox in between. */
         const struct zb_buf *other = slot == FD_OUT ? &run->r->err : &run->r->out;
-        if (zb_buf_capture(b, other, buf, (size_t)n, run->p->limits.output) &&
-            run->p->limits.output_kill && !run->output_killed) {
+        int pass_fd = run->p->capture ? -1 : slot == FD_OUT ? STDOUT_FILENO : STDERR_FILENO;
+        int t = zb_output_take(b, other, pass_fd, buf, (size_t)n, run->p->limits.output);
+        if (t & ZB_OUTPUT_CLOSED)
+                close_slot(run, slot);
+        if ((t & ZB_OUTPUT_DROPPED) && run->p->limits.output_kill && !run->output_killed) {
                 run->output_killed = true;
                 run->end_ns = zb_now_ns();
                 kill_sandbox(run);
@@ -486,11 +492,12 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         struct run run = { .p = p, .r = r, .pidfd = -1, .cg = cg, .sess = sess };
         int ctl[2];
         struct ns_cow cow = { .store_fd = -1, .run_fd = -1 };
+        _cleanup_(freep) struct ns_quota *quota = calloc(1, sizeof(*quota));
         int ret;
 
         for (int i = 0; i < FD_COUNT; i++)
                 run.fds[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
-        if (!c || !cg)
+        if (!c || !cg || !quota)
                 return zb_error_set(err, ENOMEM, "out of memory");
         cg->v2_fd = cg->cpu_fd = -1;
         ret = ns_rlimits_check(p, err);
@@ -498,6 +505,8 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
                 ret = ctx_init(c, p, err);
         if (ret == 0)
                 ret = ns_cow_prepare(&cow, c, err);
+        if (ret == 0)
+                ret = ns_quota_prepare(quota, p, c->cow_dir, err);
         if (ret == 0)
                 ret = ns_security_prepare(c, r, err);
         if (ret == 0)
@@ -515,7 +524,7 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         if ((ret = make_pipe(go, err)) < 0 || (ret = make_pipe(setup, err)) < 0 ||
             (ret = make_pipe(status, err)) < 0)
                 goto out;
-        if (p->capture && ((ret = make_pipe(out, err)) < 0 || (ret = make_pipe(errp, err)) < 0))
+        if (zb_output_piped(p) && ((ret = make_pipe(out, err)) < 0 || (ret = make_pipe(errp, err)) < 0))
                 goto out;
         if (sess) {
                 if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
@@ -530,8 +539,10 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         record_layers(p, cg, r);
         ret = supervise(c, &run, go, setup, status, out, errp, err);
         ns_net_finish(c, ret == 0 ? r : NULL);
-        if (ret == 0)
+        if (ret == 0) {
+                ns_quota_finish(quota, r);
                 ns_cow_finish(&cow, p, r);
+        }
 out:
         for (int i = 0; i < FD_COUNT; i++)
                 if (i != FD_PID && run.fds[i].fd >= 0)
@@ -544,6 +555,8 @@ out:
         if (c && c->session_fd >= 0)
                 close(c->session_fd);
         ns_cgroup_finish(cg, NULL); /* after a failure before the run; a no-op after one */
+        if (quota)
+                ns_quota_release(quota);
         ns_cow_release(&cow);
         if (c) {
                 if (ret < 0)

@@ -302,7 +302,7 @@ TEST(cow_zone_mode_and_flags)
         CHECK(p->n_zones == 2 && p->zones[1].mode == ZB_ZONE_COW);
         CHECK(zb_policy_apply_flag(p, "-v", "/tmp:/x:cow,ro", &err) == 0); /* the last option wins */
         CHECK(zb_policy_apply_flag(p, "-v", "/tmp:/y:cwo", &err) == -EINVAL);
-        CHECK_STR_CONTAINS(err.message, "(ro, rw or cow)");
+        CHECK_STR_CONTAINS(err.message, "(ro, rw, cow, size=N)");
 
         CHECK(p->cow.action == ZB_COW_KEEP && p->cow.dir == NULL);
         CHECK(zb_policy_apply_flag(p, "--cow-action", "commit", &err) == 0 && p->cow.action == ZB_COW_COMMIT);

@@ -67,6 +67,7 @@ TEST(engines_docker_default_golden)
                              "--hostname zonebox --user 1000:1000 --read-only --cap-drop ALL "
                              "--security-opt no-new-privileges --memory 512m --memory-swap 512m "
                              "--pids-limit 256 --ulimit nofile=1024:1024 --ulimit core=0:0 "
+                             "--ulimit fsize=1073741824:1073741824 "
                              "-e PATH=/usr/local/bin:/usr/bin:/bin -e HOME=/ -e LANG=C.UTF-8 IMAGE";
         if (!line || strcmp(line, golden) != 0)
                 fprintf(stderr, "  got: %s\n", line ? line : "(null)");
