@@ -125,7 +125,7 @@ static int prepare_dir_root(struct ns_ctx *c, struct zb_error *err)
 int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err)
 {
         const struct zb_security *s = &c->p->security;
-        const char *home = zb_env_get(c->envp, "HOME");
+        const char *home = c->p->tmp_size ? ZB_HOME_DIR : zb_env_get(c->envp, "HOME");
         int r = c->p->rootfs ? prepare_dir_root(c, err) : prepare_host_root(c, err);
         if (r < 0)
                 return r;
@@ -247,16 +247,13 @@ static void open_sources(struct stage *s)
                 if (s->bind_fd[i] < 0 && !b->optional)
                         ns_fail(c, 0, errno, "layer mount: open %s", b->src);
         }
+        /* Zones were opened with the invoker's rights (zones.c). */
         for (size_t i = 0; i < c->p->n_zones; i++) {
                 const struct zb_zone *z = &c->p->zones[i];
-                s->zone_fd[i] = -1;
-                if (z->mode == ZB_ZONE_TMPFS)
-                        continue;
-                int fd = open(z->host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        ns_fail(c, 0, errno, "zone '%s': open %s", z->name, z->host_path);
-                s->zone_fd[i] = clone_tree(c, fd, "", true, z->host_path);
-                close(fd);
+                s->zone_fd[i] = c->zone_src[i].tree_fd;
+                c->zone_src[i].tree_fd = -1;
+                if (z->mode != ZB_ZONE_TMPFS && s->zone_fd[i] < 0)
+                        ns_fail(c, 0, -s->zone_fd[i], "zone '%s': open %s", z->name, z->host_path);
         }
         for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
                 char p[32];
@@ -330,6 +327,10 @@ static void build_skeleton(struct stage *s)
                 snprintf(hn, sizeof(hn), "%s\n", c->hostname);
                 write_inside(s, "/etc/hostname", hn);
         }
+        if (c->p->tmp_size) {
+                mkdir_inside(s, "/tmp", 01777);
+                mkdir_inside(s, ZB_HOME_DIR, 0755);
+        }
         for (size_t i = 0; i < c->p->n_zones; i++)
                 mkdir_inside(s, c->p->zones[i].path, 0755);
         if (c->p->check_canary)
@@ -398,6 +399,55 @@ static void mount_proc(struct stage *s)
         attach(s, fd, "/proc/sys", "/proc/sys (read-only)");
 }
 
+static bool zone_at(const struct ns_ctx *c, const char *path)
+{
+        for (size_t i = 0; i < c->p->n_zones; i++)
+                if (strcmp(c->p->zones[i].path, path) == 0)
+                        return true;
+        return false;
+}
+
+static void scratch_view(struct stage *s, int mnt, const char *dir, mode_t mode, const char *inner)
+{
+        /* mkdir's mode passes through the umask; the view's must not. */
+        if (mkdirat(mnt, dir, mode) < 0 || fchmodat(mnt, dir, mode, 0) < 0)
+                ns_fail(s->c, 0, errno, "layer mount: make %s", inner);
+        attach(s, clone_tree(s->c, mnt, dir, false, inner), inner, inner);
+}
+
+/* /tmp (mode 1777) and the home dir: two views of one size-capped tmpfs,
+ * so they share one cap, and its pages count in the memory limit like any
+ * the command touches. A zone at /tmp takes /tmp's place. */
+static void mount_scratch(struct stage *s)
+{
+        struct ns_ctx *c = s->c;
+        char size[32];
+
+        if (!c->p->tmp_size)
+                return;
+        snprintf(size, sizeof(size), "%llu", (unsigned long long)c->p->tmp_size);
+        int fs = sys_fsopen("tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0 || sys_fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+            sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+            sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                ns_fail(c, 0, errno, "layer mount: tmpfs for /tmp");
+        int mnt = sys_fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (mnt < 0)
+                ns_fail(c, 0, errno, "layer mount: tmpfs for /tmp (fsmount)");
+        close(fs);
+        if (!zone_at(c, "/tmp"))
+                scratch_view(s, mnt, "tmp", 01777, "/tmp");
+        if (!zone_at(c, ZB_HOME_DIR))
+                scratch_view(s, mnt, "home", 0700, ZB_HOME_DIR);
+        close(mnt);
+        /* Zones below /tmp or the home dir need their mount points again. */
+        for (size_t i = 0; i < c->p->n_zones; i++) {
+                const char *zp = c->p->zones[i].path;
+                if (strncmp(zp, "/tmp/", 5) == 0 || strncmp(zp, ZB_HOME_DIR "/", sizeof(ZB_HOME_DIR)) == 0)
+                        mkdir_inside(s, zp, 0755);
+        }
+}
+
 static void mount_zones(struct stage *s)
 {
         char p[512], opts[64];
@@ -457,6 +507,7 @@ void ns_mounts_build(struct ns_ctx *c)
         fill_root(&s);
         mount_dev(&s);
         mount_proc(&s);
+        mount_scratch(&s);
         mount_zones(&s);
         enter_root(&s);
 }
