@@ -165,6 +165,8 @@ static void path_in_root(const struct stage *s, char *buf, size_t n, const char 
 static void mkdir_inside(struct stage *s, const char *inner, mode_t mode)
 {
         char p[512];
+        if (strcmp(inner, "/") == 0)
+                return; /* -w /: the root is there */
         snprintf(p, sizeof(p), "%s", inner + 1);
         for (char *slash = p;; slash++) {
                 slash = strchr(slash, '/');
