@@ -352,3 +352,35 @@ def test_gcc_with_cwd_at_root(zb):
     r = zb.run("-w", "/", "--", "sh", "-c",
                "printf 'int main(){return 42;}' | gcc -x c -o /tmp/a - && /tmp/a; echo $?")
     assert r.rc == 0 and r.stdout.split()[-1] == "42", r
+
+
+# ---------------------------------------------------------------- sessions and engines
+
+
+def test_session_zone_files_belong_to_the_dirs_owner(zb_root, tmp):
+    from test_session import Sessions
+    ses = Sessions(zb_root, tmp)
+    out = tmp.mkdir("sesout", mode=0o700)
+    os.chown(out, 1234, 1234)
+    try:
+        sid = ses.start("-v", out + ":/output")
+        r = ses.exec(sid, "--", "sh", "-c", "echo s > /output/f; id -u; echo $HOME; touch $HOME/h /tmp/t")
+        assert r.rc == 0, r
+        assert r.stdout.split() == ["1000", "/home/sandbox"]
+    finally:
+        ses.cleanup()
+    st = os.stat(os.path.join(out, "f"))
+    assert (st.st_uid, st.st_gid) == (1234, 1234)
+
+
+def test_export_warns_that_zones_are_not_idmapped(tmp):
+    d = tmp.mkdir("exp")
+    p = subprocess.run([ZONEBOX, "export", "docker", "-v", d + ":/output", "--", "true"], capture_output=True,
+                       text=True, timeout=RUN_TIMEOUT, cwd="/")
+    assert p.returncode == 0, p
+    assert "zone 'output': not idmapped" in p.stderr
+    assert "--tmpfs /tmp:" in p.stdout and "--tmpfs /home/sandbox:" in p.stdout
+    p = subprocess.run([ZONEBOX, "export", "docker", "--strict", "--landlock", "false", "-v", d + ":/output",
+                        "--", "true"],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd="/")
+    assert p.returncode == 125 and "not idmapped" in p.stderr, p
