@@ -42,6 +42,19 @@
 
 /* ---------- small helpers ---------- */
 
+static inline int sys_fsopen(const char *fs, unsigned flags)
+{
+        return (int)syscall(SYS_fsopen, fs, flags);
+}
+static inline int sys_fsconfig(int fd, unsigned cmd, const char *key, const void *value, int aux)
+{
+        return (int)syscall(SYS_fsconfig, fd, cmd, key, value, aux);
+}
+static inline int sys_fsmount(int fd, unsigned flags, unsigned attrs)
+{
+        return (int)syscall(SYS_fsmount, fd, flags, attrs);
+}
+
 static int64_t realtime_ns(void)
 {
         struct timespec ts;

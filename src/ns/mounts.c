@@ -27,6 +27,7 @@
 static const char *const stage_candidates[] = { "/tmp", "/mnt", "/run" };
 
 #define ROOT_TMPFS_OPTS "mode=0755,size=8m,nr_inodes=4096"
+#define PAGE_BYTES 4096ull
 #define DEV_SHM_OPTS "mode=1777,size=64m"
 #define PROC_MOUNT_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
@@ -62,6 +63,7 @@ static int add_bind(struct ns_ctx *c, const char *src, const char *dst, bool opt
                 if (st.st_size > (1 << 20))
                         return optional ? 0 : zb_error_set(err, EFBIG, "layer mount: %s too large", src);
                 b->is_file = true;
+                c->root_bytes += ((uint64_t)st.st_size + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
         } else if (!S_ISDIR(st.st_mode)) {
                 return optional ? 0 : zb_error_set(err, EINVAL, "layer mount: %s is not a directory", src);
         }
@@ -126,6 +128,8 @@ int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err)
 {
         const struct zb_security *s = &c->p->security;
         const char *home = c->p->tmp_size ? ZB_HOME_DIR : zb_env_get(c->envp, "HOME");
+        /* The generated /etc files and the check canary: a page each. */
+        c->root_bytes = 8 * PAGE_BYTES;
         int r = c->p->rootfs ? prepare_dir_root(c, err) : prepare_host_root(c, err);
         if (r < 0)
                 return r;
@@ -275,7 +279,13 @@ static void mount_stage_root(struct stage *s)
         }
         if (!s->root)
                 ns_fail(s->c, 0, ENOENT, "layer mount: no staging directory (/tmp, /mnt or /run)");
-        if (mount("tmpfs", s->root, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS_OPTS) < 0)
+        /* With /tmp and the home dir on it (mount_scratch), the root's
+         * tmpfs holds the tmp size on top of its own few files. */
+        char opts[64] = ROOT_TMPFS_OPTS;
+        if (s->c->p->tmp_size)
+                snprintf(opts, sizeof(opts), "mode=0755,size=%llu",
+                         (unsigned long long)(s->c->p->tmp_size + s->c->root_bytes));
+        if (mount("tmpfs", s->root, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
                 ns_fail(s->c, 0, errno, "layer mount: tmpfs root at %s", s->root);
         s->root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (s->root_fd < 0)
@@ -329,16 +339,45 @@ static void build_skeleton(struct stage *s)
                 snprintf(hn, sizeof(hn), "%s\n", c->hostname);
                 write_inside(s, "/etc/hostname", hn);
         }
-        if (c->p->tmp_size) {
-                mkdir_inside(s, "/tmp", 01777);
-                mkdir_inside(s, ZB_HOME_DIR, 0755);
-        }
         for (size_t i = 0; i < c->p->n_zones; i++)
                 mkdir_inside(s, c->p->zones[i].path, 0755);
         if (c->p->check_canary)
                 write_inside(s, ZB_CHECK_LANDLOCK_CANARY, "zonebox check: Landlock should refuse this\n");
         if (c->p->workdir)
                 mkdir_inside(s, c->p->workdir, 0755);
+}
+
+static bool zone_at(const struct ns_ctx *c, const char *path)
+{
+        for (size_t i = 0; i < c->p->n_zones; i++)
+                if (strcmp(c->p->zones[i].path, path) == 0)
+                        return true;
+        return false;
+}
+
+static void scratch_view(struct stage *s, const char *inner, mode_t mode)
+{
+        mkdir_inside(s, inner, 0755);
+        /* mkdir's mode passes through the umask; this one must not. */
+        if (fchmodat(s->root_fd, inner + 1, mode, 0) < 0)
+                ns_fail(s->c, 0, errno, "layer mount: chmod %s", inner);
+        attach(s, clone_tree(s->c, s->root_fd, inner + 1, false, inner), inner, inner);
+}
+
+/* /tmp (mode 1777) and the home dir: clones of two dirs of the root's own
+ * tmpfs, taken before the root turns read-only, so they stay writable. One
+ * size cap (the tmp size) for both, and their pages count in the memory
+ * limit like any the command touches. A zone at /tmp takes its place. */
+static void mount_scratch(struct stage *s)
+{
+        struct ns_ctx *c = s->c;
+
+        if (!c->p->tmp_size)
+                return;
+        if (!zone_at(c, "/tmp"))
+                scratch_view(s, "/tmp", 01777);
+        if (!zone_at(c, ZB_HOME_DIR))
+                scratch_view(s, ZB_HOME_DIR, 0700);
 }
 
 /* Phase 3: system binds read-only, files copied, then the root read-only. */
@@ -401,55 +440,6 @@ static void mount_proc(struct stage *s)
         attach(s, fd, "/proc/sys", "/proc/sys (read-only)");
 }
 
-static bool zone_at(const struct ns_ctx *c, const char *path)
-{
-        for (size_t i = 0; i < c->p->n_zones; i++)
-                if (strcmp(c->p->zones[i].path, path) == 0)
-                        return true;
-        return false;
-}
-
-static void scratch_view(struct stage *s, int mnt, const char *dir, mode_t mode, const char *inner)
-{
-        /* mkdir's mode passes through the umask; the view's must not. */
-        if (mkdirat(mnt, dir, mode) < 0 || fchmodat(mnt, dir, mode, 0) < 0)
-                ns_fail(s->c, 0, errno, "layer mount: make %s", inner);
-        attach(s, clone_tree(s->c, mnt, dir, false, inner), inner, inner);
-}
-
-/* /tmp (mode 1777) and the home dir: two views of one size-capped tmpfs,
- * so they share one cap, and its pages count in the memory limit like any
- * the command touches. A zone at /tmp takes /tmp's place. */
-static void mount_scratch(struct stage *s)
-{
-        struct ns_ctx *c = s->c;
-        char size[32];
-
-        if (!c->p->tmp_size)
-                return;
-        snprintf(size, sizeof(size), "%llu", (unsigned long long)c->p->tmp_size);
-        int fs = sys_fsopen("tmpfs", FSOPEN_CLOEXEC);
-        if (fs < 0 || sys_fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
-            sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-            sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                ns_fail(c, 0, errno, "layer mount: tmpfs for /tmp");
-        int mnt = sys_fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-        if (mnt < 0)
-                ns_fail(c, 0, errno, "layer mount: tmpfs for /tmp (fsmount)");
-        close(fs);
-        if (!zone_at(c, "/tmp"))
-                scratch_view(s, mnt, "tmp", 01777, "/tmp");
-        if (!zone_at(c, ZB_HOME_DIR))
-                scratch_view(s, mnt, "home", 0700, ZB_HOME_DIR);
-        close(mnt);
-        /* Zones below /tmp or the home dir need their mount points again. */
-        for (size_t i = 0; i < c->p->n_zones; i++) {
-                const char *zp = c->p->zones[i].path;
-                if (strncmp(zp, "/tmp/", 5) == 0 || strncmp(zp, ZB_HOME_DIR "/", sizeof(ZB_HOME_DIR)) == 0)
-                        mkdir_inside(s, zp, 0755);
-        }
-}
-
 static void mount_zones(struct stage *s)
 {
         char p[512], opts[64];
@@ -506,10 +496,10 @@ void ns_mounts_build(struct ns_ctx *c)
         mount_stage_root(&s);
         mount_cow_zones(&s);
         build_skeleton(&s);
+        mount_scratch(&s);
         fill_root(&s);
         mount_dev(&s);
         mount_proc(&s);
-        mount_scratch(&s);
         mount_zones(&s);
         enter_root(&s);
 }

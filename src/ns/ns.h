@@ -120,6 +120,7 @@ struct ns_ctx {
         /* prepared root */
         struct ns_bind binds[NS_MAX_BINDS];
         size_t n_binds;
+        uint64_t root_bytes; /* what the root's tmpfs holds besides /tmp and home */
         char passwd[1024];
         char group[512];
         char hosts[256];

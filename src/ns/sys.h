@@ -29,18 +29,6 @@ static inline int sys_mount_setattr(int dfd, const char *path, unsigned flags,
 {
         return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, sizeof(*attr));
 }
-static inline int sys_fsopen(const char *fs, unsigned flags)
-{
-        return (int)syscall(SYS_fsopen, fs, flags);
-}
-static inline int sys_fsconfig(int fd, unsigned cmd, const char *key, const void *value, int aux)
-{
-        return (int)syscall(SYS_fsconfig, fd, cmd, key, value, aux);
-}
-static inline int sys_fsmount(int fd, unsigned flags, unsigned attrs)
-{
-        return (int)syscall(SYS_fsmount, fd, flags, attrs);
-}
 static inline int sys_pivot_root(const char *new_root, const char *put_old)
 {
         return (int)syscall(SYS_pivot_root, new_root, put_old);
