@@ -100,29 +100,32 @@ int zb_flag_takes_value(const char *flag)
  * mount points can give one name (/a-b and /a/b): the later gets "-2",
  * "-3", ... so that -v x:/a-b -v y:/a/b are two zones, as they are two
  * mounts. */
+static bool name_taken(const struct zb_policy *p, const char *name, const char *dest)
+{
+        /* The same mount point keeps its name: a flag replaces the file's zone. */
+        for (size_t i = 0; i < p->n_zones; i++)
+                if (strcmp(p->zones[i].name, name) == 0 && strcmp(p->zones[i].path, dest) != 0)
+                        return true;
+        return false;
+}
+
 static char *name_from_path(const struct zb_policy *p, const char *dest)
 {
+        char base[128], name[160];
         const char *path = dest;
         while (*path == '/')
                 path++;
-        _cleanup_(freep) char *base = strdup(*path ? path : "root");
-        if (!base)
-                return NULL;
+        /* A longer name is refused by validation, whatever its suffix. */
+        if (strlen(path) >= sizeof(base))
+                return strdup(path);
+        snprintf(base, sizeof(base), "%s", *path ? path : "root");
         for (char *s = base; *s; s++)
                 if (*s == '/')
                         *s = '-';
-        char *n = strdup(base);
-        for (unsigned k = 2; n && k < 2 + ZB_MAX_ZONES; k++) {
-                bool used = false;
-                /* The same mount point keeps its name: a flag replaces the file's zone. */
-                for (size_t i = 0; i < p->n_zones && !used; i++)
-                        used = strcmp(p->zones[i].name, n) == 0 && strcmp(p->zones[i].path, dest) != 0;
-                if (!used)
-                        break;
-                free(n);
-                n = zb_asprintf("%s-%u", base, k);
-        }
-        return n;
+        snprintf(name, sizeof(name), "%s", base);
+        for (unsigned k = 2; k < 2 + ZB_MAX_ZONES && name_taken(p, name, dest); k++)
+                snprintf(name, sizeof(name), "%s-%u", base, k);
+        return strdup(name);
 }
 
 static int parse_volume(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)

@@ -39,6 +39,25 @@ static int write_proc(pid_t pid, const char *file, const char *data, struct zb_e
 
 /* ---------- /etc/subuid, /etc/subgid ---------- */
 
+/* "WHO:START:COUNT" at LINE: WHO into who (n bytes), the numbers checked. */
+static bool subid_line(const char *line, char *who, size_t n, unsigned long long *start,
+                       unsigned long long *count)
+{
+        size_t len = strcspn(line, ":\n");
+        if (len == 0 || len >= n || line[len] != ':')
+                return false;
+        memcpy(who, line, len);
+        who[len] = '\0';
+        char *end;
+        errno = 0;
+        *start = strtoull(line + len + 1, &end, 10);
+        if (errno || end == line + len + 1 || *end != ':')
+                return false;
+        const char *c = end + 1;
+        *count = strtoull(c, &end, 10);
+        return !errno && end != c && (*end == '\n' || *end == '\0');
+}
+
 int zb_subid_parse(const char *text, const char *name, unsigned long id, uint32_t need, uint32_t *start)
 {
         char idstr[24];
@@ -46,8 +65,7 @@ int zb_subid_parse(const char *text, const char *name, unsigned long id, uint32_
         for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
                 char who[256];
                 unsigned long long s, n;
-                int used = 0;
-                if (sscanf(line, "%255[^:\n]:%llu:%llu%n", who, &s, &n, &used) != 3 || used <= 0)
+                if (!subid_line(line, who, sizeof(who), &s, &n))
                         continue;
                 if (strcmp(who, name ? name : "") != 0 && strcmp(who, idstr) != 0)
                         continue;
@@ -86,10 +104,17 @@ static void own_name(uid_t uid, char *name, size_t n)
                 return;
         buf[len] = '\0';
         for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-                char who[256];
-                unsigned long u;
-                if (sscanf(line, "%255[^:\n]:%*[^:\n]:%lu:", who, &u) == 2 && u == uid) {
-                        snprintf(name, n, "%s", who);
+                /* NAME:PASSWORD:UID: */
+                const char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                const char *nl = strchr(line, '\n');
+                if (!c2 || (nl && c2 > nl))
+                        continue;
+                char *end;
+                errno = 0;
+                unsigned long u = strtoul(c2 + 1, &end, 10);
+                if (!errno && end != c2 + 1 && *end == ':' && u == uid && (size_t)(c1 - line) < n) {
+                        memcpy(name, line, (size_t)(c1 - line));
+                        name[c1 - line] = '\0';
                         return;
                 }
         }
@@ -98,7 +123,7 @@ static void own_name(uid_t uid, char *name, size_t n)
 int ns_ids_prepare(struct ns_ctx *c, struct zb_error *err)
 {
         struct ns_ids *ids = &c->ids;
-        uint32_t su, sg;
+        uint32_t su = 0, sg = 0;
 
         c->invoker_is_root = geteuid() == 0;
         if (c->invoker_is_root) {
