@@ -198,6 +198,8 @@ int ns_zones_prepare(struct ns_ctx *c, struct zb_result *r, struct zb_error *err
 
 void ns_zones_release(struct ns_ctx *c)
 {
+        if (!c->p)
+                return; /* ctx_init never ran: nothing was opened */
         for (size_t i = 0; i < c->p->n_zones && i < ZB_MAX_ZONES; i++) {
                 struct ns_zone_src *s = &c->zone_src[i];
                 if (s->tree_fd >= 0)

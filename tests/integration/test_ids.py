@@ -384,3 +384,14 @@ def test_export_warns_that_zones_are_not_idmapped(tmp):
                         "--", "true"],
                        capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd="/")
     assert p.returncode == 125 and "not idmapped" in p.stderr, p
+
+
+def test_failure_before_the_zones_are_opened_is_clean(zb_root, tmp):
+    """A limit refused before anything is prepared: exit 125 with the
+    reason, not a crash in releasing zones that were never opened."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard >= 1048576:
+        pytest.skip("the hard RLIMIT_NOFILE is not below 1048576 here")
+    r = zb_root.run("--ulimit", "nofile=1048576", "-v", tmp.mkdir("z") + ":/z", "--", "true")
+    assert r.rc == 125 and "open_files" in r.stderr, r
