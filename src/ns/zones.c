@@ -207,6 +207,11 @@ void ns_zones_release(struct ns_ctx *c)
                 if (s->userns_fd >= 0)
                         close(s->userns_fd);
                 s->tree_fd = s->userns_fd = -1;
+                /* The cow store's idmapped clone (ns_zones_idmap_dir). */
+                if (c->cow_dir[i] && c->cow_fd[i] >= 0) {
+                        close(c->cow_fd[i]);
+                        c->cow_fd[i] = -1;
+                }
         }
 }
 
