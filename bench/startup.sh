@@ -13,6 +13,8 @@
 #   QUIET_WAIT=60        seconds to wait at most for the machine to go quiet
 #                        (CPU pressure avg10 < 5%) before timing; 0 skips
 #   ZONEBOX=path         binary to measure (default build/zonebox)
+#   BASELINE=path        also time this (earlier) binary's default run, as
+#                        row zonebox-baseline, in the same hyperfine invocation
 #   RESULTS_DIR=dir      also keep hyperfine's JSON and the raw data there
 #                        (default: a temporary directory, removed at exit)
 set -euo pipefail
@@ -76,6 +78,10 @@ cd "$TMPD"
 cp "$ZB" "$TMPD/zonebox"
 ZB_SRC=$ZB
 ZB=$TMPD/zonebox
+if [ -n "${BASELINE:-}" ]; then
+	[ -x "$BASELINE" ] || die "BASELINE=$BASELINE is not executable"
+	cp "$BASELINE" "$TMPD/zonebox-baseline"
+fi
 
 # ---------- the commands ----------
 # bwrap-full: bubblewrap's closest match to zonebox's default isolation — all
@@ -91,6 +97,10 @@ cmds=(
 	"$ZB run -- /bin/true"
 	"$ZB run --tmpfs /scratch:size=64m -v /tmp:/input:ro -- /bin/true"
 )
+if [ -n "${BASELINE:-}" ]; then
+	names+=(zonebox-baseline)
+	cmds+=("$TMPD/zonebox-baseline run -- /bin/true")
+fi
 
 # Each must work here before it is timed (bwrap needs unprivileged user
 # namespaces; zonebox the same).

@@ -18,6 +18,7 @@ enum flag_kind {
         F_ULIMIT,   /* --ulimit fsize=..,nofile=.. */
         F_NOOP,     /* accepted for Docker compatibility: already the default */
         F_TRUE,     /* a boolean key set to true */
+        F_NONE,     /* a key set to none */
 };
 
 struct flag {
@@ -80,6 +81,8 @@ static const struct flag flags[] = {
         { "--strict", NULL, F_TRUE, "strict", false },
         { "--kind", NULL, F_KEY, "kubernetes.kind", true },
         { "--host-zones", NULL, F_KEY, "kubernetes.host_zones", true },
+        { "--tmp", NULL, F_KEY, "tmp", true },
+        { "--no-tmp", NULL, F_NONE, "tmp", false },
         { "--read-only", NULL, F_NOOP, NULL, false },
         { "--rm", NULL, F_NOOP, NULL, false },
         { "--init", NULL, F_NOOP, NULL, false },
@@ -100,17 +103,36 @@ int zb_flag_takes_value(const char *flag)
         return f ? f->takes_value : -1;
 }
 
-/* "/data/in" → "data-in": a zone name derived from the mount point. */
-static char *name_from_path(const char *path)
+/* "/data/in" → "data-in": a zone name derived from the mount point. Two
+ * mount points can give one name (/a-b and /a/b): the later gets "-2",
+ * "-3", ... so that -v x:/a-b -v y:/a/b are two zones, as they are two
+ * mounts. */
+static bool name_taken(const struct zb_policy *p, const char *name, const char *dest)
 {
+        /* The same mount point keeps its name: a flag replaces the file's zone. */
+        for (size_t i = 0; i < p->n_zones; i++)
+                if (strcmp(p->zones[i].name, name) == 0 && strcmp(p->zones[i].path, dest) != 0)
+                        return true;
+        return false;
+}
+
+static char *name_from_path(const struct zb_policy *p, const char *dest)
+{
+        char base[128], name[160];
+        const char *path = dest;
         while (*path == '/')
                 path++;
-        char *n = strdup(*path ? path : "root");
-        if (n)
-                for (char *s = n; *s; s++)
-                        if (*s == '/')
-                                *s = '-';
-        return n;
+        /* A longer name is refused by validation, whatever its suffix. */
+        if (strlen(path) >= sizeof(base))
+                return strdup(path);
+        snprintf(base, sizeof(base), "%s", *path ? path : "root");
+        for (char *s = base; *s; s++)
+                if (*s == '/')
+                        *s = '-';
+        snprintf(name, sizeof(name), "%s", base);
+        for (unsigned k = 2; k < 2 + ZB_MAX_ZONES && name_taken(p, name, dest); k++)
+                snprintf(name, sizeof(name), "%s-%u", base, k);
+        return strdup(name);
 }
 
 static int parse_volume(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
@@ -150,7 +172,7 @@ static int parse_volume(struct zb_policy *p, const char *flag, const char *v, st
                 return zb_error_set(err, EINVAL, "%s: mount point '%s' must be absolute", flag, dest);
         z.host_path = zb_path_absolute(NULL, copy);
         z.path = strdup(dest);
-        z.name = name_from_path(dest);
+        z.name = name_from_path(p, dest);
         if (!z.host_path || !z.path || !z.name)
                 r = zb_error_set(err, ENOMEM, "%s: out of memory", flag);
         else
@@ -186,7 +208,7 @@ static int parse_tmpfs(struct zb_policy *p, const char *flag, const char *v, str
         if (copy[0] != '/')
                 return zb_error_set(err, EINVAL, "%s: mount point '%s' must be absolute", flag, copy);
         z.path = strdup(copy);
-        z.name = name_from_path(copy);
+        z.name = name_from_path(p, copy);
         if (!z.path || !z.name)
                 r = zb_error_set(err, ENOMEM, "%s: out of memory", flag);
         else
@@ -328,6 +350,8 @@ int zb_policy_apply_flag(struct zb_policy *p, const char *flag, const char *valu
                 return 0;
         case F_TRUE:
                 return zb_policy_set_key(p, f->key, "true", flag, NULL, err);
+        case F_NONE:
+                return zb_policy_set_key(p, f->key, "none", flag, NULL, err);
         }
         return zb_error_set(err, EINVAL, "%s: unhandled flag", flag);
 }

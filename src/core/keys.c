@@ -476,6 +476,16 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
                 return set_string(&p->image, value, err, label);
         if (strcmp(key, "hostname") == 0)
                 return set_string(&p->hostname, value, err, label);
+        if (strcmp(key, "tmp") == 0) {
+                bool on = false;
+                if (zb_parse_bool(value, &on) == 0 || strcmp(value, "none") == 0) {
+                        p->tmp_size = value[0] == 'n' || !on ? 0 : DEFAULT_TMP_BYTES;
+                        return 0;
+                }
+                if (zb_parse_size(value, &p->tmp_size) < 0 || p->tmp_size == 0)
+                        return bad_value(err, label, value, "a size like 64m, or none");
+                return 0;
+        }
         if (strcmp(key, "workdir") == 0) {
                 if (value[0] != '/')
                         return bad_value(err, label, value, "an absolute path inside the sandbox");
@@ -525,5 +535,10 @@ int zb_zone_finish(struct zb_policy *p, struct zb_zone *z, const char *label, st
                 return zb_error_set(err, EINVAL, "%s: zone needs a name", label);
         if (z->mode == ZB_ZONE_TMPFS && z->size == 0)
                 z->size = DEFAULT_TMPFS_ZONE_BYTES;
+        /* A tmpfs at /tmp is the default one, resized (--tmpfs /tmp:size=1g). */
+        if (z->mode == ZB_ZONE_TMPFS && z->path && strcmp(z->path, "/tmp") == 0 && !z->host_path) {
+                p->tmp_size = z->size;
+                return 0;
+        }
         return zb_policy_add_zone(p, z, err);
 }

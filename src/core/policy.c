@@ -31,6 +31,7 @@ struct zb_policy *zb_policy_new(void)
         p->security.landlock = ZB_LANDLOCK_BEST_EFFORT;
         p->security.uid = DEFAULT_UID;
         p->security.gid = DEFAULT_GID;
+        p->tmp_size = DEFAULT_TMP_BYTES;
         return p;
 }
 
@@ -291,7 +292,7 @@ static int env_push(char **out, size_t *n, char *s)
 
 char **zb_policy_build_env(const struct zb_policy *p)
 {
-        const char *home = p->workdir ? p->workdir : "/";
+        const char *home = p->tmp_size ? ZB_HOME_DIR : p->workdir ? p->workdir : "/";
         size_t n_def = 4 + ARRAY_SIZE(proxy_vars) + ARRAY_SIZE(no_proxy_vars);
         char **out = calloc(n_def + p->n_env + 1, sizeof(char *));
         size_t n = 0;

@@ -30,8 +30,14 @@ enum zb_landlock { ZB_LANDLOCK_OFF, ZB_LANDLOCK_BEST_EFFORT, ZB_LANDLOCK_REQUIRE
 #define DEFAULT_UID 1000u
 #define DEFAULT_GID 1000u
 /* The uid/gid outside that a sandbox started by root runs as: never host
- * root. 65534 ("nobody") exists on every distribution. */
+ * root. 65534 ("nobody") exists on every distribution. The native backend
+ * maps a whole subordinate range instead (src/ns/userns.c); the proxy and
+ * the engines' single-id maps still use this. */
 #define DEFAULT_HOST_ID_FOR_ROOT 65534u
+/* The writable /tmp and home dir (src/ns/mounts.c): one tmpfs, its pages
+ * counted in the memory limit like any the command touches. */
+#define DEFAULT_TMP_BYTES (64ull << 20)
+#define ZB_HOME_DIR "/home/sandbox"
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define DEFAULT_HOSTNAME "zonebox"
 
@@ -183,6 +189,7 @@ struct zb_policy {
         size_t n_env;
         char *workdir;
         char *hostname;
+        uint64_t tmp_size; /* the /tmp and home tmpfs, bytes; 0: none (tmp: none) */
         struct zb_cow_opts cow;
         char **argv;
         size_t argc;

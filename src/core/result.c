@@ -42,6 +42,10 @@ void zb_result_free(struct zb_result *r)
                 free(c->deleted);
         }
         free(r->changes);
+        for (size_t i = 0; i < r->n_zone_ids; i++) {
+                free(r->zone_ids[i]);
+                free(r->zone_ids_name[i]);
+        }
         free(r);
 }
 
@@ -51,6 +55,15 @@ void zb_result_layer(struct zb_result *r, const char *layer, bool applied)
                 r->applied[r->n_applied++] = layer;
         else if (!applied && r->n_skipped < ZB_MAX_LAYERS)
                 r->skipped[r->n_skipped++] = layer;
+}
+
+void zb_result_zone_ids(struct zb_result *r, const char *name, const char *how)
+{
+        if (r->n_zone_ids >= ZB_RESULT_MAX_ZONE_IDS)
+                return;
+        r->zone_ids_name[r->n_zone_ids] = zb_strdup(name);
+        r->zone_ids[r->n_zone_ids] = zb_strdup(how);
+        r->n_zone_ids++;
 }
 
 const char *zb_status_name(enum zb_status s)
@@ -274,6 +287,20 @@ char *zb_result_json(const struct zb_result *r)
         zb_result_json_limits(o, r);
         json_object_object_add(l, "applied", layers(r->applied, r->n_applied));
         json_object_object_add(l, "skipped", layers(r->skipped, r->n_skipped));
+        if (r->id_map) {
+                json_object *ids = json_object_new_object();
+                json_object_object_add(ids, "map", json_object_new_string(r->id_map));
+                json_object_object_add(ids, "count", json_object_new_int64(r->id_count));
+                json_object_object_add(l, "ids", ids);
+        }
+        if (r->n_zone_ids) {
+                json_object *z = json_object_new_object();
+                for (size_t i = 0; z && i < r->n_zone_ids; i++)
+                        if (r->zone_ids_name[i] && r->zone_ids[i])
+                                json_object_object_add(z, r->zone_ids_name[i],
+                                                       json_object_new_string(r->zone_ids[i]));
+                json_object_object_add(l, "zones", z);
+        }
         json_object_object_add(o, "layers", l);
         l = NULL;
         json_object_object_add(o, "backend", json_object_new_string(r->backend ? r->backend : "?"));

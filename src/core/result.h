@@ -23,6 +23,7 @@ enum zb_setup_kind {
 };
 
 #define ZB_MAX_LAYERS 24
+#define ZB_RESULT_MAX_ZONE_IDS 64
 /* Paths per list of a cow zone's changes in the result; zonebox diff has all. */
 #define ZB_RESULT_MAX_CHANGES 1000
 
@@ -70,6 +71,15 @@ struct zb_result {
         struct zb_disk_use *disk; /* zones with a size cap (src/ns/quota.c) */
         char *warnings; /* settings the run did not use, one per line (unused.c) */
         size_t n_disk;
+        /* The users layer (src/ns/userns.c, zones.c): the id map ("range",
+         * "newuidmap", "single"; NULL: not the namespace backend), and per
+         * host zone how its files' owners are seen ("idmapped", "direct",
+         * "not idmapped: WHY"). */
+        const char *id_map;
+        uint32_t id_count;
+        char *zone_ids[ZB_RESULT_MAX_ZONE_IDS];
+        char *zone_ids_name[ZB_RESULT_MAX_ZONE_IDS];
+        size_t n_zone_ids;
         /* network.allow (src/ns/proxy.c): the proxy's connection counts. */
         bool has_proxy;
         uint64_t proxy_allowed, proxy_refused, proxy_failed;
@@ -78,6 +88,8 @@ struct zb_result {
 struct zb_result *zb_result_new(const char *backend);
 /* LAYER must be a string literal (stored, not copied). */
 void zb_result_layer(struct zb_result *r, const char *layer, bool applied);
+/* How zone NAME's owners are seen inside (copies both). */
+void zb_result_zone_ids(struct zb_result *r, const char *name, const char *how);
 const char *zb_status_name(enum zb_status s);
 /* Add the verdict fields (status, exit_code, signal, cli_exit_code, wall_ms,
  * cpu_user_ms, cpu_sys_ms, peak_memory_bytes, oom_killed) to the JSON object

@@ -54,8 +54,10 @@ static int check_path(const char *what, const char *name, const char *path, stru
 static void add_zones(struct eng_argv *a, const struct zb_policy *p, bool podman, struct eng_notes *n)
 {
         char size[32];
-        for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+        struct zb_zone scratch[2];
+        size_t n_scratch = eng_scratch_zones(p, scratch);
+        for (size_t i = 0; i < p->n_zones + n_scratch; i++) {
+                const struct zb_zone *z = i < p->n_zones ? &p->zones[i] : &scratch[i - p->n_zones];
                 if (z->mode == ZB_ZONE_TMPFS) {
                         /* Docker's tmpfs is noexec by default; zones are not. */
                         eng_format_size(z->size, size, sizeof(size));

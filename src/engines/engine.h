@@ -46,6 +46,9 @@ char *eng_notes_text(const struct eng_notes *n);
 
 /* Layers every engine handles the same way: landlock (no engine has it). */
 void eng_common_layers(const struct zb_policy *p, struct eng_notes *n);
+/* The namespace backend's /tmp and home dir as tmpfs zones for an engine
+ * to mount after the policy's (0-2 in OUT; the strings are literals). */
+size_t eng_scratch_zones(const struct zb_policy *p, struct zb_zone out[2]);
 
 /* ---- shared helpers (util.c) ---- */
 

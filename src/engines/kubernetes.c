@@ -258,8 +258,10 @@ static json_object *pod_spec(const struct zb_policy *p, const char *localhost, s
         json_object *profile = seccomp_profile(p, localhost, n);
         json_object_object_add(psc, "seccompProfile", json_object_get(profile));
         json_object_object_add(spec, "securityContext", psc);
-        for (size_t i = 0; i < p->n_zones; i++)
-                add_volume(vols, mounts, p, &p->zones[i], n);
+        struct zb_zone scratch[2];
+        size_t n_scratch = eng_scratch_zones(p, scratch);
+        for (size_t i = 0; i < p->n_zones + n_scratch; i++)
+                add_volume(vols, mounts, p, i < p->n_zones ? &p->zones[i] : &scratch[i - p->n_zones], n);
         json_object_object_add(spec, "containers", container(p, profile, mounts, n));
         json_object_object_add(spec, "volumes", vols);
         if (p->network == ZB_NET_HOST)

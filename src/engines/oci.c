@@ -145,8 +145,10 @@ static json_object *mounts(const struct zb_policy *p, const struct eng_oci_opts 
         }
         for (size_t i = 0; o->fs && i < o->fs->n_binds; i++)
                 add_mount(m, o->fs->binds[i].dst, "bind", o->fs->binds[i].src, sys_o, ARRAY_SIZE(sys_o));
-        for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+        struct zb_zone scratch[2];
+        size_t n_scratch = eng_scratch_zones(p, scratch);
+        for (size_t i = 0; i < p->n_zones + n_scratch; i++) {
+                const struct zb_zone *z = i < p->n_zones ? &p->zones[i] : &scratch[i - p->n_zones];
                 if (z->mode == ZB_ZONE_TMPFS) {
                         char size[48], mode[16];
                         snprintf(size, sizeof(size), "size=%llu", (unsigned long long)z->size);

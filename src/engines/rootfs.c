@@ -227,8 +227,10 @@ static int build(struct builder *b)
         static const char *const points[] = { "/proc", "/dev" };
         for (size_t i = 0; r == 0 && i < ARRAY_SIZE(points); i++)
                 r = mkdir_inside(b, points[i]);
-        for (size_t i = 0; r == 0 && i < b->p->n_zones; i++) {
-                const struct zb_zone *z = &b->p->zones[i];
+        struct zb_zone scratch[2];
+        size_t n_scratch = eng_scratch_zones(b->p, scratch);
+        for (size_t i = 0; r == 0 && i < b->p->n_zones + n_scratch; i++) {
+                const struct zb_zone *z = i < b->p->n_zones ? &b->p->zones[i] : &scratch[i - b->p->n_zones];
                 r = mkdir_inside(b, z->path);
                 /* runc gives a tmpfs the mode of the directory under it. */
                 if (r == 0 && b->dir && z->mode == ZB_ZONE_TMPFS) {

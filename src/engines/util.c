@@ -113,6 +113,29 @@ void eng_common_layers(const struct zb_policy *p, struct eng_notes *n)
         if (p->security.landlock != ZB_LANDLOCK_OFF)
                 eng_skip(n, "landlock",
                          "landlock: no container engine applies a Landlock ruleset; the mounts alone decide what is reachable");
+        for (size_t i = 0; i < p->n_zones; i++)
+                if (p->zones[i].mode != ZB_ZONE_TMPFS)
+                        eng_warn(n, "zone '%s': not idmapped: its files keep their host owners inside, and what the command writes belongs to the command's uid outside, not to the dir's owner",
+                                 p->zones[i].name);
+        if (p->tmp_size)
+                eng_info(n, "tmp: /tmp and %s are two tmpfs mounts of the tmp size each (the namespace backend shares one)",
+                         ZB_HOME_DIR);
+}
+
+size_t eng_scratch_zones(const struct zb_policy *p, struct zb_zone out[2])
+{
+        static const char *const paths[] = { "/tmp", ZB_HOME_DIR };
+        static const char *const names[] = { "tmp", "home" };
+        size_t k = 0;
+        for (size_t j = 0; p->tmp_size && j < ARRAY_SIZE(paths); j++) {
+                bool taken = false;
+                for (size_t i = 0; i < p->n_zones; i++)
+                        taken |= strcmp(p->zones[i].path, paths[j]) == 0;
+                if (!taken)
+                        out[k++] = (struct zb_zone){ .name = (char *)names[j], .mode = ZB_ZONE_TMPFS,
+                                                     .path = (char *)paths[j], .size = p->tmp_size };
+        }
+        return k;
 }
 
 void eng_format_size(uint64_t bytes, char *buf, size_t n)

@@ -1452,11 +1452,17 @@ static int make_zone_dir(struct ns_cow *cow, struct ns_ctx *c, size_t i, struct 
                                       "zone '%s': the change-set store %s cannot hold user xattrs, which overlayfs needs (use --cow-dir on ext4, xfs, btrfs, or tmpfs from Linux 6.6)",
                                       z->name, cow->store);
         fremovexattr(upper, "user.zonebox");
-        if (c->invoker_is_root && (fchown(zfd, c->host_uid, c->host_gid) < 0 ||
-                                   fchown(upper, c->host_uid, c->host_gid) < 0 ||
-                                   fchownat(zfd, "work", c->host_uid, c->host_gid, AT_SYMLINK_NOFOLLOW) < 0))
+        /* An idmapped zone (zones.c): the dir's owner is the sandbox user,
+         * through the same idmap on the store's clone, so what the command
+         * writes is kept, and committed, owned by the zone's owner. */
+        const struct ns_zone_src *src = &c->zone_src[i];
+        bool idmapped = src->ids == NS_ZONE_IDMAPPED;
+        uid_t uid = idmapped ? src->owner : c->host_uid;
+        gid_t gid = idmapped ? src->group : c->host_gid;
+        if (c->invoker_is_root && (fchown(zfd, uid, gid) < 0 || fchown(upper, uid, gid) < 0 ||
+                                   fchownat(zfd, "work", uid, gid, AT_SYMLINK_NOFOLLOW) < 0))
                 return zb_error_errno(err, errno, "zone '%s': hand its change-set dir to uid %u", z->name,
-                                      (unsigned)c->host_uid);
+                                      (unsigned)uid);
         /* The merged root takes the upper root's attributes: the host dir's mode. */
         if (fchmod(upper, st.st_mode & 01777) < 0)
                 return zb_error_errno(err, errno, "zone '%s': chmod its upper dir", z->name);
@@ -1464,7 +1470,7 @@ static int make_zone_dir(struct ns_cow *cow, struct ns_ctx *c, size_t i, struct 
         if (!cow->zone_dir[i])
                 return zb_error_set(err, ENOMEM, "out of memory");
         c->cow_dir[i] = cow->zone_dir[i];
-        return 0;
+        return idmapped ? ns_zones_idmap_dir(c, i, zfd, &c->cow_fd[i], err) : 0;
 }
 
 int ns_cow_prepare(struct ns_cow *cow, struct ns_ctx *c, struct zb_error *err)
@@ -1519,7 +1525,7 @@ void ns_cow_release(struct ns_cow *cow)
 void ns_cow_open_layers(struct ns_ctx *c)
 {
         for (size_t i = 0; i < c->p->n_zones; i++) {
-                if (!c->cow_dir[i])
+                if (!c->cow_dir[i] || c->cow_fd[i] >= 0) /* idmapped by the supervisor */
                         continue;
                 /* Still the invoker's credentials: this walks a 0700 store. */
                 int fd = sys_open_tree(AT_FDCWD, c->cow_dir[i],

@@ -27,6 +27,7 @@
 static const char *const stage_candidates[] = { "/tmp", "/mnt", "/run" };
 
 #define ROOT_TMPFS_OPTS "mode=0755,size=8m,nr_inodes=4096"
+#define PAGE_BYTES 4096ull
 #define DEV_SHM_OPTS "mode=1777,size=64m"
 #define PROC_MOUNT_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
@@ -62,6 +63,7 @@ static int add_bind(struct ns_ctx *c, const char *src, const char *dst, bool opt
                 if (st.st_size > (1 << 20))
                         return optional ? 0 : zb_error_set(err, EFBIG, "layer mount: %s too large", src);
                 b->is_file = true;
+                c->root_bytes += ((uint64_t)st.st_size + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
         } else if (!S_ISDIR(st.st_mode)) {
                 return optional ? 0 : zb_error_set(err, EINVAL, "layer mount: %s is not a directory", src);
         }
@@ -125,7 +127,9 @@ static int prepare_dir_root(struct ns_ctx *c, struct zb_error *err)
 int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err)
 {
         const struct zb_security *s = &c->p->security;
-        const char *home = zb_env_get(c->envp, "HOME");
+        const char *home = c->p->tmp_size ? ZB_HOME_DIR : zb_env_get(c->envp, "HOME");
+        /* The generated /etc files and the check canary: a page each. */
+        c->root_bytes = 8 * PAGE_BYTES;
         int r = c->p->rootfs ? prepare_dir_root(c, err) : prepare_host_root(c, err);
         if (r < 0)
                 return r;
@@ -165,6 +169,8 @@ static void path_in_root(const struct stage *s, char *buf, size_t n, const char 
 static void mkdir_inside(struct stage *s, const char *inner, mode_t mode)
 {
         char p[512];
+        if (strcmp(inner, "/") == 0)
+                return; /* -w /: the root is there */
         snprintf(p, sizeof(p), "%s", inner + 1);
         for (char *slash = p;; slash++) {
                 slash = strchr(slash, '/');
@@ -247,16 +253,13 @@ static void open_sources(struct stage *s)
                 if (s->bind_fd[i] < 0 && !b->optional)
                         ns_fail(c, 0, errno, "layer mount: open %s", b->src);
         }
+        /* Zones were opened with the invoker's rights (zones.c). */
         for (size_t i = 0; i < c->p->n_zones; i++) {
                 const struct zb_zone *z = &c->p->zones[i];
-                s->zone_fd[i] = -1;
-                if (z->mode == ZB_ZONE_TMPFS)
-                        continue;
-                int fd = open(z->host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        ns_fail(c, 0, errno, "zone '%s': open %s", z->name, z->host_path);
-                s->zone_fd[i] = clone_tree(c, fd, "", true, z->host_path);
-                close(fd);
+                s->zone_fd[i] = c->zone_src[i].tree_fd;
+                c->zone_src[i].tree_fd = -1;
+                if (z->mode != ZB_ZONE_TMPFS && s->zone_fd[i] < 0)
+                        ns_fail(c, 0, -s->zone_fd[i], "zone '%s': open %s", z->name, z->host_path);
         }
         for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
                 char p[32];
@@ -276,7 +279,13 @@ static void mount_stage_root(struct stage *s)
         }
         if (!s->root)
                 ns_fail(s->c, 0, ENOENT, "layer mount: no staging directory (/tmp, /mnt or /run)");
-        if (mount("tmpfs", s->root, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS_OPTS) < 0)
+        /* With /tmp and the home dir on it (mount_scratch), the root's
+         * tmpfs holds the tmp size on top of its own few files. */
+        char opts[64] = ROOT_TMPFS_OPTS;
+        if (s->c->p->tmp_size)
+                snprintf(opts, sizeof(opts), "mode=0755,size=%llu",
+                         (unsigned long long)(s->c->p->tmp_size + s->c->root_bytes));
+        if (mount("tmpfs", s->root, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
                 ns_fail(s->c, 0, errno, "layer mount: tmpfs root at %s", s->root);
         s->root_fd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (s->root_fd < 0)
@@ -336,6 +345,39 @@ static void build_skeleton(struct stage *s)
                 write_inside(s, ZB_CHECK_LANDLOCK_CANARY, "zonebox check: Landlock should refuse this\n");
         if (c->p->workdir)
                 mkdir_inside(s, c->p->workdir, 0755);
+}
+
+static bool zone_at(const struct ns_ctx *c, const char *path)
+{
+        for (size_t i = 0; i < c->p->n_zones; i++)
+                if (strcmp(c->p->zones[i].path, path) == 0)
+                        return true;
+        return false;
+}
+
+static void scratch_view(struct stage *s, const char *inner, mode_t mode)
+{
+        mkdir_inside(s, inner, 0755);
+        /* mkdir's mode passes through the umask; this one must not. */
+        if (fchmodat(s->root_fd, inner + 1, mode, 0) < 0)
+                ns_fail(s->c, 0, errno, "layer mount: chmod %s", inner);
+        attach(s, clone_tree(s->c, s->root_fd, inner + 1, false, inner), inner, inner);
+}
+
+/* /tmp (mode 1777) and the home dir: clones of two dirs of the root's own
+ * tmpfs, taken before the root turns read-only, so they stay writable. One
+ * size cap (the tmp size) for both, and their pages count in the memory
+ * limit like any the command touches. A zone at /tmp takes its place. */
+static void mount_scratch(struct stage *s)
+{
+        struct ns_ctx *c = s->c;
+
+        if (!c->p->tmp_size)
+                return;
+        if (!zone_at(c, "/tmp"))
+                scratch_view(s, "/tmp", 01777);
+        if (!zone_at(c, ZB_HOME_DIR))
+                scratch_view(s, ZB_HOME_DIR, 0700);
 }
 
 /* Phase 3: system binds read-only, files copied, then the root read-only. */
@@ -454,6 +496,7 @@ void ns_mounts_build(struct ns_ctx *c)
         mount_stage_root(&s);
         mount_cow_zones(&s);
         build_skeleton(&s);
+        mount_scratch(&s);
         fill_root(&s);
         mount_dev(&s);
         mount_proc(&s);

@@ -66,6 +66,37 @@ struct ns_bind {
         char target[1024];
 };
 
+/* The user namespace's map (userns.c). */
+#define ZB_ID_COUNT 65536u
+#define ZB_SUBID_USER "zonebox" /* root's range: this name's /etc/subuid, /etc/subgid entries */
+/* Else this range: unallocated by systemd (between its container range,
+ * which ends at 1879048191, and its foreign range at 2147352576), above
+ * useradd's SUB_UID_MAX default, below 2^31. */
+#define ZB_DEFAULT_SUBID_START 2130706432u
+enum ns_id_map { NS_IDS_SINGLE, NS_IDS_RANGE, NS_IDS_HELPER };
+struct ns_ids {
+        enum ns_id_map map;
+        uint32_t uid_base, gid_base; /* RANGE, HELPER: the subordinate ranges */
+        const char *source;          /* where the range came from, or why there is none */
+};
+
+/* A host zone's source, opened by the supervisor (zones.c). */
+enum ns_zone_ids {
+        NS_ZONE_DIRECT,   /* the user namespace maps the sandbox user to the invoker: no idmap needed */
+        NS_ZONE_IDMAPPED, /* an idmapped mount: host owner <-> sandbox user */
+        NS_ZONE_UNMAPPED, /* ro only: the filesystem cannot idmap; host ids show as nobody */
+};
+struct ns_zone_src {
+        int tree_fd;   /* root: the detached (idmapped) mount; -1: the child clones path_fd's dir */
+        dev_t dev;     /* of the dir the invoker opened: the child checks its own open against it */
+        ino_t ino;
+        uid_t owner;   /* the dir's host owner and group */
+        gid_t group;
+        int userns_fd; /* the idmap's user namespace (shared between zones of one owner), -1 */
+        enum ns_zone_ids ids;
+        const char *why; /* NS_ZONE_UNMAPPED: the reason (a literal) */
+};
+
 #define NS_MAX_BINDS 64
 #define NS_MAX_LL_PATHS (NS_MAX_BINDS + ZB_MAX_ZONES + 16)
 
@@ -77,8 +108,10 @@ struct ns_ctx {
         const char *path_env; /* PATH inside, for command lookup */
         /* ids */
         bool invoker_is_root;
-        uid_t host_uid;
+        uid_t host_uid; /* the sandbox user's id outside */
         gid_t host_gid;
+        struct ns_ids ids;
+        struct ns_zone_src zone_src[ZB_MAX_ZONES]; /* per zone index (host zones only) */
         /* pipes: child ends */
         int go_fd;     /* read: one byte when maps are written; HUP if supervisor died */
         int setup_fd;  /* write: struct ns_report on failure; EOF on exec */
@@ -87,6 +120,7 @@ struct ns_ctx {
         /* prepared root */
         struct ns_bind binds[NS_MAX_BINDS];
         size_t n_binds;
+        uint64_t root_bytes; /* what the root's tmpfs holds besides /tmp and home */
         char passwd[1024];
         char group[512];
         char hosts[256];
@@ -143,7 +177,22 @@ ssize_t ns_recv_fds(int sock, void *msg, size_t len, int *fds, int max, int flag
 int ns_net_prepare(struct ns_ctx *c, struct zb_error *err);
 void ns_net_after_clone(struct ns_ctx *c);
 void ns_net_finish(struct ns_ctx *c, struct zb_result *r);
-int ns_ids_write_maps(const struct ns_ctx *c, pid_t pid, struct zb_error *err); /* userns.c */
+/* userns.c: decide the id map (before clone), write it, say which it was. */
+int ns_ids_prepare(struct ns_ctx *c, struct zb_error *err);
+int ns_ids_write_maps(const struct ns_ctx *c, pid_t pid, struct zb_error *err);
+void ns_ids_record(const struct ns_ctx *c, struct zb_result *r);
+/* The start of the first range of NEED ids for NAME (or numeric ID) in
+ * subuid/subgid TEXT, never below 65536; -ENOENT if none. */
+int zb_subid_parse(const char *text, const char *name, unsigned long id, uint32_t need, uint32_t *start);
+/* zones.c: open every host zone as the invoker, before clone; idmap them
+ * when root; record per zone in the result; release. The child's half:
+ * ns_zones_open_child (an ordinary invoker's zones, before the id change)
+ * and ns_zone_tree (the zone's detached mount, owned by the caller). */
+int ns_zones_prepare(struct ns_ctx *c, struct zb_result *r, struct zb_error *err);
+void ns_zones_release(struct ns_ctx *c);
+void ns_zones_open_child(struct ns_ctx *c);
+/* A clone of DIR_FD (a cow zone's store dir) with zone I's idmap, in *OUT. */
+int ns_zones_idmap_dir(struct ns_ctx *c, size_t i, int dir_fd, int *out, struct zb_error *err);
 int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err);                  /* mounts.c */
 int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err);          /* limits.c */
 /* security.c: build the seccomp program and the Landlock path list, or fail

@@ -16,9 +16,9 @@ static void ll_add(struct ns_ctx *c, const char *path, enum zb_ll_access access,
                 c->ll_paths[c->n_ll_paths++] = (struct zb_ll_path){ path, access, optional };
 }
 
-/* Read and execute the system dirs and ro zones; write only zones, /dev/shm
- * and a few devices; /proc as proc itself decides. The root gets names
- * only: a wrong mount somewhere below is listed, never read. */
+/* Read and execute the system dirs and ro zones; write only zones, /dev/shm,
+ * /tmp, the home dir and a few devices; /proc as proc itself decides. The
+ * root gets names only: a wrong mount somewhere below is listed, never read. */
 static void landlock_paths(struct ns_ctx *c)
 {
         static const char *const devices[] = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
@@ -34,6 +34,10 @@ static void landlock_paths(struct ns_ctx *c)
         for (size_t i = 0; i < ARRAY_SIZE(devices); i++)
                 ll_add(c, devices[i], ZB_LL_DEVICE_RW, true);
         ll_add(c, "/dev/shm", ZB_LL_READ_WRITE, false);
+        if (p->tmp_size) {
+                ll_add(c, "/tmp", ZB_LL_READ_WRITE, false);
+                ll_add(c, ZB_HOME_DIR, ZB_LL_READ_WRITE, false);
+        }
         for (size_t i = 0; i < p->n_zones; i++)
                 ll_add(c, p->zones[i].path,
                        p->zones[i].mode == ZB_ZONE_RO ? ZB_LL_READ_EXEC : ZB_LL_READ_WRITE, false);

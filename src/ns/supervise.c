@@ -367,6 +367,8 @@ static void close_pair(int fds[2])
 static int ctx_init(struct ns_ctx *c, const struct zb_policy *p, struct zb_error *err)
 {
         c->p = p;
+        for (size_t i = 0; i < ZB_MAX_ZONES; i++)
+                c->zone_src[i] = (struct ns_zone_src){ .tree_fd = -1, .userns_fd = -1 };
         c->envp = zb_policy_build_env(p);
         if (!c->envp)
                 return zb_error_set(err, ENOMEM, "environment: out of memory");
@@ -374,13 +376,11 @@ static int ctx_init(struct ns_ctx *c, const struct zb_policy *p, struct zb_error
         if (!c->path_env)
                 c->path_env = DEFAULT_PATH;
         c->hostname = p->hostname ? p->hostname : DEFAULT_HOSTNAME;
-        c->invoker_is_root = geteuid() == 0;
-        c->host_uid = c->invoker_is_root ? DEFAULT_HOST_ID_FOR_ROOT : geteuid();
-        c->host_gid = c->invoker_is_root ? DEFAULT_HOST_ID_FOR_ROOT : getegid();
         c->out_fd = c->err_fd = -1;
         c->proxy_fd = c->session_fd = -1;
         c->last_cap = ns_caps_last_cap();
-        return ns_mounts_prepare(c, err);
+        int r = ns_ids_prepare(c, err);
+        return r < 0 ? r : ns_mounts_prepare(c, err);
 }
 
 static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2], int status[2],
@@ -425,7 +425,9 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 c->err_fd = err_pipe[1];
                 if (run->sess)
                         ns_session_close_in_child(run->sess);
-                ns_cow_open_layers(c); /* before the child takes the sandbox's ids */
+                /* Before the child takes the sandbox's ids. */
+                ns_zones_open_child(c);
+                ns_cow_open_layers(c);
                 ns_child_main(c);
         }
         run->pid = (pid_t)pid;
@@ -504,6 +506,8 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         if (ret == 0)
                 ret = ctx_init(c, p, err);
         if (ret == 0)
+                ret = ns_zones_prepare(c, r, err);
+        if (ret == 0)
                 ret = ns_cow_prepare(&cow, c, err);
         if (ret == 0)
                 ret = ns_quota_prepare(quota, p, c->cow_dir, err);
@@ -537,6 +541,7 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         r->captured = p->capture;
         run.fds[FD_SIG].fd = zb_forward_signalfd(&c->forward_mask);
         record_layers(p, cg, r);
+        ns_ids_record(c, r);
         ret = supervise(c, &run, go, setup, status, out, errp, err);
         ns_net_finish(c, ret == 0 ? r : NULL);
         if (ret == 0) {
@@ -562,6 +567,7 @@ out:
                 if (ret < 0)
                         ns_net_finish(c, NULL); /* a no-op when already finished */
                 ns_security_release(c);
+                ns_zones_release(c);
                 zb_strv_free(c->envp);
         }
         return ret;

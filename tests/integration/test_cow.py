@@ -293,7 +293,7 @@ def test_cow_commit_applies(zb, tmp):
     assert mode("private") == 0o700 and mode("private", "s") == 0o600
     assert os.readlink(os.path.join(d, "link")) == "existing.txt"
     assert stat.S_ISFIFO(os.lstat(os.path.join(d, "fifo")).st_mode)
-    # Owned as an rw zone's files would be: the sandbox's uid outside.
+    # Owned as an rw zone's files would be: the zone's owner (65534 here, idmapped as root).
     assert os.lstat(os.path.join(d, "new.txt")).st_uid == NOBODY
     _no_temporaries(d)
     assert cow.sets() == []

@@ -102,12 +102,18 @@ print(json.dumps(out))
 
 def test_docker_setuid_fails(zb, tmp):
     out = zb.py_json(tmp, SETUID_SCRIPT)
-    # Only uid/gid 1000 is mapped in the sandbox's user namespace, so the
-    # kernel refuses 0 as an invalid id (EINVAL) before any permission check.
-    assert out == {"uid": 1000, "euid": 1000, "setuid": errno.EINVAL, "seteuid": errno.EINVAL,
-                   "setgid": errno.EINVAL, "setgroups": errno.EPERM,
-                   "uid_map": [[1000, 65534, 1]]}  # 65534 outside, never root
-
+    if zb.unprivileged:
+        # Only uid/gid 1000 is mapped in the sandbox's user namespace, so the
+        # kernel refuses 0 as an invalid id (EINVAL) before any permission check.
+        assert out == {"uid": 1000, "euid": 1000, "setuid": errno.EINVAL, "seteuid": errno.EINVAL,
+                       "setgid": errno.EINVAL, "setgroups": errno.EPERM,
+                       "uid_map": [[1000, 65534, 1]]}  # the invoker outside, never root
+    else:
+        # Started by root: 65536 ids on a subordinate range, so 0 exists and
+        # the refusal is the permission check's (EPERM), as in Docker.
+        assert out == {"uid": 1000, "euid": 1000, "setuid": errno.EPERM, "seteuid": errno.EPERM,
+                       "setgid": errno.EPERM, "setgroups": errno.EPERM,
+                       "uid_map": [[0, 2130706432, 65536]]}  # never host root
 
 
 def test_user_0_has_no_capabilities(zb, tmp):
@@ -203,12 +209,16 @@ def test_host_secrets_absent(zb, tmp):
 import json, os
 paths = ['/etc/shadow', '/etc/gshadow', '/home', '/root', '/tmp', '/var', '/boot', '/mnt', '/srv',
          '/etc/ssh', '/etc/sudoers', '/run', '/sys', '/work', '/opt']
-print(json.dumps({p: os.path.lexists(p) for p in paths}))
+out = {p: os.path.lexists(p) for p in paths}
+out['home_list'] = os.listdir('/home') if out['/home'] else None
+out['home_sandbox'] = os.listdir('/home/sandbox') if out['/home'] else None
+print(json.dumps(out))
 """
     out = zb.py_json(tmp, code)
     assert out["/etc/shadow"] is False
     assert out["/etc/gshadow"] is False
-    assert out["/home"] is False
+    # /home holds only the sandbox's own (empty, tmpfs) home dir, none of the host's.
+    assert out["home_list"] == ["sandbox"] and out["home_sandbox"] == []
     assert out["/root"] is False
     assert out["/etc/ssh"] is False
     assert out["/etc/sudoers"] is False

@@ -68,7 +68,9 @@ TEST(engines_docker_default_golden)
                              "--security-opt no-new-privileges --memory 512m --memory-swap 512m "
                              "--pids-limit 256 --ulimit nofile=1024:1024 --ulimit core=0:0 "
                              "--ulimit fsize=1073741824:1073741824 "
-                             "-e PATH=/usr/local/bin:/usr/bin:/bin -e HOME=/ -e LANG=C.UTF-8 IMAGE";
+                             "--tmpfs /tmp:rw,exec,nosuid,nodev,size=64m,mode=1777 "
+                             "--tmpfs /home/sandbox:rw,exec,nosuid,nodev,size=64m,mode=1777 "
+                             "-e PATH=/usr/local/bin:/usr/bin:/bin -e HOME=/home/sandbox -e LANG=C.UTF-8 IMAGE";
         if (!line || strcmp(line, golden) != 0)
                 fprintf(stderr, "  got: %s\n", line ? line : "(null)");
         CHECK(line && strcmp(line, golden) == 0);
@@ -103,7 +105,7 @@ TEST(engines_docker_flags)
                 "--pids-limit 64", "--ulimit fsize=1048576:1048576", "--ulimit cpu=3:4",
                 "--security-opt seccomp=unconfined", "--runtime runsc",
                 "--tmpfs /scratch:rw,exec,nosuid,nodev,size=1g,mode=1777",
-                "-e 'X=a b'", "-w /scratch", "-e HOME=/scratch", "python:3.11-slim python3 -V",
+                "-e 'X=a b'", "-w /scratch", "-e HOME=/home/sandbox", "python:3.11-slim python3 -V",
         };
         for (size_t i = 0; i < ARRAY_SIZE(want); i++)
                 CHECK_STR_CONTAINS(line, want[i]);

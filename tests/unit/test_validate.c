@@ -472,7 +472,7 @@ TEST(validate_build_env)
         CHECK(env != NULL);
         CHECK(strv_len(env) == 3);
         CHECK(streq(zb_env_get(env, "PATH"), DEFAULT_PATH));
-        CHECK(streq(zb_env_get(env, "HOME"), "/"));
+        CHECK(streq(zb_env_get(env, "HOME"), ZB_HOME_DIR)); /* on the /tmp tmpfs */
         CHECK(streq(zb_env_get(env, "LANG"), "C.UTF-8"));
         CHECK(zb_env_get(env, "TERM") == NULL);
         zb_strv_free(env);
@@ -485,10 +485,15 @@ TEST(validate_build_env)
         CHECK(env != NULL);
         CHECK(strv_len(env) == 5); /* PATH replaced in place, A added */
         CHECK(streq(zb_env_get(env, "PATH"), "/opt/bin"));
-        CHECK(streq(zb_env_get(env, "HOME"), "/scratch"));
+        CHECK(streq(zb_env_get(env, "HOME"), ZB_HOME_DIR));
         CHECK(streq(zb_env_get(env, "TERM"), "xterm-zb"));
         CHECK(streq(zb_env_get(env, "A"), "1"));
         CHECK(env && streq(env[0], "PATH=/opt/bin"));
+        zb_strv_free(env);
+        /* Without the tmp tmpfs (tmp: none) HOME is the workdir again. */
+        p->tmp_size = 0;
+        env = zb_policy_build_env(p);
+        CHECK(env && streq(zb_env_get(env, "HOME"), "/scratch"));
         zb_strv_free(env);
 
         if (saved_term)

@@ -12,7 +12,12 @@
  *                 becomes a write of the pid to cgroup.procs right after (the
  *                 child waits for the supervisor's release before its setup)
  *   open_tree     an O_PATH fd of the source, remembered as a detached tree
- *   mount_setattr on such a tree: remembered; on a mount: a bind remount
+ *                 with its path: the supervisor opens zones before clone, and
+ *                 a bind needs a source in the caller's mount namespace, so a
+ *                 child cloned into a new one reopens them by path first
+ *   mount_setattr on such a tree: remembered (MOUNT_ATTR_IDMAP is dropped:
+ *                 zones are not idmapped in this build); on a mount: a bind
+ *                 remount
  *   move_mount    a bind mount (recursive if the tree was), then the remount
  *   pidfd_send_signal  kill(2) of the pid that /proc/self/fdinfo gives for
  *                 the pidfd (racy in general; the supervisor's child cannot
@@ -61,6 +66,7 @@ static struct tree {
         bool open;
         bool recursive;
         uint64_t attr_set;
+        char path[512]; /* where it was opened; "": bind through the fd */
 } trees[MAX_TREES];
 
 /* The level this kernel reports natively (seccomp_api_get(3)); libseccomp
@@ -91,6 +97,21 @@ static long pidfd_send_signal_by_kill(int pidfd, int sig)
         return kill((pid_t)pid, sig);
 }
 
+/* In a child cloned into a new mount namespace, before it mounts anything:
+ * the trees opened before clone, reopened by path in this namespace. */
+static void reopen_trees(void)
+{
+        for (int fd = 0; fd < MAX_TREES; fd++) {
+                if (!trees[fd].open || !trees[fd].path[0])
+                        continue;
+                int n = open(trees[fd].path, O_PATH | O_CLOEXEC);
+                if (n >= 0 && n != fd) {
+                        dup3(n, fd, O_CLOEXEC);
+                        close(n);
+                }
+        }
+}
+
 static long clone3_by_clone(const struct clone_args *a, size_t size)
 {
         if (size < sizeof(*a) || a->stack || a->set_tid || (a->exit_signal & ~0xffull)) {
@@ -102,6 +123,8 @@ static long clone3_by_clone(const struct clone_args *a, size_t size)
         /* x86-64 order: flags, stack, parent_tid (the pidfd with CLONE_PIDFD),
          * child_tid, tls. */
         long pid = __real_syscall(SYS_clone, flags, 0L, (long)a->pidfd, (long)a->child_tid, 0L);
+        if (pid == 0 && (a->flags & CLONE_NEWNS))
+                reopen_trees();
         if (pid <= 0 || !(a->flags & CLONE_INTO_CGROUP))
                 return pid;
         int fd = openat((int)a->cgroup, "cgroup.procs", O_WRONLY | O_CLOEXEC);
@@ -138,6 +161,10 @@ static long open_tree_by_path(int dfd, const char *path, unsigned flags)
                 return -1;
         }
         trees[fd] = (struct tree){ .open = true, .recursive = (flags & AT_RECURSIVE) != 0 };
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, trees[fd].path, sizeof(trees[fd].path) - 1);
+        trees[fd].path[n > 0 && trees[fd].path[0] == '/' ? n : 0] = '\0';
         return fd;
 }
 
@@ -178,7 +205,7 @@ static long mount_setattr_by_remount(int dfd, const char *path, const struct mou
 {
         char target[256];
         if (dfd >= 0 && dfd < MAX_TREES && trees[dfd].open && !*path) {
-                trees[dfd].attr_set |= a->attr_set;
+                trees[dfd].attr_set |= a->attr_set & ~(uint64_t)MOUNT_ATTR_IDMAP;
                 return 0;
         }
         fd_path(target, sizeof(target), dfd, path);
