@@ -107,3 +107,70 @@ def test_every_gate_alone(tree):
 def test_unknown_gate_fails(tree):
     rc, (_, tf, _), out = run_gates(tree, "warnings nosuchgate", {})
     assert rc != 0 and tf == 1 and "unknown gate 'nosuchgate'" in out, out
+
+
+# ------------------------------------------------------------ run-tests' verdict (tests/summary.py)
+
+SUMMARY = os.path.join(REPO, "tests", "summary.py")
+XML = """<testsuites><testsuite>
+<testcase classname="t" name="ok1"/><testcase classname="t" name="ok2"/>
+<testcase classname="t" name="bad"><failure message="boom"/></testcase>
+<testcase classname="t" name="sk1"><skipped message="no swap on this host"/></testcase>
+<testcase classname="t" name="sk2"><skipped message="%s"/></testcase>
+</testsuite></testsuites>"""
+UNIT = "ok   a\nskip b: skipped: %s\nunit: 1 passed, 0 failed, 1 skipped\n"
+
+
+def summarize(tmp_path, skip2, unit_skip, failures=True, allow="no swap on* | why\n", rcs=(0, 1)):
+    xml = XML % skip2
+    if not failures:
+        xml = xml.replace('<failure message="boom"/>', "")
+    (tmp_path / "p.xml").write_text(xml)
+    (tmp_path / "u.log").write_text(UNIT % unit_skip)
+    (tmp_path / "allow").write_text(allow)
+    p = subprocess.run(["/usr/bin/python3", SUMMARY, str(tmp_path / "u.log"), str(rcs[0]),
+                        str(tmp_path / "p.xml"), str(rcs[1]), str(tmp_path / "allow")],
+                       capture_output=True, text=True, timeout=30)
+    last = p.stdout.rstrip("\n").split("\n")[-1]
+    return p.returncode, last, p.stdout + p.stderr
+
+
+def test_listed_skips_pass(tmp_path):
+    rc, last, out = summarize(tmp_path, "no swap on this host either", "no swap on a unit", failures=False,
+                              rcs=(0, 0))
+    assert rc == 0 and last == "total: 4 passed, 0 failed, 3 skipped", out
+    assert "allowed     t::sk2: no swap on this host either" in out, out
+
+
+def test_unlisted_skip_fails_the_run(tmp_path):
+    rc, last, out = summarize(tmp_path, "zonebox as uid 65534 failed", "no swap on a unit", failures=False,
+                              rcs=(0, 0))
+    assert rc == 1 and last == "total: 4 passed, 1 failed, 2 skipped", out
+    assert "NOT ALLOWED t::sk2: zonebox as uid 65534 failed" in out, out
+    # a unit test's skip too
+    rc, last, out = summarize(tmp_path, "no swap on x", "Landlock ABI 5 < 6", failures=False, rcs=(0, 0))
+    assert rc == 1 and "NOT ALLOWED unit::b: Landlock ABI 5 < 6" in out, out
+
+
+def test_failures_and_missing_logs_count(tmp_path):
+    rc, last, out = summarize(tmp_path, "no swap on x", "no swap on y")
+    assert rc == 1 and last == "total: 3 passed, 1 failed, 3 skipped", out
+    (tmp_path / "p.xml").unlink()
+    p = subprocess.run(["/usr/bin/python3", SUMMARY, str(tmp_path / "u.log"), "0",
+                        str(tmp_path / "p.xml"), "0", str(tmp_path / "allow")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and p.stdout.rstrip().endswith("1 failed, 1 skipped"), p.stdout
+
+
+def test_allowlist_lines_need_a_why(tmp_path):
+    rc, last, out = summarize(tmp_path, "no swap", "no swap", allow="no swap*\n")
+    assert rc != 0 and "want 'REASON PATTERN | WHY" in out, out
+
+
+def test_the_checked_in_allowlist_parses_and_is_short():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("summary", SUMMARY)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    entries = mod.read_allow(os.path.join(REPO, "tests", "skips.allow"))
+    assert 1 <= len(entries) <= 6 and all(len(why) > 20 for _, why in entries), entries

@@ -176,6 +176,32 @@ def test_no_capabilities_no_new_privs(zb, user):
     assert st["NoNewPrivs"] == "1"
 
 
+@pytest.mark.parametrize("flags,seccomp", [([], "2"), (["--seccomp", "unconfined"], "0")],
+                         ids=["default", "unconfined"])
+def test_layers_seen_from_the_host(zb, flags, seccomp):
+    """The command's /proc/PID/status read from the host while it runs: what
+    the JSON calls applied is what the kernel holds (seccomp filter mode 2
+    and no_new_privs, no capability in any set); unconfined is the control."""
+    from conftest import pids_exact, poll, unique_sleep_arg
+    arg = unique_sleep_arg()
+    p = zb.popen("--json", *flags, "--", "sleep", arg)
+    try:
+        pid = poll(lambda: pids_exact(["sleep", arg]), timeout=20)
+        assert pid, "the sandboxed sleep never started"
+        with open("/proc/%d/status" % pid[0]) as f:
+            st = dict((k, v.strip()) for k, _, v in (l.partition(":") for l in f))
+    finally:
+        p.terminate()
+        out, _ = p.communicate(timeout=30)
+    assert st["Seccomp"] == seccomp, st
+    assert st["NoNewPrivs"] == "1", st
+    for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[k], 16) == 0, (k, st)
+    j = json.loads(out)
+    assert ("seccomp" in j["layers"]["applied"]) == (seccomp == "2"), j["layers"]
+    assert "no_new_privileges" in j["layers"]["applied"], j["layers"]
+
+
 # ------------------------------------------------------------ hidden host files
 
 def test_canary_outside_zones_is_invisible(zb, tmp):
