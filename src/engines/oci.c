@@ -676,8 +676,9 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
                 /* crun refuses a hybrid host's cgroup v2 mount ("cgroups in
                  * hybrid mode not supported"): it runs in a private mount
                  * namespace without it, and uses the v1 controllers. */
+                static char script[] = "umount " CGROUP2_HYBRID " && exec \"$@\"";
                 static char *const wrap[] = { "/usr/bin/unshare", "--mount", "--propagation", "private", "--",
-                                              "/bin/sh", "-c", "umount " CGROUP2_HYBRID " && exec \"$@\"", "sh" };
+                                              "/bin/sh", "-c", script, "sh" };
                 for (size_t i = 0; i < ARRAY_SIZE(wrap); i++)
                         argv[k++] = wrap[i];
         }

@@ -123,27 +123,30 @@ def cgroup_dirs():
     return dirs
 
 
+def _cgroup_paths(pid):
+    """{controllers: path} from /proc/PID/cgroup ({} if PID is gone)."""
+    try:
+        with open("/proc/%s/cgroup" % pid) as f:
+            return dict(l.rstrip("\n").split(":", 2)[1:] for l in f)
+    except OSError:
+        return {}
+
+
 def _someone_elses(name):
-    """True for a cgroup zonebox-PID-... whose supervisor PID still runs and
-    was not started by this test session: another user's run on the same
-    machine (a developer's, another test session's), not one of ours. A
-    cgroup whose supervisor is gone is always counted: it may be a leak."""
+    """True for a cgroup zonebox-PID-... whose supervisor PID still runs in
+    another cgroup than this test session (another user's or session's run
+    on the same machine: a session daemon of ours, double-forked, still runs
+    in ours). A cgroup whose supervisor is gone is always counted: it may
+    be a leak. Where this session runs in the root cgroup everything counts."""
     try:
         pid = int(name.split("-")[1])
     except (IndexError, ValueError):
         return False
-    me = os.getpid()
-    seen = 0
-    while pid > 1 and seen < 64:
-        if pid == me:
-            return False
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                pid = int(next(l for l in f if l.startswith("PPid:")).split()[1])
-        except (OSError, StopIteration, ValueError):
-            return seen > 0  # gone (a leak, if it was ours) or unreadable
-        seen += 1
-    return True
+    own = {k: v for k, v in _cgroup_paths("self").items() if v != "/"}
+    theirs = _cgroup_paths(pid)
+    if not own or not theirs:
+        return False
+    return not any(theirs.get(k, "") == v or theirs.get(k, "").startswith(v + "/") for k, v in own.items())
 
 
 def zonebox_cgroups():

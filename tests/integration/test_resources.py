@@ -72,8 +72,12 @@ def cgroups_of(pid):
 
 
 def mount_lines():
+    """The host's mounts that a zonebox run could have left: anything naming
+    zonebox or this session's temp dirs (zb-it-*). Mounts other users make
+    on the same machine meanwhile (a loop device, podman's storage) are not
+    a run's."""
     with open("/proc/self/mountinfo") as f:
-        return set(f.read().splitlines())
+        return {l for l in f.read().splitlines() if "zonebox" in l or "zb-it-" in l}
 
 
 # ---------------------------------------------------------------- memory
