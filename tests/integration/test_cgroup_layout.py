@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import ZONEBOX, cgroup_dirs, pids_with_arg
+from conftest import ZONEBOX, cgroup_dirs, pids_exact
 
 
 def own_v2_dir():
@@ -39,13 +39,15 @@ class Running:
 
     def __init__(self, *flags):
         self.marker = "zb-layout-" + uuid.uuid4().hex[:8]
-        self.proc = subprocess.Popen([ZONEBOX, "run"] + list(flags) +
-                                     ["--", "sh", "-c", "sleep 30; : " + self.marker],
+        self.command = ["sh", "-c", "sleep 30; : " + self.marker]
+        self.proc = subprocess.Popen([ZONEBOX, "run"] + list(flags) + ["--"] + self.command,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, cwd="/")
-        deadline = time.monotonic() + 10
-        # The supervisor's own argv holds the marker too: wait for the sandbox's.
-        while not set(pids_with_arg(self.marker)) - {self.proc.pid}:
+        deadline = time.monotonic() + 30
+        # The command itself, exec'd: the supervisor's argv holds the marker
+        # too, and so does its fork for a moment before it is placed in the
+        # cgroups (seen under load).
+        while not pids_exact(self.command):
             assert time.monotonic() < deadline, "sandbox did not start"
             assert self.proc.poll() is None, self.proc.communicate()
             time.sleep(0.02)
@@ -93,7 +95,7 @@ def hybrid_limits_on_v1_and_placement_on_v2(v2, mem, pids):
             assert int(read(os.path.join(m, "memory.memsw.limit_in_bytes"))) == 100 << 20
         p = run.dir_under(pids)
         assert read(os.path.join(p, "pids.max")) == "50"
-        sandbox = set(pids_with_arg(run.marker)) - {run.proc.pid}
+        sandbox = set(pids_exact(run.command))
         in_mem = {int(x) for x in read(os.path.join(m, "cgroup.procs")).split()}
         assert sandbox <= in_mem
         # Cloned straight into a v2 child (CLONE_INTO_CGROUP), which has
