@@ -84,6 +84,17 @@ ZB_LDLIBS := $(DYN_LDLIBS)
 WARN      := $(filter-out -Werror,$(WARN))
 endif
 
+# The flags this build compiles and links with, in a stamp rewritten only
+# when they change: every object and binary depends on it, so `make
+# WERROR=1` after a plain `make` compiles again instead of finding the build
+# up to date (the warnings gate could otherwise pass without compiling).
+FLAGS_STAMP := $(BUILD)/.flags
+ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+BUILD_FLAGS = $(CC) $(CFLAGS) $(ZB_CFLAGS) $(ZB_LDFLAGS) $(ZB_LDLIBS)
+$(shell mkdir -p $(BUILD) && { printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - $(FLAGS_STAMP) || \
+          printf '%s\n' '$(BUILD_FLAGS)' >$(FLAGS_STAMP); })
+endif
+
 LIB_SRC := $(wildcard src/core/*.c src/ns/*.c src/engines/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC:= $(wildcard tests/unit/*.c)
@@ -104,7 +115,7 @@ FILE_CFLAGS_src/cli/doctor.c   := -Wno-sign-conversion
 # by a generator linked with a copy of seccomp.c built without it.
 GEN     := $(BUILD)/gen
 FILE_CFLAGS_src/ns/seccomp.c := -DZB_SECCOMP_PRECOMPILED -I$(GEN)
-$(GEN)/seccomp-plain.o: src/ns/seccomp.c $(wildcard include/*.h src/*/*.h)
+$(GEN)/seccomp-plain.o: src/ns/seccomp.c $(FLAGS_STAMP) $(wildcard include/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ZB_CFLAGS) -Isrc -c $< -o $@
 $(GEN)/gen-seccomp-default: tools/gen-seccomp-default.c $(GEN)/seccomp-plain.o $(BUILD)/src/core/util.o
@@ -117,18 +128,18 @@ $(BUILD)/src/ns/seccomp.o: $(GEN)/seccomp_default.h
         check-hardening lint check-asan check-valgrind check-fuzz coverage
 all: $(BUILD)/zonebox $(BUILD)/unit-tests
 
-$(BUILD)/%.o: %.c Makefile $(wildcard include/*.h src/*/*.h tests/unit/*.h tests/fuzz/*.h)
+$(BUILD)/%.o: %.c Makefile $(FLAGS_STAMP) $(wildcard include/*.h src/*/*.h tests/unit/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ZB_CFLAGS) $(FILE_CFLAGS_$<) -Isrc -c $< -o $@
 
 $(BUILD)/libzonebox.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/zonebox: $(CLI_OBJ) $(BUILD)/libzonebox.a $(VG_SHIM)
-	$(CC) $(CFLAGS) $(ZB_LDFLAGS) $(VG_LDFLAGS) -o $@ $^ $(ZB_LDLIBS)
+$(BUILD)/zonebox: $(CLI_OBJ) $(BUILD)/libzonebox.a $(VG_SHIM) $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(ZB_LDFLAGS) $(VG_LDFLAGS) -o $@ $(filter-out $(FLAGS_STAMP),$^) $(ZB_LDLIBS)
 
-$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libzonebox.a
-	$(CC) $(CFLAGS) $(ZB_LDFLAGS) -o $@ $^ $(ZB_LDLIBS)
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libzonebox.a $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(ZB_LDFLAGS) -o $@ $(filter-out $(FLAGS_STAMP),$^) $(ZB_LDLIBS)
 
 # Fuzz targets (tests/fuzz/fuzz_*.c, one LLVMFuzzerTestOneInput each):
 # libFuzzer binaries in the FUZZ=1 build; in any build, replay binaries

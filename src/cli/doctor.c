@@ -387,9 +387,12 @@ int cli_doctor(int argc, char **argv)
         item(&rep, "seccomp user notif", notif, "%s", notif ? "SECCOMP_RET_USER_NOTIF available" : "not available");
 
         int abi = zb_landlock_abi();
-        item(&rep, "landlock", abi > 0, "%s%d%s", abi > 0 ? "ABI " : "unavailable (ABI ", abi,
-             abi >= 6 ? ": filesystem, truncate, device ioctl, unix-socket and signal scoping"
-             : abi > 0 ? ": filesystem rules (no signal/socket scoping before ABI 6)" : ")");
+        if (abi < 0)
+                item(&rep, "landlock", false, "cannot query the ABI: %s", strerror(-abi));
+        else
+                item(&rep, "landlock", abi > 0, "%s%d%s", abi > 0 ? "ABI " : "unavailable (ABI ", abi,
+                     abi >= 6 ? ": filesystem, truncate, device ioctl, unix-socket and signal scoping"
+                     : abi > 0 ? ": filesystem rules (no signal/socket scoping before ABI 6)" : ")");
 
         e = try_child(do_overlay);
         item(&rep, "overlayfs in userns", !e, "%s", e ? strerror(e) : "an overlay mounts inside a user namespace");

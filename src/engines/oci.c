@@ -22,7 +22,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 
 #include "engine.h"
@@ -629,6 +631,15 @@ static void runtime_error(const char *log, struct zb_result *r)
         fclose(f);
 }
 
+#define CGROUP2_HYBRID "/sys/fs/cgroup/unified"
+
+/* A hybrid host: cgroup v2 mounted beside the v1 controllers. */
+static bool hybrid_cgroups(void)
+{
+        struct statfs st;
+        return statfs(CGROUP2_HYBRID, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
+}
+
 int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
 {
         struct eng_notes n = { 0 };
@@ -665,8 +676,26 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
          * count and accounting) until delete; crun 1.8 and runsc have no --keep. */
         const char *base = strrchr(runtime, '/') ? strrchr(runtime, '/') + 1 : runtime;
         bool keep = strcmp(base, "runc") == 0;
-        char *argv[] = { runtime, "--log", log, "--log-format", "json", "run", "--bundle", bundle,
+        char *argv[20];
+        size_t k = 0;
+        if (strcmp(base, "crun") == 0 && hybrid_cgroups()) {
+                /* crun refuses a hybrid host's cgroup v2 mount ("cgroups in
+                 * hybrid mode not supported"): it runs in a private mount
+                 * namespace without it, and uses the v1 controllers. */
+                static char script[] = "umount " CGROUP2_HYBRID " && exec \"$@\"";
+                static char *const wrap[] = { "/usr/bin/unshare", "--mount", "--propagation", "private", "--",
+                                              "/bin/sh", "-c", script, "sh" };
+                for (size_t i = 0; i < ARRAY_SIZE(wrap); i++)
+                        argv[k++] = wrap[i];
+        }
+        argv[k++] = runtime;
+        /* gVisor sets up its own network stack unless told there is none. */
+        if (strcmp(base, "runsc") == 0 && p->network != ZB_NET_HOST)
+                argv[k++] = "--network=none";
+        char *rest[] = { "--log", log, "--log-format", "json", "run", "--bundle", bundle,
                          keep ? "--keep" : name, keep ? name : NULL, NULL };
+        for (size_t i = 0; i < ARRAY_SIZE(rest); i++)
+                argv[k++] = rest[i];
         if (!keep)
                 eng_info(&n, "runtime %s: no --keep, so no OOM count or accounting from the container's cgroup", base);
         struct eng_exit ex;

@@ -89,7 +89,11 @@ struct ruleset_attr {
 int zb_landlock_abi(void)
 {
         long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-        return abi > 0 ? (int)abi : 0;
+        if (abi > 0)
+                return (int)abi;
+        if (abi == 0 || errno == ENOSYS || errno == EOPNOTSUPP)
+                return 0;
+        return -errno;
 }
 
 /* The ruleset for this ABI: everything this file knows, minus what the
@@ -186,7 +190,9 @@ int zb_landlock_prepare(const struct zb_ll_path *paths, size_t n, char *msg, siz
 
         if (msg && msglen)
                 msg[0] = '\0';
-        if (abi <= 0)
+        if (abi < 0)
+                return fail(msg, msglen, -abi, "query the ABI version", NULL);
+        if (abi == 0)
                 return fail(msg, msglen, EOPNOTSUPP, "not supported by this kernel", NULL);
         struct ruleset_attr attr = ruleset_for_abi(abi);
         int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);

@@ -9,7 +9,9 @@
 #include <stddef.h>
 
 /* The running kernel's Landlock ABI version; 0 when Landlock is not built
- * in or not enabled at boot (ENOSYS, EOPNOTSUPP). */
+ * in or not enabled at boot (ENOSYS, EOPNOTSUPP); -errno when the query
+ * itself failed otherwise (e.g. EPERM from another seccomp filter), which
+ * is not "no Landlock". */
 int zb_landlock_abi(void);
 
 enum zb_ll_access {

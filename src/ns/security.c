@@ -6,6 +6,7 @@
  * command enforces it (init.c). */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <string.h>
 
 #include "ns.h"
 #include "seccomp.h"
@@ -50,6 +51,9 @@ int ns_security_prepare(struct ns_ctx *c, struct zb_result *r, struct zb_error *
         c->ll_fd = -1;
         if (s->landlock != ZB_LANDLOCK_OFF) {
                 int abi = zb_landlock_abi();
+                if (abi < 0) /* the query failed: not the same as "no Landlock" */
+                        return zb_error_set(err, -abi, "layer landlock: cannot query the kernel's Landlock ABI: %s",
+                                            strerror(-abi));
                 if (abi > 0) {
                         c->landlock = true;
                         landlock_paths(c);

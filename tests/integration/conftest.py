@@ -6,6 +6,7 @@ twice: once with zonebox started by root ("root") and once started by an
 unprivileged user through ``setpriv --reuid=65534 ...`` ("nobody").
 """
 
+import errno
 import json
 import os
 import shutil
@@ -122,34 +123,111 @@ def cgroup_dirs():
     return dirs
 
 
+def _cgroup_paths(pid):
+    """{controllers: path} from /proc/PID/cgroup ({} if PID is gone)."""
+    try:
+        with open("/proc/%s/cgroup" % pid) as f:
+            return dict(l.rstrip("\n").split(":", 2)[1:] for l in f)
+    except OSError:
+        return {}
+
+
+def _someone_elses(name):
+    """True for a cgroup zonebox-PID-... whose supervisor PID still runs in
+    another cgroup than this test session (another user's or session's run
+    on the same machine: a session daemon of ours, double-forked, still runs
+    in ours). A cgroup whose supervisor is gone is always counted: it may
+    be a leak. Where this session runs in the root cgroup everything counts."""
+    try:
+        pid = int(name.split("-")[1])
+    except (IndexError, ValueError):
+        return False
+    own = {k: v for k, v in _cgroup_paths("self").items() if v != "/"}
+    theirs = _cgroup_paths(pid)
+    if not own or not theirs:
+        return False
+    return not any(theirs.get(k, "") == v or theirs.get(k, "").startswith(v + "/") for k, v in own.items())
+
+
 def zonebox_cgroups():
-    """Paths of cgroups named zonebox-* anywhere in the hierarchies."""
+    """Paths of cgroups named zonebox-* below our own cgroup in each
+    hierarchy: where every run of these tests makes its cgroups (as root
+    under ours, as uid 65534 under the delegated one, which is under ours).
+    Other runs on the same machine are left out: other test sessions'
+    delegated cgroups, and cgroups of live supervisors that are not ours."""
     found = []
-    for mdir in cgroup_dirs():
-        for root, subdirs, _ in os.walk(mdir):
-            found += [os.path.join(root, d) for d in subdirs if d.startswith("zonebox-")]
+    for own in cgroup_dirs().values():
+        for root, subdirs, _ in os.walk(own):
+            subdirs[:] = [d for d in subdirs if not (d.startswith("zb-it-deleg-") and d != DELEGATED)]
+            found += [os.path.join(root, d) for d in subdirs
+                      if d.startswith("zonebox-") and not _someone_elses(d)]
     return found
 
 
+def cgroup_of(pid):
+    """{controller: host dir of PID's cgroup} for memory, cpu, cpuacct and
+    pids (v1, or v2 where v2 holds the controller) and "unified" (v2)."""
+    mounts = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, rfields = left.split(), right.split()
+            if rfields[0] == "cgroup2":
+                mounts["unified"] = fields[4]
+            elif rfields[0] == "cgroup":
+                for c in set(rfields[2].split(",")) & {"memory", "cpu", "cpuacct", "pids"}:
+                    mounts[c] = fields[4]
+    out = {}
+    with open("/proc/%d/cgroup" % pid) as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            for c in (ctrls.split(",") if ctrls else ["unified"]):
+                if c in mounts:
+                    out[c] = mounts[c] + (path if path != "/" else "")
+    v2 = out.get("unified")
+    if v2 and os.path.exists(os.path.join(v2, "cgroup.controllers")):
+        with open(os.path.join(v2, "cgroup.controllers")) as f:
+            for c in f.read().split():
+                out.setdefault(c, v2)
+    return out
+
+
+def read_file(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
 DELEGATED = "zb-it-deleg-%d" % os.getpid()
+# Why no cgroup can be delegated here (every mkdir refused), or None.
+_DELEGATION = {"why": None}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def delegated_cgroup():
     """A cgroup under ours in every hierarchy, owned by uid 65534: what an
     administrator (or systemd's Delegate=yes) gives an unprivileged user.
-    The "nobody" runs use it with --cgroup-parent."""
-    made = []
+    The "nobody" runs use it with --cgroup-parent. A hierarchy where it
+    cannot be made (read-only, not ours) is a precondition the nobody runs
+    skip on when it holds for all of them; a half-made delegation is an
+    error, not a skip."""
+    made, refused = [], []
     for d in cgroup_dirs().values():
         path = os.path.join(d, DELEGATED)
         try:
             os.mkdir(path)
-        except OSError:
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            refused.append("%s: %s" % (path, os.strerror(e.errno)))
             continue
         made.append(path)
         os.chown(path, NOBODY, NOBODY)
         for name in os.listdir(path):
             os.chown(os.path.join(path, name), NOBODY, NOBODY)
+    if refused and not made:
+        _DELEGATION["why"] = "no cgroup delegation possible here (mkdir %s)" % "; ".join(refused)
+    elif refused:
+        raise AssertionError("cgroup delegation made only in part: %s" % "; ".join(refused))
     yield DELEGATED
     for path in made:
         for _ in range(200):
@@ -213,30 +291,35 @@ class Zonebox:
             raise AssertionError("script printed no JSON: %r" % (r,))
 
 
-def _nobody_works():
-    if not os.path.exists(SETPRIV):
-        return "setpriv not installed"
+def _read(path):
     try:
-        p = subprocess.run(AS_NOBODY + [ZONEBOX, "run", "--cgroup-parent", DELEGATED, "--", "true"],
-                           capture_output=True,
-                           text=True, timeout=RUN_TIMEOUT, cwd="/")
-    except Exception as e:  # pragma: no cover
-        return "cannot run zonebox as uid 65534: %s" % e
-    if p.returncode != 0:
-        return "zonebox as uid 65534 failed (rc=%d): %s" % (p.returncode, p.stderr.strip())
-    return None
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
-_NOBODY_REASON = []
+def nobody_precondition():
+    """Why the unprivileged half cannot run on this machine, from the
+    preconditions themselves (never from a zonebox run: zonebox failing as
+    uid 65534 is a failure of every such test, not a skip); None when it can."""
+    if not os.access(SETPRIV, os.X_OK):
+        return "setpriv is not installed (util-linux): cannot run as uid 65534"
+    for path in ("/proc/sys/user/max_user_namespaces", "/proc/sys/kernel/unprivileged_userns_clone",
+                 "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"):
+        v = _read(path)
+        off = "1" if path.endswith("apparmor_restrict_unprivileged_userns") else "0"
+        if v == off:
+            return "user namespaces are disabled for unprivileged users by sysctl (%s = %s)" % (path, v)
+    return _DELEGATION["why"]
 
 
 @pytest.fixture(params=["root", "nobody"])
 def zb(request):
     if request.param == "nobody":
-        if not _NOBODY_REASON:
-            _NOBODY_REASON.append(_nobody_works())
-        if _NOBODY_REASON[0]:
-            pytest.skip(_NOBODY_REASON[0])
+        why = nobody_precondition()
+        if why:
+            pytest.skip(why)
     return Zonebox(request.param)
 
 

@@ -2,8 +2,9 @@
 through other engines. Real containers where this machine has the engine:
 runc for the oci backend, Podman (daemonless, with --runtime runc) for the
 docker backend. Each case checks effects from inside and from the host (the
-container is gone afterwards). A missing engine is a skip with its reason,
-never a pass. Exports are checked field by field; Kubernetes manifests also
+container is gone afterwards). Each engine is probed with its own CLI: a
+missing or broken engine is a skip with its reason (which no allowlist
+accepts), never a pass, and zonebox failing on an engine that works fails. Exports are checked field by field; Kubernetes manifests also
 against the API schemas when the kubernetes-models npm package is
 installable here."""
 
@@ -19,11 +20,13 @@ import time
 
 import pytest
 
-from conftest import ZONEBOX, RUN_TIMEOUT, accepted_nothing, poll, tcp_listener
+from conftest import (ZONEBOX, RUN_TIMEOUT, accepted_nothing, pids_exact, poll, tcp_listener,
+                      unique_sleep_arg)
 
 RUNC = shutil.which("runc")
 CRUN = shutil.which("crun")
 PODMAN = shutil.which("podman")
+RUNSC = shutil.which("runsc")
 
 
 def zonebox(*args, timeout=RUN_TIMEOUT, input="", env=None):
@@ -32,29 +35,76 @@ def zonebox(*args, timeout=RUN_TIMEOUT, input="", env=None):
 
 
 # ------------------------------------------------------------------ engines here
+#
+# Each engine is probed with its own CLI on a bundle zonebox did not make (a
+# read-only root with the host's /usr, "sh -c 'exit 7'"). When the engine
+# itself cannot run a container here, its tests skip with that reason (which
+# tests/skips.allow does not list, so the run fails); when it can, zonebox's
+# backend on it must work: its failure fails the tests, never skips them.
 
-def _probe_podman():
-    if not PODMAN:
-        return "podman is not installed (apt-get install podman)"
-    if not RUNC:
-        return "runc is not installed (podman here needs --runtime runc)"
-    p = zonebox("run", "--backend", "docker", "--engine-cli", "podman", "--runtime", "runc", "--", "true",
-                timeout=120)
-    if p.returncode != 0:
-        return "podman cannot run a container here: %s" % (p.stderr.strip()[-300:],)
-    return None
+PROBE_CONFIG = {
+    "ociVersion": "1.0.2",
+    "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+                "args": ["/usr/bin/sh", "-c", "exit 7"], "env": ["PATH=/usr/bin:/bin"],
+                "noNewPrivileges": True},
+    "root": {"path": "rootfs", "readonly": True},
+    "hostname": "probe",
+    "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+        {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]},
+    ],
+    "linux": {"namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")]},
+}
 
 
-def _probe_crun():
-    if not CRUN:
-        return "crun is not installed (apt-get install crun)"
-    p = zonebox("run", "--backend", "oci", "--runtime", "crun", "--json", "--", "true", timeout=60)
-    if p.returncode != 0:
-        try:
-            why = json.loads(p.stdout).get("error") or p.stderr
-        except ValueError:
-            why = p.stderr
-        return "crun refuses to run here: %s" % why.strip()[-300:]
+def _probe_bundle():
+    d = tempfile.mkdtemp(prefix="zb-engine-probe-")
+    root = os.path.join(d, "rootfs")
+    os.makedirs(os.path.join(root, "usr"))
+    for name in ("bin", "lib", "lib64", "sbin"):
+        if os.path.islink("/" + name):  # merged /usr
+            os.symlink(os.readlink("/" + name), os.path.join(root, name))
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(PROBE_CONFIG, f)
+    return d
+
+
+def _own_cli_argv(name, bundle, cid):
+    if name == "runc":
+        return [RUNC, "run", "--bundle", bundle, cid]
+    if name == "crun":
+        # crun refuses a hybrid host's cgroup v2 mount: it runs in a private
+        # mount namespace without it (what this machine needs, not zonebox).
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"', "sh",
+                CRUN, "run", "--bundle", bundle, cid]
+    if name == "runsc":
+        return [RUNSC, "--network=none", "run", "--bundle", bundle, cid]
+    return [PODMAN, "--runtime", RUNC or "runc", "run", "--rm", "--network", "none",
+            "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "-v", "/usr:/usr:ro",
+            "--rootfs", os.path.join(bundle, "rootfs"), "/usr/bin/sh", "-c", "exit 7"]
+
+
+def _probe_engine(name):
+    """None when ENGINE's own CLI runs a container here, else why not."""
+    path = {"runc": RUNC, "crun": CRUN, "runsc": RUNSC, "podman": PODMAN}[name]
+    if not path:
+        return "%s is not installed (scripts/install-deps installs it)" % name
+    if name == "podman" and not RUNC:
+        return "runc is not installed (podman here runs with --runtime runc)"
+    bundle = _probe_bundle()
+    cid = "zbprobe-%s-%d" % (name, os.getpid())
+    try:
+        p = subprocess.run(_own_cli_argv(name, bundle, cid), capture_output=True, text=True,
+                           cwd="/", timeout=120)
+    finally:
+        if name != "podman":
+            subprocess.run([path, "delete", "--force", cid], capture_output=True, timeout=60)
+        shutil.rmtree(bundle, ignore_errors=True)
+    if p.returncode != 7:
+        return "%s itself cannot run a container here (its own CLI, rc=%d): %s" % (
+            name, p.returncode, p.stderr.strip()[-300:])
     return None
 
 
@@ -63,12 +113,7 @@ _PROBES = {}
 
 def engine_reason(name):
     if name not in _PROBES:
-        if name == "runc":
-            _PROBES[name] = None if RUNC else "runc is not installed (apt-get install runc)"
-        elif name == "podman":
-            _PROBES[name] = _probe_podman()
-        else:
-            _PROBES[name] = _probe_crun()
+        _PROBES[name] = _probe_engine(name)
     return _PROBES[name]
 
 
@@ -79,8 +124,8 @@ class Engine:
         self.name = name
         if name == "runc":
             self.flags = ["--backend", "oci", "--runtime", "runc"]
-        elif name == "crun":
-            self.flags = ["--backend", "oci", "--runtime", "crun"]
+        elif name in ("crun", "runsc"):
+            self.flags = ["--backend", "oci", "--runtime", name]
         else:
             self.flags = ["--backend", "docker", "--engine-cli", "podman", "--runtime", "runc"]
 
@@ -266,11 +311,13 @@ def test_engine_oom(eng):
 
 
 def test_engine_interrupted_leaves_nothing(eng):
-    proc = subprocess.Popen([ZONEBOX, "run", *eng.flags, "--", "sleep", "60"], cwd="/",
+    arg = unique_sleep_arg()
+    proc = subprocess.Popen([ZONEBOX, "run", *eng.flags, "--", "sleep", arg], cwd="/",
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert poll(lambda: eng.ours_left(), timeout=30), "the container never showed up"
-        time.sleep(0.5)
+        # The command itself runs (seen from the host), not only the container's record.
+        assert poll(lambda: pids_exact(["sleep", arg]), timeout=30), "the command never started"
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=60)
     finally:
@@ -283,11 +330,12 @@ def test_engine_interrupted_leaves_nothing(eng):
 
 def test_engine_killed_supervisor_is_collected(eng):
     """SIGKILL leaves the container behind; the next run removes it."""
-    proc = subprocess.Popen([ZONEBOX, "run", *eng.flags, "--", "sleep", "60"], cwd="/",
+    arg = unique_sleep_arg()
+    proc = subprocess.Popen([ZONEBOX, "run", *eng.flags, "--", "sleep", arg], cwd="/",
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert poll(lambda: eng.ours_left(), timeout=30)
-        time.sleep(0.5)
+        assert poll(lambda: pids_exact(["sleep", arg]), timeout=30), "the command never started"
         proc.kill()
         proc.wait()
     finally:
@@ -304,12 +352,20 @@ def test_engine_output_captured_and_capped(eng):
     assert r["status"] == "exited" and len(r["stdout"]) == 1024 and r["stdout_truncated"] is True
 
 
-def test_crun_or_reason():
+def test_crun_runs_when_crun_does():
     why = engine_reason("crun")
     if why:
         pytest.skip(why)
     p, r = Engine("crun").json("--", "sh", "-c", "exit 3")
-    assert r["status"] == "exited" and r["exit_code"] == 3
+    assert r["status"] == "exited" and r["exit_code"] == 3, r
+
+
+def test_runsc_runs_when_runsc_does():
+    why = engine_reason("runsc")
+    if why:
+        pytest.skip(why)
+    p, r = Engine("runsc").json("--", "sh", "-c", "exit 3")
+    assert r["status"] == "exited" and r["exit_code"] == 3, r
 
 
 # ------------------------------------------------------------------ podman with an image
@@ -449,8 +505,9 @@ def test_run_kubernetes_backend_says_export():
 # ------------------------------------------------------------------ export oci
 
 def test_export_oci_bundle_runs_with_runc(tmp):
-    if not RUNC:
-        pytest.skip("runc is not installed (apt-get install runc)")
+    why = engine_reason("runc")
+    if why:
+        pytest.skip(why)
     bundle = os.path.join(tmp.mkdir("bundle"), "b")
     p = zonebox("export", "oci", bundle, "--memory", "64m", "--pids-limit", "32", "--cpus", "0.5",
                 "--", "sh", "-c", "cat /proc/self/uid_map; touch /x; exit 4")

@@ -1,8 +1,9 @@
 """File access (security.landlock): the layer is reported, the paths the
 sandbox needs stay usable (system dirs, /etc, zones, devices, /dev/shm,
 /proc), read-only zones stay read-only, and the Landlock wall itself — the
-part the mounts cannot give: abstract unix sockets and signals are scoped
-to the sandbox's domain (ABI >= 6)."""
+part the mounts cannot give: no mounts even where the namespaces would
+allow them (ABI >= 1), abstract unix sockets and signals scoped to the
+sandbox's domain (ABI >= 6); each with --landlock false as the control."""
 
 import ctypes
 import errno
@@ -465,6 +466,26 @@ def test_signal_scope(zb, tmp):
     # the pid namespace and the same uid would allow it: Landlock is what refuses
     out = zb.py_json(tmp, SIGNALS, "--landlock", "false")
     assert out == {"init": "ok", "child": signal.SIGTERM, "self": "ok"}
+
+
+# ------------------------------------------------------------ what only Landlock refuses
+
+MOUNTS = "mount -t tmpfs none /dev/shm && echo mounted; mount --bind /usr /dev/shm && echo bound"
+
+
+@needs_landlock
+def test_landlock_refuses_mounts_the_namespaces_allow(zb):
+    """With the seccomp layer off, a nested user and mount namespace would
+    let the command mount over its own tree (a tmpfs, a bind of /usr on a
+    writable dir); Landlock (ABI >= 1) forbids a restricted process any
+    mount. --landlock false is the control: the same commands succeed, so it
+    is Landlock that refuses, at any ABI (not only the ABI 6 scopes)."""
+    argv = ["--", "unshare", "-Urm", "--propagation", "unchanged", "sh", "-c", MOUNTS]
+    r = zb.run("--seccomp", "unconfined", *argv)
+    assert r.rc == 32 and r.stdout == "", r  # mount(8): 32 is "mount failure"
+    assert r.stderr.count("mount: /dev/shm: permission denied") == 2, r
+    r = zb.run("--seccomp", "unconfined", "--landlock", "false", *argv)
+    assert r.rc == 0 and r.stdout == "mounted\nbound\n", r
 
 
 # ------------------------------------------------------------ landlock from inside

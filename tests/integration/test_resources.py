@@ -15,8 +15,9 @@ import uuid
 
 import pytest
 
-from conftest import (DELEGATED, NOBODY, RUN_TIMEOUT, ZONEBOX, AS_NOBODY, Zonebox,
-                      pids_with_arg, poll, zonebox_cgroups)
+from conftest import (DELEGATED, NOBODY, RUN_TIMEOUT, ZONEBOX, AS_NOBODY, Zonebox, cgroup_of,
+                      nobody_precondition, pids_exact, pids_with_arg, poll, read_file,
+                      unique_sleep_arg, zonebox_cgroups)
 
 MiB = 1 << 20
 
@@ -71,8 +72,12 @@ def cgroups_of(pid):
 
 
 def mount_lines():
+    """The host's mounts that a zonebox run could have left: anything naming
+    zonebox or this session's temp dirs (zb-it-*). Mounts other users make
+    on the same machine meanwhile (a loop device, podman's storage) are not
+    a run's."""
     with open("/proc/self/mountinfo") as f:
-        return set(f.read().splitlines())
+        return {l for l in f.read().splitlines() if "zonebox" in l or "zb-it-" in l}
 
 
 # ---------------------------------------------------------------- memory
@@ -109,7 +114,36 @@ def _swap_total_kib():
     return sum(int(r.split()[2]) for r in rows if r.split())
 
 
-def test_swap_cannot_extend_memory_limit(zb, tmp):
+def test_swap_limit_set_in_cgroup(zb, tmp):
+    """Seen from the host while the sandbox runs: the cgroup's memory+swap
+    limit is the memory limit (v1 memsw), or its swap limit 0 (v2), so swap
+    cannot extend it on any host, with or without swap."""
+    arg = unique_sleep_arg()
+    p = zb.popen("--memory", "100m", "--", "sleep", arg)
+    try:
+        pid = poll(lambda: pids_exact(["sleep", arg]), timeout=20)
+        assert pid, "the sandboxed sleep never started"
+        cg = cgroup_of(pid[0])
+        mem = cg["memory"]
+        if os.path.exists(os.path.join(mem, "memory.limit_in_bytes")):  # v1
+            assert int(read_file(os.path.join(mem, "memory.limit_in_bytes"))) == 100 * MiB
+            memsw = os.path.join(mem, "memory.memsw.limit_in_bytes")
+            if os.path.exists(memsw):
+                assert int(read_file(memsw)) == 100 * MiB
+            else:  # no swap accounting: the kernel cannot swap this cgroup's pages out beyond it
+                assert _swap_total_kib() == 0 or read_file(os.path.join(mem, "memory.swappiness")) == "0"
+        else:
+            assert int(read_file(os.path.join(mem, "memory.max"))) == 100 * MiB
+            assert read_file(os.path.join(mem, "memory.swap.max")) == "0"
+    finally:
+        p.terminate()
+        p.communicate(timeout=30)
+
+
+def test_swap_cannot_extend_memory_limit(zb_root, tmp):
+    """The behaviour itself, where there is swap to extend into (once: the
+    limit for uid 65534 is the same cgroup file, checked above)."""
+    zb = zb_root
     swap = _swap_total_kib()
     if swap < 300 * 1024:
         reason = ("no swap on this host (/proc/swaps lists none)" if swap == 0
@@ -126,6 +160,33 @@ def test_swap_cannot_extend_memory_limit(zb, tmp):
     assert r.rc == 137 and j["status"] == "oom", r
 
 
+def test_oom_kill_seen_from_the_host(zb, tmp):
+    """The OOM kill in the cgroup's own counters (memory.oom_control or
+    memory.events), read from the host while the sandbox still runs: a
+    child is killed, the sandbox's shell lives on."""
+    arg = unique_sleep_arg()
+    flags, cmd = script_argv(tmp, ALLOC)
+    p = zb.popen("--memory", "64m", *flags, "--", "sh", "-c",
+                 "python3 /input/test.py 300; echo rc=$?; exec sleep %s" % arg)
+    try:
+        pid = poll(lambda: pids_exact(["sleep", arg]), timeout=30)
+        assert pid, "the sandbox never got past the allocation"
+        mem = cgroup_of(pid[0])["memory"]
+        if os.path.exists(os.path.join(mem, "memory.oom_control")):  # v1
+            ctl = dict(l.split() for l in read_file(os.path.join(mem, "memory.oom_control")).splitlines())
+            assert int(ctl["oom_kill"]) >= 1, ctl
+            assert int(read_file(os.path.join(mem, "memory.limit_in_bytes"))) == 64 * MiB
+            assert int(read_file(os.path.join(mem, "memory.max_usage_in_bytes"))) <= 64 * MiB
+        else:
+            ev = dict(l.split() for l in read_file(os.path.join(mem, "memory.events")).splitlines())
+            assert int(ev["oom_kill"]) >= 1, ev
+            assert int(read_file(os.path.join(mem, "memory.max"))) == 64 * MiB
+    finally:
+        p.terminate()
+        out, err = p.communicate(timeout=30)
+    assert b"rc=137" in out, (out, err)
+
+
 # ---------------------------------------------------------------- processes
 
 FORK_BOMB = r"""
@@ -133,8 +194,10 @@ import errno, json, os, sys, time
 ok = eagain = 0
 other = []
 max_live = 0
-deadline = time.monotonic() + 1.5
-while time.monotonic() < deadline:
+# Until the limit answers (EAGAIN a few times), not for a fixed time: a
+# loaded machine forks slower. The deadline only bounds a broken limit.
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and eagain < 20:
     live = sum(1 for p in os.listdir("/proc") if p.isdigit())
     max_live = max(max_live, live)
     try:
@@ -187,7 +250,7 @@ def test_python_fork_bomb_is_contained(zb, tmp):
     probe = HostProbe()
     probe.start()
     try:
-        r, j = zb.json("--pids-limit", "64", "--timeout", "3s", *flags, "--", *cmd, mark)
+        r, j = zb.json("--pids-limit", "64", "--timeout", "30s", *flags, "--", *cmd, mark)
     finally:
         probe.join(30)
         gone = poll(lambda: not pids_with_arg(mark), timeout=5)
@@ -217,7 +280,7 @@ def test_shell_fork_bomb_is_contained(zb):
         kill_marked(mark)
     assert r.rc == 124, r
     assert j["status"] == "timeout", j
-    assert 2500 <= j["wall_ms"] <= 6000, j["wall_ms"]
+    assert 2500 <= j["wall_ms"] <= 20000, j["wall_ms"]
     assert gone, "bomb processes outlived the sandbox: %s" % pids_with_arg(mark)
     assert not probe.errors, probe.errors
     assert probe.durations and max(probe.durations) < 5, probe.durations
@@ -225,12 +288,50 @@ def test_shell_fork_bomb_is_contained(zb):
 
 # ---------------------------------------------------------------- CPU
 
+def _cpu_usage_ns(cg):
+    """The CPU time of the processes in the sandbox's cpu cgroup, in ns: v2's
+    cpu.stat usage_usec, or (v1, where cpuacct may not be the sandbox's
+    hierarchy) the kernel's utime + stime of each of its processes."""
+    st = dict(l.split() for l in read_file(os.path.join(cg["cpu"], "cpu.stat")).splitlines())
+    if "usage_usec" in st:
+        return int(st["usage_usec"]) * 1000
+    ticks = 0
+    for pid in read_file(os.path.join(cg["cpu"], "cgroup.procs")).split():
+        try:
+            fields = read_file("/proc/%s/stat" % pid).rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
 def test_cpu_quota_half_a_cpu(zb):
-    r, j = zb.json("--cpus", "0.5", "--timeout", "2s", "--", *SPIN)
-    assert r.rc == 124, r
-    assert j["status"] == "timeout", j
-    # 2 s of wall time at half a CPU: about 1000 ms of CPU (unthrottled: 2000).
-    assert 600 <= cpu_ms(j) <= 1400, j
+    """From the cgroup's files while it runs: the quota is 50 ms per 100 ms,
+    and the spinner's CPU time grew at most half as fast as the wall clock (a loaded machine only makes it slower, so no
+    lower bound from wall time)."""
+    mark = marker()
+    p = zb.popen("--cpus", "0.5", "--timeout", "30s", "--", *SPIN, mark)
+    try:
+        pid = poll(lambda: pids_exact(SPIN + [mark]), timeout=20)
+        assert pid, "the spinner never started"
+        cg = cgroup_of(pid[0])
+        cpu = cg["cpu"]
+        if os.path.exists(os.path.join(cpu, "cpu.cfs_quota_us")):  # v1
+            assert read_file(os.path.join(cpu, "cpu.cfs_quota_us")) == "50000"
+            assert read_file(os.path.join(cpu, "cpu.cfs_period_us")) == "100000"
+        else:
+            assert read_file(os.path.join(cpu, "cpu.max")) == "50000 100000"
+        u0, t0 = _cpu_usage_ns(cg), time.monotonic_ns()
+        # Ten periods at least, measured, not waited on for an event.
+        time.sleep(1.5)
+        u1, t1 = _cpu_usage_ns(cg), time.monotonic_ns()
+        # At most 50 ms a period, plus one period of slack at each end.
+        # (Whether the kernel had to throttle, nr_throttled, depends on how
+        # much CPU the other load left the spinner, so it is not asserted.)
+        assert u1 - u0 <= 0.5 * (t1 - t0) + 2 * 50_000_000, (u1 - u0, t1 - t0)
+    finally:
+        p.terminate()
+        p.communicate(timeout=30)
 
 
 def test_cpu_time_limit(zb):
@@ -239,20 +340,20 @@ def test_cpu_time_limit(zb):
     assert j["status"] == "cpu_timeout", j
     assert j["cli_exit_code"] == 124
     assert cpu_ms(j) >= 1000, j
-    assert j["wall_ms"] < 3000, j
+    # The CPU limit stopped it (its counters, not wall time: a loaded
+    # machine may give the spinner half a core).
+    assert cpu_ms(j) < 1900, j
 
 
 def test_cpu_time_limit_counts_all_processes(zb):
-    """Two spinners on 2 CPUs burn 1 s of CPU in about 0.5 s of wall time; a
-    per-process limit would only stop them after 1 s."""
-    if os.cpu_count() < 2:
-        pytest.skip("needs 2 CPUs (this host has %d)" % os.cpu_count())
+    """Two spinners share one limit: the sandbox's CPU counters stop at about
+    1 s in all; a per-process limit would let them burn 2 s (on any number
+    of free CPUs, so no wall-clock bound)."""
     r, j = zb.json("--cpu-time", "1s", "--",
                    "sh", "-c", "spin() { while :; do :; done; }; spin & spin & wait")
     assert r.rc == 124, r
     assert j["status"] == "cpu_timeout", j
-    assert cpu_ms(j) >= 1000, j
-    assert j["wall_ms"] < 1500, j
+    assert 1000 <= cpu_ms(j) < 1900, j
 
 
 # ---------------------------------------------------------------- zone and file sizes
@@ -469,11 +570,10 @@ def _gc(box):
 def box(request, zb_root):
     if request.param == "root":
         return zb_root
-    nobody = Zonebox("nobody")
-    r = nobody.run("--", "true")
-    if r.rc != 0:
-        pytest.skip("zonebox as uid 65534 with a delegated cgroup failed: %s" % r.stderr.strip())
-    return nobody
+    why = nobody_precondition()
+    if why:
+        pytest.skip(why)
+    return Zonebox("nobody")
 
 
 def test_gc_removes_cgroups_of_killed_supervisor(box):
@@ -500,11 +600,10 @@ def test_next_run_removes_cgroups_of_killed_supervisor(box):
 
 @pytest.fixture
 def undelegated():
-    box = Zonebox("nobody", delegated=False)
-    r = box.run("--allow-unenforced", "--", "true")
-    if r.rc != 0:
-        pytest.skip("zonebox as uid 65534 does not run at all: %s" % r.stderr.strip())
-    return box
+    why = nobody_precondition()
+    if why:
+        pytest.skip(why)
+    return Zonebox("nobody", delegated=False)
 
 
 def test_unprivileged_without_cgroup_refuses(undelegated):

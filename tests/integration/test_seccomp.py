@@ -532,13 +532,17 @@ def test_x32_syscall_by_the_command_is_reported_signaled(zb, tmp):
 
 @needs_x86_64
 def test_i386_int80_kills_with_sigsys(zb, tmp):
-    if not _int80_works_on_host():
-        pytest.skip("int $0x80 does not reach the kernel on this host (no IA32 emulation, e.g. "
-                    "ia32_emulation=0 or a paravirtualized guest): nothing for the filter to see")
     d = tmp.script_dir(X32_PROBE)
     r = zb.run("-v", d + ":/input:ro", "--", "python3", "/input/test.py", "i386")
     assert r.rc == 0, r
     out = json.loads(r.stdout)
+    if not _int80_works_on_host():
+        # No IA32 emulation (ia32_emulation=0, some guests): the kernel
+        # answers SIGSEGV before the filter sees the call. What is checked
+        # is that it does not get through in the sandbox either; the
+        # filter's i386 branch is unit-tested in a BPF simulator.
+        assert out["i386"] == ["signaled", signal.SIGSEGV], out
+        return
     assert out["i386"] == ["signaled", signal.SIGSYS], out
     r = zb.run("--seccomp", "unconfined", "-v", d + ":/input:ro", "--", "python3", "/input/test.py", "i386")
     assert r.rc == 0, r

@@ -163,6 +163,7 @@ print(json.dumps(out))
     out = zb.py_json(tmp, code, "--user", "0")
     assert out["remount_root"] == errno.EPERM, out
     assert out["mount_tmpfs"] == errno.EPERM, out
+    assert out["unshare_user"] == errno.EPERM, out  # the seccomp filter: no nested user ns
 
 
 # ------------------------------------------------------------ capabilities
@@ -179,6 +180,32 @@ def test_no_capabilities_no_new_privs(zb, user):
     assert st["CapPrm"] == "0000000000000000"
     assert st["CapInh"] == "0000000000000000"
     assert st["NoNewPrivs"] == "1"
+
+
+@pytest.mark.parametrize("flags,seccomp", [([], "2"), (["--seccomp", "unconfined"], "0")],
+                         ids=["default", "unconfined"])
+def test_layers_seen_from_the_host(zb, flags, seccomp):
+    """The command's /proc/PID/status read from the host while it runs: what
+    the JSON calls applied is what the kernel holds (seccomp filter mode 2
+    and no_new_privs, no capability in any set); unconfined is the control."""
+    from conftest import pids_exact, poll, unique_sleep_arg
+    arg = unique_sleep_arg()
+    p = zb.popen("--json", *flags, "--", "sleep", arg)
+    try:
+        pid = poll(lambda: pids_exact(["sleep", arg]), timeout=20)
+        assert pid, "the sandboxed sleep never started"
+        with open("/proc/%d/status" % pid[0]) as f:
+            st = dict((k, v.strip()) for k, _, v in (l.partition(":") for l in f))
+    finally:
+        p.terminate()
+        out, _ = p.communicate(timeout=30)
+    assert st["Seccomp"] == seccomp, st
+    assert st["NoNewPrivs"] == "1", st
+    for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[k], 16) == 0, (k, st)
+    j = json.loads(out)
+    assert ("seccomp" in j["layers"]["applied"]) == (seccomp == "2"), j["layers"]
+    assert "no_new_privileges" in j["layers"]["applied"], j["layers"]
 
 
 # ------------------------------------------------------------ hidden host files
@@ -204,17 +231,42 @@ def test_canary_outside_zones_is_invisible(zb, tmp):
     assert r.stdout == "find-done\nzone-ok\n", r
 
 
+CANARY_DIRS = ['/tmp', '/var', '/boot', '/mnt', '/srv', '/run', '/opt']
+
+
 def test_host_secrets_absent(zb, tmp):
+    # A canary file in each host dir: whatever the sandbox has at that path
+    # (nothing, or its own tmpfs), it is not the host's.
+    canaries = []
+    tag = "zb-canary-" + uuid.uuid4().hex
+    for d in CANARY_DIRS:
+        try:
+            with open(os.path.join(d, tag), "w") as f:
+                f.write("canary\n")
+            canaries.append(os.path.join(d, tag))
+        except OSError:
+            pass  # read-only or absent here: nothing to leak
+    assert len(canaries) >= 4, canaries
     code = r"""
-import json, os
-paths = ['/etc/shadow', '/etc/gshadow', '/home', '/root', '/tmp', '/var', '/boot', '/mnt', '/srv',
-         '/etc/ssh', '/etc/sudoers', '/run', '/sys', '/work', '/opt']
+import json, os, sys
+paths = ['/etc/shadow', '/etc/gshadow', '/home', '/root', '/etc/ssh', '/etc/sudoers', '/work',
+         '/boot', '/sys/kernel', '/sys/fs/cgroup'] + sys.argv[1:]
 out = {p: os.path.lexists(p) for p in paths}
 out['home_list'] = os.listdir('/home') if out['/home'] else None
 out['home_sandbox'] = os.listdir('/home/sandbox') if out['/home'] else None
 print(json.dumps(out))
 """
-    out = zb.py_json(tmp, code)
+    d = tmp.script_dir(code)
+    try:
+        r = zb.run("-v", d + ":/input:ro", "--", "python3", "/input/test.py", *canaries)
+    finally:
+        for c in canaries:
+            os.unlink(c)
+    assert r.rc == 0, r
+    out = json.loads(r.stdout)
+    for c in canaries:
+        assert out[c] is False, (c, out)
+    assert out["/sys/kernel"] is False and out["/sys/fs/cgroup"] is False, out
     assert out["/etc/shadow"] is False
     assert out["/etc/gshadow"] is False
     # /home holds only the sandbox's own (empty, tmpfs) home dir, none of the host's.
@@ -289,7 +341,7 @@ def test_host_process_cannot_be_signalled_by_shell(zb, host_sleep):
     if p.pid < 100:
         pytest.skip("host pid %d too low to tell apart from sandbox pids" % p.pid)
     r = zb.run("--", "sh", "-c", "kill -0 %d" % p.pid)
-    assert r.rc != 0, r
+    assert r.rc == 1 and "No such process" in r.stderr, r  # the shell ran; the pid is not there
     r = zb.run("--user", "0", "--", "sh", "-c", "kill -9 %d; kill -9 -1; exit 0" % p.pid)
     assert p.poll() is None, "a host process was killed from inside the sandbox"
 

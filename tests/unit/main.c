@@ -1,4 +1,6 @@
-/* Runs every registered unit test; with arguments, only those named. */
+/* Runs every registered unit test; with arguments, only those named.
+ * Guarantees: a test registered past the table's capacity aborts the run (it
+ * is never silently dropped); a skip prints its reason and counts as skipped. */
 #include <stdlib.h>
 
 #include "test.h"
@@ -20,11 +22,15 @@ void test_skip(const char *why)
 
 void test_register(const char *name, test_fn fn)
 {
-        if (n_tests < MAX_TESTS) {
-                tests[n_tests].name = name;
-                tests[n_tests].fn = fn;
-                n_tests++;
+        if (n_tests >= MAX_TESTS) {
+                /* Constructors run before main: stop here, loudly. */
+                fprintf(stderr, "unit: more than %d tests (at %s): raise MAX_TESTS in tests/unit/main.c\n",
+                        MAX_TESTS, name);
+                abort();
         }
+        tests[n_tests].name = name;
+        tests[n_tests].fn = fn;
+        n_tests++;
 }
 
 static int selected(const char *name, int argc, char **argv)

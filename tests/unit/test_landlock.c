@@ -4,10 +4,13 @@
  * with ABI 6, abstract unix sockets and signals outside the domain are out
  * of reach too. Each denial is checked to have worked before enforcement,
  * so it is the layer that refuses. Skipped where the kernel has no
- * Landlock. */
+ * Landlock; the scope checks are their own test, skipped below ABI 6. A
+ * failed ABI query (here: EPERM from a seccomp filter) is -errno, never
+ * "no Landlock". */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -41,7 +44,6 @@ static bool run_child(int (*probe)(void), const char *what)
 static char dir_a[64], dir_b[64];
 static struct sockaddr_un abstract_addr;
 static socklen_t abstract_len;
-static int landlock_abi;
 
 static int open_at(const char *dir, const char *name, int flags)
 {
@@ -97,11 +99,6 @@ static int probe_paths(void)
         close(fd);
         EXPECT_OK(fd = open("/dev/zero", O_RDONLY | O_CLOEXEC));
         close(fd);
-        if (landlock_abi >= 6) {
-                EXPECT_OK(connect_abstract());
-                EXPECT_OK(kill(getppid(), 0));
-        }
-
         if (enforce_rules(rules, ARRAY_SIZE(rules)))
                 return 1;
 
@@ -130,20 +127,68 @@ static int probe_paths(void)
         close(fd);
         EXPECT_OK(fd = open("/usr/bin", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         close(fd);
-        EXPECT_ERR(open("/usr/bin/true", O_WRONLY | O_CLOEXEC), EACCES);
+        /* (A file nothing executes: opening a running binary for writing
+         * fails ETXTBSY before Landlock is asked.) */
+        EXPECT_ERR(open("/usr/lib/os-release", O_WRONLY | O_CLOEXEC), EACCES);
         /* Devices: /dev/null read-write with truncate, /dev/zero not named. */
         EXPECT_OK(fd = open("/dev/null", O_WRONLY | O_TRUNC | O_CLOEXEC));
         close(fd);
         EXPECT_ERR(open("/dev/zero", O_RDONLY | O_CLOEXEC), EACCES);
 
-        if (landlock_abi >= 6) {
-                /* Scopes: the parent's abstract socket and the parent itself
-                 * are outside this domain. */
-                EXPECT_ERR(connect_abstract(), EPERM);
-                EXPECT_ERR(kill(getppid(), 0), EPERM);
-                EXPECT_ERR(kill(getppid(), SIGCONT), EPERM);
-                EXPECT_OK(kill(getpid(), 0));
-        }
+        return 0;
+}
+
+/* Scopes: the parent's abstract socket and the parent itself are outside
+ * the domain of any ruleset (ABI 6), whatever the paths allow. */
+static int probe_scopes(void)
+{
+        const struct zb_ll_path rules[] = { { "/", ZB_LL_READ_WRITE, false } };
+
+        EXPECT_OK(connect_abstract()); /* controls */
+        EXPECT_OK(kill(getppid(), 0));
+        if (enforce_rules(rules, ARRAY_SIZE(rules)))
+                return 1;
+        EXPECT_ERR(connect_abstract(), EPERM);
+        EXPECT_ERR(kill(getppid(), 0), EPERM);
+        EXPECT_ERR(kill(getppid(), SIGCONT), EPERM);
+        EXPECT_OK(kill(getpid(), 0));
+        return 0;
+}
+
+/* A seccomp filter that makes landlock_create_ruleset fail with the errno
+ * in *arg, as another sandbox around zonebox might. */
+static int deny_landlock_query(const void *arg)
+{
+        int e = *(const int *)arg;
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        if (!ctx)
+                return -ENOMEM;
+        int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)e), SCMP_SYS(landlock_create_ruleset), 0);
+        if (r == 0)
+                r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
+        if (r == 0)
+                r = seccomp_load(ctx);
+        seccomp_release(ctx);
+        return r;
+}
+
+static int probe_abi_eperm(void)
+{
+        char msg[128];
+        const struct zb_ll_path rules[] = { { "/", ZB_LL_READ_EXEC, false } };
+
+        if (zb_landlock_abi() != -EPERM)
+                FAIL_AT(zb_landlock_abi());
+        int fd = zb_landlock_prepare(rules, 1, msg, sizeof(msg));
+        if (fd != -EPERM || !strstr(msg, "layer landlock: query the ABI"))
+                FAIL_AT(fd);
+        return 0;
+}
+
+static int probe_abi_enosys(void)
+{
+        if (zb_landlock_abi() != 0)
+                FAIL_AT(zb_landlock_abi());
         return 0;
 }
 
@@ -155,31 +200,27 @@ TEST(landlock_abi_reported)
                 test_skip("this kernel has no Landlock");
 }
 
+/* EPERM from a filter is an error the caller sees (-EPERM), not "no
+ * Landlock"; ENOSYS is "no Landlock" (0). */
+TEST(landlock_abi_query_errors_are_not_absence)
+{
+        static const int eperm = EPERM, enosys = ENOSYS;
+        CHECK(probe_in_child(deny_landlock_query, &eperm, probe_abi_eperm, 0, "test_landlock.c",
+                             "ABI query under an EPERM filter"));
+        CHECK(probe_in_child(deny_landlock_query, &enosys, probe_abi_enosys, 0, "test_landlock.c",
+                             "ABI query under an ENOSYS filter"));
+}
+
 TEST(landlock_restricts_to_named_paths)
 {
         if (skip_without_landlock("landlock_restricts_to_named_paths"))
                 return;
-        landlock_abi = zb_landlock_abi();
         snprintf(dir_a, sizeof(dir_a), "/tmp/zb-landlock-a-XXXXXX");
         snprintf(dir_b, sizeof(dir_b), "/tmp/zb-landlock-b-XXXXXX");
         CHECK(mkdtemp(dir_a) != NULL);
         CHECK(mkdtemp(dir_b) != NULL);
 
-        /* An abstract unix socket bound by the parent (outside any domain). */
-        int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        CHECK(srv >= 0);
-        abstract_addr = (struct sockaddr_un){ .sun_family = AF_UNIX };
-        int len = snprintf(abstract_addr.sun_path + 1, sizeof(abstract_addr.sun_path) - 1,
-                           "zonebox-landlock-test-%d", (int)getpid());
-        abstract_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
-        CHECK(bind(srv, (struct sockaddr *)&abstract_addr, abstract_len) == 0);
-        CHECK(listen(srv, 8) == 0);
-        if (landlock_abi < 6)
-                printf("     (ABI %d < 6: scope checks skipped)\n", landlock_abi);
-
         CHECK(run_child(probe_paths, "landlock paths"));
-
-        close(srv);
         /* Also what a failed run may have left where it should not. */
         static const char *const left[] = { "control", "f", "sub/g", "sub" };
         char path[128];
@@ -191,6 +232,27 @@ TEST(landlock_restricts_to_named_paths)
                 }
         CHECK(rmdir(dir_a) == 0);
         CHECK(rmdir(dir_b) == 0);
+}
+
+TEST(landlock_scopes_socket_and_signal)
+{
+        if (skip_without_landlock("landlock_scopes_socket_and_signal"))
+                return;
+        if (zb_landlock_abi() < 6) {
+                test_skip("Landlock ABI < 6: no abstract-socket or signal scoping in this kernel");
+                return;
+        }
+        /* An abstract unix socket bound by the parent (outside any domain). */
+        int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(srv >= 0);
+        abstract_addr = (struct sockaddr_un){ .sun_family = AF_UNIX };
+        int len = snprintf(abstract_addr.sun_path + 1, sizeof(abstract_addr.sun_path) - 1,
+                           "zonebox-landlock-test-%d", (int)getpid());
+        abstract_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
+        CHECK(bind(srv, (struct sockaddr *)&abstract_addr, abstract_len) == 0);
+        CHECK(listen(srv, 8) == 0);
+        CHECK(run_child(probe_scopes, "landlock scopes"));
+        close(srv);
 }
 
 /* Preparing does not restrict the caller, so these run in the parent. */

@@ -274,6 +274,9 @@ TEST(seccomp_default_runs_a_program)
  * also where the kernel would serve them. */
 static int probe_int80(void)
 {
+        struct rlimit no_core = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no_core);
+        signal(SIGSEGV, SIG_DFL); /* a kernel without IA32: not a sanitizer's report */
         long ret = 20;
         __asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
         FAIL_AT(ret);
@@ -317,16 +320,16 @@ TEST(seccomp_default_kills_other_abis)
 TEST(seccomp_default_kills_i386_int80)
 {
         struct sock_fprog prog;
-        if (!int80_works()) {
-                /* The BPF simulator test below covers the i386 entry. */
-                test_skip("this kernel answers int $0x80 with SIGSEGV even unfiltered (no IA32 emulation)");
-                return;
-        }
+        /* A kernel without IA32 emulation answers SIGSEGV before seccomp
+         * sees the call: then the check is that the call still does not
+         * get through (the BPF simulator test below covers the filter's
+         * i386 branch itself). */
+        int want = int80_works() ? SIGSYS : SIGSEGV;
         if (!build_default_spec(NULL, &prog)) {
                 CHECK(0);
                 return;
         }
-        CHECK(run_filtered(&prog, probe_int80, SIGSYS, "i386 int $0x80"));
+        CHECK(run_filtered(&prog, probe_int80, want, "i386 int $0x80"));
         zb_seccomp_free(&prog);
 }
 #endif
