@@ -202,6 +202,7 @@ bench: all bench-deps
 	./bench/startup.sh
 	./bench/limits.sh
 	./bench/engines.sh
+	./bench/scale.sh
 
 clean:
 	rm -rf build build-asan build-vg build-cov build-fuzz
