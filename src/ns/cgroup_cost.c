@@ -89,7 +89,7 @@ static double self_move_ms(const char *dir)
 /* A child that waits, moved into DIR by its pid from here (cgroup.procs). */
 static double by_pid_ms(const char *dir)
 {
-        char path[2 * PATH_MAX], buf[32];
+        char path[2 * PATH_MAX];
         int p[2];
         double ms = -1;
         snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
@@ -104,6 +104,7 @@ static double by_pid_ms(const char *dir)
         close(p[0]);
         int fd = pid > 0 ? open(path, O_WRONLY | O_CLOEXEC) : -1;
         if (fd >= 0) {
+                char buf[32];
                 snprintf(buf, sizeof(buf), "%d", (int)pid);
                 double t0 = now_ms();
                 if (write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf))
