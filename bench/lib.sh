@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmarks: what they share.
 #   bench_need TOOL:PKG...  install what is missing (apt-get, as root), or say the line
 #   BWRAP_FULL              bubblewrap's closest match to zonebox's default isolation

@@ -98,7 +98,9 @@ print("Slope per zone (least squares over 0, 4, 16): back to back %.0f µs, spor
 EOF
 echo
 echo "$CONCURRENT sandboxes started at once (\`zonebox run -- /bin/sleep 1\`): $failed failed, $left cgroups left behind, all done in $(((t1 - t0) / 1000000)) ms."
-[ "$failed" -eq 0 ] && [ "$left" -eq 0 ] || {
-	for ((i = 0; i < CONCURRENT; i++)); do [ -s "$TMP/c$i.out" ] && sed "s/^/  c$i: /" "$TMP/c$i.out"; done | head -20
+if [ "$failed" -ne 0 ] || [ "$left" -ne 0 ]; then
+	for ((i = 0; i < CONCURRENT; i++)); do
+		if [ -s "$TMP/c$i.out" ]; then sed "s/^/  c$i: /" "$TMP/c$i.out"; fi
+	done | head -20
 	exit 1
-}
+fi
