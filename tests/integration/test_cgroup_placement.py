@@ -5,17 +5,20 @@ The sandbox's first process moves itself into its v1 cgroups (a write of
 straight into the v2 one; the command is forked from it later. These tests
 run a tiny static program with no C library, whose first instructions
 allocate, fork or read /proc/self/cgroup, and check that the limits and the
-cgroup already apply to them — from inside and from the host."""
+cgroup already apply to them — from inside and from the host. Last, `zonebox
+doctor`'s measured migration cost and favordynmods line."""
 
+import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
 
 import pytest
 
-from conftest import pids_with_arg, poll
+from conftest import ZONEBOX, pids_with_arg, poll
 
 MiB = 1 << 20
 
@@ -165,3 +168,30 @@ def test_first_read_of_proc_self_cgroup_names_the_sandbox_cgroup(zb, first_dir):
         p.stdout.close()
         p.stderr.close()
     assert rc == 0
+
+
+def _favordynmods_on():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            _, _, right = line.partition(" - ")
+            fields = right.split()
+            if fields and fields[0] in ("cgroup", "cgroup2") and "favordynmods" in fields[2].split(","):
+                return True
+    with open("/proc/cmdline") as f:
+        return "cgroup_favordynmods=" in f.read()
+
+
+def test_doctor_measures_the_migration_and_leaves_nothing():
+    p = subprocess.run([ZONEBOX, "doctor", "--json"], capture_output=True, text=True, timeout=120)
+    checks = {c["name"]: c for c in json.loads(p.stdout)["checks"]}
+    mig, favor = checks["cgroup migration"], checks["cgroup favordynmods"]
+    assert mig["ok"], mig
+    assert re.search(r"moved by pid \(cgroup\.procs\): \d+\.\d\d ms", mig["detail"]), mig
+    v1_memory = any(" - cgroup " in l and "memory" in l.split(" - ")[1].split()[2].split(",")
+                    for l in open("/proc/self/mountinfo"))
+    if v1_memory:
+        assert re.search(r"moving itself \(v1 tasks, what zonebox does\): \d+\.\d\d ms", mig["detail"]), mig
+    assert favor["ok"] is _favordynmods_on(), favor
+    assert "never changes it" in favor["detail"]
+    made = re.search(r"one sample in (\S+):", mig["detail"]).group(1)
+    assert not os.path.exists(made), "doctor left its cgroup %s" % made
