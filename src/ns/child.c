@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 
 #include "cgroup.h"
+#include "cow.h"
 #include "ns.h"
 
 _Noreturn void ns_fail(struct ns_ctx *c, int kind, int err, const char *fmt, ...)
@@ -62,6 +63,7 @@ static void enter_cgroup(struct ns_ctx *c)
 _Noreturn void ns_child_main(struct ns_ctx *c)
 {
         enter_cgroup(c);
+        ns_cow_open_layers(c); /* before the child takes the sandbox's ids */
         wait_for_maps(c);
         ns_ids_enter(c);
         die_with_supervisor(c);

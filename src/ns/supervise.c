@@ -419,7 +419,6 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 c->err_fd = err_pipe[1];
                 if (run->sess)
                         ns_session_close_in_child(run->sess);
-                ns_cow_open_layers(c); /* before the child takes the sandbox's ids */
                 ns_child_main(c);
         }
         run->pid = (pid_t)pid;
