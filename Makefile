@@ -124,7 +124,7 @@ $(GEN)/seccomp_default.h: $(GEN)/gen-seccomp-default
 	$< > $@.tmp && mv $@.tmp $@
 $(BUILD)/src/ns/seccomp.o: $(GEN)/seccomp_default.h
 
-.PHONY: all clean check unit integration deps demo bench fuzz fuzz-replay compile-commands \
+.PHONY: all clean check unit integration deps demo bench bench-deps fuzz fuzz-replay compile-commands \
         check-hardening lint check-asan check-valgrind check-fuzz coverage
 all: $(BUILD)/zonebox $(BUILD)/unit-tests
 
@@ -205,10 +205,15 @@ check-fuzz:
 coverage:
 	@./scripts/coverage
 
-bench: all
+bench-deps:
+	@./scripts/install-deps --bench
+
+bench: all bench-deps
+	./bench/compare
 	./bench/startup.sh
 	./bench/limits.sh
 	./bench/engines.sh
+	./bench/scale.sh
 
 clean:
 	rm -rf build build-asan build-vg build-cov build-fuzz

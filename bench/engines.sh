@@ -6,6 +6,7 @@
 # missing or refuses this host is listed with its reason, not timed.
 #
 #   RUNS=30 WARMUP=3   hyperfine runs and warm-ups per command
+#   SPORADIC_ROUNDS=10 rounds of the sporadic regime (runs 200 ms apart)
 #   ZONEBOX=path       binary to measure (default build/zonebox)
 set -euo pipefail
 
@@ -44,6 +45,12 @@ for i in "${!names[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
 say "timing ${names[*]}: $RUNS runs each"
 hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --export-json "$TMP/e.json" "${args[@]}" >&2
 
+sp=()
+for i in "${!names[@]}"; do sp+=("${names[$i]}=${cmds[$i]}"); done
+say "sporadic: ${SPORADIC_ROUNDS:-10} rounds, 200 ms apart"
+"$PY" "$ROOT/bench/sporadic.py" --rounds "${SPORADIC_ROUNDS:-10}" --gap-ms 200 --ref namespace "${sp[@]}" \
+	>"$TMP/sporadic.md"
+
 echo "### Engines ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), zonebox $("$ZB" version | cut -d' ' -f2))"
 echo
 "$PY" - "$TMP/e.json" <<'PYEOF'
@@ -59,3 +66,7 @@ PYEOF
 echo
 for i in "${!names[@]}"; do echo "- ${names[$i]}: \`${cmds[$i]/$ZB/zonebox}\`"; done
 for s in "${skipped[@]}"; do echo "- not timed: $s"; done
+echo
+echo "Sporadic (each run 200 ms after the last, interleaved):"
+echo
+grep -v '^sporadic ' "$TMP/sporadic.md"

@@ -6,6 +6,7 @@
 # Environment:
 #   RUNS=200 WARMUP=20   hyperfine runs and warm-ups per command
 #   KILL_RUNS=60         runs for the kill-latency medians
+#   SPORADIC_ROUNDS=20   rounds of the sporadic regime (runs 200 ms apart)
 #   ZONEBOX=path         binary to measure (default build/zonebox)
 # Needs root (the sandbox's cgroups are made under zonebox's own cgroup) and
 # hyperfine (apt-get install hyperfine).
@@ -41,6 +42,16 @@ hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --export-json "$TMP/lat.json" \
 	-n no-landlock "$ZB run --landlock false -- /bin/true" \
 	-n seccomp-compiled-per-run "$ZB run --seccomp-deny acct -- /bin/true" \
 	>&2
+
+say "sporadic: ${SPORADIC_ROUNDS:-20} rounds, 200 ms apart"
+"$PY" "$ROOT/bench/sporadic.py" --rounds "${SPORADIC_ROUNDS:-20}" --gap-ms 200 --ref no-cgroup \
+	"no-cgroup=$ZB run --memory unlimited --pids-limit unlimited -- /bin/true" \
+	"default=$ZB run -- /bin/true" \
+	"memory-only=$ZB run --pids-limit unlimited -- /bin/true" \
+	"pids-only=$ZB run --memory unlimited -- /bin/true" \
+	"all-limits=$ZB run --memory 100m --pids-limit 64 --cpus 1 --cpu-time 10s -- /bin/true" \
+	"no-seccomp-no-landlock=$ZB run --seccomp unconfined --landlock false -- /bin/true" \
+	>"$TMP/sporadic.md"
 
 say "kill latency: $KILL_RUNS runs each"
 "$PY" - "$ZB" "$KILL_RUNS" >"$TMP/kill.md" <<'EOF'
@@ -99,5 +110,10 @@ echo "- all-limits: \`zonebox run --memory 100m --pids-limit 64 --cpus 1 --cpu-t
 echo "- no-seccomp-no-landlock: \`--seccomp unconfined --landlock false\` (both layers off)"
 echo "- no-landlock: \`--landlock false\` (seccomp's default program, precompiled at build time)"
 echo "- seccomp-compiled-per-run: \`--seccomp-deny acct\` (a deny list forces libseccomp to build the program in the run)"
+echo
+echo "Back to back above (hyperfine); the same layers started one at a time, 200 ms apart"
+echo "(memory-only: \`--pids-limit unlimited\`, pids-only: \`--memory unlimited\`):"
+echo
+grep -v '^sporadic ' "$TMP/sporadic.md"
 echo
 cat "$TMP/kill.md"

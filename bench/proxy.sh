@@ -12,6 +12,7 @@
 #
 # Environment:
 #   RUNS=10 WARMUP=2   hyperfine runs and warm-ups for 1 and 2 (1 uses 10x)
+#   SPORADIC_ROUNDS=20 rounds of the sporadic startup regime (runs 200 ms apart)
 #   SIZE_MB=64         download size
 #   REQS=300           requests for 3
 #   ZONEBOX=path       binary to measure (default build/zonebox)
@@ -77,6 +78,11 @@ hyperfine -N --runs "$((RUNS * 10))" --warmup "$WARMUP" --export-json "$TMP/star
 	-n none "$ZB run -- /bin/true" \
 	-n allowlist "$ZB run --net-allow bench.test:$PORT -- /bin/true" >&2
 
+say "startup, sporadic: ${SPORADIC_ROUNDS:-20} rounds, 200 ms apart"
+"$PY" "$ROOT/bench/sporadic.py" --rounds "${SPORADIC_ROUNDS:-20}" --gap-ms 200 --ref none \
+	"none=$ZB run -- /bin/true" "allowlist=$ZB run --net-allow bench.test:$PORT -- /bin/true" \
+	>"$TMP/sporadic.md"
+
 say "download ${SIZE_MB} MiB: $RUNS runs each"
 hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --export-json "$TMP/dl.json" \
 	-n host-direct "$ZB run --network host -- curl -sSf --noproxy * -o /dev/null http://127.0.0.1:$PORT/file" \
@@ -131,6 +137,11 @@ print("|---|---|---|")
 for k in ("none", "allowlist"):
     r = start[k]
     print("| %s | %.2f ms | %.2f ± %.2f ms |" % (k, r["median"] * 1e3, r["mean"] * 1e3, r["stddev"] * 1e3))
+print()
+print("Startup, sporadic (each run 200 ms after the last, interleaved):")
+print()
+print("\n".join(l for l in open(os.path.join(tmp, "sporadic.md")).read().strip().splitlines()
+                if not l.startswith("sporadic ")))
 print()
 print("| %d MiB download inside the sandbox (curl, whole run) | median | throughput |" % size_mb)
 print("|---|---|---|")

@@ -8,6 +8,7 @@
 # Environment:
 #   RUNS=200 WARMUP=20   hyperfine runs and warm-ups per command
 #   LOOP=20              commands in the agent-loop comparison
+#   SPORADIC_ROUNDS=20   rounds of the sporadic regime (runs 200 ms apart)
 #   ZONEBOX=path         binary to measure (default build/zonebox)
 # Needs root (cgroups under zonebox's own) and hyperfine.
 set -euo pipefail
@@ -49,6 +50,11 @@ hyperfine -N --runs "$RUNS" --warmup "$WARMUP" --export-json "$TMP/lat.json" \
 	-n session-exec-sh "$ZB session exec $ID -- /bin/sh -c 'echo x > /scratch/f'" \
 	-n fresh-run-sh "$ZB run --tmpfs /scratch -- /bin/sh -c 'echo x > /scratch/f'" \
 	>&2
+
+say "sporadic: ${SPORADIC_ROUNDS:-20} rounds, 200 ms apart"
+"$PY" "$ROOT/bench/sporadic.py" --rounds "${SPORADIC_ROUNDS:-20}" --gap-ms 200 --ref fresh-run \
+	"session-exec=$ZB session exec $ID -- /bin/true" \
+	"fresh-run=$ZB run --tmpfs /scratch -- /bin/true" >"$TMP/sporadic.md"
 
 say "agent loop and in-daemon time"
 "$PY" - "$ZB" "$ID" "$LOOP" "$RUNS" >"$TMP/loop.md" <<'PYEOF'
@@ -95,6 +101,10 @@ for a, b in (("session-exec", "fresh-run"), ("session-exec-sh", "fresh-run-sh"))
         print("| %s | %.2f ms | %.2f ± %.2f ms | %s |" % (n, med(n), r["mean"] * 1e3, r["stddev"] * 1e3,
               "%.2fx" % (med(a) / med(b)) if n == a else ""))
 PYEOF
+echo
+echo "Sporadic (each command 200 ms after the last, interleaved):"
+echo
+grep -v '^sporadic ' "$TMP/sporadic.md"
 echo
 echo "| in the session | |"
 echo "|---|---|"

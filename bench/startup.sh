@@ -10,6 +10,7 @@
 #   TP_WORKERS=2         parallel workers (xargs -P) for throughput
 #   TP_ROUNDS=2          throughput rounds per command, interleaved
 #   RSS_SAMPLES=5        /usr/bin/time samples per launcher (median shown)
+#   SPORADIC_ROUNDS=20   rounds of the sporadic regime (runs 200 ms apart)
 #   QUIET_WAIT=60        seconds to wait at most for the machine to go quiet
 #                        (CPU pressure avg10 < 5%) before timing; 0 skips
 #   ZONEBOX=path         binary to measure (default build/zonebox)
@@ -28,7 +29,6 @@ TP_WORKERS=${TP_WORKERS:-2}
 TP_ROUNDS=${TP_ROUNDS:-2}
 RSS_SAMPLES=${RSS_SAMPLES:-5}
 QUIET_WAIT=${QUIET_WAIT:-60}
-PY=/usr/bin/python3 # not the python3 on PATH: Debian's own interpreter
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -45,25 +45,8 @@ if [ "$RUNS" -lt 200 ] || [ "$WARMUP" -lt 20 ]; then
 fi
 
 # ---------- what this needs ----------
-# tool -> Debian package
-need=(hyperfine:hyperfine bwrap:bubblewrap /usr/bin/time:time unshare:util-linux
-	xargs:findutils /usr/bin/python3:python3)
-missing=()
-for pair in "${need[@]}"; do
-	tool=${pair%%:*} pkg=${pair#*:}
-	if [[ $tool == /* ]]; then [ -x "$tool" ] && continue; else command -v "$tool" >/dev/null && continue; fi
-	missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		die "missing packages: ${missing[*]} — run: sudo apt-get install ${missing[*]}"
-	fi
-	command -v apt-get >/dev/null || die "missing packages: ${missing[*]} (and no apt-get here)"
-	say "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$ROOT/bench/lib.sh" # bench_need, BWRAP_FULL, psi_field, wait_quiet, sporadic
+bench_need
 if [ ! -x "$ZB" ]; then
 	[ -n "${ZONEBOX:-}" ] && die "ZONEBOX=$ZB is not executable"
 	say "building $ZB"
@@ -84,11 +67,7 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 
 # ---------- the commands ----------
-# bwrap-full: bubblewrap's closest match to zonebox's default isolation — all
-# namespaces (user, mount, pid, net with lo up, ipc, uts, cgroup), read-only
-# /usr with the merged-/usr links, fresh /proc and minimal /dev, new session,
-# no capabilities, clean environment (bwrap always sets no_new_privs).
-BWRAP_FULL="bwrap --unshare-all --die-with-parent --new-session --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --proc /proc --dev /dev --cap-drop ALL --clearenv --setenv PATH /usr/bin:/bin"
+# bwrap-full: see bench/lib.sh.
 names=(true unshare bwrap-full zonebox zonebox-zones)
 cmds=(
 	"/bin/true"
@@ -116,20 +95,7 @@ done
 # little for it to go, and report it for the latency phase. That phase is
 # serial, but the namespace launchers still cause 5-15% themselves (kernel
 # workers tearing the namespaces of the previous run down on the other CPU).
-psi_field() { # avg10 | total
-	[ -r /proc/pressure/cpu ] || { echo -; return; }
-	awk -v f="$1" '/^some/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) print kv[2] } }' /proc/pressure/cpu
-}
-if [ "$QUIET_WAIT" -gt 0 ] && [ "$(psi_field avg10)" != - ]; then
-	for ((w = 0; w < QUIET_WAIT; w += 5)); do
-		busy=$(psi_field avg10)
-		awk -v p="$busy" 'BEGIN { exit !(p < 5) }' && break
-		[ "$w" -eq 0 ] && say "machine busy (CPU pressure avg10 ${busy}%): waiting up to ${QUIET_WAIT}s"
-		sleep 5
-	done
-	awk -v p="$(psi_field avg10)" 'BEGIN { exit !(p >= 5) }' &&
-		say "still busy after ${QUIET_WAIT}s: measuring anyway (see the pressure line)"
-fi
+wait_quiet "$QUIET_WAIT"
 
 # ---------- 1. latency: one hyperfine invocation, same conditions ----------
 say "latency: $RUNS runs after $WARMUP warm-ups each (hyperfine -N)"
@@ -149,6 +115,13 @@ median_ms() { # name -> hyperfine median in ms
 for r in json.load(open(sys.argv[1]))["results"]:
     if r["command"] == sys.argv[2]: print(r["median"] * 1e3)' "$TMPD/startup.json" "$1"
 }
+
+# ---------- 1b. latency, sporadic: each run on its own, 200 ms apart ----------
+say "sporadic: ${SPORADIC_ROUNDS:-20} rounds, 200 ms apart, interleaved"
+sp=()
+for i in "${!cmds[@]}"; do sp+=("${names[$i]}=${cmds[$i]}"); done
+sporadic --rounds "${SPORADIC_ROUNDS:-20}" --gap-ms 200 --ref bwrap-full --json "$TMPD/sporadic.json" \
+	"${sp[@]}" >"$TMPD/sporadic.md"
 
 # ---------- 2. throughput: TP_WORKERS in parallel over a fixed count ----------
 # Each command's count is sized by a short pilot (about half a second, also a
@@ -221,7 +194,7 @@ done
 
 if [ -n "${RESULTS_DIR:-}" ]; then
 	mkdir -p "$RESULTS_DIR"
-	cp "$TMPD/startup.json" "$TMPD/throughput.tsv" "$TMPD/rss.tsv" "$RESULTS_DIR/"
+	cp "$TMPD/startup.json" "$TMPD/sporadic.json" "$TMPD/throughput.tsv" "$TMPD/rss.tsv" "$RESULTS_DIR/"
 	say "raw results kept in $RESULTS_DIR"
 fi
 
@@ -263,6 +236,11 @@ print("user+sys is the CPU time of what the launcher waited for: bwrap's exclude
 print()
 print(f"Target zonebox default ≤ 0.8 × bwrap-full (median): {verdict} — "
       f"{ms(res['zonebox']['median']):.2f} ms vs {ms(ref):.2f} ms, ratio {ratio:.2f}.")
+print()
+print("### Latency, sporadic (each run 200 ms after the last, interleaved)")
+print()
+print("\n".join(l for l in open(f"{d}/sporadic.md").read().strip().splitlines()
+                if not l.startswith("sporadic ")))
 
 tp = {}
 for line in open(f"{d}/throughput.tsv"):

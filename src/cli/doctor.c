@@ -34,8 +34,9 @@ static const char doctor_help[] =
 "\n"
 "Show what this kernel and this user can enforce, one line per mechanism,\n"
 "each found by trying it: user namespaces (also unprivileged), cgroup\n"
-"controllers (v1 or v2, and whether a cgroup can be made here), seccomp\n"
-"(filters, TSYNC, user notification), Landlock ABI, overlayfs and idmapped\n"
+"controllers (v1 or v2, and whether a cgroup can be made here), what one\n"
+"cgroup migration costs here (measured once) and whether favordynmods is on,\n"
+"seccomp (filters, TSYNC, user notification), Landlock ABI, overlayfs and idmapped\n"
 "mounts in a user namespace, pidfd and clone3. Then it starts the default\n"
 "sandbox (zonebox run -- true), or the one RUN OPTIONS describe (-v, --zone,\n"
 "--config, --user ...), and says which user ids it has (65536 on a\n"
@@ -338,6 +339,33 @@ static void check_zone_caps(struct report *rep)
         fclose(f);
 }
 
+/* One measured cgroup move each way, and what would make the slow one
+ * cheap: reported, never changed. */
+static void check_migration(struct report *rep)
+{
+        struct ns_cg_cost c;
+        struct zb_error err = { 0 };
+        if (ns_cgroup_migration_cost(&c, &err) < 0) {
+                item(rep, "cgroup migration", false, "not measured: %s", err.message);
+                return;
+        }
+        char self[96] = "";
+        if (c.self_ms >= 0)
+                snprintf(self, sizeof(self), "; a process moving itself (v1 tasks, what zonebox does): %.2f ms",
+                         c.self_ms);
+        item(rep, "cgroup migration", true,
+             "one sample in %s: a process moved by pid (cgroup.procs): %.2f ms%s%s", c.dir, c.by_pid_ms, self,
+             c.v2 ? "; zonebox clones the sandbox into its v2 cgroup (no move)" : "");
+        bool favor = c.favordynmods_mount || c.cmdline[0];
+        item(rep, "cgroup favordynmods", favor, "%s%s",
+             c.favordynmods_mount ? "on (a cgroup mount has favordynmods)"
+             : c.cmdline[0]       ? c.cmdline
+                                  : "off: a move by pid waits for an RCU grace period when no other move passed moments before. "
+                                    "Cheaper with the favordynmods mount option (cgroup2: mount -o remount,favordynmods; v1: at mount time), "
+                                    "cgroup_favordynmods=1 on the kernel command line, or CONFIG_CGROUP_FAVOR_DYNMODS (forks and exits get a little dearer)",
+             " — zonebox reports it, never changes it");
+}
+
 int cli_doctor(int argc, char **argv)
 {
         struct report rep = { .items = json_object_new_array() };
@@ -369,6 +397,7 @@ int cli_doctor(int argc, char **argv)
 
         check_cgroups(&rep);
         check_zone_caps(&rep);
+        check_migration(&rep);
 
         char actions[256] = "";
         int fd = open("/proc/sys/kernel/seccomp/actions_avail", O_RDONLY | O_CLOEXEC);

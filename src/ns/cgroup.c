@@ -34,12 +34,17 @@ static const char *const ctrl_v1_name[ZB_CG_N] = { "memory", "cpu", "cpuacct", "
 
 /* ---------------------------------------------------------------- parsing */
 
+/* Only what the parsers and readers look at: the layout is ~280 KiB of
+ * path buffers, and clearing it all faulted in ~70 pages per run. */
 void zb_cg_layout_init(struct zb_cg_layout *l)
 {
-        memset(l, 0, sizeof(*l));
+        l->n_mounts = 0;
         l->v2 = -1;
-        for (int c = 0; c < ZB_CG_N; c++)
+        l->v2_self[0] = '\0';
+        for (int c = 0; c < ZB_CG_N; c++) {
                 l->v1[c] = -1;
+                l->v1_self[c][0] = '\0';
+        }
 }
 
 bool zb_cg_has_word(const char *list, const char *word)
@@ -111,7 +116,7 @@ int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
                 if (!v1 && !v2)
                         continue;
                 struct zb_cg_mount *m = &l->mounts[l->n_mounts];
-                memset(m, 0, sizeof(*m));
+                m->ctrls = 0;
                 if (copy_field(m->root, sizeof(m->root), f[3], flen[3]) < 0 ||
                     copy_field(m->dir, sizeof(m->dir), f[4], flen[4]) < 0)
                         continue;
@@ -362,7 +367,7 @@ static bool supervisor_alive(pid_t pid, unsigned long long start)
         return ns_proc_start_time(pid, &now) == 0 && now == start;
 }
 
-static int load_layout(struct zb_cg_layout *l)
+int ns_cgroup_layout_load(struct zb_cg_layout *l, char **mountinfo)
 {
         zb_cg_layout_init(l);
         _cleanup_(freep) char *mi = read_all("/proc/self/mountinfo");
@@ -370,6 +375,10 @@ static int load_layout(struct zb_cg_layout *l)
         if (!mi || !self)
                 return errno ? -errno : -ENOMEM;
         zb_cg_parse_mountinfo(l, mi);
+        if (mountinfo) {
+                *mountinfo = mi;
+                mi = NULL;
+        }
         zb_cg_parse_self(l, self);
         /* After an earlier run in this process moved us into our own leaf,
          * the cgroup we were started in is its parent. */
@@ -648,6 +657,26 @@ static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb
         return 0;
 }
 
+/* The tasks file of each v1 cgroup (once per directory: comounted
+ * controllers share one), opened here so that the child only writes. */
+static int open_tasks(struct ns_cgroup *cg, struct zb_error *err)
+{
+        for (int c = 0; c < ZB_CG_N; c++) {
+                bool shared = false;
+                for (int o = 0; o < c; o++)
+                        shared |= cg->v1_dir[o][0] && strcmp(cg->v1_dir[o], cg->v1_dir[c]) == 0;
+                if (!cg->v1_dir[c][0] || shared)
+                        continue;
+                char path[PATH_MAX];
+                if (join(path, sizeof(path), cg->v1_dir[c], "tasks") < 0)
+                        return zb_error_set(err, ENAMETOOLONG, "layer resources: cgroup path too long");
+                cg->v1_tasks_fd[c] = open(path, O_WRONLY | O_CLOEXEC);
+                if (cg->v1_tasks_fd[c] < 0)
+                        return zb_error_errno(err, errno, "layer resources: cannot open %s", path);
+        }
+        return 0;
+}
+
 static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_error *err)
 {
         const struct zb_limits *lim = &p->limits;
@@ -660,7 +689,7 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
         _cleanup_(freep) struct zb_cg_layout *l = malloc(sizeof(*l));
         if (!l)
                 return zb_error_set(err, ENOMEM, "layer resources: out of memory");
-        if ((r = load_layout(l)) < 0)
+        if ((r = ns_cgroup_layout_load(l, NULL)) < 0)
                 return zb_error_errno(err, -r, "layer resources: cannot read /proc/self/mountinfo or /proc/self/cgroup");
         if (ns_proc_start_time(getpid(), &start) < 0)
                 return zb_error_set(err, EIO, "layer resources: cannot read /proc/self/stat");
@@ -733,7 +762,7 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
                 if (cg->where[c] == ZB_CG_V1 && (r = make_v1(cg, l, c, parent, &gc, err)) < 0)
                         return r;
 
-        if ((r = set_limits(cg, lim, err)) < 0)
+        if ((r = set_limits(cg, lim, err)) < 0 || (r = open_tasks(cg, err)) < 0)
                 return r;
         if (zb_io_wanted(&lim->io) &&
             (r = ns_blkio_apply(p, cg->where[ZB_CG_IO] == ZB_CG_V2 ? cg->v2_dir : cg->v1_dir[ZB_CG_IO],
@@ -757,40 +786,53 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
         return 0;
 }
 
-int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_error *err)
+void ns_cgroup_init(struct ns_cgroup *cg)
 {
         memset(cg, 0, sizeof(*cg));
         cg->v2_fd = cg->cpu_fd = -1;
+        for (int c = 0; c < ZB_CG_N; c++)
+                cg->v1_tasks_fd[c] = -1;
+}
+
+int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_error *err)
+{
+        ns_cgroup_init(cg);
         if (!limit_wanted(&p->limits))
                 return 0;
         int r = create(cg, p, err);
         if (r == 0)
                 return 0;
         ns_cgroup_finish(cg, NULL);
-        memset(cg, 0, sizeof(*cg));
-        cg->v2_fd = cg->cpu_fd = -1;
+        ns_cgroup_init(cg);
         if (!p->limits.allow_unenforced)
                 return r;
         cg->fallback = true;
         return 0;
 }
 
-int ns_cgroup_attach(struct ns_cgroup *cg, pid_t pid, struct zb_error *err)
+int ns_cgroup_enter(struct ns_cgroup *cg, const char **failed)
 {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        int r = 0;
         for (int c = 0; c < ZB_CG_N; c++) {
-                if (!cg->v1_dir[c][0])
+                if (cg->v1_tasks_fd[c] < 0)
                         continue;
-                bool done = false;
-                for (int o = 0; o < c; o++)
-                        done |= strcmp(cg->v1_dir[o], cg->v1_dir[c]) == 0;
-                int r = done ? 0 : write_text(cg->v1_dir[c], "cgroup.procs", buf);
-                if (r < 0)
-                        return zb_error_errno(err, -r, "layer resources: cannot place the sandbox in %s",
-                                              cg->v1_dir[c]);
+                if (r == 0 && write(cg->v1_tasks_fd[c], "0", 1) != 1) {
+                        r = errno ? -errno : -EIO;
+                        *failed = cg->v1_dir[c];
+                }
+                close(cg->v1_tasks_fd[c]);
+                cg->v1_tasks_fd[c] = -1;
         }
-        return 0;
+        return r;
+}
+
+void ns_cgroup_after_clone(struct ns_cgroup *cg)
+{
+        for (int c = 0; c < ZB_CG_N; c++)
+                if (cg->v1_tasks_fd[c] >= 0) {
+                        close(cg->v1_tasks_fd[c]);
+                        cg->v1_tasks_fd[c] = -1;
+                }
 }
 
 uint64_t ns_cgroup_cpu(struct ns_cgroup *cg)
@@ -859,6 +901,7 @@ void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r)
         if (cg->v2_fd >= 0)
                 close(cg->v2_fd);
         cg->cpu_fd = cg->v2_fd = -1;
+        ns_cgroup_after_clone(cg);
         if (cg->v2_dir[0])
                 remove_dir(cg->v2_dir);
         for (int c = 0; c < ZB_CG_N; c++)
@@ -879,7 +922,7 @@ int ns_cgroup_gc(const char *parent, unsigned *removed, struct zb_error *err)
         *removed = 0;
         if (!l)
                 return zb_error_set(err, ENOMEM, "gc: out of memory");
-        if ((r = load_layout(l)) < 0)
+        if ((r = ns_cgroup_layout_load(l, NULL)) < 0)
                 return zb_error_errno(err, -r, "gc: cannot read /proc/self/mountinfo or /proc/self/cgroup");
         char pcg[PATH_MAX];
         /* Under our own cgroups, then under the parent if one is given. */

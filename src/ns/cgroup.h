@@ -4,7 +4,9 @@
  * Lifetime, all in the supervisor:
  *   ns_cgroup_setup   before clone: detect, collect stale cgroups, create,
  *                     write the limits; open the v2 dir for CLONE_INTO_CGROUP
- *   ns_cgroup_attach  after clone, before the child is released: v1 placement
+ *                     and each v1 cgroup's tasks file
+ *   ns_cgroup_enter   the child's first step after clone: v1 placement
+ *   ns_cgroup_after_clone  the supervisor drops its copies of those fds
  *   ns_cgroup_cpu     while running: CPU usage for the cpu_time limit
  *   ns_cgroup_finish  after init is gone: kill what is left, read the
  *                     accounting into the result, remove every directory
@@ -69,13 +71,24 @@ struct ns_cgroup {
         int v2_fd;                      /* its directory, for CLONE_INTO_CGROUP; -1 */
         bool v2_required;               /* a limit lives there: placement must work */
         char v1_dir[ZB_CG_N][PATH_MAX]; /* created v1 cgroups; "" if none or shared */
+        int v1_tasks_fd[ZB_CG_N];       /* their tasks files, for ns_cgroup_enter; -1 */
         int cpu_fd;                     /* cpu.stat (v2) or cpuacct.usage (v1); -1 */
         bool cpu_v2;
         uint64_t cpu_base_usec;         /* usage when the command was exec'd */
 };
 
+/* No cgroup, every fd -1: what ns_cgroup_finish may safely see. */
+void ns_cgroup_init(struct ns_cgroup *cg);
 int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_error *err);
-int ns_cgroup_attach(struct ns_cgroup *cg, pid_t pid, struct zb_error *err);
+/* In the sandbox's first process, before anything else: move this (single
+ * threaded) process into the v1 cgroups by writing "0" to their tasks
+ * files. The kernel lets a thread that moves itself skip the global
+ * threadgroup lock, whose writer waits for an RCU grace period (~10 ms
+ * here) when no other writer passed recently; a write of a pid to
+ * cgroup.procs always takes it. Closes the fds. 0, or -errno with *FAILED
+ * naming the cgroup directory. */
+int ns_cgroup_enter(struct ns_cgroup *cg, const char **failed);
+void ns_cgroup_after_clone(struct ns_cgroup *cg);
 /* CPU time used by everything in the cgroup, in µs; 0 when unknown. */
 uint64_t ns_cgroup_cpu(struct ns_cgroup *cg);
 /* Field 22 of /proc/PID/stat, the start time in clock ticks since boot,
@@ -86,6 +99,21 @@ int ns_proc_start_time(pid_t pid, unsigned long long *out);
 uint64_t ns_cgroup_oom_kills(const struct ns_cgroup *cg);
 /* Kill what is left, fill cpu/peak/oom into R (when R is not NULL), remove. */
 void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r);
+/* Our cgroup layout; with MOUNTINFO, also the text it was parsed from
+ * (malloc'd). 0 or -errno. */
+int ns_cgroup_layout_load(struct zb_cg_layout *l, char **mountinfo);
+
+/* cgroup_cost.c: one measured migration each way, for `zonebox doctor`. */
+struct ns_cg_cost {
+        char dir[PATH_MAX + 64]; /* the throwaway cgroup it was measured in */
+        bool v2;                 /* ... on cgroup v2 (no self move measured) */
+        double by_pid_ms;        /* a pid written to cgroup.procs; -1 unknown */
+        double self_ms;          /* a thread writing "0" to v1 tasks; -1 unknown */
+        bool favordynmods_mount; /* some cgroup mount has favordynmods */
+        char cmdline[64];        /* "cgroup_favordynmods=..." from /proc/cmdline, "" */
+};
+int ns_cgroup_migration_cost(struct ns_cg_cost *c, struct zb_error *err);
+
 /* Remove stale zonebox cgroups under our cgroups (and PARENT if given). */
 int ns_cgroup_gc(const char *parent, unsigned *removed, struct zb_error *err);
 

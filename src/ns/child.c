@@ -1,6 +1,7 @@
 /* The sandbox side of a run, top to bottom. This process was cloned into
  * new user, mount, pid, ipc, uts (and net) namespaces and is PID 1 there.
- * Order matters: ids before mounts (tmpfs ownership), the death signal after
+ * Order matters: the v1 cgroups first (all that follows counts against the
+ * limits), ids before mounts (tmpfs ownership), the death signal after
  * the id change (which clears it), mounts before the command, capabilities
  * dropped last in the command process. */
 #define _GNU_SOURCE
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 
+#include "cgroup.h"
+#include "cow.h"
 #include "ns.h"
 
 _Noreturn void ns_fail(struct ns_ctx *c, int kind, int err, const char *fmt, ...)
@@ -47,8 +50,21 @@ static void die_with_supervisor(struct ns_ctx *c)
                 _exit(125);
 }
 
+/* Before anything else, so that everything after — and the command,
+ * forked by init much later — counts against the limits. */
+static void enter_cgroup(struct ns_ctx *c)
+{
+        const char *dir = "";
+        int r = c->cg ? ns_cgroup_enter(c->cg, &dir) : 0;
+        if (r < 0)
+                ns_fail(c, 0, -r, "layer resources: cannot place the sandbox in %s", dir);
+}
+
 _Noreturn void ns_child_main(struct ns_ctx *c)
 {
+        enter_cgroup(c);
+        ns_zones_open_child(c); /* an ordinary invoker's zones, and the cow */
+        ns_cow_open_layers(c); /* layers: before the child takes the sandbox's ids */
         wait_for_maps(c);
         ns_ids_enter(c);
         die_with_supervisor(c);

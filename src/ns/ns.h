@@ -102,6 +102,8 @@ struct ns_zone_src {
 
 #include "landlock.h"
 
+struct ns_cgroup;
+
 struct ns_ctx {
         const struct zb_policy *p;
         char **envp;
@@ -128,6 +130,7 @@ struct ns_ctx {
         sigset_t forward_mask; /* signals blocked by the caller, restored in the child */
         int last_cap;          /* /proc/sys/kernel/cap_last_cap, read once before clone */
         bool cg_active;        /* the resources layer has a cgroup for this run */
+        struct ns_cgroup *cg;  /* the child enters its v1 cgroups first thing */
         struct sock_fprog seccomp; /* built before clone; len 0: no filter */
         bool landlock;             /* apply the Landlock layer */
         struct zb_ll_path ll_paths[NS_MAX_LL_PATHS]; /* what the command may reach */

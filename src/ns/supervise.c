@@ -425,9 +425,6 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 c->err_fd = err_pipe[1];
                 if (run->sess)
                         ns_session_close_in_child(run->sess);
-                /* Before the child takes the sandbox's ids. */
-                ns_zones_open_child(c);
-                ns_cow_open_layers(c);
                 ns_child_main(c);
         }
         run->pid = (pid_t)pid;
@@ -450,11 +447,10 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 err_pipe[1] = -1;
         }
 
-        /* v1 placement: the child waits on the go pipe, so it has run no
-         * code of its own yet. */
-        int r = ns_cgroup_attach(run->cg, run->pid, err);
-        if (r == 0)
-                r = ns_ids_write_maps(c, run->pid, err);
+        /* v1 placement is the child's own first step (ns_cgroup_enter),
+         * done while we write its maps: no migration by pid here. */
+        ns_cgroup_after_clone(run->cg);
+        int r = ns_ids_write_maps(c, run->pid, err);
         if (r == 0 && write(go[1], "g", 1) != 1)
                 r = zb_error_errno(err, errno, "release sandbox");
         if (r < 0) {
@@ -501,7 +497,7 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
                 run.fds[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
         if (!c || !cg || !quota)
                 return zb_error_set(err, ENOMEM, "out of memory");
-        cg->v2_fd = cg->cpu_fd = -1;
+        ns_cgroup_init(cg);
         ret = ns_rlimits_check(p, err);
         if (ret == 0)
                 ret = ctx_init(c, p, err);
@@ -519,6 +515,7 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
                 ret = ns_net_prepare(c, err);
         if (ret < 0)
                 goto out;
+        c->cg = cg;
         c->cg_active = cg->active;
         c->rlimit_fallback = cg->fallback;
         if (p->limits.cpu_time_ms)
