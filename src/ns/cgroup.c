@@ -754,10 +754,13 @@ int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_e
         ns_cgroup_finish(cg, NULL);
         memset(cg, 0, sizeof(*cg));
         cg->v2_fd = cg->cpu_fd = -1;
-        /* Our cgroup is not usable: a delegated systemd scope may be
+        /* Our cgroup is not usable (not ours to write, other processes in
+         * it, no controller offered): a delegated systemd scope may be
          * (systemd.h). Only without a configured parent, once per process. */
         char why[256];
-        if (!p->limits.cgroup_parent && !ns_systemd_in_scope() && ns_systemd_available(why, sizeof(why))) {
+        bool unusable = r == -EACCES || r == -EPERM || r == -EBUSY || r == -ENOTSUP || r == -EROFS;
+        if (unusable && !p->limits.cgroup_parent && !ns_systemd_in_scope() &&
+            ns_systemd_available(why, sizeof(why))) {
                 struct zb_error serr = { 0 };
                 if (ns_systemd_scope(&serr) == 0) {
                         r = create(cg, p, err);
