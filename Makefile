@@ -159,7 +159,7 @@ fuzz-replay: $(REPLAYS)
 
 # compile_commands.json for clang-tidy and editors: the exact flags of this build.
 ALL_C := $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay.c tests/valgrind/syscall-shim.c \
-         tools/gen-seccomp-default.c
+         tools/gen-seccomp-default.c src/helper/systemd-scope.c
 $(BUILD)/compile_commands.json: Makefile $(ALL_C)
 	@mkdir -p $(dir $@)
 	@{ sep=' '; printf '['; \

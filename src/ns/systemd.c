@@ -226,7 +226,7 @@ static int run_helper(const char *helper, const char *name, char *msg, size_t si
 
 int ns_systemd_scope(struct zb_error *err)
 {
-        char helper[PATH_MAX], name[96], msg[400], cg[PATH_MAX], dir[PATH_MAX];
+        char helper[PATH_MAX], name[96], msg[400], cg[PATH_MAX];
         unsigned long long start = 0;
         if (helper_path(helper, sizeof(helper)) < 0)
                 return zb_error_set(err, ENOENT, "%s is not installed", HELPER);
@@ -242,6 +242,7 @@ int ns_systemd_scope(struct zb_error *err)
         /* Stale scopes beside ours. */
         char *slash = strrchr(cg, '/');
         if (slash && slash != cg) {
+                char dir[PATH_MAX];
                 *slash = '\0';
                 if (snprintf(dir, sizeof(dir), CG_ROOT "%s", cg) < (int)sizeof(dir))
                         gc_scopes(dir, NULL);
