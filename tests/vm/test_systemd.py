@@ -141,6 +141,28 @@ def test_user_limit_files_and_sigkill_cleanup(uid):
             p.wait()
 
 
+def test_user_next_run_kills_a_stale_scope(uid):
+    """After SIGKILL of zonebox, nothing stays: its sandbox dies with it
+    (parent-death signal), systemd removes the emptied scope, and the next
+    run (in a new scope) kills any stale scope that still holds a process."""
+    p = subprocess.Popen(as_user([ZONEBOX, "run", "--memory", "64m", "--", "sleep", "300"]),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        scope = wait_for(lambda: user_scopes(uid))
+        assert scope, "no zonebox scope while running"
+        name = os.path.basename(scope[0])
+        sup = int(name.split("-")[1])
+        os.kill(sup, signal.SIGKILL)
+        p.wait(timeout=30)
+        j = user_json("--memory", "64m", "--", "true")
+        assert j["status"] == "exited" and "resources" in j["layers"]["applied"], j
+        assert wait_for(lambda: not user_scopes(uid), 30), user_scopes(uid)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def test_user_session_uses_the_scope(uid):
     s = user_run("session", "start", "--memory", "64m")
     assert s.returncode == 0, s
