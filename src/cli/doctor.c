@@ -28,6 +28,7 @@
 #include "ns/cgroup.h"
 #include "ns/landlock.h"
 #include "ns/quota.h"
+#include "ns/systemd.h"
 
 static const char doctor_help[] =
 "Usage: zonebox doctor [--json] [RUN OPTIONS]\n"
@@ -221,6 +222,26 @@ static int do_seccomp_tsync(void)
         return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
 }
 
+/* Which way a run's limits will go, and why (cgroup.c, systemd.h): our own
+ * cgroup when we may make a memory cgroup there, else a delegated systemd
+ * scope when a manager answers for us, else none (fail closed). */
+static void limits_path(struct report *rep, bool memory_ok, const char *v2_self)
+{
+        char why[256];
+        if (memory_ok)
+                item(rep, "limits path", true, "cgroups made directly under our own cgroup");
+        else if (ns_systemd_in_scope())
+                item(rep, "limits path", true, "our own delegated zonebox systemd scope (%s)", v2_self ? v2_self : "?");
+        else if (ns_systemd_available(why, sizeof(why)))
+                item(rep, "limits path", true,
+                     "our cgroup %s is not usable, so each run asks systemd (%s manager) for a transient scope with Delegate=yes",
+                     v2_self ? v2_self : "?", geteuid() ? "the user's" : "the system");
+        else
+                item(rep, "limits path", false,
+                     "none: our cgroup is not usable and no systemd scope either (%s); limits fail closed unless limits.cgroup_parent or limits.allow_unenforced is set",
+                     why);
+}
+
 static void check_cgroups(struct report *rep)
 {
         struct zb_cg_layout *l = malloc(sizeof(*l));
@@ -274,6 +295,7 @@ static void check_cgroups(struct report *rep)
                 item(rep, "cgroup v2", false, "not mounted");
         }
         static const char *const names[] = { "memory", "cpu", "cpuacct", "pids", "io" };
+        bool memory_ok = false;
         for (int c = 0; c < ZB_CG_N; c++) {
                 char label[32], dir[PATH_MAX], probe[PATH_MAX + 64];
                 snprintf(label, sizeof(label), "cgroup %s", names[c]);
@@ -299,7 +321,10 @@ static void check_cgroups(struct report *rep)
                         rmdir(probe);
                 item(rep, label, w, "cgroup %s at %s: %s", where, dir[0] ? dir : "?",
                      w ? "writable here" : strerror(e));
+                if (c == ZB_CG_MEMORY)
+                        memory_ok = w;
         }
+        limits_path(rep, memory_ok, l->v2 >= 0 ? l->v2_self : NULL);
         free(mi);
         free(self);
         free(l);

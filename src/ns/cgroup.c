@@ -23,6 +23,7 @@
 
 #include "blkio.h"
 #include "cgroup.h"
+#include "systemd.h"
 
 #define SUPERVISOR_LEAF "zonebox-supervisor"
 #define CPU_PERIOD_US 100000ull
@@ -403,7 +404,7 @@ static int parent_cgroup(const char *self, const char *parent, char *out, size_t
         return n < 0 || (size_t)n >= size || !out[0] ? -1 : 0;
 }
 
-#define UNPRIVILEGED_HINT " (without root, give a cgroup delegated to you with limits.cgroup_parent, or allow running without limits with limits.allow_unenforced)"
+#define UNPRIVILEGED_HINT " (without root: run under a systemd user manager (log in, or loginctl enable-linger) and zonebox asks it for a delegated scope; or give a cgroup delegated to you with limits.cgroup_parent; or allow running without limits with limits.allow_unenforced)"
 
 /* ---------------------------------------------------------------- teardown */
 
@@ -804,6 +805,26 @@ int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_e
                 return 0;
         ns_cgroup_finish(cg, NULL);
         ns_cgroup_init(cg);
+        /* Our cgroup is not usable (not ours to write, other processes in
+         * it, no controller offered): a delegated systemd scope may be
+         * (systemd.h). Only without a configured parent, once per process. */
+        char why[256];
+        bool unusable = r == -EACCES || r == -EPERM || r == -EBUSY || r == -ENOTSUP || r == -EROFS;
+        if (unusable && !p->limits.cgroup_parent && !ns_systemd_in_scope() &&
+            ns_systemd_available(why, sizeof(why))) {
+                struct zb_error serr = { 0 };
+                if (ns_systemd_scope(&serr) == 0) {
+                        r = create(cg, p, err);
+                        if (r == 0)
+                                return 0;
+                        ns_cgroup_finish(cg, NULL);
+                        ns_cgroup_init(cg);
+                } else {
+                        size_t n = strlen(err->message);
+                        snprintf(err->message + n, sizeof(err->message) - n, "; a systemd scope did not help either: %s",
+                                 serr.message);
+                }
+        }
         if (!p->limits.allow_unenforced)
                 return r;
         cg->fallback = true;
@@ -940,5 +961,7 @@ int ns_cgroup_gc(const char *parent, unsigned *removed, struct zb_error *err)
                                 gc_dir(dir, false, removed);
                 }
         }
+        if (!parent)
+                ns_systemd_gc(removed);
         return 0;
 }

@@ -58,6 +58,10 @@ int ns_security_prepare(struct ns_ctx *c, struct zb_result *r, struct zb_error *
                         c->landlock = true;
                         landlock_paths(c);
                         zb_result_layer(r, "landlock", true);
+                        /* Before ABI 6 the abstract-socket and signal scopes
+                         * do not exist: said, never silent (landlock.c). */
+                        if (abi < 6)
+                                zb_result_layer(r, "landlock_scopes", false);
                 } else if (s->landlock == ZB_LANDLOCK_REQUIRED) {
                         return zb_error_set(err, ENOTSUP,
                                             "layer landlock: required (security.landlock), but this kernel has no Landlock (not built in, or not in the lsm= boot list)");
