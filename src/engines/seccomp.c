@@ -139,6 +139,14 @@ uint32_t eng_bpf_eval(const struct sock_fprog *prog, uint32_t arch, int nr, cons
         return SECCOMP_RET_KILL_PROCESS; /* the kernel refuses such a program */
 }
 
+static int mode_call_arg(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(ns_mode_calls); i++)
+                if (strcmp(ns_mode_calls[i].name, name) == 0)
+                        return (int)ns_mode_calls[i].arg;
+        return -1;
+}
+
 /* ---- probes ---- */
 
 static const uint64_t probe_values[] = {
@@ -306,6 +314,9 @@ static int argument_rules(json_object *calls, const char *name)
                 }
                 add_rule(calls, name, SECCOMP_RET_ERRNO | EAFNOSUPPORT,
                          args1(0, AF_NETLINK, 0, "SCMP_CMP_GT"));
+        } else if (mode_call_arg(name) >= 0) {
+                add_rule(calls, name, SECCOMP_RET_ALLOW,
+                         args1((unsigned)mode_call_arg(name), NS_SETID_MODE_BITS, 0, "SCMP_CMP_MASKED_EQ"));
         } else if (strcmp(name, "personality") == 0) {
                 static const uint64_t allowed[] = { 0x0, 0x0008, 0x20000, 0x20008, 0xffffffff };
                 for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)

@@ -380,6 +380,22 @@ static int personality_rules(scmp_filter_ctx ctx, struct zb_error *err)
         return 0;
 }
 
+static int mode_arg(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(ns_mode_calls); i++)
+                if (strcmp(ns_mode_calls[i].name, name) == 0)
+                        return (int)ns_mode_calls[i].arg;
+        return -1;
+}
+
+/* ns_mode_calls: allowed unless the mode has a set-id bit (seccomp.h). */
+static int mode_rule(scmp_filter_ctx ctx, int nr, const char *name, unsigned arg, struct zb_error *err)
+{
+        struct scmp_arg_cmp cmp = { .arg = arg, .op = SCMP_CMP_MASKED_EQ,
+                                    .datum_a = NS_SETID_MODE_BITS, .datum_b = 0 };
+        return add_rule(ctx, SCMP_ACT_ALLOW, nr, name, 1, &cmp, err);
+}
+
 static int default_rules(scmp_filter_ctx ctx, const struct zb_seccomp_spec *spec,
                          struct zb_error *err)
 {
@@ -391,6 +407,20 @@ static int default_rules(scmp_filter_ctx ctx, const struct zb_seccomp_spec *spec
                 int nr = syscall_number(name, &raw);
                 if (nr < 0 || spec_overrides(spec, name))
                         continue;
+                if (strcmp(name, "openat2") == 0) {
+                        /* Its mode is in a struct the filter cannot read
+                         * (seccomp.h, set-id modes): ENOSYS, and callers fall
+                         * back to openat, which is filtered. */
+                        if ((r = add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, name, 0, NULL, err)) < 0)
+                                return r;
+                        continue;
+                }
+                int arg = mode_arg(name);
+                if (arg >= 0) {
+                        if ((r = mode_rule(ctx, nr, name, (unsigned)arg, err)) < 0)
+                                return r;
+                        continue;
+                }
                 if ((r = add_rule(ctx, SCMP_ACT_ALLOW, nr, name, 0, NULL, err)) < 0)
                         return r;
         }

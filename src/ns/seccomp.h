@@ -43,6 +43,20 @@ struct zb_error;
                         BTRFS_IOC_SNAP_CREATE, BTRFS_IOC_SNAP_CREATE_V2                      \
         }
 
+/* Set-user-id and set-group-id modes are refused (EPERM) in the mode
+ * argument of these calls: a file the command creates in an idmapped zone
+ * belongs on the host to the zone's owner (root, for a root-owned dir), so
+ * a set-id bit would make a set-id file of that owner there. openat2 keeps
+ * its mode in a struct, out of a filter's reach. */
+#define NS_SETID_MODE_BITS 06000u
+static const struct {
+        const char *name;
+        unsigned arg; /* the mode's argument index */
+} ns_mode_calls[] = {
+        { "chmod", 1 }, { "fchmod", 1 }, { "fchmodat", 2 }, { "fchmodat2", 2 }, { "creat", 1 },
+        { "open", 2 },  { "openat", 3 }, { "mknod", 1 },    { "mknodat", 2 },
+};
+
 /* allow and deny replace whatever the profile says about a name, argument
  * filters included: allow "clone" lifts the namespace-flag check. deny wins
  * over allow. Names must be syscalls libseccomp (or zonebox) knows on some

@@ -395,3 +395,48 @@ def test_failure_before_the_zones_are_opened_is_clean(zb_root, tmp):
         pytest.skip("the hard RLIMIT_NOFILE is not below 1048576 here")
     r = zb_root.run("--ulimit", "nofile=1048576", "-v", tmp.mkdir("z") + ":/z", "--", "true")
     assert r.rc == 125 and "open_files" in r.stderr, r
+
+
+def test_setid_modes_are_refused(zb_root, tmp):
+    """In a root-owned rw zone the command's files are root's on the host: a
+    set-id bit there would be a setuid-root file outside. chmod, fchmodat and
+    creating with such a mode fail with EPERM; openat2 (its mode in a struct
+    the filter cannot read) with ENOSYS; plain modes work."""
+    out = tmp.mkdir("setid", mode=0o700)
+    code = r"""
+import errno, json, os
+res = {}
+def attempt(name, fn):
+    try:
+        fn(); res[name] = "allowed"
+    except OSError as e:
+        res[name] = errno.errorcode[e.errno]
+open("/out/f", "w").close()
+attempt("chmod_4755", lambda: os.chmod("/out/f", 0o4755))
+attempt("chmod_2755", lambda: os.chmod("/out/f", 0o2755))
+attempt("chmod_755", lambda: os.chmod("/out/f", 0o755))
+attempt("open_4755", lambda: os.close(os.open("/out/g", os.O_CREAT | os.O_WRONLY, 0o4755)))
+attempt("mkdir_2775", lambda: os.mkdir("/out/d", 0o2775))
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+class How(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+def openat2():
+    how = How(os.O_CREAT | os.O_WRONLY, 0o4755, 0)
+    fd = libc.syscall(ctypes.c_long(437), ctypes.c_long(-100), b"/out/h", ctypes.byref(how),
+                      ctypes.c_size_t(ctypes.sizeof(how)))
+    if fd < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    os.close(fd)
+attempt("openat2_4755", openat2)
+print(json.dumps(res))
+"""
+    r = zb_root.py(tmp, code, "-v", out + ":/out")
+    assert r.rc == 0, r
+    res = json.loads(r.stdout)
+    assert res == {"chmod_4755": "EPERM", "chmod_2755": "EPERM", "chmod_755": "allowed",
+                   "open_4755": "EPERM", "mkdir_2775": "allowed", "openat2_4755": "ENOSYS"}, res
+    assert os.stat(os.path.join(out, "f")).st_mode & 0o6000 == 0
+    assert not os.path.exists(os.path.join(out, "g"))
+    assert not os.path.exists(os.path.join(out, "h"))
