@@ -1264,7 +1264,6 @@ static void confine(struct proxy *px, int ready)
 static _Noreturn void proxy_main(struct proxy *px, int chan, int ready)
 {
         sigset_t all, term;
-        prctl(PR_SET_NAME, "zonebox-proxy", 0, 0, 0);
         int keep[] = { chan, ready, px->audit_fd };
         if (close_others(keep, ARRAY_SIZE(keep)) < 0)
                 proxy_fail(ready, "close inherited fds");
@@ -1287,6 +1286,9 @@ static _Noreturn void proxy_main(struct proxy *px, int chan, int ready)
                 proxy_fail(ready, "set parent death signal");
         if (getppid() != px->supervisor)
                 _exit(0);
+        /* Named only now: a process called zonebox-proxy is one that runs as
+         * nobody (for root), confined, with only its own fds. */
+        prctl(PR_SET_NAME, "zonebox-proxy", 0, 0, 0);
         if (write(ready, "+", 1) != 1)
                 _exit(1);
         close(ready);
