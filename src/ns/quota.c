@@ -55,7 +55,9 @@
 
 static int quotactl_fd(int fd, int cmd, int id, void *addr)
 {
-        return (int)syscall(SYS_quotactl_fd, fd, (unsigned)QCMD(cmd, PRJQUOTA), id, addr);
+        /* QCMD shifts cmd left by 8: as an int, Q_GETQUOTA (0x800007)
+         * overflows (UBSan); as unsigned it is the value the kernel reads. */
+        return (int)syscall(SYS_quotactl_fd, fd, QCMD((unsigned)cmd, (unsigned)PRJQUOTA), id, addr);
 }
 
 static void record_write(struct ns_quota *qs);
