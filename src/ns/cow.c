@@ -1074,13 +1074,16 @@ static int digest_names(int fd, char **names, size_t n, char out[DIGEST_MAX])
         return 0;
 }
 
-__attribute__((noinline)) static int digest_file(int fd, char out[DIGEST_MAX])
+/* The file's digest, read from IN; with OUT >= 0 the bytes are also
+ * written there on their way (commit): what lands on the host is what was
+ * hashed, whatever writes the upper file meanwhile. */
+__attribute__((noinline)) static int digest_copy(int in, int out, char digest[DIGEST_MAX])
 {
         char buf[COPY_CHUNK_BYTES];
         SHA256_CTX h;
         SHA256_Init(&h);
         for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
+                ssize_t n = read(in, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
@@ -1088,8 +1091,14 @@ __attribute__((noinline)) static int digest_file(int fd, char out[DIGEST_MAX])
                 if (n == 0)
                         break;
                 SHA256_Update(&h, (const uint8_t *)buf, (size_t)n);
+                for (ssize_t off = 0; out >= 0 && off < n;) {
+                        ssize_t w = write(out, buf + off, (size_t)(n - off));
+                        if (w < 0)
+                                return -errno;
+                        off += w;
+                }
         }
-        digest_end(&h, 'f', out);
+        digest_end(&h, 'f', digest);
         return 0;
 }
 
@@ -1144,7 +1153,7 @@ static int digest_one(struct digest_walk *w, int dfd, const char *name, size_t l
         }
         if (S_ISREG(st.st_mode)) {
                 _cleanup_(closep) int fd = open_upper(dfd, name, O_RDONLY);
-                r = fd < 0 ? -errno : digest_file(fd, d);
+                r = fd < 0 ? -errno : digest_copy(fd, -1, d);
         } else if (S_ISLNK(st.st_mode)) {
                 r = digest_link(dfd, name, d);
         } else {
@@ -1776,33 +1785,6 @@ static int copy_attrs(struct commit *cm, int fd, const struct stat *us)
         return 0;
 }
 
-/* The bytes go through the hash on their way: what lands on the host is
- * what was hashed, whatever writes the upper file meanwhile. */
-__attribute__((noinline)) static int copy_data(int in, int out, char digest[DIGEST_MAX])
-{
-        char buf[COPY_CHUNK_BYTES];
-        SHA256_CTX h;
-        SHA256_Init(&h);
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                SHA256_Update(&h, (const uint8_t *)buf, (size_t)n);
-                for (ssize_t off = 0; off < n;) {
-                        ssize_t w = write(out, buf + off, (size_t)(n - off));
-                        if (w < 0)
-                                return -errno;
-                        off += w;
-                }
-        }
-        digest_end(&h, 'f', digest);
-        return 0;
-}
-
 static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_dir, const char *dst);
 
 __attribute__((noinline)) static int copy_symlink(struct commit *cm, int src_dir, const char *name,
@@ -1872,7 +1854,7 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
                 if (out < 0)
                         return -errno;
                 char digest[DIGEST_MAX];
-                int r = copy_data(in, out, digest);
+                int r = digest_copy(in, out, digest);
                 if (r == 0)
                         r = tree_check(cm, digest);
                 if (r == 0)
