@@ -1,7 +1,7 @@
 # mk/install.mk — installing zonebox like a system tool (included at the end
 # of the Makefile; kept apart from the build rules above it).
 #
-#   make install   [PREFIX=/usr/local] [DESTDIR=] [BINDIR= LIBDIR= INCLUDEDIR= MANDIR= DATADIR= ...]
+#   make install   [PREFIX=/usr/local] [DESTDIR=] [BINDIR= LIBEXECDIR= LIBDIR= INCLUDEDIR= MANDIR= DATADIR= ...]
 #   make uninstall (the same variables: removes exactly what install put there)
 #   make man       build/man/*.1, *.5 (help2man over each command's --help;
 #                  go-md2man over docs/config.md for zonebox.yaml(5))
@@ -14,6 +14,9 @@ VERSION     := $(shell sed -n 's/^\#define ZB_VERSION "\(.*\)"/\1/p' include/zon
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 LIBDIR      ?= $(PREFIX)/lib
+# Helper programs zonebox starts itself (the systemd scope helper); zonebox
+# finds them at ../libexec/zonebox beside its own binary, so any PREFIX works.
+LIBEXECDIR  ?= $(PREFIX)/libexec/zonebox
 INCLUDEDIR  ?= $(PREFIX)/include
 DATADIR     ?= $(PREFIX)/share
 MANDIR      ?= $(DATADIR)/man
@@ -73,20 +76,21 @@ EXAMPLES  := $(wildcard examples/*.c examples/*.yaml)
 DOCS      := README.md $(wildcard docs/*.md)
 MAN_PAGES  = $(wildcard $(MAN_DIR)/*.1 $(MAN_DIR)/*.5)
 
-INSTALLED = $(BINDIR)/zonebox $(LIBDIR)/libzonebox.a $(INCLUDEDIR)/zonebox.h \
+INSTALLED = $(BINDIR)/zonebox $(LIBEXECDIR)/zonebox-systemd $(LIBDIR)/libzonebox.a $(INCLUDEDIR)/zonebox.h \
             $(PKGCONFIGDIR)/zonebox.pc \
             $(BASHCOMPDIR)/zonebox $(ZSHCOMPDIR)/_zonebox \
             $(addprefix $(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
             $(addprefix $(DOCDIR)/,$(DOCS))
-INSTALL_DIRS = $(BINDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) $(MANDIR)/man1 $(MANDIR)/man5 \
+INSTALL_DIRS = $(BINDIR) $(LIBEXECDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) $(MANDIR)/man1 $(MANDIR)/man5 \
                $(BASHCOMPDIR) $(ZSHCOMPDIR) $(DOCDIR)/examples $(DOCDIR)/docs
 
 .PHONY: man install uninstall install-files
-install: $(BUILD)/zonebox $(BUILD)/libzonebox.a $(MAN_DIR)/.stamp
+install: $(BUILD)/zonebox $(BUILD)/zonebox-systemd $(BUILD)/libzonebox.a $(MAN_DIR)/.stamp
 	@$(MAKE) --no-print-directory install-files
 install-files:
 	$(INSTALL) -d $(addprefix $(DESTDIR),$(INSTALL_DIRS))
 	$(INSTALL) -m 0755 $(BUILD)/zonebox $(DESTDIR)$(BINDIR)/zonebox
+	$(INSTALL) -m 0755 $(BUILD)/zonebox-systemd $(DESTDIR)$(LIBEXECDIR)/zonebox-systemd
 	$(INSTALL) -m 0644 $(BUILD)/libzonebox.a $(DESTDIR)$(LIBDIR)/libzonebox.a
 	$(INSTALL) -m 0644 include/zonebox.h $(DESTDIR)$(INCLUDEDIR)/zonebox.h
 	$(ZONEBOX_PC) > $(DESTDIR)$(PKGCONFIGDIR)/zonebox.pc && chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/zonebox.pc
@@ -104,7 +108,7 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man5/zonebox.yaml.5
 	@# zonebox's own dirs only: bin/, man1/ and the like may be empty now but
 	@# are the system's (autotools leaves them too).
-	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR) 2>/dev/null
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR) $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 
 # --- the Debian packages: build-deb-out/*.deb (lintian-checked), and the
 # gate that also installs them on a fresh Debian 12 (scripts/check-deb).

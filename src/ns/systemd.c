@@ -31,20 +31,25 @@
 #define CG_ROOT "/sys/fs/cgroup"
 #define HELPER_WAIT_MS 10000
 
-/* The helper: beside our own binary (the build tree, a plain install),
- * else in ZB_LIBEXECDIR. */
+/* The helper: beside our own binary (the build tree), in ../libexec/zonebox
+ * relative to it (any `make install` PREFIX, the Debian package), else in
+ * ZB_LIBEXECDIR. */
 static int helper_path(char *out, size_t size)
 {
+        static const char *const rel[] = { "", "/../libexec/zonebox" };
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        char *slash = NULL;
         if (n > 0) {
                 exe[n] = '\0';
-                char *slash = strrchr(exe, '/');
-                if (slash) {
-                        *slash = '\0';
-                        if (snprintf(out, size, "%s/%s", exe, HELPER) < (int)size && access(out, X_OK) == 0)
+                slash = strrchr(exe, '/');
+        }
+        if (slash) {
+                *slash = '\0';
+                for (size_t i = 0; i < ARRAY_SIZE(rel); i++)
+                        if (snprintf(out, size, "%s%s/%s", exe, rel[i], HELPER) < (int)size &&
+                            access(out, X_OK) == 0)
                                 return 0;
-                }
         }
         if (snprintf(out, size, "%s/%s", ZB_LIBEXECDIR, HELPER) < (int)size && access(out, X_OK) == 0)
                 return 0;

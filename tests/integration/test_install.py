@@ -65,7 +65,8 @@ def expected_files(prefix="usr"):
     examples = ["%s/share/doc/zonebox/examples/%s" % (prefix, f)
                 for f in os.listdir(os.path.join(TOP, "examples"))]
     return set(man1 + docs + examples + [
-        "%s/bin/zonebox" % prefix, "%s/lib/libzonebox.a" % prefix, "%s/include/zonebox.h" % prefix,
+        "%s/bin/zonebox" % prefix, "%s/libexec/zonebox/zonebox-systemd" % prefix,
+        "%s/lib/libzonebox.a" % prefix, "%s/include/zonebox.h" % prefix,
         "%s/lib/pkgconfig/zonebox.pc" % prefix, "%s/share/man/man5/zonebox.yaml.5" % prefix,
         "%s/share/bash-completion/completions/zonebox" % prefix,
         "%s/share/zsh/site-functions/_zonebox" % prefix])
@@ -88,7 +89,7 @@ def test_install_honours_each_dir_variable():
         make("install", "DESTDIR=" + d, "PREFIX=/opt/zb", "BINDIR=/b", "LIBDIR=/l", "INCLUDEDIR=/i",
              "MANDIR=/m", "DATADIR=/s")
         got = files_under(d)
-        want = {p.replace("opt/zb/bin", "b").replace("opt/zb/lib", "l").replace("opt/zb/include", "i")
+        want = {p.replace("opt/zb/bin", "b").replace("opt/zb/lib/", "l/").replace("opt/zb/include", "i")
                  .replace("opt/zb/share/man", "m").replace("opt/zb/share", "s")
                 for p in expected_files("opt/zb")}
         assert got == want
