@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "core/keys.h"
+#include "core/paths.h"
 #include "core/policy.h"
 #include "core/result.h"
 #include "ns/cow.h"
