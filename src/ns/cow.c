@@ -307,16 +307,22 @@ static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, 
         return r < 0 ? r : cow_zone_digests(z, upper, msg, n);
 }
 
+/* The change set leaves the store: ACTION says why ("committed", "discarded"). */
+static void drop_set(struct ns_cow *cow, struct zb_result *r, const char *action)
+{
+        cow_remove_tree(cow->store_fd, cow->id, 0);
+        cow->kept = false;
+        free(r->cow_id);
+        r->cow_id = NULL;
+        r->cow_action = action;
+}
+
 static void finish_commit(struct ns_cow *cow, struct zb_cow_set *set, struct zb_result *r)
 {
         struct zb_error err = { 0 };
         json_object *conflicts = json_object_new_array();
         if (cow_apply_set(set, cow->run_fd, conflicts, &err) == 0) {
-                cow_remove_tree(cow->store_fd, cow->id, 0);
-                cow->kept = false;
-                free(r->cow_id);
-                r->cow_id = NULL;
-                r->cow_action = "committed";
+                drop_set(cow, r, "committed");
         } else {
                 size_t n = json_object_array_length(conflicts);
                 const char *first = n ? json_object_to_json_string_ext(json_object_array_get_idx(conflicts, 0),
@@ -386,11 +392,7 @@ void ns_cow_finish(struct ns_cow *cow, const struct zb_policy *p, struct zb_resu
         if (set.error)
                 goto out;
         if (p->cow.action == ZB_COW_DISCARD) {
-                cow_remove_tree(cow->store_fd, cow->id, 0);
-                cow->kept = false;
-                free(r->cow_id);
-                r->cow_id = NULL;
-                r->cow_action = "discarded";
+                drop_set(cow, r, "discarded");
         } else if (p->cow.action == ZB_COW_COMMIT && r->status == ZB_STATUS_EXITED && r->exit_code == 0) {
                 finish_commit(cow, &set, r);
         }

@@ -13,14 +13,6 @@
 
 /* ---------- the change-set commands ---------- */
 
-static char *json_text(json_object *o)
-{
-        char *s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
-        return s;
-}
-
 static int cmp_json_str(const void *a, const void *b)
 {
         return strcmp(json_object_get_string(*(json_object *const *)a),
@@ -56,6 +48,38 @@ static json_object *zone_lists(const struct zb_cow_zone *z, bool counts)
         return o;
 }
 
+/* A change set a command works on: its store, its run dir (held, and with
+ * LOCK locked) and its manifest. */
+struct opened_set {
+        char store[PATH_MAX];
+        int store_fd, run_fd;
+        struct zb_cow_set set;
+};
+
+static int opened_set_open(struct opened_set *os, const char *store, const char *id, bool lock,
+                           struct zb_error *err)
+{
+        int r = cow_store_open(store, false, os->store, sizeof(os->store), &os->store_fd, err);
+        return r < 0 ? r : cow_set_open(os->store_fd, os->store, id, lock, &os->run_fd, &os->set, err);
+}
+
+static void opened_set_close(struct opened_set *os)
+{
+        zb_cow_set_free(&os->set);
+        if (os->run_fd >= 0)
+                close(os->run_fd);
+        if (os->store_fd >= 0)
+                close(os->store_fd);
+}
+
+/* The set's zones, each with its counts of changes. */
+static json_object *zones_counted(const struct zb_cow_set *set)
+{
+        json_object *zs = json_object_new_array();
+        for (size_t i = 0; i < set->n_zones; i++)
+                json_object_array_add(zs, zone_lists(&set->zones[i], true));
+        return zs;
+}
 
 int zb_cow_list(const char *store, char **json, struct zb_error *err)
 {
@@ -94,46 +118,40 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err)
                         json_object_object_add(o, "status", json_object_new_string(sr == -EBUSY ? "running" : "unreadable"));
                 } else {
                         o = cow_set_header(&set);
-                        json_object *zs = json_object_new_array();
-                        for (size_t z = 0; z < set.n_zones; z++)
-                                json_object_array_add(zs, zone_lists(&set.zones[z], true));
-                        json_object_object_add(o, "zones", zs);
+                        json_object_object_add(o, "zones", zones_counted(&set));
                 }
                 json_object_array_add(a, o);
                 zb_cow_set_free(&set);
         }
         cow_names_free(names, n);
         close(store_fd);
-        *json = json_text(a);
+        *json = cow_json_text(a);
         return *json ? 0 : zb_error_set(err, ENOMEM, "out of memory");
 }
 
 int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error *err)
 {
-        char path[PATH_MAX];
-        int store_fd = -1, run_fd = -1;
-        struct zb_cow_set set = { 0 };
+        _cleanup_(opened_set_close) struct opened_set os = { .store_fd = -1, .run_fd = -1 };
+        const struct zb_cow_set *set = &os.set;
 
         *json = NULL;
-        int r = cow_store_open(store, false, path, sizeof(path), &store_fd, err);
-        if (r == 0)
-                r = cow_set_open(store_fd, path, id, false, &run_fd, &set, err);
+        int r = opened_set_open(&os, store, id, false, err);
         if (r < 0)
-                goto out;
-        json_object *o = cow_set_header(&set);
+                return r;
+        json_object *o = cow_set_header(set);
         json_object *zs = json_object_new_array();
         json_object *conflicts = json_object_new_array();
-        cow_find_conflicts(&set, conflicts);
-        for (size_t i = 0; i < set.n_zones; i++) {
-                json_object *zo = zone_lists(&set.zones[i], false);
-                char *up = zb_asprintf("%s/%s/zone-%zu/upper", path, set.id, set.zones[i].index);
+        cow_find_conflicts(&os.set, conflicts);
+        for (size_t i = 0; i < set->n_zones; i++) {
+                json_object *zo = zone_lists(&set->zones[i], false);
+                char *up = zb_asprintf("%s/%s/zone-%zu/upper", os.store, set->id, set->zones[i].index);
                 json_object_object_add(zo, "upper", up ? json_object_new_string(up) : NULL);
                 free(up);
                 json_object *zc = json_object_new_array();
                 for (size_t k = 0; k < json_object_array_length(conflicts); k++) {
                         json_object *c = json_object_array_get_idx(conflicts, k), *zn = NULL;
                         json_object_object_get_ex(c, "zone", &zn);
-                        if (zn && strcmp(json_object_get_string(zn), set.zones[i].name) == 0)
+                        if (zn && strcmp(json_object_get_string(zn), set->zones[i].name) == 0)
                                 json_object_array_add(zc, json_object_get(c));
                 }
                 json_object_object_add(zo, "conflicts", zc);
@@ -141,53 +159,33 @@ int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error 
         }
         json_object_put(conflicts);
         json_object_object_add(o, "zones", zs);
-        *json = json_text(o);
-        if (!*json)
-                r = zb_error_set(err, ENOMEM, "out of memory");
-out:
-        zb_cow_set_free(&set);
-        if (run_fd >= 0)
-                close(run_fd);
-        if (store_fd >= 0)
-                close(store_fd);
-        return r;
+        *json = cow_json_text(o);
+        return *json ? 0 : zb_error_set(err, ENOMEM, "out of memory");
 }
 
 int zb_cow_commit(const char *store, const char *id, char **json, struct zb_error *err)
 {
-        char path[PATH_MAX];
-        int store_fd = -1, run_fd = -1;
-        struct zb_cow_set set = { 0 };
+        _cleanup_(opened_set_close) struct opened_set os = { .store_fd = -1, .run_fd = -1 };
         json_object *conflicts = json_object_new_array();
 
         *json = NULL;
-        int r = cow_store_open(store, false, path, sizeof(path), &store_fd, err);
+        int r = opened_set_open(&os, store, id, true, err);
         if (r == 0)
-                r = cow_set_open(store_fd, path, id, true, &run_fd, &set, err);
-        if (r == 0)
-                r = cow_apply_set(&set, run_fd, conflicts, err);
+                r = cow_apply_set(&os.set, os.run_fd, conflicts, err);
         if (r == 0 || r == -ESTALE) {
                 json_object *o = json_object_new_object();
-                json_object_object_add(o, "id", json_object_new_string(set.id));
+                json_object_object_add(o, "id", json_object_new_string(os.set.id));
                 json_object_object_add(o, "committed", json_object_new_boolean(r == 0));
-                json_object *zs = json_object_new_array();
-                for (size_t i = 0; i < set.n_zones; i++)
-                        json_object_array_add(zs, zone_lists(&set.zones[i], true));
-                json_object_object_add(o, "zones", zs);
+                json_object_object_add(o, "zones", zones_counted(&os.set));
                 json_object_object_add(o, "conflicts", json_object_get(conflicts));
-                *json = json_text(o);
+                *json = cow_json_text(o);
         }
         if (r == 0) {
-                int rr = cow_remove_tree(store_fd, id, 0);
+                int rr = cow_remove_tree(os.store_fd, id, 0);
                 if (rr < 0)
                         r = zb_error_errno(err, -rr, "cow: committed, but cannot remove change set %s", id);
         }
         json_object_put(conflicts);
-        zb_cow_set_free(&set);
-        if (run_fd >= 0)
-                close(run_fd);
-        if (store_fd >= 0)
-                close(store_fd);
         return r;
 }
 

@@ -31,6 +31,14 @@ static void split_path(const char *path, char *dir, size_t n, const char **base)
         *base = slash + 1;
 }
 
+/* The host dir that holds PATH, opened below ROOT the safe way (DIR: its
+ * path, N bytes; *BASE: PATH's last component). */
+static int open_parent(int root, const char *path, char *dir, size_t n, const char **base)
+{
+        split_path(path, dir, n, base);
+        return cow_open_beneath(root, dir, O_PATH | O_DIRECTORY);
+}
+
 struct commit {
         struct zb_cow_set *set;
         int *root;  /* per zone: the host dir */
@@ -46,7 +54,7 @@ struct commit {
 };
 
 /* Whether DIGEST is what the run left at cm->path: -EBADMSG if not. */
-static int tree_check(const struct commit *cm, const char *digest)
+static int digest_check(const struct commit *cm, const char *digest)
 {
         json_object *v = NULL;
         if (!cm->tree || !json_object_object_get_ex(cm->tree, cm->path, &v) ||
@@ -91,8 +99,7 @@ static int host_stat(int root, const char *path, struct zb_cow_stat *out, char *
         struct stat st;
 
         memset(out, 0, sizeof(*out));
-        split_path(path, dir, sizeof(dir), &base);
-        _cleanup_(closep) int parent = cow_open_beneath(root, dir, O_PATH | O_DIRECTORY);
+        _cleanup_(closep) int parent = open_parent(root, path, dir, sizeof(dir), &base);
         if (parent < 0) {
                 int e = errno;
                 snprintf(why, n, "%s",
@@ -194,7 +201,7 @@ __attribute__((noinline)) static int copy_symlink(struct commit *cm, int src_dir
                 return -errno;
         target[n] = '\0';
         cow_digest_bytes(target, (size_t)n, 'l', digest);
-        if (tree_check(cm, digest) < 0)
+        if (digest_check(cm, digest) < 0)
                 return -EBADMSG;
         if (symlinkat(target, dst_dir, dst) < 0)
                 return -errno;
@@ -222,7 +229,7 @@ static int copy_tree(struct commit *cm, int src_dir, const char *name, const str
          * since the run: refused). */
         int r = names ? cow_digest_names(in, names, n, digest) : -errno;
         if (r == 0)
-                r = tree_check(cm, digest);
+                r = digest_check(cm, digest);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 int k = snprintf(cm->path + len, sizeof(cm->path) - len, "%s%s", len ? "/" : "", names[i]);
                 r = k < 0 || (size_t)k >= sizeof(cm->path) - len ? -ENAMETOOLONG
@@ -254,7 +261,7 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
                 char digest[COW_DIGEST_MAX];
                 int r = cow_digest_copy(in, out, digest);
                 if (r == 0)
-                        r = tree_check(cm, digest);
+                        r = digest_check(cm, digest);
                 if (r == 0)
                         r = copy_attrs(cm, out, &us);
                 if (r == 0 && fsync(out) < 0)
@@ -264,7 +271,7 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
         if (S_ISLNK(us.st_mode))
                 return copy_symlink(cm, src_dir, name, &us, dst_dir, dst);
         if (S_ISFIFO(us.st_mode)) {
-                if (tree_check(cm, "p") < 0)
+                if (digest_check(cm, "p") < 0)
                         return -EBADMSG;
                 if (mknodat(dst_dir, dst, S_IFIFO | 0600, 0) < 0)
                         return -errno;
@@ -275,13 +282,15 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
         return 0; /* whiteouts inside a copied tree hide nothing; sockets mean nothing */
 }
 
-struct step {
+/* One entry commit applies (zone and entry index in the set), and where
+ * its copy waits to be renamed into place. */
+struct staged_entry {
         size_t zone, entry;
         char temp[64]; /* the entry's copy beside its target; "" if none */
 };
 
 /* Copy one entry from the upper dir to a temporary beside its target. */
-static int stage_entry(struct commit *cm, struct step *st, struct zb_error *err)
+static int stage_entry(struct commit *cm, struct staged_entry *st, struct zb_error *err)
 {
         const struct zb_cow_zone *z = &cm->set->zones[st->zone];
         const struct zb_cow_entry *e = &z->e[st->entry];
@@ -290,8 +299,7 @@ static int stage_entry(struct commit *cm, struct step *st, struct zb_error *err)
 
         if (e->change == ZB_COW_DELETED || e->meta_only)
                 return 0;
-        split_path(e->path, dir, sizeof(dir), &base);
-        _cleanup_(closep) int parent = cow_open_beneath(cm->root[st->zone], dir, O_PATH | O_DIRECTORY);
+        _cleanup_(closep) int parent = open_parent(cm->root[st->zone], e->path, dir, sizeof(dir), &base);
         if (parent < 0)
                 return zb_error_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
         _cleanup_(closep) int src = cow_open_upper_path(cm->upper[st->zone], dir);
@@ -327,7 +335,7 @@ static int stage_entry(struct commit *cm, struct step *st, struct zb_error *err)
 }
 
 /* Put one staged entry in place (or delete, or chmod). */
-static int place_entry(struct commit *cm, struct step *st, struct zb_error *err)
+static int place_entry(struct commit *cm, struct staged_entry *st, struct zb_error *err)
 {
         const struct zb_cow_zone *z = &cm->set->zones[st->zone];
         const struct zb_cow_entry *e = &z->e[st->entry];
@@ -335,8 +343,7 @@ static int place_entry(struct commit *cm, struct step *st, struct zb_error *err)
         const char *base;
         struct stat ts, rs;
 
-        split_path(e->path, dir, sizeof(dir), &base);
-        _cleanup_(closep) int parent = cow_open_beneath(cm->root[st->zone], dir, O_PATH | O_DIRECTORY);
+        _cleanup_(closep) int parent = open_parent(cm->root[st->zone], e->path, dir, sizeof(dir), &base);
         if (parent < 0 || fstat(cm->root[st->zone], &rs) < 0)
                 return zb_error_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
         int r = 0;
@@ -361,7 +368,7 @@ static int place_entry(struct commit *cm, struct step *st, struct zb_error *err)
         return 0;
 }
 
-static void unstage(struct commit *cm, struct step *steps, size_t n)
+static void unstage(struct commit *cm, struct staged_entry *steps, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
                 if (!steps[i].temp[0])
@@ -369,8 +376,7 @@ static void unstage(struct commit *cm, struct step *steps, size_t n)
                 const struct zb_cow_entry *e = &cm->set->zones[steps[i].zone].e[steps[i].entry];
                 char dir[PATH_MAX];
                 const char *base;
-                split_path(e->path, dir, sizeof(dir), &base);
-                _cleanup_(closep) int parent = cow_open_beneath(cm->root[steps[i].zone], dir, O_PATH | O_DIRECTORY);
+                _cleanup_(closep) int parent = open_parent(cm->root[steps[i].zone], e->path, dir, sizeof(dir), &base);
                 if (parent >= 0)
                         cow_remove_tree(parent, steps[i].temp, 0);
         }
@@ -395,7 +401,7 @@ int cow_apply_set(struct zb_cow_set *set, int run_fd, json_object *conflicts, st
 {
         struct commit cm = { .set = set, .conflicts = conflicts, .as_root = geteuid() == 0 };
         size_t n_steps = 0, total = cow_set_count(set);
-        struct step *steps = NULL;
+        struct staged_entry *steps = NULL;
         int r = 0;
 
         if (set->error)
@@ -423,7 +429,7 @@ int cow_apply_set(struct zb_cow_set *set, int run_fd, json_object *conflicts, st
         for (size_t zi = 0; zi < set->n_zones; zi++)
                 for (size_t j = 0; j < set->zones[zi].n; j++)
                         if (set->zones[zi].e[j].apply)
-                                steps[n_steps++] = (struct step){ .zone = zi, .entry = j };
+                                steps[n_steps++] = (struct staged_entry){ .zone = zi, .entry = j };
         /* Everything copied beside its target first: a failure here (a full
          * disk, a permission) leaves the host dirs as they were. */
         for (size_t i = 0; r == 0 && i < n_steps; i++)

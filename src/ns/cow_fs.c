@@ -183,17 +183,17 @@ int cow_open_upper_path(int root, const char *dir)
 /* rm -rf, bounded: a tree deeper than REMOVE_DEPTH_MAX (the command can
  * build one deeper than PATH_MAX) is cut there and its lower part moved up
  * beside the tree's top, so fds and stack stay bounded whatever the depth. */
-struct rm {
-        int top; /* the directory the removal started in */
-        unsigned moved, done;
+struct removal {
+        int top;              /* the directory the removal started in */
+        unsigned moved, done; /* subtrees moved up beside TOP; removed of them */
 };
 
-static void rm_moved_name(char *buf, size_t n, unsigned i)
+static void removal_moved_name(char *buf, size_t n, unsigned i)
 {
         snprintf(buf, n, COW_TEMP_PREFIX "rm-%d-%u", (int)getpid(), i);
 }
 
-static int rm_rec(struct rm *rm, int dirfd, const char *name, dev_t dev, unsigned depth)
+static int remove_rec(struct removal *rm, int dirfd, const char *name, dev_t dev, unsigned depth)
 {
         if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
                 return 0;
@@ -201,7 +201,7 @@ static int rm_rec(struct rm *rm, int dirfd, const char *name, dev_t dev, unsigne
                 return -errno;
         if (depth >= REMOVE_DEPTH_MAX) {
                 char moved[64];
-                rm_moved_name(moved, sizeof(moved), rm->moved);
+                removal_moved_name(moved, sizeof(moved), rm->moved);
                 if (renameat2(dirfd, name, rm->top, moved, RENAME_NOREPLACE) == 0) {
                         rm->moved++;
                         return 0;
@@ -223,7 +223,7 @@ static int rm_rec(struct rm *rm, int dirfd, const char *name, dev_t dev, unsigne
         if (r == 0 && !names)
                 r = -errno;
         for (size_t i = 0; r == 0 && i < n; i++)
-                r = rm_rec(rm, fd, names[i], st.st_dev, depth + 1);
+                r = remove_rec(rm, fd, names[i], st.st_dev, depth + 1);
         cow_names_free(names, n);
         close(fd);
         if (r == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
@@ -236,12 +236,12 @@ static int rm_rec(struct rm *rm, int dirfd, const char *name, dev_t dev, unsigne
  * may not change is opened up first (it is about to go). */
 int cow_remove_tree(int dirfd, const char *name, dev_t dev)
 {
-        struct rm rm = { .top = dirfd };
-        int r = rm_rec(&rm, dirfd, name, dev, 0);
+        struct removal rm = { .top = dirfd };
+        int r = remove_rec(&rm, dirfd, name, dev, 0);
         while (r == 0 && rm.done < rm.moved) {
                 char moved[64];
-                rm_moved_name(moved, sizeof(moved), rm.done++);
-                r = rm_rec(&rm, dirfd, moved, dev, 0);
+                removal_moved_name(moved, sizeof(moved), rm.done++);
+                r = remove_rec(&rm, dirfd, moved, dev, 0);
         }
         return r;
 }

@@ -53,6 +53,8 @@ void cow_stat_fill(struct zb_cow_stat *o, const struct stat *st);
 size_t cow_set_count(const struct zb_cow_set *set);
 /* The fields a change set is known by: in its manifest, in diff and list. */
 json_object *cow_set_header(const struct zb_cow_set *set);
+/* O as one line of JSON text (malloc'd; NULL on ENOMEM); O is put. */
+char *cow_json_text(json_object *o);
 
 /* cow_scan.c: zone Z's changes, its upper dir UPPER read against HOST. */
 int cow_scan_zone(struct zb_cow_zone *z, int upper, int host, int64_t start_ns, char *msg, size_t n);

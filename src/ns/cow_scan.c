@@ -57,7 +57,7 @@ static int path_set(struct scan *sc, size_t len, const char *name)
         return n < 0 || (size_t)n >= sizeof(sc->path) - len ? scan_fail(sc, ENAMETOOLONG, "path") : 0;
 }
 
-static struct zb_cow_entry *note(struct scan *sc, enum zb_cow_change ch, const struct stat *upper,
+static struct zb_cow_entry *note_change(struct scan *sc, enum zb_cow_change ch, const struct stat *upper,
                                  const struct stat *host, bool apply)
 {
         const struct stat *of = ch == ZB_COW_DELETED ? host : upper; /* the entry's type */
@@ -150,14 +150,14 @@ static int scan_subdir_fd(struct scan *sc, int ufd, int ldir, enum scan_mode mod
         size_t len = strlen(sc->path);
         if (!ls || !S_ISDIR(ls->st_mode)) {
                 /* New, or in place of the host's file: a tree of its own. */
-                if (!note(sc, ls ? ZB_COW_MODIFIED : ZB_COW_ADDED, us, ls, apply))
+                if (!note_change(sc, ls ? ZB_COW_MODIFIED : ZB_COW_ADDED, us, ls, apply))
                         return -ENOMEM;
                 return scan_dir(sc, ufd, -1, len, SCAN_NEW);
         }
         if (ls->st_dev != sc->dev) {
                 /* The overlay saw the directory under the host's mount point,
                  * which commit cannot reach without crossing the mount. */
-                struct zb_cow_entry *e = note(sc, ZB_COW_MODIFIED, us, ls, apply);
+                struct zb_cow_entry *e = note_change(sc, ZB_COW_MODIFIED, us, ls, apply);
                 if (!e || !(e->conflict = strdup("a mount point on the host")))
                         return scan_fail(sc, ENOMEM, "note");
                 return scan_dir(sc, ufd, -1, len, SCAN_NEW);
@@ -168,7 +168,7 @@ static int scan_subdir_fd(struct scan *sc, int ufd, int ldir, enum scan_mode mod
         bool same_mode = (us->st_mode & 07777) == (ls->st_mode & 07777);
         if (mode == SCAN_MERGE && !is_opaque(ufd)) {
                 if (!same_mode) {
-                        struct zb_cow_entry *e = note(sc, ZB_COW_MODIFIED, us, ls, true);
+                        struct zb_cow_entry *e = note_change(sc, ZB_COW_MODIFIED, us, ls, true);
                         if (!e)
                                 return -ENOMEM;
                         e->meta_only = true;
@@ -178,7 +178,7 @@ static int scan_subdir_fd(struct scan *sc, int ufd, int ldir, enum scan_mode mod
         /* Opaque (removed and made again), or below an opaque directory:
          * the upper tree replaces the host's whole. */
         if (mode == SCAN_MERGE || !same_mode)
-                if (!note(sc, ZB_COW_MODIFIED, us, ls, apply))
+                if (!note_change(sc, ZB_COW_MODIFIED, us, ls, apply))
                         return -ENOMEM;
         return scan_dir(sc, ufd, lfd, len, SCAN_REPLACE);
 }
@@ -202,7 +202,7 @@ static int scan_one(struct scan *sc, int udir, int ldir, size_t len, enum scan_m
         if (is_whiteout(&us)) {
                 /* Below an opaque directory a whiteout hides nothing. */
                 if (have_l && mode == SCAN_MERGE)
-                        return note(sc, ZB_COW_DELETED, NULL, &ls, true) ? 0 : -ENOMEM;
+                        return note_change(sc, ZB_COW_DELETED, NULL, &ls, true) ? 0 : -ENOMEM;
                 return 0;
         }
         if (S_ISSOCK(us.st_mode) || S_ISCHR(us.st_mode) || S_ISBLK(us.st_mode))
@@ -210,10 +210,10 @@ static int scan_one(struct scan *sc, int udir, int ldir, size_t len, enum scan_m
         if (S_ISDIR(us.st_mode))
                 return scan_subdir(sc, udir, ldir, mode, name, &us, have_l ? &ls : NULL);
         if (!have_l)
-                return note(sc, ZB_COW_ADDED, &us, NULL, apply) ? 0 : -ENOMEM;
+                return note_change(sc, ZB_COW_ADDED, &us, NULL, apply) ? 0 : -ENOMEM;
         if (!S_ISDIR(ls.st_mode) && !differs(sc, udir, ldir, name, &us, &ls))
                 return 0;
-        return note(sc, ZB_COW_MODIFIED, &us, &ls, apply) ? 0 : -ENOMEM;
+        return note_change(sc, ZB_COW_MODIFIED, &us, &ls, apply) ? 0 : -ENOMEM;
 }
 
 /* In a replaced directory: the host's entries that the upper dir lacks. */
@@ -230,7 +230,7 @@ static int scan_gone(struct scan *sc, int udir, int ldir, size_t len)
                         break;
                 if (fstatat(ldir, names[i], &ls, AT_SYMLINK_NOFOLLOW) < 0)
                         r = scan_fail(sc, errno, "stat the host's");
-                else if (!note(sc, ZB_COW_DELETED, NULL, &ls, false))
+                else if (!note_change(sc, ZB_COW_DELETED, NULL, &ls, false))
                         r = -ENOMEM;
         }
         cow_names_free(names, n);

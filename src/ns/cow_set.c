@@ -188,11 +188,18 @@ json_object *cow_set_header(const struct zb_cow_set *set)
         return o;
 }
 
+char *cow_json_text(json_object *o)
+{
+        char *s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return s;
+}
+
 char *zb_cow_set_to_json(const struct zb_cow_set *set)
 {
         json_object *o = cow_set_header(set);
         json_object *zones = json_object_new_array();
-        char *text = NULL;
 
         if (!o || !zones)
                 goto out;
@@ -229,16 +236,14 @@ char *zb_cow_set_to_json(const struct zb_cow_set *set)
                 json_object_array_add(zones, zo);
         }
         json_object_object_add(o, "zones", zones);
-        zones = NULL;
-        text = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+        return cow_json_text(o);
 out:
         json_object_put(zones);
         json_object_put(o);
-        return text;
+        return NULL;
 }
 
-static json_object *get(json_object *o, const char *key, json_type type)
+static json_object *json_member(json_object *o, const char *key, json_type type)
 {
         json_object *v = NULL;
         if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, type))
@@ -259,34 +264,34 @@ static int stat_from_json(json_object *o, struct zb_cow_stat *s)
         memset(s, 0, sizeof(*s));
         if (!o || json_object_is_type(o, json_type_null))
                 return 0;
-        json_object *t = get(o, "type", json_type_string);
+        json_object *t = json_member(o, "type", json_type_string);
         int ti = t ? name_index(json_object_get_string(t), type_names, ARRAY_SIZE(type_names)) : -1;
         if (ti <= 0)
                 return -EINVAL;
         s->type = (enum zb_cow_type)ti;
         json_object *v;
-        if ((v = get(o, "mode", json_type_int)))
+        if ((v = json_member(o, "mode", json_type_int)))
                 s->mode = (uint32_t)json_object_get_int(v);
-        if ((v = get(o, "uid", json_type_int)))
+        if ((v = json_member(o, "uid", json_type_int)))
                 s->uid = (uint32_t)json_object_get_int64(v);
-        if ((v = get(o, "gid", json_type_int)))
+        if ((v = json_member(o, "gid", json_type_int)))
                 s->gid = (uint32_t)json_object_get_int64(v);
-        if ((v = get(o, "ino", json_type_int)))
+        if ((v = json_member(o, "ino", json_type_int)))
                 s->ino = json_object_get_uint64(v);
-        if ((v = get(o, "size", json_type_int)))
+        if ((v = json_member(o, "size", json_type_int)))
                 s->size = json_object_get_uint64(v);
-        if ((v = get(o, "mtime_ns", json_type_int)))
+        if ((v = json_member(o, "mtime_ns", json_type_int)))
                 s->mtime_ns = json_object_get_int64(v);
-        if ((v = get(o, "ctime_ns", json_type_int)))
+        if ((v = json_member(o, "ctime_ns", json_type_int)))
                 s->ctime_ns = json_object_get_int64(v);
         return 0;
 }
 
 static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
 {
-        json_object *path = get(eo, "path", json_type_string);
-        json_object *change = get(eo, "change", json_type_string);
-        json_object *type = get(eo, "type", json_type_string);
+        json_object *path = json_member(eo, "path", json_type_string);
+        json_object *change = json_member(eo, "change", json_type_string);
+        json_object *type = json_member(eo, "type", json_type_string);
         int ci = change ? name_index(json_object_get_string(change), change_names, ARRAY_SIZE(change_names)) : -1;
         int ti = type ? name_index(json_object_get_string(type), type_names, ARRAY_SIZE(type_names)) : -1;
         const char *p = path ? json_object_get_string(path) : NULL;
@@ -304,8 +309,8 @@ static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
         if (!e)
                 return -ENOMEM;
         json_object *v = NULL;
-        e->apply = (v = get(eo, "apply", json_type_boolean)) && json_object_get_boolean(v);
-        e->meta_only = (v = get(eo, "meta_only", json_type_boolean)) && json_object_get_boolean(v);
+        e->apply = (v = json_member(eo, "apply", json_type_boolean)) && json_object_get_boolean(v);
+        e->meta_only = (v = json_member(eo, "meta_only", json_type_boolean)) && json_object_get_boolean(v);
         json_object_object_get_ex(eo, "host", &v);
         if (stat_from_json(v, &e->host) < 0)
                 return -EINVAL;
@@ -313,19 +318,19 @@ static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
         json_object_object_get_ex(eo, "upper", &v);
         if (stat_from_json(v, &e->upper) < 0)
                 return -EINVAL;
-        if ((v = get(eo, "conflict", json_type_string)) && !(e->conflict = strdup(json_object_get_string(v))))
+        if ((v = json_member(eo, "conflict", json_type_string)) && !(e->conflict = strdup(json_object_get_string(v))))
                 return -ENOMEM;
-        if ((v = get(eo, "host_tree", json_type_string)) && !(e->host_tree = strdup(json_object_get_string(v))))
+        if ((v = json_member(eo, "host_tree", json_type_string)) && !(e->host_tree = strdup(json_object_get_string(v))))
                 return -ENOMEM;
         return 0;
 }
 
 static int zone_from_json(json_object *zo, struct zb_cow_zone *z)
 {
-        json_object *name = get(zo, "name", json_type_string);
-        json_object *path = get(zo, "path", json_type_string);
-        json_object *host = get(zo, "host_path", json_type_string);
-        json_object *entries = get(zo, "entries", json_type_array);
+        json_object *name = json_member(zo, "name", json_type_string);
+        json_object *path = json_member(zo, "path", json_type_string);
+        json_object *host = json_member(zo, "host_path", json_type_string);
+        json_object *entries = json_member(zo, "entries", json_type_array);
         json_object *v;
 
         if (!name || !path || !host || !entries || json_object_get_string(host)[0] != '/')
@@ -335,15 +340,15 @@ static int zone_from_json(json_object *zo, struct zb_cow_zone *z)
         z->host_path = strdup(json_object_get_string(host));
         if (!z->name || !z->path || !z->host_path)
                 return -ENOMEM;
-        if ((v = get(zo, "index", json_type_int)))
+        if ((v = json_member(zo, "index", json_type_int)))
                 z->index = (size_t)json_object_get_uint64(v);
         if (z->index >= ZB_MAX_ZONES)
                 return -EINVAL;
-        if ((v = get(zo, "dev", json_type_int)))
+        if ((v = json_member(zo, "dev", json_type_int)))
                 z->dev = json_object_get_uint64(v);
-        if ((v = get(zo, "ino", json_type_int)))
+        if ((v = json_member(zo, "ino", json_type_int)))
                 z->ino = json_object_get_uint64(v);
-        if ((v = get(zo, "tree", json_type_object)))
+        if ((v = json_member(zo, "tree", json_type_object)))
                 z->tree = json_object_get(v);
         for (size_t j = 0; j < json_object_array_length(entries); j++) {
                 int r = entry_from_json(json_object_array_get_idx(entries, j), z);
@@ -357,8 +362,8 @@ int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_err
 {
         memset(set, 0, sizeof(*set));
         json_object *o = json_tokener_parse(text);
-        json_object *id = o ? get(o, "id", json_type_string) : NULL;
-        json_object *zones = o ? get(o, "zones", json_type_array) : NULL;
+        json_object *id = o ? json_member(o, "id", json_type_string) : NULL;
+        json_object *zones = o ? json_member(o, "zones", json_type_array) : NULL;
         json_object *v;
         int r = 0;
 
@@ -367,14 +372,14 @@ int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_err
                 goto out;
         }
         snprintf(set->id, sizeof(set->id), "%s", json_object_get_string(id));
-        if ((v = get(o, "created", json_type_int)))
+        if ((v = json_member(o, "created", json_type_int)))
                 set->created = json_object_get_int64(v);
-        if ((v = get(o, "run_start_ns", json_type_int)))
+        if ((v = json_member(o, "run_start_ns", json_type_int)))
                 set->run_start_ns = json_object_get_int64(v);
-        if ((v = get(o, "exit_code", json_type_int)))
+        if ((v = json_member(o, "exit_code", json_type_int)))
                 set->exit_code = json_object_get_int(v);
-        set->status = zb_strdup((v = get(o, "status", json_type_string)) ? json_object_get_string(v) : "?");
-        if ((v = get(o, "error", json_type_string)))
+        set->status = zb_strdup((v = json_member(o, "status", json_type_string)) ? json_object_get_string(v) : "?");
+        if ((v = json_member(o, "error", json_type_string)))
                 set->error = zb_strdup(json_object_get_string(v));
         size_t n = json_object_array_length(zones);
         set->zones = calloc(n ? n : 1, sizeof(*set->zones));
