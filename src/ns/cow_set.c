@@ -251,6 +251,21 @@ static json_object *json_member(json_object *o, const char *key, json_type type)
         return v;
 }
 
+/* KEY of O into OUT when it is an integer; OUT is left as it is if not. */
+static void json_u64(json_object *o, const char *key, uint64_t *out)
+{
+        json_object *v = json_member(o, key, json_type_int);
+        if (v)
+                *out = json_object_get_uint64(v);
+}
+
+static void json_i64(json_object *o, const char *key, int64_t *out)
+{
+        json_object *v = json_member(o, key, json_type_int);
+        if (v)
+                *out = json_object_get_int64(v);
+}
+
 static int name_index(const char *s, const char *const *names, size_t n)
 {
         for (size_t i = 0; s && i < n; i++)
@@ -276,14 +291,10 @@ static int stat_from_json(json_object *o, struct zb_cow_stat *s)
                 s->uid = (uint32_t)json_object_get_int64(v);
         if ((v = json_member(o, "gid", json_type_int)))
                 s->gid = (uint32_t)json_object_get_int64(v);
-        if ((v = json_member(o, "ino", json_type_int)))
-                s->ino = json_object_get_uint64(v);
-        if ((v = json_member(o, "size", json_type_int)))
-                s->size = json_object_get_uint64(v);
-        if ((v = json_member(o, "mtime_ns", json_type_int)))
-                s->mtime_ns = json_object_get_int64(v);
-        if ((v = json_member(o, "ctime_ns", json_type_int)))
-                s->ctime_ns = json_object_get_int64(v);
+        json_u64(o, "ino", &s->ino);
+        json_u64(o, "size", &s->size);
+        json_i64(o, "mtime_ns", &s->mtime_ns);
+        json_i64(o, "ctime_ns", &s->ctime_ns);
         return 0;
 }
 
@@ -344,10 +355,8 @@ static int zone_from_json(json_object *zo, struct zb_cow_zone *z)
                 z->index = (size_t)json_object_get_uint64(v);
         if (z->index >= ZB_MAX_ZONES)
                 return -EINVAL;
-        if ((v = json_member(zo, "dev", json_type_int)))
-                z->dev = json_object_get_uint64(v);
-        if ((v = json_member(zo, "ino", json_type_int)))
-                z->ino = json_object_get_uint64(v);
+        json_u64(zo, "dev", &z->dev);
+        json_u64(zo, "ino", &z->ino);
         if ((v = json_member(zo, "tree", json_type_object)))
                 z->tree = json_object_get(v);
         for (size_t j = 0; j < json_object_array_length(entries); j++) {
@@ -372,10 +381,8 @@ int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_err
                 goto out;
         }
         snprintf(set->id, sizeof(set->id), "%s", json_object_get_string(id));
-        if ((v = json_member(o, "created", json_type_int)))
-                set->created = json_object_get_int64(v);
-        if ((v = json_member(o, "run_start_ns", json_type_int)))
-                set->run_start_ns = json_object_get_int64(v);
+        json_i64(o, "created", &set->created);
+        json_i64(o, "run_start_ns", &set->run_start_ns);
         if ((v = json_member(o, "exit_code", json_type_int)))
                 set->exit_code = json_object_get_int(v);
         set->status = zb_strdup((v = json_member(o, "status", json_type_string)) ? json_object_get_string(v) : "?");
