@@ -14,7 +14,11 @@
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV from the zone's
  * root, and the last component is never followed: a symlink (planted by the
  * command, or swapped in on the host) is copied as a symlink or refused,
- * never written through. */
+ * never written through.
+ *
+ * This file is one run: the store dirs made before clone, the overlay
+ * mounted in the child, and the changes read back and kept (or committed,
+ * or discarded) when the sandbox is gone. cow_int.h maps the other files. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
