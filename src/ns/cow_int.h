@@ -10,8 +10,9 @@
  *   cow_commit.c   commit: conflicts, staging, placing
  *   cow_commands.c zb_cow_list, zb_cow_diff, zb_cow_commit, zb_cow_discard
  *   cow_fs.c       openat2, upper-dir opening, bounded rm -rf
- * Calls go down this list's dependencies: commands → commit, store, set;
- * cow.c → store, scan, digest, commit; everything → cow_fs.c. */
+ * Calls go one way: cow.c and cow_commands.c call the others; cow_commit.c
+ * calls cow_digest.c and cow_set.c; cow_scan.c and cow_store.c call
+ * cow_set.c; every file uses cow_fs.c's helpers. Nothing calls back up. */
 #ifndef ZB_NS_COW_INT_H
 #define ZB_NS_COW_INT_H
 
