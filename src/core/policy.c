@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "../ns/cow.h"
 #include "../ns/proxy.h"
 #include "../ns/session.h"
+#include "paths.h"
 #include "policy.h"
 
 struct zb_policy *zb_policy_new(void)
@@ -459,7 +459,7 @@ static int zones_avoid_all_state(const struct zb_policy *p, struct zb_error *err
         char store[PATH_MAX], rt[PATH_MAX], dflt[PATH_MAX];
         const char *xdg = getenv("XDG_RUNTIME_DIR");
         int r = zb_policy_zones_avoid(p, "/run/zonebox", "state dir", err);
-        if (r == 0 && zb_cow_store_path(p->cow.dir, store, sizeof(store)) == 0)
+        if (r == 0 && zb_cow_store_path(p->cow.dir, store, sizeof(store), NULL) == 0)
                 r = zb_policy_zones_avoid(p, store, "change-set store", err);
         if (r == 0 && zb_session_runtime_path(NULL, rt, sizeof(rt)) == 0)
                 r = zb_policy_zones_avoid(p, rt, "session runtime dir", err);

@@ -23,7 +23,6 @@ struct json_object;
 
 #define ZB_COW_ID_MAX 48
 #define ZB_COW_MANIFEST "manifest.json"
-#define ZB_COW_ROOT_STORE "/run/zonebox/cow"
 
 enum zb_cow_change { ZB_COW_ADDED, ZB_COW_MODIFIED, ZB_COW_DELETED };
 enum zb_cow_type { ZB_COW_NONE, ZB_COW_FILE, ZB_COW_DIR, ZB_COW_LINK, ZB_COW_FIFO, ZB_COW_OTHER };
@@ -109,14 +108,8 @@ void ns_cow_open_layers(struct ns_ctx *c);
  * still writable; returns the detached overlay mount. Closes LOWER_FD. */
 int ns_cow_overlay(struct ns_ctx *c, size_t i, int lower_fd, int root_fd, const char *root);
 
-/* Pure helpers (tests/unit/test_cow.c). */
+/* Pure helpers (tests/unit/test_cow.c; the store's path: core/paths.h). */
 bool zb_cow_id_valid(const char *id);
-/* The default store for EUID: root's under /run, else under XDG_RUNTIME
- * (if not NULL: the caller checked it is the user's) or /tmp. */
-int zb_cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n);
-/* The store a run or commit would use: OVERRIDE (cow_dir), else
- * $ZONEBOX_COW_DIR, else the default; policy.c keeps zones off it. */
-int zb_cow_store_path(const char *override, char *buf, size_t n);
 const char *zb_cow_type_name(enum zb_cow_type t);
 const char *zb_cow_change_name(enum zb_cow_change c);
 enum zb_cow_type zb_cow_type_of(mode_t mode);

@@ -1,11 +1,13 @@
-/* cow zones, the pure parts (src/ns/cow.c, and the policy, flag and result
- * pieces that carry them): ids, the default store, how a host entry's
- * change is told, the manifest's JSON round trip (and what it refuses),
- * the result's change lists, the zone mode and the run's options. */
+/* cow zones, the pure parts (src/ns/cow_set.c, src/core/paths.c, and the
+ * policy, flag and result pieces that carry them): ids, the default store,
+ * how a host entry's change is told, the manifest's JSON round trip (and
+ * what it refuses), the result's change lists, the zone mode and the run's
+ * options. */
 #include <json-c/json.h>
 #include <sys/stat.h>
 
 #include "core/keys.h"
+#include "core/paths.h"
 #include "core/policy.h"
 #include "core/result.h"
 #include "ns/cow.h"
@@ -50,6 +52,32 @@ TEST(cow_store_default)
         CHECK(zb_cow_store_default(1000, "relative", buf, sizeof(buf)) == 0);
         CHECK(strcmp(buf, "/tmp/zonebox-1000/cow") == 0);
         CHECK(zb_cow_store_default(1000, "/run/user/1000", buf, 8) == -ENAMETOOLONG);
+}
+
+/* The store in force: the override, else $ZONEBOX_COW_DIR, both made
+ * absolute; one too long for the buffer is refused with a message. */
+TEST(cow_store_path)
+{
+        char buf[256];
+        struct zb_error err = { 0 };
+        const char *saved = getenv("ZONEBOX_COW_DIR");
+        _cleanup_(freep) char *keep = saved ? strdup(saved) : NULL;
+
+        setenv("ZONEBOX_COW_DIR", "/srv/from-env", 1);
+        CHECK(zb_cow_store_path("/srv/override", buf, sizeof(buf), NULL) == 0);
+        CHECK(strcmp(buf, "/srv/override") == 0);
+        CHECK(zb_cow_store_path(NULL, buf, sizeof(buf), NULL) == 0);
+        CHECK(strcmp(buf, "/srv/from-env") == 0);
+        CHECK(zb_cow_store_path("", buf, sizeof(buf), NULL) == 0);
+        CHECK(strcmp(buf, "/srv/from-env") == 0);
+        CHECK(zb_cow_store_path("rel/store", buf, sizeof(buf), NULL) == 0);
+        CHECK(buf[0] == '/' && strstr(buf, "/rel/store") != NULL);
+        CHECK(zb_cow_store_path("/srv/override", buf, 8, &err) == -ENAMETOOLONG);
+        CHECK(strstr(err.message, "/srv/override") != NULL);
+        if (keep)
+                setenv("ZONEBOX_COW_DIR", keep, 1);
+        else
+                unsetenv("ZONEBOX_COW_DIR");
 }
 
 TEST(cow_type_of)

@@ -1,0 +1,46 @@
+/* Where zonebox keeps its state. Pure path computations from the
+ * environment, the uid and strings: no directory is made or opened here
+ * (one stat, to see that $XDG_RUNTIME_DIR is the user's). */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "paths.h"
+#include "policy.h"
+
+int zb_cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n)
+{
+        int len;
+        if (euid == 0)
+                len = snprintf(buf, n, "%s", ZB_COW_ROOT_STORE);
+        else if (xdg_runtime && xdg_runtime[0] == '/')
+                len = snprintf(buf, n, "%s/zonebox/cow", xdg_runtime);
+        else
+                len = snprintf(buf, n, "/tmp/zonebox-%u/cow", (unsigned)euid);
+        return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
+}
+
+static bool xdg_usable(const char *xdg)
+{
+        struct stat st;
+        return xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid();
+}
+
+int zb_cow_store_path(const char *override, char *buf, size_t n, struct zb_error *err)
+{
+        const char *env = getenv("ZONEBOX_COW_DIR");
+        const char *dir = override && override[0] ? override : env && env[0] ? env : NULL;
+        if (dir) {
+                _cleanup_(freep) char *abs = zb_path_absolute(NULL, dir);
+                if (!abs || strlen(abs) >= n)
+                        return zb_error_set(err, ENAMETOOLONG, "cow: store path '%s' is not usable", dir);
+                memcpy(buf, abs, strlen(abs) + 1);
+                return 0;
+        }
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        if (zb_cow_store_default(geteuid(), xdg_usable(xdg) ? xdg : NULL, buf, n) < 0)
+                return zb_error_set(err, ENAMETOOLONG, "cow: store path too long");
+        return 0;
+}
