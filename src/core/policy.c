@@ -12,7 +12,7 @@
 
 #include "../ns/cow.h"
 #include "../ns/proxy.h"
-#include "../ns/session.h"
+#include "paths.h"
 #include "policy.h"
 
 struct zb_policy *zb_policy_new(void)

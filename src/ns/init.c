@@ -16,6 +16,7 @@
 
 #include "ns.h"
 #include "seccomp.h"
+#include "wire.h"
 #include "sys.h"
 
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };

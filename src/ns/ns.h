@@ -27,35 +27,6 @@ struct ns_status {
         int32_t code;     /* exit code or signal number */
 };
 
-/* A session's init and its supervisor (session.c) speak in records over a
- * SOCK_SEQPACKET pair, one record per message. EXEC carries the command's
- * stdin, stdout and stderr as SCM_RIGHTS; its blob holds ARGC argument
- * strings, ENVC environment strings and the working directory, each
- * NUL-terminated. Init answers STARTED once the command was exec'd, FAILED
- * (with the child's report) when it could not be, and DONE when it ends. */
-enum { NS_SX_EXEC = 1, NS_SX_KILL, NS_SX_STARTED, NS_SX_FAILED, NS_SX_DONE };
-#define NS_SX_MAX 65536
-
-struct ns_sx_exec {
-        uint32_t type, id;
-        uint32_t argc, envc;
-        uint32_t blob_len;
-        char blob[NS_SX_MAX - 5 * sizeof(uint32_t)];
-};
-
-struct ns_sx_kill {
-        uint32_t type, id;
-        int32_t sig; /* to the command's process group */
-};
-
-struct ns_sx_reply {
-        uint32_t type, id;
-        int32_t pid;
-        int32_t exited, code; /* DONE: as struct ns_status */
-        uint64_t utime_us, stime_us, maxrss_kb;
-        struct ns_report report; /* FAILED */
-};
-
 /* One bind of a host path (system dir, /etc entry) into the new root. */
 struct ns_bind {
         char src[1024];
@@ -166,11 +137,6 @@ _Noreturn void ns_init_run(struct ns_ctx *c);   /* init.c: fork the command, rea
 /* init.c, a session's init: serve EXEC and KILL records until the
  * supervisor hangs up. */
 _Noreturn void ns_init_serve(struct ns_ctx *c, const sigset_t *set);
-/* session.c: one record into MSG and up to MAX (<= NS_MAX_PASSED_FDS)
- * SCM_RIGHTS fds, close-on-exec, into FDS (-1 where none came; extra ones
- * closed). Its size, or a negative errno (-EMSGSIZE: cut, no fds kept). */
-#define NS_MAX_PASSED_FDS 4
-ssize_t ns_recv_fds(int sock, void *msg, size_t len, int *fds, int max, int flags);
 
 /* Supervisor side. */
 /* net.c: what the network layer needs outside the sandbox (the allowlist's

@@ -1,0 +1,521 @@
+/* A session's daemon (docs/sessions.md): the supervisor of a session's
+ * sandbox (supervise.c, ns_run) with these hooks in its loop. It accepts
+ * clients on the session's socket — only of our uid and from our user
+ * namespace, so a sandbox of the same user is not a client —, decides each
+ * exec (approval and audit, the gate), hands the command to the sandbox's
+ * init (wire.h) and relays its output (session_relay.c), watches each
+ * command's wall time, and stops the session when asked, when idle, or
+ * when init is gone. Nothing here blocks: one stuck client cannot stall
+ * the others. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "../core/audit.h"
+#include "cgroup.h"
+#include "ns.h"
+#include "proxy.h"
+#include "session.h"
+#include "session_int.h"
+#include "wire.h"
+
+void ns_session_attach(struct ns_session *s, int ctl_fd, const struct ns_proxy *proxy)
+{
+        s->ctl_fd = ctl_fd;
+        s->proxy = proxy;
+}
+
+void ns_session_close_in_child(struct ns_session *s)
+{
+        close(s->ctl_fd);
+        close(s->listen_fd);
+        if (s->ready_fd >= 0)
+                close(s->ready_fd);
+}
+
+void ns_session_ready(struct ns_session *s, struct ns_cgroup *cg, const struct zb_result *r)
+{
+        s->cg = cg;
+        s->r = r;
+        s->last_ns = zb_now_ns();
+        if (s->ready_fd >= 0) {
+                ssize_t n = write(s->ready_fd, "ok", 2);
+                (void)n;
+                close(s->ready_fd);
+                s->ready_fd = -1;
+        }
+}
+
+static void add_fd(struct ns_session *s, struct pollfd *pfd, int *n, int max, int fd, short ev,
+                   int kind, int i, int k)
+{
+        if (fd < 0 || *n >= max)
+                return;
+        pfd[*n] = (struct pollfd){ .fd = fd, .events = ev };
+        s->map[*n].kind = (uint8_t)kind;
+        s->map[*n].i = (uint16_t)i;
+        s->map[*n].k = (uint8_t)k;
+        (*n)++;
+}
+
+int ns_session_fds(struct ns_session *s, struct pollfd *pfd, int max)
+{
+        int n = 0;
+        if (max > NS_SESSION_MAX_FDS)
+                max = NS_SESSION_MAX_FDS;
+        add_fd(s, pfd, &n, max, s->ctl_fd, POLLIN, M_CTL, 0, 0);
+        if (!s->stop)
+                add_fd(s, pfd, &n, max, s->listen_fd, POLLIN, M_LISTEN, 0, 0);
+        for (int i = 0; i < MAX_CLIENTS; i++) {
+                struct client *c = &s->cl[i];
+                add_fd(s, pfd, &n, max, c->fd, POLLIN, M_CLIENT, i, 0);
+                for (int k = 0; k < 2; k++) {
+                        struct relay *rl = &c->io[k];
+                        if (rl->len && rl->dst >= 0)
+                                add_fd(s, pfd, &n, max, rl->dst, POLLOUT, M_RELAY, i, k);
+                        else
+                                add_fd(s, pfd, &n, max, rl->src, POLLIN, M_RELAY, i, k);
+                }
+        }
+        for (int i = 0; i < MAX_SINKS; i++)
+                add_fd(s, pfd, &n, max, s->sink[i], POLLIN, M_SINK, i, 0);
+        return n;
+}
+
+static void client_free_exec(struct client *c)
+{
+        for (int k = 0; k < 2; k++) {
+                struct relay *rl = &c->io[k];
+                if (rl->src >= 0)
+                        close(rl->src);
+                relay_close_dst(rl);
+                free(rl->buf);
+                *rl = (struct relay){ .src = -1, .dst = -1 };
+        }
+        zb_strv_free(c->argv);
+        zb_strv_free(c->env);
+        c->argv = c->env = NULL;
+        c->busy = false;
+        c->pid = 0;
+}
+
+static void client_close(struct client *c)
+{
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+        c->stopper = false;
+}
+
+static void send_result(struct client *c, const struct zb_result *r)
+{
+        struct r_result m = { .type = R_RESULT, .exec_id = c->exec_id };
+        result_to_msg(r, &m);
+        if (c->fd >= 0 && send(c->fd, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+                client_close(c);
+}
+
+/* A verdict for an exec that went nowhere: into the audit log and to the client. */
+void exec_error(struct ns_session *s, struct client *c, enum zb_setup_kind kind, const char *msg,
+                       bool gated)
+{
+        struct zb_result *r = zb_result_new("namespace");
+        if (r) {
+                r->status = ZB_STATUS_SETUP_ERROR;
+                r->setup_kind = kind;
+                r->error = zb_strdup(msg);
+                if (s->r)
+                        for (size_t i = 0; i < s->r->n_applied; i++)
+                                zb_result_layer(r, s->r->applied[i], true);
+                send_result(c, r);
+        }
+        if (gated)
+                zb_gate_leave(&c->q, &c->gate, r, msg);
+        zb_result_free(r);
+        client_free_exec(c);
+}
+
+static void kill_exec(struct ns_session *s, struct client *c, int sig)
+{
+        struct ns_sx_kill k = { .type = NS_SX_KILL, .id = c->exec_id, .sig = sig };
+        if (send(s->ctl_fd, &k, sizeof(k), MSG_NOSIGNAL) < 0)
+                s->stop = true; /* init is unreachable: nothing else can be done */
+}
+
+/* Strings of a client's C_EXEC into a NULL-terminated vector. */
+static char *take_strings(char *p, const char *end, uint32_t n, char ***out)
+{
+        char **v = calloc((size_t)n + 1, sizeof(char *));
+        *out = v;
+        if (!v)
+                return NULL;
+        for (uint32_t i = 0; i < n; i++) {
+                const char *z = memchr(p, '\0', (size_t)(end - p));
+                if (!z || !(v[i] = strdup(p)))
+                        return NULL;
+                p = (char *)z + 1;
+        }
+        return p;
+}
+
+/* FDS: the command's stdin, stdout, stderr, and the exec's terminal (for
+ * approval questions) or -1. */
+static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, size_t len, int fds[4])
+{
+        static struct ns_sx_exec x;
+        const char *end = (const char *)m + len;
+        char *wd;
+        struct zb_error err = { 0 };
+        struct zb_result *denied = NULL;
+
+        c->exec_id = ++s->next_id;
+        c->busy = true;
+        c->timed_out = c->killed = false;
+        if (len < offsetof(struct c_exec, blob) || m->argc == 0 || m->argc > 4096 || m->envc > 4096 ||
+            !(wd = take_strings(m->blob, end, m->argc, &c->argv)) ||
+            !(wd = take_strings(wd, end, m->envc, &c->env)) || !memchr(wd, '\0', (size_t)(end - wd))) {
+                exec_error(s, c, ZB_SETUP_FAILED, "session: malformed exec request", false);
+                return;
+        }
+        /* The session's policy, with this command, its variables and workdir. */
+        c->q = *s->p;
+        c->q.argv = c->argv;
+        c->q.argc = m->argc;
+        if (*wd)
+                c->q.workdir = wd;
+        size_t n_env = s->p->n_env;
+        for (uint32_t i = 0; i < m->envc; i++)
+                if (!strchr(c->env[i], '=')) {
+                        exec_error(s, c, ZB_SETUP_FAILED, "session exec: -e needs KEY=VALUE", false);
+                        return;
+                }
+        char **env = calloc(n_env + m->envc + 1, sizeof(char *));
+        if (!env) {
+                exec_error(s, c, ZB_SETUP_FAILED, "out of memory", false);
+                return;
+        }
+        if (n_env)
+                memcpy(env, s->p->env, n_env * sizeof(char *));
+        if (m->envc)
+                memcpy(env + n_env, c->env, m->envc * sizeof(char *));
+        c->q.env = env;
+        c->q.n_env = n_env + m->envc;
+        c->wall_ms = m->timeout_ms >= 0 ? (uint64_t)m->timeout_ms : s->p->limits.wall_time_ms;
+        c->q.limits.wall_time_ms = c->wall_ms;
+
+        /* Approval: asked on the exec's own terminal, if it has one. */
+        struct zb_ask_tty tty = { .in_fd = fds[0], .out_fd = fds[3], .scope = "session" };
+        if (c->q.approval.ask)
+                c->q.approval.ask_data = &tty;
+        int r = zb_gate_enter(&c->q, &c->gate, &denied, &err);
+        if (r < 0 || denied) {
+                if (denied)
+                        send_result(c, denied);
+                else
+                        exec_error(s, c, ZB_SETUP_FAILED, err.message, false);
+                zb_result_free(denied);
+                c->q.env = NULL;
+                c->q.n_env = 0;
+                free(env);
+                client_free_exec(c);
+                return;
+        }
+
+        /* To init: argv, the whole environment, the working directory. */
+        char **envp = zb_policy_build_env(&c->q);
+        bool overflow = false;
+        size_t blen = 0;
+        x.type = NS_SX_EXEC;
+        x.id = c->exec_id;
+        x.argc = m->argc;
+        x.envc = 0;
+        for (uint32_t i = 0; i < m->argc; i++)
+                add_str(x.blob, sizeof(x.blob), &blen, c->argv[i], &overflow);
+        for (size_t i = 0; envp && envp[i]; i++, x.envc++)
+                add_str(x.blob, sizeof(x.blob), &blen, envp[i], &overflow);
+        add_str(x.blob, sizeof(x.blob), &blen, c->q.workdir ? c->q.workdir : "", &overflow);
+        zb_strv_free(envp);
+        c->q.env = NULL; /* the audit lines name the command, not its variables */
+        c->q.n_env = 0;
+        free(env);
+        if (!envp || overflow) {
+                exec_error(s, c, ZB_SETUP_FAILED,
+                           overflow ? "session exec: command and environment exceed 64 KiB" : "out of memory", true);
+                return;
+        }
+        x.blob_len = (uint32_t)blen;
+
+        struct r_accepted a = { .type = R_ACCEPTED, .exec_id = c->exec_id,
+                                .output_limit = s->p->limits.output,
+                                .output_kill = s->p->limits.output_kill,
+                                .output_set = s->p->limits.output_set };
+        if (send(c->fd, &a, sizeof(a), MSG_NOSIGNAL) < 0) {
+                exec_error(s, c, ZB_SETUP_FAILED, "session exec: the client went away", true);
+                return;
+        }
+        c->oom_base = s->cg ? ns_cgroup_oom_kills(s->cg) : 0;
+        ns_proxy_counts_now(s->proxy, &c->net_base);
+        c->sent_ns = zb_now_ns();
+        c->exec_ns = c->deadline_ns = 0;
+        /* The command writes into our pipes; we pass it on (relays). */
+        int cmd_fds[3] = { fds[0], -1, -1 };
+        for (int k = 0; k < 2; k++) {
+                int pp[2];
+                struct relay *rl = &c->io[k];
+                if (pipe2(pp, O_CLOEXEC) < 0 || !(rl->buf = malloc(RELAY_BUF))) {
+                        for (int j = 1; j <= k; j++)
+                                if (cmd_fds[j] >= 0)
+                                        close(cmd_fds[j]);
+                        exec_error(s, c, ZB_SETUP_FAILED, "session exec: out of pipes or memory", true);
+                        return;
+                }
+                fcntl(pp[0], F_SETFL, O_NONBLOCK);
+                rl->src = pp[0];
+                cmd_fds[k + 1] = pp[1];
+                rl->dst = fds[k + 1]; /* ours now: on_client does not close it */
+                fds[k + 1] = -1;
+                fcntl(rl->dst, F_SETFL, O_NONBLOCK); /* only our copy of the write end is left */
+        }
+        r = send_fds(s->ctl_fd, &x, offsetof(struct ns_sx_exec, blob) + blen, cmd_fds, 3);
+        close(cmd_fds[1]);
+        close(cmd_fds[2]);
+        if (r < 0) {
+                exec_error(s, c, ZB_SETUP_FAILED, "session: init is gone", true);
+                s->stop = true;
+        }
+}
+
+static struct client *client_of(struct ns_session *s, uint32_t id)
+{
+        for (int i = 0; i < MAX_CLIENTS; i++)
+                if (s->cl[i].busy && s->cl[i].exec_id == id)
+                        return &s->cl[i];
+        return NULL;
+}
+
+static void on_done(struct ns_session *s, struct client *c, const struct ns_sx_reply *rep, uint64_t now)
+{
+        struct zb_result *r = zb_result_new("namespace");
+        if (!r) {
+                exec_error(s, c, ZB_SETUP_FAILED, "out of memory", true);
+                return;
+        }
+        for (size_t i = 0; s->r && i < s->r->n_applied; i++)
+                zb_result_layer(r, s->r->applied[i], true);
+        for (size_t i = 0; s->r && i < s->r->n_skipped; i++)
+                zb_result_layer(r, s->r->skipped[i], false);
+        uint64_t start = c->exec_ns ? c->exec_ns : c->sent_ns;
+        r->wall_ms = (double)(now - start) / 1e6;
+        r->cpu_user_ms = (double)rep->utime_us / 1e3;
+        r->cpu_sys_ms = (double)rep->stime_us / 1e3;
+        r->peak_memory_bytes = rep->maxrss_kb * 1024u;
+        r->oom_killed = s->cg && ns_cgroup_oom_kills(s->cg) > c->oom_base;
+        if (s->proxy) {
+                /* The proxy's connections while this command ran (the
+                 * session's background processes' too). */
+                struct ns_proxy_counts cur;
+                ns_proxy_counts_now(s->proxy, &cur);
+                r->has_proxy = true;
+                r->proxy_allowed = cur.allowed - c->net_base.allowed;
+                r->proxy_refused = cur.refused - c->net_base.refused;
+                r->proxy_failed = cur.failed - c->net_base.failed;
+        }
+        if (c->timed_out) {
+                r->status = ZB_STATUS_TIMEOUT;
+        } else if (!rep->exited && rep->code == SIGKILL && r->oom_killed) {
+                r->status = ZB_STATUS_OOM;
+                r->signal = SIGKILL;
+        } else if (!rep->exited && rep->code == SIGXCPU && s->p->limits.cpu_time_ms) {
+                r->status = ZB_STATUS_CPU_TIMEOUT;
+                r->signal = SIGXCPU;
+        } else if (rep->exited) {
+                r->status = ZB_STATUS_EXITED;
+                r->exit_code = rep->code;
+        } else {
+                r->status = ZB_STATUS_SIGNALED;
+                r->signal = rep->code;
+        }
+        for (int k = 0; k < 2; k++)
+                relay_finish(s, &c->io[k]);
+        send_result(c, r);
+        zb_gate_leave(&c->q, &c->gate, r, NULL);
+        zb_result_free(r);
+        client_free_exec(c);
+}
+
+static void on_init(struct ns_session *s, uint64_t now)
+{
+        struct ns_sx_reply rep;
+        ssize_t n = recv(s->ctl_fd, &rep, sizeof(rep), MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n != (ssize_t)sizeof(rep)) {
+                s->stop = true; /* init is gone */
+                return;
+        }
+        struct client *c = client_of(s, rep.id);
+        if (!c)
+                return;
+        if (rep.type == NS_SX_STARTED) {
+                c->pid = rep.pid;
+                c->exec_ns = now;
+                c->deadline_ns = c->wall_ms ? now + c->wall_ms * 1000000ull : 0;
+                if (c->fd < 0 || c->killed)
+                        kill_exec(s, c, SIGKILL); /* its client left before it started */
+        } else if (rep.type == NS_SX_FAILED) {
+                rep.report.msg[sizeof(rep.report.msg) - 1] = '\0';
+                char msg[sizeof(rep.report.msg) + 64];
+                if (rep.report.err)
+                        snprintf(msg, sizeof(msg), "%s: %s", rep.report.msg, strerror(rep.report.err));
+                else
+                        snprintf(msg, sizeof(msg), "%s", rep.report.msg);
+                exec_error(s, c, (enum zb_setup_kind)rep.report.kind, msg, true);
+        } else if (rep.type == NS_SX_DONE) {
+                on_done(s, c, &rep, now);
+        }
+        if (!c->busy && c->fd < 0)
+                client_close(c);
+        s->last_ns = now;
+}
+
+/* Whether PID runs in our user namespace. Every zonebox sandbox (a run's,
+ * or a session's, whose commands are the daemon's own children) is in a user
+ * namespace of its own, so a sandbox that reaches this socket — through a
+ * zone over the runtime dir, or a socket fd passed in — is refused although
+ * SO_PEERCRED shows our uid. Unreadable counts as foreign. */
+static bool peer_in_our_userns(pid_t pid)
+{
+        char path[64];
+        struct stat ours, theirs;
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+        return pid > 0 && stat("/proc/self/ns/user", &ours) == 0 && stat(path, &theirs) == 0 &&
+               ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
+static void on_accept(struct ns_session *s)
+{
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+                return;
+        struct ucred cr;
+        socklen_t len = sizeof(cr);
+        /* The directory is 0700 already; these are the second and third
+         * walls: our uid, and not from inside a sandbox. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.uid != geteuid() ||
+            !peer_in_our_userns(cr.pid)) {
+                close(fd);
+                return;
+        }
+        for (int i = 0; i < MAX_CLIENTS; i++)
+                if (s->cl[i].fd < 0 && !s->cl[i].busy) {
+                        s->cl[i].fd = fd;
+                        return;
+                }
+        close(fd); /* too many clients at once */
+}
+
+static void on_client(struct ns_session *s, struct client *c)
+{
+        static struct c_exec m;
+        int fds[4];
+        ssize_t n = ns_recv_fds(c->fd, &m, sizeof(m), fds, 4, MSG_DONTWAIT);
+        if (n == -EAGAIN || n == -EINTR)
+                return;
+        if (n <= 0) {
+                /* Gone: a command still running goes with it. */
+                if (c->busy && !c->killed) {
+                        c->killed = true;
+                        if (c->pid)
+                                kill_exec(s, c, SIGKILL);
+                }
+                int fd = c->fd;
+                c->fd = -1;
+                close(fd);
+                return;
+        }
+        if (m.type == C_EXEC && !c->busy && fds[2] >= 0)
+                on_exec(s, c, &m, (size_t)n, fds);
+        else if (m.type == C_KILL && c->busy && c->pid && (size_t)n >= sizeof(struct c_kill))
+                kill_exec(s, c, ((struct c_kill *)&m)->sig);
+        else if (m.type == C_STOP) {
+                c->stopper = true;
+                s->stop = true;
+        }
+        for (int i = 0; i < 4; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
+
+bool ns_session_handle(struct ns_session *s, const struct pollfd *pfd, int n, uint64_t now)
+{
+        for (int j = 0; j < n; j++) {
+                if (!pfd[j].revents)
+                        continue;
+                int i = s->map[j].i, k = s->map[j].k;
+                switch (s->map[j].kind) {
+                case M_CTL:
+                        on_init(s, now);
+                        break;
+                case M_LISTEN:
+                        if (!s->stop)
+                                on_accept(s);
+                        break;
+                case M_CLIENT:
+                        if (s->cl[i].fd == pfd[j].fd)
+                                on_client(s, &s->cl[i]);
+                        break;
+                case M_RELAY:
+                        if (s->cl[i].io[k].src >= 0)
+                                relay_event(&s->cl[i].io[k]);
+                        break;
+                case M_SINK:
+                        if (s->sink[i] == pfd[j].fd)
+                                sink_event(s, i);
+                        break;
+                }
+        }
+        return s->stop;
+}
+
+static bool running(const struct ns_session *s)
+{
+        for (int i = 0; i < MAX_CLIENTS; i++)
+                if (s->cl[i].busy)
+                        return true;
+        return false;
+}
+
+uint64_t ns_session_deadline(const struct ns_session *s)
+{
+        uint64_t dl = 0;
+        for (int i = 0; i < MAX_CLIENTS; i++) {
+                const struct client *c = &s->cl[i];
+                if (c->busy && c->deadline_ns && !c->timed_out && (!dl || c->deadline_ns < dl))
+                        dl = c->deadline_ns;
+        }
+        if (s->idle_ms && !running(s)) {
+                uint64_t idle = s->last_ns + s->idle_ms * 1000000ull;
+                if (!dl || idle < dl)
+                        dl = idle;
+        }
+        return dl;
+}
+
+bool ns_session_tick(struct ns_session *s, uint64_t now)
+{
+        for (int i = 0; i < MAX_CLIENTS; i++) {
+                struct client *c = &s->cl[i];
+                if (c->busy && c->deadline_ns && !c->timed_out && now >= c->deadline_ns) {
+                        c->timed_out = true;
+                        kill_exec(s, c, SIGKILL);
+                }
+        }
+        if (s->idle_ms && !running(s) && now >= s->last_ns + s->idle_ms * 1000000ull) {
+                s->stopped_idle = true;
+                s->stop = true;
+        }
+        return s->stop;
+}
