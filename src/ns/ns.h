@@ -74,6 +74,7 @@ struct ns_zone_src {
 #include "landlock.h"
 
 struct ns_cgroup;
+struct ns_proxy;
 
 struct ns_ctx {
         const struct zb_policy *p;
@@ -169,5 +170,29 @@ int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err);          
 int ns_security_prepare(struct ns_ctx *c, struct zb_result *r, struct zb_error *err);
 void ns_security_release(struct ns_ctx *c);
 int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err); /* supervise.c */
+
+/* What a session adds to the supervisor (session_daemon.c fills it; a run
+ * has none). A session's sandbox runs no command of its own: its init
+ * serves commands over a socket pair (ns_init_serve), the daemon's sockets
+ * join the supervisor's poll set, each command's time limit is the
+ * daemon's to watch, a forwarded signal stops the session, and the
+ * session's own verdict, once stopped, is "exited 0". */
+struct pollfd;
+#define NS_HOOK_MAX_FDS (2 + 32 * 3 + 64) /* poll_fds adds at most this many */
+struct ns_supervise_hooks {
+        void *data;
+        /* Before clone: the socket pair to init; *INIT_FD is init's end. */
+        int (*prepare)(void *data, const struct ns_proxy *proxy, int *init_fd, struct zb_error *err);
+        void (*close_in_child)(void *data); /* in the clone, before it becomes init */
+        /* Init waits for commands (the setup pipe's EOF). */
+        void (*ready)(void *data, struct ns_cgroup *cg, const struct zb_result *r);
+        int (*poll_fds)(void *data, struct pollfd *pfd, int max);
+        bool (*on_events)(void *data, const struct pollfd *pfd, int n, uint64_t now); /* true: stop */
+        uint64_t (*deadline)(void *data); /* the next time limit, 0: none */
+        bool (*on_deadline)(void *data, uint64_t now); /* true: stop */
+};
+/* supervise.c: the run, or (HOOKS not NULL) a session's whole life. */
+int ns_run(const struct zb_policy *p, struct zb_result *r, const struct ns_supervise_hooks *hooks,
+           struct zb_error *err);
 
 #endif

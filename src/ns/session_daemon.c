@@ -22,22 +22,32 @@
 #include "session_int.h"
 #include "wire.h"
 
-void ns_session_attach(struct ns_session *s, int ctl_fd, const struct ns_proxy *proxy)
+/* ---- the supervisor's hooks (ns.h) */
+
+static int hook_prepare(void *data, const struct ns_proxy *proxy, int *init_fd, struct zb_error *err)
 {
-        s->ctl_fd = ctl_fd;
+        struct ns_session *s = data;
+        int ctl[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
+                return zb_error_errno(err, errno, "session: socketpair");
+        s->ctl_fd = ctl[0]; /* ours from here on; ctl[1] is init's */
         s->proxy = proxy;
+        *init_fd = ctl[1];
+        return 0;
 }
 
-void ns_session_close_in_child(struct ns_session *s)
+static void hook_close_in_child(void *data)
 {
+        struct ns_session *s = data;
         close(s->ctl_fd);
         close(s->listen_fd);
         if (s->ready_fd >= 0)
                 close(s->ready_fd);
 }
 
-void ns_session_ready(struct ns_session *s, struct ns_cgroup *cg, const struct zb_result *r)
+static void hook_ready(void *data, struct ns_cgroup *cg, const struct zb_result *r)
 {
+        struct ns_session *s = data;
         s->cg = cg;
         s->r = r;
         s->last_ns = zb_now_ns();
@@ -61,11 +71,12 @@ static void add_fd(struct ns_session *s, struct pollfd *pfd, int *n, int max, in
         (*n)++;
 }
 
-int ns_session_fds(struct ns_session *s, struct pollfd *pfd, int max)
+static int hook_poll_fds(void *data, struct pollfd *pfd, int max)
 {
+        struct ns_session *s = data;
         int n = 0;
-        if (max > NS_SESSION_MAX_FDS)
-                max = NS_SESSION_MAX_FDS;
+        if (max > NS_HOOK_MAX_FDS)
+                max = NS_HOOK_MAX_FDS;
         add_fd(s, pfd, &n, max, s->ctl_fd, POLLIN, M_CTL, 0, 0);
         if (!s->stop)
                 add_fd(s, pfd, &n, max, s->listen_fd, POLLIN, M_LISTEN, 0, 0);
@@ -449,8 +460,9 @@ static void on_client(struct ns_session *s, struct client *c)
                         close(fds[i]);
 }
 
-bool ns_session_handle(struct ns_session *s, const struct pollfd *pfd, int n, uint64_t now)
+static bool hook_on_events(void *data, const struct pollfd *pfd, int n, uint64_t now)
 {
+        struct ns_session *s = data;
         for (int j = 0; j < n; j++) {
                 if (!pfd[j].revents)
                         continue;
@@ -488,8 +500,9 @@ static bool running(const struct ns_session *s)
         return false;
 }
 
-uint64_t ns_session_deadline(const struct ns_session *s)
+static uint64_t hook_deadline(void *data)
 {
+        const struct ns_session *s = data;
         uint64_t dl = 0;
         for (int i = 0; i < MAX_CLIENTS; i++) {
                 const struct client *c = &s->cl[i];
@@ -504,8 +517,9 @@ uint64_t ns_session_deadline(const struct ns_session *s)
         return dl;
 }
 
-bool ns_session_tick(struct ns_session *s, uint64_t now)
+static bool hook_on_deadline(void *data, uint64_t now)
 {
+        struct ns_session *s = data;
         for (int i = 0; i < MAX_CLIENTS; i++) {
                 struct client *c = &s->cl[i];
                 if (c->busy && c->deadline_ns && !c->timed_out && now >= c->deadline_ns) {
@@ -518,4 +532,18 @@ bool ns_session_tick(struct ns_session *s, uint64_t now)
                 s->stop = true;
         }
         return s->stop;
+}
+
+struct ns_supervise_hooks session_hooks(struct ns_session *s)
+{
+        return (struct ns_supervise_hooks){
+                .data = s,
+                .prepare = hook_prepare,
+                .close_in_child = hook_close_in_child,
+                .ready = hook_ready,
+                .poll_fds = hook_poll_fds,
+                .on_events = hook_on_events,
+                .deadline = hook_deadline,
+                .on_deadline = hook_on_deadline,
+        };
 }

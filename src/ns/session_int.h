@@ -13,11 +13,16 @@
 #include "../core/audit.h"
 #include "../core/paths.h"
 #include "../core/policy.h"
+#include "ns.h"
 #include "proxy.h"
 #include "session.h"
 
 #define ID_LEN SESSION_ID_LEN
 #define MAX_CLIENTS 32
+#define MAX_SINKS 64
+/* Init's socket, the listening socket, each client with two output relays,
+ * and the sinks: all in the supervisor's poll set. */
+_Static_assert(2 + MAX_CLIENTS * 3 + MAX_SINKS <= NS_HOOK_MAX_FDS, "ns.h: NS_HOOK_MAX_FDS too small");
 
 /* A command's stdout or stderr: the daemon's pipe from the command (SRC)
  * to the exec client's pipe (DST). When the command ends, what it wrote is
@@ -25,7 +30,6 @@
  * sink: whatever background processes write later is read and dropped, so
  * they neither block nor die of SIGPIPE. */
 #define RELAY_BUF 65536
-#define MAX_SINKS 64
 struct relay {
         int src, dst;
         char *buf;
@@ -54,7 +58,7 @@ struct ns_session {
         struct zb_policy *p;
         int listen_fd, ctl_fd, ready_fd;
         int sink[MAX_SINKS];
-        struct { uint8_t kind, k; uint16_t i; } map[NS_SESSION_MAX_FDS];
+        struct { uint8_t kind, k; uint16_t i; } map[NS_HOOK_MAX_FDS];
         struct client cl[MAX_CLIENTS];
         struct ns_cgroup *cg;
         const struct zb_result *r;
@@ -101,5 +105,7 @@ void sink_event(struct ns_session *s, int i);
  * gate was entered) and to the client. */
 void exec_error(struct ns_session *s, struct client *c, enum zb_setup_kind kind, const char *msg,
                 bool gated);
+/* What the supervisor calls (ns_run) to run session S. */
+struct ns_supervise_hooks session_hooks(struct ns_session *s);
 
 #endif

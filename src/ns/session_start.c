@@ -71,13 +71,14 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct n
         signal(SIGPIPE, SIG_IGN);
 
         struct zb_result *r = zb_result_new("namespace");
+        struct ns_supervise_hooks hooks = session_hooks(s);
         /* Here, not in the starter: a client's SO_PEERCRED names the
          * process that called listen(), and clients check it is us. */
         int ret = listen(s->listen_fd, 64) < 0 ? zb_error_errno(&err, errno, "session: listen")
                   : !r ? zb_error_set(&err, ENOMEM, "out of memory")
                      : write_info(dir, s, name, s->idle_ms) < 0
                                ? zb_error_set(&err, EIO, "session: cannot write %s/%s/info.json", dir, s->id)
-                               : ns_run(p, r, s, &err);
+                               : ns_run(p, r, &hooks, &err);
         if (s->ready_fd >= 0) {
                 /* Never became ready: say why. */
                 char msg[600];
