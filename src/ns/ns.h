@@ -119,7 +119,7 @@ struct ns_ctx {
          * child's end of the socket the in-sandbox listener is sent on. */
         struct ns_proxy *proxy;
         int proxy_fd; /* -1 unless network.allow */
-        /* sessions (session.c): init serves execs on this socket, -1 in a run */
+        /* sessions (session_daemon.c): init serves execs on this socket (wire.h), -1 in a run */
         int session_fd;
 };
 

@@ -19,17 +19,17 @@
 
 #define STOP_WAIT_MS 30000
 
-static int connect_session(const char *runtime_dir, const char *key, struct info *in,
+static int connect_session(const char *runtime_dir, const char *key, struct sess_info *in,
                            struct zb_error *err)
 {
         char dir[PATH_MAX];
-        int r = rt_dir(runtime_dir, false, dir, sizeof(dir), err);
+        int r = sess_runtime_dir(runtime_dir, false, dir, sizeof(dir), err);
         if (r == -ENOENT)
                 return zb_error_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
-        if (r < 0 || (r = session_find(dir, key, in, err)) < 0)
+        if (r < 0 || (r = sess_find(dir, key, in, err)) < 0)
                 return r;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        pathf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/sock", dir, in->id);
+        sess_pathf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/sock", dir, in->id);
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return zb_error_errno(err, errno, "session: socket");
@@ -74,7 +74,7 @@ static int pump(struct exec_io *io, int fd, int slot)
         if (t & ZB_OUTPUT_CLOSED)
                 return 0;
         if ((t & ZB_OUTPUT_DROPPED) && io->limit_kill && !io->output_killed) {
-                struct c_kill k = { .type = C_KILL, .sig = SIGKILL };
+                struct sess_req_kill k = { .type = SESS_REQ_KILL, .sig = SIGKILL };
                 io->output_killed = true;
                 if (send(io->sock, &k, sizeof(k), MSG_NOSIGNAL) < 0)
                         return 0;
@@ -86,8 +86,8 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                     char *const env[], int n_env, const char *workdir, long long timeout_ms,
                     int capture, struct zb_result **out, struct zb_error *err)
 {
-        static struct c_exec m;
-        struct info in;
+        static struct sess_req_exec m;
+        struct sess_info in;
         int pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
         size_t blen = 0;
         bool overflow = false;
@@ -101,15 +101,15 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                         return zb_error_set(err, EINVAL, "-e: '%s' is not KEY=VALUE", env[i]);
         if (workdir && workdir[0] != '/')
                 return zb_error_set(err, EINVAL, "-w: '%s' is not an absolute path", workdir);
-        m.type = C_EXEC;
+        m.type = SESS_REQ_EXEC;
         m.argc = (uint32_t)argc;
         m.envc = (uint32_t)n_env;
         m.timeout_ms = timeout_ms;
         for (int i = 0; i < argc; i++)
-                add_str(m.blob, sizeof(m.blob), &blen, argv[i], &overflow);
+                sess_blob_add(m.blob, sizeof(m.blob), &blen, argv[i], &overflow);
         for (int i = 0; i < n_env; i++)
-                add_str(m.blob, sizeof(m.blob), &blen, env[i], &overflow);
-        add_str(m.blob, sizeof(m.blob), &blen, workdir ? workdir : "", &overflow);
+                sess_blob_add(m.blob, sizeof(m.blob), &blen, env[i], &overflow);
+        sess_blob_add(m.blob, sizeof(m.blob), &blen, workdir ? workdir : "", &overflow);
         if (overflow)
                 return zb_error_set(err, E2BIG, "command: command and -e variables exceed 64 KiB");
 
@@ -125,7 +125,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         null = fcntl(STDIN_FILENO, F_GETFD) < 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
         /* The fourth: where approval questions go, if ours is a terminal. */
         int fds[4] = { null >= 0 ? null : STDIN_FILENO, pout[1], perr[1], STDERR_FILENO };
-        ret = send_fds(sock, &m, offsetof(struct c_exec, blob) + blen, fds, isatty(STDERR_FILENO) ? 4 : 3);
+        ret = sess_send_fds(sock, &m, offsetof(struct sess_req_exec, blob) + blen, fds, isatty(STDERR_FILENO) ? 4 : 3);
         close(pout[1]);
         close(perr[1]);
         pout[1] = perr[1] = -1;
@@ -139,7 +139,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         sfd = zb_forward_signalfd(NULL);
         bool have = false;
         uint32_t accepted = 0;
-        struct r_result res;
+        struct sess_reply_result res;
         /* Until the verdict and the end of both pipes: the daemon closes
          * them once it has passed on everything the command wrote. */
         while (!have || pout[0] >= 0 || perr[0] >= 0) {
@@ -162,15 +162,15 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 if (pf[3].revents) {
                         struct signalfd_siginfo si;
                         if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                                struct c_kill k = { .type = C_KILL, .sig = (int32_t)si.ssi_signo };
+                                struct sess_req_kill k = { .type = SESS_REQ_KILL, .sig = (int32_t)si.ssi_signo };
                                 send(sock, &k, sizeof(k), MSG_NOSIGNAL);
                         }
                 }
                 if (!pf[0].revents || have)
                         continue;
                 union {
-                        struct r_accepted a;
-                        struct r_result res;
+                        struct sess_reply_accepted a;
+                        struct sess_reply_result res;
                         uint32_t type;
                 } u;
                 ssize_t n = recv(sock, &u, sizeof(u), MSG_DONTWAIT);
@@ -180,18 +180,18 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                         ret = zb_error_set(err, EPIPE, "session %s: the session ended before the command did", in.id);
                         goto done;
                 }
-                if (u.a.type == R_ACCEPTED && n == (ssize_t)sizeof(u.a)) {
+                if (u.a.type == SESS_REPLY_ACCEPTED && n == (ssize_t)sizeof(u.a)) {
                         io.limit = u.a.output_limit;
                         io.limit_kill = u.a.output_kill != 0;
                         io.pass_capped = u.a.output_set != 0;
                         accepted = u.a.exec_id;
-                } else if (u.type == R_RESULT && n == (ssize_t)sizeof(u.res) &&
+                } else if (u.type == SESS_REPLY_RESULT && n == (ssize_t)sizeof(u.res) &&
                            (!accepted || u.res.exec_id == accepted)) {
                         res = u.res;
                         have = true;
                 }
         }
-        msg_to_result(&res, r);
+        sess_result_unpack(&res, r);
         if (io.output_killed && (r->status == ZB_STATUS_SIGNALED || r->status == ZB_STATUS_EXITED))
                 r->status = ZB_STATUS_OUTPUT_LIMIT;
         *out = r;
@@ -217,22 +217,22 @@ done:
 
 int zb_session_stop(const char *runtime_dir, const char *session, char **final_json, struct zb_error *err)
 {
-        struct info in = { 0 };
+        struct sess_info in = { 0 };
         if (final_json)
                 *final_json = NULL;
         int sock = connect_session(runtime_dir, session, &in, err);
         if (sock < 0)
                 return sock;
         int pidfd = (int)sys_pidfd_open(in.pid, 0);
-        struct c_kill m = { .type = C_STOP };
+        struct sess_req_kill m = { .type = SESS_REQ_STOP };
         if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) < 0) {
                 close(sock);
                 if (pidfd >= 0)
                         close(pidfd);
                 return zb_error_errno(err, errno, "session %s: send", in.id);
         }
-        /* R_FINAL, then the daemon exits once everything is removed. */
-        static char buf[NS_SX_MAX];
+        /* SESS_REPLY_FINAL, then the daemon exits once everything is removed. */
+        static char buf[SESS_RECORD_MAX];
         struct pollfd pf = { .fd = sock, .events = POLLIN };
         while (poll(&pf, 1, STOP_WAIT_MS) > 0) {
                 ssize_t n = recv(sock, buf, sizeof(buf) - 1, 0);
@@ -240,7 +240,7 @@ int zb_session_stop(const char *runtime_dir, const char *session, char **final_j
                         break;
                 uint32_t t;
                 memcpy(&t, buf, sizeof(t));
-                if (t == R_FINAL && final_json && !*final_json) {
+                if (t == SESS_REPLY_FINAL && final_json && !*final_json) {
                         buf[n] = '\0';
                         *final_json = zb_strdup(buf + sizeof(t));
                 }

@@ -26,11 +26,11 @@
 
 static int hook_prepare(void *data, const struct ns_proxy *proxy, int *init_fd, struct zb_error *err)
 {
-        struct ns_session *s = data;
+        struct sess_daemon *s = data;
         int ctl[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
                 return zb_error_errno(err, errno, "session: socketpair");
-        s->ctl_fd = ctl[0]; /* ours from here on; ctl[1] is init's */
+        s->init_fd = ctl[0]; /* ours from here on; ctl[1] is init's */
         s->proxy = proxy;
         *init_fd = ctl[1];
         return 0;
@@ -38,8 +38,8 @@ static int hook_prepare(void *data, const struct ns_proxy *proxy, int *init_fd, 
 
 static void hook_close_in_child(void *data)
 {
-        struct ns_session *s = data;
-        close(s->ctl_fd);
+        struct sess_daemon *s = data;
+        close(s->init_fd);
         close(s->listen_fd);
         if (s->ready_fd >= 0)
                 close(s->ready_fd);
@@ -47,7 +47,7 @@ static void hook_close_in_child(void *data)
 
 static void hook_ready(void *data, struct ns_cgroup *cg, const struct zb_result *r)
 {
-        struct ns_session *s = data;
+        struct sess_daemon *s = data;
         s->cg = cg;
         s->r = r;
         s->last_ns = zb_now_ns();
@@ -59,7 +59,7 @@ static void hook_ready(void *data, struct ns_cgroup *cg, const struct zb_result 
         }
 }
 
-static void add_fd(struct ns_session *s, struct pollfd *pfd, int *n, int max, int fd, short ev,
+static void add_fd(struct sess_daemon *s, struct pollfd *pfd, int *n, int max, int fd, short ev,
                    int kind, int i, int k)
 {
         if (fd < 0 || *n >= max)
@@ -73,38 +73,38 @@ static void add_fd(struct ns_session *s, struct pollfd *pfd, int *n, int max, in
 
 static int hook_poll_fds(void *data, struct pollfd *pfd, int max)
 {
-        struct ns_session *s = data;
+        struct sess_daemon *s = data;
         int n = 0;
         if (max > NS_HOOK_MAX_FDS)
                 max = NS_HOOK_MAX_FDS;
-        add_fd(s, pfd, &n, max, s->ctl_fd, POLLIN, M_CTL, 0, 0);
+        add_fd(s, pfd, &n, max, s->init_fd, POLLIN, POLL_INIT, 0, 0);
         if (!s->stop)
-                add_fd(s, pfd, &n, max, s->listen_fd, POLLIN, M_LISTEN, 0, 0);
+                add_fd(s, pfd, &n, max, s->listen_fd, POLLIN, POLL_LISTEN, 0, 0);
         for (int i = 0; i < MAX_CLIENTS; i++) {
-                struct client *c = &s->cl[i];
-                add_fd(s, pfd, &n, max, c->fd, POLLIN, M_CLIENT, i, 0);
+                struct sess_client *c = &s->cl[i];
+                add_fd(s, pfd, &n, max, c->fd, POLLIN, POLL_CLIENT, i, 0);
                 for (int k = 0; k < 2; k++) {
-                        struct relay *rl = &c->io[k];
+                        struct sess_relay *rl = &c->io[k];
                         if (rl->len && rl->dst >= 0)
-                                add_fd(s, pfd, &n, max, rl->dst, POLLOUT, M_RELAY, i, k);
+                                add_fd(s, pfd, &n, max, rl->dst, POLLOUT, POLL_RELAY, i, k);
                         else
-                                add_fd(s, pfd, &n, max, rl->src, POLLIN, M_RELAY, i, k);
+                                add_fd(s, pfd, &n, max, rl->src, POLLIN, POLL_RELAY, i, k);
                 }
         }
         for (int i = 0; i < MAX_SINKS; i++)
-                add_fd(s, pfd, &n, max, s->sink[i], POLLIN, M_SINK, i, 0);
+                add_fd(s, pfd, &n, max, s->sink[i], POLLIN, POLL_SINK, i, 0);
         return n;
 }
 
-static void client_free_exec(struct client *c)
+static void client_free_exec(struct sess_client *c)
 {
         for (int k = 0; k < 2; k++) {
-                struct relay *rl = &c->io[k];
+                struct sess_relay *rl = &c->io[k];
                 if (rl->src >= 0)
                         close(rl->src);
-                relay_close_dst(rl);
+                sess_relay_close_dst(rl);
                 free(rl->buf);
-                *rl = (struct relay){ .src = -1, .dst = -1 };
+                *rl = (struct sess_relay){ .src = -1, .dst = -1 };
         }
         zb_strv_free(c->argv);
         zb_strv_free(c->env);
@@ -113,7 +113,7 @@ static void client_free_exec(struct client *c)
         c->pid = 0;
 }
 
-static void client_close(struct client *c)
+static void client_close(struct sess_client *c)
 {
         if (c->fd >= 0)
                 close(c->fd);
@@ -121,17 +121,17 @@ static void client_close(struct client *c)
         c->stopper = false;
 }
 
-static void send_result(struct client *c, const struct zb_result *r)
+static void send_result(struct sess_client *c, const struct zb_result *r)
 {
-        struct r_result m = { .type = R_RESULT, .exec_id = c->exec_id };
-        result_to_msg(r, &m);
+        struct sess_reply_result m = { .type = SESS_REPLY_RESULT, .exec_id = c->exec_id };
+        sess_result_pack(r, &m);
         if (c->fd >= 0 && send(c->fd, &m, sizeof(m), MSG_NOSIGNAL) < 0)
                 client_close(c);
 }
 
 /* A verdict for an exec that went nowhere: into the audit log and to the client. */
-void exec_error(struct ns_session *s, struct client *c, enum zb_setup_kind kind, const char *msg,
-                       bool gated)
+void sess_exec_error(struct sess_daemon *s, struct sess_client *c, enum zb_setup_kind kind,
+                     const char *msg, bool gated)
 {
         struct zb_result *r = zb_result_new("namespace");
         if (r) {
@@ -149,14 +149,14 @@ void exec_error(struct ns_session *s, struct client *c, enum zb_setup_kind kind,
         client_free_exec(c);
 }
 
-static void kill_exec(struct ns_session *s, struct client *c, int sig)
+static void kill_exec(struct sess_daemon *s, struct sess_client *c, int sig)
 {
-        struct ns_sx_kill k = { .type = NS_SX_KILL, .id = c->exec_id, .sig = sig };
-        if (send(s->ctl_fd, &k, sizeof(k), MSG_NOSIGNAL) < 0)
+        struct sess_init_kill k = { .type = SESS_INIT_KILL, .id = c->exec_id, .sig = sig };
+        if (send(s->init_fd, &k, sizeof(k), MSG_NOSIGNAL) < 0)
                 s->stop = true; /* init is unreachable: nothing else can be done */
 }
 
-/* Strings of a client's C_EXEC into a NULL-terminated vector. */
+/* Strings of a client's SESS_REQ_EXEC into a NULL-terminated vector. */
 static char *take_strings(char *p, const char *end, uint32_t n, char ***out)
 {
         char **v = calloc((size_t)n + 1, sizeof(char *));
@@ -174,9 +174,9 @@ static char *take_strings(char *p, const char *end, uint32_t n, char ***out)
 
 /* FDS: the command's stdin, stdout, stderr, and the exec's terminal (for
  * approval questions) or -1. */
-static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, size_t len, int fds[4])
+static void on_exec(struct sess_daemon *s, struct sess_client *c, struct sess_req_exec *m, size_t len, int fds[4])
 {
-        static struct ns_sx_exec x;
+        static struct sess_init_exec x;
         const char *end = (const char *)m + len;
         char *wd;
         struct zb_error err = { 0 };
@@ -185,10 +185,10 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
         c->exec_id = ++s->next_id;
         c->busy = true;
         c->timed_out = c->killed = false;
-        if (len < offsetof(struct c_exec, blob) || m->argc == 0 || m->argc > 4096 || m->envc > 4096 ||
+        if (len < offsetof(struct sess_req_exec, blob) || m->argc == 0 || m->argc > 4096 || m->envc > 4096 ||
             !(wd = take_strings(m->blob, end, m->argc, &c->argv)) ||
             !(wd = take_strings(wd, end, m->envc, &c->env)) || !memchr(wd, '\0', (size_t)(end - wd))) {
-                exec_error(s, c, ZB_SETUP_FAILED, "session: malformed exec request", false);
+                sess_exec_error(s, c, ZB_SETUP_FAILED, "session: malformed exec request", false);
                 return;
         }
         /* The session's policy, with this command, its variables and workdir. */
@@ -200,12 +200,12 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
         size_t n_env = s->p->n_env;
         for (uint32_t i = 0; i < m->envc; i++)
                 if (!strchr(c->env[i], '=')) {
-                        exec_error(s, c, ZB_SETUP_FAILED, "session exec: -e needs KEY=VALUE", false);
+                        sess_exec_error(s, c, ZB_SETUP_FAILED, "session exec: -e needs KEY=VALUE", false);
                         return;
                 }
         char **env = calloc(n_env + m->envc + 1, sizeof(char *));
         if (!env) {
-                exec_error(s, c, ZB_SETUP_FAILED, "out of memory", false);
+                sess_exec_error(s, c, ZB_SETUP_FAILED, "out of memory", false);
                 return;
         }
         if (n_env)
@@ -226,7 +226,7 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
                 if (denied)
                         send_result(c, denied);
                 else
-                        exec_error(s, c, ZB_SETUP_FAILED, err.message, false);
+                        sess_exec_error(s, c, ZB_SETUP_FAILED, err.message, false);
                 zb_result_free(denied);
                 c->q.env = NULL;
                 c->q.n_env = 0;
@@ -239,32 +239,32 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
         char **envp = zb_policy_build_env(&c->q);
         bool overflow = false;
         size_t blen = 0;
-        x.type = NS_SX_EXEC;
+        x.type = SESS_INIT_EXEC;
         x.id = c->exec_id;
         x.argc = m->argc;
         x.envc = 0;
         for (uint32_t i = 0; i < m->argc; i++)
-                add_str(x.blob, sizeof(x.blob), &blen, c->argv[i], &overflow);
+                sess_blob_add(x.blob, sizeof(x.blob), &blen, c->argv[i], &overflow);
         for (size_t i = 0; envp && envp[i]; i++, x.envc++)
-                add_str(x.blob, sizeof(x.blob), &blen, envp[i], &overflow);
-        add_str(x.blob, sizeof(x.blob), &blen, c->q.workdir ? c->q.workdir : "", &overflow);
+                sess_blob_add(x.blob, sizeof(x.blob), &blen, envp[i], &overflow);
+        sess_blob_add(x.blob, sizeof(x.blob), &blen, c->q.workdir ? c->q.workdir : "", &overflow);
         zb_strv_free(envp);
         c->q.env = NULL; /* the audit lines name the command, not its variables */
         c->q.n_env = 0;
         free(env);
         if (!envp || overflow) {
-                exec_error(s, c, ZB_SETUP_FAILED,
+                sess_exec_error(s, c, ZB_SETUP_FAILED,
                            overflow ? "session exec: command and environment exceed 64 KiB" : "out of memory", true);
                 return;
         }
         x.blob_len = (uint32_t)blen;
 
-        struct r_accepted a = { .type = R_ACCEPTED, .exec_id = c->exec_id,
+        struct sess_reply_accepted a = { .type = SESS_REPLY_ACCEPTED, .exec_id = c->exec_id,
                                 .output_limit = s->p->limits.output,
                                 .output_kill = s->p->limits.output_kill,
                                 .output_set = s->p->limits.output_set };
         if (send(c->fd, &a, sizeof(a), MSG_NOSIGNAL) < 0) {
-                exec_error(s, c, ZB_SETUP_FAILED, "session exec: the client went away", true);
+                sess_exec_error(s, c, ZB_SETUP_FAILED, "session exec: the client went away", true);
                 return;
         }
         c->oom_base = s->cg ? ns_cgroup_oom_kills(s->cg) : 0;
@@ -275,12 +275,12 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
         int cmd_fds[3] = { fds[0], -1, -1 };
         for (int k = 0; k < 2; k++) {
                 int pp[2];
-                struct relay *rl = &c->io[k];
+                struct sess_relay *rl = &c->io[k];
                 if (pipe2(pp, O_CLOEXEC) < 0 || !(rl->buf = malloc(RELAY_BUF))) {
                         for (int j = 1; j <= k; j++)
                                 if (cmd_fds[j] >= 0)
                                         close(cmd_fds[j]);
-                        exec_error(s, c, ZB_SETUP_FAILED, "session exec: out of pipes or memory", true);
+                        sess_exec_error(s, c, ZB_SETUP_FAILED, "session exec: out of pipes or memory", true);
                         return;
                 }
                 fcntl(pp[0], F_SETFL, O_NONBLOCK);
@@ -290,16 +290,16 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
                 fds[k + 1] = -1;
                 fcntl(rl->dst, F_SETFL, O_NONBLOCK); /* only our copy of the write end is left */
         }
-        r = send_fds(s->ctl_fd, &x, offsetof(struct ns_sx_exec, blob) + blen, cmd_fds, 3);
+        r = sess_send_fds(s->init_fd, &x, offsetof(struct sess_init_exec, blob) + blen, cmd_fds, 3);
         close(cmd_fds[1]);
         close(cmd_fds[2]);
         if (r < 0) {
-                exec_error(s, c, ZB_SETUP_FAILED, "session: init is gone", true);
+                sess_exec_error(s, c, ZB_SETUP_FAILED, "session: init is gone", true);
                 s->stop = true;
         }
 }
 
-static struct client *client_of(struct ns_session *s, uint32_t id)
+static struct sess_client *client_by_exec_id(struct sess_daemon *s, uint32_t id)
 {
         for (int i = 0; i < MAX_CLIENTS; i++)
                 if (s->cl[i].busy && s->cl[i].exec_id == id)
@@ -307,11 +307,11 @@ static struct client *client_of(struct ns_session *s, uint32_t id)
         return NULL;
 }
 
-static void on_done(struct ns_session *s, struct client *c, const struct ns_sx_reply *rep, uint64_t now)
+static void on_done(struct sess_daemon *s, struct sess_client *c, const struct sess_init_reply *rep, uint64_t now)
 {
         struct zb_result *r = zb_result_new("namespace");
         if (!r) {
-                exec_error(s, c, ZB_SETUP_FAILED, "out of memory", true);
+                sess_exec_error(s, c, ZB_SETUP_FAILED, "out of memory", true);
                 return;
         }
         for (size_t i = 0; s->r && i < s->r->n_applied; i++)
@@ -350,41 +350,41 @@ static void on_done(struct ns_session *s, struct client *c, const struct ns_sx_r
                 r->signal = rep->code;
         }
         for (int k = 0; k < 2; k++)
-                relay_finish(s, &c->io[k]);
+                sess_relay_finish(s, &c->io[k]);
         send_result(c, r);
         zb_gate_leave(&c->q, &c->gate, r, NULL);
         zb_result_free(r);
         client_free_exec(c);
 }
 
-static void on_init(struct ns_session *s, uint64_t now)
+static void on_init_reply(struct sess_daemon *s, uint64_t now)
 {
-        struct ns_sx_reply rep;
-        ssize_t n = recv(s->ctl_fd, &rep, sizeof(rep), MSG_DONTWAIT);
+        struct sess_init_reply rep;
+        ssize_t n = recv(s->init_fd, &rep, sizeof(rep), MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
         if (n != (ssize_t)sizeof(rep)) {
                 s->stop = true; /* init is gone */
                 return;
         }
-        struct client *c = client_of(s, rep.id);
+        struct sess_client *c = client_by_exec_id(s, rep.id);
         if (!c)
                 return;
-        if (rep.type == NS_SX_STARTED) {
+        if (rep.type == SESS_INIT_STARTED) {
                 c->pid = rep.pid;
                 c->exec_ns = now;
                 c->deadline_ns = c->wall_ms ? now + c->wall_ms * 1000000ull : 0;
                 if (c->fd < 0 || c->killed)
                         kill_exec(s, c, SIGKILL); /* its client left before it started */
-        } else if (rep.type == NS_SX_FAILED) {
+        } else if (rep.type == SESS_INIT_FAILED) {
                 rep.report.msg[sizeof(rep.report.msg) - 1] = '\0';
                 char msg[sizeof(rep.report.msg) + 64];
                 if (rep.report.err)
                         snprintf(msg, sizeof(msg), "%s: %s", rep.report.msg, strerror(rep.report.err));
                 else
                         snprintf(msg, sizeof(msg), "%s", rep.report.msg);
-                exec_error(s, c, (enum zb_setup_kind)rep.report.kind, msg, true);
-        } else if (rep.type == NS_SX_DONE) {
+                sess_exec_error(s, c, (enum zb_setup_kind)rep.report.kind, msg, true);
+        } else if (rep.type == SESS_INIT_DONE) {
                 on_done(s, c, &rep, now);
         }
         if (!c->busy && c->fd < 0)
@@ -406,7 +406,7 @@ static bool peer_in_our_userns(pid_t pid)
                ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
 }
 
-static void on_accept(struct ns_session *s)
+static void on_accept(struct sess_daemon *s)
 {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
@@ -428,11 +428,11 @@ static void on_accept(struct ns_session *s)
         close(fd); /* too many clients at once */
 }
 
-static void on_client(struct ns_session *s, struct client *c)
+static void on_client(struct sess_daemon *s, struct sess_client *c)
 {
-        static struct c_exec m;
+        static struct sess_req_exec m;
         int fds[4];
-        ssize_t n = ns_recv_fds(c->fd, &m, sizeof(m), fds, 4, MSG_DONTWAIT);
+        ssize_t n = sess_recv_fds(c->fd, &m, sizeof(m), fds, 4, MSG_DONTWAIT);
         if (n == -EAGAIN || n == -EINTR)
                 return;
         if (n <= 0) {
@@ -447,11 +447,11 @@ static void on_client(struct ns_session *s, struct client *c)
                 close(fd);
                 return;
         }
-        if (m.type == C_EXEC && !c->busy && fds[2] >= 0)
+        if (m.type == SESS_REQ_EXEC && !c->busy && fds[2] >= 0)
                 on_exec(s, c, &m, (size_t)n, fds);
-        else if (m.type == C_KILL && c->busy && c->pid && (size_t)n >= sizeof(struct c_kill))
-                kill_exec(s, c, ((struct c_kill *)&m)->sig);
-        else if (m.type == C_STOP) {
+        else if (m.type == SESS_REQ_KILL && c->busy && c->pid && (size_t)n >= sizeof(struct sess_req_kill))
+                kill_exec(s, c, ((struct sess_req_kill *)&m)->sig);
+        else if (m.type == SESS_REQ_STOP) {
                 c->stopper = true;
                 s->stop = true;
         }
@@ -462,37 +462,37 @@ static void on_client(struct ns_session *s, struct client *c)
 
 static bool hook_on_events(void *data, const struct pollfd *pfd, int n, uint64_t now)
 {
-        struct ns_session *s = data;
+        struct sess_daemon *s = data;
         for (int j = 0; j < n; j++) {
                 if (!pfd[j].revents)
                         continue;
                 int i = s->map[j].i, k = s->map[j].k;
                 switch (s->map[j].kind) {
-                case M_CTL:
-                        on_init(s, now);
+                case POLL_INIT:
+                        on_init_reply(s, now);
                         break;
-                case M_LISTEN:
+                case POLL_LISTEN:
                         if (!s->stop)
                                 on_accept(s);
                         break;
-                case M_CLIENT:
+                case POLL_CLIENT:
                         if (s->cl[i].fd == pfd[j].fd)
                                 on_client(s, &s->cl[i]);
                         break;
-                case M_RELAY:
+                case POLL_RELAY:
                         if (s->cl[i].io[k].src >= 0)
-                                relay_event(&s->cl[i].io[k]);
+                                sess_relay_event(&s->cl[i].io[k]);
                         break;
-                case M_SINK:
+                case POLL_SINK:
                         if (s->sink[i] == pfd[j].fd)
-                                sink_event(s, i);
+                                sess_sink_event(s, i);
                         break;
                 }
         }
         return s->stop;
 }
 
-static bool running(const struct ns_session *s)
+static bool any_exec_running(const struct sess_daemon *s)
 {
         for (int i = 0; i < MAX_CLIENTS; i++)
                 if (s->cl[i].busy)
@@ -502,14 +502,14 @@ static bool running(const struct ns_session *s)
 
 static uint64_t hook_deadline(void *data)
 {
-        const struct ns_session *s = data;
+        const struct sess_daemon *s = data;
         uint64_t dl = 0;
         for (int i = 0; i < MAX_CLIENTS; i++) {
-                const struct client *c = &s->cl[i];
+                const struct sess_client *c = &s->cl[i];
                 if (c->busy && c->deadline_ns && !c->timed_out && (!dl || c->deadline_ns < dl))
                         dl = c->deadline_ns;
         }
-        if (s->idle_ms && !running(s)) {
+        if (s->idle_ms && !any_exec_running(s)) {
                 uint64_t idle = s->last_ns + s->idle_ms * 1000000ull;
                 if (!dl || idle < dl)
                         dl = idle;
@@ -519,22 +519,22 @@ static uint64_t hook_deadline(void *data)
 
 static bool hook_on_deadline(void *data, uint64_t now)
 {
-        struct ns_session *s = data;
+        struct sess_daemon *s = data;
         for (int i = 0; i < MAX_CLIENTS; i++) {
-                struct client *c = &s->cl[i];
+                struct sess_client *c = &s->cl[i];
                 if (c->busy && c->deadline_ns && !c->timed_out && now >= c->deadline_ns) {
                         c->timed_out = true;
                         kill_exec(s, c, SIGKILL);
                 }
         }
-        if (s->idle_ms && !running(s) && now >= s->last_ns + s->idle_ms * 1000000ull) {
+        if (s->idle_ms && !any_exec_running(s) && now >= s->last_ns + s->idle_ms * 1000000ull) {
                 s->stopped_idle = true;
                 s->stop = true;
         }
         return s->stop;
 }
 
-struct ns_supervise_hooks session_hooks(struct ns_session *s)
+struct ns_supervise_hooks sess_hooks(struct sess_daemon *s)
 {
         return (struct ns_supervise_hooks){
                 .data = s,

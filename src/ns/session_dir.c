@@ -19,7 +19,7 @@
 #include "session_int.h"
 
 /* A path into BUF; -ENAMETOOLONG (BUF "") if it does not fit. */
-ZB_PRINTF(3, 4) int pathf(char *buf, size_t n, const char *fmt, ...)
+ZB_PRINTF(3, 4) int sess_pathf(char *buf, size_t n, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -36,7 +36,7 @@ ZB_PRINTF(3, 4) int pathf(char *buf, size_t n, const char *fmt, ...)
 
 bool zb_session_id_valid(const char *id)
 {
-        if (!id || strlen(id) != ID_LEN)
+        if (!id || strlen(id) != SESSION_ID_LEN)
                 return false;
         for (const char *c = id; *c; c++)
                 if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
@@ -59,7 +59,7 @@ bool zb_session_name_valid(const char *name)
 /* The sessions directory, created 0700 when missing; refused unless it is
  * a real directory of this user that nobody else can enter, in a parent
  * nobody else may write (or a sticky one, like /tmp). */
-int rt_dir(const char *override, bool create, char *buf, size_t n, struct zb_error *err)
+int sess_runtime_dir(const char *override, bool create, char *buf, size_t n, struct zb_error *err)
 {
         const char *env = getenv("ZONEBOX_RUNTIME_DIR");
         const char *dir = override && override[0] ? override : env && env[0] ? env : NULL;
@@ -104,25 +104,25 @@ int rt_dir(const char *override, bool create, char *buf, size_t n, struct zb_err
 }
 
 /* The start time of PID (0 if gone or a zombie): tells it from a reuse. */
-unsigned long long proc_start(pid_t pid)
+unsigned long long sess_proc_start(pid_t pid)
 {
         unsigned long long v = 0;
         return ns_proc_start_time(pid, &v) == 0 ? v : 0;
 }
 
-static int info_read(const char *dir, const char *id, struct info *in)
+static int info_read(const char *dir, const char *id, struct sess_info *in)
 {
         char path[PATH_MAX];
-        pathf(path, sizeof(path), "%s/%s/info.json", dir, id);
+        sess_pathf(path, sizeof(path), "%s/%s/info.json", dir, id);
         struct json_object *o = json_object_from_file(path), *v;
         if (!o)
                 return -ENOENT;
         memset(in, 0, sizeof(*in));
-        if (strlen(id) != ID_LEN) {
+        if (strlen(id) != SESSION_ID_LEN) {
                 json_object_put(o);
                 return -EINVAL;
         }
-        memcpy(in->id, id, ID_LEN + 1);
+        memcpy(in->id, id, SESSION_ID_LEN + 1);
         if (json_object_object_get_ex(o, "name", &v) && json_object_is_type(v, json_type_string))
                 snprintf(in->name, sizeof(in->name), "%s", json_object_get_string(v));
         if (json_object_object_get_ex(o, "pid", &v))
@@ -137,25 +137,25 @@ static int info_read(const char *dir, const char *id, struct info *in)
         return in->pid > 0 ? 0 : -EINVAL;
 }
 
-static bool info_alive(const struct info *in)
+static bool info_alive(const struct sess_info *in)
 {
-        return in->pid > 0 && in->start && proc_start(in->pid) == in->start;
+        return in->pid > 0 && in->start && sess_proc_start(in->pid) == in->start;
 }
 
-void session_dir_remove(const char *dir, const char *id)
+void sess_dir_remove(const char *dir, const char *id)
 {
         char path[PATH_MAX];
         static const char *const files[] = { "sock", "info.json", "info.json.tmp" };
         for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-                pathf(path, sizeof(path), "%s/%s/%s", dir, id, files[i]);
+                sess_pathf(path, sizeof(path), "%s/%s/%s", dir, id, files[i]);
                 unlink(path);
         }
-        pathf(path, sizeof(path), "%s/%s", dir, id);
+        sess_pathf(path, sizeof(path), "%s/%s", dir, id);
         rmdir(path);
 }
 
 /* Each live session's info; dead ones' directories are removed. */
-int sessions_scan(const char *dir, struct info **out, size_t *n, struct zb_error *err)
+int sess_scan(const char *dir, struct sess_info **out, size_t *n, struct zb_error *err)
 {
         _cleanup_(closedirp) DIR *d = opendir(dir);
         *out = NULL;
@@ -164,7 +164,7 @@ int sessions_scan(const char *dir, struct info **out, size_t *n, struct zb_error
                 return errno == ENOENT ? 0 : zb_error_errno(err, errno, "runtime dir: %s", dir);
         size_t cap = 0;
         for (struct dirent *e; (e = readdir(d));) {
-                struct info in;
+                struct sess_info in;
                 if (!zb_session_id_valid(e->d_name))
                         continue;
                 if (info_read(dir, e->d_name, &in) < 0) {
@@ -172,18 +172,18 @@ int sessions_scan(const char *dir, struct info **out, size_t *n, struct zb_error
                          * answers; an old dir without one was a failed start. */
                         struct stat st;
                         char path[PATH_MAX];
-                        pathf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                        sess_pathf(path, sizeof(path), "%s/%s", dir, e->d_name);
                         if (stat(path, &st) == 0 && time(NULL) - st.st_mtime > 60)
-                                session_dir_remove(dir, e->d_name);
+                                sess_dir_remove(dir, e->d_name);
                         continue;
                 }
                 if (!info_alive(&in)) {
-                        session_dir_remove(dir, e->d_name);
+                        sess_dir_remove(dir, e->d_name);
                         continue;
                 }
                 if (*n == cap) {
                         cap = cap ? cap * 2 : 8;
-                        struct info *m = realloc(*out, cap * sizeof(**out));
+                        struct sess_info *m = realloc(*out, cap * sizeof(**out));
                         if (!m) {
                                 free(*out);
                                 *out = NULL;
@@ -197,11 +197,11 @@ int sessions_scan(const char *dir, struct info **out, size_t *n, struct zb_error
 }
 
 /* ID or NAME of a live session into IN. */
-int session_find(const char *dir, const char *key, struct info *in, struct zb_error *err)
+int sess_find(const char *dir, const char *key, struct sess_info *in, struct zb_error *err)
 {
-        struct info *all;
+        struct sess_info *all;
         size_t n;
-        int r = sessions_scan(dir, &all, &n, err);
+        int r = sess_scan(dir, &all, &n, err);
         if (r < 0)
                 return r;
         r = zb_error_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
@@ -218,13 +218,13 @@ int session_find(const char *dir, const char *key, struct info *in, struct zb_er
 int zb_session_list(const char *runtime_dir, char **json, struct zb_error *err)
 {
         char dir[PATH_MAX];
-        struct info *all = NULL;
+        struct sess_info *all = NULL;
         size_t n = 0;
         *json = NULL;
-        int r = rt_dir(runtime_dir, false, dir, sizeof(dir), err);
+        int r = sess_runtime_dir(runtime_dir, false, dir, sizeof(dir), err);
         if (r < 0 && r != -ENOENT)
                 return r;
-        if (r == 0 && (r = sessions_scan(dir, &all, &n, err)) < 0)
+        if (r == 0 && (r = sess_scan(dir, &all, &n, err)) < 0)
                 return r;
         struct json_object *a = json_object_new_array();
         for (size_t i = 0; a && i < n; i++) {

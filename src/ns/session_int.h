@@ -17,7 +17,6 @@
 #include "proxy.h"
 #include "session.h"
 
-#define ID_LEN SESSION_ID_LEN
 #define MAX_CLIENTS 32
 #define MAX_SINKS 64
 /* Init's socket, the listening socket, each client with two output relays,
@@ -30,17 +29,17 @@ _Static_assert(2 + MAX_CLIENTS * 3 + MAX_SINKS <= NS_HOOK_MAX_FDS, "ns.h: NS_HOO
  * sink: whatever background processes write later is read and dropped, so
  * they neither block nor die of SIGPIPE. */
 #define RELAY_BUF 65536
-struct relay {
+struct sess_relay {
         int src, dst;
         char *buf;
         size_t off, len; /* pending bytes for DST */
 };
 
-struct client {
+struct sess_client {
         int fd;                /* -1: slot free (or the client hung up mid-exec) */
-        struct relay io[2];
+        struct sess_relay io[2];
         bool busy;             /* an exec is in flight */
-        bool stopper;          /* asked for the stop: gets R_FINAL */
+        bool stopper;          /* asked for the stop: gets SESS_REPLY_FINAL */
         uint32_t exec_id;
         pid_t pid;             /* the command, once started */
         uint64_t sent_ns, exec_ns, deadline_ns, wall_ms;
@@ -52,27 +51,27 @@ struct client {
         char **argv, **env;
 };
 
-enum { M_CTL, M_LISTEN, M_CLIENT, M_RELAY, M_SINK };
+enum { POLL_INIT, POLL_LISTEN, POLL_CLIENT, POLL_RELAY, POLL_SINK };
 
-struct ns_session {
+struct sess_daemon {
         struct zb_policy *p;
-        int listen_fd, ctl_fd, ready_fd;
+        int listen_fd, init_fd, ready_fd;
         int sink[MAX_SINKS];
         struct { uint8_t kind, k; uint16_t i; } map[NS_HOOK_MAX_FDS];
-        struct client cl[MAX_CLIENTS];
+        struct sess_client cl[MAX_CLIENTS];
         struct ns_cgroup *cg;
         const struct zb_result *r;
         const struct ns_proxy *proxy; /* network.allow; NULL: none */
         uint64_t idle_ms, last_ns;
         uint32_t next_id;
         bool stop, stopped_idle;
-        char dir[PATH_MAX], id[ID_LEN + 1];
+        char dir[PATH_MAX], id[SESSION_ID_LEN + 1];
 };
 
 /* ---- session_dir.c */
 
-struct info {
-        char id[ID_LEN + 1];
+struct sess_info {
+        char id[SESSION_ID_LEN + 1];
         char name[65];
         pid_t pid;
         unsigned long long start;
@@ -81,31 +80,31 @@ struct info {
 };
 
 /* A path into BUF; -ENAMETOOLONG (BUF "") if it does not fit. */
-ZB_PRINTF(3, 4) int pathf(char *buf, size_t n, const char *fmt, ...);
+ZB_PRINTF(3, 4) int sess_pathf(char *buf, size_t n, const char *fmt, ...);
 /* The sessions directory, created 0700 when missing (CREATE); refused
  * unless only this user can reach it; -ENOENT (no message) when missing. */
-int rt_dir(const char *override, bool create, char *buf, size_t n, struct zb_error *err);
+int sess_runtime_dir(const char *override, bool create, char *buf, size_t n, struct zb_error *err);
 /* The start time of PID (0 if gone or a zombie): tells it from a reuse. */
-unsigned long long proc_start(pid_t pid);
-void session_dir_remove(const char *dir, const char *id);
+unsigned long long sess_proc_start(pid_t pid);
+void sess_dir_remove(const char *dir, const char *id);
 /* Each live session's info; dead ones' directories are removed. */
-int sessions_scan(const char *dir, struct info **out, size_t *n, struct zb_error *err);
+int sess_scan(const char *dir, struct sess_info **out, size_t *n, struct zb_error *err);
 /* ID or NAME of a live session into IN. */
-int session_find(const char *dir, const char *key, struct info *in, struct zb_error *err);
+int sess_find(const char *dir, const char *key, struct sess_info *in, struct zb_error *err);
 
 /* ---- session_relay.c */
-void relay_close_dst(struct relay *rl);
-void relay_event(struct relay *rl);
+void sess_relay_close_dst(struct sess_relay *rl);
+void sess_relay_event(struct sess_relay *rl);
 /* The command ended: flush, close the client's end, keep SRC as a sink. */
-void relay_finish(struct ns_session *s, struct relay *rl);
-void sink_event(struct ns_session *s, int i);
+void sess_relay_finish(struct sess_daemon *s, struct sess_relay *rl);
+void sess_sink_event(struct sess_daemon *s, int i);
 
 /* ---- session_daemon.c */
 /* A verdict for an exec that went nowhere: into the audit log (GATED: the
  * gate was entered) and to the client. */
-void exec_error(struct ns_session *s, struct client *c, enum zb_setup_kind kind, const char *msg,
-                bool gated);
+void sess_exec_error(struct sess_daemon *s, struct sess_client *c, enum zb_setup_kind kind,
+                     const char *msg, bool gated);
 /* What the supervisor calls (ns_run) to run session S. */
-struct ns_supervise_hooks session_hooks(struct ns_session *s);
+struct ns_supervise_hooks sess_hooks(struct sess_daemon *s);
 
 #endif

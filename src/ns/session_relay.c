@@ -12,7 +12,7 @@
 
 #include "session_int.h"
 
-void relay_close_dst(struct relay *rl)
+void sess_relay_close_dst(struct sess_relay *rl)
 {
         if (rl->dst >= 0)
                 close(rl->dst);
@@ -21,7 +21,7 @@ void relay_close_dst(struct relay *rl)
 }
 
 /* Write what is pending; WAIT_MS > 0: wait for room that long. */
-static void relay_flush(struct relay *rl, int wait_ms)
+static void relay_flush(struct sess_relay *rl, int wait_ms)
 {
         while (rl->len && rl->dst >= 0) {
                 ssize_t w = write(rl->dst, rl->buf + rl->off, rl->len);
@@ -39,14 +39,14 @@ static void relay_flush(struct relay *rl, int wait_ms)
                 }
                 if (w < 0 && errno == EAGAIN && wait_ms <= 0)
                         return;
-                relay_close_dst(rl); /* the client is gone, or stuck: its output is dropped */
+                sess_relay_close_dst(rl); /* the client is gone, or stuck: its output is dropped */
         }
         if (!rl->len)
                 rl->off = 0;
 }
 
 /* Move what SRC has now; 0 at its end of file. */
-static int relay_pull(struct relay *rl, int wait_ms)
+static int relay_pull(struct sess_relay *rl, int wait_ms)
 {
         if (rl->len)
                 return 1;
@@ -63,7 +63,7 @@ static int relay_pull(struct relay *rl, int wait_ms)
         return 2;
 }
 
-void relay_event(struct relay *rl)
+void sess_relay_event(struct sess_relay *rl)
 {
         if (rl->len) {
                 relay_flush(rl, 0);
@@ -72,18 +72,18 @@ void relay_event(struct relay *rl)
         if (relay_pull(rl, 0) == 0) {
                 close(rl->src);
                 rl->src = -1;
-                relay_close_dst(rl);
+                sess_relay_close_dst(rl);
         }
 }
 
 /* The command ended: everything it wrote is in SRC now. */
-void relay_finish(struct ns_session *s, struct relay *rl)
+void sess_relay_finish(struct sess_daemon *s, struct sess_relay *rl)
 {
         relay_flush(rl, 2000);
         int r = 2;
         while (rl->src >= 0 && (r = relay_pull(rl, 2000)) == 2)
                 ;
-        relay_close_dst(rl);
+        sess_relay_close_dst(rl);
         if (rl->src >= 0) {
                 int i = 0;
                 while (i < MAX_SINKS && s->sink[i] >= 0)
@@ -98,7 +98,7 @@ void relay_finish(struct ns_session *s, struct relay *rl)
         rl->buf = NULL;
 }
 
-void sink_event(struct ns_session *s, int i)
+void sess_sink_event(struct sess_daemon *s, int i)
 {
         char buf[65536];
         ssize_t r = read(s->sink[i], buf, sizeof(buf));

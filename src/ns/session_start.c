@@ -27,7 +27,7 @@
 
 #define DEFAULT_IDLE_TIMEOUT_MS (30ull * 60 * 1000)
 
-static int write_info(const char *dir, const struct ns_session *s, const char *name, uint64_t idle_ms)
+static int write_info(const char *dir, const struct sess_daemon *s, const char *name, uint64_t idle_ms)
 {
         char path[PATH_MAX], tmp[PATH_MAX];
         struct json_object *o = json_object_new_object();
@@ -36,18 +36,18 @@ static int write_info(const char *dir, const struct ns_session *s, const char *n
         json_object_object_add(o, "id", json_object_new_string(s->id));
         json_object_object_add(o, "name", json_object_new_string(name ? name : ""));
         json_object_object_add(o, "pid", json_object_new_int(getpid()));
-        json_object_object_add(o, "pid_start", json_object_new_uint64(proc_start(getpid())));
+        json_object_object_add(o, "pid_start", json_object_new_uint64(sess_proc_start(getpid())));
         json_object_object_add(o, "created", json_object_new_int64((int64_t)time(NULL)));
         json_object_object_add(o, "idle_timeout_ms", json_object_new_uint64(idle_ms));
-        pathf(tmp, sizeof(tmp), "%s/%s/info.json.tmp", dir, s->id);
-        pathf(path, sizeof(path), "%s/%s/info.json", dir, s->id);
+        sess_pathf(tmp, sizeof(tmp), "%s/%s/info.json.tmp", dir, s->id);
+        sess_pathf(path, sizeof(path), "%s/%s/info.json", dir, s->id);
         int r = json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) == 0 && rename(tmp, path) == 0 ? 0 : -EIO;
         json_object_put(o);
         return r;
 }
 
 /* The daemon: runs the session until it stops, then removes its directory. */
-static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct ns_session *s,
+static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct sess_daemon *s,
                                   const char *name)
 {
         struct zb_error err = { 0 };
@@ -71,7 +71,7 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct n
         signal(SIGPIPE, SIG_IGN);
 
         struct zb_result *r = zb_result_new("namespace");
-        struct ns_supervise_hooks hooks = session_hooks(s);
+        struct ns_supervise_hooks hooks = sess_hooks(s);
         /* Here, not in the starter: a client's SO_PEERCRED names the
          * process that called listen(), and clients check it is us. */
         int ret = listen(s->listen_fd, 64) < 0 ? zb_error_errno(&err, errno, "session: listen")
@@ -94,15 +94,15 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct n
         /* Whoever waits for a result hears that the session is over. */
         for (int i = 0; i < MAX_CLIENTS; i++)
                 if (s->cl[i].busy)
-                        exec_error(s, &s->cl[i], ZB_SETUP_FAILED,
+                        sess_exec_error(s, &s->cl[i], ZB_SETUP_FAILED,
                                    s->stopped_idle ? "session: stopped (idle timeout)"
                                                    : "session: ended while the command ran (stopped, or its init was killed)",
                                    true);
-        session_dir_remove(dir, s->id);
+        sess_dir_remove(dir, s->id);
         char *final = r ? zb_result_json(r) : NULL;
         for (int i = 0; i < MAX_CLIENTS; i++)
                 if (s->cl[i].fd >= 0 && s->cl[i].stopper && final) {
-                        uint32_t t = R_FINAL;
+                        uint32_t t = SESS_REPLY_FINAL;
                         struct iovec iov[2] = { { .iov_base = &t, .iov_len = sizeof(t) },
                                                 { .iov_base = final, .iov_len = strlen(final) } };
                         struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
@@ -116,9 +116,9 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct n
         exit(0);
 }
 
-static void random_id(char id[ID_LEN + 1])
+static void random_id(char id[SESSION_ID_LEN + 1])
 {
-        unsigned char b[ID_LEN / 2];
+        unsigned char b[SESSION_ID_LEN / 2];
         if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
                 uint64_t t = zb_now_ns() ^ ((uint64_t)getpid() << 32);
                 memcpy(b, &t, sizeof(b));
@@ -131,7 +131,7 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                      long long idle_timeout_ms, char *id_out, size_t id_size, struct zb_error *err)
 {
         char dir[PATH_MAX], path[PATH_MAX];
-        struct ns_session *s;
+        struct sess_daemon *s;
         int r;
 
         p->session = true;
@@ -151,7 +151,7 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
         r = zb_audit_check(p, err);
         if (r < 0)
                 return r;
-        r = rt_dir(runtime_dir, true, dir, sizeof(dir), err);
+        r = sess_runtime_dir(runtime_dir, true, dir, sizeof(dir), err);
         if (r < 0)
                 return r;
         /* --runtime-dir may name a dir validation did not know of. */
@@ -159,9 +159,9 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
         if (r < 0)
                 return r;
         /* Also clears the entries of daemons that were killed. */
-        struct info *live;
+        struct sess_info *live;
         size_t n_live;
-        r = sessions_scan(dir, &live, &n_live, err);
+        r = sess_scan(dir, &live, &n_live, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; name && i < n_live; i++)
@@ -176,11 +176,11 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
         if (!s)
                 return zb_error_set(err, ENOMEM, "out of memory");
         s->p = p;
-        s->ctl_fd = s->listen_fd = s->ready_fd = -1;
+        s->init_fd = s->listen_fd = s->ready_fd = -1;
         for (int i = 0; i < MAX_CLIENTS; i++) {
                 s->cl[i].fd = -1;
                 for (int k = 0; k < 2; k++)
-                        s->cl[i].io[k] = (struct relay){ .src = -1, .dst = -1 };
+                        s->cl[i].io[k] = (struct sess_relay){ .src = -1, .dst = -1 };
         }
         for (int i = 0; i < MAX_SINKS; i++)
                 s->sink[i] = -1;
@@ -188,14 +188,14 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                      : p->idle_timeout_ms ? p->idle_timeout_ms : DEFAULT_IDLE_TIMEOUT_MS;
         random_id(s->id);
         snprintf(s->dir, sizeof(s->dir), "%s", dir);
-        pathf(path, sizeof(path), "%s/%s", dir, s->id);
+        sess_pathf(path, sizeof(path), "%s/%s", dir, s->id);
         if (mkdir(path, 0700) < 0) {
                 r = zb_error_errno(err, errno, "session: mkdir %s", path);
                 free(s);
                 return r;
         }
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        pathf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/sock", dir, s->id);
+        sess_pathf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/sock", dir, s->id);
         s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
             chmod(sa.sun_path, 0600) < 0) {
@@ -243,13 +243,13 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                 return 0;
         }
         r = zb_error_set(err, EIO, "%s", got ? msg : "session: the daemon died during setup");
-        session_dir_remove(dir, s->id);
+        sess_dir_remove(dir, s->id);
         free(s);
         return r;
 fail:
         if (s->listen_fd >= 0)
                 close(s->listen_fd);
-        session_dir_remove(dir, s->id);
+        sess_dir_remove(dir, s->id);
         free(s);
         return r;
 }

@@ -9,7 +9,7 @@
 
 #include "wire.h"
 
-int send_fds(int sock, const void *msg, size_t len, const int *fds, int nfds)
+int sess_send_fds(int sock, const void *msg, size_t len, const int *fds, int nfds)
 {
         union {
                 char buf[CMSG_SPACE(4 * sizeof(int))];
@@ -34,10 +34,10 @@ int send_fds(int sock, const void *msg, size_t len, const int *fds, int nfds)
         return n == (ssize_t)len ? 0 : -(n < 0 ? errno : EMSGSIZE);
 }
 
-ssize_t ns_recv_fds(int sock, void *msg, size_t len, int *fds, int max, int flags)
+ssize_t sess_recv_fds(int sock, void *msg, size_t len, int *fds, int max, int flags)
 {
         union {
-                char buf[CMSG_SPACE(NS_MAX_PASSED_FDS * sizeof(int))];
+                char buf[CMSG_SPACE(SESS_MAX_PASSED_FDS * sizeof(int))];
                 struct cmsghdr align;
         } u;
         struct iovec iov = { .iov_base = msg, .iov_len = len };
@@ -83,7 +83,7 @@ static void join_layers(char *out, size_t size, const char *const *names, size_t
         }
 }
 
-void result_to_msg(const struct zb_result *r, struct r_result *m)
+void sess_result_pack(const struct zb_result *r, struct sess_reply_result *m)
 {
         m->status = (int32_t)r->status;
         m->setup_kind = (int32_t)r->setup_kind;
@@ -112,7 +112,7 @@ static const char *const known_layers[] = {
 
 static void layers_from(struct zb_result *r, const char *list, bool applied)
 {
-        char buf[LAYERS_LEN];
+        char buf[SESS_LAYERS_LEN];
         snprintf(buf, sizeof(buf), "%s", list);
         for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
                 for (size_t i = 0; i < ARRAY_SIZE(known_layers); i++)
@@ -120,7 +120,7 @@ static void layers_from(struct zb_result *r, const char *list, bool applied)
                                 zb_result_layer(r, known_layers[i], applied);
 }
 
-void msg_to_result(const struct r_result *m, struct zb_result *r)
+void sess_result_unpack(const struct sess_reply_result *m, struct zb_result *r)
 {
         r->status = (enum zb_status)m->status;
         r->setup_kind = (enum zb_setup_kind)m->setup_kind;
@@ -145,7 +145,7 @@ void msg_to_result(const struct r_result *m, struct zb_result *r)
         }
 }
 
-void add_str(char *blob, size_t size, size_t *len, const char *str, bool *overflow)
+void sess_blob_add(char *blob, size_t size, size_t *len, const char *str, bool *overflow)
 {
         size_t k = strlen(str) + 1;
         if (*len + k > size) {
