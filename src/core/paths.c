@@ -39,7 +39,8 @@ int zb_session_runtime_path(const char *override, char *buf, size_t n)
                 len = snprintf(buf, n, "/tmp/zonebox-%u/sessions", (unsigned)uid);
         }
         /* sun_path holds 108 bytes: DIR/ID/sock must fit. */
-        if (len < 0 || (size_t)len >= n || (size_t)len + 1 + SESSION_ID_LEN + 5 >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        size_t sun_path_size = sizeof(((struct sockaddr_un *)0)->sun_path);
+        if (len < 0 || (size_t)len >= n || (size_t)len + 1 + SESSION_ID_LEN + 5 >= sun_path_size)
                 return -ENAMETOOLONG;
         return 0;
 }

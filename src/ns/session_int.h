@@ -20,8 +20,10 @@
 #define MAX_CLIENTS 32
 #define MAX_SINKS 64
 /* Init's socket, the listening socket, each client with two output relays,
- * and the sinks: all in the supervisor's poll set. */
-_Static_assert(2 + MAX_CLIENTS * 3 + MAX_SINKS <= NS_HOOK_MAX_FDS, "ns.h: NS_HOOK_MAX_FDS too small");
+ * and the sinks: all in the supervisor's poll set. Equal today: the assert
+ * catches a change to either side. */
+_Static_assert(2 + MAX_CLIENTS * 3 + MAX_SINKS <= NS_HOOK_MAX_FDS, // NOLINT(misc-redundant-expression): see above
+               "ns.h: NS_HOOK_MAX_FDS too small");
 
 /* A command's stdout or stderr: the daemon's pipe from the command (SRC)
  * to the exec client's pipe (DST). When the command ends, what it wrote is
@@ -51,12 +53,17 @@ struct sess_client {
         char **argv, **env;
 };
 
+/* What an entry of the poll set the daemon adds is (map below). */
 enum { POLL_INIT, POLL_LISTEN, POLL_CLIENT, POLL_RELAY, POLL_SINK };
 
+/* One session's daemon, in its supervisor's process. */
 struct sess_daemon {
         struct zb_policy *p;
-        int listen_fd, init_fd, ready_fd;
-        int sink[MAX_SINKS];
+        int listen_fd; /* the session's socket, for clients */
+        int init_fd;   /* our end of init's socket pair */
+        int ready_fd;  /* to the starter, until the sandbox is ready */
+        int sink[MAX_SINKS]; /* finished commands' pipes: read and dropped */
+        /* Per poll entry: its POLL_* kind, client I, relay K. */
         struct { uint8_t kind, k; uint16_t i; } map[NS_HOOK_MAX_FDS];
         struct sess_client cl[MAX_CLIENTS];
         struct ns_cgroup *cg;

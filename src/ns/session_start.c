@@ -8,6 +8,7 @@
  * (session_dir.c) removes what is left. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <json-c/json.h>
 #include <time.h>
 
 #include "../core/audit.h"
