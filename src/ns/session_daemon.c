@@ -172,26 +172,18 @@ static char *take_strings(char *p, const char *end, uint32_t n, char ***out)
         return p;
 }
 
-/* FDS: the command's stdin, stdout, stderr, and the exec's terminal (for
- * approval questions) or -1. */
-static void on_exec(struct sess_daemon *s, struct sess_client *c, struct sess_req_exec *m, size_t len, int fds[4])
+/* The session's policy with the command of request M (LEN bytes), its
+ * variables added to the session's, its workdir and time limit, into C->Q;
+ * the request's strings into C. A message when the request is malformed. */
+static const char *exec_policy(struct sess_daemon *s, struct sess_client *c, struct sess_req_exec *m, size_t len)
 {
-        static struct sess_init_exec x;
         const char *end = (const char *)m + len;
         char *wd;
-        struct zb_error err = { 0 };
-        struct zb_result *denied = NULL;
 
-        c->exec_id = ++s->next_id;
-        c->busy = true;
-        c->timed_out = c->killed = false;
         if (len < offsetof(struct sess_req_exec, blob) || m->argc == 0 || m->argc > 4096 || m->envc > 4096 ||
             !(wd = take_strings(m->blob, end, m->argc, &c->argv)) ||
-            !(wd = take_strings(wd, end, m->envc, &c->env)) || !memchr(wd, '\0', (size_t)(end - wd))) {
-                sess_exec_error(s, c, ZB_SETUP_FAILED, "session: malformed exec request", false);
-                return;
-        }
-        /* The session's policy, with this command, its variables and workdir. */
+            !(wd = take_strings(wd, end, m->envc, &c->env)) || !memchr(wd, '\0', (size_t)(end - wd)))
+                return "session: malformed exec request";
         c->q = *s->p;
         c->q.argv = c->argv;
         c->q.argc = m->argc;
@@ -199,23 +191,96 @@ static void on_exec(struct sess_daemon *s, struct sess_client *c, struct sess_re
                 c->q.workdir = wd;
         size_t n_env = s->p->n_env;
         for (uint32_t i = 0; i < m->envc; i++)
-                if (!strchr(c->env[i], '=')) {
-                        sess_exec_error(s, c, ZB_SETUP_FAILED, "session exec: -e needs KEY=VALUE", false);
-                        return;
-                }
+                if (!strchr(c->env[i], '='))
+                        return "session exec: -e needs KEY=VALUE";
         char **env = calloc(n_env + m->envc + 1, sizeof(char *));
-        if (!env) {
-                sess_exec_error(s, c, ZB_SETUP_FAILED, "out of memory", false);
-                return;
-        }
+        if (!env)
+                return "out of memory";
         if (n_env)
                 memcpy(env, s->p->env, n_env * sizeof(char *));
         if (m->envc)
                 memcpy(env + n_env, c->env, m->envc * sizeof(char *));
-        c->q.env = env;
+        c->q.env = env; /* ours, its strings borrowed: exec_policy_env_free */
         c->q.n_env = n_env + m->envc;
         c->wall_ms = m->timeout_ms >= 0 ? (uint64_t)m->timeout_ms : s->p->limits.wall_time_ms;
         c->q.limits.wall_time_ms = c->wall_ms;
+        return NULL;
+}
+
+/* From here on the audit lines name the command, not its variables. */
+static void exec_policy_env_free(struct sess_client *c)
+{
+        free(c->q.env);
+        c->q.env = NULL;
+        c->q.n_env = 0;
+}
+
+/* Init's EXEC record into X (*LEN: its size): argv, the whole environment,
+ * the working directory. A message when it cannot be built. */
+static const char *exec_record(struct sess_client *c, struct sess_init_exec *x, size_t *len)
+{
+        char **envp = zb_policy_build_env(&c->q);
+        bool overflow = false;
+        size_t blen = 0;
+        x->type = SESS_INIT_EXEC;
+        x->id = c->exec_id;
+        x->argc = (uint32_t)c->q.argc;
+        x->envc = 0;
+        for (uint32_t i = 0; i < x->argc; i++)
+                sess_blob_add(x->blob, sizeof(x->blob), &blen, c->argv[i], &overflow);
+        for (size_t i = 0; envp && envp[i]; i++, x->envc++)
+                sess_blob_add(x->blob, sizeof(x->blob), &blen, envp[i], &overflow);
+        sess_blob_add(x->blob, sizeof(x->blob), &blen, c->q.workdir ? c->q.workdir : "", &overflow);
+        zb_strv_free(envp);
+        exec_policy_env_free(c);
+        if (!envp || overflow)
+                return overflow ? "session exec: command and environment exceed 64 KiB" : "out of memory";
+        x->blob_len = (uint32_t)blen;
+        *len = offsetof(struct sess_init_exec, blob) + blen;
+        return NULL;
+}
+
+/* The command writes into our pipes, CMD_FDS[1] and [2]; we pass it on to
+ * the client's, FDS[1] and [2] (relays), which become ours. -1 on failure
+ * (the pipes made so far closed). */
+static int exec_relays(struct sess_client *c, int fds[4], int cmd_fds[3])
+{
+        for (int k = 0; k < 2; k++) {
+                int pp[2];
+                struct sess_relay *rl = &c->io[k];
+                if (pipe2(pp, O_CLOEXEC) < 0 || !(rl->buf = malloc(RELAY_BUF))) {
+                        for (int j = 1; j <= k; j++)
+                                if (cmd_fds[j] >= 0)
+                                        close(cmd_fds[j]);
+                        return -1;
+                }
+                fcntl(pp[0], F_SETFL, O_NONBLOCK);
+                rl->src = pp[0];
+                cmd_fds[k + 1] = pp[1];
+                rl->dst = fds[k + 1]; /* ours now: on_client does not close it */
+                fds[k + 1] = -1;
+                fcntl(rl->dst, F_SETFL, O_NONBLOCK); /* only our copy of the write end is left */
+        }
+        return 0;
+}
+
+/* FDS: the command's stdin, stdout, stderr, and the exec's terminal (for
+ * approval questions) or -1. */
+static void on_exec(struct sess_daemon *s, struct sess_client *c, struct sess_req_exec *m, size_t len, int fds[4])
+{
+        static struct sess_init_exec x;
+        struct zb_error err = { 0 };
+        struct zb_result *denied = NULL;
+        size_t xlen;
+
+        c->exec_id = ++s->next_id;
+        c->busy = true;
+        c->timed_out = c->killed = false;
+        const char *bad = exec_policy(s, c, m, len);
+        if (bad) { /* nothing allocated for C->Q yet */
+                sess_exec_error(s, c, ZB_SETUP_FAILED, bad, false);
+                return;
+        }
 
         /* Approval: asked on the exec's own terminal, if it has one. */
         struct zb_ask_tty tty = { .in_fd = fds[0], .out_fd = fds[3], .scope = "session" };
@@ -228,41 +293,19 @@ static void on_exec(struct sess_daemon *s, struct sess_client *c, struct sess_re
                 else
                         sess_exec_error(s, c, ZB_SETUP_FAILED, err.message, false);
                 zb_result_free(denied);
-                c->q.env = NULL;
-                c->q.n_env = 0;
-                free(env);
+                exec_policy_env_free(c);
                 client_free_exec(c);
                 return;
         }
-
-        /* To init: argv, the whole environment, the working directory. */
-        char **envp = zb_policy_build_env(&c->q);
-        bool overflow = false;
-        size_t blen = 0;
-        x.type = SESS_INIT_EXEC;
-        x.id = c->exec_id;
-        x.argc = m->argc;
-        x.envc = 0;
-        for (uint32_t i = 0; i < m->argc; i++)
-                sess_blob_add(x.blob, sizeof(x.blob), &blen, c->argv[i], &overflow);
-        for (size_t i = 0; envp && envp[i]; i++, x.envc++)
-                sess_blob_add(x.blob, sizeof(x.blob), &blen, envp[i], &overflow);
-        sess_blob_add(x.blob, sizeof(x.blob), &blen, c->q.workdir ? c->q.workdir : "", &overflow);
-        zb_strv_free(envp);
-        c->q.env = NULL; /* the audit lines name the command, not its variables */
-        c->q.n_env = 0;
-        free(env);
-        if (!envp || overflow) {
-                sess_exec_error(s, c, ZB_SETUP_FAILED,
-                           overflow ? "session exec: command and environment exceed 64 KiB" : "out of memory", true);
+        if ((bad = exec_record(c, &x, &xlen))) {
+                sess_exec_error(s, c, ZB_SETUP_FAILED, bad, true);
                 return;
         }
-        x.blob_len = (uint32_t)blen;
 
         struct sess_reply_accepted a = { .type = SESS_REPLY_ACCEPTED, .exec_id = c->exec_id,
-                                .output_limit = s->p->limits.output,
-                                .output_kill = s->p->limits.output_kill,
-                                .output_set = s->p->limits.output_set };
+                                         .output_limit = s->p->limits.output,
+                                         .output_kill = s->p->limits.output_kill,
+                                         .output_set = s->p->limits.output_set };
         if (send(c->fd, &a, sizeof(a), MSG_NOSIGNAL) < 0) {
                 sess_exec_error(s, c, ZB_SETUP_FAILED, "session exec: the client went away", true);
                 return;
@@ -271,26 +314,12 @@ static void on_exec(struct sess_daemon *s, struct sess_client *c, struct sess_re
         ns_proxy_counts_now(s->proxy, &c->net_base);
         c->sent_ns = zb_now_ns();
         c->exec_ns = c->deadline_ns = 0;
-        /* The command writes into our pipes; we pass it on (relays). */
         int cmd_fds[3] = { fds[0], -1, -1 };
-        for (int k = 0; k < 2; k++) {
-                int pp[2];
-                struct sess_relay *rl = &c->io[k];
-                if (pipe2(pp, O_CLOEXEC) < 0 || !(rl->buf = malloc(RELAY_BUF))) {
-                        for (int j = 1; j <= k; j++)
-                                if (cmd_fds[j] >= 0)
-                                        close(cmd_fds[j]);
-                        sess_exec_error(s, c, ZB_SETUP_FAILED, "session exec: out of pipes or memory", true);
-                        return;
-                }
-                fcntl(pp[0], F_SETFL, O_NONBLOCK);
-                rl->src = pp[0];
-                cmd_fds[k + 1] = pp[1];
-                rl->dst = fds[k + 1]; /* ours now: on_client does not close it */
-                fds[k + 1] = -1;
-                fcntl(rl->dst, F_SETFL, O_NONBLOCK); /* only our copy of the write end is left */
+        if (exec_relays(c, fds, cmd_fds) < 0) {
+                sess_exec_error(s, c, ZB_SETUP_FAILED, "session exec: out of pipes or memory", true);
+                return;
         }
-        r = sess_send_fds(s->init_fd, &x, offsetof(struct sess_init_exec, blob) + blen, cmd_fds, 3);
+        r = sess_send_fds(s->init_fd, &x, xlen, cmd_fds, 3);
         close(cmd_fds[1]);
         close(cmd_fds[2]);
         if (r < 0) {

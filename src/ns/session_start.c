@@ -95,9 +95,9 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct s
         for (int i = 0; i < MAX_CLIENTS; i++)
                 if (s->cl[i].busy)
                         sess_exec_error(s, &s->cl[i], ZB_SETUP_FAILED,
-                                   s->stopped_idle ? "session: stopped (idle timeout)"
-                                                   : "session: ended while the command ran (stopped, or its init was killed)",
-                                   true);
+                                        s->stopped_idle ? "session: stopped (idle timeout)"
+                                                        : "session: ended while the command ran (stopped, or its init was killed)",
+                                        true);
         sess_dir_remove(dir, s->id);
         char *final = r ? zb_result_json(r) : NULL;
         for (int i = 0; i < MAX_CLIENTS; i++)
