@@ -82,18 +82,14 @@ static int pump(struct exec_io *io, int fd, int slot)
         return 2;
 }
 
-int zb_session_exec(const char *runtime_dir, const char *session, char *const argv[], int argc,
-                    char *const env[], int n_env, const char *workdir, long long timeout_ms,
-                    int capture, struct zb_result **out, struct zb_error *err)
+/* The SESS_REQ_EXEC record into M (*LEN: its size), after the checks a
+ * client can make itself. */
+static int exec_request(struct sess_req_exec *m, size_t *len, char *const argv[], int argc, char *const env[],
+                        int n_env, const char *workdir, long long timeout_ms, struct zb_error *err)
 {
-        static struct sess_req_exec m;
-        struct sess_info in;
-        int pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
         size_t blen = 0;
         bool overflow = false;
-        int ret, null = -1, sfd = -1;
 
-        *out = NULL;
         if (argc <= 0 || !argv[0][0])
                 return zb_error_set(err, EINVAL, "command: empty command (give it after --)");
         for (int i = 0; i < n_env; i++)
@@ -101,17 +97,63 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                         return zb_error_set(err, EINVAL, "-e: '%s' is not KEY=VALUE", env[i]);
         if (workdir && workdir[0] != '/')
                 return zb_error_set(err, EINVAL, "-w: '%s' is not an absolute path", workdir);
-        m.type = SESS_REQ_EXEC;
-        m.argc = (uint32_t)argc;
-        m.envc = (uint32_t)n_env;
-        m.timeout_ms = timeout_ms;
+        m->type = SESS_REQ_EXEC;
+        m->argc = (uint32_t)argc;
+        m->envc = (uint32_t)n_env;
+        m->timeout_ms = timeout_ms;
         for (int i = 0; i < argc; i++)
-                sess_blob_add(m.blob, sizeof(m.blob), &blen, argv[i], &overflow);
+                sess_blob_add(m->blob, sizeof(m->blob), &blen, argv[i], &overflow);
         for (int i = 0; i < n_env; i++)
-                sess_blob_add(m.blob, sizeof(m.blob), &blen, env[i], &overflow);
-        sess_blob_add(m.blob, sizeof(m.blob), &blen, workdir ? workdir : "", &overflow);
+                sess_blob_add(m->blob, sizeof(m->blob), &blen, env[i], &overflow);
+        sess_blob_add(m->blob, sizeof(m->blob), &blen, workdir ? workdir : "", &overflow);
         if (overflow)
                 return zb_error_set(err, E2BIG, "command: command and -e variables exceed 64 KiB");
+        *len = offsetof(struct sess_req_exec, blob) + blen;
+        return 0;
+}
+
+/* One reply of the daemon: SESS_REPLY_ACCEPTED sets the output limits and
+ * *ACCEPTED (the exec's id), SESS_REPLY_RESULT for it fills *RES and
+ * *HAVE. -1 when the daemon hung up. */
+static int on_reply(struct exec_io *io, int sock, uint32_t *accepted, struct sess_reply_result *res, bool *have)
+{
+        union {
+                struct sess_reply_accepted a;
+                struct sess_reply_result res;
+                uint32_t type;
+        } u;
+        ssize_t n = recv(sock, &u, sizeof(u), MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return 0;
+        if (n <= 0)
+                return -1;
+        if (u.a.type == SESS_REPLY_ACCEPTED && n == (ssize_t)sizeof(u.a)) {
+                io->limit = u.a.output_limit;
+                io->limit_kill = u.a.output_kill != 0;
+                io->pass_capped = u.a.output_set != 0;
+                *accepted = u.a.exec_id;
+        } else if (u.type == SESS_REPLY_RESULT && n == (ssize_t)sizeof(u.res) &&
+                   (!*accepted || u.res.exec_id == *accepted)) {
+                *res = u.res;
+                *have = true;
+        }
+        return 0;
+}
+
+int zb_session_exec(const char *runtime_dir, const char *session, char *const argv[], int argc,
+                    char *const env[], int n_env, const char *workdir, long long timeout_ms,
+                    int capture, struct zb_result **out, struct zb_error *err)
+{
+        static struct sess_req_exec m;
+        struct sess_info in;
+        int pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
+        size_t mlen = 0;
+        int ret, null = -1, sfd = -1;
+
+        *out = NULL;
+        ret = exec_request(&m, &mlen, argv, argc, env, n_env, workdir, timeout_ms, err);
+        if (ret < 0)
+                return ret;
 
         int sock = connect_session(runtime_dir, session, &in, err);
         if (sock < 0)
@@ -125,7 +167,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         null = fcntl(STDIN_FILENO, F_GETFD) < 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
         /* The fourth: where approval questions go, if ours is a terminal. */
         int fds[4] = { null >= 0 ? null : STDIN_FILENO, pout[1], perr[1], STDERR_FILENO };
-        ret = sess_send_fds(sock, &m, offsetof(struct sess_req_exec, blob) + blen, fds, isatty(STDERR_FILENO) ? 4 : 3);
+        ret = sess_send_fds(sock, &m, mlen, fds, isatty(STDERR_FILENO) ? 4 : 3);
         close(pout[1]);
         close(perr[1]);
         pout[1] = perr[1] = -1;
@@ -168,27 +210,9 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 }
                 if (!pf[0].revents || have)
                         continue;
-                union {
-                        struct sess_reply_accepted a;
-                        struct sess_reply_result res;
-                        uint32_t type;
-                } u;
-                ssize_t n = recv(sock, &u, sizeof(u), MSG_DONTWAIT);
-                if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                        continue;
-                if (n <= 0) {
+                if (on_reply(&io, sock, &accepted, &res, &have) < 0) {
                         ret = zb_error_set(err, EPIPE, "session %s: the session ended before the command did", in.id);
                         goto done;
-                }
-                if (u.a.type == SESS_REPLY_ACCEPTED && n == (ssize_t)sizeof(u.a)) {
-                        io.limit = u.a.output_limit;
-                        io.limit_kill = u.a.output_kill != 0;
-                        io.pass_capped = u.a.output_set != 0;
-                        accepted = u.a.exec_id;
-                } else if (u.type == SESS_REPLY_RESULT && n == (ssize_t)sizeof(u.res) &&
-                           (!accepted || u.res.exec_id == accepted)) {
-                        res = u.res;
-                        have = true;
                 }
         }
         sess_result_unpack(&res, r);

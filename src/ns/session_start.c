@@ -127,14 +127,12 @@ static void random_id(char id[SESSION_ID_LEN + 1])
                 snprintf(id + 2 * i, 3, "%02x", b[i]);
 }
 
-int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *name,
-                     long long idle_timeout_ms, char *id_out, size_t id_size, struct zb_error *err)
+/* Everything a start checks before it changes anything; DIR: the
+ * sessions directory (created), from which dead sessions were cleared. */
+static int start_check(struct zb_policy *p, const char *runtime_dir, const char *name, char dir[PATH_MAX],
+                       struct zb_error *err)
 {
-        char dir[PATH_MAX], path[PATH_MAX];
-        struct sess_daemon *s;
         int r;
-
-        p->session = true;
         if (p->argc)
                 return zb_error_set(err, EINVAL, "session start: takes no command (use zonebox session exec)");
         if (name && !zb_session_name_valid(name))
@@ -151,7 +149,7 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
         r = zb_audit_check(p, err);
         if (r < 0)
                 return r;
-        r = sess_runtime_dir(runtime_dir, true, dir, sizeof(dir), err);
+        r = sess_runtime_dir(runtime_dir, true, dir, PATH_MAX, err);
         if (r < 0)
                 return r;
         /* --runtime-dir may name a dir validation did not know of. */
@@ -170,11 +168,15 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                         break;
                 }
         free(live);
-        if (r < 0)
-                return r;
-        s = calloc(1, sizeof(*s));
+        return r;
+}
+
+/* A daemon's state, every fd -1, with a new random id; NULL: no memory. */
+static struct sess_daemon *daemon_new(struct zb_policy *p, const char *dir, long long idle_timeout_ms)
+{
+        struct sess_daemon *s = calloc(1, sizeof(*s));
         if (!s)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return NULL;
         s->p = p;
         s->init_fd = s->listen_fd = s->ready_fd = -1;
         for (int i = 0; i < MAX_CLIENTS; i++) {
@@ -188,6 +190,35 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                      : p->idle_timeout_ms ? p->idle_timeout_ms : DEFAULT_IDLE_TIMEOUT_MS;
         random_id(s->id);
         snprintf(s->dir, sizeof(s->dir), "%s", dir);
+        return s;
+}
+
+/* What the daemon wrote to the ready pipe until it closed it ("ok", or
+ * why the session did not start) into MSG; its length. */
+static ssize_t read_ready(int fd, char *msg, size_t size)
+{
+        ssize_t n, got = 0;
+        while ((n = read(fd, msg + got, size - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR))
+                if (n > 0)
+                        got += n;
+        msg[got] = '\0';
+        return got;
+}
+
+int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *name,
+                     long long idle_timeout_ms, char *id_out, size_t id_size, struct zb_error *err)
+{
+        char dir[PATH_MAX], path[PATH_MAX];
+        struct sess_daemon *s;
+        int r;
+
+        p->session = true;
+        r = start_check(p, runtime_dir, name, dir, err);
+        if (r < 0)
+                return r;
+        s = daemon_new(p, dir, idle_timeout_ms);
+        if (!s)
+                return zb_error_set(err, ENOMEM, "out of memory");
         sess_pathf(path, sizeof(path), "%s/%s", dir, s->id);
         if (mkdir(path, 0700) < 0) {
                 r = zb_error_errno(err, errno, "session: mkdir %s", path);
@@ -230,13 +261,8 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
         int wst;
         waitpid(pid, &wst, 0);
         char msg[600];
-        ssize_t n, got = 0;
-        while ((n = read(ready[0], msg + got, sizeof(msg) - 1 - (size_t)got)) > 0 ||
-               (n < 0 && errno == EINTR))
-                if (n > 0)
-                        got += n;
+        ssize_t got = read_ready(ready[0], msg, sizeof(msg));
         close(ready[0]);
-        msg[got] = '\0';
         if (strcmp(msg, "ok") == 0) {
                 snprintf(id_out, id_size, "%s", s->id);
                 free(s);
