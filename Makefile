@@ -135,8 +135,10 @@ $(BUILD)/%.o: %.c Makefile $(FLAGS_STAMP) $(wildcard include/*.h src/*/*.h tests
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ZB_CFLAGS) $(FILE_CFLAGS_$<) -Isrc -c $< -o $@
 
+# Made afresh: `ar r` into an old archive would keep the object of a
+# source file since removed or renamed.
 $(BUILD)/libzonebox.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/zonebox: $(CLI_OBJ) $(BUILD)/libzonebox.a $(VG_SHIM) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(ZB_LDFLAGS) $(VG_LDFLAGS) -o $@ $(filter-out $(FLAGS_STAMP),$^) $(ZB_LDLIBS)

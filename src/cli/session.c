@@ -1,6 +1,6 @@
 /* zonebox session start|exec|list|stop: a sandbox that keeps its state
  * between commands (docs/sessions.md). Parsing and printing only; the
- * sessions themselves are src/ns/session.c. */
+ * sessions themselves are src/ns/session_*.c (session.h). */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <signal.h>

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 
 #include "../ns/proxy.h"
-#include "../ns/session.h"
 #include "paths.h"
 #include "policy.h"
 

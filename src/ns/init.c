@@ -16,6 +16,7 @@
 
 #include "ns.h"
 #include "seccomp.h"
+#include "wire.h"
 #include "sys.h"
 
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -147,16 +148,16 @@ static void hide_cmdline(void)
 
 /* ---- sessions ---------------------------------------------------------- */
 
-#define SX_MAX_EXECS 64
-#define SX_MAX_ARGS 4096
+#define SERVE_MAX_CMDS 64
+#define SERVE_MAX_ARGS 4096
 
-struct sx_exec {
+struct served_cmd {
         pid_t pid; /* 0: free slot */
         uint32_t id;
         bool failed; /* FAILED was sent: no DONE */
 };
 
-static void sx_send(struct ns_ctx *c, const struct ns_sx_reply *rep)
+static void serve_reply(struct ns_ctx *c, const struct sess_init_reply *rep)
 {
         ssize_t n;
         do
@@ -168,7 +169,7 @@ static void sx_send(struct ns_ctx *c, const struct ns_sx_reply *rep)
 
 /* The strings of an EXEC record into V (NULL-terminated); the next string
  * after them, or NULL when the blob ends early. */
-static char *sx_strings(char *p, const char *end, char **v, uint32_t n)
+static char *blob_strings(char *p, const char *end, char **v, uint32_t n)
 {
         for (uint32_t i = 0; i < n; i++) {
                 char *z = memchr(p, '\0', (size_t)(end - p));
@@ -183,36 +184,36 @@ static char *sx_strings(char *p, const char *end, char **v, uint32_t n)
 
 /* Fork the command of one EXEC record with the three fds it carried, and
  * wait (briefly: until its execve) to tell the supervisor how it went. */
-static void sx_exec(struct ns_ctx *c, struct ns_sx_exec *m, size_t len, const int fds[3],
-                    struct sx_exec *slots, int sfd)
+static void serve_exec(struct ns_ctx *c, struct sess_init_exec *m, size_t len, const int fds[3],
+                       struct served_cmd *slots, int sfd)
 {
-        static char *argv[SX_MAX_ARGS + 1], *envp[SX_MAX_ARGS + 1];
-        struct ns_sx_reply rep = { .type = NS_SX_FAILED, .id = m->id };
+        static char *argv[SERVE_MAX_ARGS + 1], *envp[SERVE_MAX_ARGS + 1];
+        struct sess_init_reply rep = { .type = SESS_INIT_FAILED, .id = m->id };
         char *end = (char *)m + len, *workdir;
-        struct sx_exec *slot = NULL;
+        struct served_cmd *slot = NULL;
 
-        for (int i = 0; i < SX_MAX_EXECS && !slot; i++)
+        for (int i = 0; i < SERVE_MAX_CMDS && !slot; i++)
                 if (!slots[i].pid)
                         slot = &slots[i];
-        if (len < offsetof(struct ns_sx_exec, blob) || m->argc == 0 || m->argc > SX_MAX_ARGS ||
-            m->envc > SX_MAX_ARGS || m->blob_len != (size_t)(end - m->blob) ||
-            !(workdir = sx_strings(m->blob, end, argv, m->argc)) ||
-            !(workdir = sx_strings(workdir, end, envp, m->envc)) || !memchr(workdir, '\0', (size_t)(end - workdir))) {
+        if (len < offsetof(struct sess_init_exec, blob) || m->argc == 0 || m->argc > SERVE_MAX_ARGS ||
+            m->envc > SERVE_MAX_ARGS || m->blob_len != (size_t)(end - m->blob) ||
+            !(workdir = blob_strings(m->blob, end, argv, m->argc)) ||
+            !(workdir = blob_strings(workdir, end, envp, m->envc)) || !memchr(workdir, '\0', (size_t)(end - workdir))) {
                 snprintf(rep.report.msg, sizeof(rep.report.msg), "session: malformed exec request");
-                sx_send(c, &rep);
+                serve_reply(c, &rep);
                 return;
         }
         if (!slot) {
                 snprintf(rep.report.msg, sizeof(rep.report.msg),
-                         "session: %d commands are running already", SX_MAX_EXECS);
-                sx_send(c, &rep);
+                         "session: %d commands are running already", SERVE_MAX_CMDS);
+                serve_reply(c, &rep);
                 return;
         }
         int setup[2];
         if (pipe2(setup, O_CLOEXEC) < 0) {
                 rep.report.err = errno;
                 snprintf(rep.report.msg, sizeof(rep.report.msg), "session: pipe");
-                sx_send(c, &rep);
+                serve_reply(c, &rep);
                 return;
         }
         pid_t pid = fork();
@@ -245,10 +246,10 @@ static void sx_exec(struct ns_ctx *c, struct ns_sx_exec *m, size_t len, const in
                 rep.report.err = errno;
                 snprintf(rep.report.msg, sizeof(rep.report.msg), "session: fork");
                 close(setup[0]);
-                sx_send(c, &rep);
+                serve_reply(c, &rep);
                 return;
         }
-        *slot = (struct sx_exec){ .pid = pid, .id = m->id };
+        *slot = (struct served_cmd){ .pid = pid, .id = m->id };
         /* The child holds the pipe until its execve: EOF means it runs. */
         ssize_t n;
         do
@@ -260,27 +261,27 @@ static void sx_exec(struct ns_ctx *c, struct ns_sx_exec *m, size_t len, const in
                 rep.report.msg[sizeof(rep.report.msg) - 1] = '\0';
                 slot->failed = true;
         } else {
-                rep.type = NS_SX_STARTED;
+                rep.type = SESS_INIT_STARTED;
                 memset(&rep.report, 0, sizeof(rep.report));
         }
-        sx_send(c, &rep);
+        serve_reply(c, &rep);
 }
 
-static void sx_request(struct ns_ctx *c, struct sx_exec *slots, int sfd)
+static void serve_request(struct ns_ctx *c, struct served_cmd *slots, int sfd)
 {
-        static struct ns_sx_exec m;
+        static struct sess_init_exec m;
         int fds[3];
-        ssize_t n = ns_recv_fds(c->session_fd, &m, sizeof(m), fds, 3, 0);
+        ssize_t n = sess_recv_fds(c->session_fd, &m, sizeof(m), fds, 3, 0);
         if (n == -EINTR || n == -EAGAIN)
                 return;
         if (n == 0 || (n < 0 && n != -EMSGSIZE))
                 _exit(0); /* the supervisor hung up: the session ends with init */
         int nfds = (fds[0] >= 0) + (fds[1] >= 0) + (fds[2] >= 0);
-        if (m.type == NS_SX_EXEC && nfds == 3 && n > 0)
-                sx_exec(c, &m, (size_t)n, fds, slots, sfd);
-        else if (m.type == NS_SX_KILL && n >= (ssize_t)sizeof(struct ns_sx_kill))
-                for (int i = 0; i < SX_MAX_EXECS; i++) {
-                        const struct ns_sx_kill *k = (const struct ns_sx_kill *)&m;
+        if (m.type == SESS_INIT_EXEC && nfds == 3 && n > 0)
+                serve_exec(c, &m, (size_t)n, fds, slots, sfd);
+        else if (m.type == SESS_INIT_KILL && n >= (ssize_t)sizeof(struct sess_init_kill))
+                for (int i = 0; i < SERVE_MAX_CMDS; i++) {
+                        const struct sess_init_kill *k = (const struct sess_init_kill *)&m;
                         if (slots[i].pid && slots[i].id == k->id)
                                 kill(-slots[i].pid, k->sig); /* setsid: its group */
                 }
@@ -289,7 +290,7 @@ static void sx_request(struct ns_ctx *c, struct sx_exec *slots, int sfd)
                         close(fds[i]);
 }
 
-static void sx_reap(struct ns_ctx *c, struct sx_exec *slots)
+static void serve_reap(struct ns_ctx *c, struct served_cmd *slots)
 {
         for (;;) {
                 int wstatus;
@@ -297,19 +298,19 @@ static void sx_reap(struct ns_ctx *c, struct sx_exec *slots)
                 pid_t p = wait4(-1, &wstatus, WNOHANG, &ru);
                 if (p <= 0)
                         return;
-                for (int i = 0; i < SX_MAX_EXECS; i++) {
+                for (int i = 0; i < SERVE_MAX_CMDS; i++) {
                         if (slots[i].pid != p)
                                 continue;
                         if (!slots[i].failed) {
-                                struct ns_sx_reply rep = {
-                                        .type = NS_SX_DONE, .id = slots[i].id, .pid = p,
+                                struct sess_init_reply rep = {
+                                        .type = SESS_INIT_DONE, .id = slots[i].id, .pid = p,
                                         .exited = WIFEXITED(wstatus),
                                         .code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus),
                                         .utime_us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec,
                                         .stime_us = (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec,
                                         .maxrss_kb = (uint64_t)ru.ru_maxrss,
                                 };
-                                sx_send(c, &rep);
+                                serve_reply(c, &rep);
                         }
                         slots[i].pid = 0;
                 }
@@ -321,7 +322,7 @@ static void sx_reap(struct ns_ctx *c, struct sx_exec *slots)
  * supervisor hangs up or kills it, which ends every process inside. */
 _Noreturn void ns_init_serve(struct ns_ctx *c, const sigset_t *set)
 {
-        static struct sx_exec slots[SX_MAX_EXECS];
+        static struct served_cmd slots[SERVE_MAX_CMDS];
         int sfd = signalfd(-1, set, SFD_CLOEXEC);
         if (sfd < 0)
                 ns_fail(c, 0, errno, "init: signalfd");
@@ -340,10 +341,10 @@ _Noreturn void ns_init_serve(struct ns_ctx *c, const sigset_t *set)
                         struct signalfd_siginfo si;
                         while (read(sfd, &si, sizeof(si)) < 0 && errno == EINTR)
                                 ;
-                        sx_reap(c, slots);
+                        serve_reap(c, slots);
                 }
                 if (pf[1].revents)
-                        sx_request(c, slots, sfd);
+                        serve_request(c, slots, sfd);
         }
 }
 

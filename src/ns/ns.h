@@ -27,35 +27,6 @@ struct ns_status {
         int32_t code;     /* exit code or signal number */
 };
 
-/* A session's init and its supervisor (session.c) speak in records over a
- * SOCK_SEQPACKET pair, one record per message. EXEC carries the command's
- * stdin, stdout and stderr as SCM_RIGHTS; its blob holds ARGC argument
- * strings, ENVC environment strings and the working directory, each
- * NUL-terminated. Init answers STARTED once the command was exec'd, FAILED
- * (with the child's report) when it could not be, and DONE when it ends. */
-enum { NS_SX_EXEC = 1, NS_SX_KILL, NS_SX_STARTED, NS_SX_FAILED, NS_SX_DONE };
-#define NS_SX_MAX 65536
-
-struct ns_sx_exec {
-        uint32_t type, id;
-        uint32_t argc, envc;
-        uint32_t blob_len;
-        char blob[NS_SX_MAX - 5 * sizeof(uint32_t)];
-};
-
-struct ns_sx_kill {
-        uint32_t type, id;
-        int32_t sig; /* to the command's process group */
-};
-
-struct ns_sx_reply {
-        uint32_t type, id;
-        int32_t pid;
-        int32_t exited, code; /* DONE: as struct ns_status */
-        uint64_t utime_us, stime_us, maxrss_kb;
-        struct ns_report report; /* FAILED */
-};
-
 /* One bind of a host path (system dir, /etc entry) into the new root. */
 struct ns_bind {
         char src[1024];
@@ -103,6 +74,7 @@ struct ns_zone_src {
 #include "landlock.h"
 
 struct ns_cgroup;
+struct ns_proxy;
 
 struct ns_ctx {
         const struct zb_policy *p;
@@ -147,7 +119,7 @@ struct ns_ctx {
          * child's end of the socket the in-sandbox listener is sent on. */
         struct ns_proxy *proxy;
         int proxy_fd; /* -1 unless network.allow */
-        /* sessions (session.c): init serves execs on this socket, -1 in a run */
+        /* sessions (session_daemon.c): init serves execs on this socket (wire.h), -1 in a run */
         int session_fd;
 };
 
@@ -166,11 +138,6 @@ _Noreturn void ns_init_run(struct ns_ctx *c);   /* init.c: fork the command, rea
 /* init.c, a session's init: serve EXEC and KILL records until the
  * supervisor hangs up. */
 _Noreturn void ns_init_serve(struct ns_ctx *c, const sigset_t *set);
-/* session.c: one record into MSG and up to MAX (<= NS_MAX_PASSED_FDS)
- * SCM_RIGHTS fds, close-on-exec, into FDS (-1 where none came; extra ones
- * closed). Its size, or a negative errno (-EMSGSIZE: cut, no fds kept). */
-#define NS_MAX_PASSED_FDS 4
-ssize_t ns_recv_fds(int sock, void *msg, size_t len, int *fds, int max, int flags);
 
 /* Supervisor side. */
 /* net.c: what the network layer needs outside the sandbox (the allowlist's
@@ -203,5 +170,29 @@ int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err);          
 int ns_security_prepare(struct ns_ctx *c, struct zb_result *r, struct zb_error *err);
 void ns_security_release(struct ns_ctx *c);
 int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err); /* supervise.c */
+
+/* What a session adds to the supervisor (session_daemon.c fills it; a run
+ * has none). A session's sandbox runs no command of its own: its init
+ * serves commands over a socket pair (ns_init_serve), the daemon's sockets
+ * join the supervisor's poll set, each command's time limit is the
+ * daemon's to watch, a forwarded signal stops the session, and the
+ * session's own verdict, once stopped, is "exited 0". */
+struct pollfd;
+#define NS_HOOK_MAX_FDS (2 + 32 * 3 + 64) /* poll_fds adds at most this many */
+struct ns_supervise_hooks {
+        void *data;
+        /* Before clone: the socket pair to init; *INIT_FD is init's end. */
+        int (*prepare)(void *data, const struct ns_proxy *proxy, int *init_fd, struct zb_error *err);
+        void (*close_in_child)(void *data); /* in the clone, before it becomes init */
+        /* Init waits for commands (the setup pipe's EOF). */
+        void (*ready)(void *data, struct ns_cgroup *cg, const struct zb_result *r);
+        int (*poll_fds)(void *data, struct pollfd *pfd, int max);
+        bool (*on_events)(void *data, const struct pollfd *pfd, int n, uint64_t now); /* true: stop */
+        uint64_t (*deadline)(void *data); /* the next time limit, 0: none */
+        bool (*on_deadline)(void *data, uint64_t now); /* true: stop */
+};
+/* supervise.c: the run, or (HOOKS not NULL) a session's whole life. */
+int ns_run(const struct zb_policy *p, struct zb_result *r, const struct ns_supervise_hooks *hooks,
+           struct zb_error *err);
 
 #endif

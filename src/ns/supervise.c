@@ -7,7 +7,12 @@
  * tells the sandbox that the supervisor died before the parent-death signal
  * was armed. The setup pipe reaches EOF exactly when the command has been
  * exec'd (it is close-on-exec in the command, closed by init after fork);
- * wall time is counted from there. */
+ * wall time is counted from there.
+ *
+ * A session's supervisor is this same loop with hooks (ns.h, struct
+ * ns_supervise_hooks, filled by session_daemon.c): init serves commands
+ * instead of running one, and the session's sockets and time limits join
+ * the loop. With no hooks it is a run. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
@@ -22,7 +27,6 @@
 #include "cow.h"
 #include "ns.h"
 #include "quota.h"
-#include "session.h"
 #include "sys.h"
 
 /* A sandbox that is not running its command this long after clone is
@@ -44,7 +48,7 @@ struct run {
         uint64_t start_ns, exec_ns, end_ns;
         bool have_report, have_status, timed_out, setup_timed_out, output_killed, killed;
         bool cpu_timed_out;
-        struct ns_session *sess; /* a session's supervisor: no command of its own */
+        const struct ns_supervise_hooks *hooks; /* a session's supervisor: no command of its own */
         struct ns_report report;
         struct ns_status status;
 };
@@ -93,9 +97,9 @@ static void on_setup(struct run *run)
                 return;
         }
         /* EOF: the command was exec'd (or everything that could report died). */
-        if (!run->exec_ns && run->sess && !run->have_report) {
+        if (!run->exec_ns && run->hooks && !run->have_report) {
                 run->exec_ns = zb_now_ns();
-                ns_session_ready(run->sess, run->cg, run->r);
+                run->hooks->ready(run->hooks->data, run->cg, run->r);
         } else if (!run->exec_ns) {
                 run->exec_ns = zb_now_ns();
                 if (run->p->limits.cpu_time_ms && run->cg->cpu_fd >= 0) {
@@ -138,7 +142,7 @@ static void on_signal(struct run *run)
         struct signalfd_siginfo si;
         if (read(run->fds[FD_SIG].fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
                 return;
-        if (run->sess)
+        if (run->hooks)
                 kill_sandbox(run); /* a session's supervisor told to end: it stops */
         else
                 sys_pidfd_send_signal(run->pidfd, (int)si.ssi_signo);
@@ -149,8 +153,8 @@ static uint64_t deadline_ns(const struct run *run)
         uint64_t wall = 0;
         if (!run->exec_ns)
                 return run->start_ns + SETUP_TIMEOUT_MS * 1000000ull;
-        if (run->sess) /* the limits are each exec's, watched by session.c */
-                return ns_session_deadline(run->sess);
+        if (run->hooks) /* the limits are each exec's, watched by the session */
+                return run->hooks->deadline(run->hooks->data);
         if (run->p->limits.wall_time_ms)
                 wall = run->exec_ns + run->p->limits.wall_time_ms * 1000000ull;
         if (run->cpu_check_ns && (!wall || run->cpu_check_ns < wall))
@@ -187,8 +191,8 @@ static void on_deadline(struct run *run)
 {
         if (run->killed)
                 return;
-        if (run->sess && run->exec_ns) {
-                if (ns_session_tick(run->sess, zb_now_ns()))
+        if (run->hooks && run->exec_ns) {
+                if (run->hooks->on_deadline(run->hooks->data, zb_now_ns()))
                         kill_sandbox(run);
                 return;
         }
@@ -209,11 +213,11 @@ static void on_deadline(struct run *run)
 }
 
 /* Wait until init is gone and its output drained. A session's supervisor
- * also polls the session's sockets (session.c). */
+ * also polls the session's sockets (the hooks). */
 static void event_loop(struct run *run)
 {
         bool init_gone = false;
-        struct pollfd pfd[FD_COUNT + NS_SESSION_MAX_FDS];
+        struct pollfd pfd[FD_COUNT + NS_HOOK_MAX_FDS];
 
         while (!init_gone || run->fds[FD_OUT].fd >= 0 || run->fds[FD_ERR].fd >= 0 ||
                run->fds[FD_SETUP].fd >= 0 || run->fds[FD_STATUS].fd >= 0) {
@@ -227,8 +231,8 @@ static void event_loop(struct run *run)
                         tsp = &ts;
                 }
                 memcpy(pfd, run->fds, sizeof(run->fds));
-                int extra = run->sess && run->exec_ns && !run->killed
-                                    ? ns_session_fds(run->sess, pfd + FD_COUNT, NS_SESSION_MAX_FDS)
+                int extra = run->hooks && run->exec_ns && !run->killed
+                                    ? run->hooks->poll_fds(run->hooks->data, pfd + FD_COUNT, NS_HOOK_MAX_FDS)
                                     : 0;
                 int n = ppoll(pfd, (nfds_t)FD_COUNT + (nfds_t)extra, tsp, NULL);
                 if (n < 0 && errno == EINTR)
@@ -239,7 +243,7 @@ static void event_loop(struct run *run)
                 }
                 for (int i = 0; i < FD_COUNT; i++)
                         run->fds[i].revents = pfd[i].revents;
-                if (extra && ns_session_handle(run->sess, pfd + FD_COUNT, extra, zb_now_ns()))
+                if (extra && run->hooks->on_events(run->hooks->data, pfd + FD_COUNT, extra, zb_now_ns()))
                         kill_sandbox(run);
                 if (run->fds[FD_SETUP].revents)
                         on_setup(run);
@@ -294,7 +298,7 @@ static void fill_result(struct run *run, const siginfo_t *si)
                 uint64_t end = run->end_ns ? run->end_ns : zb_now_ns();
                 r->wall_ms = end > run->exec_ns ? (double)(end - run->exec_ns) / 1e6 : 0;
         }
-        if (run->sess && run->exec_ns && !run->have_report && !oom_verdict(run)) {
+        if (run->hooks && run->exec_ns && !run->have_report && !oom_verdict(run)) {
                 r->status = ZB_STATUS_EXITED; /* a session that was stopped (or gave up) */
                 r->exit_code = 0;
         } else if (run->have_report) {
@@ -423,8 +427,8 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 c->status_fd = status[1];
                 c->out_fd = out[1];
                 c->err_fd = err_pipe[1];
-                if (run->sess)
-                        ns_session_close_in_child(run->sess);
+                if (run->hooks)
+                        run->hooks->close_in_child(run->hooks->data);
                 ns_child_main(c);
         }
         run->pid = (pid_t)pid;
@@ -480,15 +484,14 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         return 0;
 }
 
-int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *sess,
+int ns_run(const struct zb_policy *p, struct zb_result *r, const struct ns_supervise_hooks *hooks,
            struct zb_error *err)
 {
         _cleanup_(freep) struct ns_ctx *c = calloc(1, sizeof(*c));
         int go[2] = { -1, -1 }, setup[2] = { -1, -1 }, status[2] = { -1, -1 };
         int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
         _cleanup_(freep) struct ns_cgroup *cg = calloc(1, sizeof(*cg));
-        struct run run = { .p = p, .r = r, .pidfd = -1, .cg = cg, .sess = sess };
-        int ctl[2];
+        struct run run = { .p = p, .r = r, .pidfd = -1, .cg = cg, .hooks = hooks };
         struct ns_cow cow = { .store_fd = -1, .run_fd = -1 };
         _cleanup_(freep) struct ns_quota *quota = calloc(1, sizeof(*quota));
         int ret;
@@ -527,14 +530,8 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
                 goto out;
         if (zb_output_piped(p) && ((ret = make_pipe(out, err)) < 0 || (ret = make_pipe(errp, err)) < 0))
                 goto out;
-        if (sess) {
-                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
-                        ret = zb_error_errno(err, errno, "session: socketpair");
-                        goto out;
-                }
-                c->session_fd = ctl[1];
-                ns_session_attach(sess, ctl[0], c->proxy); /* owns it now; ctl[1] is c's */
-        }
+        if (hooks && (ret = hooks->prepare(hooks->data, c->proxy, &c->session_fd, err)) < 0)
+                goto out;
         r->captured = p->capture;
         run.fds[FD_SIG].fd = zb_forward_signalfd(&c->forward_mask);
         record_layers(p, cg, r);

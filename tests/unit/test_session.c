@@ -1,4 +1,4 @@
-/* Sessions (src/ns/session.c): names and ids, and the runtime directory's
+/* Sessions (src/ns/session_dir.c): names and ids, and the runtime directory's
  * walls, through the public list call (no sandbox is started here; the
  * integration tests in tests/integration/test_session.py start real ones). */
 #define _GNU_SOURCE
