@@ -338,32 +338,6 @@ int zb_audit_result(const struct zb_policy *p, const char *id, const struct zb_d
         return append_event(p, "result", id, d, r, error, err);
 }
 
-int zb_gate_enter(const struct zb_policy *p, struct zb_gate *g, struct zb_result **denied,
-                  struct zb_error *err)
-{
-        int r;
-
-        *denied = NULL;
-        if ((r = zb_audit_check(p, err)) < 0 || (r = zb_approval_decide(p, &g->d, err)) < 0)
-                return r;
-        zb_audit_new_id(g->id);
-        if ((r = zb_audit_decision(p, g->id, &g->d, err)) < 0)
-                return r;
-        if (g->d.verdict == ZB_VERDICT_ALLOW)
-                return 0;
-        *denied = zb_approval_denied_result(p, &g->d);
-        if (!*denied)
-                return zb_error_set(err, ENOMEM, "out of memory");
-        zb_audit_result(p, g->id, &g->d, *denied, NULL, NULL);
-        return 0;
-}
-
-void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const struct zb_result *r,
-                   const char *error)
-{
-        zb_audit_result(p, g->id, &g->d, r, error, NULL);
-}
-
 /* ------------------------------------------------------------ network connections */
 
 int zb_audit_open(const struct zb_policy *p, struct zb_error *err)

@@ -5,7 +5,7 @@
 #include "../ns/ns.h"
 #include "../ns/quota.h"
 #include "../engines/engines.h"
-#include "audit.h"
+#include "gate.h"
 #include "policy.h"
 #include "result.h"
 

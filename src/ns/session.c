@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "../core/audit.h"
+#include "../core/gate.h"
 #include "cgroup.h"
 #include "ns.h"
 #include "proxy.h"
