@@ -103,17 +103,20 @@ static json_object *json_clean_string(const char *s)
 char *zb_approval_request_json(const struct zb_policy *p, const struct zb_decision *d)
 {
         json_object *o = json_object_new_object(), *cmd = json_object_new_array(),
-                    *zones = json_object_new_array(), *user = json_object_new_object();
+                    *zones = json_object_new_array(), *user = json_object_new_object(),
+                    *allowed = json_object_new_array();
         _cleanup_(freep) char *line = zb_approval_display(p->argv, p->argc, MAX_SCRIPT_BYTES);
         _cleanup_(freep) char *cwd = getcwd(NULL, 0);
         struct passwd pw = { 0 }, *pwp = NULL;
         char pwbuf[1024];
         char *s = NULL;
 
-        if (!o || !cmd || !zones || !user)
+        if (!o || !cmd || !zones || !user || !allowed)
                 goto out;
         for (size_t i = 0; i < p->argc; i++)
                 json_object_array_add(cmd, json_clean_string(p->argv[i]));
+        for (size_t i = 0; i < p->net.n_allow; i++)
+                json_object_array_add(allowed, json_clean_string(p->net.allow[i]));
         for (size_t i = 0; i < p->n_zones; i++) {
                 const struct zb_zone *z = &p->zones[i];
                 json_object *zo = json_object_new_object();
@@ -139,19 +142,37 @@ char *zb_approval_request_json(const struct zb_policy *p, const struct zb_decisi
         json_object_object_add(o, "command_line", json_clean_string(line));
         json_object_object_add(o, "reason", json_clean_string(d->ask_reason[0] ? d->ask_reason : d->reason));
         json_object_object_add(o, "zones", zones);
-        json_object_object_add(o, "network", json_object_new_string(zb_network_mode_name(p->network)));
+        json_object_object_add(o, "network", json_object_new_string(zb_network_name(p)));
+        json_object_object_add(o, "network_allow", allowed);
         json_object_object_add(o, "workdir", json_clean_string(p->workdir ? p->workdir : "/"));
         json_object_object_add(o, "cwd", json_clean_string(cwd));
         json_object_object_add(o, "user", user);
         json_object_object_add(o, "backend", json_object_new_string(zb_backend_name(p->backend)));
-        cmd = zones = user = NULL;
+        cmd = zones = user = allowed = NULL;
         s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 out:
         json_object_put(cmd);
         json_object_put(zones);
         json_object_put(user);
+        json_object_put(allowed);
         json_object_put(o);
         return s;
+}
+
+/* The network line of the question: with an allowlist, the hosts the
+ * command can reach through the proxy, as written in network.allow. */
+static void network_text(const struct zb_policy *p, char *line, size_t size)
+{
+        if (zb_policy_net_allowlist(p)) {
+                _cleanup_(freep) char *hosts = zb_approval_display(p->net.allow, p->net.n_allow, 600);
+                snprintf(line, size, "\n  network: allowlist: loopback, and through a proxy only: %s\n",
+                         hosts ? hosts : "?");
+                return;
+        }
+        snprintf(line, size, "\n  network: %s\n",
+                 p->network == ZB_NET_HOST       ? "host (the host's network)"
+                 : p->network == ZB_NET_LOOPBACK ? "loopback only"
+                                                 : "none (loopback only)");
 }
 
 /* The question for a person: what runs, why it is asked, what it sees. */
@@ -184,9 +205,7 @@ static char *question_text(const struct zb_policy *p, const struct zb_decision *
                                  host ? host : "?");
                 r = appr_word_put(&b, line, strlen(line));
         }
-        snprintf(line, sizeof(line), "\n  network: %s\n",
-                 p->network == ZB_NET_HOST ? "host (the host's network)"
-                 : p->network == ZB_NET_LOOPBACK ? "loopback only" : "none (loopback only)");
+        network_text(p, line, sizeof(line));
         if (r == 0)
                 r = appr_word_put(&b, line, strlen(line));
         if (r < 0) {
