@@ -1,4 +1,4 @@
-/* The audit log (docs/config.md, "Audit log"): one JSON line per approval
+/* The audit log (docs/approval.md, "The audit log"): one JSON line per approval
  * decision, written before anything starts, and one per outcome. Each line
  * is a single write(2) to a file opened with O_APPEND, at most
  * ZB_AUDIT_LINE_MAX bytes. The file is opened for each line and closed
