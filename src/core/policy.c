@@ -150,10 +150,7 @@ const char *zb_backend_name(enum zb_backend b)
 int zb_backend_parse(const char *s, enum zb_backend *out)
 {
         int i = name_index(s, backend_names, ARRAY_SIZE(backend_names));
-        if (i < 0)
-                return i;
-        *out = (enum zb_backend)i;
-        return 0;
+        return i < 0 ? i : (*out = (enum zb_backend)i, 0);
 }
 
 const char *zb_network_mode_name(enum zb_network n)
@@ -164,10 +161,7 @@ const char *zb_network_mode_name(enum zb_network n)
 int zb_network_mode_parse(const char *s, enum zb_network *out)
 {
         int i = name_index(s, network_names, ARRAY_SIZE(network_names));
-        if (i < 0)
-                return i;
-        *out = (enum zb_network)i;
-        return 0;
+        return i < 0 ? i : (*out = (enum zb_network)i, 0);
 }
 
 const char *zb_network_name(const struct zb_policy *p)
