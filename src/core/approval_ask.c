@@ -29,8 +29,6 @@
 #include "approval_int.h"
 #include "result.h"
 
-extern char **environ;
-
 /* ------------------------------------------------------------ ask: remembered answers */
 
 /* "always" answers of this process: exact argv, NUL-separated. */

@@ -36,12 +36,16 @@ static int parse_list(struct script *x, char term);
 
 static char cur(const struct script *x)
 {
-        return x->i < x->n ? x->s[x->i] : '\0';
+        if (x->i >= x->n)
+                return '\0';
+        return x->s[x->i];
 }
 
 static char ahead(const struct script *x, size_t k)
 {
-        return x->i + k < x->n ? x->s[x->i + k] : '\0';
+        if (x->i + k >= x->n)
+                return '\0';
+        return x->s[x->i + k];
 }
 
 static bool ends_word(char c)
@@ -518,6 +522,16 @@ static enum kw keyword(const struct word *w)
         return in_list(w->s, bad) ? KW_BAD : KW_NONE;
 }
 
+/* After fi, done, }, for/select, or a keyword not read (case, function). */
+static int after_keyword(struct script *x, enum kw k)
+{
+        if (k == KW_END)
+                return after_compound(x);
+        if (k == KW_LOOP)
+                return parse_for(x);
+        return appr_give_up(x->a, "a shell keyword that is not supported (case, function, coproc)");
+}
+
 /* One simple command: [NAME=value...] word... with redirections anywhere. */
 static int parse_simple(struct script *x)
 {
@@ -547,26 +561,17 @@ static int parse_simple(struct script *x)
                 }
                 if (c.n == 0 && !assigns) {
                         enum kw k = keyword(&w);
-                        if (k != KW_NONE && k != KW_DBRACKET)
-                                free(w.s);
-                        if (k == KW_PREFIX)
-                                continue;
-                        if (k == KW_END) {
-                                r = after_compound(x);
-                                goto out;
-                        }
-                        if (k == KW_LOOP) {
-                                r = parse_for(x);
-                                goto out;
-                        }
-                        if (k == KW_BAD) {
-                                r = appr_give_up(x->a, "a shell keyword that is not supported (case, function, coproc)");
-                                goto out;
-                        }
                         if (k == KW_DBRACKET) {
                                 if ((r = cmd_words_push(x->a, &c, &w)) < 0 || (r = parse_dbracket(x, &c)) < 0)
                                         goto out;
                                 break;
+                        }
+                        if (k != KW_NONE) {
+                                free(w.s);
+                                if (k == KW_PREFIX)
+                                        continue;
+                                r = after_keyword(x, k);
+                                goto out;
                         }
                 }
                 if (c.n == 0 && appr_assignment_prefix(w.s, w.plain)) {
