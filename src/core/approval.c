@@ -16,7 +16,7 @@
 #include "approval_int.h"
 #include "result.h"
 
-/* ------------------------------------------------------------ the result store */
+/* ------------------------------------------------------------ the analysis store */
 
 void appr_set_reason(char *dst, size_t size, const char *fmt, ...)
 {
