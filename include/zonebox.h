@@ -95,17 +95,17 @@ void zb_policy_set_capture(struct zb_policy *p, int capture);
 #define ZB_CHECK_LANDLOCK_CANARY "/.zonebox-landlock-canary"
 void zb_policy_set_check_mode(struct zb_policy *p, int on);
 
-/* Command approval (docs/config.md, "Command approval"). When the policy's
- * approval says ask for a command and no approval.command is configured,
- * zb_run calls the policy's ask handler with QUESTION: a few lines for a
- * person (the command, why it is asked, the zones it will see with their
- * modes, the network). The handler returns ZB_ASK_ONCE (run it),
- * ZB_ASK_ALWAYS (run it, and do not ask again for the same argv in this
- * process), ZB_ASK_DENY, or ZB_ASK_NO_TERMINAL when it cannot ask anyone
- * (the command is then denied). Without a handler ask means deny.
- * zb_ask_terminal is the CLI's handler: it asks on the terminal (y/N/a) when
- * stdin and stderr are both terminals. A refused command does not start: the
- * result has status "denied" (exit code 126) and an error naming the rule. */
+/* Command approval (docs/approval.md). When the policy's approval says ask
+ * for a command and no approval.command is configured, zb_run calls the
+ * policy's ask handler with QUESTION: a few lines for a person (the command,
+ * why it is asked, the zones it will see with their modes, the network). The
+ * handler returns ZB_ASK_ONCE (run it), ZB_ASK_ALWAYS (run it, and do not ask
+ * again for the same argv in this process), ZB_ASK_DENY, or
+ * ZB_ASK_NO_TERMINAL when it cannot ask anyone (the command is then denied).
+ * Without a handler ask means deny. zb_ask_terminal is the CLI's handler: it
+ * asks on the terminal (y/N/a) when stdin and stderr are both terminals. A
+ * refused command does not start: the result has status "denied" (exit code
+ * 126) and an error naming the rule. */
 #define ZB_ASK_NO_TERMINAL (-1)
 #define ZB_ASK_DENY 0
 #define ZB_ASK_ONCE 1

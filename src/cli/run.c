@@ -117,7 +117,7 @@ static const char run_help[] =
 "                            command approval: RULE is PROGRAM [ARGS-GLOB], e.g.\n"
 "                            'ls', 'git status*', '/usr/bin/make test'; deny wins;\n"
 "                            sh -c scripts are split into simple commands, each\n"
-"                            of which must be allowed (docs/config.md)\n"
+"                            of which must be allowed (docs/approval.md)\n"
 "  --approve-default allow|deny|ask\n"
 "                            when no allow rule approves the command (default ask\n"
 "                            once any approval option is given): ask on the\n"

@@ -1,11 +1,11 @@
-/* Command approval: may this command run? (docs/config.md, "Command
- * approval"). zb_run asks before any backend starts; a refused command gets
- * status denied and nothing is created. The rules see every command that
- * will run: argv, each wrapper layer (env, nice, timeout, ...) and, for POSIX
- * shells started with -c, each simple command of the script as found by a
- * deliberately small splitter. What the splitter cannot read safely is never
- * approved by the rules. These rules decide whether to start; the kernel
- * layers are what contain the command once it runs. */
+/* Command approval: may this command run? (docs/approval.md). zb_run asks
+ * before any backend starts; a refused command gets status denied and nothing
+ * is created. The rules see every command that will run: argv, each wrapper
+ * layer (env, nice, timeout, ...) and, for POSIX shells started with -c, each
+ * simple command of the script as found by a deliberately small splitter.
+ * What the splitter cannot read safely is never approved by the rules. These
+ * rules decide whether to start; the kernel layers are what contain the
+ * command once it runs. */
 #ifndef ZB_APPROVAL_H
 #define ZB_APPROVAL_H
 

@@ -204,21 +204,6 @@ static json_object *str(const char *s, size_t max, bool *cut)
         return json_object_new_string_len(clean, (int)n);
 }
 
-
-static const char *network_name(const struct zb_policy *p)
-{
-        enum zb_network n = p->network;
-        if (zb_policy_net_allowlist(p))
-                return "allowlist";
-        return n == ZB_NET_HOST ? "host" : n == ZB_NET_LOOPBACK ? "loopback" : "none";
-}
-
-static const char *backend_name(enum zb_backend b)
-{
-        static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
-        return (unsigned)b < ARRAY_SIZE(names) ? names[b] : "namespace";
-}
-
 static void add_command(json_object *o, const struct zb_policy *p, const struct tier *t, bool *cut)
 {
         json_object *a = json_object_new_array();
@@ -244,7 +229,7 @@ static void add_zones(json_object *o, const struct zb_policy *p, const struct ti
         if (p->n_zones > t->zones)
                 *cut = true;
         json_object_object_add(o, "zones", a);
-        json_object_object_add(o, "network", json_object_new_string(network_name(p)));
+        json_object_object_add(o, "network", json_object_new_string(zb_network_name(p)));
 }
 
 static void add_decision(json_object *o, const struct zb_decision *d, const struct tier *t, bool *cut)
@@ -304,7 +289,7 @@ static char *line_at(const struct zb_policy *p, const char *event, const char *i
         if (strcmp(event, "result") == 0)
                 add_outcome(o, r, error, t, &cut);
         add_zones(o, p, t, &cut);
-        json_object_object_add(o, "backend", json_object_new_string(backend_name(p->backend)));
+        json_object_object_add(o, "backend", json_object_new_string(zb_backend_name(p->backend)));
         json_object_object_add(o, "truncated", json_object_new_boolean(cut));
         const char *js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (js)
@@ -351,32 +336,6 @@ int zb_audit_result(const struct zb_policy *p, const char *id, const struct zb_d
                     const struct zb_result *r, const char *error, struct zb_error *err)
 {
         return append_event(p, "result", id, d, r, error, err);
-}
-
-int zb_gate_enter(const struct zb_policy *p, struct zb_gate *g, struct zb_result **denied,
-                  struct zb_error *err)
-{
-        int r;
-
-        *denied = NULL;
-        if ((r = zb_audit_check(p, err)) < 0 || (r = zb_approval_decide(p, &g->d, err)) < 0)
-                return r;
-        zb_audit_new_id(g->id);
-        if ((r = zb_audit_decision(p, g->id, &g->d, err)) < 0)
-                return r;
-        if (g->d.verdict == ZB_VERDICT_ALLOW)
-                return 0;
-        *denied = zb_approval_denied_result(p, &g->d);
-        if (!*denied)
-                return zb_error_set(err, ENOMEM, "out of memory");
-        zb_audit_result(p, g->id, &g->d, *denied, NULL, NULL);
-        return 0;
-}
-
-void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const struct zb_result *r,
-                   const char *error)
-{
-        zb_audit_result(p, g->id, &g->d, r, error, NULL);
 }
 
 /* ------------------------------------------------------------ network connections */

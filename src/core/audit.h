@@ -1,4 +1,4 @@
-/* The audit log (docs/config.md, "Audit log"): one JSON line per approval
+/* The audit log (docs/approval.md, "The audit log"): one JSON line per approval
  * decision, written before anything starts, and one per outcome. Each line
  * is a single write(2) to a file opened with O_APPEND, at most
  * ZB_AUDIT_LINE_MAX bytes. The file is opened for each line and closed
@@ -30,22 +30,6 @@ int zb_audit_decision(const struct zb_policy *p, const char *id, const struct zb
 /* "event": "result": R's verdict, or (R NULL) ERROR, why nothing ran. */
 int zb_audit_result(const struct zb_policy *p, const char *id, const struct zb_decision *d,
                     const struct zb_result *r, const char *error, struct zb_error *err);
-
-/* The gate every command passes before a backend may start it (zb_run;
- * a session's exec should too): refuse a log the sandbox could write,
- * decide, and have the decision on disk. 0 with *DENIED NULL: it may start;
- * 0 with *DENIED set: refused (status denied, its result line written);
- * a negative errno: zonebox failed and nothing may start. */
-struct zb_gate {
-        struct zb_decision d;
-        char id[ZB_AUDIT_ID_LEN + 1];
-};
-int zb_gate_enter(const struct zb_policy *p, struct zb_gate *g, struct zb_result **denied,
-                  struct zb_error *err);
-/* After the run: its result line (R NULL: ERROR says why nothing ran). A
- * line that cannot be written is lost; the run's result stands. */
-void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const struct zb_result *r,
-                   const char *error);
 
 /* The log opened for appending, checked as zb_audit_check does (O_CLOEXEC):
  * for the network proxy, which lives outside the sandbox and writes one

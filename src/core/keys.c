@@ -440,22 +440,12 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
         if (strcmp(key, "session.idle_timeout") == 0)
                 return set_duration(&p->idle_timeout_ms, value, label, err);
         if (strcmp(key, "backend") == 0) {
-                static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
-                for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-                        if (strcmp(value, names[i]) == 0) {
-                                p->backend = (enum zb_backend)i;
-                                return 0;
-                        }
-                return bad_value(err, label, value, "namespace, docker, oci or kubernetes");
+                if (zb_backend_parse(value, &p->backend) < 0)
+                        return bad_value(err, label, value, "namespace, docker, oci or kubernetes");
+                return 0;
         }
         if (strcmp(key, "network") == 0) {
-                if (strcmp(value, "none") == 0)
-                        p->network = ZB_NET_NONE;
-                else if (strcmp(value, "loopback") == 0)
-                        p->network = ZB_NET_LOOPBACK;
-                else if (strcmp(value, "host") == 0)
-                        p->network = ZB_NET_HOST;
-                else
+                if (zb_network_mode_parse(value, &p->network) < 0)
                         return bad_value(err, label, value, "none, loopback or host");
                 return 0;
         }

@@ -120,6 +120,54 @@ int zb_policy_set_command(struct zb_policy *p, int argc, char *const argv[], str
         return 0;
 }
 
+static const char *const backend_names[] = {
+        [ZB_BACKEND_NAMESPACE] = "namespace",
+        [ZB_BACKEND_DOCKER] = "docker",
+        [ZB_BACKEND_OCI] = "oci",
+        [ZB_BACKEND_KUBERNETES] = "kubernetes",
+};
+
+static const char *const network_names[] = {
+        [ZB_NET_NONE] = "none",
+        [ZB_NET_LOOPBACK] = "loopback",
+        [ZB_NET_HOST] = "host",
+};
+
+static int name_index(const char *s, const char *const *names, size_t n)
+{
+        for (size_t i = 0; s && i < n; i++)
+                if (strcmp(s, names[i]) == 0)
+                        return (int)i;
+        return -EINVAL;
+}
+
+const char *zb_backend_name(enum zb_backend b)
+{
+        return (unsigned)b < ARRAY_SIZE(backend_names) ? backend_names[b] : backend_names[0];
+}
+
+int zb_backend_parse(const char *s, enum zb_backend *out)
+{
+        int i = name_index(s, backend_names, ARRAY_SIZE(backend_names));
+        return i < 0 ? i : (*out = (enum zb_backend)i, 0);
+}
+
+const char *zb_network_mode_name(enum zb_network n)
+{
+        return (unsigned)n < ARRAY_SIZE(network_names) ? network_names[n] : network_names[0];
+}
+
+int zb_network_mode_parse(const char *s, enum zb_network *out)
+{
+        int i = name_index(s, network_names, ARRAY_SIZE(network_names));
+        return i < 0 ? i : (*out = (enum zb_network)i, 0);
+}
+
+const char *zb_network_name(const struct zb_policy *p)
+{
+        return zb_policy_net_allowlist(p) ? "allowlist" : zb_network_mode_name(p->network);
+}
+
 int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out)
 {
         if (!s)

@@ -244,6 +244,16 @@ int zb_output_take(struct zb_buf *out, const struct zb_buf *other, int pass_fd, 
  * messages for an export; *N of them (unused.c). */
 const char *const *zb_policy_run_only(const struct zb_policy *p, size_t *n);
 
+/* One name per backend and per network mode, for config keys, results,
+ * the audit log and the approval request: the tables live in policy.c. */
+const char *zb_backend_name(enum zb_backend b);
+int zb_backend_parse(const char *s, enum zb_backend *out);
+const char *zb_network_mode_name(enum zb_network n);
+int zb_network_mode_parse(const char *s, enum zb_network *out);
+/* The network P's command gets: "allowlist" when network.allow has entries
+ * (loopback plus the proxy to the listed hosts), else the mode's name. */
+const char *zb_network_name(const struct zb_policy *p);
+
 /* Zone helpers used by parsers. */
 int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out);
 const char *zb_zone_mode_name(enum zb_zone_mode m);

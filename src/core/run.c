@@ -5,7 +5,7 @@
 #include "../ns/ns.h"
 #include "../ns/quota.h"
 #include "../engines/engines.h"
-#include "audit.h"
+#include "gate.h"
 #include "policy.h"
 #include "result.h"
 
@@ -19,7 +19,7 @@ static int run_backend(const struct zb_policy *p, struct zb_result **out, struct
         if (p->backend != ZB_BACKEND_NAMESPACE)
                 return zb_error_set(err, ENOTSUP,
                                     "backend: kubernetes: zonebox does not submit to a cluster; use zonebox export kubernetes and kubectl apply");
-        r = zb_result_new("namespace");
+        r = zb_result_new(zb_backend_name(ZB_BACKEND_NAMESPACE));
         if (!r)
                 return zb_error_set(err, ENOMEM, "out of memory");
         zb_policy_unused(p, r);

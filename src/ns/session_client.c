@@ -158,7 +158,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         int sock = connect_session(runtime_dir, session, &in, err);
         if (sock < 0)
                 return sock;
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = zb_result_new(zb_backend_name(ZB_BACKEND_NAMESPACE));
         if (!r || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
                 ret = zb_error_errno(err, errno ? errno : ENOMEM, "session exec: pipe");
                 goto done;

@@ -133,7 +133,7 @@ static void send_result(struct sess_client *c, const struct zb_result *r)
 void sess_exec_error(struct sess_daemon *s, struct sess_client *c, enum zb_setup_kind kind,
                      const char *msg, bool gated)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = zb_result_new(zb_backend_name(ZB_BACKEND_NAMESPACE));
         if (r) {
                 r->status = ZB_STATUS_SETUP_ERROR;
                 r->setup_kind = kind;
@@ -338,7 +338,7 @@ static struct sess_client *client_by_exec_id(struct sess_daemon *s, uint32_t id)
 
 static void on_done(struct sess_daemon *s, struct sess_client *c, const struct sess_init_reply *rep, uint64_t now)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = zb_result_new(zb_backend_name(ZB_BACKEND_NAMESPACE));
         if (!r) {
                 sess_exec_error(s, c, ZB_SETUP_FAILED, "out of memory", true);
                 return;

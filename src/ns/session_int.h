@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "../core/audit.h"
+#include "../core/gate.h"
 #include "../core/paths.h"
 #include "../core/policy.h"
 #include "ns.h"

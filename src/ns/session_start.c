@@ -70,7 +70,7 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct s
         zb_block_forwarded();
         signal(SIGPIPE, SIG_IGN);
 
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = zb_result_new(zb_backend_name(ZB_BACKEND_NAMESPACE));
         struct ns_supervise_hooks hooks = sess_hooks(s);
         /* Here, not in the starter: a client's SO_PEERCRED names the
          * process that called listen(), and clients check it is us. */

@@ -264,6 +264,31 @@ def test_approver_program(zb, tmp, approver):
     assert q["backend"] == "namespace"
 
 
+def test_approver_and_terminal_are_told_the_allowlist(zb, tmp, approver):
+    """An allowlisted network is not "none": the person or program approving
+    a command learns that it can reach the listed hosts (issue 14)."""
+    prog, requests = approver
+    wrapper = os.path.join(os.path.dirname(prog), "approve.sh")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec %s %s\n" % (prog, requests))
+    os.chmod(wrapper, 0o755)
+    allow = ["--net-allow", "example.test", "--net-allow", "*.example.org:443"]
+    r = zb.run(*allow, "--allow-cmd", "ls", "--approve-default", "ask", "--approver", wrapper,
+               "--", "curl", "x")
+    assert r.rc == 126, r
+    (q,) = [json.loads(l) for l in open(requests)]
+    assert q["network"] == "allowlist"
+    assert q["network_allow"] == ["example.test", "*.example.org:443"]
+    rc, out = run_on_pty(zb, [*allow, "--allow-cmd", "ls", "--", "curl", "x"], b"n\n")
+    assert rc == 126, out
+    assert "network: allowlist: loopback, and through a proxy only: example.test '*.example.org:443'" in out
+    # without an allowlist the request still has the list, empty
+    r = zb.run("--approver", wrapper, "--", "curl", "y")
+    assert r.rc == 126, r
+    q = [json.loads(l) for l in open(requests)][-1]
+    assert q["network"] == "none" and q["network_allow"] == []
+
+
 def test_approver_missing_program_denies(zb):
     r = zb.run("--approver", "/nonexistent/approver", "--", "true")
     assert r.rc == 126, r

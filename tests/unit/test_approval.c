@@ -977,3 +977,45 @@ TEST(audit_append_lines)
         rmdir(dir);
         free(path);
 }
+
+/* The approver's request and the audit log name the network the same way,
+ * and an allowlist is not "none" (issue 14: the request said "none", so the
+ * person approving never learnt the command could reach the listed hosts). */
+TEST(request_and_audit_agree_on_network)
+{
+        static const char *const cases[][3] = {
+                { "--network", "none", "none" },
+                { "--network", "loopback", "loopback" },
+                { "--network", "host", "host" },
+                { "--net-allow", "example.test", "allowlist" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                struct zb_policy *p = zb_policy_new();
+                struct zb_error err = { 0 };
+                struct zb_decision d = { .verdict = ZB_VERDICT_ASK, .by = ZB_BY_DEFAULT };
+                char *argv[] = { "curl", "x", NULL };
+                CHECK(zb_policy_apply_flag(p, cases[i][0], cases[i][1], &err) == 0);
+                CHECK(zb_policy_set_command(p, 2, argv, &err) == 0);
+                char *req = zb_approval_request_json(p, &d);
+                char *line = zb_audit_line(p, "decision", "00112233aabbccdd", &d, NULL, NULL);
+                json_object *q = req ? json_tokener_parse(req) : NULL, *o = line ? parse_line(line) : NULL, *v;
+                CHECK(q && o);
+                if (q && o) {
+                        const char *qn = get_str(q, "network"), *on = get_str(o, "network");
+                        CHECK(qn && strcmp(qn, cases[i][2]) == 0);
+                        CHECK(on && strcmp(on, cases[i][2]) == 0);
+                        bool allowlist = strcmp(cases[i][0], "--net-allow") == 0;
+                        bool listed = json_object_object_get_ex(q, "network_allow", &v) &&
+                                      json_object_is_type(v, json_type_array) &&
+                                      json_object_array_length(v) == (allowlist ? 1u : 0u);
+                        CHECK(listed);
+                        if (listed && allowlist)
+                                CHECK(strcmp(json_object_get_string(json_object_array_get_idx(v, 0)), "example.test") == 0);
+                }
+                json_object_put(q);
+                json_object_put(o);
+                free(req);
+                free(line);
+                zb_policy_free(p);
+        }
+}
