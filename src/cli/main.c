@@ -1,64 +1,77 @@
-/* zonebox: dispatch to a subcommand. */
+/* zonebox: dispatch to a subcommand. One row of `commands` per subcommand:
+ * its name, its function, and its line of `zonebox --help`; the help text
+ * is printed from the same table, so a command cannot be missing from it. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 
-static const char main_help[] =
-"Usage: zonebox COMMAND [OPTIONS]\n"
-"\n"
-"Run untrusted code and an agent's commands in a Linux sandbox.\n"
-"\n"
-"Commands:\n"
-"  run [OPTIONS] -- CMD...   run one command in a new sandbox\n"
-"  session start|exec|list|stop\n"
-"                            a sandbox that keeps its state between commands\n"
-"  check [OPTIONS]           run attack probes in the sandbox OPTIONS describe\n"
-"  doctor                    what this kernel and user can enforce\n"
-"  export docker|oci|kubernetes [OPTIONS] [-- CMD...]\n"
-"                            the same policy for another engine\n"
-"  diff ID | --list          what a run changed in its cow zones (kept change sets)\n"
-"  commit ID                 apply a change set to the host dirs\n"
-"  discard ID...             drop change sets\n"
-"  gc                        remove cgroups left by killed supervisors\n"
-"  version [--json]          the version; --json: build, libraries, kernel\n"
-"  help                      this text\n"
-"\n"
-"zonebox COMMAND --help shows a command's options.\n";
+/* Usage columns of the command list: a usage longer than USAGE_WIDTH gets
+ * a line of its own, its summary the next line at the same column. */
+#define USAGE_WIDTH 25
+#define SUMMARY_COLUMN (2 + USAGE_WIDTH + 1)
+
+static int cli_help(int argc, char **argv);
+
+static const struct command {
+        const char *name;
+        int (*run)(int argc, char **argv); /* gets argv from the command's name on */
+        const char *usage;                 /* NULL: an alias or internal, not listed */
+        const char *summary;
+} commands[] = {
+        { "run", cli_run, "run [OPTIONS] -- CMD...", "run one command in a new sandbox" },
+        { "session", cli_session, "session start|exec|list|stop", "a sandbox that keeps its state between commands" },
+        { "check", cli_check, "check [OPTIONS]", "run attack probes in the sandbox OPTIONS describe" },
+        { "doctor", cli_doctor, "doctor", "what this kernel and user can enforce" },
+        { "export", cli_export, "export docker|oci|kubernetes [OPTIONS] [-- CMD...]", "the same policy for another engine" },
+        { "diff", cli_diff, "diff ID | --list", "what a run changed in its cow zones (kept change sets)" },
+        { "commit", cli_commit, "commit ID", "apply a change set to the host dirs" },
+        { "discard", cli_discard, "discard ID...", "drop change sets" },
+        { "gc", cli_gc, "gc", "remove cgroups left by killed supervisors" },
+        { "version", cli_version, "version [--json]", "the version; --json: build, libraries, kernel" },
+        { "help", cli_help, "help", "this text" },
+        { "--version", cli_version, NULL, NULL },
+        { "--help", cli_help, NULL, NULL },
+        { "-h", cli_help, NULL, NULL },
+        { "__probe", cli_probe, NULL, NULL }, /* inside a sandbox that zonebox check started */
+};
+
+static void print_help(FILE *f)
+{
+        fputs("Usage: zonebox COMMAND [OPTIONS]\n"
+              "\n"
+              "Run untrusted code and an agent's commands in a Linux sandbox.\n"
+              "\n"
+              "Commands:\n", f);
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+                const struct command *c = &commands[i];
+                if (!c->usage)
+                        continue;
+                if (strlen(c->usage) > USAGE_WIDTH)
+                        fprintf(f, "  %s\n%*s%s\n", c->usage, SUMMARY_COLUMN, "", c->summary);
+                else
+                        fprintf(f, "  %-*s %s\n", USAGE_WIDTH, c->usage, c->summary);
+        }
+        fputs("\nzonebox COMMAND --help shows a command's options.\n", f);
+}
+
+static int cli_help(int argc, char **argv)
+{
+        (void)argc;
+        (void)argv;
+        print_help(stdout);
+        return 0;
+}
 
 int main(int argc, char **argv)
 {
         if (argc < 2) {
-                fputs(main_help, stderr);
+                print_help(stderr);
                 return ZB_EXIT_ERROR;
         }
-        const char *cmd = argv[1];
-        if (strcmp(cmd, "run") == 0)
-                return cli_run(argc - 1, argv + 1);
-        if (strcmp(cmd, "gc") == 0)
-                return cli_gc(argc - 1, argv + 1);
-        if (strcmp(cmd, "diff") == 0)
-                return cli_diff(argc - 1, argv + 1);
-        if (strcmp(cmd, "commit") == 0)
-                return cli_commit(argc - 1, argv + 1);
-        if (strcmp(cmd, "discard") == 0)
-                return cli_discard(argc - 1, argv + 1);
-        if (strcmp(cmd, "session") == 0)
-                return cli_session(argc - 1, argv + 1);
-        if (strcmp(cmd, "check") == 0)
-                return cli_check(argc - 1, argv + 1);
-        if (strcmp(cmd, "doctor") == 0)
-                return cli_doctor(argc - 1, argv + 1);
-        if (strcmp(cmd, "export") == 0)
-                return cli_export(argc - 1, argv + 1);
-        if (strcmp(cmd, "__probe") == 0) /* inside a sandbox that zonebox check started */
-                return cli_probe(argc - 1, argv + 1);
-        if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
-                return cli_version(argc - 1, argv + 1);
-        if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-                fputs(main_help, stdout);
-                return 0;
-        }
-        fprintf(stderr, "zonebox: unknown command '%s' (see zonebox --help)\n", cmd);
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+                if (strcmp(argv[1], commands[i].name) == 0)
+                        return commands[i].run(argc - 1, argv + 1);
+        fprintf(stderr, "zonebox: unknown command '%s' (see zonebox --help)\n", argv[1]);
         return ZB_EXIT_ERROR;
 }

@@ -8,17 +8,17 @@
 #include "units.h"
 
 enum flag_kind {
-        F_KEY,      /* value goes to a config key */
-        F_VOLUME,   /* -v host:dest[:ro|rw] */
-        F_TMPFS,    /* --tmpfs dest[:size=..] */
-        F_ZONE,     /* --zone name=..,mode=..,hostPath=.. */
-        F_ENV,      /* -e KEY[=VALUE] */
-        F_SECOPT,   /* --security-opt ... */
-        F_CAPDROP,  /* --cap-drop ALL */
-        F_ULIMIT,   /* --ulimit fsize=..,nofile=.. */
-        F_NOOP,     /* accepted for Docker compatibility: already the default */
-        F_TRUE,     /* a boolean key set to true */
-        F_NONE,     /* a key set to none */
+        FLAG_KEY,            /* the value goes to a config key */
+        FLAG_VOLUME,         /* -v host:dest[:ro|rw] */
+        FLAG_TMPFS,          /* --tmpfs dest[:size=..] */
+        FLAG_ZONE,           /* --zone name=..,mode=..,hostPath=.. */
+        FLAG_ENV,            /* -e KEY[=VALUE] */
+        FLAG_SECOPT,         /* --security-opt ... */
+        FLAG_CAPDROP,        /* --cap-drop ALL */
+        FLAG_ULIMIT,         /* --ulimit fsize=..,nofile=.. */
+        FLAG_DOCKER_DEFAULT, /* accepted for Docker compatibility: already the default */
+        FLAG_KEY_TRUE,       /* no value: sets a boolean key to true */
+        FLAG_KEY_NONE,       /* no value: sets a key to none */
 };
 
 struct flag {
@@ -30,62 +30,62 @@ struct flag {
 };
 
 static const struct flag flags[] = {
-        { "--network", "--net", F_KEY, "network", true },
-        { "--net-allow", NULL, F_KEY, "network.allow", true },
-        { "--add-host", NULL, F_KEY, "network.hosts", true },
-        { "--proxy-port", NULL, F_KEY, "network.proxy_port", true },
-        { "--memory", "-m", F_KEY, "limits.memory", true },
-        { "--memory-swap", NULL, F_KEY, "limits.memory_swap", true },
-        { "--cpus", NULL, F_KEY, "limits.cpus", true },
-        { "--pids-limit", NULL, F_KEY, "limits.pids", true },
-        { "--timeout", NULL, F_KEY, "limits.wall_time", true },
-        { "--cpu-time", NULL, F_KEY, "limits.cpu_time", true },
-        { "--output-limit", NULL, F_KEY, "limits.output", true },
-        { "--cgroup-parent", NULL, F_KEY, "limits.cgroup_parent", true },
-        { "--allow-unenforced", NULL, F_TRUE, "limits.allow_unenforced", false },
-        { "--output-action", NULL, F_KEY, "limits.output_action", true },
-        { "--device-read-bps", NULL, F_KEY, "limits.device_read_bps", true },
-        { "--device-write-bps", NULL, F_KEY, "limits.device_write_bps", true },
-        { "--device-read-iops", NULL, F_KEY, "limits.device_read_iops", true },
-        { "--device-write-iops", NULL, F_KEY, "limits.device_write_iops", true },
-        { "--zone-read-bps", NULL, F_KEY, "limits.zone_read_bps", true },
-        { "--zone-write-bps", NULL, F_KEY, "limits.zone_write_bps", true },
-        { "--blkio-weight", NULL, F_KEY, "limits.blkio_weight", true },
-        { "--workdir", "-w", F_KEY, "workdir", true },
-        { "--user", "-u", F_KEY, "security.user", true },
-        { "--hostname", NULL, F_KEY, "hostname", true },
-        { "--rootfs", NULL, F_KEY, "rootfs", true },
-        { "--backend", NULL, F_KEY, "backend", true },
-        { "--seccomp", NULL, F_KEY, "security.seccomp", true },
-        { "--seccomp-allow", NULL, F_KEY, "security.seccomp_allow", true },
-        { "--seccomp-deny", NULL, F_KEY, "security.seccomp_deny", true },
-        { "--landlock", NULL, F_KEY, "security.landlock", true },
-        { "--approve-default", NULL, F_KEY, "approval.default", true },
-        { "--allow-cmd", NULL, F_KEY, "approval.allow", true },
-        { "--deny-cmd", NULL, F_KEY, "approval.deny", true },
-        { "--approver", NULL, F_KEY, "approval.command", true },
-        { "--approver-timeout", NULL, F_KEY, "approval.timeout", true },
-        { "--audit-log", NULL, F_KEY, "audit.log", true },
-        { "--volume", "-v", F_VOLUME, NULL, true },
-        { "--cow-dir", NULL, F_KEY, "cow_dir", true },
-        { "--cow-action", NULL, F_KEY, "cow_action", true },
-        { "--tmpfs", NULL, F_TMPFS, NULL, true },
-        { "--zone", NULL, F_ZONE, NULL, true },
-        { "--env", "-e", F_ENV, NULL, true },
-        { "--security-opt", NULL, F_SECOPT, NULL, true },
-        { "--cap-drop", NULL, F_CAPDROP, NULL, true },
-        { "--ulimit", NULL, F_ULIMIT, NULL, true },
-        { "--runtime", NULL, F_KEY, "runtime", true },
-        { "--engine-cli", NULL, F_KEY, "engine_cli", true },
-        { "--image", NULL, F_KEY, "image", true },
-        { "--strict", NULL, F_TRUE, "strict", false },
-        { "--kind", NULL, F_KEY, "kubernetes.kind", true },
-        { "--host-zones", NULL, F_KEY, "kubernetes.host_zones", true },
-        { "--tmp", NULL, F_KEY, "tmp", true },
-        { "--no-tmp", NULL, F_NONE, "tmp", false },
-        { "--read-only", NULL, F_NOOP, NULL, false },
-        { "--rm", NULL, F_NOOP, NULL, false },
-        { "--init", NULL, F_NOOP, NULL, false },
+        { "--network", "--net", FLAG_KEY, "network", true },
+        { "--net-allow", NULL, FLAG_KEY, "network.allow", true },
+        { "--add-host", NULL, FLAG_KEY, "network.hosts", true },
+        { "--proxy-port", NULL, FLAG_KEY, "network.proxy_port", true },
+        { "--memory", "-m", FLAG_KEY, "limits.memory", true },
+        { "--memory-swap", NULL, FLAG_KEY, "limits.memory_swap", true },
+        { "--cpus", NULL, FLAG_KEY, "limits.cpus", true },
+        { "--pids-limit", NULL, FLAG_KEY, "limits.pids", true },
+        { "--timeout", NULL, FLAG_KEY, "limits.wall_time", true },
+        { "--cpu-time", NULL, FLAG_KEY, "limits.cpu_time", true },
+        { "--output-limit", NULL, FLAG_KEY, "limits.output", true },
+        { "--cgroup-parent", NULL, FLAG_KEY, "limits.cgroup_parent", true },
+        { "--allow-unenforced", NULL, FLAG_KEY_TRUE, "limits.allow_unenforced", false },
+        { "--output-action", NULL, FLAG_KEY, "limits.output_action", true },
+        { "--device-read-bps", NULL, FLAG_KEY, "limits.device_read_bps", true },
+        { "--device-write-bps", NULL, FLAG_KEY, "limits.device_write_bps", true },
+        { "--device-read-iops", NULL, FLAG_KEY, "limits.device_read_iops", true },
+        { "--device-write-iops", NULL, FLAG_KEY, "limits.device_write_iops", true },
+        { "--zone-read-bps", NULL, FLAG_KEY, "limits.zone_read_bps", true },
+        { "--zone-write-bps", NULL, FLAG_KEY, "limits.zone_write_bps", true },
+        { "--blkio-weight", NULL, FLAG_KEY, "limits.blkio_weight", true },
+        { "--workdir", "-w", FLAG_KEY, "workdir", true },
+        { "--user", "-u", FLAG_KEY, "security.user", true },
+        { "--hostname", NULL, FLAG_KEY, "hostname", true },
+        { "--rootfs", NULL, FLAG_KEY, "rootfs", true },
+        { "--backend", NULL, FLAG_KEY, "backend", true },
+        { "--seccomp", NULL, FLAG_KEY, "security.seccomp", true },
+        { "--seccomp-allow", NULL, FLAG_KEY, "security.seccomp_allow", true },
+        { "--seccomp-deny", NULL, FLAG_KEY, "security.seccomp_deny", true },
+        { "--landlock", NULL, FLAG_KEY, "security.landlock", true },
+        { "--approve-default", NULL, FLAG_KEY, "approval.default", true },
+        { "--allow-cmd", NULL, FLAG_KEY, "approval.allow", true },
+        { "--deny-cmd", NULL, FLAG_KEY, "approval.deny", true },
+        { "--approver", NULL, FLAG_KEY, "approval.command", true },
+        { "--approver-timeout", NULL, FLAG_KEY, "approval.timeout", true },
+        { "--audit-log", NULL, FLAG_KEY, "audit.log", true },
+        { "--volume", "-v", FLAG_VOLUME, NULL, true },
+        { "--cow-dir", NULL, FLAG_KEY, "cow_dir", true },
+        { "--cow-action", NULL, FLAG_KEY, "cow_action", true },
+        { "--tmpfs", NULL, FLAG_TMPFS, NULL, true },
+        { "--zone", NULL, FLAG_ZONE, NULL, true },
+        { "--env", "-e", FLAG_ENV, NULL, true },
+        { "--security-opt", NULL, FLAG_SECOPT, NULL, true },
+        { "--cap-drop", NULL, FLAG_CAPDROP, NULL, true },
+        { "--ulimit", NULL, FLAG_ULIMIT, NULL, true },
+        { "--runtime", NULL, FLAG_KEY, "runtime", true },
+        { "--engine-cli", NULL, FLAG_KEY, "engine_cli", true },
+        { "--image", NULL, FLAG_KEY, "image", true },
+        { "--strict", NULL, FLAG_KEY_TRUE, "strict", false },
+        { "--kind", NULL, FLAG_KEY, "kubernetes.kind", true },
+        { "--host-zones", NULL, FLAG_KEY, "kubernetes.host_zones", true },
+        { "--tmp", NULL, FLAG_KEY, "tmp", true },
+        { "--no-tmp", NULL, FLAG_KEY_NONE, "tmp", false },
+        { "--read-only", NULL, FLAG_DOCKER_DEFAULT, NULL, false },
+        { "--rm", NULL, FLAG_DOCKER_DEFAULT, NULL, false },
+        { "--init", NULL, FLAG_DOCKER_DEFAULT, NULL, false },
 };
 
 static const struct flag *flag_find(const char *name)
@@ -326,31 +326,31 @@ int zb_policy_apply_flag(struct zb_policy *p, const char *flag, const char *valu
         if (f->takes_value && !value)
                 return zb_error_set(err, EINVAL, "%s: needs a value", flag);
         switch (f->kind) {
-        case F_KEY:
+        case FLAG_KEY:
                 return zb_policy_set_key(p, f->key, value, flag, NULL, err);
-        case F_VOLUME:
+        case FLAG_VOLUME:
                 return parse_volume(p, flag, value, err);
-        case F_TMPFS:
+        case FLAG_TMPFS:
                 return parse_tmpfs(p, flag, value, err);
-        case F_ZONE:
+        case FLAG_ZONE:
                 return parse_zone(p, flag, value, err);
-        case F_ENV:
+        case FLAG_ENV:
                 return parse_env(p, flag, value, err);
-        case F_SECOPT:
+        case FLAG_SECOPT:
                 return parse_secopt(p, flag, value, err);
-        case F_CAPDROP:
+        case FLAG_CAPDROP:
                 if (strcasecmp(value, "ALL") != 0)
                         return zb_error_set(err, EINVAL,
                                             "%s: only ALL is supported (zonebox always drops every capability)",
                                             flag);
                 return 0;
-        case F_ULIMIT:
+        case FLAG_ULIMIT:
                 return parse_ulimit(p, flag, value, err);
-        case F_NOOP:
+        case FLAG_DOCKER_DEFAULT:
                 return 0;
-        case F_TRUE:
+        case FLAG_KEY_TRUE:
                 return zb_policy_set_key(p, f->key, "true", flag, NULL, err);
-        case F_NONE:
+        case FLAG_KEY_NONE:
                 return zb_policy_set_key(p, f->key, "none", flag, NULL, err);
         }
         return zb_error_set(err, EINVAL, "%s: unhandled flag", flag);

@@ -374,34 +374,8 @@ static bool inspect(const struct docker_run *d, bool *oom, char **error)
 /* docker run exits with the container's code (128+N for signal N), or 125
  * when the engine failed, 126 when the command cannot be invoked, 127 when
  * it is not found: the conventions zonebox's own exit codes follow. */
-static void map_status(const struct eng_exit *ex, bool oom, char *engine_error, struct zb_result *r)
-{
-        int code = WIFEXITED(ex->status) ? WEXITSTATUS(ex->status) : 128 + WTERMSIG(ex->status);
-        r->oom_killed = oom;
-        if (ex->timed_out) {
-                r->status = ZB_STATUS_TIMEOUT;
-                r->signal = SIGKILL;
-        } else if (ex->output_killed) {
-                r->status = ZB_STATUS_OUTPUT_LIMIT;
-                r->signal = SIGKILL;
-        } else if (oom) {
-                r->status = ZB_STATUS_OOM;
-                r->signal = SIGKILL;
-        } else if (code == 125 || code == 126 || code == 127) {
-                r->status = ZB_STATUS_SETUP_ERROR;
-                r->setup_kind = code == 127 ? ZB_SETUP_NOT_FOUND : code == 126 ? ZB_SETUP_NOT_EXEC : ZB_SETUP_FAILED;
-                if (engine_error && *engine_error)
-                        r->error = zb_asprintf("backend docker: %s", engine_error);
-                else if (code == 125)
-                        r->error = strdup("backend docker: the engine could not start the container (exit 125)");
-        } else if (code > 128 && code < 128 + 65) {
-                r->status = ZB_STATUS_SIGNALED;
-                r->signal = code - 128;
-        } else {
-                r->status = ZB_STATUS_EXITED;
-                r->exit_code = code;
-        }
-}
+static const struct eng_exit_rules docker_exit = { .backend = "docker", .oom_any_exit = true,
+                                                   .exit_125_engine = true };
 
 static int chown_tree(const char *path, uid_t id, struct zb_error *err)
 {
@@ -508,7 +482,8 @@ int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_err
                 bool oom = false;
                 _cleanup_(freep) char *engine_error = NULL;
                 inspect(&ctx, &oom, &engine_error);
-                map_status(&ex, oom, engine_error, r);
+                r->oom_killed = oom;
+                eng_exit_status(&ex, &docker_exit, engine_error, r);
                 if (p->limits.wall_time_ms)
                         eng_apply(&n, "wall_time");
                 eng_notes_to_result(&n, r);

@@ -120,6 +120,22 @@ int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *e
 int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(void *ctx),
                     int (*on_signal)(void *ctx, int sig), void *ctx, struct zb_result *r,
                     struct eng_exit *ex, struct zb_error *err);
+/* How an engine's CLI reports its own failures in its exit status. */
+struct eng_exit_rules {
+        const char *backend;    /* "docker", "oci": names the backend in the result's error */
+        bool oom_any_exit;      /* r->oom_killed came from the engine itself (docker inspect's
+                                 * OOMKilled): the run is OOM whatever its exit; else (a
+                                 * cgroup's oom_kill count) only a SIGKILL death is */
+        bool exit_125_engine;   /* 125: the engine could not start the container (docker run) */
+};
+/* The verdict of an engine's run from its CLI's exit EX, in R: timeout,
+ * output limit, OOM (R->oom_killed is set before), setup error (126: the
+ * command cannot be invoked, 127: not found, 125 where RULES say so;
+ * ENGINE_ERROR, if any, is the engine's message), a signal (128+N, the
+ * convention of docker run and runc, which cannot tell an exit(137) from a
+ * SIGKILL: read as a signal, as Docker users do), or the exit code. */
+void eng_exit_status(const struct eng_exit *ex, const struct eng_exit_rules *rules,
+                     const char *engine_error, struct zb_result *r);
 /* Run a short helper command (inspect, rm, kill), stdout captured (up to
  * 64 KiB, NULL if not wanted), stderr to *errout if not NULL; returns its exit code, or -errno. */
 int eng_exec_simple(char *const *argv, char **out, char **errout);

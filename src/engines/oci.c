@@ -552,31 +552,9 @@ static void read_accounting(const char *rel, struct zb_result *r)
 }
 
 /* Exit status of `RUNTIME run`: the container's code, 128+N when its
- * process was killed by signal N (runc's convention, which cannot tell an
- * exit(137) from a SIGKILL: read as a signal, as Docker users do). */
-static void map_status(const struct eng_exit *ex, struct zb_result *r)
-{
-        int code = WIFEXITED(ex->status) ? WEXITSTATUS(ex->status) : 128 + WTERMSIG(ex->status);
-        if (ex->timed_out) {
-                r->status = ZB_STATUS_TIMEOUT;
-                r->signal = SIGKILL;
-        } else if (ex->output_killed) {
-                r->status = ZB_STATUS_OUTPUT_LIMIT;
-                r->signal = SIGKILL;
-        } else if (r->oom_killed && (code == 128 + SIGKILL || code == 137)) {
-                r->status = ZB_STATUS_OOM;
-                r->signal = SIGKILL;
-        } else if (code > 128 && code < 128 + 65) {
-                r->status = ZB_STATUS_SIGNALED;
-                r->signal = code - 128;
-        } else if (code == 127 || code == 126) {
-                r->status = ZB_STATUS_SETUP_ERROR;
-                r->setup_kind = code == 127 ? ZB_SETUP_NOT_FOUND : ZB_SETUP_NOT_EXEC;
-        } else {
-                r->status = ZB_STATUS_EXITED;
-                r->exit_code = code;
-        }
-}
+ * process was killed by signal N. The OOM count comes from the container's
+ * cgroup (read_accounting), so only a SIGKILL death is an OOM. */
+static const struct eng_exit_rules oci_exit = { .backend = "oci" };
 
 int eng_oci_gc(const char *runtime, unsigned *removed)
 {
@@ -702,7 +680,7 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
         ret = eng_exec_policy(p, argv, on_timeout, on_signal, &ctx, r, &ex, err);
         if (ret == 0) {
                 read_accounting(cg, r);
-                map_status(&ex, r);
+                eng_exit_status(&ex, &oci_exit, NULL, r);
                 runtime_error(log, r);
                 if (p->limits.wall_time_ms)
                         eng_apply(&n, "wall_time");

@@ -222,6 +222,36 @@ int eng_exec_simple(char *const *argv, char **out, char **errout)
         return 128 + WTERMSIG(ex.status);
 }
 
+void eng_exit_status(const struct eng_exit *ex, const struct eng_exit_rules *rules,
+                     const char *engine_error, struct zb_result *r)
+{
+        int code = WIFEXITED(ex->status) ? WEXITSTATUS(ex->status) : 128 + WTERMSIG(ex->status);
+        if (ex->timed_out) {
+                r->status = ZB_STATUS_TIMEOUT;
+                r->signal = SIGKILL;
+        } else if (ex->output_killed) {
+                r->status = ZB_STATUS_OUTPUT_LIMIT;
+                r->signal = SIGKILL;
+        } else if (r->oom_killed && (rules->oom_any_exit || code == 128 + SIGKILL)) {
+                r->status = ZB_STATUS_OOM;
+                r->signal = SIGKILL;
+        } else if (code == 126 || code == 127 || (code == 125 && rules->exit_125_engine)) {
+                r->status = ZB_STATUS_SETUP_ERROR;
+                r->setup_kind = code == 127 ? ZB_SETUP_NOT_FOUND : code == 126 ? ZB_SETUP_NOT_EXEC : ZB_SETUP_FAILED;
+                if (engine_error && *engine_error)
+                        r->error = zb_asprintf("backend %s: %s", rules->backend, engine_error);
+                else if (code == 125)
+                        r->error = zb_asprintf("backend %s: the engine could not start the container (exit 125)",
+                                               rules->backend);
+        } else if (code > 128 && code < 128 + 65) {
+                r->status = ZB_STATUS_SIGNALED;
+                r->signal = code - 128;
+        } else {
+                r->status = ZB_STATUS_EXITED;
+                r->exit_code = code;
+        }
+}
+
 int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(void *ctx),
                     int (*on_signal)(void *ctx, int sig), void *ctx, struct zb_result *r,
                     struct eng_exit *ex, struct zb_error *err)

@@ -13,7 +13,11 @@
  *
  * Names are "zonebox-<supervisor pid>-<its start time>-<seq>", so a cgroup
  * whose supervisor is gone is recognisable and removed by the next start
- * (and by `zonebox gc`). The parsers below are pure and unit-tested. */
+ * (and by `zonebox gc`). The parsers below are pure and unit-tested.
+ *
+ * Files: cgroup_parse.c the pure parsers, cgroup_fs.c control files,
+ * layout, teardown and gc, cgroup.c placement, limits and the run's
+ * lifetime; cgroup_int.h what they share. */
 #ifndef ZB_NS_CGROUP_H
 #define ZB_NS_CGROUP_H
 

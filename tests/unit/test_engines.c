@@ -409,3 +409,85 @@ TEST(engines_shell_quote_and_formats)
         CHECK(eng_container_orphaned("zonebox-999999999-1-0") == 1);
         CHECK(eng_container_orphaned("someone-else") == -1);
 }
+
+/* The verdict of an engine run from its CLI's exit (eng_exit_status), with
+ * the conventions the docker and oci backends declare: docker's OOMKilled
+ * decides whatever the exit, and its exit 125 is the engine's failure; an
+ * oci run is OOM only when its process died by SIGKILL, and 125 is the
+ * command's own exit code. */
+static const struct eng_exit_rules docker_rules = { .backend = "docker", .oom_any_exit = true,
+                                                    .exit_125_engine = true };
+static const struct eng_exit_rules oci_rules = { .backend = "oci" };
+
+static struct zb_result *verdict(const struct eng_exit_rules *rules, int wstatus, bool timed_out,
+                                 bool output_killed, bool oom, const char *engine_error)
+{
+        struct eng_exit ex = { .status = wstatus, .timed_out = timed_out, .output_killed = output_killed };
+        struct zb_result *r = zb_result_new(rules->backend);
+        CHECK(r != NULL);
+        r->oom_killed = oom;
+        eng_exit_status(&ex, rules, engine_error, r);
+        return r;
+}
+
+#define EXITED(code) ((code) << 8)
+#define KILLED(sig) (sig)
+
+TEST(engines_exit_status)
+{
+        const struct eng_exit_rules *both[] = { &docker_rules, &oci_rules };
+        for (size_t i = 0; i < ARRAY_SIZE(both); i++) {
+                const struct eng_exit_rules *k = both[i];
+                struct zb_result *r = verdict(k, EXITED(3), false, false, false, NULL);
+                CHECK(r->status == ZB_STATUS_EXITED && r->exit_code == 3 && !r->error);
+                zb_result_free(r);
+                /* The wall time and the output cap win over whatever the CLI said. */
+                r = verdict(k, EXITED(0), true, false, true, NULL);
+                CHECK(r->status == ZB_STATUS_TIMEOUT && r->signal == SIGKILL);
+                zb_result_free(r);
+                r = verdict(k, EXITED(137), false, true, false, NULL);
+                CHECK(r->status == ZB_STATUS_OUTPUT_LIMIT && r->signal == SIGKILL);
+                zb_result_free(r);
+                /* 128+N from the CLI, or the CLI itself killed: signal N. */
+                r = verdict(k, EXITED(128 + SIGTERM), false, false, false, NULL);
+                CHECK(r->status == ZB_STATUS_SIGNALED && r->signal == SIGTERM);
+                zb_result_free(r);
+                r = verdict(k, KILLED(SIGINT), false, false, false, NULL);
+                CHECK(r->status == ZB_STATUS_SIGNALED && r->signal == SIGINT);
+                zb_result_free(r);
+                /* 126, 127: the command could not be run. */
+                r = verdict(k, EXITED(127), false, false, false, NULL);
+                CHECK(r->status == ZB_STATUS_SETUP_ERROR && r->setup_kind == ZB_SETUP_NOT_FOUND && !r->error);
+                zb_result_free(r);
+                r = verdict(k, EXITED(126), false, false, false, NULL);
+                CHECK(r->status == ZB_STATUS_SETUP_ERROR && r->setup_kind == ZB_SETUP_NOT_EXEC);
+                zb_result_free(r);
+                /* An OOM kill is SIGKILL for both. */
+                r = verdict(k, EXITED(137), false, false, true, NULL);
+                CHECK(r->status == ZB_STATUS_OOM && r->signal == SIGKILL && r->oom_killed);
+                zb_result_free(r);
+        }
+
+        /* docker: inspect's OOMKilled decides, whatever the exit. */
+        struct zb_result *r = verdict(&docker_rules, EXITED(1), false, false, true, NULL);
+        CHECK(r->status == ZB_STATUS_OOM);
+        zb_result_free(r);
+        /* oci: an oom_kill count with an ordinary exit is not an OOM verdict. */
+        r = verdict(&oci_rules, EXITED(1), false, false, true, NULL);
+        CHECK(r->status == ZB_STATUS_EXITED && r->exit_code == 1 && r->oom_killed);
+        zb_result_free(r);
+
+        /* docker: 125 is the engine's failure, with its message if it gave one. */
+        r = verdict(&docker_rules, EXITED(125), false, false, false, NULL);
+        CHECK(r->status == ZB_STATUS_SETUP_ERROR && r->setup_kind == ZB_SETUP_FAILED);
+        CHECK_STR_CONTAINS(r->error, "backend docker: the engine could not start the container (exit 125)");
+        zb_result_free(r);
+        r = verdict(&docker_rules, EXITED(127), false, false, false, "no such image");
+        CHECK(r->status == ZB_STATUS_SETUP_ERROR && r->setup_kind == ZB_SETUP_NOT_FOUND);
+        CHECK(r->error && strcmp(r->error, "backend docker: no such image") == 0);
+        zb_result_free(r);
+        /* oci: 125 is the command's own exit code. */
+        r = verdict(&oci_rules, EXITED(125), false, false, false, NULL);
+        CHECK(r->status == ZB_STATUS_EXITED && r->exit_code == 125 && !r->error);
+        zb_result_free(r);
+}

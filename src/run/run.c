@@ -1,13 +1,16 @@
-/* zb_run: validate once, decide whether the command may run and log that,
- * then hand the policy to its backend and log the outcome. A refused
- * command never reaches a backend: no namespace, no cgroup, no mount. */
+/* The run dispatcher, the one layer above both backends: zb_run validates
+ * once, decides whether the command may run and logs that, then hands the
+ * policy to its backend (ns/ or engines/) and logs the outcome. A refused
+ * command never reaches a backend: no namespace, no cgroup, no mount.
+ * zb_gc removes what killed supervisors left. Nothing below includes this
+ * directory: core/ is pure, ns/ and engines/ build on core/ only. */
+#include "../core/gate.h"
+#include "../core/policy.h"
+#include "../core/result.h"
+#include "../engines/engines.h"
 #include "../ns/cgroup.h"
 #include "../ns/ns.h"
 #include "../ns/quota.h"
-#include "../engines/engines.h"
-#include "gate.h"
-#include "policy.h"
-#include "result.h"
 
 static int run_backend(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
 {
