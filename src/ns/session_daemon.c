@@ -248,7 +248,12 @@ static int exec_relays(struct sess_client *c, int fds[4], int cmd_fds[3])
         for (int k = 0; k < 2; k++) {
                 int pp[2];
                 struct sess_relay *rl = &c->io[k];
-                if (pipe2(pp, O_CLOEXEC) < 0 || !(rl->buf = malloc(RELAY_BUF))) {
+                bool piped = pipe2(pp, O_CLOEXEC) == 0;
+                if (!piped || !(rl->buf = malloc(RELAY_BUF))) {
+                        if (piped) {
+                                close(pp[0]);
+                                close(pp[1]);
+                        }
                         for (int j = 1; j <= k; j++)
                                 if (cmd_fds[j] >= 0)
                                         close(cmd_fds[j]);
