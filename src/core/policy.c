@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "../ns/cow.h"
-#include "../ns/proxy.h"
+#include "allowlist.h"
 #include "../ns/session.h"
 #include "policy.h"
 
