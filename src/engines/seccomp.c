@@ -13,7 +13,6 @@
  * checked against the policy's own filter on every syscall and probe before
  * it is used: a difference fails closed, naming the syscall. */
 #define _GNU_SOURCE
-#include <linux/audit.h>
 #include <linux/netlink.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -21,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "../core/seccomp_names.h"
 #include "../ns/seccomp.h"
 #include "engine.h"
 
@@ -139,14 +139,6 @@ uint32_t eng_bpf_eval(const struct sock_fprog *prog, uint32_t arch, int nr, cons
         return SECCOMP_RET_KILL_PROCESS; /* the kernel refuses such a program */
 }
 
-static int mode_call_arg(const char *name)
-{
-        for (size_t i = 0; i < ARRAY_SIZE(ns_mode_calls); i++)
-                if (strcmp(ns_mode_calls[i].name, name) == 0)
-                        return (int)ns_mode_calls[i].arg;
-        return -1;
-}
-
 /* ---- probes ---- */
 
 static const uint64_t probe_values[] = {
@@ -193,38 +185,18 @@ static bool arg_dependent(const struct sock_fprog *prog, uint32_t arch, int nr, 
 
 /* ---- OCI JSON pieces ---- */
 
-static const struct {
-        uint32_t audit;
-        const char *name;
-} arch_names[] = {
-        { AUDIT_ARCH_X86_64, "SCMP_ARCH_X86_64" },   { AUDIT_ARCH_I386, "SCMP_ARCH_X86" },
-        { AUDIT_ARCH_AARCH64, "SCMP_ARCH_AARCH64" }, { AUDIT_ARCH_ARM, "SCMP_ARCH_ARM" },
-        { AUDIT_ARCH_PPC64LE, "SCMP_ARCH_PPC64LE" }, { AUDIT_ARCH_S390X, "SCMP_ARCH_S390X" },
-        { AUDIT_ARCH_RISCV64, "SCMP_ARCH_RISCV64" },
-};
-
+/* libseccomp's name for this machine's arch ("SCMP_ARCH_X86_64"). */
 static const char *native_arch_name(void)
 {
-        uint32_t a = seccomp_arch_native();
-        for (size_t i = 0; i < ARRAY_SIZE(arch_names); i++)
-                if (arch_names[i].audit == a)
-                        return arch_names[i].name;
-        return NULL;
+        const struct sc_arch *a = sc_arch_of(seccomp_arch_native());
+        return a ? a->scmp : NULL;
 }
 
 static void action_to_json(json_object *o, uint32_t action)
 {
         uint32_t kind = action & SECCOMP_RET_ACTION_FULL, data = action & SECCOMP_RET_DATA;
-        const char *name = "SCMP_ACT_KILL_PROCESS";
-        switch (kind) {
-        case SECCOMP_RET_ALLOW: name = "SCMP_ACT_ALLOW"; break;
-        case SECCOMP_RET_ERRNO: name = "SCMP_ACT_ERRNO"; break;
-        case SECCOMP_RET_TRAP: name = "SCMP_ACT_TRAP"; break;
-        case SECCOMP_RET_LOG: name = "SCMP_ACT_LOG"; break;
-        case SECCOMP_RET_KILL_THREAD: name = "SCMP_ACT_KILL_THREAD"; break;
-        case SECCOMP_RET_TRACE: name = "SCMP_ACT_TRACE"; break;
-        }
-        json_object_object_add(o, "action", json_object_new_string(name));
+        const char *name = sc_action_name(action);
+        json_object_object_add(o, "action", json_object_new_string(name ? name : "SCMP_ACT_KILL_PROCESS"));
         if (kind == SECCOMP_RET_ERRNO || kind == SECCOMP_RET_TRACE)
                 json_object_object_add(o, "errnoRet", json_object_new_int((int)data));
 }
@@ -314,11 +286,11 @@ static int argument_rules(json_object *calls, const char *name)
                 }
                 add_rule(calls, name, SECCOMP_RET_ERRNO | EAFNOSUPPORT,
                          args1(0, AF_NETLINK, 0, "SCMP_CMP_GT"));
-        } else if (mode_call_arg(name) >= 0) {
+        } else if (ns_mode_call_arg(name) >= 0) {
                 add_rule(calls, name, SECCOMP_RET_ALLOW,
-                         args1((unsigned)mode_call_arg(name), NS_SETID_MODE_BITS, 0, "SCMP_CMP_MASKED_EQ"));
+                         args1((unsigned)ns_mode_call_arg(name), NS_SETID_MODE_BITS, 0, "SCMP_CMP_MASKED_EQ"));
         } else if (strcmp(name, "personality") == 0) {
-                static const uint64_t allowed[] = { 0x0, 0x0008, 0x20000, 0x20008, 0xffffffff };
+                static const uint64_t allowed[] = NS_PERSONALITY_ALLOW;
                 for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
                         add_rule(calls, name, SECCOMP_RET_ALLOW, args1(0, allowed[i], 0, "SCMP_CMP_EQ"));
         } else {
@@ -391,19 +363,10 @@ static int derive_from_filter(const struct sock_fprog *prog, json_object *calls,
 
 /* ---- Docker JSON profile files ---- */
 
+/* A (Docker's "amd64" or libseccomp's "SCMP_ARCH_X86_64") is this machine's arch. */
 static bool is_native(const char *a)
 {
-        static const struct { const char *docker, *scmp; } m[] = {
-                { "amd64", "SCMP_ARCH_X86_64" }, { "x86", "SCMP_ARCH_X86" },
-                { "arm64", "SCMP_ARCH_AARCH64" }, { "arm", "SCMP_ARCH_ARM" },
-                { "ppc64le", "SCMP_ARCH_PPC64LE" }, { "s390x", "SCMP_ARCH_S390X" },
-                { "riscv64", "SCMP_ARCH_RISCV64" },
-        };
-        const char *native = native_arch_name();
-        for (size_t i = 0; native && i < ARRAY_SIZE(m); i++)
-                if (strcmp(m[i].scmp, native) == 0 && (strcmp(a, m[i].docker) == 0 || strcmp(a, m[i].scmp) == 0))
-                        return true;
-        return false;
+        return sc_arch_named(a, seccomp_arch_native());
 }
 
 static bool any_native(json_object *arr)
