@@ -75,7 +75,7 @@ static int recv_listener(int chan)
         return fd;
 }
 
-static _Noreturn void serve(struct proxy *px, int chan, int sig_fd)
+static _Noreturn void serve(struct proxy_process *px, int chan, int sig_fd)
 {
         struct pollfd pf[3] = { { .fd = sig_fd, .events = POLLIN }, { .fd = chan, .events = POLLIN },
                                 { .fd = -1, .events = POLLIN } };
@@ -168,7 +168,7 @@ static _Noreturn void proxy_fail(int ready, const char *what)
 /* The host's own addresses, which a name from DNS may not lead to (the
  * proxy is in the host's network namespace: a service bound to 0.0.0.0 is
  * reachable at each). Best effort; connect_any checks again (to_self). */
-static void own_addresses(struct proxy *px)
+static void own_addresses(struct proxy_process *px)
 {
         struct ifaddrs *ifa = NULL;
         char buf[INET6_ADDRSTRLEN];
@@ -192,7 +192,7 @@ static void own_addresses(struct proxy *px)
  * NSS modules), nothing else of the filesystem. seccomp: the sandbox's
  * default profile without exec, ptrace, other processes' memory, bind or
  * listen. Run as root (then as nobody) or as an ordinary user alike. */
-static void confine(struct proxy *px, int ready)
+static void confine(struct proxy_process *px, int ready)
 {
         char res[PATH_MAX], hosts[PATH_MAX], msg[256];
         const char *res_dir = realpath("/etc/resolv.conf", res) ? dirname(res) : "/etc";
@@ -213,7 +213,7 @@ static void confine(struct proxy *px, int ready)
                 proxy_fail(ready, "layer seccomp");
 }
 
-static _Noreturn void proxy_main(struct proxy *px, int chan, int ready)
+static _Noreturn void proxy_main(struct proxy_process *px, int chan, int ready)
 {
         sigset_t all, term;
         int keep[] = { chan, ready, px->audit_fd };
@@ -247,7 +247,7 @@ static _Noreturn void proxy_main(struct proxy *px, int chan, int ready)
         serve(px, chan, sig_fd);
 }
 
-static int proxy_build(struct proxy *px, const struct zb_policy *p, struct zb_error *err)
+static int proxy_build(struct proxy_process *px, const struct zb_policy *p, struct zb_error *err)
 {
         const char *why;
         px->p = p;
@@ -278,7 +278,7 @@ static int proxy_build(struct proxy *px, const struct zb_policy *p, struct zb_er
         return 0;
 }
 
-static void proxy_release(struct proxy *px)
+static void proxy_release(struct proxy_process *px)
 {
         zb_seccomp_free(&px->filter);
         free(px->rules);
@@ -310,7 +310,7 @@ static int wait_ready(int ready, struct zb_error *err)
 int ns_proxy_start(struct ns_proxy *px, const struct zb_policy *p, int *child_fd,
                    struct zb_error *err)
 {
-        struct proxy run = { 0 };
+        struct proxy_process run = { 0 };
         int chan[2] = { -1, -1 }, ready[2] = { -1, -1 };
         int r;
 

@@ -60,11 +60,11 @@ struct ns_proxy_counts {
         uint64_t failed;  /* bad requests (400, 405, 408, 431), no resolution or connection (502), too many (503) */
 };
 
-struct ns_proxy_shared;
+struct ns_proxy_shared_counts;
 
 struct ns_proxy {
         pid_t pid;                      /* the proxy process; 0 once reaped */
-        struct ns_proxy_shared *shared; /* its counters (MAP_SHARED) */
+        struct ns_proxy_shared_counts *shared; /* its counters (MAP_SHARED) */
 };
 
 /* Fork the proxy and return once it is ready (or failed, with ERR).

@@ -34,7 +34,7 @@
 #define AUDIT_DENY_INTERVAL_NS 200000000ull
 
 struct conn {
-        struct proxy *px;
+        struct proxy_process *px;
         int fd;
         uint64_t id;
         uint64_t start_ns;
@@ -91,7 +91,7 @@ static void reply(int fd, int status, const char *body)
 }
 
 /* PX->audit_lock held (proxy_int.h). */
-void proxy_audit_summary(struct proxy *px)
+void proxy_audit_summary(struct proxy_process *px)
 {
         char reason[160];
         if (!px->audit_suppressed)
@@ -108,7 +108,7 @@ void proxy_audit_summary(struct proxy *px)
 
 /* Whether a refusal gets its own line: the sandbox decides how many
  * connections it tries, and the log is the host's. */
-static bool audit_deny_allowed(struct proxy *px)
+static bool audit_deny_allowed(struct proxy_process *px)
 {
         uint64_t now = zb_now_ns();
         bool ok;
@@ -497,7 +497,7 @@ static void conn_handle(struct conn *c)
 static void *conn_main(void *arg)
 {
         struct conn *c = arg;
-        struct proxy *px = c->px;
+        struct proxy_process *px = c->px;
         conn_handle(c);
         close(c->fd);
         free(c);
@@ -505,7 +505,7 @@ static void *conn_main(void *arg)
         return NULL;
 }
 
-void proxy_conn_start(struct proxy *px, int fd)
+void proxy_conn_start(struct proxy_process *px, int fd)
 {
         struct conn *c = calloc(1, sizeof(*c));
         pthread_attr_t attr;
