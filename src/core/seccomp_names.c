@@ -1,4 +1,4 @@
-/* Seccomp's architecture and action names (seccomp_names.h): the one table
+/* Seccomp's architecture, action and comparison names (seccomp_names.h): the one table
  * the JSON profile reader (src/ns/seccomp_json.c) and the engines' profile
  * writer (src/engines/seccomp.c) share. Pure data and lookups. */
 #include <linux/seccomp.h>
@@ -46,6 +46,16 @@ static const struct sc_action actions[] = {
         { "SCMP_ACT_LOG", SCMP_ACT_LOG, false },
 };
 
+static const struct {
+        const char *name;
+        enum scmp_compare op;
+} ops[] = {
+        { "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
+        { "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
+        { "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+        { "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
+};
+
 const struct sc_arch *sc_arch_find(const char *name)
 {
         for (size_t i = 0; i < ARRAY_SIZE(sc_arches); i++)
@@ -84,5 +94,21 @@ const char *sc_action_name(uint32_t action)
         for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
                 if ((actions[i].action & SECCOMP_RET_ACTION_FULL) == (action & SECCOMP_RET_ACTION_FULL))
                         return actions[i].name;
+        return NULL;
+}
+
+int sc_op_find(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+                if (strcmp(ops[i].name, name) == 0)
+                        return (int)ops[i].op;
+        return -1;
+}
+
+const char *sc_op_name(int op)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+                if ((int)ops[i].op == op)
+                        return ops[i].name;
         return NULL;
 }

@@ -1,4 +1,4 @@
-/* Seccomp's names for architectures and actions, as Docker and OCI JSON
+/* Seccomp's names for architectures, actions and comparisons, as Docker and OCI JSON
  * profiles spell them. One table for both sides: the namespace backend
  * reads profiles (src/ns/seccomp_json.c) and the engines write them
  * (src/engines/seccomp.c), so a name one side writes is a name the other
@@ -38,5 +38,10 @@ struct sc_action {
 const struct sc_action *sc_action_find(const char *name);
 /* The name of ACTION's kind (its data ignored); NULL if none. */
 const char *sc_action_name(uint32_t action);
+
+/* An argument comparison (args[].op): the enum scmp_compare value a
+ * profile names NAME ("SCMP_CMP_MASKED_EQ"), or -1; and back. */
+int sc_op_find(const char *name);
+const char *sc_op_name(int op);
 
 #endif

@@ -220,17 +220,9 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *na
         return 0;
 }
 
-/* Allow name unless the low 32 bits of argument arg are one of deny[]. The
- * kernel reads ioctl's request as an unsigned int, so a compare on the whole
- * 64-bit register could be dodged by setting the high bits. libseccomp takes
- * one comparison per argument per rule, and refuses a rule whose action is
- * the default (EPERM), so the allowed complement is built instead: one
- * MASKED_EQ rule per largest subtree of the 32-bit value space (the top
- * `level` bits fixed to `prefix`) that holds no denied value, about 32
- * rules per denied value. */
-static int allow_unless_low32(scmp_filter_ctx ctx, int nr, const char *name, unsigned arg,
-                              const uint32_t *deny, size_t n, unsigned level, uint32_t prefix,
-                              struct zb_error *err)
+/* The subtrees below LEVEL (the top LEVEL bits fixed to PREFIX). */
+static int low32_complement(const uint32_t *deny, size_t n, unsigned level, uint32_t prefix,
+                            ns_low32_emit *emit, void *ctx)
 {
         uint32_t fixed = level == 0 ? 0 : ~0u << (32 - level);
         bool hit = false;
@@ -238,28 +230,48 @@ static int allow_unless_low32(scmp_filter_ctx ctx, int nr, const char *name, uns
         for (size_t i = 0; i < n; i++)
                 if ((deny[i] & fixed) == prefix)
                         hit = true;
-        if (!hit) {
-                struct scmp_arg_cmp cmp = { .arg = arg, .op = SCMP_CMP_MASKED_EQ,
-                                            .datum_a = fixed, .datum_b = prefix };
-                return add_rule(ctx, SCMP_ACT_ALLOW, nr, name, level ? 1 : 0, &cmp, err);
-        }
+        if (!hit)
+                return emit(ctx, fixed, prefix);
         if (level == 32)
                 return 0; /* exactly a denied value */
-        int r = allow_unless_low32(ctx, nr, name, arg, deny, n, level + 1, prefix, err);
+        int r = low32_complement(deny, n, level + 1, prefix, emit, ctx);
         if (r < 0)
                 return r;
-        return allow_unless_low32(ctx, nr, name, arg, deny, n, level + 1,
-                                  prefix | (1u << (31 - level)), err);
+        return low32_complement(deny, n, level + 1, prefix | (1u << (31 - level)), emit, ctx);
 }
 
+int ns_low32_complement(const uint32_t *deny, size_t n, ns_low32_emit *emit, void *ctx)
+{
+        return low32_complement(deny, n, 0, 0, emit, ctx);
+}
+
+struct ioctl_emit {
+        scmp_filter_ctx filter;
+        int nr;
+        struct zb_error *err;
+};
+
+static int ioctl_allow(void *ctx, uint32_t mask, uint32_t prefix)
+{
+        const struct ioctl_emit *e = ctx;
+        struct scmp_arg_cmp cmp = { .arg = 1, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = prefix };
+        return add_rule(e->filter, SCMP_ACT_ALLOW, e->nr, "ioctl", mask ? 1 : 0, &cmp, e->err);
+}
+
+/* ioctl allowed unless the low 32 bits of its request are one of
+ * NS_IOCTL_DENY (seccomp.h says why): the kernel reads the request as an
+ * unsigned int, so a compare on the whole 64-bit register could be dodged
+ * by setting the high bits. libseccomp takes one comparison per argument
+ * per rule, and refuses a rule whose action is the default (EPERM), so the
+ * allowed complement is built instead (ns_low32_complement). */
 static int ioctl_rules(scmp_filter_ctx ctx, struct zb_error *err)
 {
-        static const uint32_t deny[] = NS_IOCTL_DENY; /* seccomp.h says why */
+        static const uint32_t deny[] = NS_IOCTL_DENY;
         bool raw;
-        int nr = ns_syscall_number("ioctl", &raw);
-        if (nr < 0)
+        struct ioctl_emit e = { .filter = ctx, .nr = ns_syscall_number("ioctl", &raw), .err = err };
+        if (e.nr < 0)
                 return 0;
-        return allow_unless_low32(ctx, nr, "ioctl", 1, deny, ARRAY_SIZE(deny), 0, 0, err);
+        return ns_low32_complement(deny, ARRAY_SIZE(deny), ioctl_allow, &e);
 }
 
 

@@ -10,6 +10,7 @@
 #include <linux/filter.h>
 #include <sys/ioctl.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct zb_error;
 
@@ -43,6 +44,15 @@ struct zb_error;
                 TIOCSTI, TIOCLINUX, BTRFS_IOC_SUBVOL_CREATE, BTRFS_IOC_SUBVOL_CREATE_V2,     \
                         BTRFS_IOC_SNAP_CREATE, BTRFS_IOC_SNAP_CREATE_V2                      \
         }
+
+/* The 32-bit values outside DENY[0..N) as MASKED_EQ comparisons: EMIT is
+ * called, in order, for each largest subtree of the value space that holds
+ * no denied value, with the top bits in MASK fixed to PREFIX (MASK 0: the
+ * whole space), about 32 calls per denied value. Stops at EMIT's first
+ * negative return, and returns it. The default filter's ioctl rules and
+ * the engines' JSON profile are both written from this walk. */
+typedef int ns_low32_emit(void *ctx, uint32_t mask, uint32_t prefix);
+int ns_low32_complement(const uint32_t *deny, size_t n, ns_low32_emit *emit, void *ctx);
 
 /* Set-user-id and set-group-id modes are refused (EPERM) in the mode
  * argument of the calls seccomp.c lists (chmod, open, mknod, ...): a file

@@ -258,16 +258,6 @@ static int entry_applies(const struct profile *pr, struct json_object *call, con
         return 1;
 }
 
-static const struct {
-        const char *name;
-        enum scmp_compare op;
-} ops[] = {
-        { "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
-        { "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
-        { "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
-        { "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
-};
-
 static int parse_arg(const struct profile *pr, struct json_object *v, const char *where,
                      struct scmp_arg_cmp *out)
 {
@@ -299,12 +289,11 @@ static int parse_arg(const struct profile *pr, struct json_object *v, const char
         if (two && (r = to_uint(pr, two, what, UINT64_MAX, &out->datum_b)) < 0)
                 return r;
         const char *name = json_object_get_string(op);
-        for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-                if (strcmp(ops[i].name, name) == 0) {
-                        out->op = ops[i].op;
-                        return 0;
-                }
-        return profile_error(pr, EINVAL, "%s.op: unknown operator '%s'", where, name);
+        int cmp = sc_op_find(name);
+        if (cmp < 0)
+                return profile_error(pr, EINVAL, "%s.op: unknown operator '%s'", where, name);
+        out->op = (enum scmp_compare)cmp;
+        return 0;
 }
 
 /* One syscall of one entry. Arguments on distinct indexes are ANDed in one
