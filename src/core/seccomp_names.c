@@ -105,10 +105,10 @@ int sc_op_find(const char *name)
         return -1;
 }
 
-const char *sc_op_name(int op)
+const char *sc_op_name(unsigned op)
 {
         for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-                if ((int)ops[i].op == op)
+                if ((unsigned)ops[i].op == op)
                         return ops[i].name;
         return NULL;
 }

@@ -42,6 +42,6 @@ const char *sc_action_name(uint32_t action);
 /* An argument comparison (args[].op): the enum scmp_compare value a
  * profile names NAME ("SCMP_CMP_MASKED_EQ"), or -1; and back. */
 int sc_op_find(const char *name);
-const char *sc_op_name(int op);
+const char *sc_op_name(unsigned op);
 
 #endif
