@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <strings.h>
 
-#include "../ns/proxy.h"
+#include "allowlist.h"
 #include "approval.h"
 #include "keys.h"
 #include "units.h"

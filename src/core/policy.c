@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "../ns/proxy.h"
+#include "allowlist.h"
 #include "paths.h"
 #include "policy.h"
 

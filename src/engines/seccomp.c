@@ -13,7 +13,6 @@
  * checked against the policy's own filter on every syscall and probe before
  * it is used: a difference fails closed, naming the syscall. */
 #define _GNU_SOURCE
-#include <linux/audit.h>
 #include <linux/netlink.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -21,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "../core/seccomp_names.h"
 #include "../ns/seccomp.h"
 #include "engine.h"
 
@@ -139,14 +139,6 @@ uint32_t eng_bpf_eval(const struct sock_fprog *prog, uint32_t arch, int nr, cons
         return SECCOMP_RET_KILL_PROCESS; /* the kernel refuses such a program */
 }
 
-static int mode_call_arg(const char *name)
-{
-        for (size_t i = 0; i < ARRAY_SIZE(ns_mode_calls); i++)
-                if (strcmp(ns_mode_calls[i].name, name) == 0)
-                        return (int)ns_mode_calls[i].arg;
-        return -1;
-}
-
 /* ---- probes ---- */
 
 static const uint64_t probe_values[] = {
@@ -193,49 +185,29 @@ static bool arg_dependent(const struct sock_fprog *prog, uint32_t arch, int nr, 
 
 /* ---- OCI JSON pieces ---- */
 
-static const struct {
-        uint32_t audit;
-        const char *name;
-} arch_names[] = {
-        { AUDIT_ARCH_X86_64, "SCMP_ARCH_X86_64" },   { AUDIT_ARCH_I386, "SCMP_ARCH_X86" },
-        { AUDIT_ARCH_AARCH64, "SCMP_ARCH_AARCH64" }, { AUDIT_ARCH_ARM, "SCMP_ARCH_ARM" },
-        { AUDIT_ARCH_PPC64LE, "SCMP_ARCH_PPC64LE" }, { AUDIT_ARCH_S390X, "SCMP_ARCH_S390X" },
-        { AUDIT_ARCH_RISCV64, "SCMP_ARCH_RISCV64" },
-};
-
+/* libseccomp's name for this machine's arch ("SCMP_ARCH_X86_64"). */
 static const char *native_arch_name(void)
 {
-        uint32_t a = seccomp_arch_native();
-        for (size_t i = 0; i < ARRAY_SIZE(arch_names); i++)
-                if (arch_names[i].audit == a)
-                        return arch_names[i].name;
-        return NULL;
+        const struct sc_arch *a = sc_arch_of(seccomp_arch_native());
+        return a ? a->scmp : NULL;
 }
 
 static void action_to_json(json_object *o, uint32_t action)
 {
         uint32_t kind = action & SECCOMP_RET_ACTION_FULL, data = action & SECCOMP_RET_DATA;
-        const char *name = "SCMP_ACT_KILL_PROCESS";
-        switch (kind) {
-        case SECCOMP_RET_ALLOW: name = "SCMP_ACT_ALLOW"; break;
-        case SECCOMP_RET_ERRNO: name = "SCMP_ACT_ERRNO"; break;
-        case SECCOMP_RET_TRAP: name = "SCMP_ACT_TRAP"; break;
-        case SECCOMP_RET_LOG: name = "SCMP_ACT_LOG"; break;
-        case SECCOMP_RET_KILL_THREAD: name = "SCMP_ACT_KILL_THREAD"; break;
-        case SECCOMP_RET_TRACE: name = "SCMP_ACT_TRACE"; break;
-        }
-        json_object_object_add(o, "action", json_object_new_string(name));
+        const char *name = sc_action_name(action);
+        json_object_object_add(o, "action", json_object_new_string(name ? name : "SCMP_ACT_KILL_PROCESS"));
         if (kind == SECCOMP_RET_ERRNO || kind == SECCOMP_RET_TRACE)
                 json_object_object_add(o, "errnoRet", json_object_new_int((int)data));
 }
 
-static json_object *arg_json(unsigned index, uint64_t value, uint64_t two, const char *op)
+static json_object *arg_json(unsigned index, uint64_t value, uint64_t two, enum scmp_compare op)
 {
         json_object *a = json_object_new_object();
         json_object_object_add(a, "index", json_object_new_int((int)index));
         json_object_object_add(a, "value", json_object_new_uint64(value));
         json_object_object_add(a, "valueTwo", json_object_new_uint64(two));
-        json_object_object_add(a, "op", json_object_new_string(op));
+        json_object_object_add(a, "op", json_object_new_string(sc_op_name(op)));
         return a;
 }
 
@@ -252,7 +224,7 @@ static void add_rule(json_object *calls, const char *name, uint32_t action, json
         json_object_array_add(calls, r);
 }
 
-static json_object *args1(unsigned index, uint64_t value, uint64_t two, const char *op)
+static json_object *args1(unsigned index, uint64_t value, uint64_t two, enum scmp_compare op)
 {
         json_object *a = json_object_new_array();
         json_object_array_add(a, arg_json(index, value, two, op));
@@ -262,65 +234,53 @@ static json_object *args1(unsigned index, uint64_t value, uint64_t two, const ch
 /* ---- the default profile's argument filters (see src/ns/seccomp.c) ---- */
 
 
-/* ioctl: allowed unless the low 32 bits of the request are TIOCSTI or
- * TIOCLINUX, written as the allowed complement (one MASKED_EQ per subtree
- * of the 32-bit space that holds no denied value). */
-static void ioctl_complement(json_object *calls, const uint32_t *deny, size_t n, unsigned level,
-                             uint32_t prefix)
+/* ioctl: allowed unless the low 32 bits of the request are one of
+ * NS_IOCTL_DENY, written as the allowed complement, rule by rule as the
+ * namespace backend's filter has it (ns_low32_complement). */
+static int ioctl_allow(void *calls, uint32_t mask, uint32_t prefix)
 {
-        uint32_t fixed = level == 0 ? 0 : ~0u << (32 - level);
-        bool hit = false;
-        for (size_t i = 0; i < n; i++)
-                hit |= (deny[i] & fixed) == prefix;
-        if (!hit) {
-                add_rule(calls, "ioctl", SECCOMP_RET_ALLOW,
-                         level ? args1(1, fixed, prefix, "SCMP_CMP_MASKED_EQ") : NULL);
-                return;
-        }
-        if (level == 32)
-                return;
-        ioctl_complement(calls, deny, n, level + 1, prefix);
-        ioctl_complement(calls, deny, n, level + 1, prefix | (1u << (31 - level)));
+        add_rule(calls, "ioctl", SECCOMP_RET_ALLOW, mask ? args1(1, mask, prefix, SCMP_CMP_MASKED_EQ) : NULL);
+        return 0;
 }
 
 static int argument_rules(json_object *calls, const char *name)
 {
         if (strcmp(name, "clone") == 0) {
                 add_rule(calls, name, SECCOMP_RET_ALLOW,
-                         args1(CLONE_FLAGS_ARG, NS_FLAGS_CLONE, 0, "SCMP_CMP_MASKED_EQ"));
+                         args1(CLONE_FLAGS_ARG, NS_FLAGS_CLONE, 0, SCMP_CMP_MASKED_EQ));
         } else if (strcmp(name, "unshare") == 0) {
                 add_rule(calls, name, SECCOMP_RET_ALLOW,
-                         args1(0, NS_FLAGS_UNSHARE, 0, "SCMP_CMP_MASKED_EQ"));
+                         args1(0, NS_FLAGS_UNSHARE, 0, SCMP_CMP_MASKED_EQ));
         } else if (strcmp(name, "ioctl") == 0) {
                 static const uint32_t deny[] = NS_IOCTL_DENY;
-                ioctl_complement(calls, deny, ARRAY_SIZE(deny), 0, 0);
+                ns_low32_complement(deny, ARRAY_SIZE(deny), ioctl_allow, calls);
         } else if (strcmp(name, "socket") == 0) {
                 for (uint64_t fam = 0; fam <= AF_NETLINK; fam++) {
                         if (fam == AF_UNIX || fam == AF_INET || fam == AF_INET6) {
-                                add_rule(calls, name, SECCOMP_RET_ALLOW, args1(0, fam, 0, "SCMP_CMP_EQ"));
+                                add_rule(calls, name, SECCOMP_RET_ALLOW, args1(0, fam, 0, SCMP_CMP_EQ));
                         } else if (fam == AF_NETLINK) {
                                 for (int ne = 0; ne < 2; ne++) {
                                         json_object *a = json_object_new_array();
-                                        json_object_array_add(a, arg_json(0, fam, 0, "SCMP_CMP_EQ"));
+                                        json_object_array_add(a, arg_json(0, fam, 0, SCMP_CMP_EQ));
                                         json_object_array_add(a, arg_json(2, NETLINK_ROUTE, 0,
-                                                                          ne ? "SCMP_CMP_NE" : "SCMP_CMP_EQ"));
+                                                                          ne ? SCMP_CMP_NE : SCMP_CMP_EQ));
                                         add_rule(calls, name,
                                                  ne ? SECCOMP_RET_ERRNO | EPROTONOSUPPORT : SECCOMP_RET_ALLOW, a);
                                 }
                         } else {
                                 add_rule(calls, name, SECCOMP_RET_ERRNO | EAFNOSUPPORT,
-                                         args1(0, fam, 0, "SCMP_CMP_EQ"));
+                                         args1(0, fam, 0, SCMP_CMP_EQ));
                         }
                 }
                 add_rule(calls, name, SECCOMP_RET_ERRNO | EAFNOSUPPORT,
-                         args1(0, AF_NETLINK, 0, "SCMP_CMP_GT"));
-        } else if (mode_call_arg(name) >= 0) {
+                         args1(0, AF_NETLINK, 0, SCMP_CMP_GT));
+        } else if (ns_mode_call_arg(name) >= 0) {
                 add_rule(calls, name, SECCOMP_RET_ALLOW,
-                         args1((unsigned)mode_call_arg(name), NS_SETID_MODE_BITS, 0, "SCMP_CMP_MASKED_EQ"));
+                         args1((unsigned)ns_mode_call_arg(name), NS_SETID_MODE_BITS, 0, SCMP_CMP_MASKED_EQ));
         } else if (strcmp(name, "personality") == 0) {
-                static const uint64_t allowed[] = { 0x0, 0x0008, 0x20000, 0x20008, 0xffffffff };
+                static const uint64_t allowed[] = NS_PERSONALITY_ALLOW;
                 for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
-                        add_rule(calls, name, SECCOMP_RET_ALLOW, args1(0, allowed[i], 0, "SCMP_CMP_EQ"));
+                        add_rule(calls, name, SECCOMP_RET_ALLOW, args1(0, allowed[i], 0, SCMP_CMP_EQ));
         } else {
                 return -ENOENT;
         }
@@ -391,19 +351,10 @@ static int derive_from_filter(const struct sock_fprog *prog, json_object *calls,
 
 /* ---- Docker JSON profile files ---- */
 
+/* A (Docker's "amd64" or libseccomp's "SCMP_ARCH_X86_64") is this machine's arch. */
 static bool is_native(const char *a)
 {
-        static const struct { const char *docker, *scmp; } m[] = {
-                { "amd64", "SCMP_ARCH_X86_64" }, { "x86", "SCMP_ARCH_X86" },
-                { "arm64", "SCMP_ARCH_AARCH64" }, { "arm", "SCMP_ARCH_ARM" },
-                { "ppc64le", "SCMP_ARCH_PPC64LE" }, { "s390x", "SCMP_ARCH_S390X" },
-                { "riscv64", "SCMP_ARCH_RISCV64" },
-        };
-        const char *native = native_arch_name();
-        for (size_t i = 0; native && i < ARRAY_SIZE(m); i++)
-                if (strcmp(m[i].scmp, native) == 0 && (strcmp(a, m[i].docker) == 0 || strcmp(a, m[i].scmp) == 0))
-                        return true;
-        return false;
+        return sc_arch_named(a, seccomp_arch_native());
 }
 
 static bool any_native(json_object *arr)
@@ -590,7 +541,7 @@ int eng_seccomp_oci(const struct zb_policy *p, struct json_object **out, struct 
                 return r;
         if (is_default) {
                 o = json_object_new_object();
-                json_object_object_add(o, "defaultAction", json_object_new_string("SCMP_ACT_ERRNO"));
+                json_object_object_add(o, "defaultAction", json_object_new_string(sc_action_name(SCMP_ACT_ERRNO(0))));
                 json_object_object_add(o, "defaultErrnoRet", json_object_new_int(EPERM));
                 json_object *arches = json_object_new_array();
                 json_object_array_add(arches, json_object_new_string(native_arch_name()));

@@ -1,11 +1,12 @@
-/* network.allow: the proxy that runs outside the sandbox (proxy.c). The
- * sandbox keeps its own network namespace with only loopback; its child
- * makes a listener on 127.0.0.1:PORT there and hands it over, so the proxy,
- * in the host's network namespace, accepts what the sandbox connects to it
- * and connects out only to allowed host:port pairs.
+/* network.allow: the proxy that runs outside the sandbox. The sandbox keeps
+ * its own network namespace with only loopback; its child makes a listener
+ * on 127.0.0.1:PORT there and hands it over, so the proxy, in the host's
+ * network namespace, accepts what the sandbox connects to it and connects
+ * out only to allowed host:port pairs.
  *
- * The parsing and matching below are pure functions (unit tests, fuzzing);
- * the zb_net_* ones also serve validation (src/core/policy.c). */
+ * The allowlist's entries, names and addresses: src/core/allowlist.h. The
+ * request parser (pure; unit tests, fuzzing): proxy_request.c. The process
+ * (start, confinement, stop): proxy.c; one connection: proxy_conn.c. */
 #ifndef ZB_NS_PROXY_H
 #define ZB_NS_PROXY_H
 
@@ -17,42 +18,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define ZB_NET_NAME_MAX 253     /* a DNS name, without the trailing dot */
+#include "../core/allowlist.h"
+
 #define ZB_PROXY_HEAD_MAX 16384 /* request line and headers */
-
-/* An address: AF_INET (4 bytes used) or AF_INET6. IPv4-mapped IPv6
- * addresses are kept as AF_INET, so [::ffff:127.0.0.1] is 127.0.0.1. */
-struct zb_net_addr {
-        int family;
-        unsigned char bytes[16];
-};
-
-/* One network.allow entry: HOST, HOST:PORT, *.DOMAIN[:PORT], an IPv4
- * literal or [IPv6] literal, with :* for any port. */
-struct zb_net_rule {
-        char host[ZB_NET_NAME_MAX + 1]; /* lowercase; the DOMAIN of *.DOMAIN; "" for an IP */
-        bool wildcard;                  /* *.DOMAIN: one or more labels below DOMAIN */
-        struct zb_net_addr ip;          /* family 0 unless an IP literal */
-        uint16_t port;                  /* 0: 80 and 443 */
-        bool any_port;                  /* :* */
-};
-
-/* Parse one entry. 0, or -EINVAL with *WHY (a static string). */
-int zb_net_rule_parse(const char *s, struct zb_net_rule *out, const char **why);
-/* network.hosts entry NAME:IP (split at the first ':'; IPv6 may be bracketed). */
-int zb_net_pin_parse(const char *s, char name[ZB_NET_NAME_MAX + 1], struct zb_net_addr *ip,
-                     const char **why);
-/* The index of the first rule that allows HOST (normalized: lowercase name
- * without trailing dot, or an IP literal without brackets) on PORT; -1 none. */
-int zb_net_rules_match(const struct zb_net_rule *rules, size_t n, const char *host, uint16_t port);
-/* HOST as an IP literal ("1.2.3.4", "::1"): true and *OUT filled. */
-bool zb_net_ip_literal(const char *host, struct zb_net_addr *out);
-/* Loopback, link-local, private (RFC 1918, ULA, CGNAT), unspecified,
- * multicast, broadcast or reserved: what a name from DNS may not lead to.
- * Returns a short name of the class, or NULL for an ordinary address. */
-const char *zb_net_addr_internal(const struct zb_net_addr *a);
-/* The text form of A (inet_ntop), into BUF. */
-const char *zb_net_addr_str(const struct zb_net_addr *a, char *buf, size_t size);
 
 /* ---- one proxy request ---- */
 
@@ -92,11 +60,11 @@ struct ns_proxy_counts {
         uint64_t failed;  /* bad requests (400, 405, 408, 431), no resolution or connection (502), too many (503) */
 };
 
-struct ns_proxy_shared;
+struct ns_proxy_shared_counts;
 
 struct ns_proxy {
         pid_t pid;                      /* the proxy process; 0 once reaped */
-        struct ns_proxy_shared *shared; /* its counters (MAP_SHARED) */
+        struct ns_proxy_shared_counts *shared; /* its counters (MAP_SHARED) */
 };
 
 /* Fork the proxy and return once it is ready (or failed, with ERR).

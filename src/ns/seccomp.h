@@ -1,7 +1,8 @@
 /* Syscalls: the seccomp layer. The BPF program is built with libseccomp in
  * the supervisor, before clone, from the built-in "default" profile or a
  * Docker/OCI JSON profile; the command process installs it as its last step
- * before execve. See seccomp.c for what the default profile allows. */
+ * before execve. See seccomp.c for what the default profile allows,
+ * seccomp_json.c for how a JSON profile is read. */
 #ifndef ZB_NS_SECCOMP_H
 #define ZB_NS_SECCOMP_H
 
@@ -9,6 +10,7 @@
 #include <linux/filter.h>
 #include <sys/ioctl.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct zb_error;
 
@@ -43,19 +45,30 @@ struct zb_error;
                         BTRFS_IOC_SNAP_CREATE, BTRFS_IOC_SNAP_CREATE_V2                      \
         }
 
+/* The 32-bit values outside DENY[0..N) as MASKED_EQ comparisons: EMIT is
+ * called, in order, for each largest subtree of the value space that holds
+ * no denied value, with the top bits in MASK fixed to PREFIX (MASK 0: the
+ * whole space), about 32 calls per denied value. Stops at EMIT's first
+ * negative return, and returns it. The default filter's ioctl rules and
+ * the engines' JSON profile are both written from this walk. */
+typedef int ns_low32_emit(void *ctx, uint32_t mask, uint32_t prefix);
+int ns_low32_complement(const uint32_t *deny, size_t n, ns_low32_emit *emit, void *ctx);
+
 /* Set-user-id and set-group-id modes are refused (EPERM) in the mode
- * argument of these calls: a file the command creates in an idmapped zone
- * belongs on the host to the zone's owner (root, for a root-owned dir), so
- * a set-id bit would make a set-id file of that owner there. openat2 keeps
- * its mode in a struct, out of a filter's reach. */
+ * argument of the calls seccomp.c lists (chmod, open, mknod, ...): a file
+ * the command creates in an idmapped zone belongs on the host to the zone's
+ * owner (root, for a root-owned dir), so a set-id bit would make a set-id
+ * file of that owner there. openat2 keeps its mode in a struct, out of a
+ * filter's reach. */
 #define NS_SETID_MODE_BITS 06000u
-static const struct {
-        const char *name;
-        unsigned arg; /* the mode's argument index */
-} ns_mode_calls[] = {
-        { "chmod", 1 }, { "fchmod", 1 }, { "fchmodat", 2 }, { "fchmodat2", 2 }, { "creat", 1 },
-        { "open", 2 },  { "openat", 3 }, { "mknod", 1 },    { "mknodat", 2 },
-};
+/* The index of NAME's mode argument if it is one of those calls, else -1. */
+int ns_mode_call_arg(const char *name);
+
+/* personality(2) values the default filter allows, Docker's: PER_LINUX,
+ * PER_LINUX32, UNAME26, UNAME26|PER_LINUX32, and 0xffffffff (query).
+ * Others (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE) weaken the address-space
+ * hardening. */
+#define NS_PERSONALITY_ALLOW { 0x0, 0x0008, 0x20000, 0x20008, 0xffffffff }
 
 /* allow and deny replace whatever the profile says about a name, argument
  * filters included: allow "clone" lifts the namespace-flag check. deny wins

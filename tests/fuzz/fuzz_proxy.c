@@ -1,8 +1,9 @@
-/* The network.allow proxy's parsers (src/ns/proxy.h): request heads from
- * the sandbox (untrusted), allowlist entries and network.hosts pins. Besides
- * memory safety: a parsed request has a valid host and port, its rewritten
- * head is one clean head ending the same way; an error has a reason; an
- * entry that parses allows what it names. */
+/* The network.allow proxy's parsers: request heads from the sandbox
+ * (untrusted; src/ns/proxy_request.c), allowlist entries and network.hosts
+ * pins (src/core/allowlist.c). Besides memory safety: a parsed request has
+ * a valid host and port, its rewritten head is one clean head ending the
+ * same way; an error has a reason; an entry that parses allows what it
+ * names. */
 #include "fuzz.h"
 
 #include "ns/proxy.h"

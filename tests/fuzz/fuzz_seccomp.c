@@ -1,8 +1,8 @@
-/* Docker/OCI seccomp profiles (--seccomp FILE, security.seccomp): JSON that
- * users copy from elsewhere. zb_seccomp_build_json is zb_seccomp_build's
- * path for a profile after the file is read (capped at 4 MiB). On success
- * the program must be one the kernel would take: 1..BPF_MAXINSNS
- * instructions. */
+/* Docker/OCI seccomp profiles (--seccomp FILE, security.seccomp; read by
+ * src/ns/seccomp_json.c): JSON that users copy from elsewhere.
+ * zb_seccomp_build_json is zb_seccomp_build's path for a profile after the
+ * file is read (capped at 4 MiB). On success the program must be one the
+ * kernel would take: 1..BPF_MAXINSNS instructions. */
 #include <linux/bpf_common.h>
 
 #include "fuzz.h"

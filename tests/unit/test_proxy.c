@@ -1,6 +1,7 @@
-/* network.allow (src/ns/proxy.c): allowlist entries, matching, the
- * internal-address guard, proxy request parsing and rewriting, and the
- * policy side (keys, validation, environment, result JSON, audit lines). */
+/* network.allow: allowlist entries, matching and the internal-address
+ * guard (src/core/allowlist.c), proxy request parsing and rewriting
+ * (src/ns/proxy_request.c), and the policy side (keys, validation,
+ * environment, result JSON, audit lines). */
 #include <arpa/inet.h>
 #include <json-c/json.h>
 

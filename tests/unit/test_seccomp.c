@@ -1,8 +1,8 @@
-/* Seccomp layer (src/ns/seccomp.c): the default profile and JSON profiles
- * build; bad profiles are refused with the key named; and in a forked child
- * that installs the real filter (after no_new_privs, as the command process
- * does) each denied syscall fails the way the design says while ordinary
- * ones keep working. */
+/* Seccomp layer (src/ns/seccomp.c, seccomp_json.c): the default profile
+ * and JSON profiles build; bad profiles are refused with the key named;
+ * and in a forked child that installs the real filter (after
+ * no_new_privs, as the command process does) each denied syscall fails
+ * the way the design says while ordinary ones keep working. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
