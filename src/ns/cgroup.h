@@ -121,4 +121,12 @@ int ns_cgroup_migration_cost(struct ns_cg_cost *c, struct zb_error *err);
 /* Remove stale zonebox cgroups under our cgroups (and PARENT if given). */
 int ns_cgroup_gc(const char *parent, unsigned *removed, struct zb_error *err);
 
+/* Reaping what dead supervisors left (cgroup_fs.c): each dir under DIR whose
+ * name PARSE reads as (supervisor pid, start time), that supervisor gone, is
+ * handed to REAP(path, v2); REMOVED (may be NULL) counts REAP's successes.
+ * The cgroup gc removes zonebox-* cgroups, systemd.c kills stale scopes. */
+typedef bool (*cg_name_parse_fn)(const char *name, pid_t *pid, unsigned long long *start);
+typedef int (*cg_reap_fn)(const char *path, bool v2);
+void cg_gc_stale(const char *dir, bool v2, cg_name_parse_fn parse, cg_reap_fn reap, unsigned *removed);
+
 #endif

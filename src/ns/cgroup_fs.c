@@ -240,8 +240,11 @@ static int remove_cgroup(const char *dir, bool v2)
         return cg_remove_dir(dir);
 }
 
-/* Stale zonebox cgroups directly under DIR: their supervisor is gone. */
-void cg_gc_dir(const char *dir, bool v2, unsigned *removed)
+/* Each entry directly under DIR whose name PARSE reads as a supervisor's
+ * (pid, start time) while that supervisor is gone: REAP(path, V2), counted
+ * in REMOVED (may be NULL) when it returns 0. Shared by the cgroup gc and
+ * systemd.c's scopes. */
+void cg_gc_stale(const char *dir, bool v2, cg_name_parse_fn parse, cg_reap_fn reap, unsigned *removed)
 {
         _cleanup_(closedirp) DIR *d = opendir(dir);
         struct dirent *e;
@@ -250,17 +253,21 @@ void cg_gc_dir(const char *dir, bool v2, unsigned *removed)
         while ((e = readdir(d))) {
                 pid_t pid;
                 unsigned long long start;
-                if (e->d_type != DT_DIR || !zb_cg_name_parse(e->d_name, &pid, &start) ||
-                    supervisor_alive(pid, start))
+                if (e->d_type != DT_DIR || !parse(e->d_name, &pid, &start) || supervisor_alive(pid, start))
                         continue;
                 char path[PATH_MAX];
                 if (cg_join(path, sizeof(path), dir, e->d_name) < 0)
                         continue;
-                if (remove_cgroup(path, v2) == 0 && removed)
+                if (reap(path, v2) == 0 && removed)
                         (*removed)++;
         }
 }
 
+/* Stale zonebox cgroups directly under DIR: their supervisor is gone. */
+void cg_gc_dir(const char *dir, bool v2, unsigned *removed)
+{
+        cg_gc_stale(dir, v2, zb_cg_name_parse, remove_cgroup, removed);
+}
 
 int ns_cgroup_gc(const char *parent, unsigned *removed, struct zb_error *err)
 {

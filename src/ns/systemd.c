@@ -145,29 +145,25 @@ bool ns_systemd_available(char *why, size_t size)
         return true;
 }
 
+/* A stale scope: killed (systemd removes it once it is empty). */
+static int kill_scope(const char *path, bool v2)
+{
+        (void)v2;
+        char file[PATH_MAX];
+        if (snprintf(file, sizeof(file), "%s/cgroup.kill", path) >= (int)sizeof(file))
+                return -ENAMETOOLONG;
+        int fd = open(file, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = write(fd, "1", 1) == 1 ? 0 : -errno;
+        close(fd);
+        return r;
+}
+
 /* Kill the stale zonebox scopes directly under DIR. */
 static void gc_scopes(const char *dir, unsigned *removed)
 {
-        _cleanup_(closedirp) DIR *d = opendir(dir);
-        struct dirent *e;
-        if (!d)
-                return;
-        while ((e = readdir(d))) {
-                pid_t pid;
-                unsigned long long start, now;
-                char path[PATH_MAX];
-                if (e->d_type != DT_DIR || !scope_name_parse(e->d_name, &pid, &start) ||
-                    (ns_proc_start_time(pid, &now) == 0 && now == start))
-                        continue;
-                if (snprintf(path, sizeof(path), "%s/%s/cgroup.kill", dir, e->d_name) >= (int)sizeof(path))
-                        continue;
-                int fd = open(path, O_WRONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                if (write(fd, "1", 1) == 1 && removed)
-                        (*removed)++;
-                close(fd);
-        }
+        cg_gc_stale(dir, true, scope_name_parse, kill_scope, removed);
 }
 
 void ns_systemd_gc(unsigned *removed)
