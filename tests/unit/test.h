@@ -14,12 +14,12 @@ extern int test_failed_checks;
 void test_skip(const char *why);
 
 #define TEST(name)                                                              \
-        static void name(void);                                                 \
+        static void test_##name(void);                                          \
         __attribute__((constructor)) static void register_##name(void)          \
         {                                                                       \
-                test_register(#name, name);                                     \
+                test_register(#name, test_##name);                              \
         }                                                                       \
-        static void name(void)
+        static void test_##name(void)
 
 #define CHECK(cond)                                                             \
         do {                                                                    \
