@@ -53,9 +53,9 @@ bool net_name_normalize(const char *s, size_t n, char out[ZB_NET_NAME_MAX + 1])
         return true;
 }
 
-bool zb_net_ip_literal(const char *host, struct zb_net_addr *out)
+bool net_ip_literal(const char *host, struct net_addr *out)
 {
-        struct zb_net_addr a = { 0 };
+        struct net_addr a = { 0 };
         if (inet_pton(AF_INET, host, a.bytes) == 1) {
                 a.family = AF_INET;
         } else if (inet_pton(AF_INET6, host, a.bytes) == 1) {
@@ -73,7 +73,7 @@ bool zb_net_ip_literal(const char *host, struct zb_net_addr *out)
         return true;
 }
 
-const char *zb_net_addr_str(const struct zb_net_addr *a, char *buf, size_t size)
+const char *net_addr_str(const struct net_addr *a, char *buf, size_t size)
 {
         if (!inet_ntop(a->family, a->bytes, buf, (socklen_t)size))
                 snprintf(buf, size, "?");
@@ -108,7 +108,7 @@ static const char *v4_internal(const unsigned char *b)
         return NULL;
 }
 
-const char *zb_net_addr_internal(const struct zb_net_addr *a)
+const char *net_addr_internal(const struct net_addr *a)
 {
         static const unsigned char zero[16] = { 0 };
         static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
@@ -166,14 +166,14 @@ bool net_port_parse(const char *s, size_t n, uint16_t *out)
 }
 
 /* "[v6]" (brackets included, N bytes) into A. */
-bool net_ip_bracketed(const char *s, size_t n, struct zb_net_addr *a)
+bool net_ip_bracketed(const char *s, size_t n, struct net_addr *a)
 {
         char buf[64];
         if (n < 3 || n - 2 >= sizeof(buf) || s[0] != '[' || s[n - 1] != ']')
                 return false;
         memcpy(buf, s + 1, n - 2);
         buf[n - 2] = '\0';
-        return strchr(buf, ':') && zb_net_ip_literal(buf, a);
+        return strchr(buf, ':') && net_ip_literal(buf, a);
 }
 
 /* ------------------------------------------------------------ allowlist entries */
@@ -185,7 +185,7 @@ static int rule_fail(const char **why, const char *msg)
 }
 
 /* HOST (S[0..N)): a name, *.DOMAIN, or an IPv4 literal. */
-static int rule_host(const char *s, size_t n, struct zb_net_rule *r, const char **why)
+static int rule_host(const char *s, size_t n, struct net_rule *r, const char **why)
 {
         char buf[ZB_NET_NAME_MAX + 2];
         if (n == 1 && s[0] == '*')
@@ -200,7 +200,7 @@ static int rule_host(const char *s, size_t n, struct zb_net_rule *r, const char 
         if (n < sizeof(buf)) {
                 memcpy(buf, s, n);
                 buf[n] = '\0';
-                if (!r->wildcard && zb_net_ip_literal(buf, &r->ip))
+                if (!r->wildcard && net_ip_literal(buf, &r->ip))
                         return 0;
         }
         if (!net_name_normalize(s, n, r->host))
@@ -211,9 +211,9 @@ static int rule_host(const char *s, size_t n, struct zb_net_rule *r, const char 
         return 0;
 }
 
-int zb_net_rule_parse(const char *s, struct zb_net_rule *out, const char **why)
+int net_rule_parse(const char *s, struct net_rule *out, const char **why)
 {
-        struct zb_net_rule r = { 0 };
+        struct net_rule r = { 0 };
         size_t n = s ? strlen(s) : 0;
         const char *port = NULL;
         size_t hn = n;
@@ -247,7 +247,7 @@ int zb_net_rule_parse(const char *s, struct zb_net_rule *out, const char **why)
         return 0;
 }
 
-int zb_net_pin_parse(const char *s, char name[ZB_NET_NAME_MAX + 1], struct zb_net_addr *ip,
+int net_pin_parse(const char *s, char name[ZB_NET_NAME_MAX + 1], struct net_addr *ip,
                      const char **why)
 {
         const char *colon = s ? strchr(s, ':') : NULL;
@@ -257,25 +257,25 @@ int zb_net_pin_parse(const char *s, char name[ZB_NET_NAME_MAX + 1], struct zb_ne
                 return rule_fail(why, "not a host name");
         const char *a = colon + 1;
         size_t n = strlen(a);
-        if ((a[0] == '[' && net_ip_bracketed(a, n, ip)) || (a[0] != '[' && zb_net_ip_literal(a, ip)))
+        if ((a[0] == '[' && net_ip_bracketed(a, n, ip)) || (a[0] != '[' && net_ip_literal(a, ip)))
                 return 0;
         return rule_fail(why, "not an IPv4 or IPv6 address");
 }
 
-bool net_addr_eq(const struct zb_net_addr *a, const struct zb_net_addr *b)
+bool net_addr_eq(const struct net_addr *a, const struct net_addr *b)
 {
         return a->family == b->family &&
                memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-int zb_net_rules_match(const struct zb_net_rule *rules, size_t n, const char *host, uint16_t port)
+int net_rules_match(const struct net_rule *rules, size_t n, const char *host, uint16_t port)
 {
-        struct zb_net_addr ip;
-        bool is_ip = zb_net_ip_literal(host, &ip);
+        struct net_addr ip;
+        bool is_ip = net_ip_literal(host, &ip);
         size_t hl = strlen(host);
 
         for (size_t i = 0; i < n; i++) {
-                const struct zb_net_rule *r = &rules[i];
+                const struct net_rule *r = &rules[i];
                 bool port_ok = r->any_port || (r->port ? r->port == port : port == 80 || port == 443);
                 if (!port_ok)
                         continue;

@@ -29,10 +29,10 @@ void appr_set_reason(char *dst, size_t size, const char *fmt, ...)
         vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
         /* Reasons quote the command and reach the terminal's question. */
-        zb_escape_text_to(raw, dst, size);
+        util_escape_text_to(raw, dst, size);
 }
 
-int appr_give_up(struct zb_ap_analysis *a, const char *fmt, ...)
+int appr_give_up(struct appr_analysis *a, const char *fmt, ...)
 {
         char msg[sizeof(a->unparseable)];
         va_list ap;
@@ -44,18 +44,18 @@ int appr_give_up(struct zb_ap_analysis *a, const char *fmt, ...)
         return GAVE_UP;
 }
 
-void appr_block_all(struct zb_ap_analysis *a, const char *why)
+void appr_block_all(struct appr_analysis *a, const char *why)
 {
         appr_set_reason(a->blocker, sizeof(a->blocker), "%s", why);
 }
 
-int appr_add_cmd(struct zb_ap_analysis *a, char *const *words, size_t n)
+int appr_add_cmd(struct appr_analysis *a, char *const *words, size_t n)
 {
         if (a->n >= MAX_CMDS)
                 return appr_give_up(a, "more than %d commands", MAX_CMDS);
         if (a->n == a->cap) {
                 size_t cap = a->cap ? a->cap * 2 : 8;
-                struct zb_ap_cmd *c = realloc(a->cmds, cap * sizeof(*c));
+                struct appr_cmd *c = realloc(a->cmds, cap * sizeof(*c));
                 if (!c)
                         return -ENOMEM;
                 a->cmds = c;
@@ -66,17 +66,17 @@ int appr_add_cmd(struct zb_ap_analysis *a, char *const *words, size_t n)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 if (!(w[i] = strdup(words[i]))) {
-                        zb_strv_free(w);
+                        util_strv_free(w);
                         return -ENOMEM;
                 }
-        a->cmds[a->n++] = (struct zb_ap_cmd){ .words = w, .n = n };
+        a->cmds[a->n++] = (struct appr_cmd){ .words = w, .n = n };
         return 0;
 }
 
-void zb_approval_analysis_free(struct zb_ap_analysis *a)
+void appr_analysis_free(struct appr_analysis *a)
 {
         for (size_t i = 0; i < a->n; i++)
-                zb_strv_free(a->cmds[i].words);
+                util_strv_free(a->cmds[i].words);
         free(a->cmds);
         memset(a, 0, sizeof(*a));
 }
@@ -104,7 +104,7 @@ static bool display_plain(unsigned char c)
 static int put_escaped(struct word *b, const char *s)
 {
         size_t n = 0;
-        _cleanup_(freep) char *clean = zb_utf8_sanitize(s, strlen(s), &n);
+        _cleanup_(freep) char *clean = util_utf8_sanitize(s, strlen(s), &n);
         bool plain = n > 0;
         int r = 0;
 
@@ -136,7 +136,7 @@ static int put_escaped(struct word *b, const char *s)
         return r ? r : appr_word_put(b, "'", 1);
 }
 
-char *zb_approval_display(char *const *argv, size_t argc, size_t max)
+char *appr_display(char *const *argv, size_t argc, size_t max)
 {
         struct word b = { 0 };
 
@@ -159,7 +159,7 @@ char *zb_approval_display(char *const *argv, size_t argc, size_t max)
         return b.s;
 }
 
-const char *zb_decided_by_name(enum zb_decided_by by)
+const char *appr_decided_by_name(enum appr_decided_by by)
 {
         static const char *const names[] = {
                 [ZB_BY_OFF] = "off",           [ZB_BY_RULE] = "rule",
@@ -170,9 +170,9 @@ const char *zb_decided_by_name(enum zb_decided_by by)
         return (unsigned)by < ARRAY_SIZE(names) ? names[by] : "?";
 }
 
-int zb_approval_decide(const struct zb_policy *p, struct zb_decision *d, struct zb_error *err)
+int appr_decide(const struct zb_policy *p, struct appr_decision *d, struct zb_error *err)
 {
-        int r = zb_approval_evaluate(p, d, err);
+        int r = appr_evaluate(p, d, err);
 
         if (r < 0 || d->verdict != ZB_VERDICT_ASK)
                 return r;
@@ -197,14 +197,14 @@ int zb_approval_decide(const struct zb_policy *p, struct zb_decision *d, struct 
         return 0;
 }
 
-struct zb_result *zb_approval_denied_result(const struct zb_policy *p, const struct zb_decision *d)
+struct zb_result *appr_denied_result(const struct zb_policy *p, const struct appr_decision *d)
 {
-        struct zb_result *r = zb_result_new(zb_backend_name(p->backend));
+        struct zb_result *r = res_new(pol_backend_name(p->backend));
 
         if (!r)
                 return NULL;
         r->status = ZB_STATUS_DENIED;
-        r->error = zb_asprintf("command denied by %s: %s", d->rule, d->reason);
+        r->error = util_asprintf("command denied by %s: %s", d->rule, d->reason);
         if (!r->error) {
                 zb_result_free(r);
                 return NULL;

@@ -94,16 +94,16 @@ static void remembered_add(char *const *argv, size_t argc)
 static json_object *json_clean_string(const char *s)
 {
         size_t n = 0;
-        _cleanup_(freep) char *clean = s ? zb_utf8_sanitize(s, strlen(s), &n) : NULL;
+        _cleanup_(freep) char *clean = s ? util_utf8_sanitize(s, strlen(s), &n) : NULL;
         return clean && n < (1u << 30) ? json_object_new_string_len(clean, (int)n) : NULL;
 }
 
-char *zb_approval_request_json(const struct zb_policy *p, const struct zb_decision *d)
+char *appr_request_json(const struct zb_policy *p, const struct appr_decision *d)
 {
         json_object *o = json_object_new_object(), *cmd = json_object_new_array(),
                     *zones = json_object_new_array(), *user = json_object_new_object(),
                     *allowed = json_object_new_array();
-        _cleanup_(freep) char *line = zb_approval_display(p->argv, p->argc, MAX_SCRIPT_BYTES);
+        _cleanup_(freep) char *line = appr_display(p->argv, p->argc, MAX_SCRIPT_BYTES);
         _cleanup_(freep) char *cwd = getcwd(NULL, 0);
         struct passwd pw = { 0 }, *pwp = NULL;
         char pwbuf[1024];
@@ -116,11 +116,11 @@ char *zb_approval_request_json(const struct zb_policy *p, const struct zb_decisi
         for (size_t i = 0; i < p->net.n_allow; i++)
                 json_object_array_add(allowed, json_clean_string(p->net.allow[i]));
         for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 json_object *zo = json_object_new_object();
                 json_object_object_add(zo, "name", json_clean_string(z->name));
                 json_object_object_add(zo, "path", json_clean_string(z->path));
-                json_object_object_add(zo, "mode", json_object_new_string(zb_zone_mode_name(z->mode)));
+                json_object_object_add(zo, "mode", json_object_new_string(pol_zone_mode_name(z->mode)));
                 json_object_object_add(zo, "host_path", json_clean_string(z->host_path));
                 if (z->mode == ZB_ZONE_TMPFS)
                         json_object_object_add(zo, "size", json_object_new_uint64(z->size));
@@ -140,14 +140,14 @@ char *zb_approval_request_json(const struct zb_policy *p, const struct zb_decisi
         json_object_object_add(o, "command_line", json_clean_string(line));
         json_object_object_add(o, "reason", json_clean_string(d->ask_reason[0] ? d->ask_reason : d->reason));
         json_object_object_add(o, "zones", zones);
-        json_object_object_add(o, "network", json_object_new_string(zb_network_name(p)));
+        json_object_object_add(o, "network", json_object_new_string(pol_network_name(p)));
         json_object_object_add(o, "network_allow", allowed);
         json_object_object_add(o, "workdir", json_clean_string(p->workdir ? p->workdir : "/"));
         json_object_object_add(o, "cwd", json_clean_string(cwd));
         json_object_object_add(o, "user", user);
-        json_object_object_add(o, "backend", json_object_new_string(zb_backend_name(p->backend)));
+        json_object_object_add(o, "backend", json_object_new_string(pol_backend_name(p->backend)));
         cmd = zones = user = allowed = NULL;
-        s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        s = util_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 out:
         json_object_put(cmd);
         json_object_put(zones);
@@ -161,8 +161,8 @@ out:
  * command can reach through the proxy, as written in network.allow. */
 static void network_text(const struct zb_policy *p, char *line, size_t size)
 {
-        if (zb_policy_net_allowlist(p)) {
-                _cleanup_(freep) char *hosts = zb_approval_display(p->net.allow, p->net.n_allow, 600);
+        if (pol_net_allowlist(p)) {
+                _cleanup_(freep) char *hosts = appr_display(p->net.allow, p->net.n_allow, 600);
                 snprintf(line, size, "\n  network: allowlist: loopback, and through a proxy only: %s\n",
                          hosts ? hosts : "?");
                 return;
@@ -174,10 +174,10 @@ static void network_text(const struct zb_policy *p, char *line, size_t size)
 }
 
 /* The question for a person: what runs, why it is asked, what it sees. */
-static char *question_text(const struct zb_policy *p, const struct zb_decision *d)
+static char *question_text(const struct zb_policy *p, const struct appr_decision *d)
 {
         struct word b = { 0 };
-        _cleanup_(freep) char *shown = zb_approval_display(p->argv, p->argc, 4000);
+        _cleanup_(freep) char *shown = appr_display(p->argv, p->argc, 4000);
         char line[1400];
         int r;
 
@@ -187,11 +187,11 @@ static char *question_text(const struct zb_policy *p, const struct zb_decision *
         if (p->n_zones == 0 && r == 0)
                 r = appr_word_put(&b, " none", 5);
         for (size_t i = 0; i < p->n_zones && r == 0; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 char *hp[] = { z->host_path ? z->host_path : "" };
                 char *zp[] = { z->path ? z->path : "" };
-                _cleanup_(freep) char *host = zb_approval_display(hp, 1, 300);
-                _cleanup_(freep) char *mnt = zb_approval_display(zp, 1, 300);
+                _cleanup_(freep) char *host = appr_display(hp, 1, 300);
+                _cleanup_(freep) char *mnt = appr_display(zp, 1, 300);
                 if (z->mode == ZB_ZONE_TMPFS)
                         snprintf(line, sizeof(line), "\n    %s  tmpfs (%llu bytes, empty)", mnt ? mnt : "?",
                                  (unsigned long long)z->size);
@@ -199,7 +199,7 @@ static char *question_text(const struct zb_policy *p, const struct zb_decision *
                         snprintf(line, sizeof(line), "\n    %s  %s  (host %s)", mnt ? mnt : "?",
                                  z->mode == ZB_ZONE_RO   ? "ro, read-only"
                                  : z->mode == ZB_ZONE_RW ? "rw, READ-WRITE"
-                                                         : zb_zone_mode_name(z->mode),
+                                                         : pol_zone_mode_name(z->mode),
                                  host ? host : "?");
                 r = appr_word_put(&b, line, strlen(line));
         }
@@ -215,7 +215,7 @@ static char *question_text(const struct zb_policy *p, const struct zb_decision *
 
 /* ------------------------------------------------------------ ask: the approver program */
 
-int zb_approval_parse_answer(const char *buf, size_t n, bool *allow, char *reason, size_t reason_size)
+int appr_parse_answer(const char *buf, size_t n, bool *allow, char *reason, size_t reason_size)
 {
         if (reason_size)
                 reason[0] = '\0';
@@ -256,7 +256,7 @@ int zb_approval_parse_answer(const char *buf, size_t n, bool *allow, char *reaso
 
 static uint64_t now_ms(void)
 {
-        return zb_now_ns() / 1000000u;
+        return util_now_ns() / 1000000u;
 }
 
 /* Start ARGV with REQUEST as its stdin (a memfd: nothing blocks and no
@@ -270,7 +270,7 @@ static pid_t spawn_approver(char *const *argv, const char *request, int *out_fd,
         posix_spawnattr_t at;
         sigset_t none_set, dfl;
 
-        if (mfd < 0 || zb_write_all(mfd, request, strlen(request)) < 0 || zb_write_all(mfd, "\n", 1) < 0 ||
+        if (mfd < 0 || util_write_all(mfd, request, strlen(request)) < 0 || util_write_all(mfd, "\n", 1) < 0 ||
             lseek(mfd, 0, SEEK_SET) < 0) {
                 snprintf(why, why_size, "cannot prepare the request: %s", strerror(errno));
                 return -1;
@@ -378,11 +378,11 @@ static int collect_approver(pid_t pid, int fd, uint64_t deadline, uint64_t timeo
         return -1;
 }
 
-void appr_ask_approver(const struct zb_policy *p, struct zb_decision *d)
+void appr_ask_approver(const struct zb_policy *p, struct appr_decision *d)
 {
-        const struct zb_approval *ap = &p->approval;
+        const struct appr_policy *ap = &p->approval;
         uint64_t timeout = ap->timeout_ms ? ap->timeout_ms : DEFAULT_APPROVER_TIMEOUT_MS;
-        _cleanup_(freep) char *req = zb_approval_request_json(p, d);
+        _cleanup_(freep) char *req = appr_request_json(p, d);
         char out[MAX_ANSWER_BYTES + 1], why[300] = "", reason[300] = "";
         size_t len = 0;
         int fd = -1;
@@ -398,7 +398,7 @@ void appr_ask_approver(const struct zb_policy *p, struct zb_decision *d)
         uint64_t deadline = now_ms() + timeout;
         pid_t pid = spawn_approver(ap->command, req, &fd, why, sizeof(why));
         if (pid > 0 && collect_approver(pid, fd, deadline, timeout, out, sizeof(out), &len, why, sizeof(why)) == 0 &&
-            zb_approval_parse_answer(out, len, &allow, reason, sizeof(reason)) < 0)
+            appr_parse_answer(out, len, &allow, reason, sizeof(reason)) < 0)
                 snprintf(why, sizeof(why), "its answer is neither allow, deny nor {\"decision\": ...}");
         if (why[0]) {
                 snprintf(d->reason, sizeof(d->reason), "no valid answer: %s", why);
@@ -466,11 +466,11 @@ int zb_ask_terminal(const char *question, void *data)
                 return ZB_ASK_NO_TERMINAL;
         /* Typed-ahead text is not an answer to a question not yet shown. */
         tcflush(in, TCIFLUSH);
-        if (zb_write_all(out, question, strlen(question)) < 0 || zb_write_all(out, prompt, strlen(prompt)) < 0)
+        if (util_write_all(out, question, strlen(question)) < 0 || util_write_all(out, prompt, strlen(prompt)) < 0)
                 return ZB_ASK_NO_TERMINAL;
         ssize_t n = read_answer(in, ans, sizeof(ans));
         if (n < 0) {
-                zb_write_all(out, "\n", 1);
+                util_write_all(out, "\n", 1);
                 return ZB_ASK_DENY;
         }
         char *s = ans;
@@ -485,7 +485,7 @@ int zb_ask_terminal(const char *question, void *data)
         return ZB_ASK_DENY;
 }
 
-void appr_ask_person(const struct zb_policy *p, struct zb_decision *d)
+void appr_ask_person(const struct zb_policy *p, struct appr_decision *d)
 {
         _cleanup_(freep) char *q = question_text(p, d);
         int ans = q ? p->approval.ask(q, p->approval.ask_data) : ZB_ASK_NO_TERMINAL;

@@ -1,5 +1,5 @@
 /* Private to the approval module: what its files share and nothing else
- * includes. The module, in the order zb_approval_decide uses it:
+ * includes. The module, in the order appr_decide uses it:
  *
  *   approval_rules.c  argv → every command that will run (wrappers peeled,
  *                     builtins judged), then the deny and allow rules
@@ -53,11 +53,11 @@ int appr_word_put(struct word *w, const char *d, size_t n);
  * telling), with control bytes escaped. */
 void appr_set_reason(char *dst, size_t size, const char *fmt, ...) ZB_PRINTF(3, 4);
 /* The line cannot be read safely: a->unparseable says why. Returns GAVE_UP. */
-int appr_give_up(struct zb_ap_analysis *a, const char *fmt, ...) ZB_PRINTF(2, 3);
+int appr_give_up(struct appr_analysis *a, const char *fmt, ...) ZB_PRINTF(2, 3);
 /* No allow rule may approve any part of the line (a->blocker). */
-void appr_block_all(struct zb_ap_analysis *a, const char *why);
+void appr_block_all(struct appr_analysis *a, const char *why);
 /* Record the command W[0..N): 0, GAVE_UP past MAX_CMDS, or -ENOMEM. */
-int appr_add_cmd(struct zb_ap_analysis *a, char *const *words, size_t n);
+int appr_add_cmd(struct appr_analysis *a, char *const *words, size_t n);
 /* NAME=value (or NAME+=value) in the first PLAIN bytes of S. */
 bool appr_assignment_prefix(const char *s, size_t plain);
 
@@ -95,12 +95,12 @@ static inline bool is_blank(char c)
 /* W is one command (argv, or a simple command of a script), F its word
  * flags (NULL for argv). Records every wrapper layer and marks the command
  * the allow rules must approve. 0, GAVE_UP or -ENOMEM. */
-int appr_analyze_command(struct zb_ap_analysis *a, char *const *envp, char *const *w,
+int appr_analyze_command(struct appr_analysis *a, char *const *envp, char *const *w,
                          const unsigned *f, size_t n, const char *blocker, bool from_shell);
 /* SHELL [options] -c SCRIPT [name [args]]: split SCRIPT. 1 when it was,
  * 0 when this is not a -c invocation (a script file or stdin: an ordinary
  * command), GAVE_UP or -ENOMEM. */
-int appr_shell_command(struct zb_ap_analysis *a, char *const *envp, const char *prog,
+int appr_shell_command(struct appr_analysis *a, char *const *envp, const char *prog,
                        char *const *w, const unsigned *f, size_t n);
 
 /* ------------------------------------------------------------ asking (approval_ask.c) */
@@ -108,8 +108,8 @@ int appr_shell_command(struct zb_ap_analysis *a, char *const *envp, const char *
 /* "always" was answered for exactly this argv earlier in this process. */
 bool appr_remembered_find(char *const *argv, size_t argc);
 /* Ask approval.command; D ends ALLOW or DENY with who and why. */
-void appr_ask_approver(const struct zb_policy *p, struct zb_decision *d);
+void appr_ask_approver(const struct zb_policy *p, struct appr_decision *d);
 /* Ask the policy's ask handler (the terminal); an "always" is remembered. */
-void appr_ask_person(const struct zb_policy *p, struct zb_decision *d);
+void appr_ask_person(const struct zb_policy *p, struct appr_decision *d);
 
 #endif

@@ -100,7 +100,7 @@ static int long_option(const struct wrapper *wr, const char *o, const char **blo
 }
 
 /* Peel one wrapper off W: *INNER is where its command starts. */
-static int unwrap(struct zb_ap_analysis *a, const struct wrapper *wr, char *const *w,
+static int unwrap(struct appr_analysis *a, const struct wrapper *wr, char *const *w,
                   const unsigned *f, size_t n, size_t *inner, const char **blocker)
 {
         size_t i = 1;
@@ -193,7 +193,7 @@ static bool set_is_harmless(char *const *w, size_t n)
  * and of -v as arithmetic or variable names, array subscripts included, so
  * [[ $1 -eq 0 ]] with $1 = 'a[$(rm -rf /)]' runs rm. A subscript or an
  * expansion next to such an operator is not read. */
-static int test_effects(struct zb_ap_analysis *a, char *const *w, const unsigned *f, size_t n)
+static int test_effects(struct appr_analysis *a, char *const *w, const unsigned *f, size_t n)
 {
         static const char *const evaluating[] = { "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-v", "-R", NULL };
         /* [ and test compare -eq operands as plain integers */
@@ -214,7 +214,7 @@ static int test_effects(struct zb_ap_analysis *a, char *const *w, const unsigned
 
 /* What a builtin (inside a script) does to the rest of it: GAVE_UP, 1 when
  * it runs nothing the rules need to see, 0 otherwise. */
-static int builtin_effects(struct zb_ap_analysis *a, const char *prog, char *const *w,
+static int builtin_effects(struct appr_analysis *a, const char *prog, char *const *w,
                            const unsigned *f, size_t n)
 {
         if (strcmp(prog, "[[") == 0 || strcmp(prog, "[") == 0 || strcmp(prog, "test") == 0)
@@ -248,7 +248,7 @@ static const char *const shells[] = { "sh", "bash", "dash", "zsh", "ash", "ksh",
 /* W is one command (argv, or a simple command of a script). Every wrapper
  * layer is recorded for the deny rules; the innermost command is the one
  * the allow rules must approve, unless BLOCKER says they may not. */
-int appr_analyze_command(struct zb_ap_analysis *a, char *const *envp, char *const *w,
+int appr_analyze_command(struct appr_analysis *a, char *const *envp, char *const *w,
                          const unsigned *f, size_t n, const char *blocker, bool from_shell)
 {
         size_t at = 0;
@@ -303,7 +303,7 @@ int appr_analyze_command(struct zb_ap_analysis *a, char *const *envp, char *cons
         return 0;
 }
 
-int zb_approval_analyze(char *const *argv, size_t argc, char *const *envp, struct zb_ap_analysis *a)
+int appr_analyze(char *const *argv, size_t argc, char *const *envp, struct appr_analysis *a)
 {
         memset(a, 0, sizeof(*a));
         if (argc == 0 || !argv || !argv[0]) {
@@ -316,21 +316,21 @@ int zb_approval_analyze(char *const *argv, size_t argc, char *const *envp, struc
 
 /* ------------------------------------------------------------ rules */
 
-int zb_approval_rule_check(const char *rule, const char *label, struct zb_error *err)
+int appr_rule_check(const char *rule, const char *label, struct zb_error *err)
 {
         size_t n = strlen(rule), plen = strcspn(rule, " \t");
 
         if (n == 0 || is_blank(rule[0]))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "%s: '%.100s': a rule is PROGRAM [ARGUMENT-PATTERN], starting with the program",
                                     label, rule);
         if (n > ZB_MAX_RULE_BYTES)
-                return zb_error_set(err, E2BIG, "%s: a rule is at most %d bytes", label, ZB_MAX_RULE_BYTES);
+                return err_set(err, E2BIG, "%s: a rule is at most %d bytes", label, ZB_MAX_RULE_BYTES);
         for (const char *c = rule; *c; c++)
                 if ((unsigned char)*c < 0x20 && *c != '\t')
-                        return zb_error_set(err, EINVAL, "%s: a rule is one line of text", label);
+                        return err_set(err, EINVAL, "%s: a rule is one line of text", label);
         if (memchr(rule, '/', plen) && rule[0] != '/')
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "%s: '%.100s': a program given by path must be absolute (a name without '/' matches it in any directory)",
                                     label, rule);
         return 0;
@@ -351,7 +351,7 @@ static bool path_under(const char *path, const char *dir)
  * when every entry is absolute and outside the zones the sandbox writes. */
 static bool path_env_trusted(const struct zb_policy *p, char *const *envp)
 {
-        const char *path = zb_env_get(envp, "PATH");
+        const char *path = util_env_get(envp, "PATH");
         if (!path)
                 return true;
         for (const char *s = path;;) {
@@ -359,7 +359,7 @@ static bool path_env_trusted(const struct zb_policy *p, char *const *envp)
                 if (len == 0 || s[0] != '/')
                         return false;
                 _cleanup_(freep) char *entry = strndup(s, len);
-                _cleanup_(freep) char *norm = entry ? zb_path_absolute("/", entry) : NULL;
+                _cleanup_(freep) char *norm = entry ? util_path_absolute("/", entry) : NULL;
                 if (!norm)
                         return false;
                 for (size_t i = 0; i < p->n_zones; i++)
@@ -406,7 +406,7 @@ static char *join_args(char *const *w, size_t n)
  * finds it). PATTERN is an fnmatch(3) glob over the arguments joined with
  * single spaces ('*' crosses spaces and slashes); no PATTERN: any
  * arguments. 1 match, 0 not, -ENOMEM. */
-static int rule_matches(const char *rule, const struct zb_ap_cmd *c, bool for_allow, bool bare_trusted)
+static int rule_matches(const char *rule, const struct appr_cmd *c, bool for_allow, bool bare_trusted)
 {
         size_t plen = strcspn(rule, " \t");
         _cleanup_(freep) char *prog = strndup(rule, plen);
@@ -419,7 +419,7 @@ static int rule_matches(const char *rule, const struct zb_ap_cmd *c, bool for_al
                 return -ENOMEM;
         while (is_blank(*pat))
                 pat++;
-        if (argv0[0] == '/' && !(norm = zb_path_absolute("/", argv0)))
+        if (argv0[0] == '/' && !(norm = util_path_absolute("/", argv0)))
                 return -ENOMEM;
         if (strchr(prog, '/')) {
                 if (!norm || fnmatch(prog, norm, FNM_PATHNAME) != 0)
@@ -442,15 +442,15 @@ static void rule_label(char *dst, size_t size, const char *list, size_t i, const
         snprintf(dst, size, "approval.%s[%zu] \"%.200s\"", list, i, rule);
 }
 
-static const char *default_name(enum zb_approval_default d)
+static const char *default_name(enum appr_default d)
 {
         return d == ZB_APPROVAL_ALLOW ? "allow" : d == ZB_APPROVAL_DENY ? "deny" : "ask";
 }
 
 /* Deny rules, in order, against every layer of every command. 1 when one
  * matched (D filled), 0 none, -ENOMEM. */
-static int match_deny(const struct zb_approval *ap, const struct zb_ap_analysis *a, bool bare,
-                      struct zb_decision *d)
+static int match_deny(const struct appr_policy *ap, const struct appr_analysis *a, bool bare,
+                      struct appr_decision *d)
 {
         for (size_t i = 0; i < ap->n_deny; i++)
                 for (size_t j = 0; j < a->n; j++) {
@@ -460,7 +460,7 @@ static int match_deny(const struct zb_approval *ap, const struct zb_ap_analysis 
                         if (!m)
                                 continue;
                         _cleanup_(freep) char *shown =
-                                zb_approval_display(a->cmds[j].words, a->cmds[j].n, MAX_DISPLAY_BYTES);
+                                appr_display(a->cmds[j].words, a->cmds[j].n, MAX_DISPLAY_BYTES);
                         d->verdict = ZB_VERDICT_DENY;
                         d->by = ZB_BY_RULE;
                         rule_label(d->rule, sizeof(d->rule), "deny", i, ap->deny[i]);
@@ -472,8 +472,8 @@ static int match_deny(const struct zb_approval *ap, const struct zb_ap_analysis 
 
 /* Allow rules: every required command approved by one. 1 when so (D
  * filled), 0 when not (WHY says why), -ENOMEM. */
-static int match_allow(const struct zb_approval *ap, const struct zb_ap_analysis *a, bool bare,
-                       struct zb_decision *d, char *why, size_t why_size)
+static int match_allow(const struct appr_policy *ap, const struct appr_analysis *a, bool bare,
+                       struct appr_decision *d, char *why, size_t why_size)
 {
         size_t n_req = 0, used = 0;
         char label[300];
@@ -484,11 +484,11 @@ static int match_allow(const struct zb_approval *ap, const struct zb_ap_analysis
         }
         d->rule[0] = '\0';
         for (size_t j = 0; j < a->n; j++) {
-                const struct zb_ap_cmd *c = &a->cmds[j];
+                const struct appr_cmd *c = &a->cmds[j];
                 if (!c->required)
                         continue;
                 n_req++;
-                _cleanup_(freep) char *shown = zb_approval_display(c->words, c->n, MAX_DISPLAY_BYTES);
+                _cleanup_(freep) char *shown = appr_display(c->words, c->n, MAX_DISPLAY_BYTES);
                 if (c->blocker) {
                         snprintf(why, why_size, "%s: %s", shown ? shown : "?", c->blocker);
                         return 0;
@@ -519,11 +519,11 @@ static int match_allow(const struct zb_approval *ap, const struct zb_ap_analysis
         return 1;
 }
 
-int zb_approval_evaluate(const struct zb_policy *p, struct zb_decision *d, struct zb_error *err)
+int appr_evaluate(const struct zb_policy *p, struct appr_decision *d, struct zb_error *err)
 {
-        const struct zb_approval *ap = &p->approval;
-        enum zb_approval_default def = ap->def == ZB_APPROVAL_UNSET ? ZB_APPROVAL_ASK : ap->def;
-        struct zb_ap_analysis a;
+        const struct appr_policy *ap = &p->approval;
+        enum appr_default def = ap->def == ZB_APPROVAL_UNSET ? ZB_APPROVAL_ASK : ap->def;
+        struct appr_analysis a;
         char why[sizeof(d->reason)];
         int r;
 
@@ -534,12 +534,12 @@ int zb_approval_evaluate(const struct zb_policy *p, struct zb_decision *d, struc
                 snprintf(d->reason, sizeof(d->reason), "no approval policy");
                 return 0;
         }
-        char **envp = zb_policy_build_env(p);
+        char **envp = pol_build_env(p);
         if (!envp)
-                return zb_error_set(err, ENOMEM, "approval: out of memory");
-        r = zb_approval_analyze(p->argv, p->argc, envp, &a);
+                return err_set(err, ENOMEM, "approval: out of memory");
+        r = appr_analyze(p->argv, p->argc, envp, &a);
         bool bare = path_env_trusted(p, envp);
-        zb_strv_free(envp);
+        util_strv_free(envp);
         if (r < 0)
                 goto out;
         /* Variables of the caller's (-e, env:, session exec -e) reach every
@@ -566,6 +566,6 @@ int zb_approval_evaluate(const struct zb_policy *p, struct zb_decision *d, struc
                                                : ZB_VERDICT_ASK;
         d->by = ZB_BY_DEFAULT;
 out:
-        zb_approval_analysis_free(&a);
-        return r < 0 ? zb_error_set(err, -r, "approval: out of memory") : 0;
+        appr_analysis_free(&a);
+        return r < 0 ? err_set(err, -r, "approval: out of memory") : 0;
 }

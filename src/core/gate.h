@@ -15,15 +15,15 @@
  * the decision on disk. 0 with *DENIED NULL: it may start;
  * 0 with *DENIED set: refused (status denied, its result line written);
  * a negative errno: zonebox failed and nothing may start. */
-struct zb_gate {
-        struct zb_decision d;
+struct gate {
+        struct appr_decision d;
         char id[ZB_AUDIT_ID_LEN + 1];
 };
-int zb_gate_enter(const struct zb_policy *p, struct zb_gate *g, struct zb_result **denied,
+int gate_enter(const struct zb_policy *p, struct gate *g, struct zb_result **denied,
                   struct zb_error *err);
 /* After the run: its result line (R NULL: ERROR says why nothing ran). A
  * line that cannot be written is lost; the run's result stands. */
-void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const struct zb_result *r,
+void gate_leave(const struct zb_policy *p, const struct gate *g, const struct zb_result *r,
                    const char *error);
 
 #endif

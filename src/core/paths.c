@@ -11,7 +11,7 @@
 #include "paths.h"
 #include "policy.h"
 
-int zb_cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n)
+int cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n)
 {
         int len;
         if (euid == 0)
@@ -29,27 +29,27 @@ static bool xdg_usable(const char *xdg)
         return xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid();
 }
 
-int zb_cow_store_path(const char *override, char *buf, size_t n, struct zb_error *err)
+int cow_store_path(const char *override, char *buf, size_t n, struct zb_error *err)
 {
         const char *env = getenv("ZONEBOX_COW_DIR");
         const char *dir = override && override[0] ? override : env && env[0] ? env : NULL;
         if (dir) {
-                _cleanup_(freep) char *abs = zb_path_absolute(NULL, dir);
+                _cleanup_(freep) char *abs = util_path_absolute(NULL, dir);
                 if (!abs || strlen(abs) >= n)
-                        return zb_error_set(err, ENAMETOOLONG, "cow: store path '%s' is not usable", dir);
+                        return err_set(err, ENAMETOOLONG, "cow: store path '%s' is not usable", dir);
                 memcpy(buf, abs, strlen(abs) + 1);
                 return 0;
         }
         const char *xdg = getenv("XDG_RUNTIME_DIR");
-        if (zb_cow_store_default(geteuid(), xdg_usable(xdg) ? xdg : NULL, buf, n) < 0)
-                return zb_error_set(err, ENAMETOOLONG, "cow: store path too long");
+        if (cow_store_default(geteuid(), xdg_usable(xdg) ? xdg : NULL, buf, n) < 0)
+                return err_set(err, ENAMETOOLONG, "cow: store path too long");
         return 0;
 }
 
 /* The sessions directory: --runtime-dir, $ZONEBOX_RUNTIME_DIR, else
  * /run/zonebox/sessions (root), $XDG_RUNTIME_DIR/zonebox/sessions, or
  * /tmp/zonebox-UID/sessions. */
-int zb_session_runtime_path(const char *override, char *buf, size_t n)
+int sess_runtime_path(const char *override, char *buf, size_t n)
 {
         const char *env = getenv("ZONEBOX_RUNTIME_DIR");
         const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -58,7 +58,7 @@ int zb_session_runtime_path(const char *override, char *buf, size_t n)
         uid_t uid = geteuid();
 
         if (dir) {
-                _cleanup_(freep) char *abs = zb_path_absolute(NULL, dir);
+                _cleanup_(freep) char *abs = util_path_absolute(NULL, dir);
                 len = abs ? snprintf(buf, n, "%s", abs) : -1;
         } else if (uid == 0) {
                 len = snprintf(buf, n, "/run/zonebox/sessions");

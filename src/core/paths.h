@@ -17,15 +17,15 @@
 
 /* The default change-set store for EUID: root's under /run, else under
  * XDG_RUNTIME (if not NULL: the caller checked it is the user's) or /tmp. */
-int zb_cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n);
+int cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n);
 /* The store a run or commit would use: OVERRIDE (cow_dir), else
  * $ZONEBOX_COW_DIR, else the default; policy.c keeps zones off it. ERR may
  * be NULL. */
-int zb_cow_store_path(const char *override, char *buf, size_t n, struct zb_error *err);
+int cow_store_path(const char *override, char *buf, size_t n, struct zb_error *err);
 
 /* The sessions directory a client or start would use (OVERRIDE, else
  * $ZONEBOX_RUNTIME_DIR, else the default); -ENAMETOOLONG when DIR/ID/sock
  * would not fit a unix socket's path. */
-int zb_session_runtime_path(const char *override, char *buf, size_t n);
+int sess_runtime_path(const char *override, char *buf, size_t n);
 
 #endif

@@ -21,7 +21,7 @@
 struct script {
         const char *s;
         size_t i, n;
-        struct zb_ap_analysis *a;
+        struct appr_analysis *a;
         char *const *envp;
 };
 
@@ -325,7 +325,7 @@ static int read_word(struct script *x, struct word *w)
         return w->s ? 0 : appr_word_put(w, "", 0);
 }
 
-static int cmd_words_push(struct zb_ap_analysis *a, struct cmd_words *c, struct word *w)
+static int cmd_words_push(struct appr_analysis *a, struct cmd_words *c, struct word *w)
 {
         if (c->n >= 4096) {
                 free(w->s);
@@ -652,7 +652,7 @@ static int parse_list(struct script *x, char term)
 /* SHELL [options] -c SCRIPT [name [args]]: split SCRIPT. 1 when it was,
  * 0 when this is not a -c invocation (a script file or stdin: an ordinary
  * command), GAVE_UP or -ENOMEM. */
-int appr_shell_command(struct zb_ap_analysis *a, char *const *envp, const char *prog,
+int appr_shell_command(struct appr_analysis *a, char *const *envp, const char *prog,
                        char *const *w, const unsigned *f, size_t n)
 {
         static const char *const long_ok[] = { "--norc", "--noprofile", "--posix", "--noediting",
@@ -703,7 +703,7 @@ int appr_shell_command(struct zb_ap_analysis *a, char *const *envp, const char *
                 return appr_give_up(a, "the script given to '%s -c' is computed when the outer script runs", prog);
         if (zsh && !norcs)
                 return appr_give_up(a, "zsh -c reads ~/.zshenv first (use zsh -f -c)");
-        if ((strcmp(prog, "bash") == 0 || strcmp(prog, "sh") == 0) && zb_env_get(envp, "BASH_ENV"))
+        if ((strcmp(prog, "bash") == 0 || strcmp(prog, "sh") == 0) && util_env_get(envp, "BASH_ENV"))
                 return appr_give_up(a, "BASH_ENV is set, so bash -c would run that file first");
         size_t len = strlen(w[i]);
         if (len > MAX_SCRIPT_BYTES)

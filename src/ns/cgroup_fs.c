@@ -106,7 +106,7 @@ int cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *
         char path[PATH_MAX], buf[2048];
         if (cg_join(path, sizeof(path), dir, file) < 0 || cg_read_text(path, buf, sizeof(buf)) < 0)
                 return -1;
-        return zb_cg_keyed(buf, key, out);
+        return cg_keyed(buf, key, out);
 }
 
 int cg_read_u64(const char *dir, const char *file, uint64_t *out)
@@ -155,19 +155,19 @@ static bool supervisor_alive(pid_t pid, unsigned long long start)
         return ns_proc_start_time(pid, &now) == 0 && now == start;
 }
 
-int ns_cgroup_layout_load(struct zb_cg_layout *l, char **mountinfo)
+int ns_cgroup_layout_load(struct cg_layout *l, char **mountinfo)
 {
-        zb_cg_layout_init(l);
+        cg_layout_init(l);
         _cleanup_(freep) char *mi = read_all("/proc/self/mountinfo");
         _cleanup_(freep) char *self = read_all("/proc/self/cgroup");
         if (!mi || !self)
                 return errno ? -errno : -ENOMEM;
-        zb_cg_parse_mountinfo(l, mi);
+        cg_parse_mountinfo(l, mi);
         if (mountinfo) {
                 *mountinfo = mi;
                 mi = NULL;
         }
-        zb_cg_parse_self(l, self);
+        cg_parse_self(l, self);
         /* After an earlier run in this process moved us into our own leaf,
          * the cgroup we were started in is its parent. */
         char *slash = strrchr(l->v2_self, '/');
@@ -266,33 +266,33 @@ void cg_gc_stale(const char *dir, bool v2, cg_name_parse_fn parse, cg_reap_fn re
 /* Stale zonebox cgroups directly under DIR: their supervisor is gone. */
 void cg_gc_dir(const char *dir, bool v2, unsigned *removed)
 {
-        cg_gc_stale(dir, v2, zb_cg_name_parse, remove_cgroup, removed);
+        cg_gc_stale(dir, v2, cg_name_parse, remove_cgroup, removed);
 }
 
 int ns_cgroup_gc(const char *parent, unsigned *removed, struct zb_error *err)
 {
-        _cleanup_(freep) struct zb_cg_layout *l = malloc(sizeof(*l));
+        _cleanup_(freep) struct cg_layout *l = malloc(sizeof(*l));
         char dir[PATH_MAX];
         int r;
 
         *removed = 0;
         if (!l)
-                return zb_error_set(err, ENOMEM, "gc: out of memory");
+                return err_set(err, ENOMEM, "gc: out of memory");
         if ((r = ns_cgroup_layout_load(l, NULL)) < 0)
-                return zb_error_errno(err, -r, "gc: cannot read /proc/self/mountinfo or /proc/self/cgroup");
+                return err_errno(err, -r, "gc: cannot read /proc/self/mountinfo or /proc/self/cgroup");
         char pcg[PATH_MAX];
         /* Under our own cgroups, then under the parent if one is given. */
         for (int pass = 0; pass < (parent ? 2 : 1); pass++) {
                 const char *par = pass ? parent : NULL;
                 if (l->v2 >= 0 && cg_parent_path(l->v2_self, par, pcg, sizeof(pcg)) == 0 &&
-                    zb_cg_dir(l, l->v2, pcg, dir, sizeof(dir)) == 0)
+                    cg_dir(l, l->v2, pcg, dir, sizeof(dir)) == 0)
                         cg_gc_dir(dir, true, removed);
                 for (int c = 0; c < ZB_CG_N; c++) {
                         bool seen = false;
                         for (int o = 0; o < c; o++)
                                 seen |= l->v1[o] == l->v1[c];
                         if (!seen && cg_parent_path(l->v1_self[c], par, pcg, sizeof(pcg)) == 0 &&
-                            zb_cg_dir(l, l->v1[c], pcg, dir, sizeof(dir)) == 0)
+                            cg_dir(l, l->v1[c], pcg, dir, sizeof(dir)) == 0)
                                 cg_gc_dir(dir, false, removed);
                 }
         }

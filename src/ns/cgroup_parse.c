@@ -17,7 +17,7 @@ static const char *const ctrl_v1_name[ZB_CG_N] = { "memory", "cpu", "cpuacct", "
 
 /* Only what the parsers and readers look at: the layout is ~280 KiB of
  * path buffers, and clearing it all faulted in ~70 pages per run. */
-void zb_cg_layout_init(struct zb_cg_layout *l)
+void cg_layout_init(struct cg_layout *l)
 {
         l->n_mounts = 0;
         l->v2 = -1;
@@ -28,7 +28,7 @@ void zb_cg_layout_init(struct zb_cg_layout *l)
         }
 }
 
-bool zb_cg_has_word(const char *list, const char *word)
+bool cg_has_word(const char *list, const char *word)
 {
         size_t n = strlen(word);
         for (const char *s = list; s && *s;) {
@@ -67,7 +67,7 @@ static int copy_field(char *dst, size_t size, const char *src, size_t len)
         return 0;
 }
 
-int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
+int cg_parse_mountinfo(struct cg_layout *l, const char *text)
 {
         for (const char *line = text; line && *line;) {
                 const char *eol = strchrnul(line, '\n');
@@ -96,7 +96,7 @@ int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
                 bool v1 = flen[sep + 1] == 6 && strncmp(f[sep + 1], "cgroup", 6) == 0;
                 if (!v1 && !v2)
                         continue;
-                struct zb_cg_mount *m = &l->mounts[l->n_mounts];
+                struct cg_mount *m = &l->mounts[l->n_mounts];
                 m->ctrls = 0;
                 if (copy_field(m->root, sizeof(m->root), f[3], flen[3]) < 0 ||
                     copy_field(m->dir, sizeof(m->dir), f[4], flen[4]) < 0)
@@ -109,7 +109,7 @@ int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
                         if (copy_field(opts, sizeof(opts), f[sep + 3], flen[sep + 3]) < 0)
                                 continue;
                         for (int c = 0; c < ZB_CG_N; c++)
-                                if (zb_cg_has_word(opts, ctrl_v1_name[c]))
+                                if (cg_has_word(opts, ctrl_v1_name[c]))
                                         m->ctrls |= 1u << c;
                         if (!m->ctrls)
                                 continue; /* name=systemd and the like */
@@ -124,7 +124,7 @@ int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
         return 0;
 }
 
-int zb_cg_parse_self(struct zb_cg_layout *l, const char *text)
+int cg_parse_self(struct cg_layout *l, const char *text)
 {
         for (const char *line = text; line && *line;) {
                 const char *eol = strchrnul(line, '\n');
@@ -137,7 +137,7 @@ int zb_cg_parse_self(struct zb_cg_layout *l, const char *text)
                                 if (line[0] == '0' && c1 == line + 1 && !ctrls[0])
                                         snprintf(l->v2_self, sizeof(l->v2_self), "%s", path);
                                 for (int c = 0; c < ZB_CG_N; c++)
-                                        if (zb_cg_has_word(ctrls, ctrl_v1_name[c]))
+                                        if (cg_has_word(ctrls, ctrl_v1_name[c]))
                                                 snprintf(l->v1_self[c], sizeof(l->v1_self[c]), "%s",
                                                          path);
                         }
@@ -147,7 +147,7 @@ int zb_cg_parse_self(struct zb_cg_layout *l, const char *text)
         return 0;
 }
 
-int zb_cg_dir(const struct zb_cg_layout *l, int m, const char *path, char *out, size_t size)
+int cg_dir(const struct cg_layout *l, int m, const char *path, char *out, size_t size)
 {
         if (m < 0 || m >= l->n_mounts || path[0] != '/')
                 return -1;
@@ -180,7 +180,7 @@ static bool take_decimal(const char **s, char sep, unsigned long long max, unsig
         return true;
 }
 
-bool zb_cg_name_parse(const char *name, pid_t *pid, unsigned long long *start)
+bool cg_name_parse(const char *name, pid_t *pid, unsigned long long *start)
 {
         unsigned long long p, s, seq;
         const char *c = name + 8;
@@ -193,7 +193,7 @@ bool zb_cg_name_parse(const char *name, pid_t *pid, unsigned long long *start)
         return true;
 }
 
-int zb_cg_keyed(const char *text, const char *key, uint64_t *out)
+int cg_keyed(const char *text, const char *key, uint64_t *out)
 {
         size_t n = strlen(key);
         for (const char *line = text; line && *line;) {

@@ -58,27 +58,27 @@ static int64_t realtime_ns(void)
  * (and zone-I, which the sandbox's setup walks through) belong to them. */
 static int make_zone_dir(struct ns_cow *cow, struct ns_ctx *c, size_t i, struct zb_error *err)
 {
-        const struct zb_zone *z = &c->p->zones[i];
+        const struct pol_zone *z = &c->p->zones[i];
         char name[32];
         struct stat st;
 
         snprintf(name, sizeof(name), "zone-%zu", i);
         _cleanup_(closep) int host = open(z->host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (host < 0 || fstat(host, &st) < 0)
-                return zb_error_errno(err, errno, "zone '%s': open %s", z->name, z->host_path);
+                return err_errno(err, errno, "zone '%s': open %s", z->name, z->host_path);
         cow->dev[i] = st.st_dev;
         cow->ino[i] = st.st_ino;
         if (mkdirat(cow->run_fd, name, 0700) < 0)
-                return zb_error_errno(err, errno, "zone '%s': make its change-set dir", z->name);
+                return err_errno(err, errno, "zone '%s': make its change-set dir", z->name);
         _cleanup_(closep) int zfd = openat(cow->run_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (zfd < 0 || mkdirat(zfd, "upper", 0700) < 0 || mkdirat(zfd, "work", 0700) < 0)
-                return zb_error_errno(err, errno, "zone '%s': make its change-set dir", z->name);
+                return err_errno(err, errno, "zone '%s': make its change-set dir", z->name);
         _cleanup_(closep) int upper = openat(zfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (upper < 0)
-                return zb_error_errno(err, errno, "zone '%s': open its upper dir", z->name);
+                return err_errno(err, errno, "zone '%s': open its upper dir", z->name);
         /* overlayfs keeps opaque directories in user.overlay.* xattrs. */
         if (fsetxattr(upper, "user.zonebox", "1", 1, 0) < 0)
-                return zb_error_errno(err, errno,
+                return err_errno(err, errno,
                                       "zone '%s': the change-set store %s cannot hold user xattrs, which overlayfs needs (use --cow-dir on ext4, xfs, btrfs, or tmpfs from Linux 6.6)",
                                       z->name, cow->store);
         fremovexattr(upper, "user.zonebox");
@@ -91,14 +91,14 @@ static int make_zone_dir(struct ns_cow *cow, struct ns_ctx *c, size_t i, struct 
         gid_t gid = idmapped ? src->group : c->host_gid;
         if (c->invoker_is_root && (fchown(zfd, uid, gid) < 0 || fchown(upper, uid, gid) < 0 ||
                                    fchownat(zfd, "work", uid, gid, AT_SYMLINK_NOFOLLOW) < 0))
-                return zb_error_errno(err, errno, "zone '%s': hand its change-set dir to uid %u", z->name,
+                return err_errno(err, errno, "zone '%s': hand its change-set dir to uid %u", z->name,
                                       (unsigned)uid);
         /* The merged root takes the upper root's attributes: the host dir's mode. */
         if (fchmod(upper, st.st_mode & 01777) < 0)
-                return zb_error_errno(err, errno, "zone '%s': chmod its upper dir", z->name);
-        cow->zone_dir[i] = zb_asprintf("%s/%s/%s", cow->store, cow->id, name);
+                return err_errno(err, errno, "zone '%s': chmod its upper dir", z->name);
+        cow->zone_dir[i] = util_asprintf("%s/%s/%s", cow->store, cow->id, name);
         if (!cow->zone_dir[i])
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         c->cow_dir[i] = cow->zone_dir[i];
         return idmapped ? ns_zones_idmap_dir(c, i, zfd, &c->cow_fd[i], err) : 0;
 }
@@ -121,7 +121,7 @@ int ns_cow_prepare(struct ns_cow *cow, struct ns_ctx *c, struct zb_error *err)
         if (r < 0)
                 return r;
         if (!(cow->store = strdup(path)))
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         cow_store_gc(cow->store_fd);
         r = cow_make_run_dir(cow, err);
         c->cow_host_fd[0] = cow->store_fd;
@@ -170,7 +170,7 @@ void ns_cow_open_layers(struct ns_ctx *c)
 }
 
 /* The kernel may have said more in the filesystem context's log. */
-_Noreturn static void overlay_fail(struct ns_ctx *c, int fs, const struct zb_zone *z, const char *what, int e)
+_Noreturn static void overlay_fail(struct ns_ctx *c, int fs, const struct pol_zone *z, const char *what, int e)
 {
         char log[160] = "";
         ssize_t n = read(fs, log, sizeof(log) - 1);
@@ -181,7 +181,7 @@ _Noreturn static void overlay_fail(struct ns_ctx *c, int fs, const struct zb_zon
                 z->name, what, log[0] ? ": " : "", log);
 }
 
-static void overlay_param(struct ns_ctx *c, int fs, const struct zb_zone *z, const char *key,
+static void overlay_param(struct ns_ctx *c, int fs, const struct pol_zone *z, const char *key,
                           const char *value)
 {
         unsigned cmd = value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG;
@@ -199,7 +199,7 @@ static void stage_mkdir(struct ns_ctx *c, int root_fd, const char *dir)
                 ns_fail(c, 0, errno, "layer mount: mkdir /%s", dir);
 }
 
-static void stage_attach(struct ns_ctx *c, const struct zb_zone *z, int fd, int root_fd, const char *dir,
+static void stage_attach(struct ns_ctx *c, const struct pol_zone *z, int fd, int root_fd, const char *dir,
                          const char *what)
 {
         if (sys_move_mount(fd, "", root_fd, dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -209,7 +209,7 @@ static void stage_attach(struct ns_ctx *c, const struct zb_zone *z, int fd, int 
 
 int ns_cow_overlay(struct ns_ctx *c, size_t i, int lower_fd, int root_fd, const char *root)
 {
-        const struct zb_zone *z = &c->p->zones[i];
+        const struct pol_zone *z = &c->p->zones[i];
         char lower[256], upper[256], work[256];
 
         if (c->cow_fd[i] < 0)
@@ -269,10 +269,10 @@ int ns_cow_overlay(struct ns_ctx *c, size_t i, int lower_fd, int root_fd, const 
 
 /* Read zone I's changes. The work dir goes; zone-I goes back to the
  * invoker (only root and it may reach the upper dir from now on). */
-static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, struct zb_cow_zone *z,
+static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, struct cow_zone *z,
                        char *msg, size_t n)
 {
-        const struct zb_zone *pz = &p->zones[i];
+        const struct pol_zone *pz = &p->zones[i];
         char name[32];
         struct stat st;
 
@@ -321,7 +321,7 @@ static void drop_set(struct ns_cow *cow, struct zb_result *r, const char *action
         r->cow_action = action;
 }
 
-static void finish_commit(struct ns_cow *cow, struct zb_cow_set *set, struct zb_result *r)
+static void finish_commit(struct ns_cow *cow, struct cow_set *set, struct zb_result *r)
 {
         struct zb_error err = { 0 };
         json_object *conflicts = json_object_new_array();
@@ -332,7 +332,7 @@ static void finish_commit(struct ns_cow *cow, struct zb_cow_set *set, struct zb_
                 const char *first = n ? json_object_to_json_string_ext(json_object_array_get_idx(conflicts, 0),
                                                                        JSON_C_TO_STRING_PLAIN)
                                       : "";
-                r->cow_error = zb_asprintf("%s%s%s; kept as %s (zonebox diff %s)", err.message, n ? ": " : "",
+                r->cow_error = util_asprintf("%s%s%s; kept as %s (zonebox diff %s)", err.message, n ? ": " : "",
                                            first, cow->id, cow->id);
         }
         json_object_put(conflicts);
@@ -340,7 +340,7 @@ static void finish_commit(struct ns_cow *cow, struct zb_cow_set *set, struct zb_
 
 void ns_cow_finish(struct ns_cow *cow, const struct zb_policy *p, struct zb_result *r)
 {
-        struct zb_cow_set set = { 0 };
+        struct cow_set set = { 0 };
         char msg[PATH_MAX + 128] = "";
         int ret = 0;
 
@@ -351,17 +351,17 @@ void ns_cow_finish(struct ns_cow *cow, const struct zb_policy *p, struct zb_resu
         snprintf(set.id, sizeof(set.id), "%s", cow->id);
         set.created = time(NULL);
         set.run_start_ns = cow->start_ns;
-        set.status = zb_strdup(zb_status_name(r->status));
+        set.status = util_strdup(res_status_name(r->status));
         set.exit_code = r->status == ZB_STATUS_EXITED ? r->exit_code : zb_result_exit_code(r);
         set.zones = calloc(cow->n, sizeof(*set.zones));
         if (!set.zones || !set.status) {
-                r->cow_error = zb_strdup("cow: out of memory");
+                r->cow_error = util_strdup("cow: out of memory");
                 goto out;
         }
         for (size_t i = 0; i < p->n_zones; i++) {
                 if (p->zones[i].mode != ZB_ZONE_COW)
                         continue;
-                struct zb_cow_zone *z = &set.zones[set.n_zones++];
+                struct cow_zone *z = &set.zones[set.n_zones++];
                 if (ret == 0)
                         ret = finish_zone(cow, p, i, z, msg, sizeof(msg));
                 else if (!(z->name = strdup(p->zones[i].name)) || !(z->path = strdup(p->zones[i].path)) ||
@@ -376,22 +376,22 @@ void ns_cow_finish(struct ns_cow *cow, const struct zb_policy *p, struct zb_resu
                                 free(set.zones[i].e[j].path), free(set.zones[i].e[j].conflict);
                         set.zones[i].n = 0;
                 }
-                set.error = zb_strdup(msg[0] ? msg : strerror(-ret));
-                r->cow_error = zb_asprintf("cow: the changes could not be read: %s", set.error);
+                set.error = util_strdup(msg[0] ? msg : strerror(-ret));
+                r->cow_error = util_asprintf("cow: the changes could not be read: %s", set.error);
         }
-        if (zb_cow_fill_result(&set, r) < 0) {
-                r->cow_error = zb_strdup("cow: out of memory");
+        if (cow_fill_result(&set, r) < 0) {
+                r->cow_error = util_strdup("cow: out of memory");
                 goto out;
         }
         if (!set.error && cow_set_count(&set) == 0)
                 goto out; /* nothing changed: nothing to keep */
         if (cow_write_manifest(cow->run_fd, &set) < 0) {
                 free(r->cow_error);
-                r->cow_error = zb_asprintf("cow: cannot keep the changes in %s/%s", cow->store, cow->id);
+                r->cow_error = util_asprintf("cow: cannot keep the changes in %s/%s", cow->store, cow->id);
                 goto out;
         }
         cow->kept = true;
-        r->cow_id = zb_strdup(cow->id);
+        r->cow_id = util_strdup(cow->id);
         r->cow_action = "kept";
         if (set.error)
                 goto out;
@@ -401,5 +401,5 @@ void ns_cow_finish(struct ns_cow *cow, const struct zb_policy *p, struct zb_resu
                 finish_commit(cow, &set, r);
         }
 out:
-        zb_cow_set_free(&set);
+        cow_set_free(&set);
 }

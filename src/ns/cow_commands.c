@@ -19,7 +19,7 @@ static int cmp_json_str(const void *a, const void *b)
                       json_object_get_string(*(json_object *const *)b));
 }
 
-static json_object *zone_lists(const struct zb_cow_zone *z, bool counts)
+static json_object *zone_lists(const struct cow_zone *z, bool counts)
 {
         json_object *o = json_object_new_object();
         json_object *l[3] = { json_object_new_array(), json_object_new_array(), json_object_new_array() };
@@ -28,10 +28,10 @@ static json_object *zone_lists(const struct zb_cow_zone *z, bool counts)
         json_object_object_add(o, "path", json_object_new_string(z->path));
         json_object_object_add(o, "host_path", json_object_new_string(z->host_path));
         for (size_t j = 0; j < z->n; j++) {
-                const struct zb_cow_entry *e = &z->e[j];
+                const struct cow_entry *e = &z->e[j];
                 n[e->change]++;
                 if (!counts) {
-                        char *s = zb_asprintf("%s%s", e->path, e->type == ZB_COW_DIR ? "/" : "");
+                        char *s = util_asprintf("%s%s", e->path, e->type == ZB_COW_DIR ? "/" : "");
                         json_object_array_add(l[e->change], json_object_new_string(s ? s : e->path));
                         free(s);
                 }
@@ -39,10 +39,10 @@ static json_object *zone_lists(const struct zb_cow_zone *z, bool counts)
         for (int c = 0; c < 3; c++) {
                 if (counts) {
                         json_object_put(l[c]);
-                        json_object_object_add(o, zb_cow_change_name((enum zb_cow_change)c), json_object_new_uint64(n[c]));
+                        json_object_object_add(o, cow_change_name((enum cow_change)c), json_object_new_uint64(n[c]));
                 } else {
                         json_object_array_sort(l[c], cmp_json_str);
-                        json_object_object_add(o, zb_cow_change_name((enum zb_cow_change)c), l[c]);
+                        json_object_object_add(o, cow_change_name((enum cow_change)c), l[c]);
                 }
         }
         return o;
@@ -53,7 +53,7 @@ static json_object *zone_lists(const struct zb_cow_zone *z, bool counts)
 struct opened_set {
         char store[PATH_MAX];
         int store_fd, run_fd;
-        struct zb_cow_set set;
+        struct cow_set set;
 };
 
 static int opened_set_open(struct opened_set *os, const char *store, const char *id, bool lock,
@@ -65,7 +65,7 @@ static int opened_set_open(struct opened_set *os, const char *store, const char 
 
 static void opened_set_close(struct opened_set *os)
 {
-        zb_cow_set_free(&os->set);
+        cow_set_free(&os->set);
         if (os->run_fd >= 0)
                 close(os->run_fd);
         if (os->store_fd >= 0)
@@ -73,7 +73,7 @@ static void opened_set_close(struct opened_set *os)
 }
 
 /* The set's zones, each with its counts of changes. */
-static json_object *zones_counted(const struct zb_cow_set *set)
+static json_object *zones_counted(const struct cow_set *set)
 {
         json_object *zs = json_object_new_array();
         for (size_t i = 0; i < set->n_zones; i++)
@@ -88,12 +88,12 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err)
         struct stat st;
 
         *json = NULL;
-        int r = zb_cow_store_path(store, path, sizeof(path), err);
+        int r = cow_store_path(store, path, sizeof(path), err);
         if (r < 0)
                 return r;
         if (stat(path, &st) < 0 && errno == ENOENT) {
-                *json = zb_strdup("[]");
-                return *json ? 0 : zb_error_set(err, ENOMEM, "out of memory");
+                *json = util_strdup("[]");
+                return *json ? 0 : err_set(err, ENOMEM, "out of memory");
         }
         r = cow_store_open(store, false, path, sizeof(path), &store_fd, err);
         if (r < 0)
@@ -103,10 +103,10 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err)
         size_t n = 0;
         char **names = cow_dir_names(store_fd, &n);
         for (size_t i = 0; names && i < n; i++) {
-                struct zb_cow_set set = { 0 };
+                struct cow_set set = { 0 };
                 struct zb_error e2 = { 0 };
                 int run_fd = -1;
-                if (!zb_cow_id_valid(names[i]))
+                if (!cow_id_valid(names[i]))
                         continue;
                 int sr = cow_set_open(store_fd, path, names[i], false, &run_fd, &set, &e2);
                 if (run_fd >= 0)
@@ -121,18 +121,18 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err)
                         json_object_object_add(o, "zones", zones_counted(&set));
                 }
                 json_object_array_add(a, o);
-                zb_cow_set_free(&set);
+                cow_set_free(&set);
         }
         cow_names_free(names, n);
         close(store_fd);
         *json = cow_json_text(a);
-        return *json ? 0 : zb_error_set(err, ENOMEM, "out of memory");
+        return *json ? 0 : err_set(err, ENOMEM, "out of memory");
 }
 
 int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error *err)
 {
         _cleanup_(opened_set_close) struct opened_set os = { .store_fd = -1, .run_fd = -1 };
-        const struct zb_cow_set *set = &os.set;
+        const struct cow_set *set = &os.set;
 
         *json = NULL;
         int r = opened_set_open(&os, store, id, false, err);
@@ -144,7 +144,7 @@ int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error 
         cow_find_conflicts(&os.set, conflicts);
         for (size_t i = 0; i < set->n_zones; i++) {
                 json_object *zo = zone_lists(&set->zones[i], false);
-                char *up = zb_asprintf("%s/%s/zone-%zu/upper", os.store, set->id, set->zones[i].index);
+                char *up = util_asprintf("%s/%s/zone-%zu/upper", os.store, set->id, set->zones[i].index);
                 json_object_object_add(zo, "upper", up ? json_object_new_string(up) : NULL);
                 free(up);
                 json_object *zc = json_object_new_array();
@@ -160,7 +160,7 @@ int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error 
         json_object_put(conflicts);
         json_object_object_add(o, "zones", zs);
         *json = cow_json_text(o);
-        return *json ? 0 : zb_error_set(err, ENOMEM, "out of memory");
+        return *json ? 0 : err_set(err, ENOMEM, "out of memory");
 }
 
 int zb_cow_commit(const char *store, const char *id, char **json, struct zb_error *err)
@@ -183,7 +183,7 @@ int zb_cow_commit(const char *store, const char *id, char **json, struct zb_erro
         if (r == 0) {
                 int rr = cow_remove_tree(os.store_fd, id, 0);
                 if (rr < 0)
-                        r = zb_error_errno(err, -rr, "cow: committed, but cannot remove change set %s", id);
+                        r = err_errno(err, -rr, "cow: committed, but cannot remove change set %s", id);
         }
         json_object_put(conflicts);
         return r;
@@ -194,22 +194,22 @@ int zb_cow_discard(const char *store, const char *id, struct zb_error *err)
         char path[PATH_MAX];
         int store_fd = -1;
 
-        if (!zb_cow_id_valid(id))
-                return zb_error_set(err, EINVAL, "cow: '%s' is not a change-set id", id);
+        if (!cow_id_valid(id))
+                return err_set(err, EINVAL, "cow: '%s' is not a change-set id", id);
         int r = cow_store_open(store, false, path, sizeof(path), &store_fd, err);
         if (r < 0)
                 return r;
         _cleanup_(closep) int fd = openat(store_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         if (fd < 0)
-                r = errno == ENOENT ? zb_error_set(err, ENOENT, "cow: no change set %s in %s (zonebox diff --list)", id, path)
-                                    : zb_error_errno(err, errno, "cow: change set %s", id);
+                r = errno == ENOENT ? err_set(err, ENOENT, "cow: no change set %s in %s (zonebox diff --list)", id, path)
+                                    : err_errno(err, errno, "cow: change set %s", id);
         else if (fstat(fd, &st) < 0 || st.st_uid != geteuid())
-                r = zb_error_set(err, EPERM, "cow: change set %s is not yours", id);
+                r = err_set(err, EPERM, "cow: change set %s is not yours", id);
         else if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-                r = zb_error_set(err, EBUSY, "cow: change set %s is in use (its run is still going, or a commit)", id);
+                r = err_set(err, EBUSY, "cow: change set %s is in use (its run is still going, or a commit)", id);
         else if ((r = cow_remove_tree(store_fd, id, 0)) < 0)
-                r = zb_error_errno(err, -r, "cow: remove change set %s", id);
+                r = err_errno(err, -r, "cow: remove change set %s", id);
         close(store_fd);
         return r;
 }

@@ -40,7 +40,7 @@ static int open_parent(int root, const char *path, char *dir, size_t n, const ch
 }
 
 struct commit {
-        struct zb_cow_set *set;
+        struct cow_set *set;
         int *root;  /* per zone: the host dir */
         int *upper; /* per zone: the upper dir */
         unsigned temp_seq;
@@ -63,7 +63,7 @@ static int digest_check(const struct commit *cm, const char *digest)
         return 0;
 }
 
-static void add_conflict(struct commit *cm, const struct zb_cow_zone *z, const char *path, const char *why)
+static void add_conflict(struct commit *cm, const struct cow_zone *z, const char *path, const char *why)
 {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "zone", json_object_new_string(z->name));
@@ -74,7 +74,7 @@ static void add_conflict(struct commit *cm, const struct zb_cow_zone *z, const c
 }
 
 /* The zone's host dir, checked to be the very directory the run saw. */
-static int open_host_root(const struct zb_cow_zone *z, char *why, size_t n)
+static int open_host_root(const struct cow_zone *z, char *why, size_t n)
 {
         struct stat st;
         int fd = open(z->host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -92,7 +92,7 @@ static int open_host_root(const struct zb_cow_zone *z, char *why, size_t n)
 
 /* The host's entry at PATH now. -1 (with WHY) when its directory cannot be
  * reached the safe way: gone, or a symlink or a mount point in the way. */
-static int host_stat(int root, const char *path, struct zb_cow_stat *out, char *why, size_t n)
+static int host_stat(int root, const char *path, struct cow_stat *out, char *why, size_t n)
 {
         char dir[PATH_MAX];
         const char *base;
@@ -119,7 +119,7 @@ static int host_stat(int root, const char *path, struct zb_cow_stat *out, char *
         return 0;
 }
 
-static bool host_tree_same(int root, const struct zb_cow_entry *e)
+static bool host_tree_same(int root, const struct cow_entry *e)
 {
         char d[COW_DIGEST_MAX];
         bool newer = false;
@@ -131,7 +131,7 @@ static void find_conflicts(struct commit *cm)
 {
         char why[PATH_MAX + 64];
         for (size_t zi = 0; zi < cm->set->n_zones; zi++) {
-                const struct zb_cow_zone *z = &cm->set->zones[zi];
+                const struct cow_zone *z = &cm->set->zones[zi];
                 if (cm->root[zi] < 0) {
                         cm->root[zi] = open_host_root(z, why, sizeof(why));
                         if (cm->root[zi] < 0) {
@@ -140,8 +140,8 @@ static void find_conflicts(struct commit *cm)
                         }
                 }
                 for (size_t j = 0; j < z->n; j++) {
-                        const struct zb_cow_entry *e = &z->e[j];
-                        struct zb_cow_stat now;
+                        const struct cow_entry *e = &z->e[j];
+                        struct cow_stat now;
                         if (e->conflict) {
                                 add_conflict(cm, z, e->path, e->conflict);
                         } else if (host_stat(cm->root[zi], e->path, &now, why, sizeof(why)) < 0) {
@@ -149,7 +149,7 @@ static void find_conflicts(struct commit *cm)
                                 if (e->apply || e->host.type != ZB_COW_NONE ||
                                     (errno != ENOENT && errno != ENOTDIR))
                                         add_conflict(cm, z, e->path, why);
-                        } else if (zb_cow_stat_changed(&e->host, &now, why, sizeof(why))) {
+                        } else if (cow_stat_changed(&e->host, &now, why, sizeof(why))) {
                                 add_conflict(cm, z, e->path, why);
                         } else if (e->host_tree && !host_tree_same(cm->root[zi], e)) {
                                 /* Commit would remove it whole: a file made
@@ -160,7 +160,7 @@ static void find_conflicts(struct commit *cm)
         }
 }
 
-void cow_find_conflicts(struct zb_cow_set *set, json_object *conflicts)
+void cow_find_conflicts(struct cow_set *set, json_object *conflicts)
 {
         int roots[ZB_MAX_ZONES];
         struct commit cm = { .set = set, .root = roots, .conflicts = conflicts };
@@ -292,8 +292,8 @@ struct staged_entry {
 /* Copy one entry from the upper dir to a temporary beside its target. */
 static int stage_entry(struct commit *cm, struct staged_entry *st, struct zb_error *err)
 {
-        const struct zb_cow_zone *z = &cm->set->zones[st->zone];
-        const struct zb_cow_entry *e = &z->e[st->entry];
+        const struct cow_zone *z = &cm->set->zones[st->zone];
+        const struct cow_entry *e = &z->e[st->entry];
         char dir[PATH_MAX];
         const char *base;
 
@@ -301,16 +301,16 @@ static int stage_entry(struct commit *cm, struct staged_entry *st, struct zb_err
                 return 0;
         _cleanup_(closep) int parent = open_parent(cm->root[st->zone], e->path, dir, sizeof(dir), &base);
         if (parent < 0)
-                return zb_error_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
+                return err_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
         _cleanup_(closep) int src = cow_open_upper_path(cm->upper[st->zone], dir);
         struct stat us;
         if (src < 0 || fstatat(src, base, &us, AT_SYMLINK_NOFOLLOW) < 0)
-                return zb_error_errno(err, errno, "cow: %s/%s: read the change", z->path, e->path);
-        if (zb_cow_type_of(us.st_mode) != e->type || us.st_ino != e->upper.ino)
-                return zb_error_set(err, EBADMSG, "cow: %s/%s: the change set was altered since the run",
+                return err_errno(err, errno, "cow: %s/%s: read the change", z->path, e->path);
+        if (cow_type_of(us.st_mode) != e->type || us.st_ino != e->upper.ino)
+                return err_set(err, EBADMSG, "cow: %s/%s: the change set was altered since the run",
                                     z->path, e->path);
         if (!z->tree)
-                return zb_error_set(err, EBADMSG,
+                return err_set(err, EBADMSG,
                                     "cow: change set %s has no digests of its changes (an older zonebox made it); discard it",
                                     cm->set->id);
         cm->tree = z->tree;
@@ -327,25 +327,25 @@ static int stage_entry(struct commit *cm, struct staged_entry *st, struct zb_err
                 cow_remove_tree(parent, st->temp, 0);
                 st->temp[0] = '\0';
                 if (r == -EBADMSG)
-                        return zb_error_set(err, EBADMSG,
+                        return err_set(err, EBADMSG,
                                             "cow: %s/%s: the change set was altered since the run (%s is not what the run left); nothing was applied",
                                             z->path, e->path, cm->path);
-                return zb_error_errno(err, -r, "cow: %s/%s: copy to the host dir", z->path, e->path);
+                return err_errno(err, -r, "cow: %s/%s: copy to the host dir", z->path, e->path);
         }
 }
 
 /* Put one staged entry in place (or delete, or chmod). */
 static int place_entry(struct commit *cm, struct staged_entry *st, struct zb_error *err)
 {
-        const struct zb_cow_zone *z = &cm->set->zones[st->zone];
-        const struct zb_cow_entry *e = &z->e[st->entry];
+        const struct cow_zone *z = &cm->set->zones[st->zone];
+        const struct cow_entry *e = &z->e[st->entry];
         char dir[PATH_MAX];
         const char *base;
         struct stat ts, rs;
 
         _cleanup_(closep) int parent = open_parent(cm->root[st->zone], e->path, dir, sizeof(dir), &base);
         if (parent < 0 || fstat(cm->root[st->zone], &rs) < 0)
-                return zb_error_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
+                return err_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
         int r = 0;
         if (e->change == ZB_COW_DELETED) {
                 r = cow_remove_tree(parent, base, rs.st_dev);
@@ -363,7 +363,7 @@ static int place_entry(struct commit *cm, struct staged_entry *st, struct zb_err
                 r = renameat(parent, st->temp, parent, base) < 0 ? -errno : 0;
         }
         if (r < 0)
-                return zb_error_errno(err, -r, "cow: %s/%s", z->path, e->path);
+                return err_errno(err, -r, "cow: %s/%s", z->path, e->path);
         st->temp[0] = '\0';
         return 0;
 }
@@ -373,7 +373,7 @@ static void unstage(struct commit *cm, struct staged_entry *steps, size_t n)
         for (size_t i = 0; i < n; i++) {
                 if (!steps[i].temp[0])
                         continue;
-                const struct zb_cow_entry *e = &cm->set->zones[steps[i].zone].e[steps[i].entry];
+                const struct cow_entry *e = &cm->set->zones[steps[i].zone].e[steps[i].entry];
                 char dir[PATH_MAX];
                 const char *base;
                 _cleanup_(closep) int parent = open_parent(cm->root[steps[i].zone], e->path, dir, sizeof(dir), &base);
@@ -390,14 +390,14 @@ static int open_uppers(struct commit *cm, int run_fd, struct zb_error *err)
                 snprintf(p, sizeof(p), "zone-%zu/upper", cm->set->zones[i].index);
                 cm->upper[i] = cow_open_beneath(run_fd, p, O_RDONLY | O_DIRECTORY);
                 if (cm->upper[i] < 0)
-                        return zb_error_errno(err, errno, "cow: change set %s: open %s", cm->set->id, p);
+                        return err_errno(err, errno, "cow: change set %s: open %s", cm->set->id, p);
         }
         return 0;
 }
 
 /* Apply SET (in RUN_FD, which the caller holds locked). -ESTALE with
  * CONFLICTS filled when the host changed; nothing is applied then. */
-int cow_apply_set(struct zb_cow_set *set, int run_fd, json_object *conflicts, struct zb_error *err)
+int cow_apply_set(struct cow_set *set, int run_fd, json_object *conflicts, struct zb_error *err)
 {
         struct commit cm = { .set = set, .conflicts = conflicts, .as_root = geteuid() == 0 };
         size_t n_steps = 0, total = cow_set_count(set);
@@ -405,21 +405,21 @@ int cow_apply_set(struct zb_cow_set *set, int run_fd, json_object *conflicts, st
         int r = 0;
 
         if (set->error)
-                return zb_error_set(err, EBADMSG,
+                return err_set(err, EBADMSG,
                                     "cow: change set %s could not be read when its run ended (%s); discard it",
                                     set->id, set->error);
         cm.root = calloc(set->n_zones + 1, sizeof(int));
         cm.upper = calloc(set->n_zones + 1, sizeof(int));
         steps = calloc(total + 1, sizeof(*steps));
         if (!cm.root || !cm.upper || !steps) {
-                r = zb_error_set(err, ENOMEM, "out of memory");
+                r = err_set(err, ENOMEM, "out of memory");
                 goto out;
         }
         for (size_t i = 0; i < set->n_zones; i++)
                 cm.root[i] = cm.upper[i] = -1;
         find_conflicts(&cm);
         if (cm.n_conflicts) {
-                r = zb_error_set(err, ESTALE,
+                r = err_set(err, ESTALE,
                                  "cow: %zu conflict%s with the host since the run; nothing was applied",
                                  cm.n_conflicts, cm.n_conflicts == 1 ? "" : "s");
                 goto out;

@@ -175,7 +175,7 @@ static int digest_dir(struct digest_walk *w, int dfd, size_t len)
 }
 
 /* Z->tree from the upper dir UPPER, as the run left it (see cow.h). */
-int cow_zone_digests(struct zb_cow_zone *z, int upper, char *msg, size_t n)
+int cow_zone_digests(struct cow_zone *z, int upper, char *msg, size_t n)
 {
         struct digest_walk *w = calloc(1, sizeof(*w));
         int r = w && (w->tree = json_object_new_object()) ? digest_dir(w, upper, 0) : -ENOMEM;
@@ -247,10 +247,10 @@ int cow_host_tree_digest(int root, const char *path, int64_t since_ns, bool *new
 
 /* Entries that remove a host directory whole get its subtree's digest; one
  * that changed below while the command ran is a conflict already. */
-int cow_zone_host_trees(struct zb_cow_zone *z, int host, int64_t start_ns)
+int cow_zone_host_trees(struct cow_zone *z, int host, int64_t start_ns)
 {
         for (size_t i = 0; i < z->n; i++) {
-                struct zb_cow_entry *e = &z->e[i];
+                struct cow_entry *e = &z->e[i];
                 char d[COW_DIGEST_MAX];
                 bool newer = false;
                 if (!e->apply || e->meta_only || e->host.type != ZB_COW_DIR || e->conflict)

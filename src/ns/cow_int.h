@@ -50,37 +50,37 @@ int cow_open_upper_path(int root, const char *dir);
 int cow_remove_tree(int dirfd, const char *name, dev_t dev);
 
 /* cow_set.c */
-void cow_stat_fill(struct zb_cow_stat *o, const struct stat *st);
-size_t cow_set_count(const struct zb_cow_set *set);
+void cow_stat_fill(struct cow_stat *o, const struct stat *st);
+size_t cow_set_count(const struct cow_set *set);
 /* The fields a change set is known by: in its manifest, in diff and list. */
-json_object *cow_set_header(const struct zb_cow_set *set);
+json_object *cow_set_header(const struct cow_set *set);
 /* O as one line of JSON text (malloc'd; NULL on ENOMEM); O is put. */
 char *cow_json_text(json_object *o);
 
 /* cow_scan.c: zone Z's changes, its upper dir UPPER read against HOST. */
-int cow_scan_zone(struct zb_cow_zone *z, int upper, int host, int64_t start_ns, char *msg, size_t n);
+int cow_scan_zone(struct cow_zone *z, int upper, int host, int64_t start_ns, char *msg, size_t n);
 
 /* cow_digest.c */
 void cow_digest_bytes(const void *data, size_t n, char kind, char out[COW_DIGEST_MAX]);
 int cow_digest_names(int fd, char **names, size_t n, char out[COW_DIGEST_MAX]);
 int cow_digest_copy(int in, int out, char digest[COW_DIGEST_MAX]);
-int cow_zone_digests(struct zb_cow_zone *z, int upper, char *msg, size_t n);
+int cow_zone_digests(struct cow_zone *z, int upper, char *msg, size_t n);
 int cow_host_tree_digest(int root, const char *path, int64_t since_ns, bool *newer, char *out);
-int cow_zone_host_trees(struct zb_cow_zone *z, int host, int64_t start_ns);
+int cow_zone_host_trees(struct cow_zone *z, int host, int64_t start_ns);
 
 /* cow_store.c */
 int cow_store_open(const char *override, bool create, char *path, size_t n, int *out, struct zb_error *err);
 void cow_store_gc(int store_fd);
 int cow_make_run_dir(struct ns_cow *cow, struct zb_error *err);
-int cow_write_manifest(int run_fd, const struct zb_cow_set *set);
+int cow_write_manifest(int run_fd, const struct cow_set *set);
 int cow_set_open(int store_fd, const char *store, const char *id, bool lock, int *run_fd,
-                 struct zb_cow_set *set, struct zb_error *err);
+                 struct cow_set *set, struct zb_error *err);
 
 /* cow_commit.c */
 /* Apply SET (in RUN_FD, held locked). -ESTALE with CONFLICTS filled when
  * the host changed; nothing is applied then. */
-int cow_apply_set(struct zb_cow_set *set, int run_fd, json_object *conflicts, struct zb_error *err);
+int cow_apply_set(struct cow_set *set, int run_fd, json_object *conflicts, struct zb_error *err);
 /* What commit would refuse now, into CONFLICTS (diff shows it). */
-void cow_find_conflicts(struct zb_cow_set *set, json_object *conflicts);
+void cow_find_conflicts(struct cow_set *set, json_object *conflicts);
 
 #endif

@@ -32,7 +32,7 @@ static bool is_whiteout(const struct stat *st)
 enum scan_mode { SCAN_MERGE, SCAN_REPLACE, SCAN_NEW };
 
 struct scan {
-        struct zb_cow_zone *z;
+        struct cow_zone *z;
         dev_t dev; /* the host dir's filesystem */
         char path[PATH_MAX];
         int err;
@@ -57,11 +57,11 @@ static int path_set(struct scan *sc, size_t len, const char *name)
         return n < 0 || (size_t)n >= sizeof(sc->path) - len ? scan_fail(sc, ENAMETOOLONG, "path") : 0;
 }
 
-static struct zb_cow_entry *note_change(struct scan *sc, enum zb_cow_change ch, const struct stat *upper,
+static struct cow_entry *note_change(struct scan *sc, enum cow_change ch, const struct stat *upper,
                                  const struct stat *host, bool apply)
 {
         const struct stat *of = ch == ZB_COW_DELETED ? host : upper; /* the entry's type */
-        struct zb_cow_entry *e = zb_cow_zone_add(sc->z, sc->path, ch, zb_cow_type_of(of ? of->st_mode : 0));
+        struct cow_entry *e = cow_zone_add(sc->z, sc->path, ch, cow_type_of(of ? of->st_mode : 0));
         if (!e) {
                 scan_fail(sc, ENOMEM, "note");
                 return NULL;
@@ -157,7 +157,7 @@ static int scan_subdir_fd(struct scan *sc, int ufd, int ldir, enum scan_mode mod
         if (ls->st_dev != sc->dev) {
                 /* The overlay saw the directory under the host's mount point,
                  * which commit cannot reach without crossing the mount. */
-                struct zb_cow_entry *e = note_change(sc, ZB_COW_MODIFIED, us, ls, apply);
+                struct cow_entry *e = note_change(sc, ZB_COW_MODIFIED, us, ls, apply);
                 if (!e || !(e->conflict = strdup("a mount point on the host")))
                         return scan_fail(sc, ENOMEM, "note");
                 return scan_dir(sc, ufd, -1, len, SCAN_NEW);
@@ -168,7 +168,7 @@ static int scan_subdir_fd(struct scan *sc, int ufd, int ldir, enum scan_mode mod
         bool same_mode = (us->st_mode & 07777) == (ls->st_mode & 07777);
         if (mode == SCAN_MERGE && !is_opaque(ufd)) {
                 if (!same_mode) {
-                        struct zb_cow_entry *e = note_change(sc, ZB_COW_MODIFIED, us, ls, true);
+                        struct cow_entry *e = note_change(sc, ZB_COW_MODIFIED, us, ls, true);
                         if (!e)
                                 return -ENOMEM;
                         e->meta_only = true;
@@ -254,7 +254,7 @@ static int scan_dir(struct scan *sc, int udir, int ldir, size_t len, enum scan_m
 
 /* Read zone Z's upper dir (UPPER) against the host dir (HOST). Entries the
  * host changed after START_NS (0: do not look) are marked as conflicts. */
-int cow_scan_zone(struct zb_cow_zone *z, int upper, int host, int64_t start_ns, char *msg, size_t n)
+int cow_scan_zone(struct cow_zone *z, int upper, int host, int64_t start_ns, char *msg, size_t n)
 {
         struct scan *sc = calloc(1, sizeof(*sc));
         struct stat st;
@@ -271,7 +271,7 @@ int cow_scan_zone(struct zb_cow_zone *z, int upper, int host, int64_t start_ns, 
                 snprintf(msg, n, "zone '%s': %s: %s", z->name, sc->what[0] ? sc->what : "read", strerror(-r));
         free(sc);
         for (size_t i = 0; r == 0 && start_ns && i < z->n; i++) {
-                struct zb_cow_entry *e = &z->e[i];
+                struct cow_entry *e = &z->e[i];
                 if (e->conflict || e->host.type == ZB_COW_NONE || e->host.ctime_ns < start_ns)
                         continue;
                 if (!(e->conflict = strdup("changed on the host while the command ran")))

@@ -12,7 +12,7 @@
 
 /* ---------- names, types, stats ---------- */
 
-bool zb_cow_id_valid(const char *id)
+bool cow_id_valid(const char *id)
 {
         size_t n = id ? strlen(id) : 0;
         if (n == 0 || n >= ZB_COW_ID_MAX || id[0] == '-')
@@ -34,17 +34,17 @@ static const char *const change_names[] = {
         [ZB_COW_ADDED] = "added", [ZB_COW_MODIFIED] = "modified", [ZB_COW_DELETED] = "deleted",
 };
 
-const char *zb_cow_type_name(enum zb_cow_type t)
+const char *cow_type_name(enum cow_type t)
 {
         return (unsigned)t < ARRAY_SIZE(type_names) ? type_names[t] : "other";
 }
 
-const char *zb_cow_change_name(enum zb_cow_change c)
+const char *cow_change_name(enum cow_change c)
 {
         return (unsigned)c < ARRAY_SIZE(change_names) ? change_names[c] : "modified";
 }
 
-enum zb_cow_type zb_cow_type_of(mode_t mode)
+enum cow_type cow_type_of(mode_t mode)
 {
         if (S_ISREG(mode))
                 return ZB_COW_FILE;
@@ -58,9 +58,9 @@ enum zb_cow_type zb_cow_type_of(mode_t mode)
 }
 
 
-void cow_stat_fill(struct zb_cow_stat *o, const struct stat *st)
+void cow_stat_fill(struct cow_stat *o, const struct stat *st)
 {
-        o->type = zb_cow_type_of(st->st_mode);
+        o->type = cow_type_of(st->st_mode);
         o->mode = st->st_mode & 07777;
         o->uid = st->st_uid;
         o->gid = st->st_gid;
@@ -70,7 +70,7 @@ void cow_stat_fill(struct zb_cow_stat *o, const struct stat *st)
         o->ctime_ns = cow_ts_ns(&st->st_ctim);
 }
 
-bool zb_cow_stat_changed(const struct zb_cow_stat *then, const struct zb_cow_stat *now, char *reason,
+bool cow_stat_changed(const struct cow_stat *then, const struct cow_stat *now, char *reason,
                          size_t n)
 {
         if (then->type == ZB_COW_NONE && now->type == ZB_COW_NONE)
@@ -80,8 +80,8 @@ bool zb_cow_stat_changed(const struct zb_cow_stat *then, const struct zb_cow_sta
         else if (now->type == ZB_COW_NONE)
                 snprintf(reason, n, "deleted on the host since the run");
         else if (then->type != now->type)
-                snprintf(reason, n, "replaced on the host (was a %s, now a %s)", zb_cow_type_name(then->type),
-                         zb_cow_type_name(now->type));
+                snprintf(reason, n, "replaced on the host (was a %s, now a %s)", cow_type_name(then->type),
+                         cow_type_name(now->type));
         else if (then->ino != now->ino)
                 snprintf(reason, n, "replaced on the host (another inode)");
         else if (then->size != now->size)
@@ -101,18 +101,18 @@ bool zb_cow_stat_changed(const struct zb_cow_stat *then, const struct zb_cow_sta
 
 /* ---------- change sets in memory ---------- */
 
-struct zb_cow_entry *zb_cow_zone_add(struct zb_cow_zone *z, const char *path, enum zb_cow_change change,
-                                     enum zb_cow_type type)
+struct cow_entry *cow_zone_add(struct cow_zone *z, const char *path, enum cow_change change,
+                                     enum cow_type type)
 {
         if (z->n == z->cap) {
                 size_t cap = z->cap ? z->cap * 2 : 32;
-                struct zb_cow_entry *e = realloc(z->e, cap * sizeof(*e));
+                struct cow_entry *e = realloc(z->e, cap * sizeof(*e));
                 if (!e)
                         return NULL;
                 z->e = e;
                 z->cap = cap;
         }
-        struct zb_cow_entry *e = &z->e[z->n];
+        struct cow_entry *e = &z->e[z->n];
         memset(e, 0, sizeof(*e));
         if (!(e->path = strdup(path)))
                 return NULL;
@@ -122,7 +122,7 @@ struct zb_cow_entry *zb_cow_zone_add(struct zb_cow_zone *z, const char *path, en
         return e;
 }
 
-static void zone_free(struct zb_cow_zone *z)
+static void zone_free(struct cow_zone *z)
 {
         for (size_t i = 0; i < z->n; i++) {
                 free(z->e[i].path);
@@ -137,7 +137,7 @@ static void zone_free(struct zb_cow_zone *z)
         memset(z, 0, sizeof(*z));
 }
 
-void zb_cow_set_free(struct zb_cow_set *set)
+void cow_set_free(struct cow_set *set)
 {
         for (size_t i = 0; i < set->n_zones; i++)
                 zone_free(&set->zones[i]);
@@ -147,7 +147,7 @@ void zb_cow_set_free(struct zb_cow_set *set)
         memset(set, 0, sizeof(*set));
 }
 
-size_t cow_set_count(const struct zb_cow_set *set)
+size_t cow_set_count(const struct cow_set *set)
 {
         size_t n = 0;
         for (size_t i = 0; i < set->n_zones; i++)
@@ -157,12 +157,12 @@ size_t cow_set_count(const struct zb_cow_set *set)
 
 /* ---------- the manifest (JSON) ---------- */
 
-static json_object *stat_to_json(const struct zb_cow_stat *s)
+static json_object *stat_to_json(const struct cow_stat *s)
 {
         if (s->type == ZB_COW_NONE)
                 return NULL;
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "type", json_object_new_string(zb_cow_type_name(s->type)));
+        json_object_object_add(o, "type", json_object_new_string(cow_type_name(s->type)));
         json_object_object_add(o, "mode", json_object_new_int((int)s->mode));
         json_object_object_add(o, "uid", json_object_new_int64(s->uid));
         json_object_object_add(o, "gid", json_object_new_int64(s->gid));
@@ -174,7 +174,7 @@ static json_object *stat_to_json(const struct zb_cow_stat *s)
 }
 
 /* The fields a change set is known by: in its manifest, in diff and list. */
-json_object *cow_set_header(const struct zb_cow_set *set)
+json_object *cow_set_header(const struct cow_set *set)
 {
         json_object *o = json_object_new_object();
         if (!o)
@@ -190,13 +190,13 @@ json_object *cow_set_header(const struct zb_cow_set *set)
 
 char *cow_json_text(json_object *o)
 {
-        char *s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+        char *s = util_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return s;
 }
 
-char *zb_cow_set_to_json(const struct zb_cow_set *set)
+char *cow_set_to_json(const struct cow_set *set)
 {
         json_object *o = cow_set_header(set);
         json_object *zones = json_object_new_array();
@@ -206,7 +206,7 @@ char *zb_cow_set_to_json(const struct zb_cow_set *set)
         json_object_object_add(o, "version", json_object_new_int(1));
         json_object_object_add(o, "run_start_ns", json_object_new_int64(set->run_start_ns));
         for (size_t i = 0; i < set->n_zones; i++) {
-                const struct zb_cow_zone *z = &set->zones[i];
+                const struct cow_zone *z = &set->zones[i];
                 json_object *zo = json_object_new_object(), *entries = json_object_new_array();
                 json_object_object_add(zo, "name", json_object_new_string(z->name ? z->name : ""));
                 json_object_object_add(zo, "path", json_object_new_string(z->path ? z->path : ""));
@@ -215,11 +215,11 @@ char *zb_cow_set_to_json(const struct zb_cow_set *set)
                 json_object_object_add(zo, "dev", json_object_new_uint64(z->dev));
                 json_object_object_add(zo, "ino", json_object_new_uint64(z->ino));
                 for (size_t j = 0; j < z->n; j++) {
-                        const struct zb_cow_entry *e = &z->e[j];
+                        const struct cow_entry *e = &z->e[j];
                         json_object *eo = json_object_new_object();
                         json_object_object_add(eo, "path", json_object_new_string(e->path));
-                        json_object_object_add(eo, "change", json_object_new_string(zb_cow_change_name(e->change)));
-                        json_object_object_add(eo, "type", json_object_new_string(zb_cow_type_name(e->type)));
+                        json_object_object_add(eo, "change", json_object_new_string(cow_change_name(e->change)));
+                        json_object_object_add(eo, "type", json_object_new_string(cow_type_name(e->type)));
                         json_object_object_add(eo, "apply", json_object_new_boolean(e->apply));
                         json_object_object_add(eo, "meta_only", json_object_new_boolean(e->meta_only));
                         json_object_object_add(eo, "host", stat_to_json(&e->host));
@@ -274,7 +274,7 @@ static int name_index(const char *s, const char *const *names, size_t n)
         return -1;
 }
 
-static int stat_from_json(json_object *o, struct zb_cow_stat *s)
+static int stat_from_json(json_object *o, struct cow_stat *s)
 {
         memset(s, 0, sizeof(*s));
         if (!o || json_object_is_type(o, json_type_null))
@@ -283,7 +283,7 @@ static int stat_from_json(json_object *o, struct zb_cow_stat *s)
         int ti = t ? name_index(json_object_get_string(t), type_names, ARRAY_SIZE(type_names)) : -1;
         if (ti <= 0)
                 return -EINVAL;
-        s->type = (enum zb_cow_type)ti;
+        s->type = (enum cow_type)ti;
         json_object *v;
         if ((v = json_member(o, "mode", json_type_int)))
                 s->mode = (uint32_t)json_object_get_int(v);
@@ -298,7 +298,7 @@ static int stat_from_json(json_object *o, struct zb_cow_stat *s)
         return 0;
 }
 
-static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
+static int entry_from_json(json_object *eo, struct cow_zone *z)
 {
         json_object *path = json_member(eo, "path", json_type_string);
         json_object *change = json_member(eo, "change", json_type_string);
@@ -316,7 +316,7 @@ static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
                 if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.') || len == 0)
                         return -EINVAL;
         }
-        struct zb_cow_entry *e = zb_cow_zone_add(z, p, (enum zb_cow_change)ci, (enum zb_cow_type)ti);
+        struct cow_entry *e = cow_zone_add(z, p, (enum cow_change)ci, (enum cow_type)ti);
         if (!e)
                 return -ENOMEM;
         json_object *v = NULL;
@@ -336,7 +336,7 @@ static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
         return 0;
 }
 
-static int zone_from_json(json_object *zo, struct zb_cow_zone *z)
+static int zone_from_json(json_object *zo, struct cow_zone *z)
 {
         json_object *name = json_member(zo, "name", json_type_string);
         json_object *path = json_member(zo, "path", json_type_string);
@@ -367,7 +367,7 @@ static int zone_from_json(json_object *zo, struct zb_cow_zone *z)
         return 0;
 }
 
-int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_error *err)
+int cow_set_from_json(const char *text, struct cow_set *set, struct zb_error *err)
 {
         memset(set, 0, sizeof(*set));
         json_object *o = json_tokener_parse(text);
@@ -376,8 +376,8 @@ int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_err
         json_object *v;
         int r = 0;
 
-        if (!id || !zones || !zb_cow_id_valid(json_object_get_string(id))) {
-                r = zb_error_set(err, EINVAL, "cow: the change set's manifest is not valid");
+        if (!id || !zones || !cow_id_valid(json_object_get_string(id))) {
+                r = err_set(err, EINVAL, "cow: the change set's manifest is not valid");
                 goto out;
         }
         snprintf(set->id, sizeof(set->id), "%s", json_object_get_string(id));
@@ -385,27 +385,27 @@ int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_err
         json_i64(o, "run_start_ns", &set->run_start_ns);
         if ((v = json_member(o, "exit_code", json_type_int)))
                 set->exit_code = json_object_get_int(v);
-        set->status = zb_strdup((v = json_member(o, "status", json_type_string)) ? json_object_get_string(v) : "?");
+        set->status = util_strdup((v = json_member(o, "status", json_type_string)) ? json_object_get_string(v) : "?");
         if ((v = json_member(o, "error", json_type_string)))
-                set->error = zb_strdup(json_object_get_string(v));
+                set->error = util_strdup(json_object_get_string(v));
         size_t n = json_object_array_length(zones);
         set->zones = calloc(n ? n : 1, sizeof(*set->zones));
         if (!set->zones || !set->status) {
-                r = zb_error_set(err, ENOMEM, "out of memory");
+                r = err_set(err, ENOMEM, "out of memory");
                 goto out;
         }
         for (size_t i = 0; i < n; i++) {
                 set->n_zones++;
                 int zr = zone_from_json(json_object_array_get_idx(zones, i), &set->zones[i]);
                 if (zr < 0) {
-                        r = zb_error_set(err, -zr, "cow: the change set's manifest is not valid (zone %zu)", i);
+                        r = err_set(err, -zr, "cow: the change set's manifest is not valid (zone %zu)", i);
                         goto out;
                 }
         }
 out:
         json_object_put(o);
         if (r < 0)
-                zb_cow_set_free(set);
+                cow_set_free(set);
         return r;
 }
 
@@ -417,25 +417,25 @@ static int list_push(char ***v, size_t *n, const char *path, bool dir)
         if (!nv)
                 return -ENOMEM;
         *v = nv;
-        if (!(nv[*n] = zb_asprintf("%s%s", path, dir ? "/" : "")))
+        if (!(nv[*n] = util_asprintf("%s%s", path, dir ? "/" : "")))
                 return -ENOMEM;
         (*n)++;
         return 0;
 }
 
-int zb_cow_fill_result(const struct zb_cow_set *set, struct zb_result *r)
+int cow_fill_result(const struct cow_set *set, struct zb_result *r)
 {
         r->changes = calloc(set->n_zones ? set->n_zones : 1, sizeof(*r->changes));
         if (!r->changes)
                 return -ENOMEM;
         r->n_changes = set->n_zones;
         for (size_t i = 0; i < set->n_zones; i++) {
-                const struct zb_cow_zone *z = &set->zones[i];
-                struct zb_zone_changes *c = &r->changes[i];
+                const struct cow_zone *z = &set->zones[i];
+                struct pol_zone_changes *c = &r->changes[i];
                 if (!(c->zone = strdup(z->name)))
                         return -ENOMEM;
                 for (size_t j = 0; j < z->n; j++) {
-                        const struct zb_cow_entry *e = &z->e[j];
+                        const struct cow_entry *e = &z->e[j];
                         char ***v = e->change == ZB_COW_ADDED      ? &c->added
                                     : e->change == ZB_COW_MODIFIED ? &c->modified
                                                                    : &c->deleted;

@@ -31,14 +31,14 @@ static int store_check(const char *path, int fd, struct zb_error *err)
         if (slash)
                 *(slash == parent ? slash + 1 : slash) = '\0';
         if (fstat(fd, &st) < 0 || stat(parent, &pst) < 0)
-                return zb_error_errno(err, errno, "cow: change-set store %s", path);
+                return err_errno(err, errno, "cow: change-set store %s", path);
         if (st.st_uid != geteuid() || (st.st_mode & 022))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "cow: the change-set store %s must belong to uid %u and be writable only by it",
                                     path, (unsigned)geteuid());
         if ((pst.st_uid != geteuid() && pst.st_uid != 0) ||
             ((pst.st_mode & 022) && !(pst.st_mode & S_ISVTX)))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "cow: the change-set store's parent %s must belong to uid %u or root and not be writable by others",
                                     parent, (unsigned)geteuid());
         return 0;
@@ -47,7 +47,7 @@ static int store_check(const char *path, int fd, struct zb_error *err)
 int cow_store_open(const char *override, bool create, char *path, size_t n, int *out,
                       struct zb_error *err)
 {
-        int r = zb_cow_store_path(override, path, n, err);
+        int r = cow_store_path(override, path, n, err);
         if (r < 0)
                 return r;
         if (create) {
@@ -60,14 +60,14 @@ int cow_store_open(const char *override, bool create, char *path, size_t n, int 
                         if (s)
                                 *s = '/';
                         if (e)
-                                return zb_error_errno(err, e, "cow: cannot make the change-set store %s", path);
+                                return err_errno(err, e, "cow: cannot make the change-set store %s", path);
                         if (!s)
                                 break;
                 }
         }
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return zb_error_errno(err, errno, "cow: change-set store %s", path);
+                return err_errno(err, errno, "cow: change-set store %s", path);
         r = store_check(path, fd, err);
         if (r < 0) {
                 close(fd);
@@ -90,7 +90,7 @@ void cow_store_gc(int store_fd)
                 bool fresh_dot = name[0] == '.';
                 if (fresh_dot && strncmp(name, ".new-", 5) != 0)
                         continue;
-                if (!fresh_dot && !zb_cow_id_valid(name))
+                if (!fresh_dot && !cow_id_valid(name))
                         continue;
                 if (fstatat(store_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
                         continue;
@@ -111,7 +111,7 @@ static void make_id(char *id, size_t n)
 {
         uint32_t rnd = 0;
         if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
-                rnd = (uint32_t)(zb_now_ns() ^ (uint64_t)getpid());
+                rnd = (uint32_t)(util_now_ns() ^ (uint64_t)getpid());
         time_t t = time(NULL);
         struct tm tm;
         gmtime_r(&t, &tm);
@@ -130,7 +130,7 @@ int cow_make_run_dir(struct ns_cow *cow, struct zb_error *err)
                 if (mkdirat(cow->store_fd, tmp, 0700) < 0) {
                         if (errno == EEXIST)
                                 continue;
-                        return zb_error_errno(err, errno, "cow: make a run dir in %s", cow->store);
+                        return err_errno(err, errno, "cow: make a run dir in %s", cow->store);
                 }
                 int fd = openat(cow->store_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0 || flock(fd, LOCK_EX) < 0 ||
@@ -141,17 +141,17 @@ int cow_make_run_dir(struct ns_cow *cow, struct zb_error *err)
                         cow_remove_tree(cow->store_fd, tmp, 0);
                         if (e == EEXIST)
                                 continue;
-                        return zb_error_errno(err, e, "cow: make a run dir in %s", cow->store);
+                        return err_errno(err, e, "cow: make a run dir in %s", cow->store);
                 }
                 cow->run_fd = fd;
                 return 0;
         }
-        return zb_error_set(err, EEXIST, "cow: cannot find a free change-set id in %s", cow->store);
+        return err_set(err, EEXIST, "cow: cannot find a free change-set id in %s", cow->store);
 }
 
-int cow_write_manifest(int run_fd, const struct zb_cow_set *set)
+int cow_write_manifest(int run_fd, const struct cow_set *set)
 {
-        _cleanup_(freep) char *text = zb_cow_set_to_json(set);
+        _cleanup_(freep) char *text = cow_set_to_json(set);
         if (!text)
                 return -ENOMEM;
         int fd = openat(run_fd, ZB_COW_MANIFEST ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -176,46 +176,46 @@ int cow_write_manifest(int run_fd, const struct zb_cow_set *set)
 
 /* Open STORE/ID, checked and (LOCK) locked, and read its manifest. */
 int cow_set_open(int store_fd, const char *store, const char *id, bool lock, int *run_fd,
-                    struct zb_cow_set *set, struct zb_error *err)
+                    struct cow_set *set, struct zb_error *err)
 {
         struct stat st;
 
         *run_fd = -1;
-        if (!zb_cow_id_valid(id))
-                return zb_error_set(err, EINVAL, "cow: '%s' is not a change-set id", id);
+        if (!cow_id_valid(id))
+                return err_set(err, EINVAL, "cow: '%s' is not a change-set id", id);
         int fd = openat(store_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return errno == ENOENT ? zb_error_set(err, ENOENT, "cow: no change set %s in %s (zonebox diff --list)", id, store)
-                                       : zb_error_errno(err, errno, "cow: change set %s", id);
+                return errno == ENOENT ? err_set(err, ENOENT, "cow: no change set %s in %s (zonebox diff --list)", id, store)
+                                       : err_errno(err, errno, "cow: change set %s", id);
         *run_fd = fd;
         if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022))
-                return zb_error_set(err, EPERM, "cow: change set %s is not yours alone", id);
+                return err_set(err, EPERM, "cow: change set %s is not yours alone", id);
         if (lock && flock(fd, LOCK_EX | LOCK_NB) < 0)
-                return zb_error_set(err, EBUSY,
+                return err_set(err, EBUSY,
                                     "cow: change set %s is in use (its run is still going, or another commit or discard)",
                                     id);
         _cleanup_(closep) int mfd = openat(fd, ZB_COW_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (mfd < 0)
-                return errno == ENOENT ? zb_error_set(err, EBUSY, "cow: change set %s is not complete (its run is still going)", id)
-                                       : zb_error_errno(err, errno, "cow: change set %s: manifest", id);
+                return errno == ENOENT ? err_set(err, EBUSY, "cow: change set %s is not complete (its run is still going)", id)
+                                       : err_errno(err, errno, "cow: change set %s: manifest", id);
         if (fstat(mfd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
             (uint64_t)st.st_size > MANIFEST_MAX_BYTES)
-                return zb_error_set(err, EPERM, "cow: change set %s: the manifest is not usable", id);
+                return err_set(err, EPERM, "cow: change set %s: the manifest is not usable", id);
         _cleanup_(freep) char *text = malloc((size_t)st.st_size + 1);
         if (!text)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         size_t got = 0;
         while (got < (size_t)st.st_size) {
                 ssize_t n = read(mfd, text + got, (size_t)st.st_size - got);
                 if (n <= 0)
-                        return zb_error_errno(err, n < 0 ? errno : EIO, "cow: change set %s: read the manifest", id);
+                        return err_errno(err, n < 0 ? errno : EIO, "cow: change set %s: read the manifest", id);
                 got += (size_t)n;
         }
         text[got] = '\0';
-        int r = zb_cow_set_from_json(text, set, err);
+        int r = cow_set_from_json(text, set, err);
         if (r == 0 && strcmp(set->id, id) != 0) {
-                zb_cow_set_free(set);
-                return zb_error_set(err, EINVAL, "cow: change set %s: the manifest names another id", id);
+                cow_set_free(set);
+                return err_set(err, EINVAL, "cow: change set %s: the manifest names another id", id);
         }
         return r;
 }

@@ -104,7 +104,7 @@ static _Noreturn void serve(struct proxy_process *px, int chan, int sig_fd)
                 close(pf[2].fd);
         /* The sandbox is gone by now, so connections end at once; give them
          * a moment to write their close lines. */
-        uint64_t deadline = zb_now_ns() + PROXY_STOP_GRACE_MS * 1000000ull;
+        uint64_t deadline = util_now_ns() + PROXY_STOP_GRACE_MS * 1000000ull;
         while (atomic_load(&px->active) > 0 && proxy_ms_left(deadline) > 0)
                 poll(NULL, 0, 5);
         if (px->audit_fd >= 0) {
@@ -180,7 +180,7 @@ static void own_addresses(struct proxy_process *px)
                         continue;
                 const void *raw = sa->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
                                                            : (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-                if (inet_ntop(sa->sa_family, raw, buf, sizeof(buf)) && zb_net_ip_literal(buf, &px->own[px->n_own]))
+                if (inet_ntop(sa->sa_family, raw, buf, sizeof(buf)) && net_ip_literal(buf, &px->own[px->n_own]))
                         px->n_own++;
         }
         freeifaddrs(ifa);
@@ -197,19 +197,19 @@ static void confine(struct proxy_process *px, int ready)
         char res[PATH_MAX], hosts[PATH_MAX], msg[256];
         const char *res_dir = realpath("/etc/resolv.conf", res) ? dirname(res) : "/etc";
         const char *hosts_dir = realpath("/etc/hosts", hosts) ? dirname(hosts) : "/etc";
-        const struct zb_ll_path paths[] = {
+        const struct ns_ll_path paths[] = {
                 { "/etc", ZB_LL_READ_EXEC, false },     { "/usr", ZB_LL_READ_EXEC, false },
                 { "/lib", ZB_LL_READ_EXEC, true },      { "/lib64", ZB_LL_READ_EXEC, true },
                 { res_dir, ZB_LL_READ_EXEC, true },     { hosts_dir, ZB_LL_READ_EXEC, true },
         };
-        int fd = zb_landlock_prepare(paths, ARRAY_SIZE(paths), msg, sizeof(msg));
+        int fd = ns_landlock_prepare(paths, ARRAY_SIZE(paths), msg, sizeof(msg));
         if (fd < 0 && fd != -EOPNOTSUPP) {
                 errno = -fd;
                 proxy_fail(ready, msg);
         }
-        if (fd >= 0 && (errno = -zb_landlock_enforce(fd)) != 0)
+        if (fd >= 0 && (errno = -ns_landlock_enforce(fd)) != 0)
                 proxy_fail(ready, "layer landlock");
-        if ((errno = -zb_seccomp_install(&px->filter)) != 0)
+        if ((errno = -ns_seccomp_install(&px->filter)) != 0)
                 proxy_fail(ready, "layer seccomp");
 }
 
@@ -255,22 +255,22 @@ static int proxy_build(struct proxy_process *px, const struct zb_policy *p, stru
         px->rules = calloc(p->net.n_allow, sizeof(*px->rules));
         px->pins = calloc(p->net.n_hosts + 1, sizeof(*px->pins));
         if (!px->rules || !px->pins)
-                return zb_error_set(err, ENOMEM, "layer net: out of memory");
+                return err_set(err, ENOMEM, "layer net: out of memory");
         for (size_t i = 0; i < p->net.n_allow; i++, px->n_rules++)
-                if (zb_net_rule_parse(p->net.allow[i], &px->rules[i], &why) < 0)
-                        return zb_error_set(err, EINVAL, "network.allow[%zu]: '%s': %s", i, p->net.allow[i], why);
+                if (net_rule_parse(p->net.allow[i], &px->rules[i], &why) < 0)
+                        return err_set(err, EINVAL, "network.allow[%zu]: '%s': %s", i, p->net.allow[i], why);
         for (size_t i = 0; i < p->net.n_hosts; i++, px->n_pins++)
-                if (zb_net_pin_parse(p->net.hosts[i], px->pins[i].name, &px->pins[i].ip, &why) < 0)
-                        return zb_error_set(err, EINVAL, "network.hosts: '%s': %s", p->net.hosts[i], why);
+                if (net_pin_parse(p->net.hosts[i], px->pins[i].name, &px->pins[i].ip, &why) < 0)
+                        return err_set(err, EINVAL, "network.hosts: '%s': %s", p->net.hosts[i], why);
         if (p->audit.log) {
-                px->audit_fd = zb_audit_open(p, err);
+                px->audit_fd = audit_log_open(p, err);
                 if (px->audit_fd < 0)
                         return px->audit_fd;
         }
         static const char *const denied[] = { "execve", "execveat", "ptrace", "process_vm_readv",
                                               "process_vm_writev", "bind", "listen" };
-        const struct zb_seccomp_spec spec = { .deny = denied, .n_deny = ARRAY_SIZE(denied) };
-        int r = zb_seccomp_build(&spec, &px->filter, err);
+        const struct ns_seccomp_spec spec = { .deny = denied, .n_deny = ARRAY_SIZE(denied) };
+        int r = ns_seccomp_build(&spec, &px->filter, err);
         if (r < 0)
                 return r;
         pthread_mutex_init(&px->audit_lock, NULL);
@@ -280,7 +280,7 @@ static int proxy_build(struct proxy_process *px, const struct zb_policy *p, stru
 
 static void proxy_release(struct proxy_process *px)
 {
-        zb_seccomp_free(&px->filter);
+        ns_seccomp_free(&px->filter);
         free(px->rules);
         free(px->pins);
         if (px->audit_fd >= 0)
@@ -302,9 +302,9 @@ static int wait_ready(int ready, struct zb_error *err)
                 return 0;
         if (n > 1 && msg[0] == '-') {
                 msg[n] = '\0';
-                return zb_error_set(err, EIO, "%s", msg + 1);
+                return err_set(err, EIO, "%s", msg + 1);
         }
-        return zb_error_set(err, EIO, "layer net: the proxy did not start");
+        return err_set(err, EIO, "layer net: the proxy did not start");
 }
 
 int ns_proxy_start(struct ns_proxy *px, const struct zb_policy *p, int *child_fd,
@@ -324,17 +324,17 @@ int ns_proxy_start(struct ns_proxy *px, const struct zb_policy *p, int *child_fd
         px->shared = mmap(NULL, sizeof(*px->shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (px->shared == MAP_FAILED) {
                 px->shared = NULL;
-                r = zb_error_errno(err, errno, "layer net: proxy counters");
+                r = err_errno(err, errno, "layer net: proxy counters");
                 goto out;
         }
         run.shared = px->shared;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
-                r = zb_error_errno(err, errno, "layer net: proxy socket");
+                r = err_errno(err, errno, "layer net: proxy socket");
                 goto out;
         }
         pid_t pid = fork();
         if (pid < 0) {
-                r = zb_error_errno(err, errno, "layer net: cannot start the proxy (fork)");
+                r = err_errno(err, errno, "layer net: cannot start the proxy (fork)");
                 goto out;
         }
         if (pid == 0)

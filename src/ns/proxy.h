@@ -24,13 +24,13 @@
 
 /* ---- one proxy request ---- */
 
-enum zb_proxy_kind { ZB_PROXY_CONNECT, ZB_PROXY_HTTP };
+enum net_proxy_kind { ZB_PROXY_CONNECT, ZB_PROXY_HTTP };
 #define ZB_PROXY_INCOMPLETE (-EAGAIN)
 
-struct zb_proxy_request {
-        enum zb_proxy_kind kind;
+struct net_proxy_request {
+        enum net_proxy_kind kind;
         char method[16];
-        char host[ZB_NET_NAME_MAX + 1]; /* normalized as zb_net_rules_match wants it */
+        char host[ZB_NET_NAME_MAX + 1]; /* normalized as net_rules_match wants it */
         uint16_t port;
         size_t head_len; /* bytes of BUF the head took, final blank line included */
         char *forward;   /* ZB_PROXY_HTTP: the head to send to the server (malloc'd) */
@@ -42,11 +42,11 @@ struct zb_proxy_request {
  * host:port HTTP/1.x, or METHOD http://host[:port]/path HTTP/1.x, which is
  * rewritten to origin form with Proxy-*, Connection and Keep-Alive headers
  * dropped, Host set from the URL and "Connection: close" added.
- * 0: a complete, valid request (free REQ->forward with zb_proxy_request_free);
+ * 0: a complete, valid request (free REQ->forward with net_proxy_request_free);
  * ZB_PROXY_INCOMPLETE: the head has not ended within LEN bytes; an HTTP
  * status (400, 405) with REQ->why set: a bad request. */
-int zb_proxy_parse(const char *buf, size_t len, struct zb_proxy_request *req);
-void zb_proxy_request_free(struct zb_proxy_request *req);
+int net_proxy_parse(const char *buf, size_t len, struct net_proxy_request *req);
+void net_proxy_request_free(struct net_proxy_request *req);
 
 /* ---- the proxy process (supervisor side, net.c) ---- */
 

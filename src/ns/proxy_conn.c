@@ -38,7 +38,7 @@ struct conn {
         int fd;
         uint64_t id;
         uint64_t start_ns;
-        struct zb_audit_net ev;
+        struct audit_net ev;
         char rule[320];
         char reason[512];
         char addr[INET6_ADDRSTRLEN];
@@ -82,7 +82,7 @@ static void reply(int fd, int status, const char *body)
         send_all(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
         shutdown(fd, SHUT_WR);
         char sink[4096];
-        uint64_t deadline = zb_now_ns() + 200000000ull;
+        uint64_t deadline = util_now_ns() + 200000000ull;
         for (int i = 0; i < 16; i++) {
                 struct pollfd pf = { .fd = fd, .events = POLLIN };
                 if (poll(&pf, 1, (int)proxy_ms_left(deadline)) <= 0 || recv(fd, sink, sizeof(sink), 0) <= 0)
@@ -100,9 +100,9 @@ void proxy_audit_summary(struct proxy_process *px)
                  "%llu refused or failed connections were not logged one by one (at most %d a second after a burst of %d)",
                  (unsigned long long)px->audit_suppressed, (int)(1000000000ull / AUDIT_DENY_INTERVAL_NS),
                  AUDIT_DENY_BURST);
-        struct zb_audit_net ev = { .event = "net_suppressed", .pid = px->supervisor, .decision = "deny",
+        struct audit_net ev = { .event = "net_suppressed", .pid = px->supervisor, .decision = "deny",
                                    .reason = reason };
-        if (zb_audit_net_append(px->audit_fd, px->p->audit.fsync, &ev) == 0)
+        if (audit_net_append(px->audit_fd, px->p->audit.fsync, &ev) == 0)
                 px->audit_suppressed = 0;
 }
 
@@ -110,7 +110,7 @@ void proxy_audit_summary(struct proxy_process *px)
  * connections it tries, and the log is the host's. */
 static bool audit_deny_allowed(struct proxy_process *px)
 {
-        uint64_t now = zb_now_ns();
+        uint64_t now = util_now_ns();
         bool ok;
         pthread_mutex_lock(&px->audit_lock);
         if (px->audit_tat_ns < now)
@@ -131,7 +131,7 @@ static int audit(struct conn *c, const char *event)
         if (c->px->audit_fd < 0)
                 return 0;
         c->ev.event = event;
-        return zb_audit_net_append(c->px->audit_fd, c->px->p->audit.fsync, &c->ev);
+        return audit_net_append(c->px->audit_fd, c->px->p->audit.fsync, &c->ev);
 }
 
 /* Refused (403: counted as refused) or failed (anything else). */
@@ -152,9 +152,9 @@ static void deny(struct conn *c, int status, const char *fmt, ...)
 }
 
 /* Read one request head (bounded in size and time). 0, or an error sent. */
-static int read_head(struct conn *c, char *buf, size_t *len, struct zb_proxy_request *req)
+static int read_head(struct conn *c, char *buf, size_t *len, struct net_proxy_request *req)
 {
-        uint64_t deadline = zb_now_ns() + PROXY_HEAD_TIMEOUT_MS * 1000000ull;
+        uint64_t deadline = util_now_ns() + PROXY_HEAD_TIMEOUT_MS * 1000000ull;
         *len = 0;
         for (;;) {
                 struct pollfd pf = { .fd = c->fd, .events = POLLIN };
@@ -171,7 +171,7 @@ static int read_head(struct conn *c, char *buf, size_t *len, struct zb_proxy_req
                 if (r <= 0)
                         return -1; /* the client went away: nothing to decide */
                 *len += (size_t)r;
-                int st = zb_proxy_parse(buf, *len, req);
+                int st = net_proxy_parse(buf, *len, req);
                 if (st == 0)
                         return 0;
                 if (st == ZB_PROXY_INCOMPLETE && *len < ZB_PROXY_HEAD_MAX)
@@ -184,7 +184,7 @@ static int read_head(struct conn *c, char *buf, size_t *len, struct zb_proxy_req
         }
 }
 
-static void to_sockaddr(const struct zb_net_addr *a, uint16_t port, struct sockaddr_storage *ss,
+static void to_sockaddr(const struct net_addr *a, uint16_t port, struct sockaddr_storage *ss,
                         socklen_t *len)
 {
         memset(ss, 0, sizeof(*ss));
@@ -203,7 +203,7 @@ static void to_sockaddr(const struct zb_net_addr *a, uint16_t port, struct socka
         }
 }
 
-static bool addr_from_ai(const struct addrinfo *ai, struct zb_net_addr *a)
+static bool addr_from_ai(const struct addrinfo *ai, struct net_addr *a)
 {
         char buf[INET6_ADDRSTRLEN];
         if (ai->ai_family == AF_INET) {
@@ -215,17 +215,17 @@ static bool addr_from_ai(const struct addrinfo *ai, struct zb_net_addr *a)
         return ai->ai_family == AF_INET6 &&
                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr, buf,
                          sizeof(buf)) &&
-               zb_net_ip_literal(buf, a);
+               net_ip_literal(buf, a);
 }
 
 /* The addresses HOST may be connected at: an IP literal or a pinned name
  * as given; a name from DNS without internal addresses. 0 and *N > 0, or
  * an error sent. */
-static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, size_t *n, bool *from_dns)
+static int resolve(struct conn *c, const char *host, struct net_addr *out, size_t *n, bool *from_dns)
 {
         *n = 0;
         *from_dns = false;
-        if (zb_net_ip_literal(host, &out[0])) {
+        if (net_ip_literal(host, &out[0])) {
                 *n = 1;
                 return 0;
         }
@@ -246,17 +246,17 @@ static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, si
         const char *internal = NULL;
         char first[INET6_ADDRSTRLEN] = "";
         for (struct addrinfo *ai = res; ai && *n < PROXY_MAX_ADDRS; ai = ai->ai_next) {
-                struct zb_net_addr a;
+                struct net_addr a;
                 if (!addr_from_ai(ai, &a))
                         continue;
-                const char *why = zb_net_addr_internal(&a);
+                const char *why = net_addr_internal(&a);
                 for (size_t k = 0; !why && k < c->px->n_own; k++)
                         if (net_addr_eq(&c->px->own[k], &a))
                                 why = "this host's own";
                 if (why) {
                         if (!internal) {
                                 internal = why;
-                                zb_net_addr_str(&a, first, sizeof(first));
+                                net_addr_str(&a, first, sizeof(first));
                         }
                         continue;
                 }
@@ -281,34 +281,34 @@ static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, si
 
 /* Whether connected FD reached this host itself: for a local route the
  * kernel picks the destination as the source address. */
-static bool to_self(int fd, const struct zb_net_addr *dst)
+static bool to_self(int fd, const struct net_addr *dst)
 {
         struct sockaddr_storage ss = { 0 };
         socklen_t sl = sizeof(ss);
-        struct zb_net_addr me = { 0 };
+        struct net_addr me = { 0 };
         char buf[INET6_ADDRSTRLEN];
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
                 return true; /* cannot tell: refuse */
         const void *raw = ss.ss_family == AF_INET ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
                                                   : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
-        if (!inet_ntop(ss.ss_family, raw, buf, sizeof(buf)) || !zb_net_ip_literal(buf, &me))
+        if (!inet_ntop(ss.ss_family, raw, buf, sizeof(buf)) || !net_ip_literal(buf, &me))
                 return true;
         return net_addr_eq(&me, dst);
 }
 
 /* Connect to the first address that answers, within the time limit.
  * FROM_DNS: the addresses came from DNS (not a literal or a pin). */
-static int connect_any(struct conn *c, const struct zb_proxy_request *req,
-                       const struct zb_net_addr *addrs, size_t n, bool from_dns)
+static int connect_any(struct conn *c, const struct net_proxy_request *req,
+                       const struct net_addr *addrs, size_t n, bool from_dns)
 {
-        uint64_t deadline = zb_now_ns() + PROXY_CONNECT_TIMEOUT_MS * 1000000ull;
+        uint64_t deadline = util_now_ns() + PROXY_CONNECT_TIMEOUT_MS * 1000000ull;
         int err = ETIMEDOUT;
 
         for (size_t i = 0; i < n && proxy_ms_left(deadline) > 0; i++) {
                 struct sockaddr_storage ss;
                 socklen_t sl;
                 to_sockaddr(&addrs[i], req->port, &ss, &sl);
-                zb_net_addr_str(&addrs[i], c->addr, sizeof(c->addr));
+                net_addr_str(&addrs[i], c->addr, sizeof(c->addr));
                 int fd = socket(addrs[i].family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
                 if (fd < 0) {
                         err = errno;
@@ -440,14 +440,14 @@ static void conn_handle(struct conn *c)
 {
         char head[ZB_PROXY_HEAD_MAX];
         size_t len;
-        struct zb_proxy_request req;
+        struct net_proxy_request req;
 
         if (read_head(c, head, &len, &req) < 0)
                 return;
         c->ev.method = req.method;
         c->ev.host = req.host;
         c->ev.port = req.port;
-        int rule = zb_net_rules_match(c->px->rules, c->px->n_rules, req.host, req.port);
+        int rule = net_rules_match(c->px->rules, c->px->n_rules, req.host, req.port);
         if (rule < 0) {
                 deny(c, 403, "%s%s%s:%u is not in network.allow", strchr(req.host, ':') ? "[" : "",
                      req.host, strchr(req.host, ':') ? "]" : "", req.port);
@@ -455,7 +455,7 @@ static void conn_handle(struct conn *c)
                 snprintf(c->rule, sizeof(c->rule), "network.allow[%d] \"%s\"", rule,
                          c->px->p->net.allow[rule]);
                 c->ev.rule = c->rule;
-                struct zb_net_addr addrs[PROXY_MAX_ADDRS];
+                struct net_addr addrs[PROXY_MAX_ADDRS];
                 size_t n_addrs;
                 bool from_dns;
                 int server = resolve(c, req.host, addrs, &n_addrs, &from_dns) < 0
@@ -487,11 +487,11 @@ static void conn_handle(struct conn *c)
                         }
                         close(server);
                         c->ev.closed = true;
-                        c->ev.duration_ms = (double)(zb_now_ns() - c->start_ns) / 1e6;
+                        c->ev.duration_ms = (double)(util_now_ns() - c->start_ns) / 1e6;
                         audit(c, "net_close");
                 }
         }
-        zb_proxy_request_free(&req);
+        net_proxy_request_free(&req);
 }
 
 static void *conn_main(void *arg)
@@ -518,7 +518,7 @@ void proxy_conn_start(struct proxy_process *px, int fd)
         c->px = px;
         c->fd = fd;
         c->id = atomic_fetch_add(&px->seq, 1) + 1;
-        c->start_ns = zb_now_ns();
+        c->start_ns = util_now_ns();
         c->ev.pid = px->supervisor;
         c->ev.conn = c->id;
         if (atomic_load(&px->active) >= PROXY_MAX_CONNS) {

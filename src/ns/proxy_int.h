@@ -22,7 +22,7 @@ struct ns_proxy_shared_counts {
 /* A network.hosts entry: NAME connects to IP, without DNS. */
 struct host_pin {
         char name[ZB_NET_NAME_MAX + 1];
-        struct zb_net_addr ip;
+        struct net_addr ip;
 };
 
 /* Everything the proxy process uses: built before fork; after it, only
@@ -30,7 +30,7 @@ struct host_pin {
  * lines' rate limit change. */
 struct proxy_process {
         const struct zb_policy *p;
-        struct zb_net_rule *rules;
+        struct net_rule *rules;
         size_t n_rules;
         struct host_pin *pins;
         size_t n_pins;
@@ -41,7 +41,7 @@ struct proxy_process {
         _Atomic int active;  /* connection threads running */
         _Atomic uint64_t seq; /* the last connection's id */
         /* The host's own addresses when the proxy started (getifaddrs). */
-        struct zb_net_addr own[PROXY_MAX_OWN_ADDRS];
+        struct net_addr own[PROXY_MAX_OWN_ADDRS];
         size_t n_own;
         /* The refusal lines' rate limit (GCRA), shared by the threads. */
         pthread_mutex_t audit_lock;
@@ -52,7 +52,7 @@ struct proxy_process {
 /* Milliseconds until DEADLINE_NS (rounded up), 0 once past: a poll timeout. */
 static inline uint64_t proxy_ms_left(uint64_t deadline_ns)
 {
-        uint64_t now = zb_now_ns();
+        uint64_t now = util_now_ns();
         return deadline_ns > now ? (deadline_ns - now) / 1000000 + 1 : 0;
 }
 

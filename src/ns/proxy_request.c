@@ -18,7 +18,7 @@
 
 /* ------------------------------------------------------------ request heads */
 
-static int refuse(struct zb_proxy_request *req, int status, const char *why)
+static int refuse(struct net_proxy_request *req, int status, const char *why)
 {
         free(req->forward);
         req->forward = NULL;
@@ -27,9 +27,9 @@ static int refuse(struct zb_proxy_request *req, int status, const char *why)
 }
 
 /* AUTH[0..N) "host[:port]" or "[v6][:port]" into REQ->host and ->port. */
-static int parse_authority(const char *a, size_t n, bool need_port, struct zb_proxy_request *req)
+static int parse_authority(const char *a, size_t n, bool need_port, struct net_proxy_request *req)
 {
-        struct zb_net_addr ip;
+        struct net_addr ip;
         const char *port = NULL;
         size_t hn = n;
 
@@ -43,7 +43,7 @@ static int parse_authority(const char *a, size_t n, bool need_port, struct zb_pr
                 if (hn < n && a[hn] != ':')
                         return refuse(req, 400, "bad host:port");
                 port = hn < n ? a + hn + 1 : NULL;
-                zb_net_addr_str(&ip, req->host, sizeof(req->host));
+                net_addr_str(&ip, req->host, sizeof(req->host));
         } else {
                 const char *colon = memchr(a, ':', n);
                 char buf[ZB_NET_NAME_MAX + 2];
@@ -55,8 +55,8 @@ static int parse_authority(const char *a, size_t n, bool need_port, struct zb_pr
                         return refuse(req, 400, "bad host name");
                 memcpy(buf, a, hn);
                 buf[hn] = '\0';
-                if (zb_net_ip_literal(buf, &ip) && ip.family == AF_INET)
-                        zb_net_addr_str(&ip, req->host, sizeof(req->host));
+                if (net_ip_literal(buf, &ip) && ip.family == AF_INET)
+                        net_addr_str(&ip, req->host, sizeof(req->host));
                 else if (!net_name_normalize(a, hn, req->host))
                         return refuse(req, 400, "bad host name");
                 else if (strspn(req->host, "0123456789.") == strlen(req->host))
@@ -89,7 +89,7 @@ static bool hop_header(const char *name, size_t n)
         return false;
 }
 
-static int forward_append(struct zb_proxy_request *req, size_t *cap, const char *s, size_t n)
+static int forward_append(struct net_proxy_request *req, size_t *cap, const char *s, size_t n)
 {
         if (req->forward_len + n + 1 > *cap) {
                 size_t nc = (req->forward_len + n + 1) * 2;
@@ -107,7 +107,7 @@ static int forward_append(struct zb_proxy_request *req, size_t *cap, const char 
 
 /* The origin-form head: request line, Host from the URL, the client's
  * end-to-end headers, Connection: close. HDRS..END: the header lines. */
-static int rewrite_origin_form(struct zb_proxy_request *req, const char *path, size_t path_len,
+static int rewrite_origin_form(struct net_proxy_request *req, const char *path, size_t path_len,
                    const char *version, const char *hdrs, const char *end)
 {
         size_t cap = 0;
@@ -169,7 +169,7 @@ static bool head_clean(const char *buf, size_t n)
         return true;
 }
 
-int zb_proxy_parse(const char *buf, size_t len, struct zb_proxy_request *req)
+int net_proxy_parse(const char *buf, size_t len, struct net_proxy_request *req)
 {
         memset(req, 0, sizeof(*req));
         const char *end = memmem(buf, len, "\r\n\r\n", 4);
@@ -221,7 +221,7 @@ int zb_proxy_parse(const char *buf, size_t len, struct zb_proxy_request *req)
         return rewrite_origin_form(req, auth + al, (size_t)(sp2 - auth) - al, version, eol + 2, end + 2);
 }
 
-void zb_proxy_request_free(struct zb_proxy_request *req)
+void net_proxy_request_free(struct net_proxy_request *req)
 {
         free(req->forward);
         req->forward = NULL;

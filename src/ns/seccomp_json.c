@@ -13,7 +13,7 @@
  * range, more than MAX_SECCOMP_PROFILE_BYTES, or a seccomp agent
  * (SCMP_ACT_NOTIFY, listenerPath) fails the build with one line naming the
  * key and the file. The text is untrusted input to a parser: fuzzed by
- * tests/fuzz/fuzz_seccomp.c through zb_seccomp_build_json. */
+ * tests/fuzz/fuzz_seccomp.c through ns_seccomp_build_json. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -41,7 +41,7 @@ struct profile {
         scmp_filter_ctx ctx;
         uint32_t default_action;
         bool multiarch;
-        const struct zb_seccomp_spec *spec; /* NULL: no policy lists */
+        const struct ns_seccomp_spec *spec; /* NULL: no policy lists */
         const char *source;                 /* file name for messages, or NULL */
         struct zb_error *err;
 };
@@ -55,8 +55,8 @@ static int profile_error(const struct profile *pr, int code, const char *fmt, ..
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         if (pr->source)
-                return zb_error_set(pr->err, code, "layer seccomp: profile %s: %s", pr->source, msg);
-        return zb_error_set(pr->err, code, "layer seccomp: profile: %s", msg);
+                return err_set(pr->err, code, "layer seccomp: profile %s: %s", pr->source, msg);
+        return err_set(pr->err, code, "layer seccomp: profile: %s", msg);
 }
 
 static bool in_strv(const char *s, const char *const *v)
@@ -443,7 +443,7 @@ static int parse_json_text(const struct profile *pr, const char *text, size_t le
         return 0;
 }
 
-static int build_json(const char *text, size_t len, const struct zb_seccomp_spec *spec,
+static int build_json(const char *text, size_t len, const struct ns_seccomp_spec *spec,
                       const char *source, struct sock_fprog *prog, struct zb_error *err)
 {
         _cleanup_(json_putp) struct json_object *root = NULL;
@@ -479,30 +479,30 @@ static int read_profile(const char *path, char **out, size_t *out_len, struct zb
         struct stat st;
 
         if (fd < 0)
-                return zb_error_errno(err, errno, "layer seccomp: profile %s", path);
+                return err_errno(err, errno, "layer seccomp: profile %s", path);
         if (fstat(fd, &st) < 0)
-                return zb_error_errno(err, errno, "layer seccomp: profile %s", path);
+                return err_errno(err, errno, "layer seccomp: profile %s", path);
         if (!S_ISREG(st.st_mode))
-                return zb_error_set(err, EINVAL, "layer seccomp: profile %s: not a regular file", path);
+                return err_set(err, EINVAL, "layer seccomp: profile %s: not a regular file", path);
         if ((uint64_t)st.st_size > MAX_SECCOMP_PROFILE_BYTES)
-                return zb_error_set(err, EFBIG, "layer seccomp: profile %s: larger than %u bytes",
+                return err_set(err, EFBIG, "layer seccomp: profile %s: larger than %u bytes",
                                     path, MAX_SECCOMP_PROFILE_BYTES);
         /* One byte more than its size, to notice a file that grew since. */
         room = (size_t)st.st_size + 1;
         buf = malloc(room);
         if (!buf)
-                return zb_error_errno(err, ENOMEM, "layer seccomp: profile %s", path);
+                return err_errno(err, ENOMEM, "layer seccomp: profile %s", path);
         for (;;) {
                 ssize_t n = read(fd, buf + len, room - len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return zb_error_errno(err, errno, "layer seccomp: profile %s", path);
+                        return err_errno(err, errno, "layer seccomp: profile %s", path);
                 if (n == 0)
                         break;
                 len += (size_t)n;
                 if (len == room)
-                        return zb_error_set(err, EAGAIN,
+                        return err_set(err, EAGAIN,
                                             "layer seccomp: profile %s: changed while being read",
                                             path);
         }
@@ -512,7 +512,7 @@ static int read_profile(const char *path, char **out, size_t *out_len, struct zb
         return 0;
 }
 
-int ns_seccomp_build_file(const struct zb_seccomp_spec *spec, struct sock_fprog *prog,
+int ns_seccomp_build_file(const struct ns_seccomp_spec *spec, struct sock_fprog *prog,
                           struct zb_error *err)
 {
         _cleanup_(freep) char *text = NULL;
@@ -524,12 +524,12 @@ int ns_seccomp_build_file(const struct zb_seccomp_spec *spec, struct sock_fprog 
         return build_json(text, len, spec, spec->profile, prog, err);
 }
 
-int zb_seccomp_build_json(const char *json, size_t len, struct sock_fprog *prog,
+int ns_seccomp_build_json(const char *json, size_t len, struct sock_fprog *prog,
                           struct zb_error *err)
 {
         prog->len = 0;
         prog->filter = NULL;
         if (!json)
-                return zb_error_set(err, EINVAL, "layer seccomp: profile: no text");
+                return err_set(err, EINVAL, "layer seccomp: profile: no text");
         return build_json(json, len, NULL, NULL, prog, err);
 }

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 
 /* Pure helpers, unit-tested. */
-bool zb_session_id_valid(const char *id);   /* 12 lowercase hex digits */
-bool zb_session_name_valid(const char *name); /* [A-Za-z0-9_.-], 1..64, not all hex-12 */
+bool sess_id_valid(const char *id);   /* 12 lowercase hex digits */
+bool sess_name_valid(const char *name); /* [A-Za-z0-9_.-], 1..64, not all hex-12 */
 
 #endif

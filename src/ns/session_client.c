@@ -25,16 +25,16 @@ static int connect_session(const char *runtime_dir, const char *key, struct sess
         char dir[PATH_MAX];
         int r = sess_runtime_dir(runtime_dir, false, dir, sizeof(dir), err);
         if (r == -ENOENT)
-                return zb_error_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
+                return err_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
         if (r < 0 || (r = sess_find(dir, key, in, err)) < 0)
                 return r;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         sess_pathf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/sock", dir, in->id);
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return zb_error_errno(err, errno, "session: socket");
+                return err_errno(err, errno, "session: socket");
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                r = zb_error_errno(err, errno, "session %s: connect", in->id);
+                r = err_errno(err, errno, "session %s: connect", in->id);
                 close(fd);
                 return r;
         }
@@ -43,7 +43,7 @@ static int connect_session(const char *runtime_dir, const char *key, struct sess
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.uid != geteuid() ||
             cr.pid != in->pid) {
                 close(fd);
-                return zb_error_set(err, EPERM, "session %s: the socket is not its daemon's", in->id);
+                return err_set(err, EPERM, "session %s: the socket is not its daemon's", in->id);
         }
         return fd;
 }
@@ -67,10 +67,10 @@ static int pump(struct exec_io *io, int fd, int slot)
         if (n <= 0)
                 return 0;
         /* Pass-through is capped only when limits.output was given (output.c). */
-        struct zb_buf *b = slot ? &io->r->err : &io->r->out;
+        struct outbuf *b = slot ? &io->r->err : &io->r->out;
         int pass_fd = io->capture ? -1 : slot ? STDERR_FILENO : STDOUT_FILENO;
         uint64_t limit = io->capture || io->pass_capped ? io->limit : UINT64_MAX;
-        int t = zb_output_take(b, slot ? &io->r->out : &io->r->err, pass_fd, buf, (size_t)n, limit);
+        int t = out_take(b, slot ? &io->r->out : &io->r->err, pass_fd, buf, (size_t)n, limit);
         if (t & ZB_OUTPUT_CLOSED)
                 return 0;
         if ((t & ZB_OUTPUT_DROPPED) && io->limit_kill && !io->output_killed) {
@@ -91,12 +91,12 @@ static int exec_request(struct sess_req_exec *m, size_t *len, char *const argv[]
         bool overflow = false;
 
         if (argc <= 0 || !argv[0][0])
-                return zb_error_set(err, EINVAL, "command: empty command (give it after --)");
+                return err_set(err, EINVAL, "command: empty command (give it after --)");
         for (int i = 0; i < n_env; i++)
                 if (!strchr(env[i], '=') || env[i][0] == '=')
-                        return zb_error_set(err, EINVAL, "-e: '%s' is not KEY=VALUE", env[i]);
+                        return err_set(err, EINVAL, "-e: '%s' is not KEY=VALUE", env[i]);
         if (workdir && workdir[0] != '/')
-                return zb_error_set(err, EINVAL, "-w: '%s' is not an absolute path", workdir);
+                return err_set(err, EINVAL, "-w: '%s' is not an absolute path", workdir);
         m->type = SESS_REQ_EXEC;
         m->argc = (uint32_t)argc;
         m->envc = (uint32_t)n_env;
@@ -107,7 +107,7 @@ static int exec_request(struct sess_req_exec *m, size_t *len, char *const argv[]
                 sess_blob_add(m->blob, sizeof(m->blob), &blen, env[i], &overflow);
         sess_blob_add(m->blob, sizeof(m->blob), &blen, workdir ? workdir : "", &overflow);
         if (overflow)
-                return zb_error_set(err, E2BIG, "command: command and -e variables exceed 64 KiB");
+                return err_set(err, E2BIG, "command: command and -e variables exceed 64 KiB");
         *len = offsetof(struct sess_req_exec, blob) + blen;
         return 0;
 }
@@ -158,9 +158,9 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         int sock = connect_session(runtime_dir, session, &in, err);
         if (sock < 0)
                 return sock;
-        struct zb_result *r = zb_result_new(zb_backend_name(ZB_BACKEND_NAMESPACE));
+        struct zb_result *r = res_new(pol_backend_name(ZB_BACKEND_NAMESPACE));
         if (!r || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
-                ret = zb_error_errno(err, errno ? errno : ENOMEM, "session exec: pipe");
+                ret = err_errno(err, errno ? errno : ENOMEM, "session exec: pipe");
                 goto done;
         }
         /* No stdin of our own: the command gets /dev/null. */
@@ -172,13 +172,13 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         close(perr[1]);
         pout[1] = perr[1] = -1;
         if (ret < 0) {
-                ret = zb_error_errno(err, -ret, "session %s: send", in.id);
+                ret = err_errno(err, -ret, "session %s: send", in.id);
                 goto done;
         }
         r->captured = capture != 0;
         struct exec_io io = { .r = r, .capture = capture != 0, .limit = UINT64_MAX, .sock = sock };
         /* Termination signals the caller blocked go to the command. */
-        sfd = zb_forward_signalfd(NULL);
+        sfd = util_forward_signalfd(NULL);
         bool have = false;
         uint32_t accepted = 0;
         struct sess_reply_result res;
@@ -190,7 +190,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 if (poll(pf, 4, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        ret = zb_error_errno(err, errno, "session exec: poll");
+                        ret = err_errno(err, errno, "session exec: poll");
                         goto done;
                 }
                 for (int k = 1; k <= 2; k++)
@@ -211,7 +211,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 if (!pf[0].revents || have)
                         continue;
                 if (on_reply(&io, sock, &accepted, &res, &have) < 0) {
-                        ret = zb_error_set(err, EPIPE, "session %s: the session ended before the command did", in.id);
+                        ret = err_set(err, EPIPE, "session %s: the session ended before the command did", in.id);
                         goto done;
                 }
         }
@@ -253,7 +253,7 @@ int zb_session_stop(const char *runtime_dir, const char *session, char **final_j
                 close(sock);
                 if (pidfd >= 0)
                         close(pidfd);
-                return zb_error_errno(err, errno, "session %s: send", in.id);
+                return err_errno(err, errno, "session %s: send", in.id);
         }
         /* SESS_REPLY_FINAL, then the daemon exits once everything is removed. */
         static char buf[SESS_RECORD_MAX];
@@ -266,7 +266,7 @@ int zb_session_stop(const char *runtime_dir, const char *session, char **final_j
                 memcpy(&t, buf, sizeof(t));
                 if (t == SESS_REPLY_FINAL && final_json && !*final_json) {
                         buf[n] = '\0';
-                        *final_json = zb_strdup(buf + sizeof(t));
+                        *final_json = util_strdup(buf + sizeof(t));
                 }
         }
         close(sock);
@@ -274,7 +274,7 @@ int zb_session_stop(const char *runtime_dir, const char *session, char **final_j
         if (pidfd >= 0) {
                 struct pollfd pp = { .fd = pidfd, .events = POLLIN };
                 if (poll(&pp, 1, STOP_WAIT_MS) <= 0)
-                        ret = zb_error_set(err, ETIMEDOUT, "session %s: the daemon (pid %d) did not exit",
+                        ret = err_set(err, ETIMEDOUT, "session %s: the daemon (pid %d) did not exit",
                                            in.id, (int)in.pid);
                 close(pidfd);
         }

@@ -29,7 +29,7 @@ static int hook_prepare(void *data, const struct ns_proxy *proxy, int *init_fd, 
         struct sess_daemon *s = data;
         int ctl[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
-                return zb_error_errno(err, errno, "session: socketpair");
+                return err_errno(err, errno, "session: socketpair");
         s->init_fd = ctl[0]; /* ours from here on; ctl[1] is init's */
         s->proxy = proxy;
         *init_fd = ctl[1];
@@ -50,7 +50,7 @@ static void hook_ready(void *data, struct ns_cgroup *cg, const struct zb_result 
         struct sess_daemon *s = data;
         s->cg = cg;
         s->r = r;
-        s->last_ns = zb_now_ns();
+        s->last_ns = util_now_ns();
         if (s->ready_fd >= 0) {
                 ssize_t n = write(s->ready_fd, "ok", 2);
                 (void)n;
@@ -106,8 +106,8 @@ static void client_free_exec(struct sess_client *c)
                 free(rl->buf);
                 *rl = (struct sess_relay){ .src = -1, .dst = -1 };
         }
-        zb_strv_free(c->argv);
-        zb_strv_free(c->env);
+        util_strv_free(c->argv);
+        util_strv_free(c->env);
         c->argv = c->env = NULL;
         c->busy = false;
         c->pid = 0;
@@ -130,21 +130,21 @@ static void send_result(struct sess_client *c, const struct zb_result *r)
 }
 
 /* A verdict for an exec that went nowhere: into the audit log and to the client. */
-void sess_exec_error(struct sess_daemon *s, struct sess_client *c, enum zb_setup_kind kind,
+void sess_exec_error(struct sess_daemon *s, struct sess_client *c, enum pol_setup_kind kind,
                      const char *msg, bool gated)
 {
-        struct zb_result *r = zb_result_new(zb_backend_name(ZB_BACKEND_NAMESPACE));
+        struct zb_result *r = res_new(pol_backend_name(ZB_BACKEND_NAMESPACE));
         if (r) {
                 r->status = ZB_STATUS_SETUP_ERROR;
                 r->setup_kind = kind;
-                r->error = zb_strdup(msg);
+                r->error = util_strdup(msg);
                 if (s->r)
                         for (size_t i = 0; i < s->r->n_applied; i++)
-                                zb_result_layer(r, s->r->applied[i], true);
+                                res_layer(r, s->r->applied[i], true);
                 send_result(c, r);
         }
         if (gated)
-                zb_gate_leave(&c->q, &c->gate, r, msg);
+                gate_leave(&c->q, &c->gate, r, msg);
         zb_result_free(r);
         client_free_exec(c);
 }
@@ -219,7 +219,7 @@ static void exec_policy_env_free(struct sess_client *c)
  * the working directory. A message when it cannot be built. */
 static const char *exec_record(struct sess_client *c, struct sess_init_exec *x, size_t *len)
 {
-        char **envp = zb_policy_build_env(&c->q);
+        char **envp = pol_build_env(&c->q);
         bool overflow = false;
         size_t blen = 0;
         x->type = SESS_INIT_EXEC;
@@ -231,7 +231,7 @@ static const char *exec_record(struct sess_client *c, struct sess_init_exec *x, 
         for (size_t i = 0; envp && envp[i]; i++, x->envc++)
                 sess_blob_add(x->blob, sizeof(x->blob), &blen, envp[i], &overflow);
         sess_blob_add(x->blob, sizeof(x->blob), &blen, c->q.workdir ? c->q.workdir : "", &overflow);
-        zb_strv_free(envp);
+        util_strv_free(envp);
         exec_policy_env_free(c);
         if (!envp || overflow)
                 return overflow ? "session exec: command and environment exceed 64 KiB" : "out of memory";
@@ -291,7 +291,7 @@ static void on_exec(struct sess_daemon *s, struct sess_client *c, struct sess_re
         struct zb_ask_tty tty = { .in_fd = fds[0], .out_fd = fds[3], .scope = "session" };
         if (c->q.approval.ask)
                 c->q.approval.ask_data = &tty;
-        int r = zb_gate_enter(&c->q, &c->gate, &denied, &err);
+        int r = gate_enter(&c->q, &c->gate, &denied, &err);
         if (r < 0 || denied) {
                 if (denied)
                         send_result(c, denied);
@@ -317,7 +317,7 @@ static void on_exec(struct sess_daemon *s, struct sess_client *c, struct sess_re
         }
         c->oom_base = s->cg ? ns_cgroup_oom_kills(s->cg) : 0;
         ns_proxy_counts_now(s->proxy, &c->net_base);
-        c->sent_ns = zb_now_ns();
+        c->sent_ns = util_now_ns();
         c->exec_ns = c->deadline_ns = 0;
         int cmd_fds[3] = { fds[0], -1, -1 };
         if (exec_relays(c, fds, cmd_fds) < 0) {
@@ -343,15 +343,15 @@ static struct sess_client *client_by_exec_id(struct sess_daemon *s, uint32_t id)
 
 static void on_done(struct sess_daemon *s, struct sess_client *c, const struct sess_init_reply *rep, uint64_t now)
 {
-        struct zb_result *r = zb_result_new(zb_backend_name(ZB_BACKEND_NAMESPACE));
+        struct zb_result *r = res_new(pol_backend_name(ZB_BACKEND_NAMESPACE));
         if (!r) {
                 sess_exec_error(s, c, ZB_SETUP_FAILED, "out of memory", true);
                 return;
         }
         for (size_t i = 0; s->r && i < s->r->n_applied; i++)
-                zb_result_layer(r, s->r->applied[i], true);
+                res_layer(r, s->r->applied[i], true);
         for (size_t i = 0; s->r && i < s->r->n_skipped; i++)
-                zb_result_layer(r, s->r->skipped[i], false);
+                res_layer(r, s->r->skipped[i], false);
         uint64_t start = c->exec_ns ? c->exec_ns : c->sent_ns;
         r->wall_ms = (double)(now - start) / 1e6;
         r->cpu_user_ms = (double)rep->utime_us / 1e3;
@@ -386,7 +386,7 @@ static void on_done(struct sess_daemon *s, struct sess_client *c, const struct s
         for (int k = 0; k < 2; k++)
                 sess_relay_finish(s, &c->io[k]);
         send_result(c, r);
-        zb_gate_leave(&c->q, &c->gate, r, NULL);
+        gate_leave(&c->q, &c->gate, r, NULL);
         zb_result_free(r);
         client_free_exec(c);
 }
@@ -417,7 +417,7 @@ static void on_init_reply(struct sess_daemon *s, uint64_t now)
                         snprintf(msg, sizeof(msg), "%s: %s", rep.report.msg, strerror(rep.report.err));
                 else
                         snprintf(msg, sizeof(msg), "%s", rep.report.msg);
-                sess_exec_error(s, c, (enum zb_setup_kind)rep.report.kind, msg, true);
+                sess_exec_error(s, c, (enum pol_setup_kind)rep.report.kind, msg, true);
         } else if (rep.type == SESS_INIT_DONE) {
                 on_done(s, c, &rep, now);
         }

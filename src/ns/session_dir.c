@@ -34,7 +34,7 @@ ZB_PRINTF(3, 4) int sess_pathf(char *buf, size_t n, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ names */
 
-bool zb_session_id_valid(const char *id)
+bool sess_id_valid(const char *id)
 {
         if (!id || strlen(id) != SESSION_ID_LEN)
                 return false;
@@ -44,10 +44,10 @@ bool zb_session_id_valid(const char *id)
         return true;
 }
 
-bool zb_session_name_valid(const char *name)
+bool sess_name_valid(const char *name)
 {
         size_t n = name ? strlen(name) : 0;
-        if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-' || zb_session_id_valid(name))
+        if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-' || sess_id_valid(name))
                 return false;
         for (const char *c = name; *c; c++)
                 if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -65,8 +65,8 @@ int sess_runtime_dir(const char *override, bool create, char *buf, size_t n, str
         const char *dir = override && override[0] ? override : env && env[0] ? env : NULL;
         uid_t uid = geteuid();
 
-        if (zb_session_runtime_path(override, buf, n) < 0)
-                return zb_error_set(err, ENAMETOOLONG, "runtime dir: '%s' is not usable (too long for a socket path)",
+        if (sess_runtime_path(override, buf, n) < 0)
+                return err_set(err, ENAMETOOLONG, "runtime dir: '%s' is not usable (too long for a socket path)",
                                     dir ? dir : buf);
         if (create)
                 for (char *s = buf + 1;; s++) {
@@ -74,7 +74,7 @@ int sess_runtime_dir(const char *override, bool create, char *buf, size_t n, str
                         if (s)
                                 *s = '\0';
                         if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-                                return zb_error_errno(err, errno, "runtime dir: mkdir %s", buf);
+                                return err_errno(err, errno, "runtime dir: mkdir %s", buf);
                         if (!s)
                                 break;
                         *s = '/';
@@ -83,10 +83,10 @@ int sess_runtime_dir(const char *override, bool create, char *buf, size_t n, str
         if (lstat(buf, &st) < 0) {
                 if (errno == ENOENT && !create)
                         return -ENOENT;
-                return zb_error_errno(err, errno, "runtime dir: %s", buf);
+                return err_errno(err, errno, "runtime dir: %s", buf);
         }
         if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 077))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "runtime dir: %s must be a directory of uid %u with mode 0700 (others could reach your sessions)",
                                     buf, (unsigned)uid);
         char parent[PATH_MAX];
@@ -95,9 +95,9 @@ int sess_runtime_dir(const char *override, bool create, char *buf, size_t n, str
         if (slash)
                 *(slash == parent ? slash + 1 : slash) = '\0';
         if (stat(parent, &pst) < 0)
-                return zb_error_errno(err, errno, "runtime dir: %s", parent);
+                return err_errno(err, errno, "runtime dir: %s", parent);
         if ((pst.st_uid != uid && pst.st_uid != 0) || ((pst.st_mode & 022) && !(pst.st_mode & S_ISVTX)))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "runtime dir: its parent %s must belong to uid %u or root and not be writable by others",
                                     parent, (unsigned)uid);
         return 0;
@@ -161,11 +161,11 @@ int sess_scan(const char *dir, struct sess_info **out, size_t *n, struct zb_erro
         *out = NULL;
         *n = 0;
         if (!d)
-                return errno == ENOENT ? 0 : zb_error_errno(err, errno, "runtime dir: %s", dir);
+                return errno == ENOENT ? 0 : err_errno(err, errno, "runtime dir: %s", dir);
         size_t cap = 0;
         for (struct dirent *e; (e = readdir(d));) {
                 struct sess_info in;
-                if (!zb_session_id_valid(e->d_name))
+                if (!sess_id_valid(e->d_name))
                         continue;
                 if (info_read(dir, e->d_name, &in) < 0) {
                         /* A start in progress writes info.json before it
@@ -187,7 +187,7 @@ int sess_scan(const char *dir, struct sess_info **out, size_t *n, struct zb_erro
                         if (!m) {
                                 free(*out);
                                 *out = NULL;
-                                return zb_error_set(err, ENOMEM, "out of memory");
+                                return err_set(err, ENOMEM, "out of memory");
                         }
                         *out = m;
                 }
@@ -204,7 +204,7 @@ int sess_find(const char *dir, const char *key, struct sess_info *in, struct zb_
         int r = sess_scan(dir, &all, &n, err);
         if (r < 0)
                 return r;
-        r = zb_error_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
+        r = err_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
         for (size_t i = 0; i < n; i++)
                 if (strcmp(all[i].id, key) == 0 || (all[i].name[0] && strcmp(all[i].name, key) == 0)) {
                         *in = all[i];
@@ -237,7 +237,7 @@ int zb_session_list(const char *runtime_dir, char **json, struct zb_error *err)
                 json_object_array_add(a, o);
         }
         free(all);
-        *json = a ? zb_strdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN)) : NULL;
+        *json = a ? util_strdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN)) : NULL;
         json_object_put(a);
-        return *json ? 0 : zb_error_set(err, ENOMEM, "out of memory");
+        return *json ? 0 : err_set(err, ENOMEM, "out of memory");
 }

@@ -49,7 +49,7 @@ struct sess_client {
         uint64_t oom_base;
         struct ns_proxy_counts net_base;
         bool timed_out, killed;
-        struct zb_gate gate;
+        struct gate gate;
         struct zb_policy q;    /* the session's policy with this command */
         char **argv, **env;
 };
@@ -110,7 +110,7 @@ void sess_sink_event(struct sess_daemon *s, int i);
 /* ---- session_daemon.c */
 /* A verdict for an exec that went nowhere: into the audit log (GATED: the
  * gate was entered) and to the client. */
-void sess_exec_error(struct sess_daemon *s, struct sess_client *c, enum zb_setup_kind kind,
+void sess_exec_error(struct sess_daemon *s, struct sess_client *c, enum pol_setup_kind kind,
                      const char *msg, bool gated);
 /* What the supervisor calls (ns_run) to run session S. */
 struct ns_supervise_hooks sess_hooks(struct sess_daemon *s);

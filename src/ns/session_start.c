@@ -67,17 +67,17 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct s
         }
         /* Termination signals stop the session (supervise.c forwards the
          * blocked ones to us through a signalfd). */
-        zb_block_forwarded();
+        util_block_forwarded();
         signal(SIGPIPE, SIG_IGN);
 
-        struct zb_result *r = zb_result_new(zb_backend_name(ZB_BACKEND_NAMESPACE));
+        struct zb_result *r = res_new(pol_backend_name(ZB_BACKEND_NAMESPACE));
         struct ns_supervise_hooks hooks = sess_hooks(s);
         /* Here, not in the starter: a client's SO_PEERCRED names the
          * process that called listen(), and clients check it is us. */
-        int ret = listen(s->listen_fd, 64) < 0 ? zb_error_errno(&err, errno, "session: listen")
-                  : !r ? zb_error_set(&err, ENOMEM, "out of memory")
+        int ret = listen(s->listen_fd, 64) < 0 ? err_errno(&err, errno, "session: listen")
+                  : !r ? err_set(&err, ENOMEM, "out of memory")
                      : write_info(dir, s, name, s->idle_ms) < 0
-                               ? zb_error_set(&err, EIO, "session: cannot write %s/%s/info.json", dir, s->id)
+                               ? err_set(&err, EIO, "session: cannot write %s/%s/info.json", dir, s->id)
                                : ns_run(p, r, &hooks, &err);
         if (s->ready_fd >= 0) {
                 /* Never became ready: say why. */
@@ -120,7 +120,7 @@ static void random_id(char id[SESSION_ID_LEN + 1])
 {
         unsigned char b[SESSION_ID_LEN / 2];
         if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-                uint64_t t = zb_now_ns() ^ ((uint64_t)getpid() << 32);
+                uint64_t t = util_now_ns() ^ ((uint64_t)getpid() << 32);
                 memcpy(b, &t, sizeof(b));
         }
         for (size_t i = 0; i < sizeof(b); i++)
@@ -134,26 +134,26 @@ static int start_check(struct zb_policy *p, const char *runtime_dir, const char 
 {
         int r;
         if (p->argc)
-                return zb_error_set(err, EINVAL, "session start: takes no command (use zonebox session exec)");
-        if (name && !zb_session_name_valid(name))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL, "session start: takes no command (use zonebox session exec)");
+        if (name && !sess_name_valid(name))
+                return err_set(err, EINVAL,
                                     "--name: '%s' is not a session name (1-64 of A-Z a-z 0-9 _ . -, not 12 hex digits)",
                                     name);
         if (p->backend != ZB_BACKEND_NAMESPACE)
-                return zb_error_set(err, ENOTSUP, "backend: sessions run on the namespace backend only");
+                return err_set(err, ENOTSUP, "backend: sessions run on the namespace backend only");
         if (p->capture)
-                return zb_error_set(err, EINVAL, "session start: --json applies to session exec");
+                return err_set(err, EINVAL, "session start: --json applies to session exec");
         r = zb_policy_validate(p, err);
         if (r < 0)
                 return r;
-        r = zb_audit_check(p, err);
+        r = audit_check(p, err);
         if (r < 0)
                 return r;
         r = sess_runtime_dir(runtime_dir, true, dir, PATH_MAX, err);
         if (r < 0)
                 return r;
         /* --runtime-dir may name a dir validation did not know of. */
-        r = zb_policy_zones_avoid(p, dir, "session runtime dir", err);
+        r = pol_zones_avoid(p, dir, "session runtime dir", err);
         if (r < 0)
                 return r;
         /* Also clears the entries of daemons that were killed. */
@@ -164,7 +164,7 @@ static int start_check(struct zb_policy *p, const char *runtime_dir, const char 
                 return r;
         for (size_t i = 0; name && i < n_live; i++)
                 if (strcmp(live[i].name, name) == 0) {
-                        r = zb_error_set(err, EEXIST, "--name: session '%s' exists (%s)", name, live[i].id);
+                        r = err_set(err, EEXIST, "--name: session '%s' exists (%s)", name, live[i].id);
                         break;
                 }
         free(live);
@@ -218,10 +218,10 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                 return r;
         s = daemon_new(p, dir, idle_timeout_ms);
         if (!s)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         sess_pathf(path, sizeof(path), "%s/%s", dir, s->id);
         if (mkdir(path, 0700) < 0) {
-                r = zb_error_errno(err, errno, "session: mkdir %s", path);
+                r = err_errno(err, errno, "session: mkdir %s", path);
                 free(s);
                 return r;
         }
@@ -230,17 +230,17 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
         s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
             chmod(sa.sun_path, 0600) < 0) {
-                r = zb_error_errno(err, errno, "session: socket %s", sa.sun_path);
+                r = err_errno(err, errno, "session: socket %s", sa.sun_path);
                 goto fail;
         }
         int ready[2];
         if (pipe2(ready, O_CLOEXEC) < 0) {
-                r = zb_error_errno(err, errno, "session: pipe");
+                r = err_errno(err, errno, "session: pipe");
                 goto fail;
         }
         pid_t pid = fork();
         if (pid < 0) {
-                r = zb_error_errno(err, errno, "session: fork");
+                r = err_errno(err, errno, "session: fork");
                 close(ready[0]);
                 close(ready[1]);
                 goto fail;
@@ -268,7 +268,7 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                 free(s);
                 return 0;
         }
-        r = zb_error_set(err, EIO, "%s", got ? msg : "session: the daemon died during setup");
+        r = err_set(err, EIO, "%s", got ? msg : "session: the daemon died during setup");
         sess_dir_remove(dir, s->id);
         free(s);
         return r;

@@ -117,13 +117,13 @@ static void layers_from(struct zb_result *r, const char *list, bool applied)
         for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
                 for (size_t i = 0; i < ARRAY_SIZE(known_layers); i++)
                         if (strcmp(t, known_layers[i]) == 0)
-                                zb_result_layer(r, known_layers[i], applied);
+                                res_layer(r, known_layers[i], applied);
 }
 
 void sess_result_unpack(const struct sess_reply_result *m, struct zb_result *r)
 {
-        r->status = (enum zb_status)m->status;
-        r->setup_kind = (enum zb_setup_kind)m->setup_kind;
+        r->status = (enum res_status)m->status;
+        r->setup_kind = (enum pol_setup_kind)m->setup_kind;
         r->exit_code = m->exit_code;
         r->signal = m->signal;
         r->oom_killed = m->oom_killed != 0;
@@ -141,7 +141,7 @@ void sess_result_unpack(const struct sess_reply_result *m, struct zb_result *r)
                 char e[sizeof(m->error)];
                 memcpy(e, m->error, sizeof(e));
                 e[sizeof(e) - 1] = '\0';
-                r->error = zb_strdup(e);
+                r->error = util_strdup(e);
         }
 }
 

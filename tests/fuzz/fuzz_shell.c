@@ -8,7 +8,7 @@
  * Besides memory safety, checked on every input: the analysis ends with 0
  * (only -ENOMEM is an error), records every command it found with its words
  * NULL-terminated, keeps its reasons to one line of text, and a command
- * shown for people (zb_approval_display) is one line without control bytes
+ * shown for people (appr_display) is one line without control bytes
  * within its length. And a round trip: an argv of printable ASCII, shown
  * shell-quoted and then split as `sh -c SHOWN`, is read back as exactly that
  * argv (or given up on), so the quoting people see and the splitter agree. */
@@ -30,16 +30,16 @@ static void check_text(const char *s, size_t size)
                 fuzz_assert((unsigned char)*c >= 0x20 && *c != 0x7f);
 }
 
-static void check_analysis(const struct zb_ap_analysis *a)
+static void check_analysis(const struct appr_analysis *a)
 {
         fuzz_assert(a->n <= 256 && a->n <= a->cap);
         fuzz_assert(a->n > 0 || a->unparseable[0]);
         for (size_t i = 0; i < a->n; i++) {
-                const struct zb_ap_cmd *c = &a->cmds[i];
+                const struct appr_cmd *c = &a->cmds[i];
                 fuzz_assert(c->words && c->n >= 1 && c->words[c->n] == NULL);
                 for (size_t k = 0; k < c->n; k++)
                         fuzz_assert(c->words[k] != NULL);
-                char *shown = zb_approval_display(c->words, c->n, MAX_SHOWN);
+                char *shown = appr_display(c->words, c->n, MAX_SHOWN);
                 fuzz_assert(shown != NULL);
                 fuzz_assert(strlen(shown) <= MAX_SHOWN);
                 check_text(shown, strlen(shown) + 1);
@@ -49,9 +49,9 @@ static void check_analysis(const struct zb_ap_analysis *a)
         check_text(a->blocker, sizeof(a->blocker));
 }
 
-static void analyze(char *const *argv, size_t argc, struct zb_ap_analysis *a)
+static void analyze(char *const *argv, size_t argc, struct appr_analysis *a)
 {
-        int r = zb_approval_analyze(argv, argc, envp, a);
+        int r = appr_analyze(argv, argc, envp, a);
         fuzz_assert(r == 0);
         check_analysis(a);
 }
@@ -84,30 +84,30 @@ static void check_round_trip(char *const *argv, size_t argc)
 {
         if (!printable_ascii(argv, argc) || shell_syntax_first(argv[0]))
                 return;
-        char *shown = zb_approval_display(argv, argc, 1u << 20);
+        char *shown = appr_display(argv, argc, 1u << 20);
         fuzz_assert(shown != NULL);
         char *sh[] = { "sh", "-c", shown, NULL };
-        struct zb_ap_analysis a;
+        struct appr_analysis a;
         analyze(sh, 3, &a);
         if (!a.unparseable[0]) {
                 fuzz_assert(a.n >= 2); /* sh -c SHOWN, then the command */
-                const struct zb_ap_cmd *c = &a.cmds[1];
+                const struct appr_cmd *c = &a.cmds[1];
                 fuzz_assert(c->n == argc);
                 for (size_t i = 0; i < argc; i++)
                         fuzz_assert(strcmp(c->words[i], argv[i]) == 0);
         }
-        zb_approval_analysis_free(&a);
+        appr_analysis_free(&a);
         free(shown);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         char *s = fuzz_cstr(data, size);
-        struct zb_ap_analysis a;
+        struct appr_analysis a;
 
         char *sh[] = { "sh", "-c", s, NULL };
         analyze(sh, 3, &a);
-        zb_approval_analysis_free(&a);
+        appr_analysis_free(&a);
 
         char *argv[MAX_ARGS + 1];
         size_t argc = 0;
@@ -120,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         argv[argc] = NULL;
         analyze(argv, argc, &a);
-        zb_approval_analysis_free(&a);
+        appr_analysis_free(&a);
         check_round_trip(argv, argc);
         free(s);
         return 0;
