@@ -424,7 +424,8 @@ static struct zb_result *verdict(const struct eng_exit_rules *rules, int wstatus
 {
         struct eng_exit ex = { .status = wstatus, .timed_out = timed_out, .output_killed = output_killed };
         struct zb_result *r = res_new(rules->backend);
-        CHECK(r != NULL);
+        if (!r)
+                abort(); /* out of memory: no verdict to check */
         r->oom_killed = oom;
         eng_exit_status(&ex, rules, engine_error, r);
         return r;
