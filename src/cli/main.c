@@ -21,6 +21,7 @@ static const char main_help[] =
 "  commit ID                 apply a change set to the host dirs\n"
 "  discard ID...             drop change sets\n"
 "  gc                        remove cgroups left by killed supervisors\n"
+"  mcp --config FILE         the sandbox as MCP tools for AI agents (stdio)\n"
 "  version [--json]          the version; --json: build, libraries, kernel\n"
 "  help                      this text\n"
 "\n"
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
                 return cli_doctor(argc - 1, argv + 1);
         if (strcmp(cmd, "export") == 0)
                 return cli_export(argc - 1, argv + 1);
+        if (strcmp(cmd, "mcp") == 0)
+                return cli_mcp(argc - 1, argv + 1);
         if (strcmp(cmd, "__probe") == 0) /* inside a sandbox that zonebox check started */
                 return cli_probe(argc - 1, argv + 1);
         if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
