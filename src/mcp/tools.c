@@ -34,9 +34,10 @@
         "{\"type\":\"object\",\"properties\":{"                                                             \
         "\"status\":{\"type\":\"string\",\"enum\":[\"exited\",\"signaled\",\"timeout\",\"cpu_timeout\",\"oom\",\"output_limit\",\"denied\",\"setup_error\"]}," \
         "\"exit_code\":{\"type\":[\"integer\",\"null\"]},\"signal\":{\"type\":[\"integer\",\"null\"]},"    \
-        "\"cli_exit_code\":{\"type\":\"integer\"},\"wall_ms\":{\"type\":\"number\"},"                      \
-        "\"cpu_user_ms\":{\"type\":\"number\"},\"cpu_sys_ms\":{\"type\":\"number\"},"                      \
-        "\"peak_memory_bytes\":{\"type\":\"integer\"},\"stdout\":{\"type\":\"string\"},\"stderr\":{\"type\":\"string\"}," \
+        "\"cli_exit_code\":{\"type\":\"integer\"},\"wall_ms\":{\"type\":[\"number\",\"null\"]},"        \
+        "\"cpu_user_ms\":{\"type\":[\"number\",\"null\"]},\"cpu_sys_ms\":{\"type\":[\"number\",\"null\"]}," \
+        "\"peak_memory_bytes\":{\"type\":[\"integer\",\"null\"]},"                                  \
+        "\"stdout\":{\"type\":[\"string\",\"null\"]},\"stderr\":{\"type\":[\"string\",\"null\"]}," \
         "\"stdout_truncated\":{\"type\":\"boolean\"},\"stderr_truncated\":{\"type\":\"boolean\"},"          \
         "\"layers\":{\"type\":\"object\"},\"violations\":{\"type\":\"array\"},\"error\":{\"type\":\"string\"}," \
         "\"cow_id\":{\"type\":[\"string\",\"null\"]},\"backend\":{\"type\":\"string\"}},\"required\":[\"status\"]}"
@@ -202,13 +203,15 @@ static json_object *verdict_result(const struct zb_result *res)
         if (!o)
                 return mcp_tool_error("cannot format the result");
         json_object *v;
-        const char *out = json_object_object_get_ex(o, "stdout", &v) ? json_object_get_string(v) : "";
-        const char *errs = json_object_object_get_ex(o, "stderr", &v) ? json_object_get_string(v) : "";
+        const char *out = json_object_object_get_ex(o, "stdout", &v) ? json_object_get_string(v) : NULL;
+        const char *errs = json_object_object_get_ex(o, "stderr", &v) ? json_object_get_string(v) : NULL;
+        out = out ? out : ""; /* null in a result where nothing ran (denied) */
+        errs = errs ? errs : "";
         const char *why = zb_result_error(res);
         _cleanup_(freep) char *text = zb_asprintf(
                 "status: %s, exit code %d%s%s\n%s%.65536s%s%.65536s", zb_result_status(res), zb_result_exit_code(res),
-                why ? ": " : "", why ? why : "", *out ? "--- stdout\n" : "", out ? out : "",
-                *errs ? "\n--- stderr\n" : "", errs ? errs : "");
+                why ? ": " : "", why ? why : "", *out ? "--- stdout\n" : "", out,
+                *errs ? "\n--- stderr\n" : "", errs);
         return mcp_tool_result(o, text ? text : "", strcmp(zb_result_status(res), "exited") != 0);
 }
 
