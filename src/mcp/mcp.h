@@ -94,6 +94,8 @@ int mcp_serve(struct mcp_server *s);
 /* Handle one message (a line without its newline). Never fails: errors are
  * answered on out_fd. */
 void mcp_handle_line(struct mcp_server *s, const char *line, size_t len);
+/* Bytes read from stdin: split into lines, each handled as it completes. */
+void mcp_take_input(struct mcp_server *s, const char *data, size_t n);
 /* Stop workers, the sessions this server started, free everything. */
 void mcp_server_free(struct mcp_server *s);
 /* Write MSG as one line to the client. */

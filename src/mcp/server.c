@@ -580,7 +580,7 @@ void mcp_handle_line(struct mcp_server *s, const char *line, size_t len)
 /* ------------------------------------------------------------ stdin */
 
 /* Split what arrived into lines; a line past the cap is skipped with one error. */
-static void take_input(struct mcp_server *s, const char *data, size_t n)
+void mcp_take_input(struct mcp_server *s, const char *data, size_t n)
 {
         while (n) {
                 const char *nl = memchr(data, '\n', n);
@@ -736,7 +736,7 @@ int mcp_serve(struct mcp_server *s)
                 if (pfd[0].revents) {
                         ssize_t k = read(s->in_fd, chunk, READ_CHUNK);
                         if (k > 0)
-                                take_input(s, chunk, (size_t)k);
+                                mcp_take_input(s, chunk, (size_t)k);
                         else if (k == 0 || (errno != EINTR && errno != EAGAIN)) {
                                 /* The client closed stdin: it wants nothing
                                  * more, so running calls are cancelled. */
