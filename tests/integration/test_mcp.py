@@ -66,7 +66,10 @@ def zones(tmp):
         f.write("hello\n")
     os.symlink("/etc/passwd", os.path.join(src, "link"))
     os.mknod(os.path.join(src, "null"), 0o666 | 0o020000, os.makedev(1, 3))
+    os.symlink("/etc", os.path.join(src, "etcdir"))
     out = tmp.mkdir("out", mode=0o777)
+    outside = tmp.mkdir("outside")
+    os.symlink(outside, os.path.join(out, "esc"))
     return src, out
 
 
@@ -160,11 +163,16 @@ def test_widening_arguments_refused(client_dir, tmp, zones):
 
 def test_file_tools_stay_in_their_zones(client_dir, tmp, zones):
     out = drive(client_dir, basic_config(tmp, zones), "files")
-    assert out["ro"]["isError"] is True and "read-only" not in out["ro"]["content"][0]["text"] or True
     assert out["ro"]["isError"] is True and not os.path.exists(os.path.join(zones[0], "x.txt"))
     assert out["escape"]["isError"] is True and "root:" not in json.dumps(out["escape"])
     assert out["symlink"]["isError"] is True and "root:" not in json.dumps(out["symlink"]), out["symlink"]
     assert out["device"]["isError"] is True and "regular" in out["device"]["content"][0]["text"]
+    # A symlink in the middle of the path leads nowhere (openat2's RESOLVE_*).
+    assert out["dirlink"]["isError"] is True and "root:" not in json.dumps(out["dirlink"]), out["dirlink"]
+    assert out["write_out"]["isError"] is True, out["write_out"]
+    assert out["list_out"]["isError"] is True, out["list_out"]
+    outside = os.readlink(os.path.join(zones[1], "esc"))
+    assert os.listdir(outside) == []
     assert verdict(out["read"])["content"] == "hello\n"
     assert out["write"]["isError"] is False
     assert open(os.path.join(zones[1], "sub", "new.txt")).read() == "written"
@@ -185,6 +193,14 @@ def test_session_keeps_state(client_dir, tmp, zones):
     assert out["after"]["isError"] is True  # stopped: no longer one of ours
     r = subprocess.run([ZONEBOX, "session", "list"], capture_output=True, text=True, timeout=30)
     assert name not in r.stdout
+
+
+def test_sessions_stopped_when_the_client_goes(client_dir, tmp, zones):
+    name = "mcp-left-%d" % os.getpid()
+    out = drive(client_dir, basic_config(tmp, zones), "session_left", name)
+    assert out["start"]["isError"] is False, out["start"]
+    r = subprocess.run([ZONEBOX, "session", "list"], capture_output=True, text=True, timeout=30)
+    assert name not in r.stdout, r.stdout
 
 
 # ---------------------------------------------------------------- cow review

@@ -53,12 +53,18 @@ const scenarios = {
     out.stop = await call("session_stop", { session: id });
     out.after = await call("session_exec", { session: id, command: ["true"] });
   },
+  async session_left() {
+    out.start = await call("session_start", { name: arg });
+  },
   async files() {
     await client.listTools();
     out.ro = await call("write_file", { path: "/input/x.txt", content: "nope" });
     out.escape = await call("read_file", { path: "/input/../../etc/shadow" });
     out.symlink = await call("read_file", { path: "/input/link" });
     out.device = await call("read_file", { path: "/input/null" });
+    out.dirlink = await call("read_file", { path: "/input/etcdir/passwd" });
+    out.write_out = await call("write_file", { path: "/output/esc/pwned.txt", content: "x" });
+    out.list_out = await call("list_files", { path: "/output/esc" });
     out.read = await call("read_file", { path: "/input/a.txt" });
     out.write = await call("write_file", { path: "/output/sub/new.txt", content: "written" });
     out.list = await call("list_files", { path: "/output/sub" });
