@@ -110,11 +110,54 @@ static json_object *base64_text(const unsigned char *data, size_t n)
 
 static bool utf8_text(const char *data, size_t n)
 {
-        if (memchr(data, '\0', n))
+        if (!data || memchr(data, '\0', n))
                 return false;
         size_t clean_len = 0;
         _cleanup_(freep) char *clean = zb_utf8_sanitize(data, n, &clean_len);
         return clean && clean_len == n && memcmp(clean, data, n) == 0;
+}
+
+/* Up to MAX bytes of the regular file PATH of zone T (malloc'd into *DATA). */
+static int read_regular(const struct target *t, const char *path, uint64_t max, char **data, size_t *got,
+                        struct stat *st, struct zb_error *err)
+{
+        _cleanup_(closep) int pfd = openat2_beneath(t->root, t->rel, O_PATH | O_NOFOLLOW, 0);
+        if (pfd < 0)
+                return refuse_open(pfd, path, err);
+        if (fstat(pfd, st) < 0 || !S_ISREG(st->st_mode))
+                return zb_error_set(err, EPERM, "%.200s: not a regular file", path);
+        _cleanup_(closep) int fd = reopen(pfd, O_RDONLY | O_NONBLOCK);
+        if (fd < 0)
+                return zb_error_errno(err, -fd, "%.200s", path);
+        *data = malloc(max + 1);
+        if (!*data)
+                return zb_error_set(err, ENOMEM, "out of memory");
+        *got = 0;
+        while (*got < max) {
+                ssize_t n = read(fd, *data + *got, max - *got);
+                if (n < 0)
+                        return zb_error_errno(err, errno, "%.200s", path);
+                if (n == 0)
+                        break;
+                *got += (size_t)n;
+        }
+        return 0;
+}
+
+static json_object *file_result(const char *path, const char *data, size_t got, off_t size)
+{
+        bool text = utf8_text(data, got);
+        json_object *o = json_object_new_object();
+        json_object *content = text ? json_object_new_string_len(data, (int)got)
+                                    : base64_text((const unsigned char *)data, got);
+        json_object_object_add(o, "path", json_object_new_string(path));
+        json_object_object_add(o, "size", json_object_new_int64(size));
+        json_object_object_add(o, "truncated", json_object_new_boolean((off_t)got < size));
+        json_object_object_add(o, "encoding", json_object_new_string(text ? "utf-8" : "base64"));
+        json_object_object_add(o, "content", content);
+        _cleanup_(freep) char *out = zb_asprintf("%s (%zu bytes%s%s)\n%s", path, got, (off_t)got < size ? " of more" : "",
+                                                 text ? "" : ", base64", json_object_get_string(content));
+        return mcp_tool_result(o, out ? out : "", false);
 }
 
 json_object *mcp_read_file(struct mcp_work *w)
@@ -123,7 +166,7 @@ json_object *mcp_read_file(struct mcp_work *w)
         struct zb_error err = { 0 };
         struct target t = { .root = -1 };
         const char *path = mcp_arg_string(w->args, "path");
-        json_object *v, *res = NULL;
+        json_object *v;
         uint64_t max = MCP_DEFAULT_READ_BYTES;
 
         if (mcp_args_check(w->args, keys, &err) < 0)
@@ -134,49 +177,16 @@ json_object *mcp_read_file(struct mcp_work *w)
                         return mcp_tool_error("read_file: max_bytes: expected 1 to %u", MCP_MAX_FILE_BYTES);
                 max = (uint64_t)m;
         }
-        if (resolve_zone(&w->s->base[0], path, &t, &err) < 0) {
-                target_close(&t);
-                return mcp_tool_error("read_file: %s", err.message);
-        }
-        _cleanup_(closep) int pfd = openat2_beneath(t.root, t.rel, O_PATH | O_NOFOLLOW, 0);
-        struct stat st;
-        _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *data = NULL;
-        ssize_t n = 0;
-        if (pfd < 0)
-                res = (refuse_open(pfd, path, &err), mcp_tool_error("read_file: %s", err.message));
-        else if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode))
-                res = mcp_tool_error("read_file: %.200s: not a regular file", path);
-        else if ((fd = reopen(pfd, O_RDONLY | O_NONBLOCK)) < 0)
-                res = mcp_tool_error("read_file: %.200s: %s", path, strerror(-fd));
-        else if (!(data = malloc(max + 1)))
-                res = mcp_tool_error("read_file: out of memory");
-        else {
-                size_t got = 0;
-                while (got < max && (n = read(fd, data + got, max - got)) > 0)
-                        got += (size_t)n;
-                if (n < 0)
-                        res = mcp_tool_error("read_file: %.200s: %s", path, strerror(errno));
-                else {
-                        bool text = utf8_text(data, got);
-                        json_object *o = json_object_new_object();
-                        json_object_object_add(o, "path", json_object_new_string(path));
-                        json_object_object_add(o, "size", json_object_new_int64(st.st_size));
-                        json_object_object_add(o, "truncated", json_object_new_boolean((off_t)got < st.st_size));
-                        json_object_object_add(o, "encoding", json_object_new_string(text ? "utf-8" : "base64"));
-                        json_object_object_add(o, "content", text ? json_object_new_string_len(data, (int)got)
-                                                                    : base64_text((unsigned char *)data, got));
-                        _cleanup_(freep) char *head = zb_asprintf("%s (%zu bytes%s%s)\n", path, got,
-                                                                   (off_t)got < st.st_size ? " of more" : "",
-                                                                   text ? "" : ", base64");
-                        json_object *c = NULL;
-                        json_object_object_get_ex(o, "content", &c);
-                        _cleanup_(freep) char *text_out = zb_asprintf("%s%s", head ? head : "", json_object_get_string(c));
-                        res = mcp_tool_result(o, text_out ? text_out : "", false);
-                }
-        }
+        size_t got = 0;
+        struct stat st = { 0 };
+        int r = resolve_zone(w->s->base, path, &t, &err);
+        if (r == 0)
+                r = read_regular(&t, path, max, &data, &got, &st, &err);
         target_close(&t);
-        return res;
+        if (r < 0 || !data)
+                return mcp_tool_error("read_file: %s", err.message);
+        return file_result(path, data, got, st.st_size);
 }
 
 /* ------------------------------------------------------------ write */
@@ -273,7 +283,7 @@ static int content_bytes(json_object *args, char **out, size_t *len, struct zb_e
         if (!json_object_object_get_ex(args, "content", &c) || !json_object_is_type(c, json_type_string))
                 return zb_error_set(err, EINVAL, "content: required (a string)");
         size_t n = (size_t)json_object_get_string_len(c);
-        if (n > MCP_MAX_FILE_BYTES * 2u)
+        if (n > (size_t)MCP_MAX_FILE_BYTES * 2)
                 return zb_error_set(err, EFBIG, "content: larger than %u bytes", MCP_MAX_FILE_BYTES);
         if (!enc || strcmp(enc, "utf-8") == 0) {
                 *out = malloc(n + 1);
