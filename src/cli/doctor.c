@@ -244,13 +244,13 @@ static void limits_path(struct report *rep, bool memory_ok, const char *v2_self)
 
 static void check_cgroups(struct report *rep)
 {
-        struct zb_cg_layout *l = malloc(sizeof(*l));
+        struct cg_layout *l = malloc(sizeof(*l));
         char *mi = NULL, *self = NULL;
         size_t n = 0;
         FILE *f;
         if (!l)
                 return;
-        zb_cg_layout_init(l);
+        cg_layout_init(l);
         if ((f = fopen("/proc/self/mountinfo", "re"))) {
                 if (getdelim(&mi, &n, 0, f) < 0) {
                         free(mi);
@@ -267,11 +267,11 @@ static void check_cgroups(struct report *rep)
                 fclose(f);
         }
         if (mi)
-                zb_cg_parse_mountinfo(l, mi);
+                cg_parse_mountinfo(l, mi);
         if (self)
-                zb_cg_parse_self(l, self);
+                cg_parse_self(l, self);
         char v2dir[PATH_MAX] = "", avail[512] = "";
-        if (l->v2 >= 0 && zb_cg_dir(l, l->v2, l->v2_self, v2dir, sizeof(v2dir)) == 0) {
+        if (l->v2 >= 0 && cg_dir(l, l->v2, l->v2_self, v2dir, sizeof(v2dir)) == 0) {
                 char path[PATH_MAX + 32];
                 snprintf(path, sizeof(path), "%s/cgroup.controllers", v2dir);
                 int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -299,7 +299,7 @@ static void check_cgroups(struct report *rep)
         for (int c = 0; c < ZB_CG_N; c++) {
                 char label[32], dir[PATH_MAX], probe[PATH_MAX + 64];
                 snprintf(label, sizeof(label), "cgroup %s", names[c]);
-                bool on_v2 = c != ZB_CG_CPUACCT && zb_cg_has_word(avail, names[c]);
+                bool on_v2 = c != ZB_CG_CPUACCT && cg_has_word(avail, names[c]);
                 const char *where = on_v2 ? "v2" : l->v1[c] >= 0 ? "v1" : NULL;
                 if (c == ZB_CG_CPUACCT && l->v2 >= 0) {
                         item(rep, label, true, "CPU accounting from cgroup v2 cpu.stat%s",
@@ -312,7 +312,7 @@ static void check_cgroups(struct report *rep)
                 }
                 if (on_v2)
                         snprintf(dir, sizeof(dir), "%s", v2dir);
-                else if (zb_cg_dir(l, l->v1[c], l->v1_self[c], dir, sizeof(dir)) < 0)
+                else if (cg_dir(l, l->v1[c], l->v1_self[c], dir, sizeof(dir)) < 0)
                         dir[0] = '\0';
                 snprintf(probe, sizeof(probe), "%s/zonebox-doctor-%d", dir, (int)getpid());
                 bool w = dir[0] && mkdir(probe, 0755) == 0;
@@ -437,10 +437,10 @@ int cli_doctor(int argc, char **argv)
              actions);
         e = try_child(do_seccomp_tsync);
         item(&rep, "seccomp TSYNC", !e, "%s", e ? strerror(e) : "filters can be synced across threads");
-        bool notif = zb_cg_has_word(actions, "user_notif");
+        bool notif = cg_has_word(actions, "user_notif");
         item(&rep, "seccomp user notif", notif, "%s", notif ? "SECCOMP_RET_USER_NOTIF available" : "not available");
 
-        int abi = zb_landlock_abi();
+        int abi = ns_landlock_abi();
         if (abi < 0)
                 item(&rep, "landlock", false, "cannot query the ABI: %s", strerror(-abi));
         else

@@ -18,19 +18,19 @@ static int load_section(struct mcp_config *c, yaml_document_t *d, yaml_node_t *m
                         struct zb_error *err)
 {
         if (m->type != YAML_MAPPING_NODE)
-                return zb_error_set(err, EINVAL, "%s:%zu: mcp: expected a mapping", name, m->start_mark.line + 1);
+                return err_set(err, EINVAL, "%s:%zu: mcp: expected a mapping", name, m->start_mark.line + 1);
         for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
                 const char *k = scalar(d, pr->key), *v = scalar(d, pr->value);
                 size_t line = yaml_document_get_node(d, pr->key)->start_mark.line + 1;
                 if (!k || strcmp(k, "commit") != 0)
-                        return zb_error_set(err, EINVAL, "%s:%zu: mcp.%s: unknown key (expected commit)", name,
+                        return err_set(err, EINVAL, "%s:%zu: mcp.%s: unknown key (expected commit)", name,
                                             line, k ? k : "?");
                 if (v && strcmp(v, "ask") == 0)
                         c->commit = MCP_COMMIT_ASK;
                 else if (v && strcmp(v, "allow") == 0)
                         c->commit = MCP_COMMIT_ALLOW;
                 else
-                        return zb_error_set(err, EINVAL, "%s:%zu: mcp.commit: expected ask or allow", name, line);
+                        return err_set(err, EINVAL, "%s:%zu: mcp.commit: expected ask or allow", name, line);
         }
         return 0;
 }
@@ -44,11 +44,11 @@ int mcp_config_load(struct mcp_config *c, const char *data, size_t len, const ch
 
         memset(c, 0, sizeof(*c));
         if (!yaml_parser_initialize(&parser))
-                return zb_error_set(err, ENOMEM, "%s: cannot initialise the YAML parser", name);
+                return err_set(err, ENOMEM, "%s: cannot initialise the YAML parser", name);
         yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
         if (!yaml_parser_load(&parser, &doc)) {
                 yaml_parser_delete(&parser);
-                return zb_error_set(err, EINVAL, "%s: YAML syntax error", name);
+                return err_set(err, EINVAL, "%s: YAML syntax error", name);
         }
         yaml_node_t *root = yaml_document_get_root_node(&doc);
         if (root && root->type == YAML_MAPPING_NODE)

@@ -42,7 +42,7 @@ static int reopen(int path_fd, int flags)
 }
 
 struct target {
-        const struct zb_zone *zone;
+        const struct pol_zone *zone;
         char rel[PATH_MAX]; /* beneath the zone; "." for the zone itself */
         int root;           /* O_PATH of the zone's host dir */
 };
@@ -58,13 +58,13 @@ static int resolve_zone(const struct zb_policy *p, const char *path, struct targ
         t->zone = NULL;
         t->root = -1;
         if (!path || path[0] != '/')
-                return zb_error_set(err, EINVAL, "path: expected an absolute path as the sandbox sees it (/ZONE/...)");
+                return err_set(err, EINVAL, "path: expected an absolute path as the sandbox sees it (/ZONE/...)");
         if (strlen(path) >= sizeof(t->rel))
-                return zb_error_set(err, ENAMETOOLONG, "path: too long");
+                return err_set(err, ENAMETOOLONG, "path: too long");
         for (const char *c = path; *c;) {
                 size_t n = strcspn(c, "/");
                 if (n == 2 && c[0] == '.' && c[1] == '.')
-                        return zb_error_set(err, EPERM, "path: '..' is not allowed");
+                        return err_set(err, EPERM, "path: '..' is not allowed");
                 c += n + (c[n] == '/');
         }
         size_t best = 0;
@@ -77,24 +77,24 @@ static int resolve_zone(const struct zb_policy *p, const char *path, struct targ
                 }
         }
         if (!t->zone)
-                return zb_error_set(err, ENOENT, "path: %.200s is in no zone of the server's config", path);
+                return err_set(err, ENOENT, "path: %.200s is in no zone of the server's config", path);
         const char *rest = path + best;
         while (*rest == '/')
                 rest++;
         snprintf(t->rel, sizeof(t->rel), "%s", *rest ? rest : ".");
         if (!t->zone->host_path)
-                return zb_error_set(err, EPERM, "zone '%s' is a tmpfs: it exists only inside a sandbox", t->zone->name);
+                return err_set(err, EPERM, "zone '%s' is a tmpfs: it exists only inside a sandbox", t->zone->name);
         t->root = open(t->zone->host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (t->root < 0)
-                return zb_error_errno(err, errno, "zone '%s': cannot open its directory", t->zone->name);
+                return err_errno(err, errno, "zone '%s': cannot open its directory", t->zone->name);
         return 0;
 }
 
 static int refuse_open(int r, const char *path, struct zb_error *err)
 {
         if (r == -EXDEV || r == -ELOOP)
-                return zb_error_set(err, EPERM, "%.200s: leads out of its zone (a symlink, '..' or a mount)", path);
-        return zb_error_errno(err, -r, "%.200s", path);
+                return err_set(err, EPERM, "%.200s: leads out of its zone (a symlink, '..' or a mount)", path);
+        return err_errno(err, -r, "%.200s", path);
 }
 
 /* ------------------------------------------------------------ read */
@@ -113,7 +113,7 @@ static bool utf8_text(const char *data, size_t n)
         if (!data || memchr(data, '\0', n))
                 return false;
         size_t clean_len = 0;
-        _cleanup_(freep) char *clean = zb_utf8_sanitize(data, n, &clean_len);
+        _cleanup_(freep) char *clean = util_utf8_sanitize(data, n, &clean_len);
         return clean && clean_len == n && memcmp(clean, data, n) == 0;
 }
 
@@ -125,18 +125,18 @@ static int read_regular(const struct target *t, const char *path, uint64_t max, 
         if (pfd < 0)
                 return refuse_open(pfd, path, err);
         if (fstat(pfd, st) < 0 || !S_ISREG(st->st_mode))
-                return zb_error_set(err, EPERM, "%.200s: not a regular file", path);
+                return err_set(err, EPERM, "%.200s: not a regular file", path);
         _cleanup_(closep) int fd = reopen(pfd, O_RDONLY | O_NONBLOCK);
         if (fd < 0)
-                return zb_error_errno(err, -fd, "%.200s", path);
+                return err_errno(err, -fd, "%.200s", path);
         *data = malloc(max + 1);
         if (!*data)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         *got = 0;
         while (*got < max) {
                 ssize_t n = read(fd, *data + *got, max - *got);
                 if (n < 0)
-                        return zb_error_errno(err, errno, "%.200s", path);
+                        return err_errno(err, errno, "%.200s", path);
                 if (n == 0)
                         break;
                 *got += (size_t)n;
@@ -155,7 +155,7 @@ static json_object *file_result(const char *path, const char *data, size_t got, 
         json_object_object_add(o, "truncated", json_object_new_boolean((off_t)got < size));
         json_object_object_add(o, "encoding", json_object_new_string(text ? "utf-8" : "base64"));
         json_object_object_add(o, "content", content);
-        _cleanup_(freep) char *out = zb_asprintf("%s (%zu bytes%s%s)\n%s", path, got, (off_t)got < size ? " of more" : "",
+        _cleanup_(freep) char *out = util_asprintf("%s (%zu bytes%s%s)\n%s", path, got, (off_t)got < size ? " of more" : "",
                                                  text ? "" : ", base64", json_object_get_string(content));
         return mcp_tool_result(o, out ? out : "", false);
 }
@@ -199,7 +199,7 @@ static int open_parent(int root, const struct stat *zst, char *rel, const char *
         *base = slash ? slash + 1 : rel;
         int dfd = openat2_beneath(root, ".", O_PATH | O_DIRECTORY, 0);
         if (!slash || dfd < 0)
-                return dfd < 0 ? zb_error_errno(err, -dfd, "zone directory") : dfd;
+                return dfd < 0 ? err_errno(err, -dfd, "zone directory") : dfd;
         *slash = '\0';
         for (char *c = rel, *end; *c; c = end) {
                 end = c + strcspn(c, "/");
@@ -232,16 +232,16 @@ static int open_parent(int root, const struct stat *zst, char *rel, const char *
 static int put(struct target *t, const char *path, const char *content, size_t len, struct zb_error *err)
 {
         if (t->zone->mode != ZB_ZONE_RW)
-                return zb_error_set(err, EPERM, "%.200s: zone '%s' is %s%s", path, t->zone->name,
-                                    zb_zone_mode_name(t->zone->mode),
+                return err_set(err, EPERM, "%.200s: zone '%s' is %s%s", path, t->zone->name,
+                                    pol_zone_mode_name(t->zone->mode),
                                     t->zone->mode == ZB_ZONE_COW ? ": it changes only through runs, whose changes "
                                                                    "are reviewed with changes and commit"
                                                                  : ", not writable");
         if (strcmp(t->rel, ".") == 0)
-                return zb_error_set(err, EISDIR, "%.200s: the zone itself is a directory", path);
+                return err_set(err, EISDIR, "%.200s: the zone itself is a directory", path);
         struct stat zst, st;
         if (fstat(t->root, &zst) < 0)
-                return zb_error_errno(err, errno, "zone '%s'", t->zone->name);
+                return err_errno(err, errno, "zone '%s'", t->zone->name);
         const char *base;
         _cleanup_(closep) int dfd = open_parent(t->root, &zst, t->rel, &base, err);
         if (dfd < 0)
@@ -255,13 +255,13 @@ static int put(struct target *t, const char *path, const char *content, size_t l
                 if (pfd < 0)
                         return refuse_open(pfd, path, err);
                 if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
-                        return zb_error_set(err, EPERM, "%.200s: not a regular file with one link", path);
+                        return err_set(err, EPERM, "%.200s: not a regular file with one link", path);
                 fd = reopen(pfd, O_WRONLY | O_TRUNC | O_NONBLOCK);
         }
         if (fd < 0)
                 return refuse_open(fd, path, err);
-        int r = zb_write_all(fd, content, len);
-        return r < 0 ? zb_error_errno(err, -r, "%.200s: write", path) : 0;
+        int r = util_write_all(fd, content, len);
+        return r < 0 ? err_errno(err, -r, "%.200s: write", path) : 0;
 }
 
 int mcp_put_file(const struct zb_policy *p, const char *path, const char *content, size_t len,
@@ -281,30 +281,30 @@ static int content_bytes(json_object *args, char **out, size_t *len, struct zb_e
         json_object *c;
         const char *enc = mcp_arg_string(args, "encoding");
         if (!json_object_object_get_ex(args, "content", &c) || !json_object_is_type(c, json_type_string))
-                return zb_error_set(err, EINVAL, "content: required (a string)");
+                return err_set(err, EINVAL, "content: required (a string)");
         size_t n = (size_t)json_object_get_string_len(c);
         if (n > (size_t)MCP_MAX_FILE_BYTES * 2)
-                return zb_error_set(err, EFBIG, "content: larger than %u bytes", MCP_MAX_FILE_BYTES);
+                return err_set(err, EFBIG, "content: larger than %u bytes", MCP_MAX_FILE_BYTES);
         if (!enc || strcmp(enc, "utf-8") == 0) {
                 *out = malloc(n + 1);
                 if (!*out)
-                        return zb_error_set(err, ENOMEM, "out of memory");
+                        return err_set(err, ENOMEM, "out of memory");
                 memcpy(*out, json_object_get_string(c), n);
                 *len = n;
                 return 0;
         }
         if (strcmp(enc, "base64") != 0)
-                return zb_error_set(err, EINVAL, "encoding: expected utf-8 or base64");
+                return err_set(err, EINVAL, "encoding: expected utf-8 or base64");
         if (n % 4)
-                return zb_error_set(err, EINVAL, "content: not base64");
+                return err_set(err, EINVAL, "content: not base64");
         *out = malloc(n / 4 * 3 + 1);
         if (!*out)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         int k = EVP_DecodeBlock((unsigned char *)*out, (const unsigned char *)json_object_get_string(c), (int)n);
         if (k < 0) {
                 free(*out);
                 *out = NULL;
-                return zb_error_set(err, EINVAL, "content: not base64");
+                return err_set(err, EINVAL, "content: not base64");
         }
         const char *s = json_object_get_string(c);
         size_t pad = n && s[n - 1] == '=' ? (n > 1 && s[n - 2] == '=' ? 2 : 1) : 0;
@@ -325,7 +325,7 @@ json_object *mcp_write_file(struct mcp_work *w)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "path", json_object_new_string(path));
         json_object_object_add(o, "bytes", json_object_new_int64((int64_t)len));
-        _cleanup_(freep) char *text = zb_asprintf("wrote %zu bytes to %s", len, path);
+        _cleanup_(freep) char *text = util_asprintf("wrote %zu bytes to %s", len, path);
         return mcp_tool_result(o, text ? text : "", false);
 }
 
@@ -339,23 +339,23 @@ static const char *type_name(mode_t m)
 static json_object *list_zones(const struct zb_policy *p)
 {
         json_object *o = json_object_new_object(), *a = json_object_new_array();
-        struct zb_buf text = { .limit = 1u << 20 };
+        struct outbuf text = { .limit = 1u << 20 };
         for (size_t i = 0; i < p->n_zones; i++) {
                 json_object *e = json_object_new_object();
                 json_object_object_add(e, "name", json_object_new_string(p->zones[i].path));
                 json_object_object_add(e, "type", json_object_new_string("zone"));
-                json_object_object_add(e, "mode", json_object_new_string(zb_zone_mode_name(p->zones[i].mode)));
+                json_object_object_add(e, "mode", json_object_new_string(pol_zone_mode_name(p->zones[i].mode)));
                 json_object_array_add(a, e);
-                _cleanup_(freep) char *line = zb_asprintf("%s (%s zone)\n", p->zones[i].path,
-                                                          zb_zone_mode_name(p->zones[i].mode));
+                _cleanup_(freep) char *line = util_asprintf("%s (%s zone)\n", p->zones[i].path,
+                                                          pol_zone_mode_name(p->zones[i].mode));
                 if (line)
-                        zb_buf_append(&text, line, strlen(line));
+                        outbuf_append(&text, line, strlen(line));
         }
         json_object_object_add(o, "path", json_object_new_string("/"));
         json_object_object_add(o, "entries", a);
-        zb_buf_append(&text, "", 1);
+        outbuf_append(&text, "", 1);
         json_object *r = mcp_tool_result(o, text.data ? text.data : "", false);
-        zb_buf_free(&text);
+        outbuf_free(&text);
         return r;
 }
 
@@ -383,7 +383,7 @@ json_object *mcp_list_files(struct mcp_work *w)
                 return mcp_tool_error("list_files: %.200s: %s", path, strerror(errno));
         }
         json_object *o = json_object_new_object(), *a = json_object_new_array();
-        struct zb_buf text = { .limit = 1u << 20 };
+        struct outbuf text = { .limit = 1u << 20 };
         size_t n = 0;
         for (struct dirent *e; (e = readdir(d)) && n < MCP_MAX_LIST_ENTRIES;) {
                 struct stat st;
@@ -395,18 +395,18 @@ json_object *mcp_list_files(struct mcp_work *w)
                 json_object_object_add(x, "type", json_object_new_string(type_name(st.st_mode)));
                 json_object_object_add(x, "size", json_object_new_int64(st.st_size));
                 json_object_array_add(a, x);
-                _cleanup_(freep) char *esc = zb_escape_text(e->d_name);
-                _cleanup_(freep) char *line = zb_asprintf("%s%s\n", esc ? esc : "?", S_ISDIR(st.st_mode) ? "/" : "");
+                _cleanup_(freep) char *esc = util_escape_text(e->d_name);
+                _cleanup_(freep) char *line = util_asprintf("%s%s\n", esc ? esc : "?", S_ISDIR(st.st_mode) ? "/" : "");
                 if (line)
-                        zb_buf_append(&text, line, strlen(line));
+                        outbuf_append(&text, line, strlen(line));
                 n++;
         }
         closedir(d);
         json_object_object_add(o, "path", json_object_new_string(path));
         json_object_object_add(o, "entries", a);
         json_object_object_add(o, "truncated", json_object_new_boolean(n >= MCP_MAX_LIST_ENTRIES));
-        zb_buf_append(&text, "", 1);
+        outbuf_append(&text, "", 1);
         json_object *r = mcp_tool_result(o, text.data ? text.data : "", false);
-        zb_buf_free(&text);
+        outbuf_free(&text);
         return r;
 }

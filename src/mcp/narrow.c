@@ -29,7 +29,7 @@ int mcp_args_check(json_object *args, const char *const *allowed, struct zb_erro
                 for (size_t i = 0; allowed[i] && !ok; i++)
                         ok = strcmp(key, allowed[i]) == 0;
                 if (!ok)
-                        return zb_error_set(err, EINVAL, "%.64s: unknown argument", key);
+                        return err_set(err, EINVAL, "%.64s: unknown argument", key);
         }
         return 0;
 }
@@ -44,7 +44,7 @@ static int scalar_text(json_object *v, const char *name, char *buf, size_t n, st
         else if (json_object_is_type(v, json_type_double) && json_object_get_double(v) >= 0)
                 snprintf(buf, n, "%.3f", json_object_get_double(v));
         else
-                return zb_error_set(err, EINVAL, "%s: expected a string or a non-negative number", name);
+                return err_set(err, EINVAL, "%s: expected a string or a non-negative number", name);
         return 0;
 }
 
@@ -56,13 +56,13 @@ static bool unlimited(uint64_t v)
 /* The limits an argument may lower, with the policy key each sets. */
 struct limit_arg {
         const char *arg, *key;
-        size_t offset; /* in struct zb_limits */
+        size_t offset; /* in struct pol_limits */
 };
 static const struct limit_arg limit_args[] = {
-        { "timeout", "limits.wall_time", offsetof(struct zb_limits, wall_time_ms) },
-        { "cpu_time", "limits.cpu_time", offsetof(struct zb_limits, cpu_time_ms) },
-        { "memory", "limits.memory", offsetof(struct zb_limits, memory) },
-        { "pids", "limits.pids", offsetof(struct zb_limits, pids) },
+        { "timeout", "limits.wall_time", offsetof(struct pol_limits, wall_time_ms) },
+        { "cpu_time", "limits.cpu_time", offsetof(struct pol_limits, cpu_time_ms) },
+        { "memory", "limits.memory", offsetof(struct pol_limits, memory) },
+        { "pids", "limits.pids", offsetof(struct pol_limits, pids) },
 };
 
 static uint64_t limit_of(const struct zb_policy *p, const struct limit_arg *l)
@@ -77,11 +77,11 @@ static int narrow_limit(struct zb_policy *p, const struct zb_policy *base, const
         int r = scalar_text(v, l->arg, text, sizeof(text), err);
         if (r < 0)
                 return r;
-        if ((r = zb_policy_set_key(p, l->key, text, l->arg, NULL, err)) < 0)
+        if ((r = pol_set_key(p, l->key, text, l->arg, NULL, err)) < 0)
                 return r;
         uint64_t want = limit_of(p, l), have = limit_of(base, l);
         if (!unlimited(have) && (unlimited(want) || want > have))
-                return zb_error_set(err, EPERM, "%s: %s would widen the server's config (%s is %llu%s); "
+                return err_set(err, EPERM, "%s: %s would widen the server's config (%s is %llu%s); "
                                     "arguments may only narrow it", l->arg, text, l->key,
                                     (unsigned long long)have,
                                     strstr(l->key, "time") ? " ms" : strcmp(l->arg, "memory") == 0 ? " bytes" : "");
@@ -113,19 +113,19 @@ static int narrow_network(struct zb_policy *p, const struct zb_policy *base, jso
         if (json_object_is_type(v, json_type_array)) {
                 size_t n = json_object_array_length(v);
                 if (n == 0)
-                        return zb_error_set(err, EINVAL, "network: an empty list (use \"none\")");
+                        return err_set(err, EINVAL, "network: an empty list (use \"none\")");
                 for (size_t i = 0; i < n; i++) {
                         json_object *e = json_object_array_get_idx(v, i);
                         if (!json_object_is_type(e, json_type_string))
-                                return zb_error_set(err, EINVAL, "network[%zu]: expected a string", i);
+                                return err_set(err, EINVAL, "network[%zu]: expected a string", i);
                         if (!base_allows(base, json_object_get_string(e)))
-                                return zb_error_set(err, EPERM, "network[%zu]: %.200s is not in the server's "
+                                return err_set(err, EPERM, "network[%zu]: %.200s is not in the server's "
                                                     "network.allow; arguments may only narrow it", i,
                                                     json_object_get_string(e));
                 }
                 drop_allowlist(p);
                 for (size_t i = 0; i < n; i++) {
-                        int r = zb_policy_set_key(p, "network.allow",
+                        int r = pol_set_key(p, "network.allow",
                                                   json_object_get_string(json_object_array_get_idx(v, i)),
                                                   "network", NULL, err);
                         if (r < 0)
@@ -135,28 +135,28 @@ static int narrow_network(struct zb_policy *p, const struct zb_policy *base, jso
         }
         const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
         if (!s)
-                return zb_error_set(err, EINVAL, "network: expected none, loopback, host or a list of hosts");
+                return err_set(err, EINVAL, "network: expected none, loopback, host or a list of hosts");
         if (strcmp(s, "host") == 0 && base->network != ZB_NET_HOST)
-                return zb_error_set(err, EPERM, "network: host would widen the server's config (network is %s); "
+                return err_set(err, EPERM, "network: host would widen the server's config (network is %s); "
                                     "arguments may only narrow it",
                                     base->net.n_allow ? "an allowlist" : base->network == ZB_NET_LOOPBACK ? "loopback" : "none");
         if (strcmp(s, "host") != 0 && strcmp(s, "none") != 0 && strcmp(s, "loopback") != 0)
-                return zb_error_set(err, EINVAL, "network: %.64s: expected none, loopback, host or a list of hosts", s);
+                return err_set(err, EINVAL, "network: %.64s: expected none, loopback, host or a list of hosts", s);
         drop_allowlist(p);
-        return zb_policy_set_key(p, "network", s, "network", NULL, err);
+        return pol_set_key(p, "network", s, "network", NULL, err);
 }
 
 static int set_env(struct zb_policy *p, json_object *v, struct zb_error *err)
 {
         if (!json_object_is_type(v, json_type_object))
-                return zb_error_set(err, EINVAL, "env: expected an object NAME: value");
+                return err_set(err, EINVAL, "env: expected an object NAME: value");
         json_object_object_foreach(v, k, val)
         {
                 if (!*k || strchr(k, '=') || !json_object_is_type(val, json_type_string))
-                        return zb_error_set(err, EINVAL, "env: each entry is NAME: \"value\"");
-                _cleanup_(freep) char *kv = zb_asprintf("%s=%s", k, json_object_get_string(val));
-                if (!kv || zb_policy_set_env(p, kv) < 0)
-                        return zb_error_set(err, ENOMEM, "env: out of memory");
+                        return err_set(err, EINVAL, "env: each entry is NAME: \"value\"");
+                _cleanup_(freep) char *kv = util_asprintf("%s=%s", k, json_object_get_string(val));
+                if (!kv || pol_set_env(p, kv) < 0)
+                        return err_set(err, ENOMEM, "env: out of memory");
         }
         return 0;
 }
@@ -182,8 +182,8 @@ static int narrow(struct zb_policy *p, const struct zb_policy *base, json_object
         }
         if (json_object_object_get_ex(args, "workdir", &v)) {
                 if (!json_object_is_type(v, json_type_string))
-                        return zb_error_set(err, EINVAL, "workdir: expected a string");
-                return zb_policy_set_key(p, "workdir", json_object_get_string(v), "workdir", NULL, err);
+                        return err_set(err, EINVAL, "workdir: expected a string");
+                return pol_set_key(p, "workdir", json_object_get_string(v), "workdir", NULL, err);
         }
         return 0;
 }
@@ -195,10 +195,10 @@ struct zb_policy *mcp_policy(const struct mcp_server *s, json_object *args, cons
                 return NULL;
         struct zb_policy *p = zb_policy_new();
         if (!p) {
-                zb_error_set(err, ENOMEM, "out of memory");
+                err_set(err, ENOMEM, "out of memory");
                 return NULL;
         }
-        if (zb_policy_load_yaml_buffer(p, s->cfg, s->cfg_len, s->cfg_name, s->cfg_dir, err) < 0 ||
+        if (pol_load_yaml_buffer(p, s->cfg, s->cfg_len, s->cfg_name, s->cfg_dir, err) < 0 ||
             narrow(p, s->base, args, err) < 0) {
                 zb_policy_free(p);
                 return NULL;
@@ -210,22 +210,22 @@ int mcp_command(json_object *args, char ***argv_out, size_t *argc_out, struct zb
 {
         json_object *v;
         if (!json_object_object_get_ex(args, "command", &v))
-                return zb_error_set(err, EINVAL, "command: required (an argv array, or a string for sh -c)");
+                return err_set(err, EINVAL, "command: required (an argv array, or a string for sh -c)");
         size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 3;
         if (json_object_is_type(v, json_type_string)) {
                 if (!*json_object_get_string(v))
-                        return zb_error_set(err, EINVAL, "command: empty");
+                        return err_set(err, EINVAL, "command: empty");
         } else if (!json_object_is_type(v, json_type_array) || n == 0) {
-                return zb_error_set(err, EINVAL, "command: expected a non-empty array of strings, or a string");
+                return err_set(err, EINVAL, "command: expected a non-empty array of strings, or a string");
         }
         char **argv = calloc(n + 1, sizeof(char *));
         if (!argv)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++) {
                 json_object *e = json_object_is_type(v, json_type_array) ? json_object_array_get_idx(v, i) : NULL;
                 if (e && !json_object_is_type(e, json_type_string)) {
                         free(argv);
-                        return zb_error_set(err, EINVAL, "command[%zu]: expected a string", i);
+                        return err_set(err, EINVAL, "command[%zu]: expected a string", i);
                 }
                 argv[i] = (char *)(e ? json_object_get_string(e)
                                      : i == 0 ? "sh" : i == 1 ? "-c" : json_object_get_string(v));

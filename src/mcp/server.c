@@ -43,7 +43,7 @@ void mcp_send(struct mcp_server *s, json_object *msg)
                 return;
         memcpy(line, text, len);
         line[len] = '\n';
-        if (zb_write_all(s->out_fd, line, len + 1) < 0)
+        if (util_write_all(s->out_fd, line, len + 1) < 0)
                 s->out_closed = true;
 }
 
@@ -95,7 +95,7 @@ static void audit_call(const struct mcp_server *s, const struct mcp_call *c, con
         if (!s->base->audit.log)
                 return;
         struct zb_error err = { 0 };
-        _cleanup_(closep) int fd = zb_audit_open(s->base, &err);
+        _cleanup_(closep) int fd = audit_log_open(s->base, &err);
         if (fd < 0)
                 return;
         json_object *o = json_object_new_object();
@@ -113,9 +113,9 @@ static void audit_call(const struct mcp_server *s, const struct mcp_call *c, con
                 json_object_object_add(o, "detail", json_object_new_string_len(detail, (int)strnlen(detail, 1024)));
         size_t len = 0;
         const char *t = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
-        _cleanup_(freep) char *line = zb_asprintf("%s\n", t);
+        _cleanup_(freep) char *line = util_asprintf("%s\n", t);
         if (line && strlen(line) <= ZB_AUDIT_LINE_MAX)
-                (void)zb_write_all(fd, line, strlen(line));
+                (void)util_write_all(fd, line, strlen(line));
         json_object_put(o);
 }
 
@@ -135,7 +135,7 @@ static void remember(char **list, size_t n, const char *v)
                 return;
         for (size_t i = 0; i < n; i++)
                 if (!list[i]) {
-                        list[i] = zb_strdup(v);
+                        list[i] = util_strdup(v);
                         return;
                 }
 }
@@ -196,7 +196,7 @@ static char *subject_of(json_object *args)
         for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
                 json_object *v;
                 if (json_object_object_get_ex(args, keys[i], &v))
-                        return zb_strdup(json_object_get_type(v) == json_type_string
+                        return util_strdup(json_object_get_type(v) == json_type_string
                                                  ? json_object_get_string(v)
                                                  : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
         }
@@ -282,7 +282,7 @@ static void tools_call(struct mcp_server *s, json_object *id, json_object *param
         c->token = token ? json_object_get(token) : NULL;
         c->subject = tmp.subject;
         memcpy(c->tool, tmp.tool, sizeof(c->tool));
-        c->start_ns = zb_now_ns();
+        c->start_ns = util_now_ns();
         c->next_progress_ns = c->start_ns + MCP_PROGRESS_INTERVAL_MS * 1000000ull;
         audit_call(s, c, "started", NULL);
         int r = start_worker(s, c, t, own_args);
@@ -327,7 +327,7 @@ static void remember_session_name(struct mcp_server *s, json_object *result)
 static void elicit_for(struct mcp_server *s, struct mcp_call *c, json_object *params)
 {
         if (!s->client_elicits) {
-                (void)zb_write_all(c->to_fd, "{\"action\":\"unsupported\"}\n", 25);
+                (void)util_write_all(c->to_fd, "{\"action\":\"unsupported\"}\n", 25);
                 return;
         }
         c->elicit_id = ++s->next_request_id;
@@ -426,7 +426,7 @@ static void send_progress(struct mcp_server *s, uint64_t now)
                 json_object *p = json_object_new_object();
                 json_object_object_add(p, "progressToken", json_object_get(c->token));
                 json_object_object_add(p, "progress", json_object_new_double(secs));
-                _cleanup_(freep) char *msg = zb_asprintf("%s running for %.0f s", c->tool, secs);
+                _cleanup_(freep) char *msg = util_asprintf("%s running for %.0f s", c->tool, secs);
                 json_object_object_add(p, "message", json_object_new_string(msg ? msg : "running"));
                 send_notification(s, "notifications/progress", p);
         }
@@ -513,9 +513,9 @@ static void response(struct mcp_server *s, json_object *id, json_object *msg)
                 }
                 size_t len = 0;
                 const char *t = json_object_to_json_string_length(answer, JSON_C_TO_STRING_PLAIN, &len);
-                _cleanup_(freep) char *line = zb_asprintf("%s\n", t);
+                _cleanup_(freep) char *line = util_asprintf("%s\n", t);
                 if (line)
-                        (void)zb_write_all(c->to_fd, line, strlen(line));
+                        (void)util_write_all(c->to_fd, line, strlen(line));
                 json_object_put(answer);
                 return;
         }
@@ -628,21 +628,21 @@ int mcp_server_init_buffer(struct mcp_server *s, const char *cfg, size_t len, co
         for (int i = 0; i < MCP_MAX_CALLS; i++)
                 s->calls[i].pidfd = s->calls[i].from_fd = s->calls[i].to_fd = -1;
         s->cfg = malloc(len + 1);
-        s->cfg_name = zb_strdup(name);
-        s->cfg_dir = zb_strdup(dir);
+        s->cfg_name = util_strdup(name);
+        s->cfg_dir = util_strdup(dir);
         s->base = zb_policy_new();
         if (!s->cfg || !s->cfg_name || !s->cfg_dir || !s->base)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         memcpy(s->cfg, cfg, len);
         s->cfg[len] = '\0';
         s->cfg_len = len;
-        int r = zb_policy_load_yaml_buffer(s->base, cfg, len, name, dir, err);
+        int r = pol_load_yaml_buffer(s->base, cfg, len, name, dir, err);
         if (r < 0)
                 return r;
         if ((r = mcp_config_load(&s->conf, cfg, len, name, err)) < 0)
                 return r;
         if (s->base->cow.action == ZB_COW_COMMIT && s->conf.commit != MCP_COMMIT_ALLOW)
-                return zb_error_set(err, EINVAL, "%s: sandbox.cow_action: commit would apply an agent's "
+                return err_set(err, EINVAL, "%s: sandbox.cow_action: commit would apply an agent's "
                                     "writes unreviewed; use mcp: {commit: allow} to mean it", name);
         /* Validated as a run of the config would be: a command stands in
          * for the ones the calls will give. */
@@ -657,18 +657,18 @@ int mcp_server_init_buffer(struct mcp_server *s, const char *cfg, size_t len, co
 int mcp_server_init(struct mcp_server *s, const char *config_path, int in_fd, int out_fd,
                     struct zb_error *err)
 {
-        _cleanup_(freep) char *abs = zb_path_absolute(NULL, config_path);
+        _cleanup_(freep) char *abs = util_path_absolute(NULL, config_path);
         _cleanup_(closep) int fd = open(config_path, O_RDONLY | O_CLOEXEC);
         char buf[1 << 16];
         if (!abs)
-                return zb_error_set(err, EINVAL, "--config: bad path '%s'", config_path);
+                return err_set(err, EINVAL, "--config: bad path '%s'", config_path);
         if (fd < 0)
-                return zb_error_errno(err, errno, "--config: cannot open %s", config_path);
+                return err_errno(err, errno, "--config: cannot open %s", config_path);
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n < 0)
-                return zb_error_errno(err, errno, "--config: cannot read %s", config_path);
+                return err_errno(err, errno, "--config: cannot read %s", config_path);
         if ((size_t)n == sizeof(buf))
-                return zb_error_set(err, EFBIG, "--config: %s is larger than 64 KiB", config_path);
+                return err_set(err, EFBIG, "--config: %s is larger than 64 KiB", config_path);
         return mcp_server_init_buffer(s, buf, (size_t)n, config_path, dirname(abs), in_fd, out_fd, err);
 }
 
@@ -719,12 +719,12 @@ int mcp_serve(struct mcp_server *s)
                 }
                 if (!in_open && !busy)
                         break;
-                int r = poll(pfd, (nfds_t)n, poll_timeout(s, zb_now_ns()));
+                int r = poll(pfd, (nfds_t)n, poll_timeout(s, util_now_ns()));
                 if (r < 0 && errno != EINTR)
                         return -errno;
                 if (pfd[1].revents)
                         break;
-                send_progress(s, zb_now_ns());
+                send_progress(s, util_now_ns());
                 for (int i = 2; i < n; i++) {
                         if (!pfd[i].revents || !who[i]->used)
                                 continue;

@@ -153,7 +153,7 @@ json_object *mcp_tools_list(struct zb_error *err)
                         json_object_put(in);
                         json_object_put(out);
                         json_object_put(list);
-                        zb_error_set(err, EINVAL, "tool %s: its schema does not parse", tools[i].name);
+                        err_set(err, EINVAL, "tool %s: its schema does not parse", tools[i].name);
                         return NULL;
                 }
                 json_object *t = json_object_new_object();
@@ -208,7 +208,7 @@ static json_object *verdict_result(const struct zb_result *res)
         out = out ? out : ""; /* null in a result where nothing ran (denied) */
         errs = errs ? errs : "";
         const char *why = zb_result_error(res);
-        _cleanup_(freep) char *text = zb_asprintf(
+        _cleanup_(freep) char *text = util_asprintf(
                 "status: %s, exit code %d%s%s\n%s%.65536s%s%.65536s", zb_result_status(res), zb_result_exit_code(res),
                 why ? ": " : "", why ? why : "", *out ? "--- stdout\n" : "", out,
                 *errs ? "\n--- stderr\n" : "", errs);
@@ -240,10 +240,10 @@ bool mcp_elicit(struct mcp_work *w, const char *question)
         json_object_object_add(p, "message", json_object_new_string(question));
         json_object_object_add(p, "requestedSchema", schema);
         json_object_object_add(line, "elicit", p);
-        _cleanup_(freep) char *text = zb_asprintf("%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
+        _cleanup_(freep) char *text = util_asprintf("%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
         json_object_put(line);
         char answer[65536];
-        if (!text || zb_write_all(w->to_parent, text, strlen(text)) < 0 ||
+        if (!text || util_write_all(w->to_parent, text, strlen(text)) < 0 ||
             read_line(w->from_parent, answer, sizeof(answer)) < 0)
                 return false;
         json_object *a = json_tokener_parse(answer), *v, *content;
@@ -271,11 +271,11 @@ static int stdin_from(json_object *args, struct zb_error *err)
         if (!json_object_object_get_ex(args, "stdin", &v))
                 return 0;
         if (!json_object_is_type(v, json_type_string))
-                return zb_error_set(err, EINVAL, "stdin: expected a string");
+                return err_set(err, EINVAL, "stdin: expected a string");
         _cleanup_(closep) int fd = memfd_create("zonebox-mcp-stdin", MFD_CLOEXEC);
-        if (fd < 0 || zb_write_all(fd, json_object_get_string(v), (size_t)json_object_get_string_len(v)) < 0 ||
+        if (fd < 0 || util_write_all(fd, json_object_get_string(v), (size_t)json_object_get_string_len(v)) < 0 ||
             lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, STDIN_FILENO) < 0)
-                return zb_error_errno(err, errno, "stdin");
+                return err_errno(err, errno, "stdin");
         return 0;
 }
 
@@ -285,11 +285,11 @@ static int place_files(const struct zb_policy *p, json_object *args, struct zb_e
         if (!json_object_object_get_ex(args, "files", &files))
                 return 0;
         if (!json_object_is_type(files, json_type_object))
-                return zb_error_set(err, EINVAL, "files: expected an object PATH: content");
+                return err_set(err, EINVAL, "files: expected an object PATH: content");
         json_object_object_foreach(files, path, content)
         {
                 if (!json_object_is_type(content, json_type_string))
-                        return zb_error_set(err, EINVAL, "files: %.200s: expected a string", path);
+                        return err_set(err, EINVAL, "files: %.200s: expected a string", path);
                 int r = mcp_put_file(p, path, json_object_get_string(content),
                                      (size_t)json_object_get_string_len(content), err);
                 if (r < 0)
@@ -351,7 +351,7 @@ static json_object *tool_session_start(struct mcp_work *w)
                         snprintf(num, sizeof(num), "%lld", (long long)json_object_get_int64(v));
                         s = num;
                 }
-                if (!s || zb_policy_set_key(p, "session.idle_timeout", s, "idle_timeout", NULL, &err) < 0) {
+                if (!s || pol_set_key(p, "session.idle_timeout", s, "idle_timeout", NULL, &err) < 0) {
                         zb_policy_free(p);
                         return mcp_tool_error("session_start: idle_timeout: %s", s ? err.message : "expected a duration");
                 }
@@ -367,7 +367,7 @@ static json_object *tool_session_start(struct mcp_work *w)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(id));
         json_object_object_add(o, "name", name ? json_object_new_string(name) : NULL);
-        _cleanup_(freep) char *text = zb_asprintf("session %s started%s%s", id, name ? " as " : "", name ? name : "");
+        _cleanup_(freep) char *text = util_asprintf("session %s started%s%s", id, name ? " as " : "", name ? name : "");
         return mcp_tool_result(o, text ? text : "", false);
 }
 
@@ -407,7 +407,7 @@ static json_object *tool_session_exec(struct mcp_work *w)
                 {
                         if (!env || !*k || strchr(k, '=') || !json_object_is_type(val, json_type_string))
                                 return mcp_tool_error("session_exec: env: each entry is NAME: \"value\"");
-                        env[n_env++] = zb_asprintf("%s=%s", k, json_object_get_string(val));
+                        env[n_env++] = util_asprintf("%s=%s", k, json_object_get_string(val));
                 }
         }
         struct zb_result *res = NULL;
@@ -435,7 +435,7 @@ static json_object *tool_session_stop(struct mcp_work *w)
         json_object *o = final ? json_tokener_parse(final) : NULL;
         if (!o)
                 o = json_object_new_object();
-        _cleanup_(freep) char *text = zb_asprintf("session %s stopped", session);
+        _cleanup_(freep) char *text = util_asprintf("session %s stopped", session);
         return mcp_tool_result(o, text ? text : "", false);
 }
 
@@ -463,7 +463,7 @@ static json_object *tool_session_list(struct mcp_work *w)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "sessions", mine);
         const char *text = json_object_to_json_string_ext(mine, JSON_C_TO_STRING_PLAIN);
-        _cleanup_(freep) char *copy = zb_strdup(text);
+        _cleanup_(freep) char *copy = util_strdup(text);
         return mcp_tool_result(o, copy ? copy : "", false);
 }
 
@@ -498,7 +498,7 @@ static json_object *tool_changes(struct mcp_work *w)
         json_object_put(all);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "change_sets", mine);
-        _cleanup_(freep) char *text = zb_strdup(json_object_to_json_string_ext(mine, JSON_C_TO_STRING_PLAIN));
+        _cleanup_(freep) char *text = util_strdup(json_object_to_json_string_ext(mine, JSON_C_TO_STRING_PLAIN));
         return mcp_tool_result(o, text ? text : "", false);
 }
 
@@ -518,7 +518,7 @@ static json_object *tool_commit(struct mcp_work *w)
                                               "mcp: {commit: allow} in the server's config", id);
                 if (zb_cow_diff(w->s->base->cow.dir, id, &diff, &err) < 0)
                         return mcp_tool_error("commit: %s", err.message);
-                _cleanup_(freep) char *q = zb_asprintf("Apply change set %s to the host directories?\n%.3000s", id, diff);
+                _cleanup_(freep) char *q = util_asprintf("Apply change set %s to the host directories?\n%.3000s", id, diff);
                 if (!q || !mcp_elicit(w, q))
                         return mcp_tool_error("commit: the user did not approve change set %s; nothing applied", id);
         }
@@ -531,7 +531,7 @@ static json_object *tool_commit(struct mcp_work *w)
         }
         if (r < 0)
                 return o ? mcp_tool_result(o, err.message, true) : mcp_tool_error("commit: %s", err.message);
-        _cleanup_(freep) char *text = zb_asprintf("change set %s applied to the host", id);
+        _cleanup_(freep) char *text = util_asprintf("change set %s applied to the host", id);
         return mcp_tool_result(o ? o : json_object_new_object(), text ? text : "", false);
 }
 
@@ -547,7 +547,7 @@ static json_object *tool_discard(struct mcp_work *w)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(id));
         json_object_object_add(o, "discarded", json_object_new_boolean(1));
-        _cleanup_(freep) char *text = zb_asprintf("change set %s discarded", id);
+        _cleanup_(freep) char *text = util_asprintf("change set %s discarded", id);
         return mcp_tool_result(o, text ? text : "", false);
 }
 
@@ -568,7 +568,7 @@ void mcp_worker_main(const struct mcp_server *s, const struct mcp_tool *t, json_
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        zb_block_forwarded(); /* zb_run and session exec forward them to the command */
+        util_block_forwarded(); /* zb_run and session exec forward them to the command */
         struct mcp_work w = { .s = s, .args = args, .to_parent = 3, .from_parent = 4 };
         mcp_tool_fn fn = handler(t);
         json_object *result = fn ? fn(&w) : mcp_tool_error("%s: not implemented", t->name);
@@ -580,7 +580,7 @@ void mcp_worker_main(const struct mcp_server *s, const struct mcp_tool *t, json_
         if (out) {
                 memcpy(out, text, len);
                 out[len] = '\n';
-                (void)zb_write_all(3, out, len + 1);
+                (void)util_write_all(3, out, len + 1);
         }
         json_object_put(line);
         /* exit, not _exit: nothing of the server registers an exit handler,
