@@ -40,7 +40,7 @@ _zonebox()
         COMPREPLY=()
 
         if ((cword == 1)); then
-                _zonebox_reply "run session check doctor export diff commit discard gc version help" "$cur"
+                _zonebox_reply "run session check doctor export diff commit discard gc mcp version help" "$cur"
                 return
         fi
         for ((i = 2; i < cword; i++)); do

@@ -28,6 +28,7 @@ static const struct command {
         { "commit", cli_commit, "commit ID", "apply a change set to the host dirs" },
         { "discard", cli_discard, "discard ID...", "drop change sets" },
         { "gc", cli_gc, "gc", "remove cgroups left by killed supervisors" },
+        { "mcp", cli_mcp, "mcp --config FILE", "the sandbox as MCP tools for AI agents (stdio)" },
         { "version", cli_version, "version [--json]", "the version; --json: build, libraries, kernel" },
         { "help", cli_help, "help", "this text" },
         { "--version", cli_version, NULL, NULL },
