@@ -1549,8 +1549,7 @@ static const char *network_name(enum zb_network n)
 
 static const char *backend_name(enum zb_backend b)
 {
-        static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
-        return (unsigned)b < ARRAY_SIZE(names) ? names[b] : "namespace";
+        return zb_backend_name(b);
 }
 
 static json_object *jtext(const char *s)

@@ -215,8 +215,7 @@ static const char *network_name(const struct zb_policy *p)
 
 static const char *backend_name(enum zb_backend b)
 {
-        static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
-        return (unsigned)b < ARRAY_SIZE(names) ? names[b] : "namespace";
+        return zb_backend_name(b);
 }
 
 static void add_command(json_object *o, const struct zb_policy *p, const struct tier *t, bool *cut)

@@ -56,6 +56,7 @@ static const struct flag flags[] = {
         { "--hostname", NULL, F_KEY, "hostname", true },
         { "--rootfs", NULL, F_KEY, "rootfs", true },
         { "--backend", NULL, F_KEY, "backend", true },
+        { "--wasm-runtime", NULL, F_KEY, "wasm.runtime", true },
         { "--seccomp", NULL, F_KEY, "security.seccomp", true },
         { "--seccomp-allow", NULL, F_KEY, "security.seccomp_allow", true },
         { "--seccomp-deny", NULL, F_KEY, "security.seccomp_deny", true },

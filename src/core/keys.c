@@ -427,6 +427,9 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
         int e = set_engine_key(p, key, value, label, err);
         if (e != -ENOENT)
                 return e;
+        e = zb_backend_set_key(p, key, value, label, err); /* backend, wasm.runtime (backend.c) */
+        if (e != -ENOENT)
+                return e;
         if (strncmp(key, "limits.", 7) == 0)
                 return set_limit(p, key + 7, value, label, err);
         if (strncmp(key, "security.", 9) == 0)
@@ -439,15 +442,6 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
                 return set_network(p, key + 8, value, label, err);
         if (strcmp(key, "session.idle_timeout") == 0)
                 return set_duration(&p->idle_timeout_ms, value, label, err);
-        if (strcmp(key, "backend") == 0) {
-                static const char *const names[] = { "namespace", "docker", "oci", "kubernetes" };
-                for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-                        if (strcmp(value, names[i]) == 0) {
-                                p->backend = (enum zb_backend)i;
-                                return 0;
-                        }
-                return bad_value(err, label, value, "namespace, docker, oci or kubernetes");
-        }
         if (strcmp(key, "network") == 0) {
                 if (strcmp(value, "none") == 0)
                         p->network = ZB_NET_NONE;

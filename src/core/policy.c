@@ -521,7 +521,7 @@ static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error 
                                     z->name);
         /* The engines would turn a cow zone into a read-write bind: writes
          * straight to the host, the opposite of what cow promises. */
-        if (z->mode == ZB_ZONE_COW && p->backend != ZB_BACKEND_NAMESPACE)
+        if (z->mode == ZB_ZONE_COW && p->backend != ZB_BACKEND_NAMESPACE && p->backend != ZB_BACKEND_WASM)
                 return zb_error_set(err, ENOTSUP,
                                     "zone '%s': mode cow needs the namespace backend (overlayfs over the host dir)",
                                     z->name);
@@ -606,6 +606,9 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
         if (r < 0)
                 return r;
         r = validate_rootfs(p, err);
+        if (r < 0)
+                return r;
+        r = zb_backend_validate(p, err); /* before validate_net: its own message for --net-allow */
         if (r < 0)
                 return r;
         r = validate_net(p, err);

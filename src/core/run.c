@@ -5,6 +5,7 @@
 #include "../ns/ns.h"
 #include "../ns/quota.h"
 #include "../engines/engines.h"
+#include "../wasm/wasm.h"
 #include "audit.h"
 #include "policy.h"
 #include "result.h"
@@ -16,6 +17,8 @@ static int run_backend(const struct zb_policy *p, struct zb_result **out, struct
 
         if (p->backend == ZB_BACKEND_DOCKER || p->backend == ZB_BACKEND_OCI)
                 return zb_engine_run(p, out, err); /* src/engines/ */
+        if (p->backend == ZB_BACKEND_WASM)
+                return zb_wasm_run(p, out, err); /* src/wasm/: the runtime inside the namespace sandbox */
         if (p->backend != ZB_BACKEND_NAMESPACE)
                 return zb_error_set(err, ENOTSUP,
                                     "backend: kubernetes: zonebox does not submit to a cluster; use zonebox export kubernetes and kubectl apply");
