@@ -234,3 +234,5 @@ clean:
 
 # make install, uninstall, man pages, pkg-config, completions (mk/install.mk).
 include mk/install.mk
+# The WASI test modules for the wasm backend (mk/wasm.mk).
+include mk/wasm.mk

@@ -181,7 +181,7 @@ static enum wasm_check header(const unsigned char *b, size_t n, char *why, size_
 {
         static const unsigned char magic[4] = { 0x00, 'a', 's', 'm' };
         if (n < 8 || memcmp(b, magic, 4) != 0) {
-                snprintf(why, size, "not a WebAssembly module (no \\0asm magic)");
+                snprintf(why, size, "not a WebAssembly module (it does not begin with the magic bytes 00 61 73 6d)");
                 return WASM_CHECK_NOT_MODULE;
         }
         uint32_t version = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
@@ -208,8 +208,10 @@ enum wasm_check wasm_module_check(const unsigned char *b, size_t n, char *why, s
         while (r.p < r.end && !r.bad) {
                 unsigned char id = byte(&r);
                 uint32_t len = u32(&r);
-                if (r.bad || len > (size_t)(r.end - r.p))
+                if (r.bad || len > (size_t)(r.end - r.p)) {
+                        r.bad = true;
                         break;
+                }
                 struct reader s = { r.p, r.p + len, false };
                 r.p += len;
                 if (id == SEC_IMPORT && (c = imports(&s, why, size)) != WASM_CHECK_OK)
@@ -219,7 +221,7 @@ enum wasm_check wasm_module_check(const unsigned char *b, size_t n, char *why, s
                 r.bad = s.bad;
         }
         if (r.bad) {
-                snprintf(why, size, "a malformed WebAssembly module (a section runs past the end of the file at byte %zu)",
+                snprintf(why, size, "a malformed WebAssembly module (its sections do not parse, near byte %zu)",
                          (size_t)(r.p - b));
                 return WASM_CHECK_NOT_WASI;
         }

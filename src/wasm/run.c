@@ -216,10 +216,16 @@ static struct zb_zone *zones_with_module(const struct zb_policy *p, char *dir)
         return z;
 }
 
+/* The module's linear memory stops below the sandbox's memory limit, so a
+ * hog sees malloc fail (memory.grow returns -1) instead of pushing the
+ * runtime into the cgroup's limit, where reclaiming node's own text pages
+ * can thrash for minutes before any OOM kill. */
 static uint64_t memory_cap(const struct zb_policy *p)
 {
         uint64_t m = p->limits.memory;
-        return m == ZB_UNLIMITED ? 0 : m;
+        if (!m || m == ZB_UNLIMITED)
+                return 0;
+        return m > 2 * WASM_RUNTIME_RESERVE_BYTES ? m - WASM_RUNTIME_RESERVE_BYTES : m / 2;
 }
 
 /* The runtime's command for P's module and arguments. */

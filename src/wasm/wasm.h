@@ -19,6 +19,9 @@
 /* V8 refuses modules past 1 GiB; a command module is rarely past a few MiB. */
 #define WASM_MAX_MODULE_BYTES (256ull << 20)
 #define WASM_PAGE_BYTES 65536ull
+/* What the runtime itself needs beside the module's linear memory (node 20:
+ * ~40 MiB resident for `node -e 0`, more with a compiled module). */
+#define WASM_RUNTIME_RESERVE_BYTES (64ull << 20)
 /* `RUNTIME --version`, asked beside the run: what the verdict reports. */
 #define WASM_VERSION_TIMEOUT_MS 2000
 #define WASM_VERSION_MAX 128
