@@ -1,6 +1,7 @@
 /* File access through the preopens: files OP PATH [TEXT] prints
  * "OP PATH: ok DATA" or "OP PATH: failed ERRNO-NAME" and exits 0 either
- * way, so the test reads the answer, not a crash. OP: read, write, list. */
+ * way, so the test reads the answer, not a crash. OP: read, write, list;
+ * "files cat -" copies stdin to stdout and stderr ("err: " before). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,14 @@ int main(int argc, char **argv)
 {
         if (argc < 3)
                 return 2;
+        if (strcmp(argv[1], "cat") == 0) {
+                char line[256];
+                while (fgets(line, sizeof(line), stdin)) {
+                        fputs(line, stdout);
+                        fprintf(stderr, "err: %s", line);
+                }
+                return 0;
+        }
         const char *op = argv[1], *path = argv[2];
         if (strcmp(op, "read") == 0) {
                 char buf[128] = { 0 };
