@@ -228,6 +228,7 @@ bench: all bench-deps
 	./bench/limits.sh
 	./bench/engines.sh
 	./bench/scale.sh
+	./bench/wasm.sh
 
 clean:
 	rm -rf build build-asan build-vg build-cov build-fuzz
