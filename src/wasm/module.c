@@ -136,8 +136,12 @@ static bool is_preview1(const char *s, size_t n)
 static void quote(char *out, size_t size, const char *s, size_t n)
 {
         size_t k = 0;
-        for (size_t i = 0; i < n && i < 64 && k + 1 < size; i++)
-                out[k++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+        for (size_t i = 0; i < n && i < 64 && k + 1 < size; i++) {
+                out[k] = s[i];
+                if (s[i] < 0x20 || s[i] >= 0x7f)
+                        out[k] = '?';
+                k++;
+        }
         out[k] = '\0';
 }
 

@@ -158,12 +158,13 @@ static void gc_stale(const char *base)
         struct dirent *e;
         while (d && (e = readdir(d))) {
                 struct stat st;
-                int pid = 0;
-                if (strncmp(e->d_name, STAGE_PREFIX, strlen(STAGE_PREFIX)) != 0 ||
-                    sscanf(e->d_name + strlen(STAGE_PREFIX), "%d-", &pid) != 1 || pid <= 0 ||
+                char *end = NULL;
+                long pid = strncmp(e->d_name, STAGE_PREFIX, strlen(STAGE_PREFIX)) == 0
+                        ? strtol(e->d_name + strlen(STAGE_PREFIX), &end, 10) : 0;
+                if (!end || *end != '-' || pid <= 0 || pid > INT32_MAX ||
                     fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
                     st.st_uid != geteuid() || time(NULL) - st.st_mtime < STAGE_STALE_S ||
-                    (kill(pid, 0) == 0 || errno != ESRCH))
+                    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
                         continue;
                 _cleanup_(closep) int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (sub >= 0)
@@ -204,7 +205,7 @@ static void unstage(const char *dir)
 
 /* The zones plus the module's private dir, read-only at WASM_MODULE_DIR.
  * The zone structs are shared with P (not copied): freed by P only. */
-static struct zb_zone *zones_with_module(const struct zb_policy *p, char *dir)
+static struct zb_zone *zones_with_module(const struct zb_policy *p, const char *dir)
 {
         struct zb_zone *z = calloc(p->n_zones + 1, sizeof(*z));
         if (!z)
@@ -212,7 +213,7 @@ static struct zb_zone *zones_with_module(const struct zb_policy *p, char *dir)
         if (p->n_zones)
                 memcpy(z, p->zones, p->n_zones * sizeof(*z));
         z[p->n_zones] = (struct zb_zone){ .name = (char *)WASM_MODULE_ZONE, .mode = ZB_ZONE_RO,
-                                          .host_path = dir, .path = (char *)WASM_MODULE_DIR };
+                                          .host_path = (char *)dir, .path = (char *)WASM_MODULE_DIR };
         return z;
 }
 
@@ -290,7 +291,7 @@ static void node_verdict(struct zb_result *r, const char *module)
                                msg ? msg : "its message is on stderr");
 }
 
-static int run_staged(const struct zb_policy *p, const struct wasm_runtime *rt, char *dir,
+static int run_staged(const struct zb_policy *p, const struct wasm_runtime *rt, const char *dir,
                       struct zb_result *r, struct zb_error *err)
 {
         _cleanup_(freep) struct zb_zone *zones = zones_with_module(p, dir);

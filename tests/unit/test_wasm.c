@@ -140,14 +140,16 @@ TEST(wasm_module_check_truncations)
 
 static char *joined(char **v)
 {
-        size_t len = 1;
+        size_t len = 1, at = 0;
         for (char **i = v; *i; i++)
                 len += strlen(*i) + 1;
         char *s = calloc(1, len);
-        for (char **i = v; *i; i++) {
+        for (char **i = v; s && *i; i++) {
+                size_t n = strlen(*i);
                 if (i != v)
-                        strcat(s, " ");
-                strcat(s, *i);
+                        s[at++] = ' ';
+                memcpy(s + at, *i, n);
+                at += n;
         }
         return s;
 }
