@@ -316,6 +316,8 @@ static int run_staged(const struct zb_policy *p, const struct wasm_runtime *rt, 
         ret = zb_policy_validate(&q, err);
         if (ret < 0)
                 return ret;
+        q.engine.runtime[0] = '\0'; /* runtime: named the WASI runtime (backend.c) */
+        zb_policy_unused(&q, r);  /* the other settings it does not use: warnings, as on namespace */
         bool asked = wasm_version_start(rt->host_path, &vpid, &vfd) == 0;
         ret = zb_ns_run(&q, r, err);
         version[0] = '\0';

@@ -70,6 +70,12 @@ def test_verdict_exit_codes(zb_root, mods):
     assert "seccomp" in v["layers"]["applied"] and "mount" in v["layers"]["applied"], v
     r = zb_root.run(*W("-v", mods + ":/m:ro", "--", "/m/exit3.wasm", "proc_exit", "7"))
     assert r.rc == 7, r
+    # runtime: names the WASI runtime (the seed's spelling); settings no
+    # backend here uses are warnings, as on the namespace backend.
+    r, v = zb_root.json("--backend", "wasm", "--runtime", "node", "--kind", "job", "-v", mods + ":/m:ro",
+                        "--", "/m/exit3.wasm")
+    assert r.rc == 3 and v["runtime"]["name"] == "node", r
+    assert v["warnings"] == ["kubernetes.*: only zonebox export kubernetes uses them; ignored"], v
 
 
 def test_zones_are_preopens_with_their_modes(zb, tmp, mods):
