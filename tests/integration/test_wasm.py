@@ -289,3 +289,39 @@ def test_doctor_lists_runtimes():
     assert out in node["detail"] and "/usr/bin/node" in node["detail"], node
     for n in ("wasmtime", "wasmer", "wasmedge"):
         assert items["wasm runtime " + n]["ok"] == bool(_installed(n)), items["wasm runtime " + n]
+
+
+def _code_section_broken(data):
+    """DATA with bytes inside its code section (id 10) overwritten: the
+    section list still parses, V8's compiler refuses the bodies."""
+    d, i = bytearray(data), 8
+    while i < len(d):
+        sid, n, shift = d[i], 0, 0
+        i += 1
+        while True:
+            b = d[i]
+            i += 1
+            n |= (b & 0x7f) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        if sid == 10:
+            for k in range(i + 20, min(i + n, i + 200)):
+                d[k] = 0xff
+            return bytes(d)
+        i += n
+    raise AssertionError("no code section")
+
+
+def test_module_the_runtime_cannot_compile(zb_root, tmp, mods):
+    """Passes zonebox's check (sections, imports, _start), fails in V8: the
+    launcher's SIGTRAP makes it setup_error, exit 126, with V8's message."""
+    with open(os.path.join(mods, "exit3.wasm"), "rb") as f:
+        d = _bad(tmp, "broken.wasm", _code_section_broken(f.read()))
+    r, v = zb_root.json(*W("-v", d + ":/b:ro", "--", "/b/broken.wasm"))
+    assert r.rc == 126 and v["status"] == "setup_error" and v["signal"] is None, r
+    assert v["error"].startswith("module /b/broken.wasm: the runtime cannot run it: CompileError: "), v
+    r = zb_root.run(*W("-v", d + ":/b:ro", "--", "/b/broken.wasm"))
+    assert r.rc == 126 and r.stderr.startswith("zonebox-wasm: not runnable: CompileError: "), r
+    assert r.stderr.rstrip().endswith("its message is on stderr"), r
+    assert no_runtime_left()
