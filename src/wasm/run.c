@@ -327,6 +327,17 @@ static int run_staged(const struct zb_policy *p, const struct wasm_runtime *rt, 
         return ret;
 }
 
+/* PATH as the policy sets it (-e PATH=...), else NULL: the default. The
+ * policy's env is counted (n_env), not NULL-terminated. */
+static const char *policy_path(const struct zb_policy *p)
+{
+        const char *found = NULL;
+        for (size_t i = 0; i < p->n_env; i++)
+                if (strncmp(p->env[i], "PATH=", 5) == 0)
+                        found = p->env[i] + 5; /* later entries win */
+        return found;
+}
+
 int zb_wasm_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
 {
         struct wasm_runtime rt;
@@ -339,7 +350,7 @@ int zb_wasm_run(const struct zb_policy *p, struct zb_result **out, struct zb_err
         ret = zb_wasm_runtime_wanted(p, &want, err);
         if (ret < 0)
                 return ret;
-        const char *path_env = zb_env_get(p->env ? p->env : (char *[]){ NULL }, "PATH");
+        const char *path_env = policy_path(p);
         ret = wasm_runtime_find(want, path_env, p->rootfs, &rt, err);
         if (ret < 0)
                 return ret;

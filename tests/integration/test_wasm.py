@@ -325,3 +325,13 @@ def test_module_the_runtime_cannot_compile(zb_root, tmp, mods):
     assert r.rc == 126 and r.stderr.startswith("zonebox-wasm: not runnable: CompileError: "), r
     assert r.stderr.rstrip().endswith("its message is on stderr"), r
     assert no_runtime_left()
+
+
+def test_runtime_looked_up_in_the_sandbox_path(zb_root, mods):
+    """-e PATH=... is the PATH the runtime is looked up in (the sandbox's)."""
+    r = zb_root.run(*W("-e", "PATH=/nonexistent:/also-not", "-v", mods + ":/m:ro", "--", "/m/exit3.wasm"))
+    assert r.rc == 125 and "--wasm-runtime node): not installed" in r.stderr, r
+    assert "PATH /nonexistent:/also-not" in r.stderr, r
+    r = zb_root.run(*W("-e", "PATH=/nonexistent", "-e", "PATH=/usr/bin", "-v", mods + ":/m:ro", "--",
+                       "/m/exit3.wasm"))
+    assert r.rc == 3, r
