@@ -43,7 +43,8 @@ def W(*args):
 
 
 def staged():
-    """Private module dirs of wasm runs under /tmp (there must be none after a run)."""
+    """Private module dirs of wasm runs under /tmp: a run leaves none of its
+    own (one of a SIGKILLed supervisor stays until a later run's gc)."""
     return set(glob.glob("/tmp/zonebox-wasm-*"))
 
 
@@ -57,7 +58,7 @@ def test_hello_args_env(zb, mods):
     assert r.rc == 0, r
     assert r.stdout == 'hello from wasm [a b] [q"uo\u00e9] [--x] env=v1\n', r
     assert r.stderr == "", r  # node's ExperimentalWarning is not the module's
-    assert staged() == before
+    assert not staged() - before  # (a killed supervisor's may go meanwhile: gc)
 
 
 def test_verdict_exit_codes(zb_root, mods):
@@ -133,7 +134,7 @@ def test_wall_and_cpu_time(zb, mods):
     r, v = zb.json(*W("-v", mods + ":/m:ro", "--cpu-time", "1s", "--", "/m/loop.wasm"))
     assert r.rc == 124 and v["status"] == "cpu_timeout", r
     assert no_runtime_left()
-    assert staged() == before
+    assert not staged() - before  # (a killed supervisor's may go meanwhile: gc)
 
 
 def test_memory_limit(zb, mods):
@@ -198,7 +199,7 @@ def test_bad_modules_refused_before_start(zb, tmp, mods, case):
     assert r.rc == rc and r.stdout == "", r
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and path in lines[0] and say in lines[0], r
-    assert staged() == before and no_runtime_left()
+    assert not staged() - before and no_runtime_left()
 
 
 @pytest.mark.parametrize("flags,say", [
