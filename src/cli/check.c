@@ -252,7 +252,7 @@ static int probe_run(struct zb_policy *p, const struct target *t, struct rows *r
         argv[n++] = "--pids", argv[n++] = pids;
         argv[n++] = "--open-files", argv[n++] = nofile;
         for (size_t i = 0; i < p->n_zones && n < 150 && nt < 32; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 if (strcmp(z->path, ZB_CHECK_DIR) == 0)
                         continue;
                 if (z->mode == ZB_ZONE_RO) {
@@ -274,7 +274,7 @@ static int probe_run(struct zb_policy *p, const struct target *t, struct rows *r
         if (r->status != ZB_STATUS_EXITED || r->exit_code != 0) {
                 char detail[600];
                 snprintf(detail, sizeof(detail), "the probe sandbox ended with status %s (exit code %d)%s%s",
-                         zb_status_name(r->status), zb_result_exit_code(r), r->error ? ": " : "",
+                         res_status_name(r->status), zb_result_exit_code(r), r->error ? ": " : "",
                          r->error ? r->error : "");
                 add_row(rs, "check", "probe_run", "FAIL", detail);
         }
@@ -283,7 +283,7 @@ static int probe_run(struct zb_policy *p, const struct target *t, struct rows *r
 }
 
 /* A wall- or CPU-time limit: a spin that outlives it must be ended by it. */
-static void time_probe(struct zb_policy *p, const char *name, uint64_t limit_ms, enum zb_status want,
+static void time_probe(struct zb_policy *p, const char *name, uint64_t limit_ms, enum res_status want,
                        struct rows *rs)
 {
         char detail[300], secs[16];
@@ -306,7 +306,7 @@ static void time_probe(struct zb_policy *p, const char *name, uint64_t limit_ms,
                 return;
         }
         snprintf(detail, sizeof(detail), "a %s s spin ended with status %s after %.0f ms (limit %llu ms)",
-                 secs, zb_status_name(r->status), r->wall_ms, (unsigned long long)limit_ms);
+                 secs, res_status_name(r->status), r->wall_ms, (unsigned long long)limit_ms);
         add_row(rs, "resources", name, r->status == want ? "PASS" : "FAIL", detail);
         zb_result_free(r);
 }

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "core/util.h" /* zb_block_forwarded */
+#include "core/util.h" /* util_block_forwarded */
 #include "zonebox.h"
 
 #define ZB_EXIT_ERROR 125
@@ -29,7 +29,7 @@ int cli_commit(int argc, char **argv);  /* cow.c: apply those changes to the hos
 int cli_discard(int argc, char **argv); /* cow.c: drop them */
 int cli_session(int argc, char **argv); /* session.c: start, exec, list, stop */
 int cli_version(int argc, char **argv); /* version.c: version, --json for bug reports */
-/* S escaped for the terminal (zb_escape_text); valid until 8 more calls. */
+/* S escaped for the terminal (util_escape_text); valid until 8 more calls. */
 const char *cli_esc(const char *s);
 
 #endif

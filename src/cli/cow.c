@@ -109,7 +109,7 @@ const char *cli_esc(const char *s)
         static unsigned next;
         unsigned i = next++ % 8;
         free(slot[i]);
-        slot[i] = zb_escape_text(s ? s : "");
+        slot[i] = util_escape_text(s ? s : "");
         return slot[i] ? slot[i] : "?";
 }
 
@@ -117,7 +117,7 @@ static void print_paths(json_object *zone, const char *key, const char *mark)
 {
         json_object *l = field(zone, key);
         /* Its own copy: the loop's cli_esc calls recycle str()'s slots. */
-        _cleanup_(freep) char *mount = zb_escape_text(json_object_get_string(field(zone, "path")) ?: "");
+        _cleanup_(freep) char *mount = util_escape_text(json_object_get_string(field(zone, "path")) ?: "");
         for (size_t i = 0; l && i < json_object_array_length(l); i++)
                 printf("%s %s/%s\n", mark, mount ? mount : "?", cli_esc(json_object_get_string(json_object_array_get_idx(l, i))));
 }

@@ -247,13 +247,13 @@ static void limits_path(struct report *rep, bool memory_ok, const char *v2_self)
 
 static void check_cgroups(struct report *rep)
 {
-        struct zb_cg_layout *l = malloc(sizeof(*l));
+        struct cg_layout *l = malloc(sizeof(*l));
         char *mi = NULL, *self = NULL;
         size_t n = 0;
         FILE *f;
         if (!l)
                 return;
-        zb_cg_layout_init(l);
+        cg_layout_init(l);
         if ((f = fopen("/proc/self/mountinfo", "re"))) {
                 if (getdelim(&mi, &n, 0, f) < 0) {
                         free(mi);
@@ -270,11 +270,11 @@ static void check_cgroups(struct report *rep)
                 fclose(f);
         }
         if (mi)
-                zb_cg_parse_mountinfo(l, mi);
+                cg_parse_mountinfo(l, mi);
         if (self)
-                zb_cg_parse_self(l, self);
+                cg_parse_self(l, self);
         char v2dir[PATH_MAX] = "", avail[512] = "";
-        if (l->v2 >= 0 && zb_cg_dir(l, l->v2, l->v2_self, v2dir, sizeof(v2dir)) == 0) {
+        if (l->v2 >= 0 && cg_dir(l, l->v2, l->v2_self, v2dir, sizeof(v2dir)) == 0) {
                 char path[PATH_MAX + 32];
                 snprintf(path, sizeof(path), "%s/cgroup.controllers", v2dir);
                 int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -302,7 +302,7 @@ static void check_cgroups(struct report *rep)
         for (int c = 0; c < ZB_CG_N; c++) {
                 char label[32], dir[PATH_MAX], probe[PATH_MAX + 64];
                 snprintf(label, sizeof(label), "cgroup %s", names[c]);
-                bool on_v2 = c != ZB_CG_CPUACCT && zb_cg_has_word(avail, names[c]);
+                bool on_v2 = c != ZB_CG_CPUACCT && cg_has_word(avail, names[c]);
                 const char *where = on_v2 ? "v2" : l->v1[c] >= 0 ? "v1" : NULL;
                 if (c == ZB_CG_CPUACCT && l->v2 >= 0) {
                         item(rep, label, true, "CPU accounting from cgroup v2 cpu.stat%s",
@@ -315,7 +315,7 @@ static void check_cgroups(struct report *rep)
                 }
                 if (on_v2)
                         snprintf(dir, sizeof(dir), "%s", v2dir);
-                else if (zb_cg_dir(l, l->v1[c], l->v1_self[c], dir, sizeof(dir)) < 0)
+                else if (cg_dir(l, l->v1[c], l->v1_self[c], dir, sizeof(dir)) < 0)
                         dir[0] = '\0';
                 snprintf(probe, sizeof(probe), "%s/zonebox-doctor-%d", dir, (int)getpid());
                 bool w = dir[0] && mkdir(probe, 0755) == 0;
@@ -398,7 +398,7 @@ static void check_migration(struct report *rep)
  * versions (asked as in a run: empty environment, as nobody when root). */
 static void check_wasm_runtimes(struct report *rep)
 {
-        static const enum zb_wasm_runtime all[] = { ZB_WASM_WASMTIME, ZB_WASM_WASMER, ZB_WASM_WASMEDGE,
+        static const enum pol_wasm_runtime all[] = { ZB_WASM_WASMTIME, ZB_WASM_WASMER, ZB_WASM_WASMEDGE,
                                                     ZB_WASM_NODE };
         for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
                 struct wasm_runtime rt;
@@ -406,7 +406,7 @@ static void check_wasm_runtimes(struct report *rep)
                 char name[64], version[WASM_VERSION_MAX] = "";
                 pid_t pid;
                 int fd;
-                snprintf(name, sizeof(name), "wasm runtime %s", zb_wasm_runtime_name(all[i]));
+                snprintf(name, sizeof(name), "wasm runtime %s", pol_wasm_runtime_name(all[i]));
                 if (wasm_runtime_find(all[i], NULL, NULL, &rt, &err) < 0) {
                         item(rep, name, false, "not found in the sandbox's PATH %s", DEFAULT_PATH);
                         continue;
@@ -463,10 +463,10 @@ int cli_doctor(int argc, char **argv)
              actions);
         e = try_child(do_seccomp_tsync);
         item(&rep, "seccomp TSYNC", !e, "%s", e ? strerror(e) : "filters can be synced across threads");
-        bool notif = zb_cg_has_word(actions, "user_notif");
+        bool notif = cg_has_word(actions, "user_notif");
         item(&rep, "seccomp user notif", notif, "%s", notif ? "SECCOMP_RET_USER_NOTIF available" : "not available");
 
-        int abi = zb_landlock_abi();
+        int abi = ns_landlock_abi();
         if (abi < 0)
                 item(&rep, "landlock", false, "cannot query the ABI: %s", strerror(-abi));
         else

@@ -225,7 +225,7 @@ int cli_run(int argc, char **argv)
         zb_policy_set_capture(p, json);
         zb_policy_set_ask(p, zb_ask_terminal, NULL); /* approval "ask": the terminal, if any */
 
-        zb_block_forwarded(); /* zb_run forwards them to the command */
+        util_block_forwarded(); /* zb_run forwards them to the command */
         if (zb_run(p, &res, &err) < 0) {
                 fprintf(stderr, "zonebox run: %s\n", err.message);
                 goto out;

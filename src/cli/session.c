@@ -97,7 +97,7 @@ static int take_opt(int *argc, char **argv, const char *opt, const char **out, c
 static int parse_duration(const char *sub, const char *flag, const char *v, long long *out)
 {
         uint64_t ms;
-        if (zb_parse_duration_ms(v, &ms) < 0 || ms > (uint64_t)LLONG_MAX) {
+        if (units_parse_duration_ms(v, &ms) < 0 || ms > (uint64_t)LLONG_MAX) {
                 fprintf(stderr, "zonebox session %s: %s: '%s' is not a duration (e.g. 500ms, 10s, 30m)\n",
                         sub, flag, v);
                 return -1;
@@ -204,7 +204,7 @@ static int cmd_exec(int argc, char **argv)
                 fail("exec", "command: empty command (give it after --)");
                 goto out;
         }
-        zb_block_forwarded(); /* zb_session_exec forwards them to the command */
+        util_block_forwarded(); /* zb_session_exec forwards them to the command */
         if (zb_session_exec(rt, session, argv + i, argc - i, env, n_env, workdir, timeout, json, &res,
                             &err) < 0) {
                 fail("exec", err.message);

@@ -59,11 +59,11 @@ static void set_reason(char *dst, size_t size, const char *fmt, ...)
         vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
         /* Reasons quote the command and reach the terminal's question. */
-        zb_escape_text_to(raw, dst, size);
+        util_escape_text_to(raw, dst, size);
 }
 
-static int give_up(struct zb_ap_analysis *a, const char *fmt, ...) ZB_PRINTF(2, 3);
-static int give_up(struct zb_ap_analysis *a, const char *fmt, ...)
+static int give_up(struct appr_analysis *a, const char *fmt, ...) ZB_PRINTF(2, 3);
+static int give_up(struct appr_analysis *a, const char *fmt, ...)
 {
         char msg[sizeof(a->unparseable)];
         va_list ap;
@@ -75,18 +75,18 @@ static int give_up(struct zb_ap_analysis *a, const char *fmt, ...)
         return GAVE_UP;
 }
 
-static void block_all(struct zb_ap_analysis *a, const char *why)
+static void block_all(struct appr_analysis *a, const char *why)
 {
         set_reason(a->blocker, sizeof(a->blocker), "%s", why);
 }
 
-static int add_cmd(struct zb_ap_analysis *a, char *const *words, size_t n)
+static int add_cmd(struct appr_analysis *a, char *const *words, size_t n)
 {
         if (a->n >= MAX_CMDS)
                 return give_up(a, "more than %d commands", MAX_CMDS);
         if (a->n == a->cap) {
                 size_t cap = a->cap ? a->cap * 2 : 8;
-                struct zb_ap_cmd *c = realloc(a->cmds, cap * sizeof(*c));
+                struct appr_cmd *c = realloc(a->cmds, cap * sizeof(*c));
                 if (!c)
                         return -ENOMEM;
                 a->cmds = c;
@@ -97,17 +97,17 @@ static int add_cmd(struct zb_ap_analysis *a, char *const *words, size_t n)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 if (!(w[i] = strdup(words[i]))) {
-                        zb_strv_free(w);
+                        util_strv_free(w);
                         return -ENOMEM;
                 }
-        a->cmds[a->n++] = (struct zb_ap_cmd){ .words = w, .n = n };
+        a->cmds[a->n++] = (struct appr_cmd){ .words = w, .n = n };
         return 0;
 }
 
-void zb_approval_analysis_free(struct zb_ap_analysis *a)
+void appr_analysis_free(struct appr_analysis *a)
 {
         for (size_t i = 0; i < a->n; i++)
-                zb_strv_free(a->cmds[i].words);
+                util_strv_free(a->cmds[i].words);
         free(a->cmds);
         memset(a, 0, sizeof(*a));
 }
@@ -238,7 +238,7 @@ static int long_option(const struct wrapper *wr, const char *o, const char **blo
 }
 
 /* Peel one wrapper off W: *INNER is where its command starts. */
-static int unwrap(struct zb_ap_analysis *a, const struct wrapper *wr, char *const *w,
+static int unwrap(struct appr_analysis *a, const struct wrapper *wr, char *const *w,
                   const unsigned *f, size_t n, size_t *inner, const char **blocker)
 {
         size_t i = 1;
@@ -331,7 +331,7 @@ static bool set_is_harmless(char *const *w, size_t n)
  * and of -v as arithmetic or variable names, array subscripts included, so
  * [[ $1 -eq 0 ]] with $1 = 'a[$(rm -rf /)]' runs rm. A subscript or an
  * expansion next to such an operator is not read. */
-static int test_effects(struct zb_ap_analysis *a, char *const *w, const unsigned *f, size_t n)
+static int test_effects(struct appr_analysis *a, char *const *w, const unsigned *f, size_t n)
 {
         static const char *const evaluating[] = { "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-v", "-R", NULL };
         /* [ and test compare -eq operands as plain integers */
@@ -352,7 +352,7 @@ static int test_effects(struct zb_ap_analysis *a, char *const *w, const unsigned
 
 /* What a builtin (inside a script) does to the rest of it: GAVE_UP, 1 when
  * it runs nothing the rules need to see, 0 otherwise. */
-static int builtin_effects(struct zb_ap_analysis *a, const char *prog, char *const *w,
+static int builtin_effects(struct appr_analysis *a, const char *prog, char *const *w,
                            const unsigned *f, size_t n)
 {
         if (strcmp(prog, "[[") == 0 || strcmp(prog, "[") == 0 || strcmp(prog, "test") == 0)
@@ -382,7 +382,7 @@ static int builtin_effects(struct zb_ap_analysis *a, const char *prog, char *con
 struct sh {
         const char *s;
         size_t i, n;
-        struct zb_ap_analysis *a;
+        struct appr_analysis *a;
         char *const *envp;
 };
 
@@ -405,7 +405,7 @@ struct pending {
 };
 
 static int parse_list(struct sh *x, char term);
-static int analyze_command(struct zb_ap_analysis *a, char *const *envp, char *const *w,
+static int analyze_command(struct appr_analysis *a, char *const *envp, char *const *w,
                            const unsigned *f, size_t n, const char *blocker, bool from_shell);
 
 static char cur(const struct sh *x)
@@ -700,7 +700,7 @@ static int read_word(struct sh *x, struct word *w)
         return w->s ? 0 : word_put(w, "", 0);
 }
 
-static int pending_push(struct zb_ap_analysis *a, struct pending *c, struct word *w)
+static int pending_push(struct appr_analysis *a, struct pending *c, struct word *w)
 {
         if (c->n >= 4096) {
                 free(w->s);
@@ -1029,7 +1029,7 @@ static const char *const shells[] = { "sh", "bash", "dash", "zsh", "ash", "ksh",
 /* SHELL [options] -c SCRIPT [name [args]]: split SCRIPT. 1 when it was,
  * 0 when this is not a -c invocation (a script file or stdin: an ordinary
  * command), GAVE_UP or -ENOMEM. */
-static int shell_command(struct zb_ap_analysis *a, char *const *envp, const char *prog,
+static int shell_command(struct appr_analysis *a, char *const *envp, const char *prog,
                          char *const *w, const unsigned *f, size_t n)
 {
         static const char *const long_ok[] = { "--norc", "--noprofile", "--posix", "--noediting",
@@ -1080,7 +1080,7 @@ static int shell_command(struct zb_ap_analysis *a, char *const *envp, const char
                 return give_up(a, "the script given to '%s -c' is computed when the outer script runs", prog);
         if (zsh && !norcs)
                 return give_up(a, "zsh -c reads ~/.zshenv first (use zsh -f -c)");
-        if ((strcmp(prog, "bash") == 0 || strcmp(prog, "sh") == 0) && zb_env_get(envp, "BASH_ENV"))
+        if ((strcmp(prog, "bash") == 0 || strcmp(prog, "sh") == 0) && util_env_get(envp, "BASH_ENV"))
                 return give_up(a, "BASH_ENV is set, so bash -c would run that file first");
         size_t len = strlen(w[i]);
         if (len > MAX_SCRIPT_BYTES)
@@ -1093,7 +1093,7 @@ static int shell_command(struct zb_ap_analysis *a, char *const *envp, const char
 /* W is one command (argv, or a simple command of a script). Every wrapper
  * layer is recorded for the deny rules; the innermost command is the one
  * the allow rules must approve, unless BLOCKER says they may not. */
-static int analyze_command(struct zb_ap_analysis *a, char *const *envp, char *const *w,
+static int analyze_command(struct appr_analysis *a, char *const *envp, char *const *w,
                            const unsigned *f, size_t n, const char *blocker, bool from_shell)
 {
         size_t at = 0;
@@ -1148,7 +1148,7 @@ static int analyze_command(struct zb_ap_analysis *a, char *const *envp, char *co
         return 0;
 }
 
-int zb_approval_analyze(char *const *argv, size_t argc, char *const *envp, struct zb_ap_analysis *a)
+int appr_analyze(char *const *argv, size_t argc, char *const *envp, struct appr_analysis *a)
 {
         memset(a, 0, sizeof(*a));
         if (argc == 0 || !argv || !argv[0]) {
@@ -1169,7 +1169,7 @@ static bool display_plain(unsigned char c)
 static int put_escaped(struct word *b, const char *s)
 {
         size_t n = 0;
-        _cleanup_(freep) char *clean = zb_utf8_sanitize(s, strlen(s), &n);
+        _cleanup_(freep) char *clean = util_utf8_sanitize(s, strlen(s), &n);
         bool plain = n > 0;
         int r = 0;
 
@@ -1201,7 +1201,7 @@ static int put_escaped(struct word *b, const char *s)
         return r ? r : word_put(b, "'", 1);
 }
 
-char *zb_approval_display(char *const *argv, size_t argc, size_t max)
+char *appr_display(char *const *argv, size_t argc, size_t max)
 {
         struct word b = { 0 };
 
@@ -1226,21 +1226,21 @@ char *zb_approval_display(char *const *argv, size_t argc, size_t max)
 
 /* ------------------------------------------------------------ rules */
 
-int zb_approval_rule_check(const char *rule, const char *label, struct zb_error *err)
+int appr_rule_check(const char *rule, const char *label, struct zb_error *err)
 {
         size_t n = strlen(rule), plen = strcspn(rule, " \t");
 
         if (n == 0 || is_blank(rule[0]))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "%s: '%.100s': a rule is PROGRAM [ARGUMENT-PATTERN], starting with the program",
                                     label, rule);
         if (n > ZB_MAX_RULE_BYTES)
-                return zb_error_set(err, E2BIG, "%s: a rule is at most %d bytes", label, ZB_MAX_RULE_BYTES);
+                return err_set(err, E2BIG, "%s: a rule is at most %d bytes", label, ZB_MAX_RULE_BYTES);
         for (const char *c = rule; *c; c++)
                 if ((unsigned char)*c < 0x20 && *c != '\t')
-                        return zb_error_set(err, EINVAL, "%s: a rule is one line of text", label);
+                        return err_set(err, EINVAL, "%s: a rule is one line of text", label);
         if (memchr(rule, '/', plen) && rule[0] != '/')
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "%s: '%.100s': a program given by path must be absolute (a name without '/' matches it in any directory)",
                                     label, rule);
         return 0;
@@ -1261,7 +1261,7 @@ static bool path_under(const char *path, const char *dir)
  * when every entry is absolute and outside the zones the sandbox writes. */
 static bool path_env_trusted(const struct zb_policy *p, char *const *envp)
 {
-        const char *path = zb_env_get(envp, "PATH");
+        const char *path = util_env_get(envp, "PATH");
         if (!path)
                 return true;
         for (const char *s = path;;) {
@@ -1269,7 +1269,7 @@ static bool path_env_trusted(const struct zb_policy *p, char *const *envp)
                 if (len == 0 || s[0] != '/')
                         return false;
                 _cleanup_(freep) char *entry = strndup(s, len);
-                _cleanup_(freep) char *norm = entry ? zb_path_absolute("/", entry) : NULL;
+                _cleanup_(freep) char *norm = entry ? util_path_absolute("/", entry) : NULL;
                 if (!norm)
                         return false;
                 for (size_t i = 0; i < p->n_zones; i++)
@@ -1316,7 +1316,7 @@ static char *join_args(char *const *w, size_t n)
  * finds it). PATTERN is an fnmatch(3) glob over the arguments joined with
  * single spaces ('*' crosses spaces and slashes); no PATTERN: any
  * arguments. 1 match, 0 not, -ENOMEM. */
-static int rule_matches(const char *rule, const struct zb_ap_cmd *c, bool for_allow, bool bare_trusted)
+static int rule_matches(const char *rule, const struct appr_cmd *c, bool for_allow, bool bare_trusted)
 {
         size_t plen = strcspn(rule, " \t");
         _cleanup_(freep) char *prog = strndup(rule, plen);
@@ -1329,7 +1329,7 @@ static int rule_matches(const char *rule, const struct zb_ap_cmd *c, bool for_al
                 return -ENOMEM;
         while (is_blank(*pat))
                 pat++;
-        if (argv0[0] == '/' && !(norm = zb_path_absolute("/", argv0)))
+        if (argv0[0] == '/' && !(norm = util_path_absolute("/", argv0)))
                 return -ENOMEM;
         if (strchr(prog, '/')) {
                 if (!norm || fnmatch(prog, norm, FNM_PATHNAME) != 0)
@@ -1352,15 +1352,15 @@ static void rule_label(char *dst, size_t size, const char *list, size_t i, const
         snprintf(dst, size, "approval.%s[%zu] \"%.200s\"", list, i, rule);
 }
 
-static const char *default_name(enum zb_approval_default d)
+static const char *default_name(enum appr_default d)
 {
         return d == ZB_APPROVAL_ALLOW ? "allow" : d == ZB_APPROVAL_DENY ? "deny" : "ask";
 }
 
 /* Deny rules, in order, against every layer of every command. 1 when one
  * matched (D filled), 0 none, -ENOMEM. */
-static int match_deny(const struct zb_approval *ap, const struct zb_ap_analysis *a, bool bare,
-                      struct zb_decision *d)
+static int match_deny(const struct appr_policy *ap, const struct appr_analysis *a, bool bare,
+                      struct appr_decision *d)
 {
         for (size_t i = 0; i < ap->n_deny; i++)
                 for (size_t j = 0; j < a->n; j++) {
@@ -1370,7 +1370,7 @@ static int match_deny(const struct zb_approval *ap, const struct zb_ap_analysis 
                         if (!m)
                                 continue;
                         _cleanup_(freep) char *shown =
-                                zb_approval_display(a->cmds[j].words, a->cmds[j].n, MAX_DISPLAY_BYTES);
+                                appr_display(a->cmds[j].words, a->cmds[j].n, MAX_DISPLAY_BYTES);
                         d->verdict = ZB_VERDICT_DENY;
                         d->by = ZB_BY_RULE;
                         rule_label(d->rule, sizeof(d->rule), "deny", i, ap->deny[i]);
@@ -1382,8 +1382,8 @@ static int match_deny(const struct zb_approval *ap, const struct zb_ap_analysis 
 
 /* Allow rules: every required command approved by one. 1 when so (D
  * filled), 0 when not (WHY says why), -ENOMEM. */
-static int match_allow(const struct zb_approval *ap, const struct zb_ap_analysis *a, bool bare,
-                       struct zb_decision *d, char *why, size_t why_size)
+static int match_allow(const struct appr_policy *ap, const struct appr_analysis *a, bool bare,
+                       struct appr_decision *d, char *why, size_t why_size)
 {
         size_t n_req = 0, used = 0;
         char label[300];
@@ -1394,11 +1394,11 @@ static int match_allow(const struct zb_approval *ap, const struct zb_ap_analysis
         }
         d->rule[0] = '\0';
         for (size_t j = 0; j < a->n; j++) {
-                const struct zb_ap_cmd *c = &a->cmds[j];
+                const struct appr_cmd *c = &a->cmds[j];
                 if (!c->required)
                         continue;
                 n_req++;
-                _cleanup_(freep) char *shown = zb_approval_display(c->words, c->n, MAX_DISPLAY_BYTES);
+                _cleanup_(freep) char *shown = appr_display(c->words, c->n, MAX_DISPLAY_BYTES);
                 if (c->blocker) {
                         snprintf(why, why_size, "%s: %s", shown ? shown : "?", c->blocker);
                         return 0;
@@ -1429,11 +1429,11 @@ static int match_allow(const struct zb_approval *ap, const struct zb_ap_analysis
         return 1;
 }
 
-int zb_approval_evaluate(const struct zb_policy *p, struct zb_decision *d, struct zb_error *err)
+int appr_evaluate(const struct zb_policy *p, struct appr_decision *d, struct zb_error *err)
 {
-        const struct zb_approval *ap = &p->approval;
-        enum zb_approval_default def = ap->def == ZB_APPROVAL_UNSET ? ZB_APPROVAL_ASK : ap->def;
-        struct zb_ap_analysis a;
+        const struct appr_policy *ap = &p->approval;
+        enum appr_default def = ap->def == ZB_APPROVAL_UNSET ? ZB_APPROVAL_ASK : ap->def;
+        struct appr_analysis a;
         char why[sizeof(d->reason)];
         int r;
 
@@ -1444,12 +1444,12 @@ int zb_approval_evaluate(const struct zb_policy *p, struct zb_decision *d, struc
                 snprintf(d->reason, sizeof(d->reason), "no approval policy");
                 return 0;
         }
-        char **envp = zb_policy_build_env(p);
+        char **envp = pol_build_env(p);
         if (!envp)
-                return zb_error_set(err, ENOMEM, "approval: out of memory");
-        r = zb_approval_analyze(p->argv, p->argc, envp, &a);
+                return err_set(err, ENOMEM, "approval: out of memory");
+        r = appr_analyze(p->argv, p->argc, envp, &a);
         bool bare = path_env_trusted(p, envp);
-        zb_strv_free(envp);
+        util_strv_free(envp);
         if (r < 0)
                 goto out;
         /* Variables of the caller's (-e, env:, session exec -e) reach every
@@ -1476,8 +1476,8 @@ int zb_approval_evaluate(const struct zb_policy *p, struct zb_decision *d, struc
                                                : ZB_VERDICT_ASK;
         d->by = ZB_BY_DEFAULT;
 out:
-        zb_approval_analysis_free(&a);
-        return r < 0 ? zb_error_set(err, -r, "approval: out of memory") : 0;
+        appr_analysis_free(&a);
+        return r < 0 ? err_set(err, -r, "approval: out of memory") : 0;
 }
 
 /* ------------------------------------------------------------ ask: remembered answers */
@@ -1542,28 +1542,28 @@ static void remembered_add(char *const *argv, size_t argc)
 
 /* ------------------------------------------------------------ ask: the request */
 
-static const char *network_name(enum zb_network n)
+static const char *network_name(enum pol_network n)
 {
         return n == ZB_NET_HOST ? "host" : n == ZB_NET_LOOPBACK ? "loopback" : "none";
 }
 
-static const char *backend_name(enum zb_backend b)
+static const char *backend_name(enum pol_backend b)
 {
-        return zb_backend_name(b);
+        return pol_backend_name(b);
 }
 
 static json_object *jtext(const char *s)
 {
         size_t n = 0;
-        _cleanup_(freep) char *clean = s ? zb_utf8_sanitize(s, strlen(s), &n) : NULL;
+        _cleanup_(freep) char *clean = s ? util_utf8_sanitize(s, strlen(s), &n) : NULL;
         return clean && n < (1u << 30) ? json_object_new_string_len(clean, (int)n) : NULL;
 }
 
-char *zb_approval_request_json(const struct zb_policy *p, const struct zb_decision *d)
+char *appr_request_json(const struct zb_policy *p, const struct appr_decision *d)
 {
         json_object *o = json_object_new_object(), *cmd = json_object_new_array(),
                     *zones = json_object_new_array(), *user = json_object_new_object();
-        _cleanup_(freep) char *line = zb_approval_display(p->argv, p->argc, MAX_SCRIPT_BYTES);
+        _cleanup_(freep) char *line = appr_display(p->argv, p->argc, MAX_SCRIPT_BYTES);
         _cleanup_(freep) char *cwd = getcwd(NULL, 0);
         struct passwd pw = { 0 }, *pwp = NULL;
         char pwbuf[1024];
@@ -1574,11 +1574,11 @@ char *zb_approval_request_json(const struct zb_policy *p, const struct zb_decisi
         for (size_t i = 0; i < p->argc; i++)
                 json_object_array_add(cmd, jtext(p->argv[i]));
         for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 json_object *zo = json_object_new_object();
                 json_object_object_add(zo, "name", jtext(z->name));
                 json_object_object_add(zo, "path", jtext(z->path));
-                json_object_object_add(zo, "mode", json_object_new_string(zb_zone_mode_name(z->mode)));
+                json_object_object_add(zo, "mode", json_object_new_string(pol_zone_mode_name(z->mode)));
                 json_object_object_add(zo, "host_path", jtext(z->host_path));
                 if (z->mode == ZB_ZONE_TMPFS)
                         json_object_object_add(zo, "size", json_object_new_uint64(z->size));
@@ -1604,7 +1604,7 @@ char *zb_approval_request_json(const struct zb_policy *p, const struct zb_decisi
         json_object_object_add(o, "user", user);
         json_object_object_add(o, "backend", json_object_new_string(backend_name(p->backend)));
         cmd = zones = user = NULL;
-        s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        s = util_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 out:
         json_object_put(cmd);
         json_object_put(zones);
@@ -1614,10 +1614,10 @@ out:
 }
 
 /* The question for a person: what runs, why it is asked, what it sees. */
-static char *question_text(const struct zb_policy *p, const struct zb_decision *d)
+static char *question_text(const struct zb_policy *p, const struct appr_decision *d)
 {
         struct word b = { 0 };
-        _cleanup_(freep) char *shown = zb_approval_display(p->argv, p->argc, 4000);
+        _cleanup_(freep) char *shown = appr_display(p->argv, p->argc, 4000);
         char line[1400];
         int r;
 
@@ -1627,11 +1627,11 @@ static char *question_text(const struct zb_policy *p, const struct zb_decision *
         if (p->n_zones == 0 && r == 0)
                 r = word_put(&b, " none", 5);
         for (size_t i = 0; i < p->n_zones && r == 0; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 char *hp[] = { z->host_path ? z->host_path : "" };
                 char *zp[] = { z->path ? z->path : "" };
-                _cleanup_(freep) char *host = zb_approval_display(hp, 1, 300);
-                _cleanup_(freep) char *mnt = zb_approval_display(zp, 1, 300);
+                _cleanup_(freep) char *host = appr_display(hp, 1, 300);
+                _cleanup_(freep) char *mnt = appr_display(zp, 1, 300);
                 if (z->mode == ZB_ZONE_TMPFS)
                         snprintf(line, sizeof(line), "\n    %s  tmpfs (%llu bytes, empty)", mnt ? mnt : "?",
                                  (unsigned long long)z->size);
@@ -1639,7 +1639,7 @@ static char *question_text(const struct zb_policy *p, const struct zb_decision *
                         snprintf(line, sizeof(line), "\n    %s  %s  (host %s)", mnt ? mnt : "?",
                                  z->mode == ZB_ZONE_RO   ? "ro, read-only"
                                  : z->mode == ZB_ZONE_RW ? "rw, READ-WRITE"
-                                                         : zb_zone_mode_name(z->mode),
+                                                         : pol_zone_mode_name(z->mode),
                                  host ? host : "?");
                 r = word_put(&b, line, strlen(line));
         }
@@ -1657,7 +1657,7 @@ static char *question_text(const struct zb_policy *p, const struct zb_decision *
 
 /* ------------------------------------------------------------ ask: the approver program */
 
-int zb_approval_parse_answer(const char *buf, size_t n, bool *allow, char *reason, size_t reason_size)
+int appr_parse_answer(const char *buf, size_t n, bool *allow, char *reason, size_t reason_size)
 {
         if (reason_size)
                 reason[0] = '\0';
@@ -1698,7 +1698,7 @@ int zb_approval_parse_answer(const char *buf, size_t n, bool *allow, char *reaso
 
 static uint64_t now_ms(void)
 {
-        return zb_now_ns() / 1000000u;
+        return util_now_ns() / 1000000u;
 }
 
 /* Start ARGV with REQUEST as its stdin (a memfd: nothing blocks and no
@@ -1712,7 +1712,7 @@ static pid_t spawn_approver(char *const *argv, const char *request, int *out_fd,
         posix_spawnattr_t at;
         sigset_t none_set, dfl;
 
-        if (mfd < 0 || zb_write_all(mfd, request, strlen(request)) < 0 || zb_write_all(mfd, "\n", 1) < 0 ||
+        if (mfd < 0 || util_write_all(mfd, request, strlen(request)) < 0 || util_write_all(mfd, "\n", 1) < 0 ||
             lseek(mfd, 0, SEEK_SET) < 0) {
                 snprintf(why, why_size, "cannot prepare the request: %s", strerror(errno));
                 return -1;
@@ -1820,11 +1820,11 @@ static int collect_approver(pid_t pid, int fd, uint64_t deadline, uint64_t timeo
         return -1;
 }
 
-static void ask_approver(const struct zb_policy *p, struct zb_decision *d)
+static void ask_approver(const struct zb_policy *p, struct appr_decision *d)
 {
-        const struct zb_approval *ap = &p->approval;
+        const struct appr_policy *ap = &p->approval;
         uint64_t timeout = ap->timeout_ms ? ap->timeout_ms : DEFAULT_APPROVER_TIMEOUT_MS;
-        _cleanup_(freep) char *req = zb_approval_request_json(p, d);
+        _cleanup_(freep) char *req = appr_request_json(p, d);
         char out[MAX_ANSWER_BYTES + 1], why[300] = "", reason[300] = "";
         size_t len = 0;
         int fd = -1;
@@ -1840,7 +1840,7 @@ static void ask_approver(const struct zb_policy *p, struct zb_decision *d)
         uint64_t deadline = now_ms() + timeout;
         pid_t pid = spawn_approver(ap->command, req, &fd, why, sizeof(why));
         if (pid > 0 && collect_approver(pid, fd, deadline, timeout, out, sizeof(out), &len, why, sizeof(why)) == 0 &&
-            zb_approval_parse_answer(out, len, &allow, reason, sizeof(reason)) < 0)
+            appr_parse_answer(out, len, &allow, reason, sizeof(reason)) < 0)
                 snprintf(why, sizeof(why), "its answer is neither allow, deny nor {\"decision\": ...}");
         if (why[0]) {
                 snprintf(d->reason, sizeof(d->reason), "no valid answer: %s", why);
@@ -1908,11 +1908,11 @@ int zb_ask_terminal(const char *question, void *data)
                 return ZB_ASK_NO_TERMINAL;
         /* Typed-ahead text is not an answer to a question not yet shown. */
         tcflush(in, TCIFLUSH);
-        if (zb_write_all(out, question, strlen(question)) < 0 || zb_write_all(out, prompt, strlen(prompt)) < 0)
+        if (util_write_all(out, question, strlen(question)) < 0 || util_write_all(out, prompt, strlen(prompt)) < 0)
                 return ZB_ASK_NO_TERMINAL;
         ssize_t n = read_answer(in, ans, sizeof(ans));
         if (n < 0) {
-                zb_write_all(out, "\n", 1);
+                util_write_all(out, "\n", 1);
                 return ZB_ASK_DENY;
         }
         char *s = ans;
@@ -1927,7 +1927,7 @@ int zb_ask_terminal(const char *question, void *data)
         return ZB_ASK_DENY;
 }
 
-static void ask_person(const struct zb_policy *p, struct zb_decision *d)
+static void ask_person(const struct zb_policy *p, struct appr_decision *d)
 {
         _cleanup_(freep) char *q = question_text(p, d);
         int ans = q ? p->approval.ask(q, p->approval.ask_data) : ZB_ASK_NO_TERMINAL;
@@ -1957,7 +1957,7 @@ static void ask_person(const struct zb_policy *p, struct zb_decision *d)
         }
 }
 
-const char *zb_decided_by_name(enum zb_decided_by by)
+const char *appr_decided_by_name(enum appr_decided_by by)
 {
         static const char *const names[] = {
                 [ZB_BY_OFF] = "off",           [ZB_BY_RULE] = "rule",
@@ -1968,9 +1968,9 @@ const char *zb_decided_by_name(enum zb_decided_by by)
         return (unsigned)by < ARRAY_SIZE(names) ? names[by] : "?";
 }
 
-int zb_approval_decide(const struct zb_policy *p, struct zb_decision *d, struct zb_error *err)
+int appr_decide(const struct zb_policy *p, struct appr_decision *d, struct zb_error *err)
 {
-        int r = zb_approval_evaluate(p, d, err);
+        int r = appr_evaluate(p, d, err);
 
         if (r < 0 || d->verdict != ZB_VERDICT_ASK)
                 return r;
@@ -1995,14 +1995,14 @@ int zb_approval_decide(const struct zb_policy *p, struct zb_decision *d, struct 
         return 0;
 }
 
-struct zb_result *zb_approval_denied_result(const struct zb_policy *p, const struct zb_decision *d)
+struct zb_result *appr_denied_result(const struct zb_policy *p, const struct appr_decision *d)
 {
-        struct zb_result *r = zb_result_new(backend_name(p->backend));
+        struct zb_result *r = res_new(backend_name(p->backend));
 
         if (!r)
                 return NULL;
         r->status = ZB_STATUS_DENIED;
-        r->error = zb_asprintf("command denied by %s: %s", d->rule, d->reason);
+        r->error = util_asprintf("command denied by %s: %s", d->rule, d->reason);
         if (!r->error) {
                 zb_result_free(r);
                 return NULL;

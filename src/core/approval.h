@@ -13,7 +13,7 @@
 
 /* One command found in a command line. WORDS are literal (quotes removed);
  * shell expansions stay as written ("$HOME", "$(date)"). */
-struct zb_ap_cmd {
+struct appr_cmd {
         char **words;
         size_t n;
         bool required;       /* an allow rule must approve it; false: a wrapper or
@@ -21,8 +21,8 @@ struct zb_ap_cmd {
         const char *blocker; /* static text: why no allow rule may approve it, or NULL */
 };
 
-struct zb_ap_analysis {
-        struct zb_ap_cmd *cmds;
+struct appr_analysis {
+        struct appr_cmd *cmds;
         size_t n, cap;
         char unparseable[192]; /* why the line cannot be read safely; "" if it can */
         char blocker[192];     /* why no allow rule may approve any part of it; "" if none */
@@ -32,14 +32,14 @@ struct zb_ap_analysis {
 /* Split ARGV into the commands it will run. ENVP is the sandbox's
  * environment (BASH_ENV there makes bash -c unreadable). 0 or -ENOMEM; an
  * unreadable line is not an error (see a->unparseable). */
-int zb_approval_analyze(char *const *argv, size_t argc, char *const *envp,
-                        struct zb_ap_analysis *a);
-void zb_approval_analysis_free(struct zb_ap_analysis *a);
+int appr_analyze(char *const *argv, size_t argc, char *const *envp,
+                        struct appr_analysis *a);
+void appr_analysis_free(struct appr_analysis *a);
 
-enum zb_verdict { ZB_VERDICT_ALLOW, ZB_VERDICT_DENY, ZB_VERDICT_ASK };
+enum res_verdict { ZB_VERDICT_ALLOW, ZB_VERDICT_DENY, ZB_VERDICT_ASK };
 
 /* How a decision was made; audit "by". */
-enum zb_decided_by {
+enum appr_decided_by {
         ZB_BY_OFF,          /* no approval policy: everything runs */
         ZB_BY_RULE,         /* an allow or deny rule */
         ZB_BY_DEFAULT,      /* approval.default allow or deny */
@@ -49,40 +49,40 @@ enum zb_decided_by {
         ZB_BY_NO_ASKER,     /* ask, but no terminal and no approval.command: deny */
 };
 
-struct zb_decision {
-        enum zb_verdict verdict; /* after zb_approval_decide: ALLOW or DENY */
-        enum zb_decided_by by;
+struct appr_decision {
+        enum res_verdict verdict; /* after appr_decide: ALLOW or DENY */
+        enum appr_decided_by by;
         bool asked;
         char rule[512];       /* what decided, e.g. approval.deny[0] "rm *"; "" if nothing */
         char reason[768];     /* one line for people */
         char ask_reason[768]; /* when asked: why the rules said ask */
 };
 
-const char *zb_decided_by_name(enum zb_decided_by by);
+const char *appr_decided_by_name(enum appr_decided_by by);
 
 /* What the rules say about P's command: ALLOW, DENY or ASK. */
-int zb_approval_evaluate(const struct zb_policy *p, struct zb_decision *d, struct zb_error *err);
+int appr_evaluate(const struct zb_policy *p, struct appr_decision *d, struct zb_error *err);
 /* The whole decision: the rules, then for ASK an earlier "always", the
  * approver program, or the policy's ask handler (a terminal). D ends ALLOW
  * or DENY; a negative errno only when zonebox itself failed. */
-int zb_approval_decide(const struct zb_policy *p, struct zb_decision *d, struct zb_error *err);
+int appr_decide(const struct zb_policy *p, struct appr_decision *d, struct zb_error *err);
 
 /* The result of a refused command: status denied, the message naming the rule. */
-struct zb_result *zb_approval_denied_result(const struct zb_policy *p, const struct zb_decision *d);
+struct zb_result *appr_denied_result(const struct zb_policy *p, const struct appr_decision *d);
 
 /* Check one rule as written in the config or a flag. */
-int zb_approval_rule_check(const char *rule, const char *label, struct zb_error *err);
+int appr_rule_check(const char *rule, const char *label, struct zb_error *err);
 
 /* An approver's answer: "allow", "deny" or {"decision": "allow"|"deny",
  * "reason": "..."}. 0 and *ALLOW set, or -EINVAL. */
-int zb_approval_parse_answer(const char *buf, size_t n, bool *allow, char *reason, size_t reason_size);
+int appr_parse_answer(const char *buf, size_t n, bool *allow, char *reason, size_t reason_size);
 
 /* The request an approver gets on stdin (one JSON object, malloc'd). */
-char *zb_approval_request_json(const struct zb_policy *p, const struct zb_decision *d);
+char *appr_request_json(const struct zb_policy *p, const struct appr_decision *d);
 
 /* ARGV for people: shell-quoted, control bytes shown as \xNN, cut at MAX bytes
  * with "..." (malloc'd). */
-char *zb_approval_display(char *const *argv, size_t argc, size_t max);
+char *appr_display(char *const *argv, size_t argc, size_t max);
 
 #define DEFAULT_APPROVER_TIMEOUT_MS 60000ull
 #define ZB_MAX_APPROVAL_RULES 1024

@@ -56,7 +56,7 @@ static int check_outside_zones(const struct zb_policy *p, int dfd, const char *d
         if (n > 0 && real[0] == '/') {
                 real[n] = '\0';
         } else if (!realpath(dir, real)) {
-                return zb_error_errno(err, errno, "audit.log: directory %s", dir);
+                return err_errno(err, errno, "audit.log: directory %s", dir);
         }
         for (char cut[PATH_MAX], *s = strcpy(cut, real); n_anc < MAX_ANCESTORS;) {
                 if (stat(cut, &anc[n_anc]) == 0)
@@ -70,7 +70,7 @@ static int check_outside_zones(const struct zb_policy *p, int dfd, const char *d
                         *s = '\0';
         }
         for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 char zreal[PATH_MAX];
                 struct stat zs;
                 bool inside = false;
@@ -82,9 +82,9 @@ static int check_outside_zones(const struct zb_policy *p, int dfd, const char *d
                         for (size_t k = 0; k < n_anc && !inside; k++)
                                 inside = anc[k].st_dev == zs.st_dev && anc[k].st_ino == zs.st_ino;
                 if (inside)
-                        return zb_error_set(err, EPERM,
+                        return err_set(err, EPERM,
                                             "audit.log: %s is inside zone '%s' (%s, mode %s), which the sandbox can write; put the log outside every rw zone",
-                                            p->audit.log, z->name, z->host_path, zb_zone_mode_name(z->mode));
+                                            p->audit.log, z->name, z->host_path, pol_zone_mode_name(z->mode));
         }
         return 0;
 }
@@ -98,13 +98,13 @@ static int audit_open(const struct zb_policy *p, struct zb_error *err)
         struct stat st;
 
         if (!slash || !slash[1])
-                return zb_error_set(err, EINVAL, "audit.log: '%s' is not a file path", path);
+                return err_set(err, EINVAL, "audit.log: '%s' is not a file path", path);
         _cleanup_(freep) char *dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
         if (!dir)
-                return zb_error_set(err, ENOMEM, "audit.log: out of memory");
+                return err_set(err, ENOMEM, "audit.log: out of memory");
         _cleanup_(closep) int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return zb_error_errno(err, errno, "audit.log: directory %s", dir);
+                return err_errno(err, errno, "audit.log: directory %s", dir);
         int r = check_outside_zones(p, dfd, dir, err);
         if (r < 0)
                 return r;
@@ -113,19 +113,19 @@ static int audit_open(const struct zb_policy *p, struct zb_error *err)
         int fd = openat(dfd, slash + 1,
                         O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
         if (fd < 0)
-                return errno == ELOOP ? zb_error_set(err, ELOOP, "audit.log: %s is a symbolic link", path)
-                                      : zb_error_errno(err, errno, "audit.log: cannot open %s", path);
+                return errno == ELOOP ? err_set(err, ELOOP, "audit.log: %s is a symbolic link", path)
+                                      : err_errno(err, errno, "audit.log: cannot open %s", path);
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
                 int e = errno;
                 bool reg = S_ISREG(st.st_mode);
                 close(fd);
                 if (!reg)
-                        return zb_error_set(err, EINVAL, "audit.log: %s is not a regular file", path);
+                        return err_set(err, EINVAL, "audit.log: %s is not a regular file", path);
                 if (st.st_nlink != 1)
-                        return zb_error_set(err, EPERM,
+                        return err_set(err, EPERM,
                                             "audit.log: %s has %llu hard links (another name could be inside a zone)",
                                             path, (unsigned long long)st.st_nlink);
-                return zb_error_errno(err, e, "audit.log: %s", path);
+                return err_errno(err, e, "audit.log: %s", path);
         }
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0)
@@ -133,7 +133,7 @@ static int audit_open(const struct zb_policy *p, struct zb_error *err)
         return fd;
 }
 
-int zb_audit_check(const struct zb_policy *p, struct zb_error *err)
+int audit_check(const struct zb_policy *p, struct zb_error *err)
 {
         if (!p->audit.log)
                 return 0;
@@ -159,17 +159,17 @@ static int audit_append(const struct zb_policy *p, const char *line, struct zb_e
         }
         close(fd);
         if (w != (ssize_t)n)
-                return zb_error_errno(err, e, "audit.log: cannot append to %s", p->audit.log);
+                return err_errno(err, e, "audit.log: cannot append to %s", p->audit.log);
         return 0;
 }
 
 /* ------------------------------------------------------------ the line */
 
-void zb_audit_new_id(char id[ZB_AUDIT_ID_LEN + 1])
+void audit_new_id(char id[ZB_AUDIT_ID_LEN + 1])
 {
         unsigned char b[ZB_AUDIT_ID_LEN / 2];
         if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
-                uint64_t v = zb_now_ns() ^ ((uint64_t)getpid() << 40);
+                uint64_t v = util_now_ns() ^ ((uint64_t)getpid() << 40);
                 memcpy(b, &v, sizeof(b));
         }
         for (size_t i = 0; i < sizeof(b); i++)
@@ -192,7 +192,7 @@ static json_object *str(const char *s, size_t max, bool *cut)
         size_t n = 0;
         if (!s)
                 return NULL;
-        _cleanup_(freep) char *clean = zb_utf8_sanitize(s, strlen(s), &n);
+        _cleanup_(freep) char *clean = util_utf8_sanitize(s, strlen(s), &n);
         if (!clean)
                 return NULL;
         if (n > max) {
@@ -207,15 +207,15 @@ static json_object *str(const char *s, size_t max, bool *cut)
 
 static const char *network_name(const struct zb_policy *p)
 {
-        enum zb_network n = p->network;
-        if (zb_policy_net_allowlist(p))
+        enum pol_network n = p->network;
+        if (pol_net_allowlist(p))
                 return "allowlist";
         return n == ZB_NET_HOST ? "host" : n == ZB_NET_LOOPBACK ? "loopback" : "none";
 }
 
-static const char *backend_name(enum zb_backend b)
+static const char *backend_name(enum pol_backend b)
 {
-        return zb_backend_name(b);
+        return pol_backend_name(b);
 }
 
 static void add_command(json_object *o, const struct zb_policy *p, const struct tier *t, bool *cut)
@@ -233,10 +233,10 @@ static void add_zones(json_object *o, const struct zb_policy *p, const struct ti
 {
         json_object *a = json_object_new_array();
         for (size_t i = 0; a && i < p->n_zones && i < t->zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 json_object *zo = json_object_new_object();
                 json_object_object_add(zo, "path", str(z->path, t->str, cut));
-                json_object_object_add(zo, "mode", json_object_new_string(zb_zone_mode_name(z->mode)));
+                json_object_object_add(zo, "mode", json_object_new_string(pol_zone_mode_name(z->mode)));
                 json_object_object_add(zo, "host_path", str(z->host_path, t->str, cut));
                 json_object_array_add(a, zo);
         }
@@ -246,11 +246,11 @@ static void add_zones(json_object *o, const struct zb_policy *p, const struct ti
         json_object_object_add(o, "network", json_object_new_string(network_name(p)));
 }
 
-static void add_decision(json_object *o, const struct zb_decision *d, const struct tier *t, bool *cut)
+static void add_decision(json_object *o, const struct appr_decision *d, const struct tier *t, bool *cut)
 {
         json_object_object_add(o, "decision",
                                json_object_new_string(d->verdict == ZB_VERDICT_ALLOW ? "allow" : "deny"));
-        json_object_object_add(o, "by", json_object_new_string(zb_decided_by_name(d->by)));
+        json_object_object_add(o, "by", json_object_new_string(appr_decided_by_name(d->by)));
         json_object_object_add(o, "rule", d->rule[0] ? str(d->rule, t->str, cut) : NULL);
         json_object_object_add(o, "reason", str(d->reason, t->str, cut));
         json_object_object_add(o, "asked", json_object_new_boolean(d->asked));
@@ -267,7 +267,7 @@ static void add_outcome(json_object *o, const struct zb_result *r, const char *e
                 json_object_object_add(o, "error", str(error ? error : "", t->str, cut));
                 return;
         }
-        zb_result_json_verdict(o, r);
+        res_json_verdict(o, r);
         if (r->error)
                 json_object_object_add(o, "error", str(r->error, t->str, cut));
 }
@@ -286,7 +286,7 @@ static json_object *line_new(const char *event)
 }
 
 static char *line_at(const struct zb_policy *p, const char *event, const char *id,
-                     const struct zb_decision *d, const struct zb_result *r, const char *error,
+                     const struct appr_decision *d, const struct zb_result *r, const char *error,
                      const struct tier *t)
 {
         json_object *o = line_new(event);
@@ -307,13 +307,13 @@ static char *line_at(const struct zb_policy *p, const char *event, const char *i
         json_object_object_add(o, "truncated", json_object_new_boolean(cut));
         const char *js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (js)
-                s = zb_asprintf("%s\n", js);
+                s = util_asprintf("%s\n", js);
         json_object_put(o);
         return s;
 }
 
-char *zb_audit_line(const struct zb_policy *p, const char *event, const char *id,
-                    const struct zb_decision *d, const struct zb_result *r, const char *error)
+char *audit_line(const struct zb_policy *p, const char *event, const char *id,
+                    const struct appr_decision *d, const struct zb_result *r, const char *error)
 {
         for (size_t i = 0; i < ARRAY_SIZE(tiers); i++) {
                 char *s = line_at(p, event, id, d, r, error, &tiers[i]);
@@ -324,66 +324,66 @@ char *zb_audit_line(const struct zb_policy *p, const char *event, const char *id
         /* Cannot happen with the last tier's limits, but a line must fit. */
         char when[48];
         iso_time(when, sizeof(when));
-        return zb_asprintf("{\"time\":\"%s\",\"event\":\"%s\",\"id\":\"%s\",\"decision\":\"%s\",\"truncated\":true}\n",
+        return util_asprintf("{\"time\":\"%s\",\"event\":\"%s\",\"id\":\"%s\",\"decision\":\"%s\",\"truncated\":true}\n",
                            when, event, id, d->verdict == ZB_VERDICT_ALLOW ? "allow" : "deny");
 }
 
 static int append_event(const struct zb_policy *p, const char *event, const char *id,
-                        const struct zb_decision *d, const struct zb_result *r, const char *error,
+                        const struct appr_decision *d, const struct zb_result *r, const char *error,
                         struct zb_error *err)
 {
         if (!p->audit.log)
                 return 0;
-        _cleanup_(freep) char *line = zb_audit_line(p, event, id, d, r, error);
+        _cleanup_(freep) char *line = audit_line(p, event, id, d, r, error);
         if (!line)
-                return zb_error_set(err, ENOMEM, "audit.log: out of memory");
+                return err_set(err, ENOMEM, "audit.log: out of memory");
         return audit_append(p, line, err);
 }
 
-int zb_audit_decision(const struct zb_policy *p, const char *id, const struct zb_decision *d,
+int audit_decision(const struct zb_policy *p, const char *id, const struct appr_decision *d,
                       struct zb_error *err)
 {
         return append_event(p, "decision", id, d, NULL, NULL, err);
 }
 
-int zb_audit_result(const struct zb_policy *p, const char *id, const struct zb_decision *d,
+int audit_result(const struct zb_policy *p, const char *id, const struct appr_decision *d,
                     const struct zb_result *r, const char *error, struct zb_error *err)
 {
         return append_event(p, "result", id, d, r, error, err);
 }
 
-int zb_gate_enter(const struct zb_policy *p, struct zb_gate *g, struct zb_result **denied,
+int gate_enter(const struct zb_policy *p, struct gate *g, struct zb_result **denied,
                   struct zb_error *err)
 {
         int r;
 
         *denied = NULL;
-        if ((r = zb_audit_check(p, err)) < 0 || (r = zb_approval_decide(p, &g->d, err)) < 0)
+        if ((r = audit_check(p, err)) < 0 || (r = appr_decide(p, &g->d, err)) < 0)
                 return r;
-        zb_audit_new_id(g->id);
-        if ((r = zb_audit_decision(p, g->id, &g->d, err)) < 0)
+        audit_new_id(g->id);
+        if ((r = audit_decision(p, g->id, &g->d, err)) < 0)
                 return r;
         if (g->d.verdict == ZB_VERDICT_ALLOW)
                 return 0;
-        *denied = zb_approval_denied_result(p, &g->d);
+        *denied = appr_denied_result(p, &g->d);
         if (!*denied)
-                return zb_error_set(err, ENOMEM, "out of memory");
-        zb_audit_result(p, g->id, &g->d, *denied, NULL, NULL);
+                return err_set(err, ENOMEM, "out of memory");
+        audit_result(p, g->id, &g->d, *denied, NULL, NULL);
         return 0;
 }
 
-void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const struct zb_result *r,
+void gate_leave(const struct zb_policy *p, const struct gate *g, const struct zb_result *r,
                    const char *error)
 {
-        zb_audit_result(p, g->id, &g->d, r, error, NULL);
+        audit_result(p, g->id, &g->d, r, error, NULL);
 }
 
 /* ------------------------------------------------------------ network connections */
 
-int zb_audit_open(const struct zb_policy *p, struct zb_error *err)
+int audit_log_open(const struct zb_policy *p, struct zb_error *err)
 {
         if (!p->audit.log)
-                return zb_error_set(err, EINVAL, "audit.log: not configured");
+                return err_set(err, EINVAL, "audit.log: not configured");
         return audit_open(p, err);
 }
 
@@ -392,7 +392,7 @@ static json_object *opt_str(const char *s, bool *cut)
         return s ? str(s, 512, cut) : NULL;
 }
 
-char *zb_audit_net_line(const struct zb_audit_net *e)
+char *audit_net_line(const struct audit_net *e)
 {
         json_object *o = line_new(e->event);
         bool cut = false;
@@ -424,14 +424,14 @@ char *zb_audit_net_line(const struct zb_audit_net *e)
                 json_object_object_add(o, "truncated", json_object_new_boolean(true));
         const char *j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (j && strlen(j) + 1 <= ZB_AUDIT_LINE_MAX)
-                s = zb_asprintf("%s\n", j);
+                s = util_asprintf("%s\n", j);
         json_object_put(o);
         return s;
 }
 
-int zb_audit_net_append(int fd, bool fsync, const struct zb_audit_net *e)
+int audit_net_append(int fd, bool fsync, const struct audit_net *e)
 {
-        _cleanup_(freep) char *line = zb_audit_net_line(e);
+        _cleanup_(freep) char *line = audit_net_line(e);
         if (!line)
                 return -ENOMEM;
         size_t n = strlen(line);

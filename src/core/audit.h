@@ -18,17 +18,17 @@
 /* Refuse a log the sandbox could write (inside an rw zone's host directory,
  * by any name; a symlink; a file with other hard links; not a regular file)
  * and make sure it can be opened. Creates it (0600) when missing. */
-int zb_audit_check(const struct zb_policy *p, struct zb_error *err);
+int audit_check(const struct zb_policy *p, struct zb_error *err);
 
 /* A fresh id that ties a decision line to its result line. */
-void zb_audit_new_id(char id[ZB_AUDIT_ID_LEN + 1]);
+void audit_new_id(char id[ZB_AUDIT_ID_LEN + 1]);
 
 /* "event": "decision". An error means the line is not on disk: the
  * command must not start. */
-int zb_audit_decision(const struct zb_policy *p, const char *id, const struct zb_decision *d,
+int audit_decision(const struct zb_policy *p, const char *id, const struct appr_decision *d,
                       struct zb_error *err);
 /* "event": "result": R's verdict, or (R NULL) ERROR, why nothing ran. */
-int zb_audit_result(const struct zb_policy *p, const char *id, const struct zb_decision *d,
+int audit_result(const struct zb_policy *p, const char *id, const struct appr_decision *d,
                     const struct zb_result *r, const char *error, struct zb_error *err);
 
 /* The gate every command passes before a backend may start it (zb_run;
@@ -36,25 +36,25 @@ int zb_audit_result(const struct zb_policy *p, const char *id, const struct zb_d
  * decide, and have the decision on disk. 0 with *DENIED NULL: it may start;
  * 0 with *DENIED set: refused (status denied, its result line written);
  * a negative errno: zonebox failed and nothing may start. */
-struct zb_gate {
-        struct zb_decision d;
+struct gate {
+        struct appr_decision d;
         char id[ZB_AUDIT_ID_LEN + 1];
 };
-int zb_gate_enter(const struct zb_policy *p, struct zb_gate *g, struct zb_result **denied,
+int gate_enter(const struct zb_policy *p, struct gate *g, struct zb_result **denied,
                   struct zb_error *err);
 /* After the run: its result line (R NULL: ERROR says why nothing ran). A
  * line that cannot be written is lost; the run's result stands. */
-void zb_gate_leave(const struct zb_policy *p, const struct zb_gate *g, const struct zb_result *r,
+void gate_leave(const struct zb_policy *p, const struct gate *g, const struct zb_result *r,
                    const char *error);
 
-/* The log opened for appending, checked as zb_audit_check does (O_CLOEXEC):
+/* The log opened for appending, checked as audit_check does (O_CLOEXEC):
  * for the network proxy, which lives outside the sandbox and writes one
  * line per connection. */
-int zb_audit_open(const struct zb_policy *p, struct zb_error *err);
+int audit_log_open(const struct zb_policy *p, struct zb_error *err);
 
 /* "event": "net" (a connection decided: allow, deny or error) or
  * "net_close" (an allowed one ended, with its byte counts). */
-struct zb_audit_net {
+struct audit_net {
         const char *event;
         pid_t pid;      /* the supervisor: the "pid" of the run's decision line */
         uint64_t conn;  /* numbered per run from 1 */
@@ -67,12 +67,12 @@ struct zb_audit_net {
         uint64_t bytes_up, bytes_down; /* sandbox → server, server → sandbox */
         double duration_ms;
 };
-char *zb_audit_net_line(const struct zb_audit_net *e);
+char *audit_net_line(const struct audit_net *e);
 /* One write(2) of the line to FD. */
-int zb_audit_net_append(int fd, bool fsync, const struct zb_audit_net *e);
+int audit_net_append(int fd, bool fsync, const struct audit_net *e);
 
 /* One line, '\n' included, at most ZB_AUDIT_LINE_MAX bytes (malloc'd). */
-char *zb_audit_line(const struct zb_policy *p, const char *event, const char *id,
-                    const struct zb_decision *d, const struct zb_result *r, const char *error);
+char *audit_line(const struct zb_policy *p, const char *event, const char *id,
+                    const struct appr_decision *d, const struct zb_result *r, const char *error);
 
 #endif

@@ -20,41 +20,41 @@ static const char *const runtime_names[] = {
         [ZB_WASM_WASMEDGE] = "wasmedge", [ZB_WASM_NODE] = "node",
 };
 
-const char *zb_backend_name(enum zb_backend b)
+const char *pol_backend_name(enum pol_backend b)
 {
         return (unsigned)b < ARRAY_SIZE(backend_names) ? backend_names[b] : "namespace";
 }
 
-const char *zb_wasm_runtime_name(enum zb_wasm_runtime rt)
+const char *pol_wasm_runtime_name(enum pol_wasm_runtime rt)
 {
         return (unsigned)rt < ARRAY_SIZE(runtime_names) ? runtime_names[rt] : "auto";
 }
 
-static int runtime_parse(const char *s, enum zb_wasm_runtime *out)
+static int runtime_parse(const char *s, enum pol_wasm_runtime *out)
 {
         for (size_t i = 0; i < ARRAY_SIZE(runtime_names); i++)
                 if (strcmp(s, runtime_names[i]) == 0) {
-                        *out = (enum zb_wasm_runtime)i;
+                        *out = (enum pol_wasm_runtime)i;
                         return 0;
                 }
         return -EINVAL;
 }
 
-int zb_backend_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
+int pol_backend_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
                        struct zb_error *err)
 {
         if (strcmp(key, "backend") == 0) {
                 for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++)
                         if (strcmp(value, backend_names[i]) == 0) {
-                                p->backend = (enum zb_backend)i;
+                                p->backend = (enum pol_backend)i;
                                 return 0;
                         }
-                return zb_error_set(err, EINVAL, "%s: invalid value '%s' (%s)", label, value,
+                return err_set(err, EINVAL, "%s: invalid value '%s' (%s)", label, value,
                                     "namespace, docker, oci, kubernetes or wasm");
         }
         if (strcmp(key, "wasm.runtime") == 0) {
                 if (runtime_parse(value, &p->wasm.runtime) < 0)
-                        return zb_error_set(err, EINVAL, "%s: invalid value '%s' (%s)", label, value,
+                        return err_set(err, EINVAL, "%s: invalid value '%s' (%s)", label, value,
                                             "wasmtime, wasmer, wasmedge, node or auto");
                 p->wasm.runtime_set = true;
                 return 0;
@@ -62,14 +62,14 @@ int zb_backend_set_key(struct zb_policy *p, const char *key, const char *value, 
         return -ENOENT;
 }
 
-int zb_wasm_runtime_wanted(const struct zb_policy *p, enum zb_wasm_runtime *out, struct zb_error *err)
+int pol_wasm_runtime_wanted(const struct zb_policy *p, enum pol_wasm_runtime *out, struct zb_error *err)
 {
         *out = p->wasm.runtime;
         if (p->wasm.runtime_set || !p->engine.runtime[0])
                 return 0;
         /* runtime: wasmtime, as the seed writes it under backend: wasm. */
         if (runtime_parse(p->engine.runtime, out) < 0)
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "runtime (--runtime): '%s' is not a wasm runtime (wasmtime, wasmer, wasmedge, node or auto; or use --wasm-runtime)",
                                     p->engine.runtime);
         return 0;
@@ -89,30 +89,30 @@ static bool in_a_zone(const struct zb_policy *p, const char *path)
 
 /* The module runs in the namespace sandbox through its runtime, so every
  * layer applies; these settings have no meaning for a WASI module. */
-int zb_backend_validate(const struct zb_policy *p, struct zb_error *err)
+int pol_backend_validate(const struct zb_policy *p, struct zb_error *err)
 {
-        enum zb_wasm_runtime rt;
+        enum pol_wasm_runtime rt;
 
         if (p->backend != ZB_BACKEND_WASM)
                 return 0;
-        if (zb_policy_net_allowlist(p))
-                return zb_error_set(err, ENOTSUP,
+        if (pol_net_allowlist(p))
+                return err_set(err, ENOTSUP,
                                     "network.allow (--net-allow): not with backend wasm (a WASI preview 1 module opens no sockets; its runtime runs with network none)");
         if (p->network != ZB_NET_NONE)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "network (--network %s): not with backend wasm (a WASI preview 1 module opens no sockets; its runtime runs with network none)",
                                     p->network == ZB_NET_HOST ? "host" : "loopback");
         if (p->image)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "image (--image): not with backend wasm (it runs a WASI module, not an image)");
         if (p->check_canary)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "backend: wasm: zonebox check probes with native programs; check the namespace backend, whose sandbox the runtime runs in");
         if (p->workdir && !in_a_zone(p, p->workdir))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "workdir (-w %s): with backend wasm it must be a zone or inside one (it is the module's \".\" preopen)",
                                     p->workdir);
         if (p->engine.cli[0])
-                return zb_error_set(err, ENOTSUP, "engine_cli (--engine-cli): only the docker backend uses it");
-        return zb_wasm_runtime_wanted(p, &rt, err);
+                return err_set(err, ENOTSUP, "engine_cli (--engine-cli): only the docker backend uses it");
+        return pol_wasm_runtime_wanted(p, &rt, err);
 }

@@ -19,7 +19,7 @@ struct loader {
 
 static int fail(struct loader *l, yaml_node_t *n, int code, const char *key, const char *what)
 {
-        return zb_error_set(l->err, code, "%s:%zu: %s: %s", l->file,
+        return err_set(l->err, code, "%s:%zu: %s: %s", l->file,
                             n ? n->start_mark.line + 1 : 0, key, what);
 }
 
@@ -39,7 +39,7 @@ static int with_location(struct loader *l, yaml_node_t *n, int r)
         if (r < 0 && r != -ENOENT) {
                 char msg[sizeof(l->err->message)];
                 snprintf(msg, sizeof(msg), "%s", l->err->message);
-                zb_error_set(l->err, -r, "%s:%zu: %s", l->file, n->start_mark.line + 1, msg);
+                err_set(l->err, -r, "%s:%zu: %s", l->file, n->start_mark.line + 1, msg);
         }
         return r;
 }
@@ -50,14 +50,14 @@ static int set_scalar(struct loader *l, const char *key, yaml_node_t *v)
         if (!s) {
                 /* Say "unknown key" for a misspelt section, not "expected a value". */
                 struct zb_policy *probe = zb_policy_new();
-                int known = probe ? zb_policy_set_key(probe, key + strlen("sandbox."), "", key, NULL,
+                int known = probe ? pol_set_key(probe, key + strlen("sandbox."), "", key, NULL,
                                                       l->err)
                                   : 0;
                 zb_policy_free(probe);
                 return fail(l, v, EINVAL, key,
                             known == -ENOENT ? "unknown key" : "expected a single value");
         }
-        int r = zb_policy_set_key(l->p, key + strlen("sandbox."), s, key, l->base_dir, l->err);
+        int r = pol_set_key(l->p, key + strlen("sandbox."), s, key, l->base_dir, l->err);
         if (r == -ENOENT)
                 return fail(l, v, EINVAL, key, "unknown key");
         return with_location(l, v, r);
@@ -66,7 +66,7 @@ static int set_scalar(struct loader *l, const char *key, yaml_node_t *v)
 static int load_zone(struct loader *l, yaml_node_t *m, size_t idx)
 {
         char label[64];
-        struct zb_zone z = { .mode = ZB_ZONE_RO, .from_config = true };
+        struct pol_zone z = { .mode = ZB_ZONE_RO, .from_config = true };
         bool have_mode = false;
         int r = 0;
 
@@ -82,15 +82,15 @@ static int load_zone(struct loader *l, yaml_node_t *m, size_t idx)
                         break;
                 }
                 have_mode |= strcmp(k, "mode") == 0;
-                r = with_location(l, vn, zb_zone_option(&z, k, v, label, l->base_dir, l->err));
+                r = with_location(l, vn, pol_zone_option(&z, k, v, label, l->base_dir, l->err));
                 if (r < 0)
                         break;
         }
         if (r == 0 && !have_mode)
                 r = fail(l, m, EINVAL, label, "mode (ro, rw or tmpfs) is required");
         if (r == 0)
-                r = with_location(l, m, zb_zone_finish(l->p, &z, label, l->err));
-        zb_zone_free_fields(&z);
+                r = with_location(l, m, pol_zone_finish(l->p, &z, label, l->err));
+        pol_zone_free_fields(&z);
         return r;
 }
 
@@ -118,8 +118,8 @@ static int load_env(struct loader *l, yaml_node_t *m)
                 if (!k || !v || !*k || strchr(k, '='))
                         return fail(l, node(l, pr->value), EINVAL, "sandbox.env",
                                     "each entry is NAME: value");
-                _cleanup_(freep) char *kv = zb_asprintf("%s=%s", k, v);
-                if (!kv || zb_policy_set_env(l->p, kv) < 0)
+                _cleanup_(freep) char *kv = util_asprintf("%s=%s", k, v);
+                if (!kv || pol_set_env(l->p, kv) < 0)
                         return fail(l, m, ENOMEM, "sandbox.env", "out of memory");
         }
         return 0;
@@ -224,10 +224,10 @@ static int load_hosts(struct loader *l, yaml_node_t *m)
                 const char *v = scalar(vn);
                 if (!k || !v)
                         return fail(l, vn, EINVAL, key, "each entry is NAME: IP");
-                _cleanup_(freep) char *kv = zb_asprintf("%s:%s", k, v);
+                _cleanup_(freep) char *kv = util_asprintf("%s:%s", k, v);
                 if (!kv)
                         return fail(l, m, ENOMEM, key, "out of memory");
-                int r = with_location(l, vn, zb_policy_set_key(l->p, "network.hosts", kv, key, l->base_dir, l->err));
+                int r = with_location(l, vn, pol_set_key(l->p, "network.hosts", kv, key, l->base_dir, l->err));
                 if (r < 0)
                         return r;
         }
@@ -312,7 +312,7 @@ static int load_document(struct loader *l)
 {
         yaml_node_t *root = yaml_document_get_root_node(l->doc);
         if (!root)
-                return zb_error_set(l->err, EINVAL, "%s: empty config (expected 'sandbox:')", l->file);
+                return err_set(l->err, EINVAL, "%s: empty config (expected 'sandbox:')", l->file);
         if (root->type != YAML_MAPPING_NODE)
                 return fail(l, root, EINVAL, "(top)", "expected a mapping with 'sandbox:'");
         bool found = false;
@@ -332,7 +332,7 @@ static int load_document(struct loader *l)
         return 0;
 }
 
-int zb_policy_load_yaml_buffer(struct zb_policy *p, const char *data, size_t len, const char *name,
+int pol_load_yaml_buffer(struct zb_policy *p, const char *data, size_t len, const char *name,
                                const char *base_dir, struct zb_error *err)
 {
         yaml_parser_t parser;
@@ -341,10 +341,10 @@ int zb_policy_load_yaml_buffer(struct zb_policy *p, const char *data, size_t len
         int r;
 
         if (!yaml_parser_initialize(&parser))
-                return zb_error_set(err, ENOMEM, "%s: cannot initialise the YAML parser", name);
+                return err_set(err, ENOMEM, "%s: cannot initialise the YAML parser", name);
         yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
         if (!yaml_parser_load(&parser, &doc)) {
-                r = zb_error_set(err, EINVAL, "%s:%zu: YAML syntax error: %s", name,
+                r = err_set(err, EINVAL, "%s:%zu: YAML syntax error: %s", name,
                                  parser.problem_mark.line + 1,
                                  parser.problem ? parser.problem : "unknown");
                 yaml_parser_delete(&parser);
@@ -361,28 +361,28 @@ int zb_policy_load_yaml_buffer(struct zb_policy *p, const char *data, size_t len
 
 int zb_policy_load_yaml(struct zb_policy *p, const char *path, struct zb_error *err)
 {
-        _cleanup_(freep) char *abs = zb_path_absolute(NULL, path);
+        _cleanup_(freep) char *abs = util_path_absolute(NULL, path);
         _cleanup_(freep) char *buf = NULL;
         FILE *f;
         size_t len;
 
         if (!abs)
-                return zb_error_set(err, EINVAL, "--config: bad path '%s'", path);
+                return err_set(err, EINVAL, "--config: bad path '%s'", path);
         f = fopen(path, "re");
         if (!f)
-                return zb_error_errno(err, errno, "--config: cannot open %s", path);
+                return err_errno(err, errno, "--config: cannot open %s", path);
         buf = malloc(MAX_CONFIG_BYTES + 1);
         if (!buf) {
                 fclose(f);
-                return zb_error_set(err, ENOMEM, "--config: out of memory");
+                return err_set(err, ENOMEM, "--config: out of memory");
         }
         len = fread(buf, 1, MAX_CONFIG_BYTES + 1, f);
         int rerr = ferror(f);
         fclose(f);
         if (rerr)
-                return zb_error_set(err, EIO, "--config: cannot read %s", path);
+                return err_set(err, EIO, "--config: cannot read %s", path);
         if (len > MAX_CONFIG_BYTES)
-                return zb_error_set(err, EFBIG, "--config: %s is larger than 1 MiB", path);
+                return err_set(err, EFBIG, "--config: %s is larger than 1 MiB", path);
         char *dir = dirname(abs); /* modifies abs in place, fine: not used after */
-        return zb_policy_load_yaml_buffer(p, buf, len, path, dir, err);
+        return pol_load_yaml_buffer(p, buf, len, path, dir, err);
 }

@@ -139,14 +139,14 @@ static char *name_from_path(const struct zb_policy *p, const char *dest)
 static int parse_volume(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
 {
         _cleanup_(freep) char *copy = strdup(v);
-        struct zb_zone z = { .mode = ZB_ZONE_RW };
+        struct pol_zone z = { .mode = ZB_ZONE_RW };
         int r;
 
         if (!copy)
-                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+                return err_set(err, ENOMEM, "%s: out of memory", flag);
         char *dest = strchr(copy, ':');
         if (!dest || dest == copy || dest[1] == '\0')
-                return zb_error_set(err, EINVAL, "%s: '%s' is not HOST:DEST[:ro|rw|cow]", flag, v);
+                return err_set(err, EINVAL, "%s: '%s' is not HOST:DEST[:ro|rw|cow]", flag, v);
         *dest++ = '\0';
         char *opts = strchr(dest, ':');
         if (opts) {
@@ -159,106 +159,106 @@ static int parse_volume(struct zb_policy *p, const char *flag, const char *v, st
                         else if (strcmp(o, "cow") == 0)
                                 z.mode = ZB_ZONE_COW;
                         else if (strncmp(o, "size=", 5) == 0) {
-                                if (zb_parse_size(o + 5, &z.size) < 0 || z.size == 0)
-                                        return zb_error_set(err, EINVAL,
+                                if (units_parse_size(o + 5, &z.size) < 0 || z.size == 0)
+                                        return err_set(err, EINVAL,
                                                             "%s: invalid size '%s' (like 64m)", flag,
                                                             o + 5);
                         } else
-                                return zb_error_set(err, EINVAL,
+                                return err_set(err, EINVAL,
                                                     "%s: unknown option '%s' in '%s' (ro, rw, cow, size=N)",
                                                     flag, o, v);
                 }
         }
         if (dest[0] != '/')
-                return zb_error_set(err, EINVAL, "%s: mount point '%s' must be absolute", flag, dest);
-        z.host_path = zb_path_absolute(NULL, copy);
+                return err_set(err, EINVAL, "%s: mount point '%s' must be absolute", flag, dest);
+        z.host_path = util_path_absolute(NULL, copy);
         z.path = strdup(dest);
         z.name = name_from_path(p, dest);
         if (!z.host_path || !z.path || !z.name)
-                r = zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+                r = err_set(err, ENOMEM, "%s: out of memory", flag);
         else
-                r = zb_zone_finish(p, &z, flag, err);
-        zb_zone_free_fields(&z);
+                r = pol_zone_finish(p, &z, flag, err);
+        pol_zone_free_fields(&z);
         return r;
 }
 
 static int parse_tmpfs(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
 {
         _cleanup_(freep) char *copy = strdup(v);
-        struct zb_zone z = { .mode = ZB_ZONE_TMPFS };
+        struct pol_zone z = { .mode = ZB_ZONE_TMPFS };
         int r;
 
         if (!copy)
-                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+                return err_set(err, ENOMEM, "%s: out of memory", flag);
         char *opts = strchr(copy, ':');
         if (opts) {
                 *opts++ = '\0';
                 for (char *o = strtok(opts, ","); o; o = strtok(NULL, ",")) {
                         if (strncmp(o, "size=", 5) == 0) {
-                                if (zb_parse_size(o + 5, &z.size) < 0 || z.size == 0)
-                                        return zb_error_set(err, EINVAL,
+                                if (units_parse_size(o + 5, &z.size) < 0 || z.size == 0)
+                                        return err_set(err, EINVAL,
                                                             "%s: invalid size '%s' (like 64m)",
                                                             flag, o + 5);
                         } else if (strcmp(o, "rw") != 0) {
-                                return zb_error_set(err, EINVAL,
+                                return err_set(err, EINVAL,
                                                     "%s: unknown option '%s' (size=N or rw)", flag,
                                                     o);
                         }
                 }
         }
         if (copy[0] != '/')
-                return zb_error_set(err, EINVAL, "%s: mount point '%s' must be absolute", flag, copy);
+                return err_set(err, EINVAL, "%s: mount point '%s' must be absolute", flag, copy);
         z.path = strdup(copy);
         z.name = name_from_path(p, copy);
         if (!z.path || !z.name)
-                r = zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+                r = err_set(err, ENOMEM, "%s: out of memory", flag);
         else
-                r = zb_zone_finish(p, &z, flag, err);
-        zb_zone_free_fields(&z);
+                r = pol_zone_finish(p, &z, flag, err);
+        pol_zone_free_fields(&z);
         return r;
 }
 
 static int parse_zone(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
 {
         _cleanup_(freep) char *copy = strdup(v);
-        struct zb_zone z = { .mode = ZB_ZONE_RO };
+        struct pol_zone z = { .mode = ZB_ZONE_RO };
         bool have_mode = false;
         int r = 0;
 
         if (!copy)
-                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+                return err_set(err, ENOMEM, "%s: out of memory", flag);
         for (char *o = strtok(copy, ","); o && r == 0; o = strtok(NULL, ",")) {
                 char *eq = strchr(o, '=');
                 if (!eq) {
-                        r = zb_error_set(err, EINVAL, "%s: '%s' is not key=value", flag, o);
+                        r = err_set(err, EINVAL, "%s: '%s' is not key=value", flag, o);
                         break;
                 }
                 *eq = '\0';
                 have_mode |= strcmp(o, "mode") == 0;
-                r = zb_zone_option(&z, o, eq + 1, flag, NULL, err);
+                r = pol_zone_option(&z, o, eq + 1, flag, NULL, err);
         }
         if (r == 0 && !have_mode)
-                r = zb_error_set(err, EINVAL, "%s: mode=ro|rw|tmpfs is required", flag);
+                r = err_set(err, EINVAL, "%s: mode=ro|rw|tmpfs is required", flag);
         if (r == 0)
-                r = zb_zone_finish(p, &z, flag, err);
-        zb_zone_free_fields(&z);
+                r = pol_zone_finish(p, &z, flag, err);
+        pol_zone_free_fields(&z);
         return r;
 }
 
 static int parse_env(struct zb_policy *p, const char *flag, const char *v, struct zb_error *err)
 {
         if (!*v || v[0] == '=')
-                return zb_error_set(err, EINVAL, "%s: '%s' is not KEY=VALUE or KEY", flag, v);
+                return err_set(err, EINVAL, "%s: '%s' is not KEY=VALUE or KEY", flag, v);
         if (strchr(v, '='))
-                return zb_policy_set_env(p, v) < 0 ? zb_error_set(err, ENOMEM, "%s: out of memory", flag)
+                return pol_set_env(p, v) < 0 ? err_set(err, ENOMEM, "%s: out of memory", flag)
                                                    : 0;
         /* -e KEY passes the host's value, as Docker does; unset stays unset. */
         const char *host = getenv(v);
         if (!host)
                 return 0;
-        _cleanup_(freep) char *kv = zb_asprintf("%s=%s", v, host);
-        if (!kv || zb_policy_set_env(p, kv) < 0)
-                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+        _cleanup_(freep) char *kv = util_asprintf("%s=%s", v, host);
+        if (!kv || pol_set_env(p, kv) < 0)
+                return err_set(err, ENOMEM, "%s: out of memory", flag);
         return 0;
 }
 
@@ -266,15 +266,15 @@ static int parse_secopt(struct zb_policy *p, const char *flag, const char *v, st
 {
         if (strcmp(v, "no-new-privileges") == 0 || strcmp(v, "no-new-privileges:true") == 0 ||
             strcmp(v, "no-new-privileges=true") == 0)
-                return zb_policy_set_key(p, "security.no_new_privileges", "true", flag, NULL, err);
+                return pol_set_key(p, "security.no_new_privileges", "true", flag, NULL, err);
         if (strcmp(v, "no-new-privileges:false") == 0 || strcmp(v, "no-new-privileges=false") == 0)
-                return zb_policy_set_key(p, "security.no_new_privileges", "false", flag, NULL, err);
+                return pol_set_key(p, "security.no_new_privileges", "false", flag, NULL, err);
         if (strncmp(v, "seccomp=", 8) == 0 || strncmp(v, "seccomp:", 8) == 0) {
-                return zb_policy_set_key(p, "security.seccomp", v + 8, flag, NULL, err);
+                return pol_set_key(p, "security.seccomp", v + 8, flag, NULL, err);
         }
         if (strncmp(v, "landlock=", 9) == 0)
-                return zb_policy_set_key(p, "security.landlock", v + 9, flag, NULL, err);
-        return zb_error_set(err, EINVAL,
+                return pol_set_key(p, "security.landlock", v + 9, flag, NULL, err);
+        return err_set(err, EINVAL,
                             "%s: unsupported option '%s' (no-new-privileges[:true|false], seccomp=PROFILE, landlock=true|false|required)",
                             flag, v);
 }
@@ -285,11 +285,11 @@ static int parse_ulimit(struct zb_policy *p, const char *flag, const char *v, st
         int r = 0;
 
         if (!copy)
-                return zb_error_set(err, ENOMEM, "%s: out of memory", flag);
+                return err_set(err, ENOMEM, "%s: out of memory", flag);
         for (char *o = strtok(copy, ","); o && r == 0; o = strtok(NULL, ",")) {
                 char *eq = strchr(o, '=');
                 if (!eq)
-                        return zb_error_set(err, EINVAL, "%s: '%s' is not NAME=VALUE", flag, o);
+                        return err_set(err, EINVAL, "%s: '%s' is not NAME=VALUE", flag, o);
                 *eq++ = '\0';
                 /* Docker's soft:hard form: zonebox sets both to one value, so
                  * the two must agree. */
@@ -297,20 +297,20 @@ static int parse_ulimit(struct zb_policy *p, const char *flag, const char *v, st
                 if (colon) {
                         *colon = '\0';
                         if (strcmp(eq, colon + 1) != 0)
-                                return zb_error_set(err, EINVAL,
+                                return err_set(err, EINVAL,
                                                     "%s: %s soft and hard limits must be equal", flag,
                                                     o);
                 }
                 if (strcmp(o, "fsize") == 0)
-                        r = zb_policy_set_key(p, "limits.file_size", eq, flag, NULL, err);
+                        r = pol_set_key(p, "limits.file_size", eq, flag, NULL, err);
                 else if (strcmp(o, "nofile") == 0)
-                        r = zb_policy_set_key(p, "limits.open_files", eq, flag, NULL, err);
+                        r = pol_set_key(p, "limits.open_files", eq, flag, NULL, err);
                 else if (strcmp(o, "core") == 0) {
                         if (strcmp(eq, "0") != 0)
-                                return zb_error_set(err, EINVAL,
+                                return err_set(err, EINVAL,
                                                     "%s: core dumps are always off (core=0)", flag);
                 } else
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "%s: unsupported limit '%s' (fsize, nofile, core)", flag,
                                             o);
         }
@@ -323,12 +323,12 @@ int zb_policy_apply_flag(struct zb_policy *p, const char *flag, const char *valu
         const struct flag *f = flag_find(flag);
 
         if (!f)
-                return zb_error_set(err, ENOENT, "%s: unknown flag", flag);
+                return err_set(err, ENOENT, "%s: unknown flag", flag);
         if (f->takes_value && !value)
-                return zb_error_set(err, EINVAL, "%s: needs a value", flag);
+                return err_set(err, EINVAL, "%s: needs a value", flag);
         switch (f->kind) {
         case F_KEY:
-                return zb_policy_set_key(p, f->key, value, flag, NULL, err);
+                return pol_set_key(p, f->key, value, flag, NULL, err);
         case F_VOLUME:
                 return parse_volume(p, flag, value, err);
         case F_TMPFS:
@@ -341,7 +341,7 @@ int zb_policy_apply_flag(struct zb_policy *p, const char *flag, const char *valu
                 return parse_secopt(p, flag, value, err);
         case F_CAPDROP:
                 if (strcasecmp(value, "ALL") != 0)
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "%s: only ALL is supported (zonebox always drops every capability)",
                                             flag);
                 return 0;
@@ -350,9 +350,9 @@ int zb_policy_apply_flag(struct zb_policy *p, const char *flag, const char *valu
         case F_NOOP:
                 return 0;
         case F_TRUE:
-                return zb_policy_set_key(p, f->key, "true", flag, NULL, err);
+                return pol_set_key(p, f->key, "true", flag, NULL, err);
         case F_NONE:
-                return zb_policy_set_key(p, f->key, "none", flag, NULL, err);
+                return pol_set_key(p, f->key, "none", flag, NULL, err);
         }
-        return zb_error_set(err, EINVAL, "%s: unhandled flag", flag);
+        return err_set(err, EINVAL, "%s: unhandled flag", flag);
 }

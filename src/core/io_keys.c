@@ -10,7 +10,7 @@
 
 static const struct {
         const char *key;
-        enum zb_io_kind kind;
+        enum pol_io_kind kind;
         bool zone;
 } io_keys[] = {
         { "device_read_bps", ZB_IO_READ_BPS, false },   { "device_write_bps", ZB_IO_WRITE_BPS, false },
@@ -18,14 +18,14 @@ static const struct {
         { "zone_read_bps", ZB_IO_READ_BPS, true },      { "zone_write_bps", ZB_IO_WRITE_BPS, true },
 };
 
-int zb_io_set_key(struct zb_io *io, const char *sub, const char *value, const char *label,
+int pol_io_set_key(struct pol_io *io, const char *sub, const char *value, const char *label,
                   struct zb_error *err)
 {
         uint64_t n;
 
         if (strcmp(sub, "blkio_weight") == 0) {
-                if (zb_parse_u64(value, &n) < 0 || n < 10 || n > 1000)
-                        return zb_error_set(err, EINVAL, "%s: invalid value '%s' (a weight from 10 to 1000)",
+                if (units_parse_u64(value, &n) < 0 || n < 10 || n > 1000)
+                        return err_set(err, EINVAL, "%s: invalid value '%s' (a weight from 10 to 1000)",
                                             label, value);
                 io->weight = n;
                 return 0;
@@ -39,15 +39,15 @@ int zb_io_set_key(struct zb_io *io, const char *sub, const char *value, const ch
                                    : iops          ? "DEVICE:IOPS, e.g. /dev/sda:1000"
                                                    : "DEVICE:RATE, e.g. /dev/sda:10mb";
                 size_t tlen = colon ? (size_t)(colon - value) : 0;
-                int r = !colon ? -EINVAL : iops ? zb_parse_u64(colon + 1, &n) : zb_parse_size(colon + 1, &n);
+                int r = !colon ? -EINVAL : iops ? units_parse_u64(colon + 1, &n) : units_parse_size(colon + 1, &n);
                 if (r < 0 || n == 0 || tlen == 0 || tlen >= ZB_IO_TARGET_MAX ||
                     (!io_keys[i].zone && value[0] != '/'))
-                        return zb_error_set(err, EINVAL, "%s: invalid value '%s' (%s; the rate > 0)", label,
+                        return err_set(err, EINVAL, "%s: invalid value '%s' (%s; the rate > 0)", label,
                                             value, want);
                 if (io->n >= ZB_MAX_IO_LIMITS)
-                        return zb_error_set(err, E2BIG, "%s: at most %d block-I/O limits", label,
+                        return err_set(err, E2BIG, "%s: at most %d block-I/O limits", label,
                                             ZB_MAX_IO_LIMITS);
-                struct zb_io_limit *l = &io->limits[io->n++];
+                struct pol_io_limit *l = &io->limits[io->n++];
                 l->kind = io_keys[i].kind;
                 l->zone = io_keys[i].zone;
                 memcpy(l->target, value, tlen);

@@ -13,7 +13,7 @@
 
 static int bad_value(struct zb_error *err, const char *label, const char *value, const char *want)
 {
-        return zb_error_set(err, EINVAL, "%s: invalid value '%s' (%s)", label, value ? value : "",
+        return err_set(err, EINVAL, "%s: invalid value '%s' (%s)", label, value ? value : "",
                             want);
 }
 
@@ -21,7 +21,7 @@ static int set_string(char **field, const char *value, struct zb_error *err, con
 {
         char *s = strdup(value);
         if (!s)
-                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                return err_set(err, ENOMEM, "%s: out of memory", label);
         free(*field);
         *field = s;
         return 0;
@@ -30,22 +30,22 @@ static int set_string(char **field, const char *value, struct zb_error *err, con
 static int set_size(uint64_t *field, const char *value, bool allow_unlimited, const char *label,
                     struct zb_error *err)
 {
-        if (allow_unlimited && zb_is_unlimited_word(value)) {
+        if (allow_unlimited && units_is_unlimited_word(value)) {
                 *field = ZB_UNLIMITED;
                 return 0;
         }
-        if (zb_parse_size(value, field) < 0)
+        if (units_parse_size(value, field) < 0)
                 return bad_value(err, label, value, "a size like 512k, 64m, 1g");
         return 0;
 }
 
 static int set_duration(uint64_t *field, const char *value, const char *label, struct zb_error *err)
 {
-        if (zb_is_unlimited_word(value)) {
+        if (units_is_unlimited_word(value)) {
                 *field = 0;
                 return 0;
         }
-        if (zb_parse_duration_ms(value, field) < 0)
+        if (units_parse_duration_ms(value, field) < 0)
                 return bad_value(err, label, value, "a duration like 500ms, 10s, 2m");
         return 0;
 }
@@ -55,14 +55,14 @@ static int set_user(struct zb_policy *p, const char *value, const char *label, s
         uint64_t uid, gid;
         _cleanup_(freep) char *copy = strdup(value);
         if (!copy)
-                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                return err_set(err, ENOMEM, "%s: out of memory", label);
         char *colon = strchr(copy, ':');
         if (colon)
                 *colon = '\0';
-        if (zb_parse_u64(copy, &uid) < 0 || uid > 65535)
+        if (units_parse_u64(copy, &uid) < 0 || uid > 65535)
                 return bad_value(err, label, value, "a numeric uid[:gid] from 0 to 65535");
         gid = uid;
-        if (colon && (zb_parse_u64(colon + 1, &gid) < 0 || gid > 65535))
+        if (colon && (units_parse_u64(colon + 1, &gid) < 0 || gid > 65535))
                 return bad_value(err, label, value, "a numeric uid[:gid] from 0 to 65535");
         p->security.uid = (uid_t)uid;
         p->security.gid = (gid_t)gid;
@@ -73,11 +73,11 @@ static int set_user(struct zb_policy *p, const char *value, const char *label, s
 static int set_limit(struct zb_policy *p, const char *sub, const char *value, const char *label,
                      struct zb_error *err)
 {
-        struct zb_limits *l = &p->limits;
+        struct pol_limits *l = &p->limits;
         uint64_t n;
 
         if (strcmp(sub, "memory") == 0) {
-                if (zb_is_unlimited_word(value)) { /* no memory limit at all */
+                if (units_is_unlimited_word(value)) { /* no memory limit at all */
                         l->memory = 0;
                         return 0;
                 }
@@ -91,16 +91,16 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
         if (strcmp(sub, "memory_swap") == 0) /* Docker's --memory-swap: memory + swap */
                 return set_size(&l->memory_swap_total, value, true, label, err);
         if (strcmp(sub, "cpus") == 0) {
-                if (zb_parse_cpus_milli(value, &l->cpus_milli) < 0)
+                if (units_parse_cpus_milli(value, &l->cpus_milli) < 0)
                         return bad_value(err, label, value, "a CPU count like 0.5 or 2");
                 return 0;
         }
         if (strcmp(sub, "pids") == 0) {
-                if (zb_is_unlimited_word(value)) {
+                if (units_is_unlimited_word(value)) {
                         l->pids = 0;
                         return 0;
                 }
-                if (zb_parse_u64(value, &n) < 0 || n == 0 || n > 4194304)
+                if (units_parse_u64(value, &n) < 0 || n == 0 || n > 4194304)
                         return bad_value(err, label, value, "a process count from 1 to 4194304");
                 l->pids = n;
                 return 0;
@@ -114,7 +114,7 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
                 return set_size(&l->file_size, value, true, label, err);
         }
         if (strcmp(sub, "open_files") == 0) {
-                if (zb_parse_u64(value, &n) < 0 || n == 0 || n > 1048576)
+                if (units_parse_u64(value, &n) < 0 || n == 0 || n > 1048576)
                         return bad_value(err, label, value, "a count from 1 to 1048576");
                 l->open_files = n;
                 return 0;
@@ -141,11 +141,11 @@ static int set_limit(struct zb_policy *p, const char *sub, const char *value, co
                                          "a cgroup path, absolute or relative to zonebox's own cgroup, without '..'");
                 return set_string(&l->cgroup_parent, value, err, label);
         }
-        int io = zb_io_set_key(&l->io, sub, value, label, err);
+        int io = pol_io_set_key(&l->io, sub, value, label, err);
         if (io != -ENOENT)
                 return io;
         if (strcmp(sub, "allow_unenforced") == 0) {
-                if (zb_parse_bool(value, &l->allow_unenforced) < 0)
+                if (units_parse_bool(value, &l->allow_unenforced) < 0)
                         return bad_value(err, label, value, "true or false");
                 return 0;
         }
@@ -165,13 +165,13 @@ static int add_names(char ***list, size_t *n, const char *value, const char *lab
                         if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
                                 return bad_value(err, label, value, "syscall names separated by commas");
                 if (*n >= 1024)
-                        return zb_error_set(err, E2BIG, "%s: at most 1024 names", label);
+                        return err_set(err, E2BIG, "%s: at most 1024 names", label);
                 char **nl = realloc(*list, (*n + 1) * sizeof(char *));
                 if (!nl)
-                        return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                        return err_set(err, ENOMEM, "%s: out of memory", label);
                 *list = nl;
                 if (!(nl[*n] = strndup(s, len)))
-                        return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                        return err_set(err, ENOMEM, "%s: out of memory", label);
                 (*n)++;
                 if (!s[len])
                         return 0;
@@ -182,7 +182,7 @@ static int add_names(char ***list, size_t *n, const char *value, const char *lab
 static int set_security(struct zb_policy *p, const char *sub, const char *value,
                         const char *label, const char *base_dir, struct zb_error *err)
 {
-        struct zb_security *s = &p->security;
+        struct pol_security *s = &p->security;
         bool b;
 
         if (strcmp(sub, "seccomp_allow") == 0)
@@ -196,22 +196,22 @@ static int set_security(struct zb_policy *p, const char *sub, const char *value,
                 if (strcmp(value, "default") == 0 || strcmp(value, "unconfined") == 0)
                         return set_string(&s->seccomp, value, err, label);
                 /* A profile path: relative to the config file, or to the cwd for a flag. */
-                _cleanup_(freep) char *abs = zb_path_absolute(base_dir, value);
+                _cleanup_(freep) char *abs = util_path_absolute(base_dir, value);
                 if (!abs)
-                        return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                        return err_set(err, ENOMEM, "%s: out of memory", label);
                 return set_string(&s->seccomp, abs, err, label);
         }
         if (strcmp(sub, "landlock") == 0) {
                 if (strcmp(value, "required") == 0)
                         s->landlock = ZB_LANDLOCK_REQUIRED;
-                else if (zb_parse_bool(value, &b) == 0)
+                else if (units_parse_bool(value, &b) == 0)
                         s->landlock = b ? ZB_LANDLOCK_BEST_EFFORT : ZB_LANDLOCK_OFF;
                 else
                         return bad_value(err, label, value, "true, false or required");
                 return 0;
         }
         if (strcmp(sub, "no_new_privileges") == 0) {
-                if (zb_parse_bool(value, &s->no_new_privileges) < 0)
+                if (units_parse_bool(value, &s->no_new_privileges) < 0)
                         return bad_value(err, label, value, "true or false");
                 return 0;
         }
@@ -235,7 +235,7 @@ static int set_engine_name(char *field, const char *value, const char *label, co
 static int set_engine_key(struct zb_policy *p, const char *key, const char *value,
                           const char *label, struct zb_error *err)
 {
-        struct zb_engine *e = &p->engine;
+        struct pol_engine *e = &p->engine;
 
         if (strcmp(key, "runtime") == 0 || strcmp(key, "security.runtime") == 0)
                 return set_engine_name(e->runtime, value, label,
@@ -243,7 +243,7 @@ static int set_engine_key(struct zb_policy *p, const char *key, const char *valu
         if (strcmp(key, "engine_cli") == 0)
                 return set_engine_name(e->cli, value, label, "docker, podman or a CLI's path", err);
         if (strcmp(key, "strict") == 0) {
-                if (zb_parse_bool(value, &e->strict) < 0)
+                if (units_parse_bool(value, &e->strict) < 0)
                         return bad_value(err, label, value, "true or false");
                 return 0;
         }
@@ -276,7 +276,7 @@ static int set_cow_key(struct zb_policy *p, const char *key, const char *value, 
                        const char *base_dir, struct zb_error *err)
 {
         if (strcmp(key, "cow_dir") == 0) {
-                char *abs = value[0] ? zb_path_absolute(base_dir, value) : NULL;
+                char *abs = value[0] ? util_path_absolute(base_dir, value) : NULL;
                 if (!abs)
                         return bad_value(err, label, value, "a directory");
                 free(p->cow.dir);
@@ -303,13 +303,13 @@ static int append_string(char ***list, size_t *n, size_t max, const char *value,
                          struct zb_error *err)
 {
         if (*n >= max)
-                return zb_error_set(err, E2BIG, "%s: at most %zu entries", label, max);
+                return err_set(err, E2BIG, "%s: at most %zu entries", label, max);
         char **nl = realloc(*list, (*n + 2) * sizeof(char *));
         if (!nl)
-                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                return err_set(err, ENOMEM, "%s: out of memory", label);
         *list = nl;
         if (!(nl[*n] = strdup(value)))
-                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                return err_set(err, ENOMEM, "%s: out of memory", label);
         nl[++*n] = NULL;
         return 0;
 }
@@ -318,7 +318,7 @@ static int append_string(char ***list, size_t *n, size_t max, const char *value,
 static int set_approval(struct zb_policy *p, const char *sub, const char *value, const char *label,
                         const char *base_dir, struct zb_error *err)
 {
-        struct zb_approval *a = &p->approval;
+        struct appr_policy *a = &p->approval;
         int r = 0;
 
         if (strcmp(sub, "default") == 0) {
@@ -332,7 +332,7 @@ static int set_approval(struct zb_policy *p, const char *sub, const char *value,
                         return bad_value(err, label, value, "allow, deny or ask");
         } else if (strcmp(sub, "allow") == 0 || strcmp(sub, "deny") == 0) {
                 bool allow = sub[0] == 'a';
-                r = zb_approval_rule_check(value, label, err);
+                r = appr_rule_check(value, label, err);
                 if (r == 0)
                         r = append_string(allow ? &a->allow : &a->deny, allow ? &a->n_allow : &a->n_deny,
                                           ZB_MAX_APPROVAL_RULES, value, label, err);
@@ -340,20 +340,20 @@ static int set_approval(struct zb_policy *p, const char *sub, const char *value,
                 if (!*value)
                         return bad_value(err, label, value, "a program: a name found in PATH or a path");
                 /* A path is relative to the config file (or the cwd for a flag). */
-                _cleanup_(freep) char *prog = strchr(value, '/') ? zb_path_absolute(base_dir, value) : strdup(value);
+                _cleanup_(freep) char *prog = strchr(value, '/') ? util_path_absolute(base_dir, value) : strdup(value);
                 if (!prog)
-                        return zb_error_set(err, ENOMEM, "%s: out of memory", label);
-                zb_strv_free(a->command);
+                        return err_set(err, ENOMEM, "%s: out of memory", label);
+                util_strv_free(a->command);
                 a->command = NULL;
                 a->n_command = 0;
                 r = append_string(&a->command, &a->n_command, ZB_MAX_APPROVAL_RULES, prog, label, err);
         } else if (strcmp(sub, "command_arg") == 0) { /* approval.command: [program, args...] */
                 if (!a->command)
-                        return zb_error_set(err, EINVAL, "%s: give the program first", label);
+                        return err_set(err, EINVAL, "%s: give the program first", label);
                 r = append_string(&a->command, &a->n_command, ZB_MAX_APPROVAL_RULES, value, label, err);
         } else if (strcmp(sub, "timeout") == 0) {
                 uint64_t ms;
-                if (zb_parse_duration_ms(value, &ms) < 0 || ms == 0 || ms > 86400000)
+                if (units_parse_duration_ms(value, &ms) < 0 || ms == 0 || ms > 86400000)
                         return bad_value(err, label, value, "a duration like 30s, at most 24h");
                 a->timeout_ms = ms;
         } else {
@@ -368,7 +368,7 @@ static int set_audit(struct zb_policy *p, const char *sub, const char *value, co
                      const char *base_dir, struct zb_error *err)
 {
         if (strcmp(sub, "log") == 0) {
-                char *abs = value[0] ? zb_path_absolute(base_dir, value) : NULL;
+                char *abs = value[0] ? util_path_absolute(base_dir, value) : NULL;
                 if (!abs || strcmp(abs, "/") == 0) {
                         free(abs);
                         return bad_value(err, label, value, "a file path");
@@ -378,7 +378,7 @@ static int set_audit(struct zb_policy *p, const char *sub, const char *value, co
                 return 0;
         }
         if (strcmp(sub, "fsync") == 0) {
-                if (zb_parse_bool(value, &p->audit.fsync) < 0)
+                if (units_parse_bool(value, &p->audit.fsync) < 0)
                         return bad_value(err, label, value, "true or false");
                 return 0;
         }
@@ -390,28 +390,28 @@ static int set_audit(struct zb_policy *p, const char *sub, const char *value, co
 static int set_network(struct zb_policy *p, const char *sub, const char *value, const char *label,
                        struct zb_error *err)
 {
-        struct zb_net *n = &p->net;
+        struct pol_net *n = &p->net;
         const char *why;
         uint64_t port;
 
         if (strcmp(sub, "allow") == 0) {
-                struct zb_net_rule r;
-                if (zb_net_rule_parse(value, &r, &why) < 0)
+                struct net_rule r;
+                if (net_rule_parse(value, &r, &why) < 0)
                         return bad_value(err, label, value, why);
                 return append_string(&n->allow, &n->n_allow, ZB_MAX_NET_RULES, value, label, err);
         }
         if (strcmp(sub, "hosts") == 0) {
                 char name[ZB_NET_NAME_MAX + 1], other[ZB_NET_NAME_MAX + 1];
-                struct zb_net_addr a;
-                if (zb_net_pin_parse(value, name, &a, &why) < 0)
+                struct net_addr a;
+                if (net_pin_parse(value, name, &a, &why) < 0)
                         return bad_value(err, label, value, why);
                 for (size_t i = 0; i < n->n_hosts; i++)
-                        if (zb_net_pin_parse(n->hosts[i], other, &a, &why) == 0 && strcmp(name, other) == 0)
+                        if (net_pin_parse(n->hosts[i], other, &a, &why) == 0 && strcmp(name, other) == 0)
                                 return set_string(&n->hosts[i], value, err, label);
                 return append_string(&n->hosts, &n->n_hosts, ZB_MAX_NET_RULES, value, label, err);
         }
         if (strcmp(sub, "proxy_port") == 0) {
-                if (zb_parse_u64(value, &port) < 0 || port == 0 || port > 65535)
+                if (units_parse_u64(value, &port) < 0 || port == 0 || port > 65535)
                         return bad_value(err, label, value, "a TCP port from 1 to 65535");
                 n->proxy_port = port;
                 return 0;
@@ -419,15 +419,15 @@ static int set_network(struct zb_policy *p, const char *sub, const char *value, 
         return -ENOENT;
 }
 
-int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
+int pol_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
                       const char *base_dir, struct zb_error *err)
 {
         if (!value)
-                return zb_error_set(err, EINVAL, "%s: a value is required", label);
+                return err_set(err, EINVAL, "%s: a value is required", label);
         int e = set_engine_key(p, key, value, label, err);
         if (e != -ENOENT)
                 return e;
-        e = zb_backend_set_key(p, key, value, label, err); /* backend, wasm.runtime (backend.c) */
+        e = pol_backend_set_key(p, key, value, label, err); /* backend, wasm.runtime (backend.c) */
         if (e != -ENOENT)
                 return e;
         if (strncmp(key, "limits.", 7) == 0)
@@ -459,7 +459,7 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
                         p->rootfs = NULL;
                         return 0;
                 }
-                char *abs = zb_path_absolute(base_dir, value);
+                char *abs = util_path_absolute(base_dir, value);
                 if (!abs)
                         return bad_value(err, label, value, "host or a directory");
                 free(p->rootfs);
@@ -472,11 +472,11 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
                 return set_string(&p->hostname, value, err, label);
         if (strcmp(key, "tmp") == 0) {
                 bool on = false;
-                if (zb_parse_bool(value, &on) == 0 || strcmp(value, "none") == 0) {
+                if (units_parse_bool(value, &on) == 0 || strcmp(value, "none") == 0) {
                         p->tmp_size = value[0] == 'n' || !on ? 0 : DEFAULT_TMP_BYTES;
                         return 0;
                 }
-                if (zb_parse_size(value, &p->tmp_size) < 0 || p->tmp_size == 0)
+                if (units_parse_size(value, &p->tmp_size) < 0 || p->tmp_size == 0)
                         return bad_value(err, label, value, "a size like 64m, or none");
                 return 0;
         }
@@ -488,21 +488,21 @@ int zb_policy_set_key(struct zb_policy *p, const char *key, const char *value, c
         return set_cow_key(p, key, value, label, base_dir, err);
 }
 
-int zb_zone_option(struct zb_zone *z, const char *k, const char *v, const char *label,
+int pol_zone_option(struct pol_zone *z, const char *k, const char *v, const char *label,
                    const char *base_dir, struct zb_error *err)
 {
         if (!v)
-                return zb_error_set(err, EINVAL, "%s: %s needs a value", label, k);
+                return err_set(err, EINVAL, "%s: %s needs a value", label, k);
         if (strcmp(k, "name") == 0) {
                 free(z->name);
                 z->name = strdup(v);
         } else if (strcmp(k, "mode") == 0) {
-                if (zb_zone_mode_parse(v, &z->mode) < 0)
+                if (pol_zone_mode_parse(v, &z->mode) < 0)
                         return bad_value(err, label, v, "mode is ro, rw, tmpfs or cow");
                 return 0;
         } else if (strcmp(k, "hostPath") == 0 || strcmp(k, "host_path") == 0) {
                 free(z->host_path);
-                z->host_path = zb_path_absolute(base_dir, v);
+                z->host_path = util_path_absolute(base_dir, v);
                 if (!z->host_path)
                         return bad_value(err, label, v, "hostPath is a directory path");
                 return 0;
@@ -512,21 +512,21 @@ int zb_zone_option(struct zb_zone *z, const char *k, const char *v, const char *
                 free(z->path);
                 z->path = strdup(v);
         } else if (strcmp(k, "size") == 0) {
-                if (zb_parse_size(v, &z->size) < 0 || z->size == 0)
+                if (units_parse_size(v, &z->size) < 0 || z->size == 0)
                         return bad_value(err, label, v, "size like 64m");
                 return 0;
         } else {
-                return zb_error_set(err, EINVAL, "%s: unknown zone key '%s'", label, k);
+                return err_set(err, EINVAL, "%s: unknown zone key '%s'", label, k);
         }
         if ((strcmp(k, "name") == 0 && !z->name) || (strcmp(k, "path") == 0 && !z->path))
-                return zb_error_set(err, ENOMEM, "%s: out of memory", label);
+                return err_set(err, ENOMEM, "%s: out of memory", label);
         return 0;
 }
 
-int zb_zone_finish(struct zb_policy *p, struct zb_zone *z, const char *label, struct zb_error *err)
+int pol_zone_finish(struct zb_policy *p, struct pol_zone *z, const char *label, struct zb_error *err)
 {
         if (!z->name)
-                return zb_error_set(err, EINVAL, "%s: zone needs a name", label);
+                return err_set(err, EINVAL, "%s: zone needs a name", label);
         if (z->mode == ZB_ZONE_TMPFS && z->size == 0)
                 z->size = DEFAULT_TMPFS_ZONE_BYTES;
         /* A tmpfs at /tmp is the default one, resized (--tmpfs /tmp:size=1g). */
@@ -534,5 +534,5 @@ int zb_zone_finish(struct zb_policy *p, struct zb_zone *z, const char *label, st
                 p->tmp_size = z->size;
                 return 0;
         }
-        return zb_policy_add_zone(p, z, err);
+        return pol_add_zone(p, z, err);
 }

@@ -11,12 +11,12 @@
 
 #include "policy.h"
 
-bool zb_output_piped(const struct zb_policy *p)
+bool out_piped(const struct zb_policy *p)
 {
         return p->capture || p->limits.output_set;
 }
 
-/* zb_write_all with SIGPIPE held back (and a SIGPIPE it raised consumed),
+/* util_write_all with SIGPIPE held back (and a SIGPIPE it raised consumed),
  * so that a closed reader is an EPIPE here and not the caller's death. */
 static int write_quiet(int fd, const char *data, size_t n)
 {
@@ -24,7 +24,7 @@ static int write_quiet(int fd, const char *data, size_t n)
         sigemptyset(&pipe_set);
         sigaddset(&pipe_set, SIGPIPE);
         pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-        int r = zb_write_all(fd, data, n);
+        int r = util_write_all(fd, data, n);
         int e = errno;
         if (r < 0 && e == EPIPE && !sigismember(&old, SIGPIPE)) {
                 struct timespec zero = { 0, 0 };
@@ -35,14 +35,14 @@ static int write_quiet(int fd, const char *data, size_t n)
         return r;
 }
 
-int zb_output_take(struct zb_buf *out, const struct zb_buf *other, int pass_fd, const char *data,
+int out_take(struct outbuf *out, const struct outbuf *other, int pass_fd, const char *data,
                    size_t n, uint64_t limit)
 {
         int ret = 0;
         bool was_over = out->dropped || other->dropped;
 
         if (pass_fd < 0) {
-                if (zb_buf_capture(out, other, data, n, limit))
+                if (outbuf_capture(out, other, data, n, limit))
                         ret |= ZB_OUTPUT_DROPPED;
         } else {
                 uint64_t used = out->passed + other->passed;

@@ -35,7 +35,7 @@ struct zb_policy *zb_policy_new(void)
         return p;
 }
 
-void zb_strv_free(char **v)
+void util_strv_free(char **v)
 {
         if (!v)
                 return;
@@ -44,7 +44,7 @@ void zb_strv_free(char **v)
         free(v);
 }
 
-void zb_zone_free_fields(struct zb_zone *z)
+void pol_zone_free_fields(struct pol_zone *z)
 {
         free(z->name);
         free(z->host_path);
@@ -57,7 +57,7 @@ void zb_policy_free(struct zb_policy *p)
         if (!p)
                 return;
         for (size_t i = 0; i < p->n_zones; i++)
-                zb_zone_free_fields(&p->zones[i]);
+                pol_zone_free_fields(&p->zones[i]);
         free(p->zones);
         for (size_t i = 0; i < p->n_env; i++)
                 free(p->env[i]);
@@ -78,12 +78,12 @@ void zb_policy_free(struct zb_policy *p)
         for (size_t i = 0; i < p->security.n_seccomp_deny; i++)
                 free(p->security.seccomp_deny[i]);
         free(p->security.seccomp_deny);
-        zb_strv_free(p->approval.allow);
-        zb_strv_free(p->approval.deny);
-        zb_strv_free(p->approval.command);
+        util_strv_free(p->approval.allow);
+        util_strv_free(p->approval.deny);
+        util_strv_free(p->approval.command);
         free(p->audit.log);
-        zb_strv_free(p->net.allow);
-        zb_strv_free(p->net.hosts);
+        util_strv_free(p->net.allow);
+        util_strv_free(p->net.hosts);
         free(p);
 }
 
@@ -102,15 +102,15 @@ int zb_policy_set_command(struct zb_policy *p, int argc, char *const argv[], str
         char **v;
 
         if (argc <= 0 || !argv || !argv[0] || !argv[0][0])
-                return zb_error_set(err, EINVAL, "command: empty command");
+                return err_set(err, EINVAL, "command: empty command");
         v = calloc((size_t)argc + 1, sizeof(char *));
         if (!v)
-                return zb_error_set(err, ENOMEM, "command: out of memory");
+                return err_set(err, ENOMEM, "command: out of memory");
         for (int i = 0; i < argc; i++) {
                 v[i] = strdup(argv[i]);
                 if (!v[i]) {
-                        zb_strv_free(v);
-                        return zb_error_set(err, ENOMEM, "command: out of memory");
+                        util_strv_free(v);
+                        return err_set(err, ENOMEM, "command: out of memory");
                 }
         }
         for (size_t i = 0; i < p->argc; i++)
@@ -121,7 +121,7 @@ int zb_policy_set_command(struct zb_policy *p, int argc, char *const argv[], str
         return 0;
 }
 
-int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out)
+int pol_zone_mode_parse(const char *s, enum pol_zone_mode *out)
 {
         if (!s)
                 return -EINVAL;
@@ -138,7 +138,7 @@ int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out)
         return 0;
 }
 
-const char *zb_zone_mode_name(enum zb_zone_mode m)
+const char *pol_zone_mode_name(enum pol_zone_mode m)
 {
         switch (m) {
         case ZB_ZONE_RO:
@@ -154,7 +154,7 @@ const char *zb_zone_mode_name(enum zb_zone_mode m)
 }
 
 /* Join BASE and PATH and fold ".", ".." and repeated slashes, lexically. */
-char *zb_path_absolute(const char *base_dir, const char *path)
+char *util_path_absolute(const char *base_dir, const char *path)
 {
         _cleanup_(freep) char *cwd = NULL;
         _cleanup_(freep) char *joined = NULL;
@@ -170,7 +170,7 @@ char *zb_path_absolute(const char *base_dir, const char *path)
                                 return NULL;
                         base_dir = cwd;
                 }
-                joined = zb_asprintf("%s/%s", base_dir, path);
+                joined = util_asprintf("%s/%s", base_dir, path);
         }
         if (!joined)
                 return NULL;
@@ -205,24 +205,24 @@ char *zb_path_absolute(const char *base_dir, const char *path)
         return out;
 }
 
-int zb_policy_add_zone(struct zb_policy *p, const struct zb_zone *z, struct zb_error *err)
+int pol_add_zone(struct zb_policy *p, const struct pol_zone *z, struct zb_error *err)
 {
-        struct zb_zone *zs = realloc(p->zones, (p->n_zones + 1) * sizeof(*zs));
+        struct pol_zone *zs = realloc(p->zones, (p->n_zones + 1) * sizeof(*zs));
         if (!zs)
-                return zb_error_set(err, ENOMEM, "zone: out of memory");
+                return err_set(err, ENOMEM, "zone: out of memory");
         p->zones = zs;
-        struct zb_zone *n = &p->zones[p->n_zones];
+        struct pol_zone *n = &p->zones[p->n_zones];
         memset(n, 0, sizeof(*n));
         n->mode = z->mode;
         n->size = z->size;
-        n->name = zb_strdup(z->name);
-        n->host_path = zb_strdup(z->host_path);
-        n->path = zb_strdup(z->path ? z->path : NULL);
+        n->name = util_strdup(z->name);
+        n->host_path = util_strdup(z->host_path);
+        n->path = util_strdup(z->path ? z->path : NULL);
         if (!n->path && z->name)
-                n->path = zb_asprintf("/%s", z->name);
+                n->path = util_asprintf("/%s", z->name);
         if ((z->name && !n->name) || (z->host_path && !n->host_path) || !n->path) {
-                zb_zone_free_fields(n);
-                return zb_error_set(err, ENOMEM, "zone: out of memory");
+                pol_zone_free_fields(n);
+                return err_set(err, ENOMEM, "zone: out of memory");
         }
         n->from_config = z->from_config;
         /* A flag's zone replaces the config file's zone on the same mount
@@ -230,7 +230,7 @@ int zb_policy_add_zone(struct zb_policy *p, const struct zb_zone *z, struct zb_e
         for (size_t i = 0; i < p->n_zones; i++) {
                 if (!n->from_config && p->zones[i].from_config &&
                     strcmp(p->zones[i].path, n->path) == 0) {
-                        zb_zone_free_fields(&p->zones[i]);
+                        pol_zone_free_fields(&p->zones[i]);
                         p->zones[i] = *n;
                         return 0;
                 }
@@ -245,7 +245,7 @@ static size_t env_key_len(const char *kv)
         return eq ? (size_t)(eq - kv) : strlen(kv);
 }
 
-int zb_policy_set_env(struct zb_policy *p, const char *kv)
+int pol_set_env(struct zb_policy *p, const char *kv)
 {
         size_t klen = env_key_len(kv);
         char *copy = strdup(kv);
@@ -268,7 +268,7 @@ int zb_policy_set_env(struct zb_policy *p, const char *kv)
         return 0;
 }
 
-const char *zb_env_get(char *const *envp, const char *key)
+const char *util_env_get(char *const *envp, const char *key)
 {
         size_t klen = strlen(key);
         for (; envp && *envp; envp++)
@@ -290,7 +290,7 @@ static int env_push(char **out, size_t *n, char *s)
         return 0;
 }
 
-char **zb_policy_build_env(const struct zb_policy *p)
+char **pol_build_env(const struct zb_policy *p)
 {
         const char *home = p->tmp_size ? ZB_HOME_DIR : p->workdir ? p->workdir : "/";
         size_t n_def = 4 + ARRAY_SIZE(proxy_vars) + ARRAY_SIZE(no_proxy_vars);
@@ -300,17 +300,17 @@ char **zb_policy_build_env(const struct zb_policy *p)
 
         if (!out)
                 return NULL;
-        e |= env_push(out, &n, zb_asprintf("PATH=%s", DEFAULT_PATH));
-        e |= env_push(out, &n, zb_asprintf("HOME=%s", home));
+        e |= env_push(out, &n, util_asprintf("PATH=%s", DEFAULT_PATH));
+        e |= env_push(out, &n, util_asprintf("HOME=%s", home));
         e |= env_push(out, &n, strdup("LANG=C.UTF-8"));
         if (getenv("TERM"))
-                e |= env_push(out, &n, zb_asprintf("TERM=%s", getenv("TERM")));
-        if (zb_policy_net_allowlist(p)) {
+                e |= env_push(out, &n, util_asprintf("TERM=%s", getenv("TERM")));
+        if (pol_net_allowlist(p)) {
                 for (size_t i = 0; i < ARRAY_SIZE(proxy_vars); i++)
-                        e |= env_push(out, &n, zb_asprintf("%s=http://127.0.0.1:%u", proxy_vars[i],
-                                                           zb_policy_proxy_port(p)));
+                        e |= env_push(out, &n, util_asprintf("%s=http://127.0.0.1:%u", proxy_vars[i],
+                                                           pol_proxy_port(p)));
                 for (size_t i = 0; i < ARRAY_SIZE(no_proxy_vars); i++)
-                        e |= env_push(out, &n, zb_asprintf("%s=localhost,127.0.0.1,::1", no_proxy_vars[i]));
+                        e |= env_push(out, &n, util_asprintf("%s=localhost,127.0.0.1,::1", no_proxy_vars[i]));
         }
         if (e)
                 goto fail;
@@ -333,7 +333,7 @@ char **zb_policy_build_env(const struct zb_policy *p)
         }
         return out;
 fail:
-        zb_strv_free(out);
+        util_strv_free(out);
         return NULL;
 }
 
@@ -426,7 +426,7 @@ static bool dir_contains(const char *a, const struct stat *ast, const char *b)
  * read the runtime dir connects to the user's other sessions, and code that
  * can write the change-set store rewrites what a later `zonebox commit`
  * writes to the host (docs/config.md, "Zones and zonebox's own state"). */
-static int zone_avoid_state(const struct zb_zone *z, const char *dir, const char *what, struct zb_error *err)
+static int zone_avoid_state(const struct pol_zone *z, const char *dir, const char *what, struct zb_error *err)
 {
         char zr[PATH_MAX], dr[PATH_MAX];
         struct stat zst, dst;
@@ -434,16 +434,16 @@ static int zone_avoid_state(const struct zb_zone *z, const char *dir, const char
                 return 0; /* the existence check that follows names the error */
         bool inside = stat(dr, &dst) == 0 && dir_contains(dr, &dst, zr);
         if (inside || dir_contains(zr, &zst, dr))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "zone '%s': host path %s %s zonebox's %s %s; a sandbox must not reach it",
                                     z->name, z->host_path, inside ? "lies inside" : "contains", what, dir);
         return 0;
 }
 
-int zb_policy_zones_avoid(const struct zb_policy *p, const char *dir, const char *what, struct zb_error *err)
+int pol_zones_avoid(const struct zb_policy *p, const char *dir, const char *what, struct zb_error *err)
 {
         for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 int r = z->mode == ZB_ZONE_TMPFS || !z->host_path ? 0 : zone_avoid_state(z, dir, what, err);
                 if (r < 0)
                         return r;
@@ -458,80 +458,80 @@ static int zones_avoid_all_state(const struct zb_policy *p, struct zb_error *err
 {
         char store[PATH_MAX], rt[PATH_MAX], dflt[PATH_MAX];
         const char *xdg = getenv("XDG_RUNTIME_DIR");
-        int r = zb_policy_zones_avoid(p, "/run/zonebox", "state dir", err);
-        if (r == 0 && zb_cow_store_path(p->cow.dir, store, sizeof(store)) == 0)
-                r = zb_policy_zones_avoid(p, store, "change-set store", err);
-        if (r == 0 && zb_session_runtime_path(NULL, rt, sizeof(rt)) == 0)
-                r = zb_policy_zones_avoid(p, rt, "session runtime dir", err);
+        int r = pol_zones_avoid(p, "/run/zonebox", "state dir", err);
+        if (r == 0 && cow_store_path(p->cow.dir, store, sizeof(store)) == 0)
+                r = pol_zones_avoid(p, store, "change-set store", err);
+        if (r == 0 && sess_runtime_path(NULL, rt, sizeof(rt)) == 0)
+                r = pol_zones_avoid(p, rt, "session runtime dir", err);
         if (r == 0 && geteuid() != 0 && xdg && xdg[0] == '/' &&
             snprintf(dflt, sizeof(dflt), "%s/zonebox", xdg) < (int)sizeof(dflt))
-                r = zb_policy_zones_avoid(p, dflt, "state dir", err);
+                r = pol_zones_avoid(p, dflt, "state dir", err);
         if (r == 0 && geteuid() != 0) {
                 snprintf(dflt, sizeof(dflt), "/tmp/zonebox-%u", (unsigned)geteuid());
-                r = zb_policy_zones_avoid(p, dflt, "state dir", err);
+                r = pol_zones_avoid(p, dflt, "state dir", err);
         }
         return r;
 }
 
 static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error *err)
 {
-        const struct zb_zone *z = &p->zones[idx];
+        const struct pol_zone *z = &p->zones[idx];
         struct stat st;
 
         if (!zone_name_ok(z->name))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "zone '%s': name must be 1-64 of [A-Za-z0-9_.-]",
                                     z->name ? z->name : "");
         if (!path_is_normal(z->path))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "zone '%s': mount point '%s' must be an absolute, normalized path",
                                     z->name, z->path);
         if (strcmp(z->path, "/") == 0)
-                return zb_error_set(err, EINVAL, "zone '%s': cannot be mounted over /", z->name);
+                return err_set(err, EINVAL, "zone '%s': cannot be mounted over /", z->name);
         for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++)
                 if (path_is_under(z->path, system_dirs[i]))
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "zone '%s': mount point %s is a system dir (%s)", z->name,
                                             z->path, system_dirs[i]);
         for (size_t i = 0; i < p->n_zones; i++) {
                 if (i == idx)
                         continue;
-                const struct zb_zone *o = &p->zones[i];
+                const struct pol_zone *o = &p->zones[i];
                 if (i < idx && strcmp(o->name, z->name) == 0)
-                        return zb_error_set(err, EINVAL, "zone '%s': name used twice", z->name);
+                        return err_set(err, EINVAL, "zone '%s': name used twice", z->name);
                 if (strcmp(o->path, z->path) == 0)
-                        return zb_error_set(err, EINVAL, "zones '%s' and '%s': both mount on %s",
+                        return err_set(err, EINVAL, "zones '%s' and '%s': both mount on %s",
                                             o->name, z->name, z->path);
                 if (path_is_under(z->path, o->path))
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "zone '%s': mount point %s is inside zone '%s' (%s); nested zones are not supported",
                                             z->name, z->path, o->name, o->path);
         }
         if (z->mode == ZB_ZONE_TMPFS) {
                 if (z->host_path)
-                        return zb_error_set(err, EINVAL, "zone '%s': a tmpfs zone takes no hostPath",
+                        return err_set(err, EINVAL, "zone '%s': a tmpfs zone takes no hostPath",
                                             z->name);
                 if (z->size == 0)
-                        return zb_error_set(err, EINVAL, "zone '%s': size must be > 0", z->name);
+                        return err_set(err, EINVAL, "zone '%s': size must be > 0", z->name);
                 return 0;
         }
         if (z->size && z->mode == ZB_ZONE_RO)
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "zone '%s': size applies to tmpfs, rw and cow zones, not ro",
                                     z->name);
         /* The engines would turn a cow zone into a read-write bind: writes
          * straight to the host, the opposite of what cow promises. */
         if (z->mode == ZB_ZONE_COW && p->backend != ZB_BACKEND_NAMESPACE && p->backend != ZB_BACKEND_WASM)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "zone '%s': mode cow needs the namespace backend (overlayfs over the host dir)",
                                     z->name);
         if (!z->host_path)
-                return zb_error_set(err, EINVAL, "zone '%s': hostPath is required for mode %s",
-                                    z->name, zb_zone_mode_name(z->mode));
+                return err_set(err, EINVAL, "zone '%s': hostPath is required for mode %s",
+                                    z->name, pol_zone_mode_name(z->mode));
         if (stat(z->host_path, &st) < 0)
-                return zb_error_errno(err, errno, "zone '%s': hostPath %s", z->name, z->host_path);
+                return err_errno(err, errno, "zone '%s': hostPath %s", z->name, z->host_path);
         if (!S_ISDIR(st.st_mode))
-                return zb_error_set(err, ENOTDIR, "zone '%s': hostPath %s is not a directory",
+                return err_set(err, ENOTDIR, "zone '%s': hostPath %s is not a directory",
                                     z->name, z->host_path);
         return 0;
 }
@@ -543,9 +543,9 @@ static int validate_rootfs(const struct zb_policy *p, struct zb_error *err)
         if (!p->rootfs)
                 return 0;
         if (stat(p->rootfs, &st) < 0)
-                return zb_error_errno(err, errno, "rootfs: %s", p->rootfs);
+                return err_errno(err, errno, "rootfs: %s", p->rootfs);
         if (!S_ISDIR(st.st_mode))
-                return zb_error_set(err, ENOTDIR, "rootfs: %s is not a directory", p->rootfs);
+                return err_set(err, ENOTDIR, "rootfs: %s is not a directory", p->rootfs);
         return 0;
 }
 
@@ -553,38 +553,38 @@ static int validate_rootfs(const struct zb_policy *p, struct zb_error *err)
  * they cannot be combined with. */
 static int validate_net(const struct zb_policy *p, struct zb_error *err)
 {
-        const struct zb_net *n = &p->net;
+        const struct pol_net *n = &p->net;
         const char *why;
 
         if (!n->n_allow) {
                 if (n->n_hosts)
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "network.hosts (--add-host): needs network.allow (--net-allow); names are resolved only by the allowlist proxy");
                 if (n->proxy_port)
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "network.proxy_port: needs network.allow (--net-allow)");
                 return 0;
         }
         if (p->network == ZB_NET_HOST)
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "network.allow (--net-allow): cannot be combined with network: host (the host's network is shared; nothing would be limited)");
         if (p->backend != ZB_BACKEND_NAMESPACE)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "network.allow (--net-allow): needs the namespace backend (docker, oci and kubernetes cannot express an allowlist)");
         if (n->n_allow > ZB_MAX_NET_RULES)
-                return zb_error_set(err, E2BIG, "network.allow: at most %d entries", ZB_MAX_NET_RULES);
+                return err_set(err, E2BIG, "network.allow: at most %d entries", ZB_MAX_NET_RULES);
         if (n->proxy_port > 65535)
-                return zb_error_set(err, EINVAL, "network.proxy_port: must be 1-65535");
+                return err_set(err, EINVAL, "network.proxy_port: must be 1-65535");
         for (size_t i = 0; i < n->n_allow; i++) {
-                struct zb_net_rule r;
-                if (zb_net_rule_parse(n->allow[i], &r, &why) < 0)
-                        return zb_error_set(err, EINVAL, "network.allow[%zu]: '%s': %s", i, n->allow[i], why);
+                struct net_rule r;
+                if (net_rule_parse(n->allow[i], &r, &why) < 0)
+                        return err_set(err, EINVAL, "network.allow[%zu]: '%s': %s", i, n->allow[i], why);
         }
         for (size_t i = 0; i < n->n_hosts; i++) {
                 char name[ZB_NET_NAME_MAX + 1];
-                struct zb_net_addr a;
-                if (zb_net_pin_parse(n->hosts[i], name, &a, &why) < 0)
-                        return zb_error_set(err, EINVAL, "network.hosts: '%s': %s", n->hosts[i], why);
+                struct net_addr a;
+                if (net_pin_parse(n->hosts[i], name, &a, &why) < 0)
+                        return err_set(err, EINVAL, "network.hosts: '%s': %s", n->hosts[i], why);
         }
         return 0;
 }
@@ -594,9 +594,9 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
         int r;
 
         if (p->argc == 0 && !p->session)
-                return zb_error_set(err, EINVAL, "command: empty command (give it after --)");
+                return err_set(err, EINVAL, "command: empty command (give it after --)");
         if (p->n_zones > ZB_MAX_ZONES)
-                return zb_error_set(err, E2BIG, "zones: at most %d", ZB_MAX_ZONES);
+                return err_set(err, E2BIG, "zones: at most %d", ZB_MAX_ZONES);
         for (size_t i = 0; i < p->n_zones; i++) {
                 r = validate_zone(p, i, err);
                 if (r < 0)
@@ -608,46 +608,46 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
         r = validate_rootfs(p, err);
         if (r < 0)
                 return r;
-        r = zb_backend_validate(p, err); /* before validate_net: its own message for --net-allow */
+        r = pol_backend_validate(p, err); /* before validate_net: its own message for --net-allow */
         if (r < 0)
                 return r;
         r = validate_net(p, err);
         if (r < 0)
                 return r;
         if (p->workdir && !path_is_normal(p->workdir))
-                return zb_error_set(err, EINVAL, "workdir: '%s' must be an absolute, normalized path",
+                return err_set(err, EINVAL, "workdir: '%s' must be an absolute, normalized path",
                                     p->workdir);
         for (size_t i = 0; i < p->n_env; i++) {
                 const char *kv = p->env[i];
                 if (!strchr(kv, '=') || kv[0] == '=')
-                        return zb_error_set(err, EINVAL, "env: '%s' is not KEY=VALUE", kv);
+                        return err_set(err, EINVAL, "env: '%s' is not KEY=VALUE", kv);
         }
         if (p->hostname && (strlen(p->hostname) == 0 || strlen(p->hostname) > 64))
-                return zb_error_set(err, EINVAL, "hostname: must be 1-64 characters");
+                return err_set(err, EINVAL, "hostname: must be 1-64 characters");
         if (p->limits.open_files == 0)
-                return zb_error_set(err, EINVAL, "limits.open_files: must be > 0");
+                return err_set(err, EINVAL, "limits.open_files: must be > 0");
         if (p->limits.output == 0)
-                return zb_error_set(err, EINVAL, "limits.output: must be > 0");
-        const struct zb_security *sec = &p->security;
+                return err_set(err, EINVAL, "limits.output: must be > 0");
+        const struct pol_security *sec = &p->security;
         if (sec->seccomp && strcmp(sec->seccomp, "unconfined") == 0 &&
             (sec->n_seccomp_allow || sec->n_seccomp_deny))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "security.seccomp: unconfined means no filter, so its allow/deny lists (--seccomp-allow, --seccomp-deny) cannot apply; use the default profile or a profile file");
         if (!sec->no_new_privileges &&
             (!sec->seccomp || strcmp(sec->seccomp, "unconfined") != 0 || sec->landlock != ZB_LANDLOCK_OFF))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "security.no_new_privileges: false needs security.seccomp: unconfined and security.landlock: false (the kernel installs neither without no_new_privs)");
-        const struct zb_limits *l = &p->limits;
+        const struct pol_limits *l = &p->limits;
         if (l->memory_swap_total && l->memory_swap_total != ZB_UNLIMITED) {
                 if (!l->memory)
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "limits.memory_swap (--memory-swap): needs limits.memory (--memory)");
                 if (l->memory_swap_total < l->memory)
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "limits.memory_swap (--memory-swap): must be at least limits.memory (it is memory + swap)");
         }
         if (l->memory_swap_total && l->swap)
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "limits.swap: give either swap (on top of memory) or memory_swap (the total), not both");
         return 0;
 }

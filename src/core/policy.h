@@ -8,10 +8,10 @@
 
 #include "util.h"
 
-enum zb_zone_mode { ZB_ZONE_RO, ZB_ZONE_RW, ZB_ZONE_TMPFS, ZB_ZONE_COW };
-enum zb_network { ZB_NET_NONE, ZB_NET_LOOPBACK, ZB_NET_HOST };
-enum zb_backend { ZB_BACKEND_NAMESPACE, ZB_BACKEND_DOCKER, ZB_BACKEND_OCI, ZB_BACKEND_KUBERNETES, ZB_BACKEND_WASM };
-enum zb_landlock { ZB_LANDLOCK_OFF, ZB_LANDLOCK_BEST_EFFORT, ZB_LANDLOCK_REQUIRED };
+enum pol_zone_mode { ZB_ZONE_RO, ZB_ZONE_RW, ZB_ZONE_TMPFS, ZB_ZONE_COW };
+enum pol_network { ZB_NET_NONE, ZB_NET_LOOPBACK, ZB_NET_HOST };
+enum pol_backend { ZB_BACKEND_NAMESPACE, ZB_BACKEND_DOCKER, ZB_BACKEND_OCI, ZB_BACKEND_KUBERNETES, ZB_BACKEND_WASM };
+enum pol_landlock { ZB_LANDLOCK_OFF, ZB_LANDLOCK_BEST_EFFORT, ZB_LANDLOCK_REQUIRED };
 
 #define ZB_UNLIMITED UINT64_MAX
 
@@ -41,9 +41,9 @@ enum zb_landlock { ZB_LANDLOCK_OFF, ZB_LANDLOCK_BEST_EFFORT, ZB_LANDLOCK_REQUIRE
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define DEFAULT_HOSTNAME "zonebox"
 
-struct zb_zone {
+struct pol_zone {
         char *name;
-        enum zb_zone_mode mode;
+        enum pol_zone_mode mode;
         char *host_path; /* absolute; NULL for tmpfs */
         char *path;      /* mount point inside the sandbox */
         uint64_t size;   /* tmpfs size cap in bytes */
@@ -52,11 +52,11 @@ struct zb_zone {
 
 /* cow zones (src/ns/cow.c): where their change sets are kept, and what a run
  * does with its own when it ends (commit only after exit code 0). */
-enum zb_cow_action { ZB_COW_KEEP, ZB_COW_COMMIT, ZB_COW_DISCARD };
+enum cow_action { ZB_COW_KEEP, ZB_COW_COMMIT, ZB_COW_DISCARD };
 
-struct zb_cow_opts {
+struct cow_opts {
         char *dir; /* the change-set store; NULL: the default (docs/config.md) */
-        enum zb_cow_action action;
+        enum cow_action action;
 };
 
 /* Block-I/O throttling (src/ns/blkio.c): Docker's --device-read-bps,
@@ -64,24 +64,24 @@ struct zb_cow_opts {
  * path) and zonebox's --zone-read-bps/--zone-write-bps (a zone's name: the
  * device its host dir is on), and --blkio-weight. Resolved to MAJ:MIN when
  * the run starts. */
-enum zb_io_kind { ZB_IO_READ_BPS, ZB_IO_WRITE_BPS, ZB_IO_READ_IOPS, ZB_IO_WRITE_IOPS };
+enum pol_io_kind { ZB_IO_READ_BPS, ZB_IO_WRITE_BPS, ZB_IO_READ_IOPS, ZB_IO_WRITE_IOPS };
 #define ZB_MAX_IO_LIMITS 32
 #define ZB_IO_TARGET_MAX 256
 
-struct zb_io_limit {
-        enum zb_io_kind kind;
+struct pol_io_limit {
+        enum pol_io_kind kind;
         bool zone;                      /* target is a zone's name */
         char target[ZB_IO_TARGET_MAX];  /* a block device's path, or a zone's name */
         uint64_t rate;                  /* bytes or operations per second, > 0 */
 };
 
-struct zb_io {
-        struct zb_io_limit limits[ZB_MAX_IO_LIMITS];
+struct pol_io {
+        struct pol_io_limit limits[ZB_MAX_IO_LIMITS];
         size_t n;
         uint64_t weight; /* 10-1000, 0: unset */
 };
 
-struct zb_limits {
+struct pol_limits {
         uint64_t wall_time_ms; /* 0: none */
         uint64_t cpu_time_ms;  /* 0: none */
         uint64_t memory;       /* bytes, 0: none */
@@ -97,25 +97,25 @@ struct zb_limits {
         bool output_set;       /* limits.output given: pass-through output is capped too */
         char *cgroup_parent;
         bool allow_unenforced;
-        struct zb_io io;
+        struct pol_io io;
 };
 
 /* limits.device_*_bps/iops, limits.zone_*_bps, limits.blkio_weight
  * (src/core/io_keys.c); -ENOENT when SUB is none of them. */
-int zb_io_set_key(struct zb_io *io, const char *sub, const char *value, const char *label,
+int pol_io_set_key(struct pol_io *io, const char *sub, const char *value, const char *label,
                   struct zb_error *err);
-static inline bool zb_io_wanted(const struct zb_io *io)
+static inline bool pol_io_wanted(const struct pol_io *io)
 {
         return io->n || io->weight;
 }
 
-struct zb_security {
+struct pol_security {
         char *seccomp; /* NULL or "default", "unconfined", or a profile path */
         char **seccomp_allow; /* syscalls allowed on top of the profile */
         size_t n_seccomp_allow;
         char **seccomp_deny;  /* syscalls denied whatever the profile says */
         size_t n_seccomp_deny;
-        enum zb_landlock landlock;
+        enum pol_landlock landlock;
         bool no_new_privileges;
         bool user_set;
         uid_t uid; /* inside the sandbox */
@@ -124,35 +124,35 @@ struct zb_security {
 
 /* What the docker, oci and kubernetes backends need beyond the layers
  * (src/engines/). Fixed-size strings: the policy frees nothing extra. */
-enum zb_k8s_kind { ZB_K8S_POD, ZB_K8S_JOB };
-enum zb_k8s_volumes { ZB_K8S_VOL_PVC, ZB_K8S_VOL_HOSTPATH, ZB_K8S_VOL_EMPTYDIR };
+enum eng_k8s_kind { ZB_K8S_POD, ZB_K8S_JOB };
+enum eng_k8s_volumes { ZB_K8S_VOL_PVC, ZB_K8S_VOL_HOSTPATH, ZB_K8S_VOL_EMPTYDIR };
 #define ZB_ENGINE_NAME_MAX 256
 
-struct zb_engine {
+struct pol_engine {
         char runtime[ZB_ENGINE_NAME_MAX]; /* "": the engine's default; runc, crun, runsc, gvisor (runsc), or a path */
         char cli[ZB_ENGINE_NAME_MAX];     /* docker backend: "": $ZONEBOX_DOCKER or docker; podman; or a path */
         bool strict;                      /* a layer the engine cannot express is an error */
-        enum zb_k8s_kind k8s_kind;
-        enum zb_k8s_volumes k8s_host_zones; /* volume source for ro/rw zones */
+        enum eng_k8s_kind k8s_kind;
+        enum eng_k8s_volumes k8s_host_zones; /* volume source for ro/rw zones */
 };
 
 /* The wasm backend (src/wasm/): which WASI runtime runs the module, inside
  * the namespace sandbox. AUTO: the first found of wasmtime, wasmer,
  * wasmedge, node. Names and checks in src/core/backend.c. */
-enum zb_wasm_runtime { ZB_WASM_AUTO, ZB_WASM_WASMTIME, ZB_WASM_WASMER, ZB_WASM_WASMEDGE, ZB_WASM_NODE };
+enum pol_wasm_runtime { ZB_WASM_AUTO, ZB_WASM_WASMTIME, ZB_WASM_WASMER, ZB_WASM_WASMEDGE, ZB_WASM_NODE };
 
-struct zb_wasm {
-        enum zb_wasm_runtime runtime;
+struct pol_wasm {
+        enum pol_wasm_runtime runtime;
         bool runtime_set; /* wasm.runtime given; else runtime: (the seed's spelling) may name it */
 };
 
 /* Command approval (src/core/approval.c). Any approval key or flag turns it
  * on; the default is then ask. Rules are kept as written, in order. */
-enum zb_approval_default { ZB_APPROVAL_UNSET, ZB_APPROVAL_ALLOW, ZB_APPROVAL_DENY, ZB_APPROVAL_ASK };
+enum appr_default { ZB_APPROVAL_UNSET, ZB_APPROVAL_ALLOW, ZB_APPROVAL_DENY, ZB_APPROVAL_ASK };
 
-struct zb_approval {
+struct appr_policy {
         bool configured;
-        enum zb_approval_default def;
+        enum appr_default def;
         char **allow;
         size_t n_allow;
         char **deny;
@@ -165,7 +165,7 @@ struct zb_approval {
 };
 
 /* The audit log (src/core/audit.c). */
-struct zb_audit {
+struct audit_log {
         char *log; /* absolute path; NULL: no log */
         bool fsync;
 };
@@ -177,7 +177,7 @@ struct zb_audit {
 #define DEFAULT_PROXY_PORT 3128
 #define ZB_MAX_NET_RULES 256
 
-struct zb_net {
+struct pol_net {
         char **allow; /* HOST[:PORT], *.DOMAIN[:PORT], IP literals */
         size_t n_allow;
         char **hosts; /* "NAME:IP": names pinned to an address, no DNS */
@@ -186,29 +186,29 @@ struct zb_net {
 };
 
 struct zb_policy {
-        enum zb_backend backend;
+        enum pol_backend backend;
         char *image;
         char *rootfs; /* NULL: the host's system dirs */
-        struct zb_zone *zones;
+        struct pol_zone *zones;
         size_t n_zones;
-        enum zb_network network;
-        struct zb_net net;
-        struct zb_limits limits;
-        struct zb_security security;
+        enum pol_network network;
+        struct pol_net net;
+        struct pol_limits limits;
+        struct pol_security security;
         char **env; /* "KEY=VALUE", later entries win */
         size_t n_env;
         char *workdir;
         char *hostname;
         uint64_t tmp_size; /* the /tmp and home tmpfs, bytes; 0: none (tmp: none) */
-        struct zb_cow_opts cow;
+        struct cow_opts cow;
         char **argv;
         size_t argc;
         bool capture;
-        struct zb_engine engine;
-        struct zb_wasm wasm;
+        struct pol_engine engine;
+        struct pol_wasm wasm;
         bool check_canary; /* zonebox check: ZB_CHECK_LANDLOCK_CANARY in the root */
-        struct zb_approval approval;
-        struct zb_audit audit;
+        struct appr_policy approval;
+        struct audit_log audit;
         /* A session (zonebox session start): init waits for execs instead of
          * running ARGV, which may then be empty. */
         bool session;
@@ -216,59 +216,59 @@ struct zb_policy {
 };
 
 /* The allowlist mode: network.allow has entries. */
-static inline bool zb_policy_net_allowlist(const struct zb_policy *p)
+static inline bool pol_net_allowlist(const struct zb_policy *p)
 {
         return p->net.n_allow > 0;
 }
-static inline uint16_t zb_policy_proxy_port(const struct zb_policy *p)
+static inline uint16_t pol_proxy_port(const struct zb_policy *p)
 {
         return (uint16_t)(p->net.proxy_port ? p->net.proxy_port : DEFAULT_PROXY_PORT);
 }
 
 /* Backend and wasm runtime names, one table each (src/core/backend.c). */
-const char *zb_backend_name(enum zb_backend b);
-const char *zb_wasm_runtime_name(enum zb_wasm_runtime rt);
+const char *pol_backend_name(enum pol_backend b);
+const char *pol_wasm_runtime_name(enum pol_wasm_runtime rt);
 /* The runtime the policy asks for: wasm.runtime, else runtime: when it names
  * a wasm runtime, else auto. -EINVAL naming the key otherwise. */
-int zb_wasm_runtime_wanted(const struct zb_policy *p, enum zb_wasm_runtime *out, struct zb_error *err);
+int pol_wasm_runtime_wanted(const struct zb_policy *p, enum pol_wasm_runtime *out, struct zb_error *err);
 /* What backend: wasm cannot express: one line naming the key or flag. */
-int zb_backend_validate(const struct zb_policy *p, struct zb_error *err);
+int pol_backend_validate(const struct zb_policy *p, struct zb_error *err);
 
-void zb_zone_free_fields(struct zb_zone *z);
+void pol_zone_free_fields(struct pol_zone *z);
 /* Refuses (EPERM, naming both paths) a zone whose host path contains DIR or
  * lies inside it; WHAT names DIR ("session runtime dir"). Validation calls
  * it for every state dir it knows of; session start for its own. */
-int zb_policy_zones_avoid(const struct zb_policy *p, const char *dir, const char *what, struct zb_error *err);
-int zb_policy_add_zone(struct zb_policy *p, const struct zb_zone *z, struct zb_error *err);
+int pol_zones_avoid(const struct zb_policy *p, const char *dir, const char *what, struct zb_error *err);
+int pol_add_zone(struct zb_policy *p, const struct pol_zone *z, struct zb_error *err);
 /* Set or replace KEY in the environment list; "KEY=VALUE". */
-int zb_policy_set_env(struct zb_policy *p, const char *kv);
+int pol_set_env(struct zb_policy *p, const char *kv);
 /* The environment the command gets: defaults (PATH, HOME, LANG, TERM) then
  * the policy's. NULL-terminated, newly allocated strings. */
-char **zb_policy_build_env(const struct zb_policy *p);
+char **pol_build_env(const struct zb_policy *p);
 /* Look KEY up in an envp array; NULL if absent. */
-const char *zb_env_get(char *const *envp, const char *key);
-void zb_strv_free(char **v);
+const char *util_env_get(char *const *envp, const char *key);
+void util_strv_free(char **v);
 
 /* Output caps (src/core/output.c). True when the command's stdout and
  * stderr go through pipes to the supervisor: captured, or capped
  * pass-through (limits.output given explicitly). */
-bool zb_output_piped(const struct zb_policy *p);
+bool out_piped(const struct zb_policy *p);
 #define ZB_OUTPUT_DROPPED 1 /* something went past the cap */
 #define ZB_OUTPUT_CLOSED 2  /* pass-through: the caller's stream is closed */
 /* N bytes of DATA from one stream: appended to OUT (PASS_FD < 0) or written
  * to PASS_FD, keeping OUT and OTHER together within LIMIT bytes. */
-int zb_output_take(struct zb_buf *out, const struct zb_buf *other, int pass_fd, const char *data,
+int out_take(struct outbuf *out, const struct outbuf *other, int pass_fd, const char *data,
                    size_t n, uint64_t limit);
 
 /* Settings only zonebox run applies (approval, audit, output caps), as
  * messages for an export; *N of them (unused.c). */
-const char *const *zb_policy_run_only(const struct zb_policy *p, size_t *n);
+const char *const *pol_run_only(const struct zb_policy *p, size_t *n);
 
 /* Zone helpers used by parsers. */
-int zb_zone_mode_parse(const char *s, enum zb_zone_mode *out);
-const char *zb_zone_mode_name(enum zb_zone_mode m);
+int pol_zone_mode_parse(const char *s, enum pol_zone_mode *out);
+const char *pol_zone_mode_name(enum pol_zone_mode m);
 /* Make an absolute, normalized path from PATH relative to BASE_DIR (NULL:
  * the working directory). Does not touch the filesystem. */
-char *zb_path_absolute(const char *base_dir, const char *path);
+char *util_path_absolute(const char *base_dir, const char *path);
 
 #endif

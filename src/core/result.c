@@ -9,7 +9,7 @@
 
 #include "result.h"
 
-struct zb_result *zb_result_new(const char *backend)
+struct zb_result *res_new(const char *backend)
 {
         struct zb_result *r = calloc(1, sizeof(*r));
         if (r)
@@ -21,9 +21,9 @@ void zb_result_free(struct zb_result *r)
 {
         if (!r)
                 return;
-        zb_buf_free(&r->out);
-        zb_buf_free(&r->err);
-        zb_result_disk_free(r);
+        outbuf_free(&r->out);
+        outbuf_free(&r->err);
+        res_disk_free(r);
         free(r->warnings);
         free(r->error);
         free(r->wasm_runtime);
@@ -32,7 +32,7 @@ void zb_result_free(struct zb_result *r)
         free(r->cow_id);
         free(r->cow_error);
         for (size_t i = 0; i < r->n_changes; i++) {
-                struct zb_zone_changes *c = &r->changes[i];
+                struct pol_zone_changes *c = &r->changes[i];
                 free(c->zone);
                 for (size_t j = 0; j < c->n_added; j++)
                         free(c->added[j]);
@@ -52,7 +52,7 @@ void zb_result_free(struct zb_result *r)
         free(r);
 }
 
-void zb_result_layer(struct zb_result *r, const char *layer, bool applied)
+void res_layer(struct zb_result *r, const char *layer, bool applied)
 {
         if (applied && r->n_applied < ZB_MAX_LAYERS)
                 r->applied[r->n_applied++] = layer;
@@ -60,16 +60,16 @@ void zb_result_layer(struct zb_result *r, const char *layer, bool applied)
                 r->skipped[r->n_skipped++] = layer;
 }
 
-void zb_result_zone_ids(struct zb_result *r, const char *name, const char *how)
+void res_zone_ids(struct zb_result *r, const char *name, const char *how)
 {
         if (r->n_zone_ids >= ZB_RESULT_MAX_ZONE_IDS)
                 return;
-        r->zone_ids_name[r->n_zone_ids] = zb_strdup(name);
-        r->zone_ids[r->n_zone_ids] = zb_strdup(how);
+        r->zone_ids_name[r->n_zone_ids] = util_strdup(name);
+        r->zone_ids[r->n_zone_ids] = util_strdup(how);
         r->n_zone_ids++;
 }
 
-const char *zb_status_name(enum zb_status s)
+const char *res_status_name(enum res_status s)
 {
         static const char *const names[] = {
                 [ZB_STATUS_EXITED] = "exited",          [ZB_STATUS_SIGNALED] = "signaled",
@@ -83,7 +83,7 @@ const char *zb_status_name(enum zb_status s)
 
 const char *zb_result_status(const struct zb_result *r)
 {
-        return zb_status_name(r->status);
+        return res_status_name(r->status);
 }
 
 const char *zb_result_error(const struct zb_result *r)
@@ -159,7 +159,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 }
 
 /* Copy with invalid sequences replaced by U+FFFD. */
-char *zb_utf8_sanitize(const char *data, size_t n, size_t *out_len)
+char *util_utf8_sanitize(const char *data, size_t n, size_t *out_len)
 {
         char *out = malloc(n * 3 + 1);
         size_t o = 0;
@@ -192,7 +192,7 @@ static json_object *ms(double v)
 static json_object *text_n(const char *data, size_t len)
 {
         size_t n = 0;
-        _cleanup_(freep) char *clean = zb_utf8_sanitize(data ? data : "", data ? len : 0, &n);
+        _cleanup_(freep) char *clean = util_utf8_sanitize(data ? data : "", data ? len : 0, &n);
         if (!clean)
                 return NULL;
         /* json-c takes an int length: a capture that sanitises to more
@@ -206,7 +206,7 @@ static json_object *text_n(const char *data, size_t len)
         return json_object_new_string_len(clean, (int)n);
 }
 
-static json_object *text(const struct zb_buf *b)
+static json_object *text(const struct outbuf *b)
 {
         return text_n(b->data, b->len);
 }
@@ -232,7 +232,7 @@ static void add_cow(json_object *o, const struct zb_result *r)
 {
         json_object *ch = json_object_new_object();
         for (size_t i = 0; ch && i < r->n_changes; i++) {
-                const struct zb_zone_changes *c = &r->changes[i];
+                const struct pol_zone_changes *c = &r->changes[i];
                 json_object *z = json_object_new_object();
                 json_object_object_add(z, "added", paths(c->added, c->n_added));
                 json_object_object_add(z, "modified", paths(c->modified, c->n_modified));
@@ -274,9 +274,9 @@ static void add_runtime(json_object *o, const struct zb_result *r)
         json_object_object_add(o, "runtime", rt);
 }
 
-void zb_result_json_verdict(struct json_object *o, const struct zb_result *r)
+void res_json_verdict(struct json_object *o, const struct zb_result *r)
 {
-        json_object_object_add(o, "status", json_object_new_string(zb_status_name(r->status)));
+        json_object_object_add(o, "status", json_object_new_string(res_status_name(r->status)));
         json_object_object_add(o, "exit_code",
                                r->status == ZB_STATUS_EXITED ? json_object_new_int(r->exit_code) : NULL);
         json_object_object_add(o, "signal", r->signal ? json_object_new_int(r->signal) : NULL);
@@ -297,12 +297,12 @@ char *zb_result_json(const struct zb_result *r)
 
         if (!o || !l)
                 goto out;
-        zb_result_json_verdict(o, r);
+        res_json_verdict(o, r);
         json_object_object_add(o, "stdout", r->captured ? text(&r->out) : NULL);
         json_object_object_add(o, "stdout_truncated", json_object_new_boolean(r->out.dropped > 0));
         json_object_object_add(o, "stderr", r->captured ? text(&r->err) : NULL);
         json_object_object_add(o, "stderr_truncated", json_object_new_boolean(r->err.dropped > 0));
-        zb_result_json_limits(o, r);
+        res_json_limits(o, r);
         json_object_object_add(l, "applied", layers(r->applied, r->n_applied));
         json_object_object_add(l, "skipped", layers(r->skipped, r->n_skipped));
         if (r->id_map) {
@@ -330,7 +330,7 @@ char *zb_result_json(const struct zb_result *r)
                 add_cow(o, r);
         if (r->has_proxy)
                 add_network(o, r);
-        s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+        s = util_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
 out:
         json_object_put(l);

@@ -4,7 +4,7 @@
 
 #include "util.h"
 
-enum zb_status {
+enum res_status {
         ZB_STATUS_EXITED,
         ZB_STATUS_SIGNALED,
         ZB_STATUS_TIMEOUT,
@@ -20,7 +20,7 @@ enum zb_status {
 };
 
 /* Why a setup_error happened, for the exit code. */
-enum zb_setup_kind {
+enum pol_setup_kind {
         ZB_SETUP_FAILED = 0,      /* zonebox could not build the sandbox: 125 */
         ZB_SETUP_NOT_FOUND = 1,   /* command not found: 127 */
         ZB_SETUP_NOT_EXEC = 2,    /* command found but not executable: 126 */
@@ -33,7 +33,7 @@ enum zb_setup_kind {
 
 /* What a run changed in one cow zone: paths relative to the zone, a
  * directory's ending in '/'. */
-struct zb_zone_changes {
+struct pol_zone_changes {
         char *zone;
         char **added, **modified, **deleted;
         size_t n_added, n_modified, n_deleted;
@@ -41,22 +41,22 @@ struct zb_zone_changes {
 };
 
 /* A zone with a size cap, after the run. */
-struct zb_disk_use {
+struct res_disk_use {
         char *zone;
         uint64_t limit, used; /* bytes */
         bool reached;         /* used came within one allocation of the cap */
 };
 
 struct zb_result {
-        enum zb_status status;
-        enum zb_setup_kind setup_kind;
+        enum res_status status;
+        enum pol_setup_kind setup_kind;
         int exit_code;   /* valid for EXITED */
         int signal;      /* 0: none */
         double wall_ms;
         double cpu_user_ms, cpu_sys_ms;
         uint64_t peak_memory_bytes; /* 0: unknown */
         bool oom_killed;
-        struct zb_buf out, err;
+        struct outbuf out, err;
         bool captured;
         const char *applied[ZB_MAX_LAYERS];
         size_t n_applied;
@@ -69,10 +69,10 @@ struct zb_result {
         char *cow_id;           /* the change set kept; NULL: none */
         const char *cow_action; /* "kept", "committed", "discarded", "none" (a literal) */
         char *cow_error;        /* the commit asked for (cow_action commit) was not done */
-        struct zb_zone_changes *changes;
+        struct pol_zone_changes *changes;
         size_t n_changes;
         /* Limits that are not a status (result_limits.c). */
-        struct zb_disk_use *disk; /* zones with a size cap (src/ns/quota.c) */
+        struct res_disk_use *disk; /* zones with a size cap (src/ns/quota.c) */
         char *warnings; /* settings the run did not use, one per line (unused.c) */
         size_t n_disk;
         /* The users layer (src/ns/userns.c, zones.c): the id map ("range",
@@ -92,24 +92,24 @@ struct zb_result {
         uint64_t proxy_allowed, proxy_refused, proxy_failed;
 };
 
-struct zb_result *zb_result_new(const char *backend);
+struct zb_result *res_new(const char *backend);
 /* LAYER must be a string literal (stored, not copied). */
-void zb_result_layer(struct zb_result *r, const char *layer, bool applied);
+void res_layer(struct zb_result *r, const char *layer, bool applied);
 /* How zone NAME's owners are seen inside (copies both). */
-void zb_result_zone_ids(struct zb_result *r, const char *name, const char *how);
-const char *zb_status_name(enum zb_status s);
+void res_zone_ids(struct zb_result *r, const char *name, const char *how);
+const char *res_status_name(enum res_status s);
 /* Add the verdict fields (status, exit_code, signal, cli_exit_code, wall_ms,
  * cpu_user_ms, cpu_sys_ms, peak_memory_bytes, oom_killed) to the JSON object
  * O: shared by the result JSON and the audit log's result lines. */
 struct json_object;
-void zb_result_json_verdict(struct json_object *o, const struct zb_result *r);
+void res_json_verdict(struct json_object *o, const struct zb_result *r);
 /* Warnings into R for settings the namespace backend does not use (unused.c). */
 struct zb_policy;
-void zb_policy_unused(const struct zb_policy *p, struct zb_result *r);
+void pol_unused(const struct zb_policy *p, struct zb_result *r);
 /* output_limit_stream, file_size_limit and disk_limit (result_limits.c). */
-void zb_result_json_limits(struct json_object *o, const struct zb_result *r);
-void zb_result_disk_free(struct zb_result *r);
+void res_json_limits(struct json_object *o, const struct zb_result *r);
+void res_disk_free(struct zb_result *r);
 /* Copy of DATA with invalid UTF-8 replaced by U+FFFD (malloc'd). */
-char *zb_utf8_sanitize(const char *data, size_t n, size_t *out_len);
+char *util_utf8_sanitize(const char *data, size_t n, size_t *out_len);
 
 #endif

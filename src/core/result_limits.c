@@ -27,7 +27,7 @@ static bool file_size_hit(const struct zb_result *r)
         return r->status == ZB_STATUS_SIGNALED && r->signal == SIGXFSZ;
 }
 
-void zb_result_json_limits(struct json_object *o, const struct zb_result *r)
+void res_json_limits(struct json_object *o, const struct zb_result *r)
 {
         const char *over = output_over(r);
         json_object_object_add(o, "output_limit_stream", over ? json_object_new_string(over) : NULL);
@@ -45,7 +45,7 @@ void zb_result_json_limits(struct json_object *o, const struct zb_result *r)
                 return;
         json_object *a = json_object_new_array();
         for (size_t i = 0; a && i < r->n_disk; i++) {
-                const struct zb_disk_use *d = &r->disk[i];
+                const struct res_disk_use *d = &r->disk[i];
                 json_object *z = json_object_new_object();
                 if (!z)
                         break;
@@ -60,7 +60,7 @@ void zb_result_json_limits(struct json_object *o, const struct zb_result *r)
 
 static char *append(char *s, const char *more)
 {
-        char *n = s ? zb_asprintf("%s; %s", s, more) : zb_strdup(more);
+        char *n = s ? util_asprintf("%s; %s", s, more) : util_strdup(more);
         free(s);
         return n;
 }
@@ -72,7 +72,7 @@ char *zb_result_limit_note(const struct zb_result *r)
         if (over) {
                 unsigned long long dropped = r->out.dropped;
                 dropped += r->err.dropped;
-                _cleanup_(freep) char *m = zb_asprintf(
+                _cleanup_(freep) char *m = util_asprintf(
                         "output limit reached on %s: %llu bytes dropped%s", over, dropped,
                         r->status == ZB_STATUS_OUTPUT_LIMIT ? ", command stopped" : "");
                 if (m)
@@ -83,7 +83,7 @@ char *zb_result_limit_note(const struct zb_result *r)
         for (size_t i = 0; i < r->n_disk; i++) {
                 if (!r->disk[i].reached)
                         continue;
-                _cleanup_(freep) char *m = zb_asprintf("zone '%s' reached its size cap (%llu bytes)",
+                _cleanup_(freep) char *m = util_asprintf("zone '%s' reached its size cap (%llu bytes)",
                                                        r->disk[i].zone,
                                                        (unsigned long long)r->disk[i].limit);
                 if (m)
@@ -92,7 +92,7 @@ char *zb_result_limit_note(const struct zb_result *r)
         return s;
 }
 
-void zb_result_disk_free(struct zb_result *r)
+void res_disk_free(struct zb_result *r)
 {
         for (size_t i = 0; i < r->n_disk; i++)
                 free(r->disk[i].zone);

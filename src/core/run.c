@@ -16,17 +16,17 @@ static int run_backend(const struct zb_policy *p, struct zb_result **out, struct
         int ret;
 
         if (p->backend == ZB_BACKEND_DOCKER || p->backend == ZB_BACKEND_OCI)
-                return zb_engine_run(p, out, err); /* src/engines/ */
+                return eng_run(p, out, err); /* src/engines/ */
         if (p->backend == ZB_BACKEND_WASM)
-                return zb_wasm_run(p, out, err); /* src/wasm/: the runtime inside the namespace sandbox */
+                return wasm_run(p, out, err); /* src/wasm/: the runtime inside the namespace sandbox */
         if (p->backend != ZB_BACKEND_NAMESPACE)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "backend: kubernetes: zonebox does not submit to a cluster; use zonebox export kubernetes and kubectl apply");
-        r = zb_result_new("namespace");
+        r = res_new("namespace");
         if (!r)
-                return zb_error_set(err, ENOMEM, "out of memory");
-        zb_policy_unused(p, r);
-        ret = zb_ns_run(p, r, err);
+                return err_set(err, ENOMEM, "out of memory");
+        pol_unused(p, r);
+        ret = ns_run_policy(p, r, err);
         if (ret < 0) {
                 zb_result_free(r);
                 return ret;
@@ -37,7 +37,7 @@ static int run_backend(const struct zb_policy *p, struct zb_result **out, struct
 
 int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
 {
-        struct zb_gate g;
+        struct gate g;
         int ret;
 
         *out = NULL;
@@ -47,18 +47,18 @@ int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *e
         if (p->check_canary) /* zonebox check runs its own probes, not a user's command */
                 return run_backend(p, out, err);
         /* Approval and the decision's audit line, before anything starts. */
-        ret = zb_gate_enter(p, &g, out, err);
+        ret = gate_enter(p, &g, out, err);
         if (ret < 0 || *out)
                 return ret;
         ret = run_backend(p, out, err);
-        zb_gate_leave(p, &g, *out, ret < 0 && err ? err->message : "zonebox failed");
+        gate_leave(p, &g, *out, ret < 0 && err ? err->message : "zonebox failed");
         return ret;
 }
 
 int zb_gc(const char *cgroup_parent, unsigned *removed, struct zb_error *err)
 {
         if (cgroup_parent && (!cgroup_parent[0] || strstr(cgroup_parent, "..")))
-                return zb_error_set(err, EINVAL, "--cgroup-parent: '%s' is not a cgroup path",
+                return err_set(err, EINVAL, "--cgroup-parent: '%s' is not a cgroup path",
                                     cgroup_parent);
         if (geteuid() == 0)
                 ns_quota_gc(NULL); /* zone size caps of killed supervisors (quota.c) */

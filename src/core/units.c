@@ -70,7 +70,7 @@ static int scale(uint64_t whole, uint64_t frac, uint64_t div, uint64_t mult, uin
         return scale_r(whole, frac, div, mult, false, out);
 }
 
-int zb_parse_size(const char *s, uint64_t *out)
+int units_parse_size(const char *s, uint64_t *out)
 {
         static const struct {
                 const char *name;
@@ -101,7 +101,7 @@ int zb_parse_size(const char *s, uint64_t *out)
         return -EINVAL;
 }
 
-int zb_parse_duration_ms(const char *s, uint64_t *out_ms)
+int units_parse_duration_ms(const char *s, uint64_t *out_ms)
 {
         /* Multipliers in microseconds so that "1.5ms" and "250us" stay exact
          * enough before rounding up to milliseconds. */
@@ -134,7 +134,7 @@ int zb_parse_duration_ms(const char *s, uint64_t *out_ms)
         return -EINVAL;
 }
 
-int zb_parse_cpus_milli(const char *s, uint64_t *out_milli)
+int units_parse_cpus_milli(const char *s, uint64_t *out_milli)
 {
         uint64_t w, f, d;
         const char *unit;
@@ -155,7 +155,7 @@ int zb_parse_cpus_milli(const char *s, uint64_t *out_milli)
         return 0;
 }
 
-int zb_parse_u64(const char *s, uint64_t *out)
+int units_parse_u64(const char *s, uint64_t *out)
 {
         uint64_t w, f, d;
         const char *unit;
@@ -172,7 +172,7 @@ int zb_parse_u64(const char *s, uint64_t *out)
         return 0;
 }
 
-int zb_parse_bool(const char *s, bool *out)
+int units_parse_bool(const char *s, bool *out)
 {
         static const char *const yes[] = { "true", "yes", "on", "1" };
         static const char *const no[] = { "false", "no", "off", "0" };
@@ -192,7 +192,7 @@ int zb_parse_bool(const char *s, bool *out)
         return -EINVAL;
 }
 
-bool zb_is_unlimited_word(const char *s)
+bool units_is_unlimited_word(const char *s)
 {
         return s && (strcasecmp(s, "unlimited") == 0 || strcasecmp(s, "none") == 0 ||
                      strcmp(s, "-1") == 0);

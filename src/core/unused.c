@@ -10,7 +10,7 @@
 
 static void warn(struct zb_result *r, const char *msg)
 {
-        char *w = r->warnings ? zb_asprintf("%s%s\n", r->warnings, msg) : zb_asprintf("%s\n", msg);
+        char *w = r->warnings ? util_asprintf("%s%s\n", r->warnings, msg) : util_asprintf("%s\n", msg);
         if (w) {
                 free(r->warnings);
                 r->warnings = w;
@@ -25,9 +25,9 @@ static bool has_cow(const struct zb_policy *p)
         return false;
 }
 
-void zb_policy_unused(const struct zb_policy *p, struct zb_result *r)
+void pol_unused(const struct zb_policy *p, struct zb_result *r)
 {
-        const struct zb_engine *e = &p->engine;
+        const struct pol_engine *e = &p->engine;
         if (p->image)
                 warn(r, "image: the namespace backend runs no images (rootfs: host or a directory); ignored");
         if (e->runtime[0])
@@ -49,7 +49,7 @@ void zb_policy_unused(const struct zb_policy *p, struct zb_result *r)
 }
 
 /* What only zonebox run does, for an export. */
-const char *const *zb_policy_run_only(const struct zb_policy *p, size_t *n)
+const char *const *pol_run_only(const struct zb_policy *p, size_t *n)
 {
         static const char *out[5];
         *n = 0;

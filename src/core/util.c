@@ -22,13 +22,13 @@ static int error_vset(struct zb_error *err, int code, bool with_errno, const cha
                  * them, in what the CLI prints. */
                 char raw[sizeof(err->message)];
                 memcpy(raw, err->message, sizeof(raw));
-                zb_escape_text_to(raw, err->message, sizeof(err->message));
+                util_escape_text_to(raw, err->message, sizeof(err->message));
                 err->code = -code;
         }
         return -code;
 }
 
-int zb_error_set(struct zb_error *err, int code, const char *fmt, ...)
+int err_set(struct zb_error *err, int code, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -37,7 +37,7 @@ int zb_error_set(struct zb_error *err, int code, const char *fmt, ...)
         return r;
 }
 
-int zb_error_errno(struct zb_error *err, int code, const char *fmt, ...)
+int err_errno(struct zb_error *err, int code, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -46,12 +46,12 @@ int zb_error_errno(struct zb_error *err, int code, const char *fmt, ...)
         return r;
 }
 
-char *zb_strdup(const char *s)
+char *util_strdup(const char *s)
 {
         return s ? strdup(s) : NULL;
 }
 
-char *zb_asprintf(const char *fmt, ...)
+char *util_asprintf(const char *fmt, ...)
 {
         char *s = NULL;
         va_list ap;
@@ -61,7 +61,7 @@ char *zb_asprintf(const char *fmt, ...)
         return n < 0 ? NULL : s;
 }
 
-int zb_buf_append(struct zb_buf *b, const char *data, size_t n)
+int outbuf_append(struct outbuf *b, const char *data, size_t n)
 {
         size_t room = b->limit > b->len ? b->limit - b->len : 0;
         size_t take = n < room ? n : room;
@@ -87,26 +87,26 @@ int zb_buf_append(struct zb_buf *b, const char *data, size_t n)
         return 0;
 }
 
-void zb_buf_free(struct zb_buf *b)
+void outbuf_free(struct outbuf *b)
 {
         free(b->data);
         memset(b, 0, sizeof(*b));
 }
 
-bool zb_buf_capture(struct zb_buf *out, const struct zb_buf *other, const char *data, size_t n,
+bool outbuf_capture(struct outbuf *out, const struct outbuf *other, const char *data, size_t n,
                     uint64_t limit)
 {
         uint64_t used = out->len + other->len;
         uint64_t room = limit > used ? limit - used : 0;
         size_t take = (uint64_t)n < room ? n : (size_t)room;
         out->limit = out->len + take;
-        if (zb_buf_append(out, data, take) < 0)
+        if (outbuf_append(out, data, take) < 0)
                 take = 0;
         out->dropped += (uint64_t)(n - take);
         return take < n;
 }
 
-int zb_write_all(int fd, const void *data, size_t n)
+int util_write_all(int fd, const void *data, size_t n)
 {
         const char *p = data;
         while (n) {
@@ -123,7 +123,7 @@ int zb_write_all(int fd, const void *data, size_t n)
 
 static const int forwarded_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
-void zb_block_forwarded(void)
+void util_block_forwarded(void)
 {
         sigset_t set;
         sigemptyset(&set);
@@ -132,7 +132,7 @@ void zb_block_forwarded(void)
         sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
-int zb_forward_signalfd(sigset_t *set)
+int util_forward_signalfd(sigset_t *set)
 {
         const int *sigs = forwarded_sigs;
         sigset_t cur, want;
@@ -152,7 +152,7 @@ int zb_forward_signalfd(sigset_t *set)
         return any ? signalfd(-1, &want, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
 }
 
-uint64_t zb_now_ns(void)
+uint64_t util_now_ns(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -178,7 +178,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
         return len;
 }
 
-size_t zb_escape_text_to(const char *in, char *out, size_t size)
+size_t util_escape_text_to(const char *in, char *out, size_t size)
 {
         const unsigned char *s = (const unsigned char *)in;
         size_t n = strlen(in), o = 0;
@@ -209,11 +209,11 @@ size_t zb_escape_text_to(const char *in, char *out, size_t size)
         return o;
 }
 
-char *zb_escape_text(const char *s)
+char *util_escape_text(const char *s)
 {
         size_t size = strlen(s) * 6 + 1; /* \u00NN for two bytes, \xNN for one */
         char *out = malloc(size);
         if (out)
-                zb_escape_text_to(s, out, size);
+                util_escape_text_to(s, out, size);
         return out;
 }

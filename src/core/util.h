@@ -40,49 +40,49 @@ static inline void closedirp(struct __dirstream **d)
  * characters, DEL and bytes that are not valid UTF-8 as \xNN (\u00NN for
  * C1), a backslash as \\, so that text chosen inside a sandbox (a file
  * name, say) cannot move the cursor, hide lines or fake them. _to writes at
- * most SIZE bytes (whole escapes only) and returns the length; zb_escape_text
+ * most SIZE bytes (whole escapes only) and returns the length; util_escape_text
  * returns a malloc'd copy (NULL on ENOMEM). */
-size_t zb_escape_text_to(const char *in, char *out, size_t size);
-char *zb_escape_text(const char *s);
-int zb_error_set(struct zb_error *err, int code, const char *fmt, ...) ZB_PRINTF(3, 4);
+size_t util_escape_text_to(const char *in, char *out, size_t size);
+char *util_escape_text(const char *s);
+int err_set(struct zb_error *err, int code, const char *fmt, ...) ZB_PRINTF(3, 4);
 /* Same, and append ": strerror(code)". */
-int zb_error_errno(struct zb_error *err, int code, const char *fmt, ...) ZB_PRINTF(3, 4);
+int err_errno(struct zb_error *err, int code, const char *fmt, ...) ZB_PRINTF(3, 4);
 
 /* strdup that returns NULL only on allocation failure of a non-NULL input. */
-char *zb_strdup(const char *s);
+char *util_strdup(const char *s);
 /* asprintf wrapper returning NULL on failure. */
-char *zb_asprintf(const char *fmt, ...) ZB_PRINTF(1, 2);
+char *util_asprintf(const char *fmt, ...) ZB_PRINTF(1, 2);
 
 /* A growable byte buffer with a hard cap: bytes past the cap are counted but
  * dropped. */
-struct zb_buf {
+struct outbuf {
         char *data;
         size_t len, cap_alloc, limit;
         uint64_t dropped;
         uint64_t passed;  /* pass-through: bytes copied to the caller's stream */
         bool over_first;  /* this stream first went past the output cap */
 };
-int zb_buf_append(struct zb_buf *b, const char *data, size_t n);
-void zb_buf_free(struct zb_buf *b);
+int outbuf_append(struct outbuf *b, const char *data, size_t n);
+void outbuf_free(struct outbuf *b);
 
 /* Append N bytes of DATA to OUT (of the pair OUT, OTHER), keeping the pair
  * together within LIMIT bytes; what does not fit is counted as dropped.
  * True when something was dropped. */
-bool zb_buf_capture(struct zb_buf *out, const struct zb_buf *other, const char *data, size_t n,
+bool outbuf_capture(struct outbuf *out, const struct outbuf *other, const char *data, size_t n,
                     uint64_t limit);
 
 /* Monotonic clock in nanoseconds. */
-uint64_t zb_now_ns(void);
+uint64_t util_now_ns(void);
 
 /* write(2) until all of N is written (EINTR retried); -1 on error. */
-int zb_write_all(int fd, const void *data, size_t n);
+int util_write_all(int fd, const void *data, size_t n);
 
 /* The termination signals a caller blocks to have them forwarded (SIGINT,
  * SIGTERM, SIGHUP, SIGQUIT): those of them blocked now go into *SET (if
  * not NULL); a non-blocking close-on-exec signalfd for them, or -1 when
  * none is blocked. */
-int zb_forward_signalfd(sigset_t *set);
+int util_forward_signalfd(sigset_t *set);
 /* Block those signals in the calling thread, to have them forwarded. */
-void zb_block_forwarded(void);
+void util_block_forwarded(void);
 
 #endif

@@ -45,7 +45,7 @@ static bool is_podman(const char *cli)
 static int check_path(const char *what, const char *name, const char *path, struct zb_error *err)
 {
         if (strpbrk(path, ",:\"\n"))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "zone '%s': %s %s holds ',', ':' or '\"', which docker's mount syntax cannot carry",
                                     name, what, path);
         return 0;
@@ -54,10 +54,10 @@ static int check_path(const char *what, const char *name, const char *path, stru
 static void add_zones(struct eng_argv *a, const struct zb_policy *p, bool podman, struct eng_notes *n)
 {
         char size[32];
-        struct zb_zone scratch[2];
+        struct pol_zone scratch[2];
         size_t n_scratch = eng_scratch_zones(p, scratch);
         for (size_t i = 0; i < p->n_zones + n_scratch; i++) {
-                const struct zb_zone *z = i < p->n_zones ? &p->zones[i] : &scratch[i - p->n_zones];
+                const struct pol_zone *z = i < p->n_zones ? &p->zones[i] : &scratch[i - p->n_zones];
                 if (z->mode == ZB_ZONE_TMPFS) {
                         /* Docker's tmpfs is noexec by default; zones are not. */
                         eng_format_size(z->size, size, sizeof(size));
@@ -82,7 +82,7 @@ static void add_zones(struct eng_argv *a, const struct zb_policy *p, bool podman
 static void add_limits(struct eng_argv *a, const struct zb_policy *p, const struct eng_docker_opts *o,
                        struct eng_notes *n)
 {
-        const struct zb_limits *l = &p->limits;
+        const struct pol_limits *l = &p->limits;
         char buf[32];
 
         if (l->memory) {
@@ -148,7 +148,7 @@ static void add_limits(struct eng_argv *a, const struct zb_policy *p, const stru
 static void add_security(struct eng_argv *a, const struct zb_policy *p, const struct eng_docker_opts *o,
                          struct eng_notes *n)
 {
-        const struct zb_security *s = &p->security;
+        const struct pol_security *s = &p->security;
 
         eng_argv_add(a, "--read-only");
         /* podman adds writable tmpfs on /run, /tmp and /var/tmp otherwise. */
@@ -190,7 +190,7 @@ static void add_security(struct eng_argv *a, const struct zb_policy *p, const st
 static void add_user(struct eng_argv *a, const struct zb_policy *p, const struct eng_docker_opts *o,
                      struct eng_notes *n)
 {
-        const struct zb_security *s = &p->security;
+        const struct pol_security *s = &p->security;
         eng_argv_add(a, "--user");
         eng_argv_addf(a, "%u:%u", (unsigned)s->uid, (unsigned)s->gid);
         /* Podman's overlay storage cannot give an image single-id maps
@@ -226,7 +226,7 @@ int eng_docker_argv(const struct zb_policy *p, const struct eng_docker_opts *o,
         int r;
 
         for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 if ((z->host_path && (r = check_path("hostPath", z->name, z->host_path, err)) < 0) ||
                     (r = check_path("path", z->name, z->path, err)) < 0)
                         return r;
@@ -271,12 +271,12 @@ int eng_docker_argv(const struct zb_policy *p, const struct eng_docker_opts *o,
         eng_info(n, "mount: the engine adds a read-only /sys and its own /dev; the namespace backend has no /sys");
         char **env = eng_build_env(p);
         if (!env)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; env[i]; i++) {
                 eng_argv_add(a, "-e");
                 eng_argv_add(a, env[i]);
         }
-        zb_strv_free(env);
+        util_strv_free(env);
         if (p->workdir) {
                 eng_argv_add(a, "-w");
                 eng_argv_add(a, p->workdir);
@@ -297,7 +297,7 @@ int eng_docker_argv(const struct zb_policy *p, const struct eng_docker_opts *o,
         for (size_t i = 0; i < p->argc; i++)
                 eng_argv_add(a, p->argv[i]);
         if (a->oom)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         return 0;
 }
 
@@ -391,7 +391,7 @@ static void map_status(const struct eng_exit *ex, bool oom, char *engine_error, 
                 r->status = ZB_STATUS_SETUP_ERROR;
                 r->setup_kind = code == 127 ? ZB_SETUP_NOT_FOUND : code == 126 ? ZB_SETUP_NOT_EXEC : ZB_SETUP_FAILED;
                 if (engine_error && *engine_error)
-                        r->error = zb_asprintf("backend docker: %s", engine_error);
+                        r->error = util_asprintf("backend docker: %s", engine_error);
                 else if (code == 125)
                         r->error = strdup("backend docker: the engine could not start the container (exit 125)");
         } else if (code > 128 && code < 128 + 65) {
@@ -407,19 +407,19 @@ static int chown_tree(const char *path, uid_t id, struct zb_error *err)
 {
         struct stat st;
         if (lstat(path, &st) < 0)
-                return zb_error_errno(err, errno, "chown %s", path);
+                return err_errno(err, errno, "chown %s", path);
         if (lchown(path, id, id) < 0)
-                return zb_error_errno(err, errno, "chown %s", path);
+                return err_errno(err, errno, "chown %s", path);
         if (!S_ISDIR(st.st_mode))
                 return 0;
         _cleanup_(closedirp) DIR *d = opendir(path);
         if (!d)
-                return zb_error_errno(err, errno, "chown %s", path);
+                return err_errno(err, errno, "chown %s", path);
         for (struct dirent *e; (e = readdir(d));) {
                 if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
                         continue;
-                _cleanup_(freep) char *sub = zb_asprintf("%s/%s", path, e->d_name);
-                int r = sub ? chown_tree(sub, id, err) : zb_error_set(err, ENOMEM, "out of memory");
+                _cleanup_(freep) char *sub = util_asprintf("%s/%s", path, e->d_name);
+                int r = sub ? chown_tree(sub, id, err) : err_set(err, ENOMEM, "out of memory");
                 if (r < 0)
                         return r;
         }
@@ -432,7 +432,7 @@ static int prepare(const struct zb_policy *p, const char *dir, struct eng_docker
                    struct eng_rootfs *fs, char *profile, size_t profile_len, char *skel,
                    size_t skel_len, struct eng_notes *n, struct zb_error *err)
 {
-        const struct zb_security *s = &p->security;
+        const struct pol_security *s = &p->security;
         int r;
 
         if (!(s->seccomp && strcmp(s->seccomp, "unconfined") == 0)) {
@@ -448,7 +448,7 @@ static int prepare(const struct zb_policy *p, const char *dir, struct eng_docker
         }
         if (!p->image) {
                 if (!o->podman)
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "image: the docker backend needs an image (--image NAME); podman can use the host's dirs (--engine-cli podman)");
                 if (!p->rootfs) {
                         snprintf(skel, skel_len, "%s/rootfs", dir);
@@ -477,7 +477,7 @@ int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_err
 
         _cleanup_(freep) char *cli = eng_which(eng_docker_cli(p));
         if (!cli)
-                return zb_error_set(err, ENOENT, "engine_cli: '%s' not found (--engine-cli docker|podman|PATH, or ZONEBOX_DOCKER)",
+                return err_set(err, ENOENT, "engine_cli: '%s' not found (--engine-cli docker|podman|PATH, or ZONEBOX_DOCKER)",
                                     eng_docker_cli(p));
         struct eng_docker_opts o = { .cli = cli, .podman = is_podman(cli), .name = name, .run = true };
         /* The engines' default nproc may be above what even root may set
@@ -491,7 +491,7 @@ int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_err
         eng_docker_gc(cli, NULL);
         eng_container_name(name, sizeof(name));
         if (!mkdtemp(dir))
-                return zb_error_errno(err, errno, "backend docker: temporary directory");
+                return err_errno(err, errno, "backend docker: temporary directory");
         chmod(dir, 0711);
         ret = prepare(p, dir, &o, &fs, profile, sizeof(profile), skel, sizeof(skel), &n, err);
         if (ret == 0)

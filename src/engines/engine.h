@@ -48,7 +48,7 @@ char *eng_notes_text(const struct eng_notes *n);
 void eng_common_layers(const struct zb_policy *p, struct eng_notes *n);
 /* The namespace backend's /tmp and home dir as tmpfs zones for an engine
  * to mount after the policy's (0-2 in OUT; the strings are literals). */
-size_t eng_scratch_zones(const struct zb_policy *p, struct zb_zone out[2]);
+size_t eng_scratch_zones(const struct zb_policy *p, struct pol_zone out[2]);
 
 /* ---- shared helpers (util.c) ---- */
 
@@ -111,7 +111,7 @@ struct eng_exit {
 /* Run ARGV to completion: pump output, enforce wall time, forward the
  * termination signals the caller blocked (SIGINT, SIGTERM, SIGHUP,
  * SIGQUIT). OUT and ERR are filled when capture is set. */
-int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *err_buf,
+int eng_exec_wait(const struct eng_exec *x, struct outbuf *out, struct outbuf *err_buf,
                   struct eng_exit *res, struct zb_error *err);
 /* eng_exec_wait for an engine's run of policy P: its wall time, output
  * capture and limit (past it, ON_TIMEOUT stops the container, as at the

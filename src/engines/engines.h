@@ -6,6 +6,6 @@
 #include "../core/policy.h"
 
 /* Run a validated policy whose backend is docker or oci. */
-int zb_engine_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
+int eng_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* zb_export and zb_engine_run: the entry points of the engine backends.
+/* zb_export and eng_run: the entry points of the engine backends.
  * Export translates without running anything; the notes (what the engine
  * cannot express) come back as text for the caller to show. */
 #define _GNU_SOURCE
@@ -7,16 +7,16 @@
 #include "engine.h"
 #include "engines.h"
 
-int zb_engine_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
+int eng_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
 {
         bool docker = p->backend == ZB_BACKEND_DOCKER;
-        if (zb_policy_net_allowlist(p)) /* validation refuses it too; fail closed here as well */
-                return zb_error_set(err, ENOTSUP,
+        if (pol_net_allowlist(p)) /* validation refuses it too; fail closed here as well */
+                return err_set(err, ENOTSUP,
                                     "network.allow (--net-allow): the %s backend cannot express an allowlist; use the namespace backend",
                                     docker ? "docker" : "oci");
-        struct zb_result *r = zb_result_new(docker ? "docker" : "oci");
+        struct zb_result *r = res_new(docker ? "docker" : "oci");
         if (!r)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         int ret = docker ? eng_docker_run(p, r, err) : eng_oci_run(p, r, err);
         if (ret < 0) {
                 zb_result_free(r);
@@ -40,13 +40,13 @@ static int validate_for_export(const struct zb_policy *p, struct zb_error *err)
          * become a plain read-write bind, writing straight to the host. */
         for (size_t i = 0; i < p->n_zones; i++)
                 if (p->zones[i].mode == ZB_ZONE_COW)
-                        return zb_error_set(err, ENOTSUP,
+                        return err_set(err, ENOTSUP,
                                             "zone '%s': mode cow exists only in the namespace backend; export it as ro or rw",
                                             p->zones[i].name);
         /* No engine has the allowlist proxy: the sandbox would get either no
          * network or all of it. */
-        if (zb_policy_net_allowlist(p))
-                return zb_error_set(err, ENOTSUP,
+        if (pol_net_allowlist(p))
+                return err_set(err, ENOTSUP,
                                     "network.allow (--net-allow): zonebox export cannot express an allowlist (the proxy exists only in the namespace backend); export with network: none");
         return zb_policy_validate(&tmp, err);
 }
@@ -55,7 +55,7 @@ static char *json_text(json_object *o)
 {
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
-        return s ? zb_asprintf("%s\n", s) : NULL;
+        return s ? util_asprintf("%s\n", s) : NULL;
 }
 
 /* Write the policy's seccomp profile to PATH (nothing when unconfined). */
@@ -68,7 +68,7 @@ static int write_profile(const struct zb_policy *p, const char *path, struct eng
                 return r;
         _cleanup_(freep) char *s = json_text(sc);
         json_object_put(sc);
-        return s ? eng_write_file(path, s, err) : zb_error_set(err, ENOMEM, "out of memory");
+        return s ? eng_write_file(path, s, err) : err_set(err, ENOMEM, "out of memory");
 }
 
 static int export_docker(const struct zb_policy *p, const char *path, char **text,
@@ -86,10 +86,10 @@ static int export_docker(const struct zb_policy *p, const char *path, char **tex
         r = eng_docker_argv(p, &o, &a, n, err);
         if (r == 0) {
                 char *line = eng_shell_join(a.v);
-                *text = line ? zb_asprintf("%s\n", line) : NULL;
+                *text = line ? util_asprintf("%s\n", line) : NULL;
                 free(line);
                 if (!*text)
-                        r = zb_error_set(err, ENOMEM, "out of memory");
+                        r = err_set(err, ENOMEM, "out of memory");
         }
         eng_argv_free(&a);
         return r;
@@ -111,10 +111,10 @@ int zb_export(const struct zb_policy *p, const char *engine, const char *path, c
                 r = export_docker(p, path, text, &n, err);
         } else if (strcmp(engine, "oci") == 0) {
                 if (!path)
-                        return zb_error_set(err, EINVAL, "export oci: the bundle directory is required");
+                        return err_set(err, EINVAL, "export oci: the bundle directory is required");
                 r = eng_oci_write_bundle(p, path, &n, err);
                 if (r == 0)
-                        *text = zb_asprintf("%s\n", path);
+                        *text = util_asprintf("%s\n", path);
         } else if (strcmp(engine, "kubernetes") == 0) {
                 bool confined = !(p->security.seccomp && strcmp(p->security.seccomp, "unconfined") == 0);
                 struct eng_notes scratch = { 0 };
@@ -127,13 +127,13 @@ int zb_export(const struct zb_policy *p, const char *engine, const char *path, c
                         *text = json_text(o);
                 json_object_put(o);
         } else {
-                return zb_error_set(err, EINVAL, "export: unknown engine '%s' (docker, oci or kubernetes)",
+                return err_set(err, EINVAL, "export: unknown engine '%s' (docker, oci or kubernetes)",
                                     engine);
         }
         if (r == 0 && !*text)
-                r = zb_error_set(err, ENOMEM, "out of memory");
+                r = err_set(err, ENOMEM, "out of memory");
         size_t n_run_only;
-        const char *const *run_only = zb_policy_run_only(p, &n_run_only);
+        const char *const *run_only = pol_run_only(p, &n_run_only);
         for (size_t i = 0; r == 0 && i < n_run_only; i++)
                 eng_warn(&n, "%s", run_only[i]);
         if (r == 0)

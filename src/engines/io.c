@@ -29,7 +29,7 @@ static const char *const oci_key[] = {
 
 /* The device of a limit on this host: a block device's rdev, or the
  * device a zone's host dir is on. False (and a warning) when unknown. */
-static bool limit_dev(const struct zb_policy *p, const struct zb_io_limit *l, dev_t *out,
+static bool limit_dev(const struct zb_policy *p, const struct pol_io_limit *l, dev_t *out,
                       struct eng_notes *n)
 {
         struct stat st;
@@ -52,7 +52,7 @@ static bool limit_dev(const struct zb_policy *p, const struct zb_io_limit *l, de
 static void warn_zone_caps(const struct zb_policy *p, const char *engine, struct eng_notes *n)
 {
         for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 if (z->size && z->mode != ZB_ZONE_TMPFS)
                         eng_warn(n, "zone '%s': size: %s cannot cap a bind mount's size (a project quota on the host dir would)",
                                  z->name, engine);
@@ -61,9 +61,9 @@ static void warn_zone_caps(const struct zb_policy *p, const char *engine, struct
 
 void eng_io_docker(struct eng_argv *a, const struct zb_policy *p, struct eng_notes *n)
 {
-        const struct zb_io *io = &p->limits.io;
+        const struct pol_io *io = &p->limits.io;
         for (size_t i = 0; i < io->n; i++) {
-                const struct zb_io_limit *l = &io->limits[i];
+                const struct pol_io_limit *l = &io->limits[i];
                 dev_t d;
                 if (!l->zone) {
                         eng_argv_add(a, docker_flag[l->kind]);
@@ -83,15 +83,15 @@ void eng_io_docker(struct eng_argv *a, const struct zb_policy *p, struct eng_not
 
 json_object *eng_io_oci(const struct zb_policy *p, struct eng_notes *n)
 {
-        const struct zb_io *io = &p->limits.io;
+        const struct pol_io *io = &p->limits.io;
         warn_zone_caps(p, "an OCI runtime", n);
-        if (!zb_io_wanted(io))
+        if (!pol_io_wanted(io))
                 return NULL;
         json_object *b = json_object_new_object();
         if (io->weight)
                 json_object_object_add(b, "weight", json_object_new_int((int)io->weight));
         for (size_t i = 0; i < io->n; i++) {
-                const struct zb_io_limit *l = &io->limits[i];
+                const struct pol_io_limit *l = &io->limits[i];
                 dev_t d;
                 if (!limit_dev(p, l, &d, n))
                         continue;
@@ -113,7 +113,7 @@ uint64_t eng_io_k8s(const struct zb_policy *p, struct eng_notes *n)
 {
         uint64_t ephemeral = 0;
         for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 if (!z->size || z->mode == ZB_ZONE_TMPFS)
                         continue;
                 if (p->engine.k8s_host_zones == ZB_K8S_VOL_EMPTYDIR)
@@ -124,7 +124,7 @@ uint64_t eng_io_k8s(const struct zb_policy *p, struct eng_notes *n)
         }
         if (ephemeral)
                 eng_info(n, "zones: emptyDir sizeLimit and ephemeral-storage: the kubelet evicts the pod past the cap (no EDQUOT inside)");
-        if (zb_io_wanted(&p->limits.io))
+        if (pol_io_wanted(&p->limits.io))
                 eng_warn(n, "limits: block I/O (device_*_bps/iops, zone_*_bps, blkio_weight): a Pod cannot throttle I/O");
         return ephemeral;
 }

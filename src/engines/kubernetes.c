@@ -83,7 +83,7 @@ static json_object *seccomp_profile(const struct zb_policy *p, const char *local
 
 static json_object *container_security(const struct zb_policy *p, json_object *profile, struct eng_notes *n)
 {
-        const struct zb_security *s = &p->security;
+        const struct pol_security *s = &p->security;
         json_object *sc = json_object_new_object(), *caps = json_object_new_object(), *drop = json_object_new_array();
 
         json_object_object_add(sc, "allowPrivilegeEscalation", json_object_new_boolean(!s->no_new_privileges));
@@ -110,7 +110,7 @@ static json_object *container_security(const struct zb_policy *p, json_object *p
 
 static json_object *resources(const struct zb_policy *p, struct eng_notes *n)
 {
-        const struct zb_limits *l = &p->limits;
+        const struct pol_limits *l = &p->limits;
         json_object *res = json_object_new_object(), *lim = json_object_new_object();
         char buf[32];
 
@@ -144,7 +144,7 @@ static json_object *resources(const struct zb_policy *p, struct eng_notes *n)
 }
 
 static void add_volume(json_object *vols, json_object *mounts, const struct zb_policy *p,
-                       const struct zb_zone *z, struct eng_notes *n)
+                       const struct pol_zone *z, struct eng_notes *n)
 {
         json_object *v = json_object_new_object(), *m = json_object_new_object(), *src = json_object_new_object();
         char name[64], buf[32];
@@ -208,7 +208,7 @@ static json_object *container(const struct zb_policy *p, json_object *profile, j
                 json_object_object_add(e, "value", str(eq + 1));
                 json_object_array_add(ev, e);
         }
-        zb_strv_free(env);
+        util_strv_free(env);
         json_object_object_add(c, "env", ev);
         if (p->workdir)
                 json_object_object_add(c, "workingDir", str(p->workdir));
@@ -224,7 +224,7 @@ static json_object *pod_spec(const struct zb_policy *p, const char *localhost, s
 {
         json_object *spec = json_object_new_object(), *psc = json_object_new_object();
         json_object *vols = json_object_new_array(), *mounts = json_object_new_array();
-        const struct zb_security *s = &p->security;
+        const struct pol_security *s = &p->security;
         char host[64];
 
         json_object_object_add(spec, "restartPolicy", str("Never"));
@@ -258,7 +258,7 @@ static json_object *pod_spec(const struct zb_policy *p, const char *localhost, s
         json_object *profile = seccomp_profile(p, localhost, n);
         json_object_object_add(psc, "seccompProfile", json_object_get(profile));
         json_object_object_add(spec, "securityContext", psc);
-        struct zb_zone scratch[2];
+        struct pol_zone scratch[2];
         size_t n_scratch = eng_scratch_zones(p, scratch);
         for (size_t i = 0; i < p->n_zones + n_scratch; i++)
                 add_volume(vols, mounts, p, i < p->n_zones ? &p->zones[i] : &scratch[i - p->n_zones], n);

@@ -76,7 +76,7 @@ static json_object *process(const struct zb_policy *p, const struct eng_oci_opts
 {
         json_object *proc = json_object_new_object();
         json_object *user = json_object_new_object();
-        const struct zb_limits *l = &p->limits;
+        const struct pol_limits *l = &p->limits;
 
         json_object_object_add(proc, "terminal", json_object_new_boolean(false));
         json_object_object_add(user, "uid", json_object_new_int((int)p->security.uid));
@@ -95,7 +95,7 @@ static json_object *process(const struct zb_policy *p, const struct eng_oci_opts
         json_object *ev = json_object_new_array();
         for (size_t i = 0; env && env[i]; i++)
                 json_object_array_add(ev, json_object_new_string(env[i]));
-        zb_strv_free(env);
+        util_strv_free(env);
         json_object_object_add(proc, "env", ev);
         json_object_object_add(proc, "cwd", json_object_new_string(p->workdir ? p->workdir : "/"));
         /* Every set empty: bounding and ambient included. */
@@ -147,10 +147,10 @@ static json_object *mounts(const struct zb_policy *p, const struct eng_oci_opts 
         }
         for (size_t i = 0; o->fs && i < o->fs->n_binds; i++)
                 add_mount(m, o->fs->binds[i].dst, "bind", o->fs->binds[i].src, sys_o, ARRAY_SIZE(sys_o));
-        struct zb_zone scratch[2];
+        struct pol_zone scratch[2];
         size_t n_scratch = eng_scratch_zones(p, scratch);
         for (size_t i = 0; i < p->n_zones + n_scratch; i++) {
-                const struct zb_zone *z = i < p->n_zones ? &p->zones[i] : &scratch[i - p->n_zones];
+                const struct pol_zone *z = i < p->n_zones ? &p->zones[i] : &scratch[i - p->n_zones];
                 if (z->mode == ZB_ZONE_TMPFS) {
                         char size[48], mode[16];
                         snprintf(size, sizeof(size), "size=%llu", (unsigned long long)z->size);
@@ -194,7 +194,7 @@ static void id_maps(json_object *lnx, const struct zb_policy *p, const struct en
 
 static json_object *resources(const struct zb_policy *p, struct eng_notes *n)
 {
-        const struct zb_limits *l = &p->limits;
+        const struct pol_limits *l = &p->limits;
         json_object *res = json_object_new_object();
         json_object *dev = json_object_new_array(), *deny = json_object_new_object();
 
@@ -263,7 +263,7 @@ int eng_oci_config(const struct zb_policy *p, const struct eng_oci_opts *o, stru
                 json_object_put(cfg);
                 json_object_put(root);
                 json_object_put(lnx);
-                return zb_error_set(err, EINVAL, "command: an OCI bundle needs a command (give it after --)");
+                return err_set(err, EINVAL, "command: an OCI bundle needs a command (give it after --)");
         }
         eng_common_layers(p, n);
         json_object_object_add(cfg, "ociVersion", json_object_new_string(OCI_VERSION));
@@ -305,19 +305,19 @@ static int check_empty_dir(const char *dir, struct zb_error *err)
         struct stat st;
         if (lstat(dir, &st) < 0) {
                 if (errno != ENOENT)
-                        return zb_error_errno(err, errno, "bundle %s", dir);
+                        return err_errno(err, errno, "bundle %s", dir);
                 if (mkdir(dir, 0711) < 0)
-                        return zb_error_errno(err, errno, "bundle %s: mkdir", dir);
+                        return err_errno(err, errno, "bundle %s: mkdir", dir);
                 return 0;
         }
         if (!S_ISDIR(st.st_mode))
-                return zb_error_set(err, ENOTDIR, "bundle %s: not a directory", dir);
-        _cleanup_(freep) char *cfg = zb_asprintf("%s/config.json", dir);
-        _cleanup_(freep) char *rfs = zb_asprintf("%s/rootfs", dir);
+                return err_set(err, ENOTDIR, "bundle %s: not a directory", dir);
+        _cleanup_(freep) char *cfg = util_asprintf("%s/config.json", dir);
+        _cleanup_(freep) char *rfs = util_asprintf("%s/rootfs", dir);
         if (!cfg || !rfs)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         if (access(cfg, F_OK) == 0 || access(rfs, F_OK) == 0)
-                return zb_error_set(err, EEXIST, "bundle %s: already holds config.json or rootfs", dir);
+                return err_set(err, EEXIST, "bundle %s: already holds config.json or rootfs", dir);
         return 0;
 }
 
@@ -327,18 +327,18 @@ static int write_bundle(const struct zb_policy *p, const char *dir, const struct
         struct eng_rootfs fs;
         struct eng_oci_opts o = *base;
         json_object *cfg = NULL;
-        _cleanup_(freep) char *rootfs = zb_asprintf("%s/rootfs", dir);
-        _cleanup_(freep) char *cfg_path = zb_asprintf("%s/config.json", dir);
+        _cleanup_(freep) char *rootfs = util_asprintf("%s/rootfs", dir);
+        _cleanup_(freep) char *cfg_path = util_asprintf("%s/config.json", dir);
         int r;
 
         if (!rootfs || !cfg_path)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         if ((r = eng_rootfs_build(p, rootfs, &fs, err)) < 0)
                 return r;
         o.fs = &fs;
         if (o.init) {
-                _cleanup_(freep) char *point = zb_asprintf("%s%s", rootfs, ENG_OCI_INIT_PATH);
-                r = point ? eng_write_file(point, "", err) : zb_error_set(err, ENOMEM, "out of memory");
+                _cleanup_(freep) char *point = util_asprintf("%s%s", rootfs, ENG_OCI_INIT_PATH);
+                r = point ? eng_write_file(point, "", err) : err_set(err, ENOMEM, "out of memory");
                 if (r < 0) {
                         eng_rootfs_free(&fs);
                         return r;
@@ -349,8 +349,8 @@ static int write_bundle(const struct zb_policy *p, const char *dir, const struct
                 const char *text = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY |
                                                                                JSON_C_TO_STRING_SPACED |
                                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
-                _cleanup_(freep) char *with_nl = zb_asprintf("%s\n", text);
-                r = with_nl ? eng_write_file(cfg_path, with_nl, err) : zb_error_set(err, ENOMEM, "out of memory");
+                _cleanup_(freep) char *with_nl = util_asprintf("%s\n", text);
+                r = with_nl ? eng_write_file(cfg_path, with_nl, err) : err_set(err, ENOMEM, "out of memory");
         }
         json_object_put(cfg);
         eng_rootfs_free(&fs);
@@ -393,7 +393,7 @@ char *eng_oci_runtime(const struct zb_policy *p, struct zb_error *err)
                 name = "runsc";
         char *path = eng_which(name);
         if (!path)
-                zb_error_set(err, ENOENT, "runtime: '%s' not found (install it, or give --runtime runc|crun|runsc|PATH)",
+                err_set(err, ENOENT, "runtime: '%s' not found (install it, or give --runtime runc|crun|runsc|PATH)",
                              name);
         return path;
 }
@@ -468,13 +468,13 @@ static char *cgroup_dir(const char *controller, const char *rel)
                 rel++;
         }
         if (!controller)
-                dir = zb_asprintf("/sys/fs/cgroup/unified%s/%s", strcmp(own, "/") ? own : "", rel);
+                dir = util_asprintf("/sys/fs/cgroup/unified%s/%s", strcmp(own, "/") ? own : "", rel);
         else
-                dir = zb_asprintf("/sys/fs/cgroup/%s%s/%s", controller, strcmp(own, "/") ? own : "", rel);
+                dir = util_asprintf("/sys/fs/cgroup/%s%s/%s", controller, strcmp(own, "/") ? own : "", rel);
         free(own);
         if (dir && !controller && access(dir, F_OK) != 0) {
                 /* Pure v2: the unified hierarchy is /sys/fs/cgroup itself. */
-                char *alt = zb_asprintf("/sys/fs/cgroup%s", dir + strlen("/sys/fs/cgroup/unified"));
+                char *alt = util_asprintf("/sys/fs/cgroup%s", dir + strlen("/sys/fs/cgroup/unified"));
                 free(dir);
                 dir = alt;
         }
@@ -615,7 +615,7 @@ static void runtime_error(const char *log, struct zb_result *r)
                     strcmp(json_object_get_string(lv), "error") == 0 &&
                     json_object_object_get_ex(o, "msg", &msg)) {
                         free(r->error);
-                        r->error = zb_asprintf("backend oci: %s", json_object_get_string(msg));
+                        r->error = util_asprintf("backend oci: %s", json_object_get_string(msg));
                         r->status = ZB_STATUS_SETUP_ERROR;
                         r->setup_kind = strstr(json_object_get_string(msg), "not found") ||
                                                         strstr(json_object_get_string(msg), "no such file")
@@ -652,18 +652,18 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
         if (!runtime)
                 return -ENOENT;
         if (geteuid() != 0)
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "backend: oci: zonebox must run as root to start an OCI runtime with user-namespace maps (use the namespace backend, or zonebox export oci)");
         eng_oci_gc(runtime, NULL);
         eng_container_name(name, sizeof(name));
         if (!mkdtemp(bundle))
-                return zb_error_errno(err, errno, "backend oci: bundle directory");
+                return err_errno(err, errno, "backend oci: bundle directory");
         /* The container's root (65533 outside) must reach the rootfs. */
         chmod(bundle, 0711);
         oci_ids(&o);
-        cg = p->limits.cgroup_parent ? zb_asprintf("%s/%s", p->limits.cgroup_parent, name) : strdup(name);
+        cg = p->limits.cgroup_parent ? util_asprintf("%s/%s", p->limits.cgroup_parent, name) : strdup(name);
         o.cgroups_path = cg;
-        ret = cg ? write_bundle(p, bundle, &o, &n, err) : zb_error_set(err, ENOMEM, "out of memory");
+        ret = cg ? write_bundle(p, bundle, &o, &n, err) : err_set(err, ENOMEM, "out of memory");
         if (ret == 0)
                 ret = eng_notes_check(&n, p, "oci", err);
         if (ret < 0)

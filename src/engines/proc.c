@@ -58,7 +58,7 @@ static pid_t spawn(char *const *argv, int in_fd, int out_fd, int err_fd)
 }
 
 struct pump {
-        struct zb_buf *bufs[2];
+        struct outbuf *bufs[2];
         uint64_t limit;
         bool over;
         bool pass; /* pass-through with a cap (output.c) */
@@ -74,7 +74,7 @@ static bool pump_read(struct pump *pm, int fd, int slot)
                 return false;
         /* One cap for stdout and stderr together, as the namespace backend. */
         int pass_fd = pm->pass ? (slot == 0 ? STDOUT_FILENO : STDERR_FILENO) : -1;
-        int t = zb_output_take(pm->bufs[slot], pm->bufs[1 - slot], pass_fd, buf, (size_t)n, pm->limit);
+        int t = out_take(pm->bufs[slot], pm->bufs[1 - slot], pass_fd, buf, (size_t)n, pm->limit);
         if (t & ZB_OUTPUT_DROPPED)
                 pm->over = true;
         return !(t & ZB_OUTPUT_CLOSED);
@@ -82,13 +82,13 @@ static bool pump_read(struct pump *pm, int fd, int slot)
 
 enum { P_EXIT, P_OUT, P_ERR, P_SIG, P_N };
 
-int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *err_buf,
+int eng_exec_wait(const struct eng_exec *x, struct outbuf *out, struct outbuf *err_buf,
                   struct eng_exit *res, struct zb_error *err)
 {
         int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
         struct pump pm = { .bufs = { out, err_buf }, .limit = x->output_limit, .pass = x->pass };
         struct pollfd fds[P_N];
-        uint64_t t0 = zb_now_ns(), exited_ns = 0;
+        uint64_t t0 = util_now_ns(), exited_ns = 0;
         bool exited = false;
 
         memset(res, 0, sizeof(*res));
@@ -98,7 +98,7 @@ int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *e
                         if (po[i] >= 0)
                                 close(po[i]);
                 }
-                return zb_error_errno(err, e, "pipe");
+                return err_errno(err, e, "pipe");
         }
         pid_t pid = spawn(x->argv, x->in_fd, po[1], pe[1]);
         int spawn_errno = errno;
@@ -111,19 +111,19 @@ int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *e
                         close(po[0]);
                 if (pe[0] >= 0)
                         close(pe[0]);
-                return zb_error_errno(err, spawn_errno, "cannot start %s", x->argv[0]);
+                return err_errno(err, spawn_errno, "cannot start %s", x->argv[0]);
         }
         fds[P_EXIT].fd = pidfd_open_(pid);
         fds[P_OUT].fd = po[0];
         fds[P_ERR].fd = pe[0];
-        fds[P_SIG].fd = x->forward_signals ? zb_forward_signalfd(NULL) : -1;
+        fds[P_SIG].fd = x->forward_signals ? util_forward_signalfd(NULL) : -1;
         for (int i = 0; i < P_N; i++)
                 fds[i].events = POLLIN;
         /* Without a pidfd (Linux < 5.3) the loop polls waitpid(WNOHANG) every 20 ms. */
 
         for (;;) {
                 int timeout = -1;
-                uint64_t now = zb_now_ns();
+                uint64_t now = util_now_ns();
                 if (exited) {
                         uint64_t since = (now - exited_ns) / 1000000;
                         if ((fds[P_OUT].fd < 0 && fds[P_ERR].fd < 0) || since >= DRAIN_AFTER_EXIT_MS)
@@ -151,7 +151,7 @@ int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *e
                         for (int i = 0; i < P_N; i++)
                                 if (fds[i].fd >= 0)
                                         close(fds[i].fd);
-                        return zb_error_errno(err, e, "poll");
+                        return err_errno(err, e, "poll");
                 }
                 for (int slot = 0; slot < 2; slot++) {
                         struct pollfd *f = &fds[P_OUT + slot];
@@ -179,7 +179,7 @@ int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *e
                         pid_t w = waitpid(pid, &st, fds[P_EXIT].fd < 0 ? WNOHANG : 0);
                         if (w == pid) {
                                 exited = true;
-                                exited_ns = zb_now_ns();
+                                exited_ns = util_now_ns();
                                 res->status = st;
                                 if (fds[P_EXIT].fd >= 0)
                                         close(fds[P_EXIT].fd);
@@ -196,7 +196,7 @@ int eng_exec_wait(const struct eng_exec *x, struct zb_buf *out, struct zb_buf *e
 
 int eng_exec_simple(char *const *argv, char **out, char **errout)
 {
-        struct zb_buf ob = { .limit = SIMPLE_OUTPUT_MAX }, eb = { .limit = SIMPLE_OUTPUT_MAX };
+        struct outbuf ob = { .limit = SIMPLE_OUTPUT_MAX }, eb = { .limit = SIMPLE_OUTPUT_MAX };
         struct zb_error err = { 0 };
         struct eng_exit ex;
         /* A helper (inspect, kill, rm) runs to completion; the caller's
@@ -205,8 +205,8 @@ int eng_exec_simple(char *const *argv, char **out, char **errout)
                               .output_limit = 2 * SIMPLE_OUTPUT_MAX };
         int r = eng_exec_wait(&x, &ob, &eb, &ex, &err);
         if (r < 0) {
-                zb_buf_free(&ob);
-                zb_buf_free(&eb);
+                outbuf_free(&ob);
+                outbuf_free(&eb);
                 return r;
         }
         if (out)
@@ -227,7 +227,7 @@ int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(vo
                     struct eng_exit *ex, struct zb_error *err)
 {
         struct eng_exec x = {
-                .argv = argv, .in_fd = 0, .capture = zb_output_piped(p), .pass = !p->capture, .wall_ms = p->limits.wall_time_ms,
+                .argv = argv, .in_fd = 0, .capture = out_piped(p), .pass = !p->capture, .wall_ms = p->limits.wall_time_ms,
                 .output_limit = p->limits.output, .output_kill = p->limits.output_kill,
                 .forward_signals = true, .on_timeout = on_timeout, .on_signal = on_signal,
                 .on_output_limit = on_timeout, .ctx = ctx,

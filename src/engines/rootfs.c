@@ -49,15 +49,15 @@ static int mkdir_inside(struct builder *b, const char *inner)
 {
         if (!b->dir)
                 return 0;
-        _cleanup_(freep) char *path = zb_asprintf("%s%s", b->dir, inner);
+        _cleanup_(freep) char *path = util_asprintf("%s%s", b->dir, inner);
         if (!path)
-                return zb_error_set(b->err, ENOMEM, "out of memory");
+                return err_set(b->err, ENOMEM, "out of memory");
         for (char *s = path + strlen(b->dir) + 1;; s++) {
                 s = strchr(s, '/');
                 if (s)
                         *s = '\0';
                 if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                        return zb_error_errno(b->err, errno, "layer mount: mkdir %s", path);
+                        return err_errno(b->err, errno, "layer mount: mkdir %s", path);
                 if (!s)
                         return 0;
                 *s = '/';
@@ -69,14 +69,14 @@ static int add_bind(struct builder *b, const char *src, const char *dst)
         struct eng_rootfs *fs = b->fs;
         struct eng_bind *nb = realloc(fs->binds, (fs->n_binds + 1) * sizeof(*nb));
         if (!nb)
-                return zb_error_set(b->err, ENOMEM, "out of memory");
+                return err_set(b->err, ENOMEM, "out of memory");
         fs->binds = nb;
         nb[fs->n_binds].src = strdup(src);
         nb[fs->n_binds].dst = strdup(dst);
         if (!nb[fs->n_binds].src || !nb[fs->n_binds].dst) {
                 free(nb[fs->n_binds].src);
                 free(nb[fs->n_binds].dst);
-                return zb_error_set(b->err, ENOMEM, "out of memory");
+                return err_set(b->err, ENOMEM, "out of memory");
         }
         fs->n_binds++;
         return mkdir_inside(b, dst);
@@ -86,15 +86,15 @@ static int copy_file(struct builder *b, const char *src, const char *dst)
 {
         if (!b->dir)
                 return 0;
-        _cleanup_(freep) char *path = zb_asprintf("%s%s", b->dir, dst);
+        _cleanup_(freep) char *path = util_asprintf("%s%s", b->dir, dst);
         if (!path)
-                return zb_error_set(b->err, ENOMEM, "out of memory");
+                return err_set(b->err, ENOMEM, "out of memory");
         _cleanup_(closep) int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (in < 0)
                 return 0; /* gone since lstat: optional */
         _cleanup_(closep) int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (out < 0)
-                return zb_error_errno(b->err, errno, "layer mount: create %s", path);
+                return err_errno(b->err, errno, "layer mount: create %s", path);
         while (sendfile(out, in, NULL, MAX_COPY_BYTES) > 0)
                 ;
         return 0;
@@ -107,11 +107,11 @@ static int make_link(struct builder *b, const char *src, const char *dst)
         if (n < 0 || !b->dir)
                 return 0;
         target[n] = '\0';
-        _cleanup_(freep) char *path = zb_asprintf("%s%s", b->dir, dst);
+        _cleanup_(freep) char *path = util_asprintf("%s%s", b->dir, dst);
         if (!path)
-                return zb_error_set(b->err, ENOMEM, "out of memory");
+                return err_set(b->err, ENOMEM, "out of memory");
         if (symlink(target, path) < 0 && errno != EEXIST)
-                return zb_error_errno(b->err, errno, "layer mount: symlink %s", path);
+                return err_errno(b->err, errno, "layer mount: symlink %s", path);
         return 0;
 }
 
@@ -122,23 +122,23 @@ static int add_entry(struct builder *b, const char *src, const char *dst, bool o
         if (lstat(src, &st) < 0) {
                 if (optional)
                         return 0;
-                return zb_error_errno(b->err, errno, "layer mount: system path %s", src);
+                return err_errno(b->err, errno, "layer mount: system path %s", src);
         }
         if (S_ISLNK(st.st_mode))
                 return make_link(b, src, dst);
         if (S_ISREG(st.st_mode)) {
                 if (st.st_size > MAX_COPY_BYTES)
-                        return optional ? 0 : zb_error_set(b->err, EFBIG, "layer mount: %s too large", src);
+                        return optional ? 0 : err_set(b->err, EFBIG, "layer mount: %s too large", src);
                 return copy_file(b, src, dst);
         }
         if (S_ISDIR(st.st_mode))
                 return add_bind(b, src, dst);
-        return optional ? 0 : zb_error_set(b->err, EINVAL, "layer mount: %s is not a directory", src);
+        return optional ? 0 : err_set(b->err, EINVAL, "layer mount: %s is not a directory", src);
 }
 
 static int write_etc(struct builder *b)
 {
-        const struct zb_security *s = &b->p->security;
+        const struct pol_security *s = &b->p->security;
         const char *hostname = b->p->hostname ? b->p->hostname : DEFAULT_HOSTNAME;
         const char *home = b->p->workdir ? b->p->workdir : "/";
         char user[160] = "", grp[64] = "", buf[1024];
@@ -155,15 +155,15 @@ static int write_etc(struct builder *b)
                 const char *name;
                 char *text;
         } files[] = {
-                { "passwd", zb_asprintf("root:x:0:0:root:/root:/bin/sh\n%snobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", user) },
-                { "group", zb_asprintf("root:x:0:\n%snogroup:x:65534:\n", grp) },
-                { "hosts", zb_asprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost\n", hostname) },
-                { "hostname", zb_asprintf("%s\n", hostname) },
+                { "passwd", util_asprintf("root:x:0:0:root:/root:/bin/sh\n%snobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", user) },
+                { "group", util_asprintf("root:x:0:\n%snogroup:x:65534:\n", grp) },
+                { "hosts", util_asprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost\n", hostname) },
+                { "hostname", util_asprintf("%s\n", hostname) },
         };
         r = mkdir_inside(b, "/etc");
         for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
                 if (r == 0 && !files[i].text)
-                        r = zb_error_set(b->err, ENOMEM, "out of memory");
+                        r = err_set(b->err, ENOMEM, "out of memory");
                 if (r == 0) {
                         snprintf(buf, sizeof(buf), "%s/etc/%s", b->dir, files[i].name);
                         r = eng_write_file(buf, files[i].text, b->err);
@@ -204,7 +204,7 @@ static int image_root(struct builder *b)
         int r = 0;
 
         if (!d)
-                return zb_error_errno(b->err, errno, "rootfs: %s", b->p->rootfs);
+                return err_errno(b->err, errno, "rootfs: %s", b->p->rootfs);
         for (struct dirent *e; r == 0 && (e = readdir(d));) {
                 bool skipped = false;
                 for (size_t i = 0; i < ARRAY_SIZE(image_skip); i++)
@@ -227,16 +227,16 @@ static int build(struct builder *b)
         static const char *const points[] = { "/proc", "/dev" };
         for (size_t i = 0; r == 0 && i < ARRAY_SIZE(points); i++)
                 r = mkdir_inside(b, points[i]);
-        struct zb_zone scratch[2];
+        struct pol_zone scratch[2];
         size_t n_scratch = eng_scratch_zones(b->p, scratch);
         for (size_t i = 0; r == 0 && i < b->p->n_zones + n_scratch; i++) {
-                const struct zb_zone *z = i < b->p->n_zones ? &b->p->zones[i] : &scratch[i - b->p->n_zones];
+                const struct pol_zone *z = i < b->p->n_zones ? &b->p->zones[i] : &scratch[i - b->p->n_zones];
                 r = mkdir_inside(b, z->path);
                 /* runc gives a tmpfs the mode of the directory under it. */
                 if (r == 0 && b->dir && z->mode == ZB_ZONE_TMPFS) {
-                        _cleanup_(freep) char *path = zb_asprintf("%s%s", b->dir, z->path);
+                        _cleanup_(freep) char *path = util_asprintf("%s%s", b->dir, z->path);
                         if (!path || chmod(path, 01777) < 0)
-                                r = zb_error_errno(b->err, path ? errno : ENOMEM, "zone '%s': chmod", z->name);
+                                r = err_errno(b->err, path ? errno : ENOMEM, "zone '%s': chmod", z->name);
                 }
         }
         if (r == 0 && b->p->workdir)
@@ -250,7 +250,7 @@ int eng_rootfs_build(const struct zb_policy *p, const char *dir, struct eng_root
         struct builder b = { .p = p, .dir = dir, .fs = fs, .err = err };
         memset(fs, 0, sizeof(*fs));
         if (dir && mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return zb_error_errno(err, errno, "layer mount: mkdir %s", dir);
+                return err_errno(err, errno, "layer mount: mkdir %s", dir);
         int r = build(&b);
         if (r < 0)
                 eng_rootfs_free(fs);

@@ -352,7 +352,7 @@ static int derive_from_filter(const struct sock_fprog *prog, json_object *calls,
                 if (dep) {
                         int r = argument_rules(calls, name);
                         if (r < 0) {
-                                r = zb_error_set(err, ENOTSUP,
+                                r = err_set(err, ENOTSUP,
                                                  "layer seccomp: syscall '%s' is filtered by argument in a way the OCI translation does not know",
                                                  name);
                                 free(name);
@@ -365,7 +365,7 @@ static int derive_from_filter(const struct sock_fprog *prog, json_object *calls,
                         if (g == n_groups) {
                                 if (n_groups == ARRAY_SIZE(groups)) {
                                         free(name);
-                                        return zb_error_set(err, E2BIG, "layer seccomp: too many distinct actions");
+                                        return err_set(err, E2BIG, "layer seccomp: too many distinct actions");
                                 }
                                 groups[g].action = action;
                                 groups[g].names = json_object_new_array();
@@ -444,12 +444,12 @@ static bool str_in(const char *s, char *const *v, size_t n)
 
 static int translate_file(const struct zb_policy *p, json_object **out, struct zb_error *err)
 {
-        const struct zb_security *s = &p->security;
+        const struct pol_security *s = &p->security;
         json_object *root = json_object_from_file(s->seccomp);
         json_object *v;
 
         if (!root)
-                return zb_error_set(err, EINVAL, "layer seccomp: profile %s: cannot read it as JSON",
+                return err_set(err, EINVAL, "layer seccomp: profile %s: cannot read it as JSON",
                                     s->seccomp);
         json_object *o = json_object_new_object();
         static const char *const copy[] = { "defaultAction", "defaultErrnoRet", "flags" };
@@ -515,7 +515,7 @@ static int translate_file(const struct zb_policy *p, json_object **out, struct z
 }
 
 /* The policy's allow and deny lists after the profile's rules (deny wins). */
-static void append_lists(const struct zb_security *s, json_object *calls)
+static void append_lists(const struct pol_security *s, json_object *calls)
 {
         json_object *allow = json_object_new_array(), *deny = json_object_new_array();
         for (size_t i = 0; i < s->n_seccomp_allow; i++)
@@ -541,7 +541,7 @@ int eng_seccomp_equivalent(const struct sock_fprog *prog, const char *json, int 
 {
         struct sock_fprog other = { 0 };
         uint32_t arch = seccomp_arch_native();
-        int r = zb_seccomp_build_json(json, strlen(json), &other, err);
+        int r = ns_seccomp_build_json(json, strlen(json), &other, err);
         if (r < 0)
                 return r;
         int same = 1;
@@ -560,16 +560,16 @@ int eng_seccomp_equivalent(const struct sock_fprog *prog, const char *json, int 
                         }
                 }
         }
-        zb_seccomp_free(&other);
+        ns_seccomp_free(&other);
         return same;
 }
 
 int eng_seccomp_oci(const struct zb_policy *p, struct json_object **out, struct eng_notes *n,
                     struct zb_error *err)
 {
-        const struct zb_security *s = &p->security;
+        const struct pol_security *s = &p->security;
         bool is_default = !s->seccomp || strcmp(s->seccomp, "default") == 0;
-        struct zb_seccomp_spec spec = {
+        struct ns_seccomp_spec spec = {
                 .profile = s->seccomp,
                 .allow = (const char *const *)s->seccomp_allow, .n_allow = s->n_seccomp_allow,
                 .deny = (const char *const *)s->seccomp_deny, .n_deny = s->n_seccomp_deny,
@@ -584,9 +584,9 @@ int eng_seccomp_oci(const struct zb_policy *p, struct json_object **out, struct 
                 return 0;
         }
         if (!native_arch_name())
-                return zb_error_set(err, ENOTSUP, "layer seccomp: this architecture has no OCI name here");
+                return err_set(err, ENOTSUP, "layer seccomp: this architecture has no OCI name here");
         /* The policy's own filter: also validates the profile and the lists. */
-        if ((r = zb_seccomp_build(&spec, &prog, err)) < 0)
+        if ((r = ns_seccomp_build(&spec, &prog, err)) < 0)
                 return r;
         if (is_default) {
                 o = json_object_new_object();
@@ -612,7 +612,7 @@ int eng_seccomp_oci(const struct zb_policy *p, struct json_object **out, struct 
                 r = eng_seccomp_equivalent(&prog, text, &bad, err);
                 if (r == 0) {
                         char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, bad);
-                        r = zb_error_set(err, EPROTO,
+                        r = err_set(err, EPROTO,
                                          "layer seccomp: the OCI profile would differ from zonebox's filter at syscall '%s'",
                                          name ? name : "?");
                         free(name);
@@ -620,7 +620,7 @@ int eng_seccomp_oci(const struct zb_policy *p, struct json_object **out, struct 
                         r = 0;
                 }
         }
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
         if (r < 0) {
                 json_object_put(o);
                 return r;

@@ -72,11 +72,11 @@ int eng_notes_check(const struct eng_notes *n, const struct zb_policy *p, const 
 {
         /* landlock: required fails closed on every engine, strict or not. */
         if (p->security.landlock == ZB_LANDLOCK_REQUIRED && has_layer(n->skipped, n->n_skipped, "landlock"))
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "security.landlock: required, but the %s backend cannot apply Landlock",
                                     engine);
         if (p->engine.strict && n->n_warn > 0)
-                return zb_error_set(err, ENOTSUP, "strict: the %s backend cannot express %s", engine,
+                return err_set(err, ENOTSUP, "strict: the %s backend cannot express %s", engine,
                                     n->warn[0]);
         return 0;
 }
@@ -84,9 +84,9 @@ int eng_notes_check(const struct eng_notes *n, const struct zb_policy *p, const 
 void eng_notes_to_result(const struct eng_notes *n, struct zb_result *r)
 {
         for (size_t i = 0; i < n->n_applied; i++)
-                zb_result_layer(r, n->applied[i], true);
+                res_layer(r, n->applied[i], true);
         for (size_t i = 0; i < n->n_skipped; i++)
-                zb_result_layer(r, n->skipped[i], false);
+                res_layer(r, n->skipped[i], false);
 }
 
 char *eng_notes_text(const struct eng_notes *n)
@@ -122,7 +122,7 @@ void eng_common_layers(const struct zb_policy *p, struct eng_notes *n)
                          ZB_HOME_DIR);
 }
 
-size_t eng_scratch_zones(const struct zb_policy *p, struct zb_zone out[2])
+size_t eng_scratch_zones(const struct zb_policy *p, struct pol_zone out[2])
 {
         static const char *const paths[] = { "/tmp", ZB_HOME_DIR };
         static const char *const names[] = { "tmp", "home" };
@@ -132,7 +132,7 @@ size_t eng_scratch_zones(const struct zb_policy *p, struct zb_zone out[2])
                 for (size_t i = 0; i < p->n_zones; i++)
                         taken |= strcmp(p->zones[i].path, paths[j]) == 0;
                 if (!taken)
-                        out[k++] = (struct zb_zone){ .name = (char *)names[j], .mode = ZB_ZONE_TMPFS,
+                        out[k++] = (struct pol_zone){ .name = (char *)names[j], .mode = ZB_ZONE_TMPFS,
                                                      .path = (char *)paths[j], .size = p->tmp_size };
         }
         return k;
@@ -175,10 +175,10 @@ static size_t key_len(const char *kv)
 
 char **eng_build_env(const struct zb_policy *p)
 {
-        char **all = zb_policy_build_env(p);
+        char **all = pol_build_env(p);
         if (!all)
                 return NULL;
-        /* zb_policy_build_env adds the caller's TERM: an engine's command has
+        /* pol_build_env adds the caller's TERM: an engine's command has
          * no terminal of ours, so TERM stays only if the policy sets it. */
         bool policy_term = false;
         for (size_t i = 0; i < p->n_env; i++)
@@ -242,14 +242,14 @@ char *eng_which(const char *name)
         if (!name || !*name)
                 return NULL;
         if (strchr(name, '/'))
-                return access(name, X_OK) == 0 ? zb_path_absolute(NULL, name) : NULL;
+                return access(name, X_OK) == 0 ? util_path_absolute(NULL, name) : NULL;
         const char *path = getenv("PATH");
         if (!path || !*path)
                 path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
         for (const char *s = path; *s;) {
                 size_t len = strcspn(s, ":");
                 if (len) {
-                        char *cand = zb_asprintf("%.*s/%s", (int)len, s, name);
+                        char *cand = util_asprintf("%.*s/%s", (int)len, s, name);
                         struct stat st;
                         if (cand && stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
                                 return cand;
@@ -389,14 +389,14 @@ int eng_write_file(const char *path, const char *data, struct zb_error *err)
 {
         _cleanup_(closep) int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
-                return zb_error_errno(err, errno, "cannot write %s", path);
+                return err_errno(err, errno, "cannot write %s", path);
         size_t len = strlen(data);
         for (size_t done = 0; done < len;) {
                 ssize_t w = write(fd, data + done, len - done);
                 if (w < 0 && errno == EINTR)
                         continue;
                 if (w < 0)
-                        return zb_error_errno(err, errno, "cannot write %s", path);
+                        return err_errno(err, errno, "cannot write %s", path);
                 done += (size_t)w;
         }
         return 0;

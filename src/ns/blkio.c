@@ -38,7 +38,7 @@ static int write_file(const char *dir, const char *file, const char *text)
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        int r = zb_write_all(fd, text, strlen(text)) < 0 ? -errno : 0;
+        int r = util_write_all(fd, text, strlen(text)) < 0 ? -errno : 0;
         close(fd);
         return r;
 }
@@ -70,38 +70,38 @@ static dev_t whole_disk(dev_t d)
         return makedev(ma, mi);
 }
 
-static int resolve(const struct zb_policy *p, const struct zb_io_limit *l, dev_t *out,
+static int resolve(const struct zb_policy *p, const struct pol_io_limit *l, dev_t *out,
                    struct zb_error *err)
 {
         struct stat st;
 
         if (!l->zone) {
                 if (stat(l->target, &st) < 0)
-                        return zb_error_errno(err, errno, "layer resources: block I/O limit on %s", l->target);
+                        return err_errno(err, errno, "layer resources: block I/O limit on %s", l->target);
                 if (!S_ISBLK(st.st_mode))
-                        return zb_error_set(err, ENOTBLK, "layer resources: block I/O limit: %s is not a block device",
+                        return err_set(err, ENOTBLK, "layer resources: block I/O limit: %s is not a block device",
                                             l->target);
                 *out = whole_disk(st.st_rdev);
                 return 0;
         }
         for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 if (strcmp(z->name, l->target) != 0)
                         continue;
                 if (!z->host_path)
-                        return zb_error_set(err, EINVAL,
+                        return err_set(err, EINVAL,
                                             "layer resources: zone '%s' is a tmpfs: its I/O is memory, not a block device",
                                             z->name);
                 if (stat(z->host_path, &st) < 0)
-                        return zb_error_errno(err, errno, "layer resources: zone '%s': %s", z->name, z->host_path);
+                        return err_errno(err, errno, "layer resources: zone '%s': %s", z->name, z->host_path);
                 if (major(st.st_dev) == 0)
-                        return zb_error_set(err, ENOTBLK,
+                        return err_set(err, ENOTBLK,
                                             "layer resources: zone '%s': %s is on a filesystem without a single block device (tmpfs, overlayfs, btrfs); name the device with --device-*-bps",
                                             z->name, z->host_path);
                 *out = whole_disk(st.st_dev);
                 return 0;
         }
-        return zb_error_set(err, ENOENT, "layer resources: block I/O limit: no zone named '%s'", l->target);
+        return err_set(err, ENOENT, "layer resources: block I/O limit: no zone named '%s'", l->target);
 }
 
 static int apply_weight(uint64_t weight, const char *dir, bool v2, struct zb_error *err)
@@ -120,7 +120,7 @@ static int apply_weight(uint64_t weight, const char *dir, bool v2, struct zb_err
                         r = write_file(dir, "blkio.bfq.weight", buf);
         }
         if (r < 0)
-                return zb_error_errno(err, -r,
+                return err_errno(err, -r,
                                       "layer resources: blkio_weight: %s cannot take a weight (it needs the BFQ I/O scheduler or io.weight)",
                                       dir);
         return 0;
@@ -128,11 +128,11 @@ static int apply_weight(uint64_t weight, const char *dir, bool v2, struct zb_err
 
 int ns_blkio_apply(const struct zb_policy *p, const char *dir, bool v2, struct zb_error *err)
 {
-        const struct zb_io *io = &p->limits.io;
+        const struct pol_io *io = &p->limits.io;
         char buf[128];
 
         for (size_t i = 0; i < io->n; i++) {
-                const struct zb_io_limit *l = &io->limits[i];
+                const struct pol_io_limit *l = &io->limits[i];
                 dev_t d = 0;
                 int r = resolve(p, l, &d, err);
                 if (r < 0)
@@ -145,7 +145,7 @@ int ns_blkio_apply(const struct zb_policy *p, const char *dir, bool v2, struct z
                                  (unsigned long long)l->rate);
                 r = write_file(dir, v2 ? "io.max" : v1_file[l->kind], buf);
                 if (r < 0)
-                        return zb_error_errno(err, -r, "layer resources: block I/O limit %s:%llu (%s/%s '%s')",
+                        return err_errno(err, -r, "layer resources: block I/O limit %s:%llu (%s/%s '%s')",
                                               l->target, (unsigned long long)l->rate, dir,
                                               v2 ? "io.max" : v1_file[l->kind], buf);
         }

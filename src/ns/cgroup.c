@@ -37,7 +37,7 @@ static const char *const ctrl_v1_name[ZB_CG_N] = { "memory", "cpu", "cpuacct", "
 
 /* Only what the parsers and readers look at: the layout is ~280 KiB of
  * path buffers, and clearing it all faulted in ~70 pages per run. */
-void zb_cg_layout_init(struct zb_cg_layout *l)
+void cg_layout_init(struct cg_layout *l)
 {
         l->n_mounts = 0;
         l->v2 = -1;
@@ -48,7 +48,7 @@ void zb_cg_layout_init(struct zb_cg_layout *l)
         }
 }
 
-bool zb_cg_has_word(const char *list, const char *word)
+bool cg_has_word(const char *list, const char *word)
 {
         size_t n = strlen(word);
         for (const char *s = list; s && *s;) {
@@ -87,7 +87,7 @@ static int copy_field(char *dst, size_t size, const char *src, size_t len)
         return 0;
 }
 
-int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
+int cg_parse_mountinfo(struct cg_layout *l, const char *text)
 {
         for (const char *line = text; line && *line;) {
                 const char *eol = strchrnul(line, '\n');
@@ -116,7 +116,7 @@ int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
                 bool v1 = flen[sep + 1] == 6 && strncmp(f[sep + 1], "cgroup", 6) == 0;
                 if (!v1 && !v2)
                         continue;
-                struct zb_cg_mount *m = &l->mounts[l->n_mounts];
+                struct cg_mount *m = &l->mounts[l->n_mounts];
                 m->ctrls = 0;
                 if (copy_field(m->root, sizeof(m->root), f[3], flen[3]) < 0 ||
                     copy_field(m->dir, sizeof(m->dir), f[4], flen[4]) < 0)
@@ -129,7 +129,7 @@ int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
                         if (copy_field(opts, sizeof(opts), f[sep + 3], flen[sep + 3]) < 0)
                                 continue;
                         for (int c = 0; c < ZB_CG_N; c++)
-                                if (zb_cg_has_word(opts, ctrl_v1_name[c]))
+                                if (cg_has_word(opts, ctrl_v1_name[c]))
                                         m->ctrls |= 1u << c;
                         if (!m->ctrls)
                                 continue; /* name=systemd and the like */
@@ -144,7 +144,7 @@ int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text)
         return 0;
 }
 
-int zb_cg_parse_self(struct zb_cg_layout *l, const char *text)
+int cg_parse_self(struct cg_layout *l, const char *text)
 {
         for (const char *line = text; line && *line;) {
                 const char *eol = strchrnul(line, '\n');
@@ -157,7 +157,7 @@ int zb_cg_parse_self(struct zb_cg_layout *l, const char *text)
                                 if (line[0] == '0' && c1 == line + 1 && !ctrls[0])
                                         snprintf(l->v2_self, sizeof(l->v2_self), "%s", path);
                                 for (int c = 0; c < ZB_CG_N; c++)
-                                        if (zb_cg_has_word(ctrls, ctrl_v1_name[c]))
+                                        if (cg_has_word(ctrls, ctrl_v1_name[c]))
                                                 snprintf(l->v1_self[c], sizeof(l->v1_self[c]), "%s",
                                                          path);
                         }
@@ -167,7 +167,7 @@ int zb_cg_parse_self(struct zb_cg_layout *l, const char *text)
         return 0;
 }
 
-int zb_cg_dir(const struct zb_cg_layout *l, int m, const char *path, char *out, size_t size)
+int cg_dir(const struct cg_layout *l, int m, const char *path, char *out, size_t size)
 {
         if (m < 0 || m >= l->n_mounts || path[0] != '/')
                 return -1;
@@ -200,7 +200,7 @@ static bool take_decimal(const char **s, char sep, unsigned long long max, unsig
         return true;
 }
 
-bool zb_cg_name_parse(const char *name, pid_t *pid, unsigned long long *start)
+bool cg_name_parse(const char *name, pid_t *pid, unsigned long long *start)
 {
         unsigned long long p, s, seq;
         const char *c = name + 8;
@@ -213,7 +213,7 @@ bool zb_cg_name_parse(const char *name, pid_t *pid, unsigned long long *start)
         return true;
 }
 
-int zb_cg_keyed(const char *text, const char *key, uint64_t *out)
+int cg_keyed(const char *text, const char *key, uint64_t *out)
 {
         size_t n = strlen(key);
         for (const char *line = text; line && *line;) {
@@ -320,7 +320,7 @@ static int read_keyed(const char *dir, const char *file, const char *key, uint64
         char path[PATH_MAX], buf[2048];
         if (join(path, sizeof(path), dir, file) < 0 || read_text(path, buf, sizeof(buf)) < 0)
                 return -1;
-        return zb_cg_keyed(buf, key, out);
+        return cg_keyed(buf, key, out);
 }
 
 static int read_u64(const char *dir, const char *file, uint64_t *out)
@@ -368,19 +368,19 @@ static bool supervisor_alive(pid_t pid, unsigned long long start)
         return ns_proc_start_time(pid, &now) == 0 && now == start;
 }
 
-int ns_cgroup_layout_load(struct zb_cg_layout *l, char **mountinfo)
+int ns_cgroup_layout_load(struct cg_layout *l, char **mountinfo)
 {
-        zb_cg_layout_init(l);
+        cg_layout_init(l);
         _cleanup_(freep) char *mi = read_all("/proc/self/mountinfo");
         _cleanup_(freep) char *self = read_all("/proc/self/cgroup");
         if (!mi || !self)
                 return errno ? -errno : -ENOMEM;
-        zb_cg_parse_mountinfo(l, mi);
+        cg_parse_mountinfo(l, mi);
         if (mountinfo) {
                 *mountinfo = mi;
                 mi = NULL;
         }
-        zb_cg_parse_self(l, self);
+        cg_parse_self(l, self);
         /* After an earlier run in this process moved us into our own leaf,
          * the cgroup we were started in is its parent. */
         char *slash = strrchr(l->v2_self, '/');
@@ -465,7 +465,7 @@ static void gc_dir(const char *dir, bool v2, unsigned *removed)
         while ((e = readdir(d))) {
                 pid_t pid;
                 unsigned long long start;
-                if (e->d_type != DT_DIR || !zb_cg_name_parse(e->d_name, &pid, &start) ||
+                if (e->d_type != DT_DIR || !cg_name_parse(e->d_name, &pid, &start) ||
                     supervisor_alive(pid, start))
                         continue;
                 char path[PATH_MAX];
@@ -478,12 +478,12 @@ static void gc_dir(const char *dir, bool v2, unsigned *removed)
 
 /* ---------------------------------------------------------------- setup */
 
-static bool limit_wanted(const struct zb_limits *l)
+static bool limit_wanted(const struct pol_limits *l)
 {
-        return l->memory || l->cpus_milli || l->pids || l->cpu_time_ms || zb_io_wanted(&l->io);
+        return l->memory || l->cpus_milli || l->pids || l->cpu_time_ms || pol_io_wanted(&l->io);
 }
 
-static uint64_t swap_bytes(const struct zb_limits *l)
+static uint64_t swap_bytes(const struct pol_limits *l)
 {
         if (l->memory_swap_total == ZB_UNLIMITED)
                 return ZB_UNLIMITED;
@@ -499,12 +499,12 @@ static int enable_subtree(const char *parent, const char *want, bool own_cgroup,
         char path[PATH_MAX];
         if (join(path, sizeof(path), parent, "cgroup.subtree_control") < 0 ||
             read_text(path, have, sizeof(have)) < 0)
-                return zb_error_errno(err, errno, "layer resources: cannot read %s", path);
+                return err_errno(err, errno, "layer resources: cannot read %s", path);
         for (const char *s = want; *s;) {
                 size_t len = strcspn(s, " ");
                 char word[32];
                 snprintf(word, sizeof(word), "%.*s", (int)len, s);
-                if (!zb_cg_has_word(have, word)) {
+                if (!cg_has_word(have, word)) {
                         size_t used = strlen(add);
                         snprintf(add + used, sizeof(add) - used, "%s+%s", used ? " " : "", word);
                 }
@@ -530,7 +530,7 @@ static int enable_subtree(const char *parent, const char *want, bool own_cgroup,
                 }
         }
         if (r < 0)
-                return zb_error_errno(err, -r,
+                return err_errno(err, -r,
                                       "layer resources: cannot enable the cgroup v2 controllers '%s' for children of %s (run zonebox in a cgroup of its own that is delegated to you, e.g. systemd-run --user --scope -p Delegate=yes, or set limits.cgroup_parent)",
                                       add, parent);
         return 0;
@@ -538,7 +538,7 @@ static int enable_subtree(const char *parent, const char *want, bool own_cgroup,
 
 /* On v2 a process may move (or be cloned) from cgroup A to B only if it may
  * write cgroup.procs of their common ancestor. */
-static bool v2_can_place(const struct zb_cg_layout *l, const char *target_cgroup)
+static bool v2_can_place(const struct cg_layout *l, const char *target_cgroup)
 {
         if (geteuid() == 0)
                 return true;
@@ -551,13 +551,13 @@ static bool v2_can_place(const struct zb_cg_layout *l, const char *target_cgroup
                 n = slash == common ? 1 : (size_t)(slash - common);
                 common[n] = '\0';
         }
-        if (zb_cg_dir(l, l->v2, common, dir, sizeof(dir)) < 0)
+        if (cg_dir(l, l->v2, common, dir, sizeof(dir)) < 0)
                 return false;
         strncat(dir, "/cgroup.procs", sizeof(dir) - strlen(dir) - 1);
         return access(dir, W_OK) == 0;
 }
 
-static int make_v1(struct ns_cgroup *cg, const struct zb_cg_layout *l, int c, const char *parent,
+static int make_v1(struct ns_cgroup *cg, const struct cg_layout *l, int c, const char *parent,
                    unsigned *gc, struct zb_error *err)
 {
         int m = l->v1[c];
@@ -569,8 +569,8 @@ static int make_v1(struct ns_cgroup *cg, const struct zb_cg_layout *l, int c, co
                         return 0;
                 }
         if (parent_cgroup(l->v1_self[c], parent, pcg, sizeof(pcg)) < 0 ||
-            zb_cg_dir(l, m, pcg, pdir, sizeof(pdir)) < 0)
-                return zb_error_set(err, ENOENT,
+            cg_dir(l, m, pcg, pdir, sizeof(pdir)) < 0)
+                return err_set(err, ENOENT,
                                     "layer resources: the %s cgroup '%s' is not visible under %s",
                                     ctrl_name[c], parent ? parent : l->v1_self[c], l->mounts[m].dir);
         gc_dir(pdir, false, gc);
@@ -578,7 +578,7 @@ static int make_v1(struct ns_cgroup *cg, const struct zb_cg_layout *l, int c, co
             mkdir(cg->v1_dir[c], 0755) < 0) {
                 int e = errno;
                 cg->v1_dir[c][0] = '\0';
-                return zb_error_errno(err, e, "layer resources: cannot create a %s cgroup under %s (cgroup v1)%s",
+                return err_errno(err, e, "layer resources: cannot create a %s cgroup under %s (cgroup v1)%s",
                                       ctrl_name[c], pdir,
                                       (e == EACCES || e == EPERM) && geteuid() ? UNPRIVILEGED_HINT : "");
         }
@@ -590,7 +590,7 @@ static int make_v1(struct ns_cgroup *cg, const struct zb_cg_layout *l, int c, co
 #define SWAP_UNENFORCEABLE \
         "layer resources: limits.swap: this host has no swap accounting (%s), so a swap limit cannot be enforced; give swap 0 or unlimited"
 
-static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb_error *err)
+static int set_limits(struct ns_cgroup *cg, const struct pol_limits *l, struct zb_error *err)
 {
         const char *dir, *what;
         int r;
@@ -606,7 +606,7 @@ static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb
                                 r = swap == ZB_UNLIMITED ? write_text(dir, what, "max")
                                                          : write_u64(dir, what, swap);
                         } else if (r == 0 && swap != 0 && swap != ZB_UNLIMITED) {
-                                return zb_error_set(err, ENOTSUP, SWAP_UNENFORCEABLE, "v2 memory.swap.max");
+                                return err_set(err, ENOTSUP, SWAP_UNENFORCEABLE, "v2 memory.swap.max");
                         }
                 } else {
                         dir = cg->v1_dir[ZB_CG_MEMORY];
@@ -621,11 +621,11 @@ static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb
                                 what = "memory.swappiness";
                                 r = write_text(dir, what, "0");
                         } else if (r == 0 && swap != ZB_UNLIMITED) {
-                                return zb_error_set(err, ENOTSUP, SWAP_UNENFORCEABLE, "v1 memory.memsw.limit_in_bytes");
+                                return err_set(err, ENOTSUP, SWAP_UNENFORCEABLE, "v1 memory.memsw.limit_in_bytes");
                         }
                 }
                 if (r < 0)
-                        return zb_error_errno(err, -r, "layer resources: memory limit (%s/%s)", dir, what);
+                        return err_errno(err, -r, "layer resources: memory limit (%s/%s)", dir, what);
         }
         if (l->cpus_milli) {
                 uint64_t quota = l->cpus_milli * CPU_PERIOD_US / 1000;
@@ -647,13 +647,13 @@ static int set_limits(struct ns_cgroup *cg, const struct zb_limits *l, struct zb
                         }
                 }
                 if (r < 0)
-                        return zb_error_errno(err, -r, "layer resources: cpus limit (%s/%s)", dir, what);
+                        return err_errno(err, -r, "layer resources: cpus limit (%s/%s)", dir, what);
         }
         if (l->pids) {
                 dir = cg->where[ZB_CG_PIDS] == ZB_CG_V2 ? cg->v2_dir : cg->v1_dir[ZB_CG_PIDS];
                 r = write_u64(dir, "pids.max", l->pids);
                 if (r < 0)
-                        return zb_error_errno(err, -r, "layer resources: pids limit (%s/pids.max)", dir);
+                        return err_errno(err, -r, "layer resources: pids limit (%s/pids.max)", dir);
         }
         return 0;
 }
@@ -670,41 +670,41 @@ static int open_tasks(struct ns_cgroup *cg, struct zb_error *err)
                         continue;
                 char path[PATH_MAX];
                 if (join(path, sizeof(path), cg->v1_dir[c], "tasks") < 0)
-                        return zb_error_set(err, ENAMETOOLONG, "layer resources: cgroup path too long");
+                        return err_set(err, ENAMETOOLONG, "layer resources: cgroup path too long");
                 cg->v1_tasks_fd[c] = open(path, O_WRONLY | O_CLOEXEC);
                 if (cg->v1_tasks_fd[c] < 0)
-                        return zb_error_errno(err, errno, "layer resources: cannot open %s", path);
+                        return err_errno(err, errno, "layer resources: cannot open %s", path);
         }
         return 0;
 }
 
 static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_error *err)
 {
-        const struct zb_limits *lim = &p->limits;
+        const struct pol_limits *lim = &p->limits;
         const char *parent = lim->cgroup_parent;
         static unsigned seq;
         unsigned long long start = 0;
         unsigned gc = 0;
         int r;
 
-        _cleanup_(freep) struct zb_cg_layout *l = malloc(sizeof(*l));
+        _cleanup_(freep) struct cg_layout *l = malloc(sizeof(*l));
         if (!l)
-                return zb_error_set(err, ENOMEM, "layer resources: out of memory");
+                return err_set(err, ENOMEM, "layer resources: out of memory");
         if ((r = ns_cgroup_layout_load(l, NULL)) < 0)
-                return zb_error_errno(err, -r, "layer resources: cannot read /proc/self/mountinfo or /proc/self/cgroup");
+                return err_errno(err, -r, "layer resources: cannot read /proc/self/mountinfo or /proc/self/cgroup");
         if (ns_proc_start_time(getpid(), &start) < 0)
-                return zb_error_set(err, EIO, "layer resources: cannot read /proc/self/stat");
+                return err_set(err, EIO, "layer resources: cannot read /proc/self/stat");
         snprintf(cg->name, sizeof(cg->name), "zonebox-%d-%llu-%u", (int)getpid(), start, seq++);
 
         /* Where each controller goes. */
         const bool wanted[ZB_CG_N] = { [ZB_CG_MEMORY] = true, [ZB_CG_CPU] = lim->cpus_milli != 0,
-                                       [ZB_CG_PIDS] = lim->pids != 0, [ZB_CG_IO] = zb_io_wanted(&lim->io) };
+                                       [ZB_CG_PIDS] = lim->pids != 0, [ZB_CG_IO] = pol_io_wanted(&lim->io) };
         bool required[ZB_CG_N] = { [ZB_CG_MEMORY] = lim->memory != 0, [ZB_CG_CPU] = lim->cpus_milli != 0,
-                                   [ZB_CG_PIDS] = lim->pids != 0, [ZB_CG_IO] = zb_io_wanted(&lim->io) };
+                                   [ZB_CG_PIDS] = lim->pids != 0, [ZB_CG_IO] = pol_io_wanted(&lim->io) };
         char v2_parent[PATH_MAX] = "", v2_avail[512] = "", want_v2[128] = "", v2_parent_cg[PATH_MAX];
         if (l->v2 >= 0 && l->v2_self[0] &&
             parent_cgroup(l->v2_self, parent, v2_parent_cg, sizeof(v2_parent_cg)) == 0 &&
-            zb_cg_dir(l, l->v2, v2_parent_cg, v2_parent, sizeof(v2_parent)) == 0) {
+            cg_dir(l, l->v2, v2_parent_cg, v2_parent, sizeof(v2_parent)) == 0) {
                 char path[PATH_MAX];
                 if (join(path, sizeof(path), v2_parent, "cgroup.controllers") < 0 ||
                     read_text(path, v2_avail, sizeof(v2_avail)) < 0)
@@ -713,14 +713,14 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
         for (int c = 0; c < ZB_CG_N; c++) {
                 if (!wanted[c] || c == ZB_CG_CPUACCT)
                         continue;
-                if (v2_parent[0] && zb_cg_has_word(v2_avail, ctrl_name[c])) {
+                if (v2_parent[0] && cg_has_word(v2_avail, ctrl_name[c])) {
                         cg->where[c] = ZB_CG_V2;
                         size_t used = strlen(want_v2);
                         snprintf(want_v2 + used, sizeof(want_v2) - used, "%s%s", used ? " " : "", ctrl_name[c]);
                 } else if (l->v1[c] >= 0) {
                         cg->where[c] = ZB_CG_V1;
                 } else if (required[c]) {
-                        return zb_error_set(err, ENOTSUP,
+                        return err_set(err, ENOTSUP,
                                             "layer resources: no %s controller available (cgroup v2 %s offers '%.*s'; no cgroup v1 hierarchy has it)",
                                             ctrl_name[c], v2_parent[0] ? v2_parent : "is not mounted",
                                             (int)strcspn(v2_avail, "\n"), v2_avail);
@@ -733,7 +733,7 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
                 bool need = want_v2[0] != '\0';
                 char target[PATH_MAX];
                 if (join(target, sizeof(target), strcmp(v2_parent_cg, "/") ? v2_parent_cg : "", cg->name) < 0)
-                        return zb_error_set(err, ENAMETOOLONG, "layer resources: cgroup path too long");
+                        return err_set(err, ENAMETOOLONG, "layer resources: cgroup path too long");
                 if (need && (r = enable_subtree(v2_parent, want_v2, !parent, err)) < 0)
                         return r;
                 gc_dir(v2_parent, true, &gc);
@@ -743,13 +743,13 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
                                 int e = errno;
                                 cg->v2_dir[0] = '\0';
                                 if (need)
-                                        return zb_error_errno(err, e, "layer resources: cannot create a cgroup under %s (cgroup v2)%s",
+                                        return err_errno(err, e, "layer resources: cannot create a cgroup under %s (cgroup v2)%s",
                                                               v2_parent,
                                                               (e == EACCES || e == EPERM) && geteuid() ? UNPRIVILEGED_HINT : "");
                         } else {
                                 cg->v2_fd = open(cg->v2_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                                 if (cg->v2_fd < 0)
-                                        return zb_error_errno(err, errno, "layer resources: open %s", cg->v2_dir);
+                                        return err_errno(err, errno, "layer resources: open %s", cg->v2_dir);
                                 cg->v2_required = need;
                         }
                 }
@@ -765,7 +765,7 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
 
         if ((r = set_limits(cg, lim, err)) < 0 || (r = open_tasks(cg, err)) < 0)
                 return r;
-        if (zb_io_wanted(&lim->io) &&
+        if (pol_io_wanted(&lim->io) &&
             (r = ns_blkio_apply(p, cg->where[ZB_CG_IO] == ZB_CG_V2 ? cg->v2_dir : cg->v1_dir[ZB_CG_IO],
                                 cg->where[ZB_CG_IO] == ZB_CG_V2, err)) < 0)
                 return r;
@@ -782,7 +782,7 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
                         cg->cpu_fd = open(path, O_RDONLY | O_CLOEXEC);
         }
         if (lim->cpu_time_ms && cg->cpu_fd < 0)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "layer resources: cpu_time needs CPU accounting (cgroup v2 cpu.stat or the v1 cpuacct controller), and neither is usable here");
         return 0;
 }
@@ -867,7 +867,7 @@ uint64_t ns_cgroup_cpu(struct ns_cgroup *cg)
                 return 0;
         buf[n] = '\0';
         if (cg->cpu_v2)
-                return zb_cg_keyed(buf, "usage_usec", &v) == 0 ? v : 0;
+                return cg_keyed(buf, "usage_usec", &v) == 0 ? v : 0;
         return strtoull(buf, NULL, 10) / 1000;
 }
 
@@ -936,28 +936,28 @@ void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r)
 
 int ns_cgroup_gc(const char *parent, unsigned *removed, struct zb_error *err)
 {
-        _cleanup_(freep) struct zb_cg_layout *l = malloc(sizeof(*l));
+        _cleanup_(freep) struct cg_layout *l = malloc(sizeof(*l));
         char dir[PATH_MAX];
         int r;
 
         *removed = 0;
         if (!l)
-                return zb_error_set(err, ENOMEM, "gc: out of memory");
+                return err_set(err, ENOMEM, "gc: out of memory");
         if ((r = ns_cgroup_layout_load(l, NULL)) < 0)
-                return zb_error_errno(err, -r, "gc: cannot read /proc/self/mountinfo or /proc/self/cgroup");
+                return err_errno(err, -r, "gc: cannot read /proc/self/mountinfo or /proc/self/cgroup");
         char pcg[PATH_MAX];
         /* Under our own cgroups, then under the parent if one is given. */
         for (int pass = 0; pass < (parent ? 2 : 1); pass++) {
                 const char *par = pass ? parent : NULL;
                 if (l->v2 >= 0 && parent_cgroup(l->v2_self, par, pcg, sizeof(pcg)) == 0 &&
-                    zb_cg_dir(l, l->v2, pcg, dir, sizeof(dir)) == 0)
+                    cg_dir(l, l->v2, pcg, dir, sizeof(dir)) == 0)
                         gc_dir(dir, true, removed);
                 for (int c = 0; c < ZB_CG_N; c++) {
                         bool seen = false;
                         for (int o = 0; o < c; o++)
                                 seen |= l->v1[o] == l->v1[c];
                         if (!seen && parent_cgroup(l->v1_self[c], par, pcg, sizeof(pcg)) == 0 &&
-                            zb_cg_dir(l, l->v1[c], pcg, dir, sizeof(dir)) == 0)
+                            cg_dir(l, l->v1[c], pcg, dir, sizeof(dir)) == 0)
                                 gc_dir(dir, false, removed);
                 }
         }

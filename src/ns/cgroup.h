@@ -25,19 +25,19 @@
 #include "../core/policy.h"
 #include "../core/result.h"
 
-enum zb_cg_ctrl { ZB_CG_MEMORY, ZB_CG_CPU, ZB_CG_CPUACCT, ZB_CG_PIDS, ZB_CG_IO, ZB_CG_N };
-enum zb_cg_where { ZB_CG_NONE, ZB_CG_V1, ZB_CG_V2 };
+enum cg_ctrl { ZB_CG_MEMORY, ZB_CG_CPU, ZB_CG_CPUACCT, ZB_CG_PIDS, ZB_CG_IO, ZB_CG_N };
+enum cg_where { ZB_CG_NONE, ZB_CG_V1, ZB_CG_V2 };
 
 #define ZB_CG_MAX_MOUNTS 32
 
 /* What the host offers, from /proc/self/mountinfo and /proc/self/cgroup. */
-struct zb_cg_layout {
+struct cg_layout {
         /* Mounts: cgroup2, and every v1 hierarchy with its controllers. */
-        struct zb_cg_mount {
+        struct cg_mount {
                 char dir[PATH_MAX];  /* mount point */
                 char root[PATH_MAX]; /* the cgroup the mount shows as its root */
                 bool v2;
-                unsigned ctrls;      /* v1: bit per enum zb_cg_ctrl */
+                unsigned ctrls;      /* v1: bit per enum cg_ctrl */
         } mounts[ZB_CG_MAX_MOUNTS];
         int n_mounts;
         int v2;                          /* index of the cgroup2 mount, -1 */
@@ -46,27 +46,27 @@ struct zb_cg_layout {
         char v1_self[ZB_CG_N][PATH_MAX]; /* our cgroup in that hierarchy */
 };
 
-void zb_cg_layout_init(struct zb_cg_layout *l);
+void cg_layout_init(struct cg_layout *l);
 /* Text of /proc/self/mountinfo: fills mounts, v2, v1. */
-int zb_cg_parse_mountinfo(struct zb_cg_layout *l, const char *text);
+int cg_parse_mountinfo(struct cg_layout *l, const char *text);
 /* Text of /proc/self/cgroup: fills v2_self, v1_self. */
-int zb_cg_parse_self(struct zb_cg_layout *l, const char *text);
+int cg_parse_self(struct cg_layout *l, const char *text);
 /* The directory of cgroup PATH ("/a/b") in mount M: mount dir + PATH minus
  * the mount's root. -1 when PATH is not visible through that mount. */
-int zb_cg_dir(const struct zb_cg_layout *l, int m, const char *path, char *out, size_t size);
+int cg_dir(const struct cg_layout *l, int m, const char *path, char *out, size_t size);
 /* "zonebox-<pid>-<start>-<seq>": true and the supervisor's identity. */
-bool zb_cg_name_parse(const char *name, pid_t *pid, unsigned long long *start);
+bool cg_name_parse(const char *name, pid_t *pid, unsigned long long *start);
 /* A "key value" line in a flat keyed file (cpu.stat, memory.events,
  * memory.oom_control). -1 when the key is absent. */
-int zb_cg_keyed(const char *text, const char *key, uint64_t *out);
+int cg_keyed(const char *text, const char *key, uint64_t *out);
 /* Whether CTRL ("memory", "cpu", "pids") is a word of a controllers list. */
-bool zb_cg_has_word(const char *list, const char *word);
+bool cg_has_word(const char *list, const char *word);
 
 struct ns_cgroup {
         bool active;      /* a cgroup exists for this run */
         bool fallback;    /* resources skipped: use rlimit fallbacks */
         char name[96];
-        enum zb_cg_where where[ZB_CG_N];
+        enum cg_where where[ZB_CG_N];
         char v2_dir[PATH_MAX];          /* created v2 cgroup, "" if none */
         int v2_fd;                      /* its directory, for CLONE_INTO_CGROUP; -1 */
         bool v2_required;               /* a limit lives there: placement must work */
@@ -101,7 +101,7 @@ uint64_t ns_cgroup_oom_kills(const struct ns_cgroup *cg);
 void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r);
 /* Our cgroup layout; with MOUNTINFO, also the text it was parsed from
  * (malloc'd). 0 or -errno. */
-int ns_cgroup_layout_load(struct zb_cg_layout *l, char **mountinfo);
+int ns_cgroup_layout_load(struct cg_layout *l, char **mountinfo);
 
 /* cgroup_cost.c: one measured migration each way, for `zonebox doctor`. */
 struct ns_cg_cost {

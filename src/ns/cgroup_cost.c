@@ -38,7 +38,7 @@ static void find_favordynmods(struct ns_cg_cost *c, const char *mountinfo)
                         char *type = rest, *src = strchr(type, ' ');
                         char *opts = src ? strchr(src + 1, ' ') : NULL;
                         if (opts && (strncmp(type, "cgroup ", 7) == 0 || strncmp(type, "cgroup2 ", 8) == 0) &&
-                            zb_cg_has_word(opts + 1, "favordynmods"))
+                            cg_has_word(opts + 1, "favordynmods"))
                                 c->favordynmods_mount = true;
                 }
                 line = *eol ? eol + 1 : NULL;
@@ -122,13 +122,13 @@ int ns_cgroup_migration_cost(struct ns_cg_cost *c, struct zb_error *err)
         memset(c, 0, sizeof(*c));
         c->self_ms = c->by_pid_ms = -1;
         find_cmdline(c);
-        _cleanup_(freep) struct zb_cg_layout *l = malloc(sizeof(*l));
+        _cleanup_(freep) struct cg_layout *l = malloc(sizeof(*l));
         if (!l)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         _cleanup_(freep) char *mi = NULL;
         int r = ns_cgroup_layout_load(l, &mi);
         if (r < 0)
-                return zb_error_errno(err, -r, "cannot read /proc/self/mountinfo or /proc/self/cgroup");
+                return err_errno(err, -r, "cannot read /proc/self/mountinfo or /proc/self/cgroup");
         find_favordynmods(c, mi);
 
         /* Where the memory limit would live: its v1 hierarchy, else v2. */
@@ -137,14 +137,14 @@ int ns_cgroup_migration_cost(struct ns_cg_cost *c, struct zb_error *err)
         if (m < 0)
                 m = l->v2;
         char parent[PATH_MAX];
-        if (m < 0 || !self[0] || zb_cg_dir(l, m, self, parent, sizeof(parent)) < 0)
-                return zb_error_set(err, ENOENT, "no cgroup hierarchy with the memory controller, nor cgroup v2");
+        if (m < 0 || !self[0] || cg_dir(l, m, self, parent, sizeof(parent)) < 0)
+                return err_set(err, ENOENT, "no cgroup hierarchy with the memory controller, nor cgroup v2");
         c->v2 = l->mounts[m].v2;
         int n = snprintf(c->dir, sizeof(c->dir), "%s/zonebox-doctor-%d-move", parent, (int)getpid());
         if (n < 0 || (size_t)n >= sizeof(c->dir))
-                return zb_error_set(err, ENAMETOOLONG, "cgroup path too long");
+                return err_set(err, ENAMETOOLONG, "cgroup path too long");
         if (mkdir(c->dir, 0755) < 0)
-                return zb_error_errno(err, errno, "cannot make a cgroup under %s", parent);
+                return err_errno(err, errno, "cannot make a cgroup under %s", parent);
         /* Self first: it does not take the rwsem, so it cannot warm it for
          * the by-pid move after it. */
         if (!c->v2)
@@ -153,6 +153,6 @@ int ns_cgroup_migration_cost(struct ns_cg_cost *c, struct zb_error *err)
         for (int i = 0; i < 200 && rmdir(c->dir) < 0 && errno == EBUSY; i++)
                 nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
         if (c->by_pid_ms < 0)
-                return zb_error_set(err, EIO, "could not move a process into %s", c->dir);
+                return err_set(err, EIO, "could not move a process into %s", c->dir);
         return 0;
 }

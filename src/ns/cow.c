@@ -313,7 +313,7 @@ static int remove_tree(int dirfd, const char *name, dev_t dev)
 
 /* ---------- names, types, stats ---------- */
 
-bool zb_cow_id_valid(const char *id)
+bool cow_id_valid(const char *id)
 {
         size_t n = id ? strlen(id) : 0;
         if (n == 0 || n >= ZB_COW_ID_MAX || id[0] == '-')
@@ -327,7 +327,7 @@ bool zb_cow_id_valid(const char *id)
         return true;
 }
 
-int zb_cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n)
+int cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n)
 {
         int len;
         if (euid == 0)
@@ -347,17 +347,17 @@ static const char *const change_names[] = {
         [ZB_COW_ADDED] = "added", [ZB_COW_MODIFIED] = "modified", [ZB_COW_DELETED] = "deleted",
 };
 
-const char *zb_cow_type_name(enum zb_cow_type t)
+const char *cow_type_name(enum cow_type t)
 {
         return (unsigned)t < ARRAY_SIZE(type_names) ? type_names[t] : "other";
 }
 
-const char *zb_cow_change_name(enum zb_cow_change c)
+const char *cow_change_name(enum cow_change c)
 {
         return (unsigned)c < ARRAY_SIZE(change_names) ? change_names[c] : "modified";
 }
 
-enum zb_cow_type zb_cow_type_of(mode_t mode)
+enum cow_type cow_type_of(mode_t mode)
 {
         if (S_ISREG(mode))
                 return ZB_COW_FILE;
@@ -376,9 +376,9 @@ static bool is_whiteout(const struct stat *st)
         return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
-static void stat_fill(struct zb_cow_stat *o, const struct stat *st)
+static void stat_fill(struct cow_stat *o, const struct stat *st)
 {
-        o->type = zb_cow_type_of(st->st_mode);
+        o->type = cow_type_of(st->st_mode);
         o->mode = st->st_mode & 07777;
         o->uid = st->st_uid;
         o->gid = st->st_gid;
@@ -388,7 +388,7 @@ static void stat_fill(struct zb_cow_stat *o, const struct stat *st)
         o->ctime_ns = ts_ns(&st->st_ctim);
 }
 
-bool zb_cow_stat_changed(const struct zb_cow_stat *then, const struct zb_cow_stat *now, char *reason,
+bool cow_stat_changed(const struct cow_stat *then, const struct cow_stat *now, char *reason,
                          size_t n)
 {
         if (then->type == ZB_COW_NONE && now->type == ZB_COW_NONE)
@@ -398,8 +398,8 @@ bool zb_cow_stat_changed(const struct zb_cow_stat *then, const struct zb_cow_sta
         else if (now->type == ZB_COW_NONE)
                 snprintf(reason, n, "deleted on the host since the run");
         else if (then->type != now->type)
-                snprintf(reason, n, "replaced on the host (was a %s, now a %s)", zb_cow_type_name(then->type),
-                         zb_cow_type_name(now->type));
+                snprintf(reason, n, "replaced on the host (was a %s, now a %s)", cow_type_name(then->type),
+                         cow_type_name(now->type));
         else if (then->ino != now->ino)
                 snprintf(reason, n, "replaced on the host (another inode)");
         else if (then->size != now->size)
@@ -419,18 +419,18 @@ bool zb_cow_stat_changed(const struct zb_cow_stat *then, const struct zb_cow_sta
 
 /* ---------- change sets in memory ---------- */
 
-struct zb_cow_entry *zb_cow_zone_add(struct zb_cow_zone *z, const char *path, enum zb_cow_change change,
-                                     enum zb_cow_type type)
+struct cow_entry *cow_zone_add(struct cow_zone *z, const char *path, enum cow_change change,
+                                     enum cow_type type)
 {
         if (z->n == z->cap) {
                 size_t cap = z->cap ? z->cap * 2 : 32;
-                struct zb_cow_entry *e = realloc(z->e, cap * sizeof(*e));
+                struct cow_entry *e = realloc(z->e, cap * sizeof(*e));
                 if (!e)
                         return NULL;
                 z->e = e;
                 z->cap = cap;
         }
-        struct zb_cow_entry *e = &z->e[z->n];
+        struct cow_entry *e = &z->e[z->n];
         memset(e, 0, sizeof(*e));
         if (!(e->path = strdup(path)))
                 return NULL;
@@ -440,7 +440,7 @@ struct zb_cow_entry *zb_cow_zone_add(struct zb_cow_zone *z, const char *path, en
         return e;
 }
 
-static void zone_free(struct zb_cow_zone *z)
+static void zone_free(struct cow_zone *z)
 {
         for (size_t i = 0; i < z->n; i++) {
                 free(z->e[i].path);
@@ -455,7 +455,7 @@ static void zone_free(struct zb_cow_zone *z)
         memset(z, 0, sizeof(*z));
 }
 
-void zb_cow_set_free(struct zb_cow_set *set)
+void cow_set_free(struct cow_set *set)
 {
         for (size_t i = 0; i < set->n_zones; i++)
                 zone_free(&set->zones[i]);
@@ -465,7 +465,7 @@ void zb_cow_set_free(struct zb_cow_set *set)
         memset(set, 0, sizeof(*set));
 }
 
-static size_t set_count(const struct zb_cow_set *set)
+static size_t set_count(const struct cow_set *set)
 {
         size_t n = 0;
         for (size_t i = 0; i < set->n_zones; i++)
@@ -475,12 +475,12 @@ static size_t set_count(const struct zb_cow_set *set)
 
 /* ---------- the manifest (JSON) ---------- */
 
-static json_object *stat_to_json(const struct zb_cow_stat *s)
+static json_object *stat_to_json(const struct cow_stat *s)
 {
         if (s->type == ZB_COW_NONE)
                 return NULL;
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "type", json_object_new_string(zb_cow_type_name(s->type)));
+        json_object_object_add(o, "type", json_object_new_string(cow_type_name(s->type)));
         json_object_object_add(o, "mode", json_object_new_int((int)s->mode));
         json_object_object_add(o, "uid", json_object_new_int64(s->uid));
         json_object_object_add(o, "gid", json_object_new_int64(s->gid));
@@ -492,7 +492,7 @@ static json_object *stat_to_json(const struct zb_cow_stat *s)
 }
 
 /* The fields a change set is known by: in its manifest, in diff and list. */
-static json_object *set_header(const struct zb_cow_set *set)
+static json_object *set_header(const struct cow_set *set)
 {
         json_object *o = json_object_new_object();
         if (!o)
@@ -506,7 +506,7 @@ static json_object *set_header(const struct zb_cow_set *set)
         return o;
 }
 
-char *zb_cow_set_to_json(const struct zb_cow_set *set)
+char *cow_set_to_json(const struct cow_set *set)
 {
         json_object *o = set_header(set);
         json_object *zones = json_object_new_array();
@@ -517,7 +517,7 @@ char *zb_cow_set_to_json(const struct zb_cow_set *set)
         json_object_object_add(o, "version", json_object_new_int(1));
         json_object_object_add(o, "run_start_ns", json_object_new_int64(set->run_start_ns));
         for (size_t i = 0; i < set->n_zones; i++) {
-                const struct zb_cow_zone *z = &set->zones[i];
+                const struct cow_zone *z = &set->zones[i];
                 json_object *zo = json_object_new_object(), *entries = json_object_new_array();
                 json_object_object_add(zo, "name", json_object_new_string(z->name ? z->name : ""));
                 json_object_object_add(zo, "path", json_object_new_string(z->path ? z->path : ""));
@@ -526,11 +526,11 @@ char *zb_cow_set_to_json(const struct zb_cow_set *set)
                 json_object_object_add(zo, "dev", json_object_new_uint64(z->dev));
                 json_object_object_add(zo, "ino", json_object_new_uint64(z->ino));
                 for (size_t j = 0; j < z->n; j++) {
-                        const struct zb_cow_entry *e = &z->e[j];
+                        const struct cow_entry *e = &z->e[j];
                         json_object *eo = json_object_new_object();
                         json_object_object_add(eo, "path", json_object_new_string(e->path));
-                        json_object_object_add(eo, "change", json_object_new_string(zb_cow_change_name(e->change)));
-                        json_object_object_add(eo, "type", json_object_new_string(zb_cow_type_name(e->type)));
+                        json_object_object_add(eo, "change", json_object_new_string(cow_change_name(e->change)));
+                        json_object_object_add(eo, "type", json_object_new_string(cow_type_name(e->type)));
                         json_object_object_add(eo, "apply", json_object_new_boolean(e->apply));
                         json_object_object_add(eo, "meta_only", json_object_new_boolean(e->meta_only));
                         json_object_object_add(eo, "host", stat_to_json(&e->host));
@@ -548,7 +548,7 @@ char *zb_cow_set_to_json(const struct zb_cow_set *set)
         }
         json_object_object_add(o, "zones", zones);
         zones = NULL;
-        text = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+        text = util_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
 out:
         json_object_put(zones);
@@ -572,7 +572,7 @@ static int name_index(const char *s, const char *const *names, size_t n)
         return -1;
 }
 
-static int stat_from_json(json_object *o, struct zb_cow_stat *s)
+static int stat_from_json(json_object *o, struct cow_stat *s)
 {
         memset(s, 0, sizeof(*s));
         if (!o || json_object_is_type(o, json_type_null))
@@ -581,7 +581,7 @@ static int stat_from_json(json_object *o, struct zb_cow_stat *s)
         int ti = t ? name_index(json_object_get_string(t), type_names, ARRAY_SIZE(type_names)) : -1;
         if (ti <= 0)
                 return -EINVAL;
-        s->type = (enum zb_cow_type)ti;
+        s->type = (enum cow_type)ti;
         json_object *v;
         if ((v = get(o, "mode", json_type_int)))
                 s->mode = (uint32_t)json_object_get_int(v);
@@ -600,7 +600,7 @@ static int stat_from_json(json_object *o, struct zb_cow_stat *s)
         return 0;
 }
 
-static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
+static int entry_from_json(json_object *eo, struct cow_zone *z)
 {
         json_object *path = get(eo, "path", json_type_string);
         json_object *change = get(eo, "change", json_type_string);
@@ -618,7 +618,7 @@ static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
                 if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.') || len == 0)
                         return -EINVAL;
         }
-        struct zb_cow_entry *e = zb_cow_zone_add(z, p, (enum zb_cow_change)ci, (enum zb_cow_type)ti);
+        struct cow_entry *e = cow_zone_add(z, p, (enum cow_change)ci, (enum cow_type)ti);
         if (!e)
                 return -ENOMEM;
         json_object *v = NULL;
@@ -638,7 +638,7 @@ static int entry_from_json(json_object *eo, struct zb_cow_zone *z)
         return 0;
 }
 
-static int zone_from_json(json_object *zo, struct zb_cow_zone *z)
+static int zone_from_json(json_object *zo, struct cow_zone *z)
 {
         json_object *name = get(zo, "name", json_type_string);
         json_object *path = get(zo, "path", json_type_string);
@@ -671,7 +671,7 @@ static int zone_from_json(json_object *zo, struct zb_cow_zone *z)
         return 0;
 }
 
-int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_error *err)
+int cow_set_from_json(const char *text, struct cow_set *set, struct zb_error *err)
 {
         memset(set, 0, sizeof(*set));
         json_object *o = json_tokener_parse(text);
@@ -680,8 +680,8 @@ int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_err
         json_object *v;
         int r = 0;
 
-        if (!id || !zones || !zb_cow_id_valid(json_object_get_string(id))) {
-                r = zb_error_set(err, EINVAL, "cow: the change set's manifest is not valid");
+        if (!id || !zones || !cow_id_valid(json_object_get_string(id))) {
+                r = err_set(err, EINVAL, "cow: the change set's manifest is not valid");
                 goto out;
         }
         snprintf(set->id, sizeof(set->id), "%s", json_object_get_string(id));
@@ -691,27 +691,27 @@ int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_err
                 set->run_start_ns = json_object_get_int64(v);
         if ((v = get(o, "exit_code", json_type_int)))
                 set->exit_code = json_object_get_int(v);
-        set->status = zb_strdup((v = get(o, "status", json_type_string)) ? json_object_get_string(v) : "?");
+        set->status = util_strdup((v = get(o, "status", json_type_string)) ? json_object_get_string(v) : "?");
         if ((v = get(o, "error", json_type_string)))
-                set->error = zb_strdup(json_object_get_string(v));
+                set->error = util_strdup(json_object_get_string(v));
         size_t n = json_object_array_length(zones);
         set->zones = calloc(n ? n : 1, sizeof(*set->zones));
         if (!set->zones || !set->status) {
-                r = zb_error_set(err, ENOMEM, "out of memory");
+                r = err_set(err, ENOMEM, "out of memory");
                 goto out;
         }
         for (size_t i = 0; i < n; i++) {
                 set->n_zones++;
                 int zr = zone_from_json(json_object_array_get_idx(zones, i), &set->zones[i]);
                 if (zr < 0) {
-                        r = zb_error_set(err, -zr, "cow: the change set's manifest is not valid (zone %zu)", i);
+                        r = err_set(err, -zr, "cow: the change set's manifest is not valid (zone %zu)", i);
                         goto out;
                 }
         }
 out:
         json_object_put(o);
         if (r < 0)
-                zb_cow_set_free(set);
+                cow_set_free(set);
         return r;
 }
 
@@ -723,25 +723,25 @@ static int list_push(char ***v, size_t *n, const char *path, bool dir)
         if (!nv)
                 return -ENOMEM;
         *v = nv;
-        if (!(nv[*n] = zb_asprintf("%s%s", path, dir ? "/" : "")))
+        if (!(nv[*n] = util_asprintf("%s%s", path, dir ? "/" : "")))
                 return -ENOMEM;
         (*n)++;
         return 0;
 }
 
-int zb_cow_fill_result(const struct zb_cow_set *set, struct zb_result *r)
+int cow_fill_result(const struct cow_set *set, struct zb_result *r)
 {
         r->changes = calloc(set->n_zones ? set->n_zones : 1, sizeof(*r->changes));
         if (!r->changes)
                 return -ENOMEM;
         r->n_changes = set->n_zones;
         for (size_t i = 0; i < set->n_zones; i++) {
-                const struct zb_cow_zone *z = &set->zones[i];
-                struct zb_zone_changes *c = &r->changes[i];
+                const struct cow_zone *z = &set->zones[i];
+                struct pol_zone_changes *c = &r->changes[i];
                 if (!(c->zone = strdup(z->name)))
                         return -ENOMEM;
                 for (size_t j = 0; j < z->n; j++) {
-                        const struct zb_cow_entry *e = &z->e[j];
+                        const struct cow_entry *e = &z->e[j];
                         char ***v = e->change == ZB_COW_ADDED      ? &c->added
                                     : e->change == ZB_COW_MODIFIED ? &c->modified
                                                                    : &c->deleted;
@@ -775,7 +775,7 @@ int zb_cow_fill_result(const struct zb_cow_set *set, struct zb_result *r)
 enum scan_mode { SCAN_MERGE, SCAN_REPLACE, SCAN_NEW };
 
 struct scan {
-        struct zb_cow_zone *z;
+        struct cow_zone *z;
         dev_t dev; /* the host dir's filesystem */
         char path[PATH_MAX];
         int err;
@@ -800,11 +800,11 @@ static int path_set(struct scan *sc, size_t len, const char *name)
         return n < 0 || (size_t)n >= sizeof(sc->path) - len ? scan_fail(sc, ENAMETOOLONG, "path") : 0;
 }
 
-static struct zb_cow_entry *note(struct scan *sc, enum zb_cow_change ch, const struct stat *upper,
+static struct cow_entry *note(struct scan *sc, enum cow_change ch, const struct stat *upper,
                                  const struct stat *host, bool apply)
 {
         const struct stat *of = ch == ZB_COW_DELETED ? host : upper; /* the entry's type */
-        struct zb_cow_entry *e = zb_cow_zone_add(sc->z, sc->path, ch, zb_cow_type_of(of ? of->st_mode : 0));
+        struct cow_entry *e = cow_zone_add(sc->z, sc->path, ch, cow_type_of(of ? of->st_mode : 0));
         if (!e) {
                 scan_fail(sc, ENOMEM, "note");
                 return NULL;
@@ -900,7 +900,7 @@ static int scan_subdir_fd(struct scan *sc, int ufd, int ldir, enum scan_mode mod
         if (ls->st_dev != sc->dev) {
                 /* The overlay saw the directory under the host's mount point,
                  * which commit cannot reach without crossing the mount. */
-                struct zb_cow_entry *e = note(sc, ZB_COW_MODIFIED, us, ls, apply);
+                struct cow_entry *e = note(sc, ZB_COW_MODIFIED, us, ls, apply);
                 if (!e || !(e->conflict = strdup("a mount point on the host")))
                         return scan_fail(sc, ENOMEM, "note");
                 return scan_dir(sc, ufd, -1, len, SCAN_NEW);
@@ -911,7 +911,7 @@ static int scan_subdir_fd(struct scan *sc, int ufd, int ldir, enum scan_mode mod
         bool same_mode = (us->st_mode & 07777) == (ls->st_mode & 07777);
         if (mode == SCAN_MERGE && !is_opaque(ufd)) {
                 if (!same_mode) {
-                        struct zb_cow_entry *e = note(sc, ZB_COW_MODIFIED, us, ls, true);
+                        struct cow_entry *e = note(sc, ZB_COW_MODIFIED, us, ls, true);
                         if (!e)
                                 return -ENOMEM;
                         e->meta_only = true;
@@ -997,7 +997,7 @@ static int scan_dir(struct scan *sc, int udir, int ldir, size_t len, enum scan_m
 
 /* Read zone Z's upper dir (UPPER) against the host dir (HOST). Entries the
  * host changed after START_NS (0: do not look) are marked as conflicts. */
-static int scan_zone(struct zb_cow_zone *z, int upper, int host, int64_t start_ns, char *msg, size_t n)
+static int scan_zone(struct cow_zone *z, int upper, int host, int64_t start_ns, char *msg, size_t n)
 {
         struct scan *sc = calloc(1, sizeof(*sc));
         struct stat st;
@@ -1014,7 +1014,7 @@ static int scan_zone(struct zb_cow_zone *z, int upper, int host, int64_t start_n
                 snprintf(msg, n, "zone '%s': %s: %s", z->name, sc->what[0] ? sc->what : "read", strerror(-r));
         free(sc);
         for (size_t i = 0; r == 0 && start_ns && i < z->n; i++) {
-                struct zb_cow_entry *e = &z->e[i];
+                struct cow_entry *e = &z->e[i];
                 if (e->conflict || e->host.type == ZB_COW_NONE || e->host.ctime_ns < start_ns)
                         continue;
                 if (!(e->conflict = strdup("changed on the host while the command ran")))
@@ -1181,7 +1181,7 @@ static int digest_dir(struct digest_walk *w, int dfd, size_t len)
 }
 
 /* Z->tree from the upper dir UPPER, as the run left it (see cow.h). */
-static int zone_digests(struct zb_cow_zone *z, int upper, char *msg, size_t n)
+static int zone_digests(struct cow_zone *z, int upper, char *msg, size_t n)
 {
         struct digest_walk *w = calloc(1, sizeof(*w));
         int r = w && (w->tree = json_object_new_object()) ? digest_dir(w, upper, 0) : -ENOMEM;
@@ -1253,10 +1253,10 @@ static int host_tree_digest(int root, const char *path, int64_t since_ns, bool *
 
 /* Entries that remove a host directory whole get its subtree's digest; one
  * that changed below while the command ran is a conflict already. */
-static int zone_host_trees(struct zb_cow_zone *z, int host, int64_t start_ns)
+static int zone_host_trees(struct cow_zone *z, int host, int64_t start_ns)
 {
         for (size_t i = 0; i < z->n; i++) {
-                struct zb_cow_entry *e = &z->e[i];
+                struct cow_entry *e = &z->e[i];
                 char d[DIGEST_MAX];
                 bool newer = false;
                 if (!e->apply || e->meta_only || e->host.type != ZB_COW_DIR || e->conflict)
@@ -1284,19 +1284,19 @@ static int store_path(const char *override, char *buf, size_t n, struct zb_error
         const char *env = getenv("ZONEBOX_COW_DIR");
         const char *dir = override && override[0] ? override : env && env[0] ? env : NULL;
         if (dir) {
-                _cleanup_(freep) char *abs = zb_path_absolute(NULL, dir);
+                _cleanup_(freep) char *abs = util_path_absolute(NULL, dir);
                 if (!abs || strlen(abs) >= n)
-                        return zb_error_set(err, ENAMETOOLONG, "cow: store path '%s' is not usable", dir);
+                        return err_set(err, ENAMETOOLONG, "cow: store path '%s' is not usable", dir);
                 memcpy(buf, abs, strlen(abs) + 1);
                 return 0;
         }
         const char *xdg = getenv("XDG_RUNTIME_DIR");
-        if (zb_cow_store_default(geteuid(), xdg_usable(xdg) ? xdg : NULL, buf, n) < 0)
-                return zb_error_set(err, ENAMETOOLONG, "cow: store path too long");
+        if (cow_store_default(geteuid(), xdg_usable(xdg) ? xdg : NULL, buf, n) < 0)
+                return err_set(err, ENAMETOOLONG, "cow: store path too long");
         return 0;
 }
 
-int zb_cow_store_path(const char *override, char *buf, size_t n)
+int cow_store_path(const char *override, char *buf, size_t n)
 {
         struct zb_error err = { 0 };
         return store_path(override, buf, n, &err);
@@ -1314,14 +1314,14 @@ static int store_check(const char *path, int fd, struct zb_error *err)
         if (slash)
                 *(slash == parent ? slash + 1 : slash) = '\0';
         if (fstat(fd, &st) < 0 || stat(parent, &pst) < 0)
-                return zb_error_errno(err, errno, "cow: change-set store %s", path);
+                return err_errno(err, errno, "cow: change-set store %s", path);
         if (st.st_uid != geteuid() || (st.st_mode & 022))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "cow: the change-set store %s must belong to uid %u and be writable only by it",
                                     path, (unsigned)geteuid());
         if ((pst.st_uid != geteuid() && pst.st_uid != 0) ||
             ((pst.st_mode & 022) && !(pst.st_mode & S_ISVTX)))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "cow: the change-set store's parent %s must belong to uid %u or root and not be writable by others",
                                     parent, (unsigned)geteuid());
         return 0;
@@ -1343,14 +1343,14 @@ static int store_open(const char *override, bool create, char *path, size_t n, i
                         if (s)
                                 *s = '/';
                         if (e)
-                                return zb_error_errno(err, e, "cow: cannot make the change-set store %s", path);
+                                return err_errno(err, e, "cow: cannot make the change-set store %s", path);
                         if (!s)
                                 break;
                 }
         }
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return zb_error_errno(err, errno, "cow: change-set store %s", path);
+                return err_errno(err, errno, "cow: change-set store %s", path);
         r = store_check(path, fd, err);
         if (r < 0) {
                 close(fd);
@@ -1373,7 +1373,7 @@ static void store_gc(int store_fd)
                 bool fresh_dot = name[0] == '.';
                 if (fresh_dot && strncmp(name, ".new-", 5) != 0)
                         continue;
-                if (!fresh_dot && !zb_cow_id_valid(name))
+                if (!fresh_dot && !cow_id_valid(name))
                         continue;
                 if (fstatat(store_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
                         continue;
@@ -1394,7 +1394,7 @@ static void make_id(char *id, size_t n)
 {
         uint32_t rnd = 0;
         if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
-                rnd = (uint32_t)(zb_now_ns() ^ (uint64_t)getpid());
+                rnd = (uint32_t)(util_now_ns() ^ (uint64_t)getpid());
         time_t t = time(NULL);
         struct tm tm;
         gmtime_r(&t, &tm);
@@ -1413,7 +1413,7 @@ static int make_run_dir(struct ns_cow *cow, struct zb_error *err)
                 if (mkdirat(cow->store_fd, tmp, 0700) < 0) {
                         if (errno == EEXIST)
                                 continue;
-                        return zb_error_errno(err, errno, "cow: make a run dir in %s", cow->store);
+                        return err_errno(err, errno, "cow: make a run dir in %s", cow->store);
                 }
                 int fd = openat(cow->store_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0 || flock(fd, LOCK_EX) < 0 ||
@@ -1424,12 +1424,12 @@ static int make_run_dir(struct ns_cow *cow, struct zb_error *err)
                         remove_tree(cow->store_fd, tmp, 0);
                         if (e == EEXIST)
                                 continue;
-                        return zb_error_errno(err, e, "cow: make a run dir in %s", cow->store);
+                        return err_errno(err, e, "cow: make a run dir in %s", cow->store);
                 }
                 cow->run_fd = fd;
                 return 0;
         }
-        return zb_error_set(err, EEXIST, "cow: cannot find a free change-set id in %s", cow->store);
+        return err_set(err, EEXIST, "cow: cannot find a free change-set id in %s", cow->store);
 }
 
 /* STORE/ID/zone-I/{upper,work}. The overlay is mounted in the sandbox's
@@ -1437,27 +1437,27 @@ static int make_run_dir(struct ns_cow *cow, struct zb_error *err)
  * (and zone-I, which the sandbox's setup walks through) belong to them. */
 static int make_zone_dir(struct ns_cow *cow, struct ns_ctx *c, size_t i, struct zb_error *err)
 {
-        const struct zb_zone *z = &c->p->zones[i];
+        const struct pol_zone *z = &c->p->zones[i];
         char name[32];
         struct stat st;
 
         snprintf(name, sizeof(name), "zone-%zu", i);
         _cleanup_(closep) int host = open(z->host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (host < 0 || fstat(host, &st) < 0)
-                return zb_error_errno(err, errno, "zone '%s': open %s", z->name, z->host_path);
+                return err_errno(err, errno, "zone '%s': open %s", z->name, z->host_path);
         cow->dev[i] = st.st_dev;
         cow->ino[i] = st.st_ino;
         if (mkdirat(cow->run_fd, name, 0700) < 0)
-                return zb_error_errno(err, errno, "zone '%s': make its change-set dir", z->name);
+                return err_errno(err, errno, "zone '%s': make its change-set dir", z->name);
         _cleanup_(closep) int zfd = openat(cow->run_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (zfd < 0 || mkdirat(zfd, "upper", 0700) < 0 || mkdirat(zfd, "work", 0700) < 0)
-                return zb_error_errno(err, errno, "zone '%s': make its change-set dir", z->name);
+                return err_errno(err, errno, "zone '%s': make its change-set dir", z->name);
         _cleanup_(closep) int upper = openat(zfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (upper < 0)
-                return zb_error_errno(err, errno, "zone '%s': open its upper dir", z->name);
+                return err_errno(err, errno, "zone '%s': open its upper dir", z->name);
         /* overlayfs keeps opaque directories in user.overlay.* xattrs. */
         if (fsetxattr(upper, "user.zonebox", "1", 1, 0) < 0)
-                return zb_error_errno(err, errno,
+                return err_errno(err, errno,
                                       "zone '%s': the change-set store %s cannot hold user xattrs, which overlayfs needs (use --cow-dir on ext4, xfs, btrfs, or tmpfs from Linux 6.6)",
                                       z->name, cow->store);
         fremovexattr(upper, "user.zonebox");
@@ -1470,14 +1470,14 @@ static int make_zone_dir(struct ns_cow *cow, struct ns_ctx *c, size_t i, struct 
         gid_t gid = idmapped ? src->group : c->host_gid;
         if (c->invoker_is_root && (fchown(zfd, uid, gid) < 0 || fchown(upper, uid, gid) < 0 ||
                                    fchownat(zfd, "work", uid, gid, AT_SYMLINK_NOFOLLOW) < 0))
-                return zb_error_errno(err, errno, "zone '%s': hand its change-set dir to uid %u", z->name,
+                return err_errno(err, errno, "zone '%s': hand its change-set dir to uid %u", z->name,
                                       (unsigned)uid);
         /* The merged root takes the upper root's attributes: the host dir's mode. */
         if (fchmod(upper, st.st_mode & 01777) < 0)
-                return zb_error_errno(err, errno, "zone '%s': chmod its upper dir", z->name);
-        cow->zone_dir[i] = zb_asprintf("%s/%s/%s", cow->store, cow->id, name);
+                return err_errno(err, errno, "zone '%s': chmod its upper dir", z->name);
+        cow->zone_dir[i] = util_asprintf("%s/%s/%s", cow->store, cow->id, name);
         if (!cow->zone_dir[i])
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         c->cow_dir[i] = cow->zone_dir[i];
         return idmapped ? ns_zones_idmap_dir(c, i, zfd, &c->cow_fd[i], err) : 0;
 }
@@ -1500,7 +1500,7 @@ int ns_cow_prepare(struct ns_cow *cow, struct ns_ctx *c, struct zb_error *err)
         if (r < 0)
                 return r;
         if (!(cow->store = strdup(path)))
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         store_gc(cow->store_fd);
         r = make_run_dir(cow, err);
         c->cow_host_fd[0] = cow->store_fd;
@@ -1549,7 +1549,7 @@ void ns_cow_open_layers(struct ns_ctx *c)
 }
 
 /* The kernel may have said more in the filesystem context's log. */
-_Noreturn static void overlay_fail(struct ns_ctx *c, int fs, const struct zb_zone *z, const char *what, int e)
+_Noreturn static void overlay_fail(struct ns_ctx *c, int fs, const struct pol_zone *z, const char *what, int e)
 {
         char log[160] = "";
         ssize_t n = read(fs, log, sizeof(log) - 1);
@@ -1560,7 +1560,7 @@ _Noreturn static void overlay_fail(struct ns_ctx *c, int fs, const struct zb_zon
                 z->name, what, log[0] ? ": " : "", log);
 }
 
-static void overlay_param(struct ns_ctx *c, int fs, const struct zb_zone *z, const char *key,
+static void overlay_param(struct ns_ctx *c, int fs, const struct pol_zone *z, const char *key,
                           const char *value)
 {
         unsigned cmd = value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG;
@@ -1578,7 +1578,7 @@ static void stage_mkdir(struct ns_ctx *c, int root_fd, const char *dir)
                 ns_fail(c, 0, errno, "layer mount: mkdir /%s", dir);
 }
 
-static void stage_attach(struct ns_ctx *c, const struct zb_zone *z, int fd, int root_fd, const char *dir,
+static void stage_attach(struct ns_ctx *c, const struct pol_zone *z, int fd, int root_fd, const char *dir,
                          const char *what)
 {
         if (sys_move_mount(fd, "", root_fd, dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -1588,7 +1588,7 @@ static void stage_attach(struct ns_ctx *c, const struct zb_zone *z, int fd, int 
 
 int ns_cow_overlay(struct ns_ctx *c, size_t i, int lower_fd, int root_fd, const char *root)
 {
-        const struct zb_zone *z = &c->p->zones[i];
+        const struct pol_zone *z = &c->p->zones[i];
         char lower[256], upper[256], work[256];
 
         if (c->cow_fd[i] < 0)
@@ -1647,7 +1647,7 @@ int ns_cow_overlay(struct ns_ctx *c, size_t i, int lower_fd, int root_fd, const 
 /* ---------- commit ---------- */
 
 struct commit {
-        struct zb_cow_set *set;
+        struct cow_set *set;
         int *root;  /* per zone: the host dir */
         int *upper; /* per zone: the upper dir */
         unsigned temp_seq;
@@ -1670,7 +1670,7 @@ static int tree_check(const struct commit *cm, const char *digest)
         return 0;
 }
 
-static void add_conflict(struct commit *cm, const struct zb_cow_zone *z, const char *path, const char *why)
+static void add_conflict(struct commit *cm, const struct cow_zone *z, const char *path, const char *why)
 {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "zone", json_object_new_string(z->name));
@@ -1681,7 +1681,7 @@ static void add_conflict(struct commit *cm, const struct zb_cow_zone *z, const c
 }
 
 /* The zone's host dir, checked to be the very directory the run saw. */
-static int open_host_root(const struct zb_cow_zone *z, char *why, size_t n)
+static int open_host_root(const struct cow_zone *z, char *why, size_t n)
 {
         struct stat st;
         int fd = open(z->host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1699,7 +1699,7 @@ static int open_host_root(const struct zb_cow_zone *z, char *why, size_t n)
 
 /* The host's entry at PATH now. -1 (with WHY) when its directory cannot be
  * reached the safe way: gone, or a symlink or a mount point in the way. */
-static int host_stat(int root, const char *path, struct zb_cow_stat *out, char *why, size_t n)
+static int host_stat(int root, const char *path, struct cow_stat *out, char *why, size_t n)
 {
         char dir[PATH_MAX];
         const char *base;
@@ -1727,7 +1727,7 @@ static int host_stat(int root, const char *path, struct zb_cow_stat *out, char *
         return 0;
 }
 
-static bool host_tree_same(int root, const struct zb_cow_entry *e)
+static bool host_tree_same(int root, const struct cow_entry *e)
 {
         char d[DIGEST_MAX];
         bool newer = false;
@@ -1739,7 +1739,7 @@ static void find_conflicts(struct commit *cm)
 {
         char why[PATH_MAX + 64];
         for (size_t zi = 0; zi < cm->set->n_zones; zi++) {
-                const struct zb_cow_zone *z = &cm->set->zones[zi];
+                const struct cow_zone *z = &cm->set->zones[zi];
                 if (cm->root[zi] < 0) {
                         cm->root[zi] = open_host_root(z, why, sizeof(why));
                         if (cm->root[zi] < 0) {
@@ -1748,8 +1748,8 @@ static void find_conflicts(struct commit *cm)
                         }
                 }
                 for (size_t j = 0; j < z->n; j++) {
-                        const struct zb_cow_entry *e = &z->e[j];
-                        struct zb_cow_stat now;
+                        const struct cow_entry *e = &z->e[j];
+                        struct cow_stat now;
                         if (e->conflict) {
                                 add_conflict(cm, z, e->path, e->conflict);
                         } else if (host_stat(cm->root[zi], e->path, &now, why, sizeof(why)) < 0) {
@@ -1757,7 +1757,7 @@ static void find_conflicts(struct commit *cm)
                                 if (e->apply || e->host.type != ZB_COW_NONE ||
                                     (errno != ENOENT && errno != ENOTDIR))
                                         add_conflict(cm, z, e->path, why);
-                        } else if (zb_cow_stat_changed(&e->host, &now, why, sizeof(why))) {
+                        } else if (cow_stat_changed(&e->host, &now, why, sizeof(why))) {
                                 add_conflict(cm, z, e->path, why);
                         } else if (e->host_tree && !host_tree_same(cm->root[zi], e)) {
                                 /* Commit would remove it whole: a file made
@@ -1885,8 +1885,8 @@ struct step {
 /* Copy one entry from the upper dir to a temporary beside its target. */
 static int stage_entry(struct commit *cm, struct step *st, struct zb_error *err)
 {
-        const struct zb_cow_zone *z = &cm->set->zones[st->zone];
-        const struct zb_cow_entry *e = &z->e[st->entry];
+        const struct cow_zone *z = &cm->set->zones[st->zone];
+        const struct cow_entry *e = &z->e[st->entry];
         char dir[PATH_MAX];
         const char *base;
 
@@ -1895,16 +1895,16 @@ static int stage_entry(struct commit *cm, struct step *st, struct zb_error *err)
         split_path(e->path, dir, sizeof(dir), &base);
         _cleanup_(closep) int parent = open_beneath(cm->root[st->zone], dir, O_PATH | O_DIRECTORY);
         if (parent < 0)
-                return zb_error_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
+                return err_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
         _cleanup_(closep) int src = open_upper_path(cm->upper[st->zone], dir);
         struct stat us;
         if (src < 0 || fstatat(src, base, &us, AT_SYMLINK_NOFOLLOW) < 0)
-                return zb_error_errno(err, errno, "cow: %s/%s: read the change", z->path, e->path);
-        if (zb_cow_type_of(us.st_mode) != e->type || us.st_ino != e->upper.ino)
-                return zb_error_set(err, EBADMSG, "cow: %s/%s: the change set was altered since the run",
+                return err_errno(err, errno, "cow: %s/%s: read the change", z->path, e->path);
+        if (cow_type_of(us.st_mode) != e->type || us.st_ino != e->upper.ino)
+                return err_set(err, EBADMSG, "cow: %s/%s: the change set was altered since the run",
                                     z->path, e->path);
         if (!z->tree)
-                return zb_error_set(err, EBADMSG,
+                return err_set(err, EBADMSG,
                                     "cow: change set %s has no digests of its changes (an older zonebox made it); discard it",
                                     cm->set->id);
         cm->tree = z->tree;
@@ -1921,18 +1921,18 @@ static int stage_entry(struct commit *cm, struct step *st, struct zb_error *err)
                 remove_tree(parent, st->temp, 0);
                 st->temp[0] = '\0';
                 if (r == -EBADMSG)
-                        return zb_error_set(err, EBADMSG,
+                        return err_set(err, EBADMSG,
                                             "cow: %s/%s: the change set was altered since the run (%s is not what the run left); nothing was applied",
                                             z->path, e->path, cm->path);
-                return zb_error_errno(err, -r, "cow: %s/%s: copy to the host dir", z->path, e->path);
+                return err_errno(err, -r, "cow: %s/%s: copy to the host dir", z->path, e->path);
         }
 }
 
 /* Put one staged entry in place (or delete, or chmod). */
 static int place_entry(struct commit *cm, struct step *st, struct zb_error *err)
 {
-        const struct zb_cow_zone *z = &cm->set->zones[st->zone];
-        const struct zb_cow_entry *e = &z->e[st->entry];
+        const struct cow_zone *z = &cm->set->zones[st->zone];
+        const struct cow_entry *e = &z->e[st->entry];
         char dir[PATH_MAX];
         const char *base;
         struct stat ts, rs;
@@ -1940,7 +1940,7 @@ static int place_entry(struct commit *cm, struct step *st, struct zb_error *err)
         split_path(e->path, dir, sizeof(dir), &base);
         _cleanup_(closep) int parent = open_beneath(cm->root[st->zone], dir, O_PATH | O_DIRECTORY);
         if (parent < 0 || fstat(cm->root[st->zone], &rs) < 0)
-                return zb_error_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
+                return err_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
         int r = 0;
         if (e->change == ZB_COW_DELETED) {
                 r = remove_tree(parent, base, rs.st_dev);
@@ -1958,7 +1958,7 @@ static int place_entry(struct commit *cm, struct step *st, struct zb_error *err)
                 r = renameat(parent, st->temp, parent, base) < 0 ? -errno : 0;
         }
         if (r < 0)
-                return zb_error_errno(err, -r, "cow: %s/%s", z->path, e->path);
+                return err_errno(err, -r, "cow: %s/%s", z->path, e->path);
         st->temp[0] = '\0';
         return 0;
 }
@@ -1968,7 +1968,7 @@ static void unstage(struct commit *cm, struct step *steps, size_t n)
         for (size_t i = 0; i < n; i++) {
                 if (!steps[i].temp[0])
                         continue;
-                const struct zb_cow_entry *e = &cm->set->zones[steps[i].zone].e[steps[i].entry];
+                const struct cow_entry *e = &cm->set->zones[steps[i].zone].e[steps[i].entry];
                 char dir[PATH_MAX];
                 const char *base;
                 split_path(e->path, dir, sizeof(dir), &base);
@@ -1986,14 +1986,14 @@ static int open_uppers(struct commit *cm, int run_fd, struct zb_error *err)
                 snprintf(p, sizeof(p), "zone-%zu/upper", cm->set->zones[i].index);
                 cm->upper[i] = open_beneath(run_fd, p, O_RDONLY | O_DIRECTORY);
                 if (cm->upper[i] < 0)
-                        return zb_error_errno(err, errno, "cow: change set %s: open %s", cm->set->id, p);
+                        return err_errno(err, errno, "cow: change set %s: open %s", cm->set->id, p);
         }
         return 0;
 }
 
 /* Apply SET (in RUN_FD, which the caller holds locked). -ESTALE with
  * CONFLICTS filled when the host changed; nothing is applied then. */
-static int apply_set(struct zb_cow_set *set, int run_fd, json_object *conflicts, struct zb_error *err)
+static int apply_set(struct cow_set *set, int run_fd, json_object *conflicts, struct zb_error *err)
 {
         struct commit cm = { .set = set, .conflicts = conflicts, .as_root = geteuid() == 0 };
         size_t n_steps = 0, total = set_count(set);
@@ -2001,21 +2001,21 @@ static int apply_set(struct zb_cow_set *set, int run_fd, json_object *conflicts,
         int r = 0;
 
         if (set->error)
-                return zb_error_set(err, EBADMSG,
+                return err_set(err, EBADMSG,
                                     "cow: change set %s could not be read when its run ended (%s); discard it",
                                     set->id, set->error);
         cm.root = calloc(set->n_zones + 1, sizeof(int));
         cm.upper = calloc(set->n_zones + 1, sizeof(int));
         steps = calloc(total + 1, sizeof(*steps));
         if (!cm.root || !cm.upper || !steps) {
-                r = zb_error_set(err, ENOMEM, "out of memory");
+                r = err_set(err, ENOMEM, "out of memory");
                 goto out;
         }
         for (size_t i = 0; i < set->n_zones; i++)
                 cm.root[i] = cm.upper[i] = -1;
         find_conflicts(&cm);
         if (cm.n_conflicts) {
-                r = zb_error_set(err, ESTALE,
+                r = err_set(err, ESTALE,
                                  "cow: %zu conflict%s with the host since the run; nothing was applied",
                                  cm.n_conflicts, cm.n_conflicts == 1 ? "" : "s");
                 goto out;
@@ -2053,9 +2053,9 @@ out:
 
 /* ---------- supervisor side: the end of a run ---------- */
 
-static int write_manifest(int run_fd, const struct zb_cow_set *set)
+static int write_manifest(int run_fd, const struct cow_set *set)
 {
-        _cleanup_(freep) char *text = zb_cow_set_to_json(set);
+        _cleanup_(freep) char *text = cow_set_to_json(set);
         if (!text)
                 return -ENOMEM;
         int fd = openat(run_fd, ZB_COW_MANIFEST ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -2080,10 +2080,10 @@ static int write_manifest(int run_fd, const struct zb_cow_set *set)
 
 /* Read zone I's changes. The work dir goes; zone-I goes back to the
  * invoker (only root and it may reach the upper dir from now on). */
-static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, struct zb_cow_zone *z,
+static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, struct cow_zone *z,
                        char *msg, size_t n)
 {
-        const struct zb_zone *pz = &p->zones[i];
+        const struct pol_zone *pz = &p->zones[i];
         char name[32];
         struct stat st;
 
@@ -2122,7 +2122,7 @@ static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, 
         return r < 0 ? r : zone_digests(z, upper, msg, n);
 }
 
-static void finish_commit(struct ns_cow *cow, struct zb_cow_set *set, struct zb_result *r)
+static void finish_commit(struct ns_cow *cow, struct cow_set *set, struct zb_result *r)
 {
         struct zb_error err = { 0 };
         json_object *conflicts = json_object_new_array();
@@ -2137,7 +2137,7 @@ static void finish_commit(struct ns_cow *cow, struct zb_cow_set *set, struct zb_
                 const char *first = n ? json_object_to_json_string_ext(json_object_array_get_idx(conflicts, 0),
                                                                        JSON_C_TO_STRING_PLAIN)
                                       : "";
-                r->cow_error = zb_asprintf("%s%s%s; kept as %s (zonebox diff %s)", err.message, n ? ": " : "",
+                r->cow_error = util_asprintf("%s%s%s; kept as %s (zonebox diff %s)", err.message, n ? ": " : "",
                                            first, cow->id, cow->id);
         }
         json_object_put(conflicts);
@@ -2145,7 +2145,7 @@ static void finish_commit(struct ns_cow *cow, struct zb_cow_set *set, struct zb_
 
 void ns_cow_finish(struct ns_cow *cow, const struct zb_policy *p, struct zb_result *r)
 {
-        struct zb_cow_set set = { 0 };
+        struct cow_set set = { 0 };
         char msg[PATH_MAX + 128] = "";
         int ret = 0;
 
@@ -2156,17 +2156,17 @@ void ns_cow_finish(struct ns_cow *cow, const struct zb_policy *p, struct zb_resu
         snprintf(set.id, sizeof(set.id), "%s", cow->id);
         set.created = time(NULL);
         set.run_start_ns = cow->start_ns;
-        set.status = zb_strdup(zb_status_name(r->status));
+        set.status = util_strdup(res_status_name(r->status));
         set.exit_code = r->status == ZB_STATUS_EXITED ? r->exit_code : zb_result_exit_code(r);
         set.zones = calloc(cow->n, sizeof(*set.zones));
         if (!set.zones || !set.status) {
-                r->cow_error = zb_strdup("cow: out of memory");
+                r->cow_error = util_strdup("cow: out of memory");
                 goto out;
         }
         for (size_t i = 0; i < p->n_zones; i++) {
                 if (p->zones[i].mode != ZB_ZONE_COW)
                         continue;
-                struct zb_cow_zone *z = &set.zones[set.n_zones++];
+                struct cow_zone *z = &set.zones[set.n_zones++];
                 if (ret == 0)
                         ret = finish_zone(cow, p, i, z, msg, sizeof(msg));
                 else if (!(z->name = strdup(p->zones[i].name)) || !(z->path = strdup(p->zones[i].path)) ||
@@ -2181,22 +2181,22 @@ void ns_cow_finish(struct ns_cow *cow, const struct zb_policy *p, struct zb_resu
                                 free(set.zones[i].e[j].path), free(set.zones[i].e[j].conflict);
                         set.zones[i].n = 0;
                 }
-                set.error = zb_strdup(msg[0] ? msg : strerror(-ret));
-                r->cow_error = zb_asprintf("cow: the changes could not be read: %s", set.error);
+                set.error = util_strdup(msg[0] ? msg : strerror(-ret));
+                r->cow_error = util_asprintf("cow: the changes could not be read: %s", set.error);
         }
-        if (zb_cow_fill_result(&set, r) < 0) {
-                r->cow_error = zb_strdup("cow: out of memory");
+        if (cow_fill_result(&set, r) < 0) {
+                r->cow_error = util_strdup("cow: out of memory");
                 goto out;
         }
         if (!set.error && set_count(&set) == 0)
                 goto out; /* nothing changed: nothing to keep */
         if (write_manifest(cow->run_fd, &set) < 0) {
                 free(r->cow_error);
-                r->cow_error = zb_asprintf("cow: cannot keep the changes in %s/%s", cow->store, cow->id);
+                r->cow_error = util_asprintf("cow: cannot keep the changes in %s/%s", cow->store, cow->id);
                 goto out;
         }
         cow->kept = true;
-        r->cow_id = zb_strdup(cow->id);
+        r->cow_id = util_strdup(cow->id);
         r->cow_action = "kept";
         if (set.error)
                 goto out;
@@ -2210,60 +2210,60 @@ void ns_cow_finish(struct ns_cow *cow, const struct zb_policy *p, struct zb_resu
                 finish_commit(cow, &set, r);
         }
 out:
-        zb_cow_set_free(&set);
+        cow_set_free(&set);
 }
 
 /* ---------- the change-set commands ---------- */
 
 /* Open STORE/ID, checked and (LOCK) locked, and read its manifest. */
 static int set_open(int store_fd, const char *store, const char *id, bool lock, int *run_fd,
-                    struct zb_cow_set *set, struct zb_error *err)
+                    struct cow_set *set, struct zb_error *err)
 {
         struct stat st;
 
         *run_fd = -1;
-        if (!zb_cow_id_valid(id))
-                return zb_error_set(err, EINVAL, "cow: '%s' is not a change-set id", id);
+        if (!cow_id_valid(id))
+                return err_set(err, EINVAL, "cow: '%s' is not a change-set id", id);
         int fd = openat(store_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return errno == ENOENT ? zb_error_set(err, ENOENT, "cow: no change set %s in %s (zonebox diff --list)", id, store)
-                                       : zb_error_errno(err, errno, "cow: change set %s", id);
+                return errno == ENOENT ? err_set(err, ENOENT, "cow: no change set %s in %s (zonebox diff --list)", id, store)
+                                       : err_errno(err, errno, "cow: change set %s", id);
         *run_fd = fd;
         if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022))
-                return zb_error_set(err, EPERM, "cow: change set %s is not yours alone", id);
+                return err_set(err, EPERM, "cow: change set %s is not yours alone", id);
         if (lock && flock(fd, LOCK_EX | LOCK_NB) < 0)
-                return zb_error_set(err, EBUSY,
+                return err_set(err, EBUSY,
                                     "cow: change set %s is in use (its run is still going, or another commit or discard)",
                                     id);
         _cleanup_(closep) int mfd = openat(fd, ZB_COW_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (mfd < 0)
-                return errno == ENOENT ? zb_error_set(err, EBUSY, "cow: change set %s is not complete (its run is still going)", id)
-                                       : zb_error_errno(err, errno, "cow: change set %s: manifest", id);
+                return errno == ENOENT ? err_set(err, EBUSY, "cow: change set %s is not complete (its run is still going)", id)
+                                       : err_errno(err, errno, "cow: change set %s: manifest", id);
         if (fstat(mfd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
             (uint64_t)st.st_size > MANIFEST_MAX_BYTES)
-                return zb_error_set(err, EPERM, "cow: change set %s: the manifest is not usable", id);
+                return err_set(err, EPERM, "cow: change set %s: the manifest is not usable", id);
         _cleanup_(freep) char *text = malloc((size_t)st.st_size + 1);
         if (!text)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         size_t got = 0;
         while (got < (size_t)st.st_size) {
                 ssize_t n = read(mfd, text + got, (size_t)st.st_size - got);
                 if (n <= 0)
-                        return zb_error_errno(err, n < 0 ? errno : EIO, "cow: change set %s: read the manifest", id);
+                        return err_errno(err, n < 0 ? errno : EIO, "cow: change set %s: read the manifest", id);
                 got += (size_t)n;
         }
         text[got] = '\0';
-        int r = zb_cow_set_from_json(text, set, err);
+        int r = cow_set_from_json(text, set, err);
         if (r == 0 && strcmp(set->id, id) != 0) {
-                zb_cow_set_free(set);
-                return zb_error_set(err, EINVAL, "cow: change set %s: the manifest names another id", id);
+                cow_set_free(set);
+                return err_set(err, EINVAL, "cow: change set %s: the manifest names another id", id);
         }
         return r;
 }
 
 static char *json_text(json_object *o)
 {
-        char *s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+        char *s = util_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return s;
@@ -2275,7 +2275,7 @@ static int cmp_json_str(const void *a, const void *b)
                       json_object_get_string(*(json_object *const *)b));
 }
 
-static json_object *zone_lists(const struct zb_cow_zone *z, bool counts)
+static json_object *zone_lists(const struct cow_zone *z, bool counts)
 {
         json_object *o = json_object_new_object();
         json_object *l[3] = { json_object_new_array(), json_object_new_array(), json_object_new_array() };
@@ -2284,10 +2284,10 @@ static json_object *zone_lists(const struct zb_cow_zone *z, bool counts)
         json_object_object_add(o, "path", json_object_new_string(z->path));
         json_object_object_add(o, "host_path", json_object_new_string(z->host_path));
         for (size_t j = 0; j < z->n; j++) {
-                const struct zb_cow_entry *e = &z->e[j];
+                const struct cow_entry *e = &z->e[j];
                 n[e->change]++;
                 if (!counts) {
-                        char *s = zb_asprintf("%s%s", e->path, e->type == ZB_COW_DIR ? "/" : "");
+                        char *s = util_asprintf("%s%s", e->path, e->type == ZB_COW_DIR ? "/" : "");
                         json_object_array_add(l[e->change], json_object_new_string(s ? s : e->path));
                         free(s);
                 }
@@ -2316,8 +2316,8 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err)
         if (r < 0)
                 return r;
         if (stat(path, &st) < 0 && errno == ENOENT) {
-                *json = zb_strdup("[]");
-                return *json ? 0 : zb_error_set(err, ENOMEM, "out of memory");
+                *json = util_strdup("[]");
+                return *json ? 0 : err_set(err, ENOMEM, "out of memory");
         }
         r = store_open(store, false, path, sizeof(path), &store_fd, err);
         if (r < 0)
@@ -2327,10 +2327,10 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err)
         size_t n = 0;
         char **names = dir_names(store_fd, &n);
         for (size_t i = 0; names && i < n; i++) {
-                struct zb_cow_set set = { 0 };
+                struct cow_set set = { 0 };
                 struct zb_error e2 = { 0 };
                 int run_fd = -1;
-                if (!zb_cow_id_valid(names[i]))
+                if (!cow_id_valid(names[i]))
                         continue;
                 int sr = set_open(store_fd, path, names[i], false, &run_fd, &set, &e2);
                 if (run_fd >= 0)
@@ -2348,19 +2348,19 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err)
                         json_object_object_add(o, "zones", zs);
                 }
                 json_object_array_add(a, o);
-                zb_cow_set_free(&set);
+                cow_set_free(&set);
         }
         names_free(names, n);
         close(store_fd);
         *json = json_text(a);
-        return *json ? 0 : zb_error_set(err, ENOMEM, "out of memory");
+        return *json ? 0 : err_set(err, ENOMEM, "out of memory");
 }
 
 int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error *err)
 {
         char path[PATH_MAX];
         int store_fd = -1, run_fd = -1;
-        struct zb_cow_set set = { 0 };
+        struct cow_set set = { 0 };
 
         *json = NULL;
         int r = store_open(store, false, path, sizeof(path), &store_fd, err);
@@ -2379,7 +2379,7 @@ int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error 
                 find_conflicts(&cm);
         for (size_t i = 0; i < set.n_zones; i++) {
                 json_object *zo = zone_lists(&set.zones[i], false);
-                char *up = zb_asprintf("%s/%s/zone-%zu/upper", path, set.id, set.zones[i].index);
+                char *up = util_asprintf("%s/%s/zone-%zu/upper", path, set.id, set.zones[i].index);
                 json_object_object_add(zo, "upper", up ? json_object_new_string(up) : NULL);
                 free(up);
                 json_object *zc = json_object_new_array();
@@ -2398,9 +2398,9 @@ int zb_cow_diff(const char *store, const char *id, char **json, struct zb_error 
         json_object_object_add(o, "zones", zs);
         *json = json_text(o);
         if (!*json)
-                r = zb_error_set(err, ENOMEM, "out of memory");
+                r = err_set(err, ENOMEM, "out of memory");
 out:
-        zb_cow_set_free(&set);
+        cow_set_free(&set);
         if (run_fd >= 0)
                 close(run_fd);
         if (store_fd >= 0)
@@ -2412,7 +2412,7 @@ int zb_cow_commit(const char *store, const char *id, char **json, struct zb_erro
 {
         char path[PATH_MAX];
         int store_fd = -1, run_fd = -1;
-        struct zb_cow_set set = { 0 };
+        struct cow_set set = { 0 };
         json_object *conflicts = json_object_new_array();
 
         *json = NULL;
@@ -2435,10 +2435,10 @@ int zb_cow_commit(const char *store, const char *id, char **json, struct zb_erro
         if (r == 0) {
                 int rr = remove_tree(store_fd, id, 0);
                 if (rr < 0)
-                        r = zb_error_errno(err, -rr, "cow: committed, but cannot remove change set %s", id);
+                        r = err_errno(err, -rr, "cow: committed, but cannot remove change set %s", id);
         }
         json_object_put(conflicts);
-        zb_cow_set_free(&set);
+        cow_set_free(&set);
         if (run_fd >= 0)
                 close(run_fd);
         if (store_fd >= 0)
@@ -2451,22 +2451,22 @@ int zb_cow_discard(const char *store, const char *id, struct zb_error *err)
         char path[PATH_MAX];
         int store_fd = -1;
 
-        if (!zb_cow_id_valid(id))
-                return zb_error_set(err, EINVAL, "cow: '%s' is not a change-set id", id);
+        if (!cow_id_valid(id))
+                return err_set(err, EINVAL, "cow: '%s' is not a change-set id", id);
         int r = store_open(store, false, path, sizeof(path), &store_fd, err);
         if (r < 0)
                 return r;
         _cleanup_(closep) int fd = openat(store_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         if (fd < 0)
-                r = errno == ENOENT ? zb_error_set(err, ENOENT, "cow: no change set %s in %s (zonebox diff --list)", id, path)
-                                    : zb_error_errno(err, errno, "cow: change set %s", id);
+                r = errno == ENOENT ? err_set(err, ENOENT, "cow: no change set %s in %s (zonebox diff --list)", id, path)
+                                    : err_errno(err, errno, "cow: change set %s", id);
         else if (fstat(fd, &st) < 0 || st.st_uid != geteuid())
-                r = zb_error_set(err, EPERM, "cow: change set %s is not yours", id);
+                r = err_set(err, EPERM, "cow: change set %s is not yours", id);
         else if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-                r = zb_error_set(err, EBUSY, "cow: change set %s is in use (its run is still going, or a commit)", id);
+                r = err_set(err, EBUSY, "cow: change set %s is in use (its run is still going, or a commit)", id);
         else if ((r = remove_tree(store_fd, id, 0)) < 0)
-                r = zb_error_errno(err, -r, "cow: remove change set %s", id);
+                r = err_errno(err, -r, "cow: remove change set %s", id);
         close(store_fd);
         return r;
 }

@@ -25,29 +25,29 @@ struct json_object;
 #define ZB_COW_MANIFEST "manifest.json"
 #define ZB_COW_ROOT_STORE "/run/zonebox/cow"
 
-enum zb_cow_change { ZB_COW_ADDED, ZB_COW_MODIFIED, ZB_COW_DELETED };
-enum zb_cow_type { ZB_COW_NONE, ZB_COW_FILE, ZB_COW_DIR, ZB_COW_LINK, ZB_COW_FIFO, ZB_COW_OTHER };
+enum cow_change { ZB_COW_ADDED, ZB_COW_MODIFIED, ZB_COW_DELETED };
+enum cow_type { ZB_COW_NONE, ZB_COW_FILE, ZB_COW_DIR, ZB_COW_LINK, ZB_COW_FIFO, ZB_COW_OTHER };
 
 /* One entry as it was: the host's when the run ended, or the upper dir's. */
-struct zb_cow_stat {
-        enum zb_cow_type type; /* ZB_COW_NONE: absent */
+struct cow_stat {
+        enum cow_type type; /* ZB_COW_NONE: absent */
         uint32_t mode;         /* permission bits */
         uint32_t uid, gid;
         uint64_t ino, size;
         int64_t mtime_ns, ctime_ns;
 };
 
-struct zb_cow_entry {
+struct cow_entry {
         char *path; /* relative to the zone: no leading or trailing slash */
-        enum zb_cow_change change;
-        enum zb_cow_type type; /* the new entry's; the host's for a deletion */
+        enum cow_change change;
+        enum cow_type type; /* the new entry's; the host's for a deletion */
         /* A step of its own at commit. Entries inside a directory that is
          * copied whole (new, or replacing the host's) are listed but not
          * applied one by one. */
         bool apply;
         bool meta_only;          /* a directory kept, whose mode changed */
-        struct zb_cow_stat host; /* when the run ended */
-        struct zb_cow_stat upper;
+        struct cow_stat host; /* when the run ended */
+        struct cow_stat upper;
         char *conflict; /* why commit must refuse it (the host changed during the run) */
         /* A host directory that commit removes whole (deleted, or replaced):
          * SHA-256 of its subtree's state (names, types, modes, owners, sizes,
@@ -55,11 +55,11 @@ struct zb_cow_entry {
         char *host_tree;
 };
 
-struct zb_cow_zone {
+struct cow_zone {
         char *name, *path, *host_path;
         size_t index;       /* in the policy: the store dir is zone-INDEX */
         uint64_t dev, ino;  /* of the host dir when the run started */
-        struct zb_cow_entry *e;
+        struct cow_entry *e;
         size_t n, cap;
         /* What commit may copy, as it was when the run ended: every path of
          * the upper dir → "d:" SHA-256 of its sorted names, "f:" of a file's
@@ -68,14 +68,14 @@ struct zb_cow_zone {
         struct json_object *tree;
 };
 
-struct zb_cow_set {
+struct cow_set {
         char id[ZB_COW_ID_MAX];
         int64_t created;      /* seconds since the epoch */
         int64_t run_start_ns; /* CLOCK_REALTIME, before the sandbox started */
         char *status;         /* the run's result status */
         int exit_code;
         char *error;          /* the changes could not be read; commit refuses */
-        struct zb_cow_zone *zones;
+        struct cow_zone *zones;
         size_t n_zones;
 };
 
@@ -110,28 +110,28 @@ void ns_cow_open_layers(struct ns_ctx *c);
 int ns_cow_overlay(struct ns_ctx *c, size_t i, int lower_fd, int root_fd, const char *root);
 
 /* Pure helpers (tests/unit/test_cow.c). */
-bool zb_cow_id_valid(const char *id);
+bool cow_id_valid(const char *id);
 /* The default store for EUID: root's under /run, else under XDG_RUNTIME
  * (if not NULL: the caller checked it is the user's) or /tmp. */
-int zb_cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n);
+int cow_store_default(uid_t euid, const char *xdg_runtime, char *buf, size_t n);
 /* The store a run or commit would use: OVERRIDE (cow_dir), else
  * $ZONEBOX_COW_DIR, else the default; policy.c keeps zones off it. */
-int zb_cow_store_path(const char *override, char *buf, size_t n);
-const char *zb_cow_type_name(enum zb_cow_type t);
-const char *zb_cow_change_name(enum zb_cow_change c);
-enum zb_cow_type zb_cow_type_of(mode_t mode);
+int cow_store_path(const char *override, char *buf, size_t n);
+const char *cow_type_name(enum cow_type t);
+const char *cow_change_name(enum cow_change c);
+enum cow_type cow_type_of(mode_t mode);
 /* Whether the host entry changed between THEN and NOW; REASON (n bytes)
  * says how ("size 3 -> 5", "created", "deleted", ...). */
-bool zb_cow_stat_changed(const struct zb_cow_stat *then, const struct zb_cow_stat *now, char *reason,
+bool cow_stat_changed(const struct cow_stat *then, const struct cow_stat *now, char *reason,
                          size_t n);
 /* The change set as JSON text (malloc'd), and back. */
-char *zb_cow_set_to_json(const struct zb_cow_set *set);
-int zb_cow_set_from_json(const char *text, struct zb_cow_set *set, struct zb_error *err);
-void zb_cow_set_free(struct zb_cow_set *set);
+char *cow_set_to_json(const struct cow_set *set);
+int cow_set_from_json(const char *text, struct cow_set *set, struct zb_error *err);
+void cow_set_free(struct cow_set *set);
 /* Add an entry to Z (copies PATH); NULL on ENOMEM. */
-struct zb_cow_entry *zb_cow_zone_add(struct zb_cow_zone *z, const char *path, enum zb_cow_change change,
-                                     enum zb_cow_type type);
+struct cow_entry *cow_zone_add(struct cow_zone *z, const char *path, enum cow_change change,
+                                     enum cow_type type);
 /* The result's lists for the set's zones (sorted, directories with '/'). */
-int zb_cow_fill_result(const struct zb_cow_set *set, struct zb_result *r);
+int cow_fill_result(const struct cow_set *set, struct zb_result *r);
 
 #endif

@@ -93,14 +93,14 @@ static _Noreturn void command_main(struct ns_ctx *c)
                 ns_caps_drop(c, c->p->security.no_new_privileges);
         /* Both need no_new_privs, which validation guarantees with them. */
         if (c->ll_fd >= 0) {
-                int r = zb_landlock_enforce(c->ll_fd);
+                int r = ns_landlock_enforce(c->ll_fd);
                 if (r < 0)
                         ns_fail(c, 0, -r, "layer landlock: landlock_restrict_self");
         }
         reset_signals(c);
         /* Last: from here on only execve, and write/_exit on failure. */
         if (c->seccomp.len) {
-                int r = zb_seccomp_install(&c->seccomp);
+                int r = ns_seccomp_install(&c->seccomp);
                 if (r < 0)
                         ns_fail(c, 0, -r, "layer seccomp: install the filter");
         }
@@ -235,7 +235,7 @@ static void sx_exec(struct ns_ctx *c, struct ns_sx_exec *m, size_t len, const in
                 q.workdir = *workdir ? workdir : c->p->workdir;
                 c->p = &q;
                 c->envp = envp;
-                c->path_env = zb_env_get(envp, "PATH");
+                c->path_env = util_env_get(envp, "PATH");
                 if (!c->path_env)
                         c->path_env = DEFAULT_PATH;
                 command_main(c);
@@ -361,7 +361,7 @@ _Noreturn void ns_init_run(struct ns_ctx *c)
         /* After pivot_root: the rules name paths as the command sees them. */
         if (c->landlock) {
                 char msg[sizeof(((struct ns_report *)0)->msg)];
-                c->ll_fd = zb_landlock_prepare(c->ll_paths, c->n_ll_paths, msg, sizeof(msg));
+                c->ll_fd = ns_landlock_prepare(c->ll_paths, c->n_ll_paths, msg, sizeof(msg));
                 if (c->ll_fd < 0)
                         ns_fail(c, 0, -c->ll_fd, "%s", msg);
         }

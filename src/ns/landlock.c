@@ -86,7 +86,7 @@ struct ruleset_attr {
          LANDLOCK_ACCESS_FS_IOCTL_DEV)
 #define SCOPES_ALL (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL)
 
-int zb_landlock_abi(void)
+int ns_landlock_abi(void)
 {
         long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
         if (abi > 0)
@@ -122,7 +122,7 @@ static struct ruleset_attr ruleset_for_abi(int abi)
         return attr;
 }
 
-static uint64_t rights_for(enum zb_ll_access access, uint64_t handled)
+static uint64_t rights_for(enum ns_ll_access access, uint64_t handled)
 {
         switch (access) {
         case ZB_LL_READ_EXEC:
@@ -154,7 +154,7 @@ static int fail(char *msg, size_t msglen, int err, const char *what, const char 
 /* One path-beneath rule. The path is opened (O_PATH, following symlinks:
  * /lib -> usr/lib is meant as its target) inside a root zonebox built and
  * the command has not run in yet, so nothing can swap it. */
-static int add_path_rule(int ruleset, const struct zb_ll_path *p, uint64_t handled, char *msg,
+static int add_path_rule(int ruleset, const struct ns_ll_path *p, uint64_t handled, char *msg,
                          size_t msglen)
 {
         struct stat st;
@@ -184,9 +184,9 @@ static int add_path_rule(int ruleset, const struct zb_ll_path *p, uint64_t handl
         return 0;
 }
 
-int zb_landlock_prepare(const struct zb_ll_path *paths, size_t n, char *msg, size_t msglen)
+int ns_landlock_prepare(const struct ns_ll_path *paths, size_t n, char *msg, size_t msglen)
 {
-        int abi = zb_landlock_abi();
+        int abi = ns_landlock_abi();
 
         if (msg && msglen)
                 msg[0] = '\0';
@@ -210,7 +210,7 @@ int zb_landlock_prepare(const struct zb_ll_path *paths, size_t n, char *msg, siz
         return ruleset;
 }
 
-int zb_landlock_enforce(int ruleset_fd)
+int ns_landlock_enforce(int ruleset_fd)
 {
         if (ruleset_fd < 0)
                 return -EBADF;

@@ -12,18 +12,18 @@
  * in or not enabled at boot (ENOSYS, EOPNOTSUPP); -errno when the query
  * itself failed otherwise (e.g. EPERM from another seccomp filter), which
  * is not "no Landlock". */
-int zb_landlock_abi(void);
+int ns_landlock_abi(void);
 
-enum zb_ll_access {
+enum ns_ll_access {
         ZB_LL_READ_EXEC,  /* execute, read files, list directories */
         ZB_LL_READ_WRITE, /* every filesystem right the running ABI knows */
         ZB_LL_DEVICE_RW,  /* read, write, truncate, device ioctls: /dev/null, /dev/pts */
         ZB_LL_LIST,       /* list directories only (the root: names, never contents) */
 };
 
-struct zb_ll_path {
+struct ns_ll_path {
         const char *path;         /* inside the sandbox; symlinks are followed */
-        enum zb_ll_access access;
+        enum ns_ll_access access;
         bool optional;            /* a missing path is skipped instead of an error */
 };
 
@@ -32,11 +32,11 @@ struct zb_ll_path {
  * (O_CLOEXEC) or -errno, with msg naming the step and path ("layer
  * landlock: ..."; the errno is the return value, not in msg). -EOPNOTSUPP
  * when the kernel has no Landlock. The caller does not become restricted. */
-int zb_landlock_prepare(const struct zb_ll_path *paths, size_t n, char *msg, size_t msglen);
+int ns_landlock_prepare(const struct ns_ll_path *paths, size_t n, char *msg, size_t msglen);
 
 /* In the command process after PR_SET_NO_NEW_PRIVS (which the kernel
  * requires without CAP_SYS_ADMIN): landlock_restrict_self(fd, 0), then
  * close(fd). Returns 0 or -errno. */
-int zb_landlock_enforce(int ruleset_fd);
+int ns_landlock_enforce(int ruleset_fd);
 
 #endif

@@ -26,10 +26,10 @@ static int check_one(rlimit_res res, const char *name, uint64_t want, struct zb_
 {
         struct rlimit cur;
         if (getrlimit(res, &cur) < 0)
-                return zb_error_errno(err, errno, "layer rlimits: getrlimit %s", name);
+                return err_errno(err, errno, "layer rlimits: getrlimit %s", name);
         rlim_t w = to_rlim(want);
         if (cur.rlim_max != RLIM_INFINITY && (w == RLIM_INFINITY || w > cur.rlim_max))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "layer rlimits: %s %s is above this process's hard limit %llu",
                                     name, w == RLIM_INFINITY ? "unlimited" : "value",
                                     (unsigned long long)cur.rlim_max);
@@ -38,7 +38,7 @@ static int check_one(rlimit_res res, const char *name, uint64_t want, struct zb_
 
 /* RLIMIT_CPU in whole seconds: with a cgroup it is only a backstop behind
  * the supervisor's watch (a second later); without one it is the limit. */
-static uint64_t cpu_rlimit_s(const struct zb_limits *l, bool backstop)
+static uint64_t cpu_rlimit_s(const struct pol_limits *l, bool backstop)
 {
         uint64_t s = (l->cpu_time_ms + 999) / 1000;
         return backstop ? s + 1 : s;
@@ -46,7 +46,7 @@ static uint64_t cpu_rlimit_s(const struct zb_limits *l, bool backstop)
 
 int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err)
 {
-        const struct zb_limits *l = &p->limits;
+        const struct pol_limits *l = &p->limits;
         int r = check_one(RLIMIT_NOFILE, "open_files", l->open_files, err);
         if (r == 0 && l->file_size != ZB_UNLIMITED && l->file_size_set)
                 r = check_one(RLIMIT_FSIZE, "file_size", l->file_size, err);
@@ -66,7 +66,7 @@ static void set_one(struct ns_ctx *c, rlimit_res res, const char *name, rlim_t v
 
 void ns_rlimits_apply(struct ns_ctx *c)
 {
-        const struct zb_limits *l = &c->p->limits;
+        const struct pol_limits *l = &c->p->limits;
         struct rlimit cur;
 
         set_one(c, RLIMIT_NOFILE, "open_files", to_rlim(l->open_files));

@@ -40,32 +40,32 @@ static int add_bind(struct ns_ctx *c, const char *src, const char *dst, bool opt
 {
         struct stat st;
         if (c->n_binds >= NS_MAX_BINDS)
-                return zb_error_set(err, E2BIG, "layer mount: too many system binds");
+                return err_set(err, E2BIG, "layer mount: too many system binds");
         if (lstat(src, &st) < 0) {
                 if (optional)
                         return 0;
-                return zb_error_errno(err, errno, "layer mount: system path %s", src);
+                return err_errno(err, errno, "layer mount: system path %s", src);
         }
         struct ns_bind *b = &c->binds[c->n_binds];
         memset(b, 0, sizeof(*b));
         if (strlen(src) >= sizeof(b->src) || strlen(dst) >= sizeof(b->dst))
-                return zb_error_set(err, ENAMETOOLONG, "layer mount: path too long: %s", src);
+                return err_set(err, ENAMETOOLONG, "layer mount: path too long: %s", src);
         memcpy(b->src, src, strlen(src) + 1);
         memcpy(b->dst, dst, strlen(dst) + 1);
         b->optional = optional;
         if (S_ISLNK(st.st_mode)) {
                 ssize_t n = readlink(src, b->target, sizeof(b->target) - 1);
                 if (n < 0)
-                        return optional ? 0 : zb_error_errno(err, errno, "layer mount: readlink %s", src);
+                        return optional ? 0 : err_errno(err, errno, "layer mount: readlink %s", src);
                 b->target[n] = '\0';
                 b->is_link = true;
         } else if (S_ISREG(st.st_mode)) {
                 if (st.st_size > (1 << 20))
-                        return optional ? 0 : zb_error_set(err, EFBIG, "layer mount: %s too large", src);
+                        return optional ? 0 : err_set(err, EFBIG, "layer mount: %s too large", src);
                 b->is_file = true;
                 c->root_bytes += ((uint64_t)st.st_size + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
         } else if (!S_ISDIR(st.st_mode)) {
-                return optional ? 0 : zb_error_set(err, EINVAL, "layer mount: %s is not a directory", src);
+                return optional ? 0 : err_set(err, EINVAL, "layer mount: %s is not a directory", src);
         }
         c->n_binds++;
         return 0;
@@ -110,7 +110,7 @@ static int prepare_dir_root(struct ns_ctx *c, struct zb_error *err)
         int r = 0;
 
         if (!d)
-                return zb_error_errno(err, errno, "rootfs: %s", c->p->rootfs);
+                return err_errno(err, errno, "rootfs: %s", c->p->rootfs);
         for (struct dirent *e; r == 0 && (e = readdir(d));) {
                 bool skipped = false;
                 for (size_t i = 0; i < ARRAY_SIZE(skip); i++)
@@ -126,8 +126,8 @@ static int prepare_dir_root(struct ns_ctx *c, struct zb_error *err)
 
 int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err)
 {
-        const struct zb_security *s = &c->p->security;
-        const char *home = c->p->tmp_size ? ZB_HOME_DIR : zb_env_get(c->envp, "HOME");
+        const struct pol_security *s = &c->p->security;
+        const char *home = c->p->tmp_size ? ZB_HOME_DIR : util_env_get(c->envp, "HOME");
         /* The generated /etc files and the check canary: a page each. */
         c->root_bytes = 8 * PAGE_BYTES;
         int r = c->p->rootfs ? prepare_dir_root(c, err) : prepare_host_root(c, err);
@@ -255,7 +255,7 @@ static void open_sources(struct stage *s)
         }
         /* Zones were opened with the invoker's rights (zones.c). */
         for (size_t i = 0; i < c->p->n_zones; i++) {
-                const struct zb_zone *z = &c->p->zones[i];
+                const struct pol_zone *z = &c->p->zones[i];
                 s->zone_fd[i] = c->zone_src[i].tree_fd;
                 c->zone_src[i].tree_fd = -1;
                 if (z->mode != ZB_ZONE_TMPFS && s->zone_fd[i] < 0)
@@ -445,7 +445,7 @@ static void mount_zones(struct stage *s)
         char p[512], opts[64];
 
         for (size_t i = 0; i < s->c->p->n_zones; i++) {
-                const struct zb_zone *z = &s->c->p->zones[i];
+                const struct pol_zone *z = &s->c->p->zones[i];
                 if (z->mode == ZB_ZONE_TMPFS) {
                         path_in_root(s, p, sizeof(p), z->path);
                         snprintf(opts, sizeof(opts), "mode=0755,size=%llu", (unsigned long long)z->size);

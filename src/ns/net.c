@@ -40,7 +40,7 @@ static void loopback_up(struct ns_ctx *c)
  * only the proxy holds it. */
 static void proxy_listener(struct ns_ctx *c)
 {
-        uint16_t port = zb_policy_proxy_port(c->p);
+        uint16_t port = pol_proxy_port(c->p);
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -86,11 +86,11 @@ int ns_net_prepare(struct ns_ctx *c, struct zb_error *err)
 {
         c->proxy = NULL;
         c->proxy_fd = -1;
-        if (!zb_policy_net_allowlist(c->p))
+        if (!pol_net_allowlist(c->p))
                 return 0;
         struct ns_proxy *px = calloc(1, sizeof(*px));
         if (!px)
-                return zb_error_set(err, ENOMEM, "layer net: out of memory");
+                return err_set(err, ENOMEM, "layer net: out of memory");
         int r = ns_proxy_start(px, c->p, &c->proxy_fd, err);
         if (r < 0) {
                 free(px);

@@ -16,7 +16,7 @@
 /* Written by the child to the setup pipe when a step fails; at most
  * PIPE_BUF bytes so the write is atomic. */
 struct ns_report {
-        int32_t kind; /* enum zb_setup_kind */
+        int32_t kind; /* enum pol_setup_kind */
         int32_t err;  /* errno of the failed call, 0 if none */
         char msg[400];
 };
@@ -133,7 +133,7 @@ struct ns_ctx {
         struct ns_cgroup *cg;  /* the child enters its v1 cgroups first thing */
         struct sock_fprog seccomp; /* built before clone; len 0: no filter */
         bool landlock;             /* apply the Landlock layer */
-        struct zb_ll_path ll_paths[NS_MAX_LL_PATHS]; /* what the command may reach */
+        struct ns_ll_path ll_paths[NS_MAX_LL_PATHS]; /* what the command may reach */
         size_t n_ll_paths;
         int ll_fd;                 /* the ruleset, made by init, enforced by the command */
         bool rlimit_fallback;  /* resources skipped (allow_unenforced): rlimits stand in */
@@ -186,7 +186,7 @@ int ns_ids_write_maps(const struct ns_ctx *c, pid_t pid, struct zb_error *err);
 void ns_ids_record(const struct ns_ctx *c, struct zb_result *r);
 /* The start of the first range of NEED ids for NAME (or numeric ID) in
  * subuid/subgid TEXT, never below 65536; -ENOENT if none. */
-int zb_subid_parse(const char *text, const char *name, unsigned long id, uint32_t need, uint32_t *start);
+int ns_subid_parse(const char *text, const char *name, unsigned long id, uint32_t need, uint32_t *start);
 /* zones.c: open every host zone as the invoker, before clone; idmap them
  * when root; record per zone in the result; release. The child's half:
  * ns_zones_open_child (an ordinary invoker's zones, before the id change)
@@ -202,6 +202,6 @@ int ns_rlimits_check(const struct zb_policy *p, struct zb_error *err);          
  * closed naming the layer; records applied and skipped layers. */
 int ns_security_prepare(struct ns_ctx *c, struct zb_result *r, struct zb_error *err);
 void ns_security_release(struct ns_ctx *c);
-int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err); /* supervise.c */
+int ns_run_policy(const struct zb_policy *p, struct zb_result *r, struct zb_error *err); /* supervise.c */
 
 #endif

@@ -94,9 +94,9 @@ static bool name_normalize(const char *s, size_t n, char out[ZB_NET_NAME_MAX + 1
         return true;
 }
 
-bool zb_net_ip_literal(const char *host, struct zb_net_addr *out)
+bool net_ip_literal(const char *host, struct net_addr *out)
 {
-        struct zb_net_addr a = { 0 };
+        struct net_addr a = { 0 };
         if (inet_pton(AF_INET, host, a.bytes) == 1) {
                 a.family = AF_INET;
         } else if (inet_pton(AF_INET6, host, a.bytes) == 1) {
@@ -114,7 +114,7 @@ bool zb_net_ip_literal(const char *host, struct zb_net_addr *out)
         return true;
 }
 
-const char *zb_net_addr_str(const struct zb_net_addr *a, char *buf, size_t size)
+const char *net_addr_str(const struct net_addr *a, char *buf, size_t size)
 {
         if (!inet_ntop(a->family, a->bytes, buf, (socklen_t)size))
                 snprintf(buf, size, "?");
@@ -149,7 +149,7 @@ static const char *v4_internal(const unsigned char *b)
         return NULL;
 }
 
-const char *zb_net_addr_internal(const struct zb_net_addr *a)
+const char *net_addr_internal(const struct net_addr *a)
 {
         static const unsigned char zero[16] = { 0 };
         static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
@@ -207,14 +207,14 @@ static bool port_parse(const char *s, size_t n, uint16_t *out)
 }
 
 /* "[v6]" (brackets included, N bytes) into A. */
-static bool bracketed_ip(const char *s, size_t n, struct zb_net_addr *a)
+static bool bracketed_ip(const char *s, size_t n, struct net_addr *a)
 {
         char buf[64];
         if (n < 3 || n - 2 >= sizeof(buf) || s[0] != '[' || s[n - 1] != ']')
                 return false;
         memcpy(buf, s + 1, n - 2);
         buf[n - 2] = '\0';
-        return strchr(buf, ':') && zb_net_ip_literal(buf, a);
+        return strchr(buf, ':') && net_ip_literal(buf, a);
 }
 
 /* ------------------------------------------------------------ allowlist entries */
@@ -226,7 +226,7 @@ static int rule_fail(const char **why, const char *msg)
 }
 
 /* HOST (S[0..N)): a name, *.DOMAIN, or an IPv4 literal. */
-static int rule_host(const char *s, size_t n, struct zb_net_rule *r, const char **why)
+static int rule_host(const char *s, size_t n, struct net_rule *r, const char **why)
 {
         char buf[ZB_NET_NAME_MAX + 2];
         if (n == 1 && s[0] == '*')
@@ -241,7 +241,7 @@ static int rule_host(const char *s, size_t n, struct zb_net_rule *r, const char 
         if (n < sizeof(buf)) {
                 memcpy(buf, s, n);
                 buf[n] = '\0';
-                if (!r->wildcard && zb_net_ip_literal(buf, &r->ip))
+                if (!r->wildcard && net_ip_literal(buf, &r->ip))
                         return 0;
         }
         if (!name_normalize(s, n, r->host))
@@ -252,9 +252,9 @@ static int rule_host(const char *s, size_t n, struct zb_net_rule *r, const char 
         return 0;
 }
 
-int zb_net_rule_parse(const char *s, struct zb_net_rule *out, const char **why)
+int net_rule_parse(const char *s, struct net_rule *out, const char **why)
 {
-        struct zb_net_rule r = { 0 };
+        struct net_rule r = { 0 };
         size_t n = s ? strlen(s) : 0;
         const char *port = NULL;
         size_t hn = n;
@@ -288,7 +288,7 @@ int zb_net_rule_parse(const char *s, struct zb_net_rule *out, const char **why)
         return 0;
 }
 
-int zb_net_pin_parse(const char *s, char name[ZB_NET_NAME_MAX + 1], struct zb_net_addr *ip,
+int net_pin_parse(const char *s, char name[ZB_NET_NAME_MAX + 1], struct net_addr *ip,
                      const char **why)
 {
         const char *colon = s ? strchr(s, ':') : NULL;
@@ -298,25 +298,25 @@ int zb_net_pin_parse(const char *s, char name[ZB_NET_NAME_MAX + 1], struct zb_ne
                 return rule_fail(why, "not a host name");
         const char *a = colon + 1;
         size_t n = strlen(a);
-        if ((a[0] == '[' && bracketed_ip(a, n, ip)) || (a[0] != '[' && zb_net_ip_literal(a, ip)))
+        if ((a[0] == '[' && bracketed_ip(a, n, ip)) || (a[0] != '[' && net_ip_literal(a, ip)))
                 return 0;
         return rule_fail(why, "not an IPv4 or IPv6 address");
 }
 
-static bool addr_eq(const struct zb_net_addr *a, const struct zb_net_addr *b)
+static bool addr_eq(const struct net_addr *a, const struct net_addr *b)
 {
         return a->family == b->family &&
                memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-int zb_net_rules_match(const struct zb_net_rule *rules, size_t n, const char *host, uint16_t port)
+int net_rules_match(const struct net_rule *rules, size_t n, const char *host, uint16_t port)
 {
-        struct zb_net_addr ip;
-        bool is_ip = zb_net_ip_literal(host, &ip);
+        struct net_addr ip;
+        bool is_ip = net_ip_literal(host, &ip);
         size_t hl = strlen(host);
 
         for (size_t i = 0; i < n; i++) {
-                const struct zb_net_rule *r = &rules[i];
+                const struct net_rule *r = &rules[i];
                 bool port_ok = r->any_port || (r->port ? r->port == port : port == 80 || port == 443);
                 if (!port_ok)
                         continue;
@@ -337,7 +337,7 @@ int zb_net_rules_match(const struct zb_net_rule *rules, size_t n, const char *ho
 
 /* ------------------------------------------------------------ request heads */
 
-static int bad(struct zb_proxy_request *req, int status, const char *why)
+static int bad(struct net_proxy_request *req, int status, const char *why)
 {
         free(req->forward);
         req->forward = NULL;
@@ -346,9 +346,9 @@ static int bad(struct zb_proxy_request *req, int status, const char *why)
 }
 
 /* AUTH[0..N) "host[:port]" or "[v6][:port]" into REQ->host and ->port. */
-static int parse_authority(const char *a, size_t n, bool need_port, struct zb_proxy_request *req)
+static int parse_authority(const char *a, size_t n, bool need_port, struct net_proxy_request *req)
 {
-        struct zb_net_addr ip;
+        struct net_addr ip;
         const char *port = NULL;
         size_t hn = n;
 
@@ -362,7 +362,7 @@ static int parse_authority(const char *a, size_t n, bool need_port, struct zb_pr
                 if (hn < n && a[hn] != ':')
                         return bad(req, 400, "bad host:port");
                 port = hn < n ? a + hn + 1 : NULL;
-                zb_net_addr_str(&ip, req->host, sizeof(req->host));
+                net_addr_str(&ip, req->host, sizeof(req->host));
         } else {
                 const char *colon = memchr(a, ':', n);
                 char buf[ZB_NET_NAME_MAX + 2];
@@ -374,8 +374,8 @@ static int parse_authority(const char *a, size_t n, bool need_port, struct zb_pr
                         return bad(req, 400, "bad host name");
                 memcpy(buf, a, hn);
                 buf[hn] = '\0';
-                if (zb_net_ip_literal(buf, &ip) && ip.family == AF_INET)
-                        zb_net_addr_str(&ip, req->host, sizeof(req->host));
+                if (net_ip_literal(buf, &ip) && ip.family == AF_INET)
+                        net_addr_str(&ip, req->host, sizeof(req->host));
                 else if (!name_normalize(a, hn, req->host))
                         return bad(req, 400, "bad host name");
                 else if (strspn(req->host, "0123456789.") == strlen(req->host))
@@ -408,7 +408,7 @@ static bool hop_header(const char *name, size_t n)
         return false;
 }
 
-static int append(struct zb_proxy_request *req, size_t *cap, const char *s, size_t n)
+static int append(struct net_proxy_request *req, size_t *cap, const char *s, size_t n)
 {
         if (req->forward_len + n + 1 > *cap) {
                 size_t nc = (req->forward_len + n + 1) * 2;
@@ -426,7 +426,7 @@ static int append(struct zb_proxy_request *req, size_t *cap, const char *s, size
 
 /* The origin-form head: request line, Host from the URL, the client's
  * end-to-end headers, Connection: close. HDRS..END: the header lines. */
-static int rewrite(struct zb_proxy_request *req, const char *path, size_t path_len,
+static int rewrite(struct net_proxy_request *req, const char *path, size_t path_len,
                    const char *version, const char *hdrs, const char *end)
 {
         size_t cap = 0;
@@ -488,7 +488,7 @@ static bool head_clean(const char *buf, size_t n)
         return true;
 }
 
-int zb_proxy_parse(const char *buf, size_t len, struct zb_proxy_request *req)
+int net_proxy_parse(const char *buf, size_t len, struct net_proxy_request *req)
 {
         memset(req, 0, sizeof(*req));
         const char *end = memmem(buf, len, "\r\n\r\n", 4);
@@ -540,7 +540,7 @@ int zb_proxy_parse(const char *buf, size_t len, struct zb_proxy_request *req)
         return rewrite(req, auth + al, (size_t)(sp2 - auth) - al, version, eol + 2, end + 2);
 }
 
-void zb_proxy_request_free(struct zb_proxy_request *req)
+void net_proxy_request_free(struct net_proxy_request *req)
 {
         free(req->forward);
         req->forward = NULL;
@@ -554,13 +554,13 @@ struct ns_proxy_shared {
 
 struct pin {
         char name[ZB_NET_NAME_MAX + 1];
-        struct zb_net_addr ip;
+        struct net_addr ip;
 };
 
 /* Everything the proxy process uses: built before fork, read-only after. */
 struct proxy {
         const struct zb_policy *p;
-        struct zb_net_rule *rules;
+        struct net_rule *rules;
         size_t n_rules;
         struct pin *pins;
         size_t n_pins;
@@ -571,7 +571,7 @@ struct proxy {
         _Atomic int active;
         _Atomic uint64_t seq;
         /* The host's own addresses when the proxy started (getifaddrs). */
-        struct zb_net_addr own[PROXY_MAX_OWN_ADDRS];
+        struct net_addr own[PROXY_MAX_OWN_ADDRS];
         size_t n_own;
         /* The refusal lines' rate limit (GCRA), shared by the threads. */
         pthread_mutex_t audit_lock;
@@ -584,7 +584,7 @@ struct conn {
         int fd;
         uint64_t id;
         uint64_t start_ns;
-        struct zb_audit_net ev;
+        struct audit_net ev;
         char rule[320];
         char reason[512];
         char addr[INET6_ADDRSTRLEN];
@@ -592,7 +592,7 @@ struct conn {
 
 static uint64_t ms_left(uint64_t deadline_ns)
 {
-        uint64_t now = zb_now_ns();
+        uint64_t now = util_now_ns();
         return deadline_ns > now ? (deadline_ns - now) / 1000000 + 1 : 0;
 }
 
@@ -634,7 +634,7 @@ static void reply(int fd, int status, const char *body)
         send_all(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
         shutdown(fd, SHUT_WR);
         char sink[4096];
-        uint64_t deadline = zb_now_ns() + 200000000ull;
+        uint64_t deadline = util_now_ns() + 200000000ull;
         for (int i = 0; i < 16; i++) {
                 struct pollfd pf = { .fd = fd, .events = POLLIN };
                 if (poll(&pf, 1, (int)ms_left(deadline)) <= 0 || recv(fd, sink, sizeof(sink), 0) <= 0)
@@ -652,9 +652,9 @@ static void audit_summary(struct proxy *px)
                  "%llu refused or failed connections were not logged one by one (at most %d a second after a burst of %d)",
                  (unsigned long long)px->audit_suppressed, (int)(1000000000ull / AUDIT_DENY_INTERVAL_NS),
                  AUDIT_DENY_BURST);
-        struct zb_audit_net ev = { .event = "net_suppressed", .pid = px->supervisor, .decision = "deny",
+        struct audit_net ev = { .event = "net_suppressed", .pid = px->supervisor, .decision = "deny",
                                    .reason = reason };
-        if (zb_audit_net_append(px->audit_fd, px->p->audit.fsync, &ev) == 0)
+        if (audit_net_append(px->audit_fd, px->p->audit.fsync, &ev) == 0)
                 px->audit_suppressed = 0;
 }
 
@@ -662,7 +662,7 @@ static void audit_summary(struct proxy *px)
  * connections it tries, and the log is the host's. */
 static bool audit_deny_allowed(struct proxy *px)
 {
-        uint64_t now = zb_now_ns();
+        uint64_t now = util_now_ns();
         bool ok;
         pthread_mutex_lock(&px->audit_lock);
         if (px->audit_tat_ns < now)
@@ -683,7 +683,7 @@ static int audit(struct conn *c, const char *event)
         if (c->px->audit_fd < 0)
                 return 0;
         c->ev.event = event;
-        return zb_audit_net_append(c->px->audit_fd, c->px->p->audit.fsync, &c->ev);
+        return audit_net_append(c->px->audit_fd, c->px->p->audit.fsync, &c->ev);
 }
 
 /* Refused (403: counted as refused) or failed (anything else). */
@@ -704,9 +704,9 @@ static void deny(struct conn *c, int status, const char *fmt, ...)
 }
 
 /* Read one request head (bounded in size and time). 0, or an error sent. */
-static int read_head(struct conn *c, char *buf, size_t *len, struct zb_proxy_request *req)
+static int read_head(struct conn *c, char *buf, size_t *len, struct net_proxy_request *req)
 {
-        uint64_t deadline = zb_now_ns() + PROXY_HEAD_TIMEOUT_MS * 1000000ull;
+        uint64_t deadline = util_now_ns() + PROXY_HEAD_TIMEOUT_MS * 1000000ull;
         *len = 0;
         for (;;) {
                 struct pollfd pf = { .fd = c->fd, .events = POLLIN };
@@ -723,7 +723,7 @@ static int read_head(struct conn *c, char *buf, size_t *len, struct zb_proxy_req
                 if (r <= 0)
                         return -1; /* the client went away: nothing to decide */
                 *len += (size_t)r;
-                int st = zb_proxy_parse(buf, *len, req);
+                int st = net_proxy_parse(buf, *len, req);
                 if (st == 0)
                         return 0;
                 if (st == ZB_PROXY_INCOMPLETE && *len < ZB_PROXY_HEAD_MAX)
@@ -736,7 +736,7 @@ static int read_head(struct conn *c, char *buf, size_t *len, struct zb_proxy_req
         }
 }
 
-static void to_sockaddr(const struct zb_net_addr *a, uint16_t port, struct sockaddr_storage *ss,
+static void to_sockaddr(const struct net_addr *a, uint16_t port, struct sockaddr_storage *ss,
                         socklen_t *len)
 {
         memset(ss, 0, sizeof(*ss));
@@ -755,7 +755,7 @@ static void to_sockaddr(const struct zb_net_addr *a, uint16_t port, struct socka
         }
 }
 
-static bool addr_from_ai(const struct addrinfo *ai, struct zb_net_addr *a)
+static bool addr_from_ai(const struct addrinfo *ai, struct net_addr *a)
 {
         char buf[INET6_ADDRSTRLEN];
         if (ai->ai_family == AF_INET) {
@@ -767,17 +767,17 @@ static bool addr_from_ai(const struct addrinfo *ai, struct zb_net_addr *a)
         return ai->ai_family == AF_INET6 &&
                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr, buf,
                          sizeof(buf)) &&
-               zb_net_ip_literal(buf, a);
+               net_ip_literal(buf, a);
 }
 
 /* The addresses HOST may be connected at: an IP literal or a pinned name
  * as given; a name from DNS without internal addresses. 0 and *N > 0, or
  * an error sent. */
-static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, size_t *n, bool *from_dns)
+static int resolve(struct conn *c, const char *host, struct net_addr *out, size_t *n, bool *from_dns)
 {
         *n = 0;
         *from_dns = false;
-        if (zb_net_ip_literal(host, &out[0])) {
+        if (net_ip_literal(host, &out[0])) {
                 *n = 1;
                 return 0;
         }
@@ -798,17 +798,17 @@ static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, si
         const char *internal = NULL;
         char first[INET6_ADDRSTRLEN] = "";
         for (struct addrinfo *ai = res; ai && *n < PROXY_MAX_ADDRS; ai = ai->ai_next) {
-                struct zb_net_addr a;
+                struct net_addr a;
                 if (!addr_from_ai(ai, &a))
                         continue;
-                const char *why = zb_net_addr_internal(&a);
+                const char *why = net_addr_internal(&a);
                 for (size_t k = 0; !why && k < c->px->n_own; k++)
                         if (addr_eq(&c->px->own[k], &a))
                                 why = "this host's own";
                 if (why) {
                         if (!internal) {
                                 internal = why;
-                                zb_net_addr_str(&a, first, sizeof(first));
+                                net_addr_str(&a, first, sizeof(first));
                         }
                         continue;
                 }
@@ -833,34 +833,34 @@ static int resolve(struct conn *c, const char *host, struct zb_net_addr *out, si
 
 /* Whether connected FD reached this host itself: for a local route the
  * kernel picks the destination as the source address. */
-static bool to_self(int fd, const struct zb_net_addr *dst)
+static bool to_self(int fd, const struct net_addr *dst)
 {
         struct sockaddr_storage ss = { 0 };
         socklen_t sl = sizeof(ss);
-        struct zb_net_addr me = { 0 };
+        struct net_addr me = { 0 };
         char buf[INET6_ADDRSTRLEN];
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
                 return true; /* cannot tell: refuse */
         const void *raw = ss.ss_family == AF_INET ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
                                                   : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
-        if (!inet_ntop(ss.ss_family, raw, buf, sizeof(buf)) || !zb_net_ip_literal(buf, &me))
+        if (!inet_ntop(ss.ss_family, raw, buf, sizeof(buf)) || !net_ip_literal(buf, &me))
                 return true;
         return addr_eq(&me, dst);
 }
 
 /* Connect to the first address that answers, within the time limit.
  * FROM_DNS: the addresses came from DNS (not a literal or a pin). */
-static int connect_any(struct conn *c, const struct zb_proxy_request *req,
-                       const struct zb_net_addr *addrs, size_t n, bool from_dns)
+static int connect_any(struct conn *c, const struct net_proxy_request *req,
+                       const struct net_addr *addrs, size_t n, bool from_dns)
 {
-        uint64_t deadline = zb_now_ns() + PROXY_CONNECT_TIMEOUT_MS * 1000000ull;
+        uint64_t deadline = util_now_ns() + PROXY_CONNECT_TIMEOUT_MS * 1000000ull;
         int err = ETIMEDOUT;
 
         for (size_t i = 0; i < n && ms_left(deadline) > 0; i++) {
                 struct sockaddr_storage ss;
                 socklen_t sl;
                 to_sockaddr(&addrs[i], req->port, &ss, &sl);
-                zb_net_addr_str(&addrs[i], c->addr, sizeof(c->addr));
+                net_addr_str(&addrs[i], c->addr, sizeof(c->addr));
                 int fd = socket(addrs[i].family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
                 if (fd < 0) {
                         err = errno;
@@ -992,14 +992,14 @@ static void conn_handle(struct conn *c)
 {
         char head[ZB_PROXY_HEAD_MAX];
         size_t len;
-        struct zb_proxy_request req;
+        struct net_proxy_request req;
 
         if (read_head(c, head, &len, &req) < 0)
                 return;
         c->ev.method = req.method;
         c->ev.host = req.host;
         c->ev.port = req.port;
-        int rule = zb_net_rules_match(c->px->rules, c->px->n_rules, req.host, req.port);
+        int rule = net_rules_match(c->px->rules, c->px->n_rules, req.host, req.port);
         if (rule < 0) {
                 deny(c, 403, "%s%s%s:%u is not in network.allow", strchr(req.host, ':') ? "[" : "",
                      req.host, strchr(req.host, ':') ? "]" : "", req.port);
@@ -1007,7 +1007,7 @@ static void conn_handle(struct conn *c)
                 snprintf(c->rule, sizeof(c->rule), "network.allow[%d] \"%s\"", rule,
                          c->px->p->net.allow[rule]);
                 c->ev.rule = c->rule;
-                struct zb_net_addr addrs[PROXY_MAX_ADDRS];
+                struct net_addr addrs[PROXY_MAX_ADDRS];
                 size_t n_addrs;
                 bool from_dns;
                 int server = resolve(c, req.host, addrs, &n_addrs, &from_dns) < 0
@@ -1039,11 +1039,11 @@ static void conn_handle(struct conn *c)
                         }
                         close(server);
                         c->ev.closed = true;
-                        c->ev.duration_ms = (double)(zb_now_ns() - c->start_ns) / 1e6;
+                        c->ev.duration_ms = (double)(util_now_ns() - c->start_ns) / 1e6;
                         audit(c, "net_close");
                 }
         }
-        zb_proxy_request_free(&req);
+        net_proxy_request_free(&req);
 }
 
 static void *conn_main(void *arg)
@@ -1070,7 +1070,7 @@ static void conn_start(struct proxy *px, int fd)
         c->px = px;
         c->fd = fd;
         c->id = atomic_fetch_add(&px->seq, 1) + 1;
-        c->start_ns = zb_now_ns();
+        c->start_ns = util_now_ns();
         c->ev.pid = px->supervisor;
         c->ev.conn = c->id;
         if (atomic_load(&px->active) >= PROXY_MAX_CONNS) {
@@ -1152,7 +1152,7 @@ static _Noreturn void serve(struct proxy *px, int chan, int sig_fd)
                 close(pf[2].fd);
         /* The sandbox is gone by now, so connections end at once; give them
          * a moment to write their close lines. */
-        uint64_t deadline = zb_now_ns() + PROXY_STOP_GRACE_MS * 1000000ull;
+        uint64_t deadline = util_now_ns() + PROXY_STOP_GRACE_MS * 1000000ull;
         while (atomic_load(&px->active) > 0 && ms_left(deadline) > 0)
                 poll(NULL, 0, 5);
         if (px->audit_fd >= 0) {
@@ -1228,7 +1228,7 @@ static void own_addresses(struct proxy *px)
                         continue;
                 const void *raw = sa->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
                                                            : (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-                if (inet_ntop(sa->sa_family, raw, buf, sizeof(buf)) && zb_net_ip_literal(buf, &px->own[px->n_own]))
+                if (inet_ntop(sa->sa_family, raw, buf, sizeof(buf)) && net_ip_literal(buf, &px->own[px->n_own]))
                         px->n_own++;
         }
         freeifaddrs(ifa);
@@ -1245,19 +1245,19 @@ static void confine(struct proxy *px, int ready)
         char res[PATH_MAX], hosts[PATH_MAX], msg[256];
         const char *res_dir = realpath("/etc/resolv.conf", res) ? dirname(res) : "/etc";
         const char *hosts_dir = realpath("/etc/hosts", hosts) ? dirname(hosts) : "/etc";
-        const struct zb_ll_path paths[] = {
+        const struct ns_ll_path paths[] = {
                 { "/etc", ZB_LL_READ_EXEC, false },     { "/usr", ZB_LL_READ_EXEC, false },
                 { "/lib", ZB_LL_READ_EXEC, true },      { "/lib64", ZB_LL_READ_EXEC, true },
                 { res_dir, ZB_LL_READ_EXEC, true },     { hosts_dir, ZB_LL_READ_EXEC, true },
         };
-        int fd = zb_landlock_prepare(paths, ARRAY_SIZE(paths), msg, sizeof(msg));
+        int fd = ns_landlock_prepare(paths, ARRAY_SIZE(paths), msg, sizeof(msg));
         if (fd < 0 && fd != -EOPNOTSUPP) {
                 errno = -fd;
                 proxy_fail(ready, msg);
         }
-        if (fd >= 0 && (errno = -zb_landlock_enforce(fd)) != 0)
+        if (fd >= 0 && (errno = -ns_landlock_enforce(fd)) != 0)
                 proxy_fail(ready, "layer landlock");
-        if ((errno = -zb_seccomp_install(&px->filter)) != 0)
+        if ((errno = -ns_seccomp_install(&px->filter)) != 0)
                 proxy_fail(ready, "layer seccomp");
 }
 
@@ -1303,22 +1303,22 @@ static int proxy_build(struct proxy *px, const struct zb_policy *p, struct zb_er
         px->rules = calloc(p->net.n_allow, sizeof(*px->rules));
         px->pins = calloc(p->net.n_hosts + 1, sizeof(*px->pins));
         if (!px->rules || !px->pins)
-                return zb_error_set(err, ENOMEM, "layer net: out of memory");
+                return err_set(err, ENOMEM, "layer net: out of memory");
         for (size_t i = 0; i < p->net.n_allow; i++, px->n_rules++)
-                if (zb_net_rule_parse(p->net.allow[i], &px->rules[i], &why) < 0)
-                        return zb_error_set(err, EINVAL, "network.allow[%zu]: '%s': %s", i, p->net.allow[i], why);
+                if (net_rule_parse(p->net.allow[i], &px->rules[i], &why) < 0)
+                        return err_set(err, EINVAL, "network.allow[%zu]: '%s': %s", i, p->net.allow[i], why);
         for (size_t i = 0; i < p->net.n_hosts; i++, px->n_pins++)
-                if (zb_net_pin_parse(p->net.hosts[i], px->pins[i].name, &px->pins[i].ip, &why) < 0)
-                        return zb_error_set(err, EINVAL, "network.hosts: '%s': %s", p->net.hosts[i], why);
+                if (net_pin_parse(p->net.hosts[i], px->pins[i].name, &px->pins[i].ip, &why) < 0)
+                        return err_set(err, EINVAL, "network.hosts: '%s': %s", p->net.hosts[i], why);
         if (p->audit.log) {
-                px->audit_fd = zb_audit_open(p, err);
+                px->audit_fd = audit_log_open(p, err);
                 if (px->audit_fd < 0)
                         return px->audit_fd;
         }
         static const char *const denied[] = { "execve", "execveat", "ptrace", "process_vm_readv",
                                               "process_vm_writev", "bind", "listen" };
-        const struct zb_seccomp_spec spec = { .deny = denied, .n_deny = ARRAY_SIZE(denied) };
-        int r = zb_seccomp_build(&spec, &px->filter, err);
+        const struct ns_seccomp_spec spec = { .deny = denied, .n_deny = ARRAY_SIZE(denied) };
+        int r = ns_seccomp_build(&spec, &px->filter, err);
         if (r < 0)
                 return r;
         pthread_mutex_init(&px->audit_lock, NULL);
@@ -1328,7 +1328,7 @@ static int proxy_build(struct proxy *px, const struct zb_policy *p, struct zb_er
 
 static void proxy_release(struct proxy *px)
 {
-        zb_seccomp_free(&px->filter);
+        ns_seccomp_free(&px->filter);
         free(px->rules);
         free(px->pins);
         if (px->audit_fd >= 0)
@@ -1350,9 +1350,9 @@ static int wait_ready(int ready, struct zb_error *err)
                 return 0;
         if (n > 1 && msg[0] == '-') {
                 msg[n] = '\0';
-                return zb_error_set(err, EIO, "%s", msg + 1);
+                return err_set(err, EIO, "%s", msg + 1);
         }
-        return zb_error_set(err, EIO, "layer net: the proxy did not start");
+        return err_set(err, EIO, "layer net: the proxy did not start");
 }
 
 int ns_proxy_start(struct ns_proxy *px, const struct zb_policy *p, int *child_fd,
@@ -1372,17 +1372,17 @@ int ns_proxy_start(struct ns_proxy *px, const struct zb_policy *p, int *child_fd
         px->shared = mmap(NULL, sizeof(*px->shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (px->shared == MAP_FAILED) {
                 px->shared = NULL;
-                r = zb_error_errno(err, errno, "layer net: proxy counters");
+                r = err_errno(err, errno, "layer net: proxy counters");
                 goto out;
         }
         run.shared = px->shared;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
-                r = zb_error_errno(err, errno, "layer net: proxy socket");
+                r = err_errno(err, errno, "layer net: proxy socket");
                 goto out;
         }
         pid_t pid = fork();
         if (pid < 0) {
-                r = zb_error_errno(err, errno, "layer net: cannot start the proxy (fork)");
+                r = err_errno(err, errno, "layer net: cannot start the proxy (fork)");
                 goto out;
         }
         if (pid == 0)

@@ -22,47 +22,47 @@
 
 /* An address: AF_INET (4 bytes used) or AF_INET6. IPv4-mapped IPv6
  * addresses are kept as AF_INET, so [::ffff:127.0.0.1] is 127.0.0.1. */
-struct zb_net_addr {
+struct net_addr {
         int family;
         unsigned char bytes[16];
 };
 
 /* One network.allow entry: HOST, HOST:PORT, *.DOMAIN[:PORT], an IPv4
  * literal or [IPv6] literal, with :* for any port. */
-struct zb_net_rule {
+struct net_rule {
         char host[ZB_NET_NAME_MAX + 1]; /* lowercase; the DOMAIN of *.DOMAIN; "" for an IP */
         bool wildcard;                  /* *.DOMAIN: one or more labels below DOMAIN */
-        struct zb_net_addr ip;          /* family 0 unless an IP literal */
+        struct net_addr ip;          /* family 0 unless an IP literal */
         uint16_t port;                  /* 0: 80 and 443 */
         bool any_port;                  /* :* */
 };
 
 /* Parse one entry. 0, or -EINVAL with *WHY (a static string). */
-int zb_net_rule_parse(const char *s, struct zb_net_rule *out, const char **why);
+int net_rule_parse(const char *s, struct net_rule *out, const char **why);
 /* network.hosts entry NAME:IP (split at the first ':'; IPv6 may be bracketed). */
-int zb_net_pin_parse(const char *s, char name[ZB_NET_NAME_MAX + 1], struct zb_net_addr *ip,
+int net_pin_parse(const char *s, char name[ZB_NET_NAME_MAX + 1], struct net_addr *ip,
                      const char **why);
 /* The index of the first rule that allows HOST (normalized: lowercase name
  * without trailing dot, or an IP literal without brackets) on PORT; -1 none. */
-int zb_net_rules_match(const struct zb_net_rule *rules, size_t n, const char *host, uint16_t port);
+int net_rules_match(const struct net_rule *rules, size_t n, const char *host, uint16_t port);
 /* HOST as an IP literal ("1.2.3.4", "::1"): true and *OUT filled. */
-bool zb_net_ip_literal(const char *host, struct zb_net_addr *out);
+bool net_ip_literal(const char *host, struct net_addr *out);
 /* Loopback, link-local, private (RFC 1918, ULA, CGNAT), unspecified,
  * multicast, broadcast or reserved: what a name from DNS may not lead to.
  * Returns a short name of the class, or NULL for an ordinary address. */
-const char *zb_net_addr_internal(const struct zb_net_addr *a);
+const char *net_addr_internal(const struct net_addr *a);
 /* The text form of A (inet_ntop), into BUF. */
-const char *zb_net_addr_str(const struct zb_net_addr *a, char *buf, size_t size);
+const char *net_addr_str(const struct net_addr *a, char *buf, size_t size);
 
 /* ---- one proxy request ---- */
 
-enum zb_proxy_kind { ZB_PROXY_CONNECT, ZB_PROXY_HTTP };
+enum net_proxy_kind { ZB_PROXY_CONNECT, ZB_PROXY_HTTP };
 #define ZB_PROXY_INCOMPLETE (-EAGAIN)
 
-struct zb_proxy_request {
-        enum zb_proxy_kind kind;
+struct net_proxy_request {
+        enum net_proxy_kind kind;
         char method[16];
-        char host[ZB_NET_NAME_MAX + 1]; /* normalized as zb_net_rules_match wants it */
+        char host[ZB_NET_NAME_MAX + 1]; /* normalized as net_rules_match wants it */
         uint16_t port;
         size_t head_len; /* bytes of BUF the head took, final blank line included */
         char *forward;   /* ZB_PROXY_HTTP: the head to send to the server (malloc'd) */
@@ -74,11 +74,11 @@ struct zb_proxy_request {
  * host:port HTTP/1.x, or METHOD http://host[:port]/path HTTP/1.x, which is
  * rewritten to origin form with Proxy-*, Connection and Keep-Alive headers
  * dropped, Host set from the URL and "Connection: close" added.
- * 0: a complete, valid request (free REQ->forward with zb_proxy_request_free);
+ * 0: a complete, valid request (free REQ->forward with net_proxy_request_free);
  * ZB_PROXY_INCOMPLETE: the head has not ended within LEN bytes; an HTTP
  * status (400, 405) with REQ->why set: a bad request. */
-int zb_proxy_parse(const char *buf, size_t len, struct zb_proxy_request *req);
-void zb_proxy_request_free(struct zb_proxy_request *req);
+int net_proxy_parse(const char *buf, size_t len, struct net_proxy_request *req);
+void net_proxy_request_free(struct net_proxy_request *req);
 
 /* ---- the proxy process (supervisor side, net.c) ---- */
 

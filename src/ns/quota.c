@@ -154,19 +154,19 @@ static int project_setup(struct ns_quota_zone *q, const char *what, struct zb_er
         struct if_dqblk dq;
 
         if (quotactl_fd(q->fd, Q_GETINFO, 0, &info) < 0)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "%s: size= needs project quotas, and %s's filesystem (%s) has them off (mount it with prjquota; ext4 also needs mkfs -O quota,project and a kernel with CONFIG_QFMT_V2)",
                                     what, q->path, q->fs);
         if (ioctl(q->fd, FS_IOC_FSGETXATTR, &fa) < 0)
-                return zb_error_errno(err, errno, "%s: read the project id of %s", what, q->path);
+                return err_errno(err, errno, "%s: read the project id of %s", what, q->path);
         if (fa.fsx_projid != 0)
-                return zb_error_set(err, EBUSY,
+                return err_set(err, EBUSY,
                                     "%s: %s already has project id %u (another quota's); zonebox does not change it",
                                     what, q->path, fa.fsx_projid);
         q->projid = QUOTA_PROJID_BASE + (uint32_t)getpid();
         if (quotactl_fd(q->fd, Q_GETQUOTA, (int)q->projid, &dq) == 0 &&
             (dq.dqb_curspace || dq.dqb_bhardlimit || dq.dqb_curinodes))
-                return zb_error_set(err, EBUSY, "%s: project id %u is in use on %s's filesystem", what,
+                return err_set(err, EBUSY, "%s: project id %u is in use on %s's filesystem", what,
                                     q->projid, q->path);
         /* Recorded before the kernel calls: undoing what was not set yet is
          * harmless, a set quota without a record is not. */
@@ -174,15 +174,15 @@ static int project_setup(struct ns_quota_zone *q, const char *what, struct zb_er
         record_write(q->owner);
         int r = set_limit(q->fd, q->projid, q->limit);
         if (r < 0)
-                return zb_error_errno(err, -r, "%s: set a project quota on %s's filesystem%s", what,
+                return err_errno(err, -r, "%s: set a project quota on %s's filesystem%s", what,
                                       q->path, r == -EPERM ? " (needs root)" : "");
         r = walk(q->fd, q->dev, 0, q->projid);
         if (r == -EBUSY)
-                return zb_error_set(err, EBUSY,
+                return err_set(err, EBUSY,
                                     "%s: %s holds files with another project id (another quota's); zonebox does not change them",
                                     what, q->path);
         if (r < 0)
-                return zb_error_errno(err, -r, "%s: give %s's tree project id %u%s", what, q->path,
+                return err_errno(err, -r, "%s: give %s's tree project id %u%s", what, q->path,
                                       q->projid, r == -EPERM ? " (needs root)" : "");
         return 0;
 }
@@ -214,19 +214,19 @@ static int btrfs_setup(struct ns_quota_zone *q, const char *what, const struct s
                        struct zb_error *err)
 {
         if (st->st_ino != BTRFS_SUBVOL_ROOT_INO)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "%s: size= on btrfs needs the zone's dir to be a subvolume (btrfs subvolume create), and %s is not one",
                                     what, q->path);
         int r = btrfs_qgroup_dir(q->fd, q->qgroup, sizeof(q->qgroup));
         if (r < 0)
-                return zb_error_errno(err, -r, "%s: look up %s's subvolume", what, q->path);
+                return err_errno(err, -r, "%s: look up %s's subvolume", what, q->path);
         if (access(q->qgroup, F_OK) < 0)
-                return zb_error_set(err, ENOTSUP,
+                return err_set(err, ENOTSUP,
                                     "%s: size= needs btrfs quotas, and they are off on %s's filesystem (btrfs quota enable MOUNTPOINT)",
                                     what, q->path);
         uint64_t had = 0;
         if (read_u64(q->qgroup, "max_referenced", &had) && had != 0)
-                return zb_error_set(err, EBUSY,
+                return err_set(err, EBUSY,
                                     "%s: %s already has a qgroup limit (%llu bytes); zonebox does not change it",
                                     what, q->path, (unsigned long long)had);
         q->limit_set = true;
@@ -234,7 +234,7 @@ static int btrfs_setup(struct ns_quota_zone *q, const char *what, const struct s
         r = btrfs_limit(q->fd, q->limit);
         if (r < 0) {
                 q->limit_set = false;
-                return zb_error_errno(err, -r, "%s: set a qgroup limit on %s%s", what, q->path,
+                return err_errno(err, -r, "%s: set a qgroup limit on %s%s", what, q->path,
                                       r == -EPERM ? " (needs root)" : "");
         }
         return 0;
@@ -247,7 +247,7 @@ static int zone_setup(struct ns_quota_zone *q, const char *what, struct zb_error
 
         q->fd = open(q->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (q->fd < 0 || fstat(q->fd, &st) < 0 || fstatfs(q->fd, &sf) < 0)
-                return zb_error_errno(err, errno, "%s: open %s", what, q->path);
+                return err_errno(err, errno, "%s: open %s", what, q->path);
         q->dev = st.st_dev;
         q->fs = fs_name((unsigned long)sf.f_type);
         q->btrfs = sf.f_type == BTRFS_SUPER_MAGIC;
@@ -256,7 +256,7 @@ static int zone_setup(struct ns_quota_zone *q, const char *what, struct zb_error
         if (q->btrfs)
                 return btrfs_setup(q, what, &st, err);
         q->fs = q->fs ? q->fs : "this filesystem";
-        return zb_error_set(err, ENOTSUP,
+        return err_set(err, ENOTSUP,
                             "%s: size= needs a filesystem with project quotas (ext4 or xfs with prjquota) or a btrfs subvolume with quotas, and %s is on %s (type 0x%lx)",
                             what, q->path, q->fs, (unsigned long)sf.f_type);
 }
@@ -375,15 +375,15 @@ int ns_quota_prepare(struct ns_quota *qs, const struct zb_policy *p, const char 
         if (geteuid() == 0)
                 ns_quota_gc(NULL);
         for (size_t i = 0; i < p->n_zones; i++) {
-                const struct zb_zone *z = &p->zones[i];
+                const struct pol_zone *z = &p->zones[i];
                 if (!z->size || (z->mode != ZB_ZONE_RW && z->mode != ZB_ZONE_COW))
                         continue;
                 struct ns_quota_zone *q = &qs->zones[qs->n++];
                 *q = (struct ns_quota_zone){ .fd = -1, .zone = z->name, .limit = z->size, .owner = qs };
                 q->path = z->mode == ZB_ZONE_COW ? cow_dirs[i] : z->host_path;
                 if (!q->path)
-                        return zb_error_set(err, EINVAL, "zone '%s': no dir to cap", z->name);
-                _cleanup_(freep) char *what = zb_asprintf("zone '%s'", z->name);
+                        return err_set(err, EINVAL, "zone '%s': no dir to cap", z->name);
+                _cleanup_(freep) char *what = util_asprintf("zone '%s'", z->name);
                 int r = zone_setup(q, what ? what : z->name, err);
                 if (r < 0)
                         return r;
@@ -404,7 +404,7 @@ static bool read_u64(const char *dir, const char *name, uint64_t *v)
                 return false;
         buf[n] = '\0';
         buf[strcspn(buf, "\n")] = '\0';
-        return zb_parse_u64(buf, v) == 0;
+        return units_parse_u64(buf, v) == 0;
 }
 
 /* Bytes the zone uses now. btrfs counts at transaction commit: sync first. */
@@ -431,8 +431,8 @@ void ns_quota_finish(struct ns_quota *qs, struct zb_result *r)
                 return;
         for (size_t i = 0; i < qs->n; i++) {
                 struct ns_quota_zone *q = &qs->zones[i];
-                struct zb_disk_use *d = &r->disk[r->n_disk];
-                if (q->fd < 0 || !(d->zone = zb_strdup(q->zone)))
+                struct res_disk_use *d = &r->disk[r->n_disk];
+                if (q->fd < 0 || !(d->zone = util_strdup(q->zone)))
                         continue;
                 d->limit = q->limit;
                 d->used = zone_used(q);

@@ -212,7 +212,7 @@ static bool in_list(const char *name, const char *const *list, size_t n)
 }
 
 /* Named in the policy's allow or deny list: those win over any profile. */
-static bool spec_overrides(const struct zb_seccomp_spec *spec, const char *name)
+static bool spec_overrides(const struct ns_seccomp_spec *spec, const char *name)
 {
         return spec && (in_list(name, spec->allow, spec->n_allow) ||
                         in_list(name, spec->deny, spec->n_deny));
@@ -254,7 +254,7 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *na
 {
         int r = seccomp_rule_add_array(ctx, action, nr, n_args, args);
         if (r < 0)
-                return zb_error_errno(err, -r, "layer seccomp: syscall '%s': cannot add rule", name);
+                return err_errno(err, -r, "layer seccomp: syscall '%s': cannot add rule", name);
         return 0;
 }
 
@@ -301,7 +301,7 @@ static int ioctl_rules(scmp_filter_ctx ctx, struct zb_error *err)
 }
 
 
-static int namespace_rules(scmp_filter_ctx ctx, const struct zb_seccomp_spec *spec,
+static int namespace_rules(scmp_filter_ctx ctx, const struct ns_seccomp_spec *spec,
                            struct zb_error *err)
 {
         bool raw;
@@ -396,7 +396,7 @@ static int mode_rule(scmp_filter_ctx ctx, int nr, const char *name, unsigned arg
         return add_rule(ctx, SCMP_ACT_ALLOW, nr, name, 1, &cmp, err);
 }
 
-static int default_rules(scmp_filter_ctx ctx, const struct zb_seccomp_spec *spec,
+static int default_rules(scmp_filter_ctx ctx, const struct ns_seccomp_spec *spec,
                          struct zb_error *err)
 {
         bool raw;
@@ -441,7 +441,7 @@ static int default_rules(scmp_filter_ctx ctx, const struct zb_seccomp_spec *spec
 }
 
 /* The policy's own lists, after the profile: deny beats allow. */
-static int spec_rules(scmp_filter_ctx ctx, const struct zb_seccomp_spec *spec,
+static int spec_rules(scmp_filter_ctx ctx, const struct ns_seccomp_spec *spec,
                       uint32_t default_action, bool multiarch, struct zb_error *err)
 {
         for (int pass = 0; spec && pass < 2; pass++) {
@@ -468,7 +468,7 @@ static int spec_rules(scmp_filter_ctx ctx, const struct zb_seccomp_spec *spec,
         return 0;
 }
 
-static int check_spec_names(const struct zb_seccomp_spec *spec, struct zb_error *err)
+static int check_spec_names(const struct ns_seccomp_spec *spec, struct zb_error *err)
 {
         for (int pass = 0; pass < 2; pass++) {
                 const char *const *list = pass ? spec->deny : spec->allow;
@@ -476,13 +476,13 @@ static int check_spec_names(const struct zb_seccomp_spec *spec, struct zb_error 
                 const char *what = pass ? "deny" : "allow";
 
                 if (n && !list)
-                        return zb_error_set(err, EINVAL, "layer seccomp: %s list is missing", what);
+                        return err_set(err, EINVAL, "layer seccomp: %s list is missing", what);
                 for (size_t i = 0; i < n; i++) {
                         if (!list[i] || !*list[i])
-                                return zb_error_set(err, EINVAL,
+                                return err_set(err, EINVAL,
                                                     "layer seccomp: empty syscall name in %s", what);
                         if (!syscall_known_anywhere(list[i]))
-                                return zb_error_set(err, EINVAL,
+                                return err_set(err, EINVAL,
                                                     "layer seccomp: unknown syscall '%s' in %s",
                                                     list[i], what);
                 }
@@ -498,28 +498,28 @@ static int export_program(scmp_filter_ctx ctx, struct sock_fprog *prog, struct z
         struct stat st;
 
         if (fd < 0)
-                return zb_error_errno(err, errno, "layer seccomp: memfd_create");
+                return err_errno(err, errno, "layer seccomp: memfd_create");
         int r = seccomp_export_bpf(ctx, fd);
         if (r < 0)
-                return zb_error_errno(err, -r, "layer seccomp: export the filter");
+                return err_errno(err, -r, "layer seccomp: export the filter");
         if (fstat(fd, &st) < 0)
-                return zb_error_errno(err, errno, "layer seccomp: export the filter");
+                return err_errno(err, errno, "layer seccomp: export the filter");
         size_t size = (size_t)st.st_size;
         if (size == 0 || size % sizeof(struct sock_filter) != 0)
-                return zb_error_set(err, EIO, "layer seccomp: libseccomp exported %zu bytes", size);
+                return err_set(err, EIO, "layer seccomp: libseccomp exported %zu bytes", size);
         if (size / sizeof(struct sock_filter) > BPF_MAXINSNS)
-                return zb_error_set(err, E2BIG,
+                return err_set(err, E2BIG,
                                     "layer seccomp: the filter has %zu instructions, the kernel takes at most %d",
                                     size / sizeof(struct sock_filter), BPF_MAXINSNS);
         insns = malloc(size);
         if (!insns)
-                return zb_error_errno(err, ENOMEM, "layer seccomp");
+                return err_errno(err, ENOMEM, "layer seccomp");
         for (size_t done = 0; done < size;) {
                 ssize_t n = pread(fd, (char *)insns + done, size - done, (off_t)done);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
-                        return zb_error_errno(err, n < 0 ? errno : EIO,
+                        return err_errno(err, n < 0 ? errno : EIO,
                                               "layer seccomp: read back the filter");
                 done += (size_t)n;
         }
@@ -533,7 +533,7 @@ static int new_filter(uint32_t default_action, scmp_filter_ctx *out, struct zb_e
 {
         scmp_filter_ctx ctx = seccomp_init(default_action);
         if (!ctx)
-                return zb_error_set(err, EINVAL, "layer seccomp: libseccomp cannot create a filter");
+                return err_set(err, EINVAL, "layer seccomp: libseccomp cannot create a filter");
         /* Any arch but those added (the native one, unless a JSON profile
          * adds more) kills the whole process, not just the thread. */
         int r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
@@ -543,13 +543,13 @@ static int new_filter(uint32_t default_action, scmp_filter_ctx *out, struct zb_e
                 r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
         if (r < 0) {
                 seccomp_release(ctx);
-                return zb_error_errno(err, -r, "layer seccomp: set filter attributes");
+                return err_errno(err, -r, "layer seccomp: set filter attributes");
         }
         *out = ctx;
         return 0;
 }
 
-static int build_default(const struct zb_seccomp_spec *spec, struct sock_fprog *prog,
+static int build_default(const struct ns_seccomp_spec *spec, struct sock_fprog *prog,
                          struct zb_error *err)
 {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
@@ -570,7 +570,7 @@ struct profile {
         scmp_filter_ctx ctx;
         uint32_t default_action;
         bool multiarch;
-        const struct zb_seccomp_spec *spec; /* NULL: no policy lists */
+        const struct ns_seccomp_spec *spec; /* NULL: no policy lists */
         const char *source;                 /* file name for messages, or NULL */
         struct zb_error *err;
 };
@@ -584,8 +584,8 @@ static int profile_error(const struct profile *pr, int code, const char *fmt, ..
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         if (pr->source)
-                return zb_error_set(pr->err, code, "layer seccomp: profile %s: %s", pr->source, msg);
-        return zb_error_set(pr->err, code, "layer seccomp: profile: %s", msg);
+                return err_set(pr->err, code, "layer seccomp: profile %s: %s", pr->source, msg);
+        return err_set(pr->err, code, "layer seccomp: profile: %s", msg);
 }
 
 static bool in_strv(const char *s, const char *const *v)
@@ -1013,7 +1013,7 @@ static int parse_json_text(const struct profile *pr, const char *text, size_t le
         return 0;
 }
 
-static int build_json(const char *text, size_t len, const struct zb_seccomp_spec *spec,
+static int build_json(const char *text, size_t len, const struct ns_seccomp_spec *spec,
                       const char *source, struct sock_fprog *prog, struct zb_error *err)
 {
         _cleanup_(json_putp) struct json_object *root = NULL;
@@ -1049,30 +1049,30 @@ static int read_profile(const char *path, char **out, size_t *out_len, struct zb
         struct stat st;
 
         if (fd < 0)
-                return zb_error_errno(err, errno, "layer seccomp: profile %s", path);
+                return err_errno(err, errno, "layer seccomp: profile %s", path);
         if (fstat(fd, &st) < 0)
-                return zb_error_errno(err, errno, "layer seccomp: profile %s", path);
+                return err_errno(err, errno, "layer seccomp: profile %s", path);
         if (!S_ISREG(st.st_mode))
-                return zb_error_set(err, EINVAL, "layer seccomp: profile %s: not a regular file", path);
+                return err_set(err, EINVAL, "layer seccomp: profile %s: not a regular file", path);
         if ((uint64_t)st.st_size > MAX_SECCOMP_PROFILE_BYTES)
-                return zb_error_set(err, EFBIG, "layer seccomp: profile %s: larger than %u bytes",
+                return err_set(err, EFBIG, "layer seccomp: profile %s: larger than %u bytes",
                                     path, MAX_SECCOMP_PROFILE_BYTES);
         /* One byte more than its size, to notice a file that grew since. */
         room = (size_t)st.st_size + 1;
         buf = malloc(room);
         if (!buf)
-                return zb_error_errno(err, ENOMEM, "layer seccomp: profile %s", path);
+                return err_errno(err, ENOMEM, "layer seccomp: profile %s", path);
         for (;;) {
                 ssize_t n = read(fd, buf + len, room - len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return zb_error_errno(err, errno, "layer seccomp: profile %s", path);
+                        return err_errno(err, errno, "layer seccomp: profile %s", path);
                 if (n == 0)
                         break;
                 len += (size_t)n;
                 if (len == room)
-                        return zb_error_set(err, EAGAIN,
+                        return err_set(err, EAGAIN,
                                             "layer seccomp: profile %s: changed while being read",
                                             path);
         }
@@ -1089,36 +1089,36 @@ static int read_profile(const char *path, char **out, size_t *out_len, struct zb
 
 static int copy_precompiled(struct sock_fprog *prog, struct zb_error *err)
 {
-        prog->filter = malloc(sizeof(zb_default_bpf));
+        prog->filter = malloc(sizeof(ns_default_bpf));
         if (!prog->filter)
-                return zb_error_set(err, ENOMEM, "layer seccomp: out of memory");
-        memcpy(prog->filter, zb_default_bpf, sizeof(zb_default_bpf));
-        prog->len = (unsigned short)ARRAY_SIZE(zb_default_bpf);
+                return err_set(err, ENOMEM, "layer seccomp: out of memory");
+        memcpy(prog->filter, ns_default_bpf, sizeof(ns_default_bpf));
+        prog->len = (unsigned short)ARRAY_SIZE(ns_default_bpf);
         return 0;
 }
 #endif
 
-int zb_seccomp_precompiled_matches(void)
+int ns_seccomp_precompiled_matches(void)
 {
 #ifdef ZB_SECCOMP_PRECOMPILED
-        static const struct zb_seccomp_spec none = { 0 };
+        static const struct ns_seccomp_spec none = { 0 };
         struct zb_error err = { 0 };
         struct sock_fprog fresh = { 0 };
         if (build_default(&none, &fresh, &err) < 0)
                 return 0;
-        int same = fresh.len == ARRAY_SIZE(zb_default_bpf) &&
-                   memcmp(fresh.filter, zb_default_bpf, sizeof(zb_default_bpf)) == 0;
-        zb_seccomp_free(&fresh);
+        int same = fresh.len == ARRAY_SIZE(ns_default_bpf) &&
+                   memcmp(fresh.filter, ns_default_bpf, sizeof(ns_default_bpf)) == 0;
+        ns_seccomp_free(&fresh);
         return same;
 #else
         return -1;
 #endif
 }
 
-int zb_seccomp_build(const struct zb_seccomp_spec *spec, struct sock_fprog *prog,
+int ns_seccomp_build(const struct ns_seccomp_spec *spec, struct sock_fprog *prog,
                      struct zb_error *err)
 {
-        static const struct zb_seccomp_spec none = { 0 };
+        static const struct ns_seccomp_spec none = { 0 };
         _cleanup_(freep) char *text = NULL;
         size_t len = 0;
         int r;
@@ -1137,26 +1137,26 @@ int zb_seccomp_build(const struct zb_seccomp_spec *spec, struct sock_fprog *prog
         if (!spec->profile || strcmp(spec->profile, "default") == 0)
                 return build_default(spec, prog, err);
         if (!*spec->profile)
-                return zb_error_set(err, EINVAL, "layer seccomp: empty profile name");
+                return err_set(err, EINVAL, "layer seccomp: empty profile name");
         if (strcmp(spec->profile, "unconfined") == 0)
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL,
                                     "layer seccomp: profile 'unconfined' means no filter; nothing to build");
         if ((r = read_profile(spec->profile, &text, &len, err)) < 0)
                 return r;
         return build_json(text, len, spec, spec->profile, prog, err);
 }
 
-int zb_seccomp_build_json(const char *json, size_t len, struct sock_fprog *prog,
+int ns_seccomp_build_json(const char *json, size_t len, struct sock_fprog *prog,
                           struct zb_error *err)
 {
         prog->len = 0;
         prog->filter = NULL;
         if (!json)
-                return zb_error_set(err, EINVAL, "layer seccomp: profile: no text");
+                return err_set(err, EINVAL, "layer seccomp: profile: no text");
         return build_json(json, len, NULL, NULL, prog, err);
 }
 
-void zb_seccomp_free(struct sock_fprog *prog)
+void ns_seccomp_free(struct sock_fprog *prog)
 {
         if (!prog)
                 return;
@@ -1165,7 +1165,7 @@ void zb_seccomp_free(struct sock_fprog *prog)
         prog->len = 0;
 }
 
-int zb_seccomp_install(const struct sock_fprog *prog)
+int ns_seccomp_install(const struct sock_fprog *prog)
 {
         if (!prog || !prog->filter || prog->len == 0)
                 return -EINVAL;

@@ -62,7 +62,7 @@ static const struct {
  * over allow. Names must be syscalls libseccomp (or zonebox) knows on some
  * arch; names absent on this arch are skipped. "unconfined" is not a
  * profile: the caller skips the layer instead. */
-struct zb_seccomp_spec {
+struct ns_seccomp_spec {
         const char *profile; /* NULL or "default", or a path to a Docker/OCI JSON profile */
         const char *const *allow; /* extra syscalls allowed on top of the profile */
         size_t n_allow;
@@ -71,26 +71,26 @@ struct zb_seccomp_spec {
 };
 
 /* Build the BPF program in the supervisor (before clone). On success *prog
- * holds a malloc'd filter (free with zb_seccomp_free). On failure err holds
+ * holds a malloc'd filter (free with ns_seccomp_free). On failure err holds
  * one line starting "layer seccomp: " that names the offending syscall,
  * JSON key or file. */
-int zb_seccomp_build(const struct zb_seccomp_spec *spec, struct sock_fprog *prog,
+int ns_seccomp_build(const struct ns_seccomp_spec *spec, struct sock_fprog *prog,
                      struct zb_error *err);
-void zb_seccomp_free(struct sock_fprog *prog);
+void ns_seccomp_free(struct sock_fprog *prog);
 
 /* 1 when the build-time copy of the default program equals a fresh build,
  * 0 when not, -1 when this build has no precompiled program. */
-int zb_seccomp_precompiled_matches(void);
+int ns_seccomp_precompiled_matches(void);
 
 /* Install in the command process just before execve, after
  * PR_SET_NO_NEW_PRIVS: seccomp(SECCOMP_SET_MODE_FILTER, 0), falling back to
  * prctl(PR_SET_SECCOMP) on kernels without seccomp(2). Async-signal-safe,
  * no allocation. Returns 0 or -errno. */
-int zb_seccomp_install(const struct sock_fprog *prog);
+int ns_seccomp_install(const struct sock_fprog *prog);
 
 /* Parse-only entry for fuzzing and unit tests: Docker/OCI JSON text of len
  * bytes (need not be NUL-terminated) to a BPF program. */
-int zb_seccomp_build_json(const char *json, size_t len, struct sock_fprog *prog,
+int ns_seccomp_build_json(const char *json, size_t len, struct sock_fprog *prog,
                           struct zb_error *err);
 
 #endif

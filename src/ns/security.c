@@ -11,10 +11,10 @@
 #include "ns.h"
 #include "seccomp.h"
 
-static void ll_add(struct ns_ctx *c, const char *path, enum zb_ll_access access, bool optional)
+static void ll_add(struct ns_ctx *c, const char *path, enum ns_ll_access access, bool optional)
 {
         if (c->n_ll_paths < NS_MAX_LL_PATHS)
-                c->ll_paths[c->n_ll_paths++] = (struct zb_ll_path){ path, access, optional };
+                c->ll_paths[c->n_ll_paths++] = (struct ns_ll_path){ path, access, optional };
 }
 
 /* Read and execute the system dirs and ro zones; write only zones, /dev/shm,
@@ -46,48 +46,48 @@ static void landlock_paths(struct ns_ctx *c)
 
 int ns_security_prepare(struct ns_ctx *c, struct zb_result *r, struct zb_error *err)
 {
-        const struct zb_security *s = &c->p->security;
+        const struct pol_security *s = &c->p->security;
 
         c->ll_fd = -1;
         if (s->landlock != ZB_LANDLOCK_OFF) {
-                int abi = zb_landlock_abi();
+                int abi = ns_landlock_abi();
                 if (abi < 0) /* the query failed: not the same as "no Landlock" */
-                        return zb_error_set(err, -abi, "layer landlock: cannot query the kernel's Landlock ABI: %s",
+                        return err_set(err, -abi, "layer landlock: cannot query the kernel's Landlock ABI: %s",
                                             strerror(-abi));
                 if (abi > 0) {
                         c->landlock = true;
                         landlock_paths(c);
-                        zb_result_layer(r, "landlock", true);
+                        res_layer(r, "landlock", true);
                         /* Before ABI 6 the abstract-socket and signal scopes
                          * do not exist: said, never silent (landlock.c). */
                         if (abi < 6)
-                                zb_result_layer(r, "landlock_scopes", false);
+                                res_layer(r, "landlock_scopes", false);
                 } else if (s->landlock == ZB_LANDLOCK_REQUIRED) {
-                        return zb_error_set(err, ENOTSUP,
+                        return err_set(err, ENOTSUP,
                                             "layer landlock: required (security.landlock), but this kernel has no Landlock (not built in, or not in the lsm= boot list)");
                 } else {
-                        zb_result_layer(r, "landlock", false);
+                        res_layer(r, "landlock", false);
                 }
         }
         if (s->seccomp && strcmp(s->seccomp, "unconfined") == 0) {
-                zb_result_layer(r, "seccomp", false);
+                res_layer(r, "seccomp", false);
                 return 0;
         }
-        struct zb_seccomp_spec spec = {
+        struct ns_seccomp_spec spec = {
                 .profile = s->seccomp,
                 .allow = (const char *const *)s->seccomp_allow,
                 .n_allow = s->n_seccomp_allow,
                 .deny = (const char *const *)s->seccomp_deny,
                 .n_deny = s->n_seccomp_deny,
         };
-        int ret = zb_seccomp_build(&spec, &c->seccomp, err);
+        int ret = ns_seccomp_build(&spec, &c->seccomp, err);
         if (ret < 0)
                 return ret;
-        zb_result_layer(r, "seccomp", true);
+        res_layer(r, "seccomp", true);
         return 0;
 }
 
 void ns_security_release(struct ns_ctx *c)
 {
-        zb_seccomp_free(&c->seccomp);
+        ns_seccomp_free(&c->seccomp);
 }

@@ -96,7 +96,7 @@ ZB_PRINTF(3, 4) static int pathf(char *buf, size_t n, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ names */
 
-bool zb_session_id_valid(const char *id)
+bool sess_id_valid(const char *id)
 {
         if (!id || strlen(id) != ID_LEN)
                 return false;
@@ -106,10 +106,10 @@ bool zb_session_id_valid(const char *id)
         return true;
 }
 
-bool zb_session_name_valid(const char *name)
+bool sess_name_valid(const char *name)
 {
         size_t n = name ? strlen(name) : 0;
-        if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-' || zb_session_id_valid(name))
+        if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-' || sess_id_valid(name))
                 return false;
         for (const char *c = name; *c; c++)
                 if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -129,7 +129,7 @@ static bool xdg_usable(const char *xdg)
 /* The sessions directory: --runtime-dir, $ZONEBOX_RUNTIME_DIR, else
  * /run/zonebox/sessions (root), $XDG_RUNTIME_DIR/zonebox/sessions, or
  * /tmp/zonebox-UID/sessions. */
-int zb_session_runtime_path(const char *override, char *buf, size_t n)
+int sess_runtime_path(const char *override, char *buf, size_t n)
 {
         const char *env = getenv("ZONEBOX_RUNTIME_DIR");
         const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -138,7 +138,7 @@ int zb_session_runtime_path(const char *override, char *buf, size_t n)
         uid_t uid = geteuid();
 
         if (dir) {
-                _cleanup_(freep) char *abs = zb_path_absolute(NULL, dir);
+                _cleanup_(freep) char *abs = util_path_absolute(NULL, dir);
                 len = abs ? snprintf(buf, n, "%s", abs) : -1;
         } else if (uid == 0) {
                 len = snprintf(buf, n, "/run/zonebox/sessions");
@@ -162,8 +162,8 @@ static int rt_dir(const char *override, bool create, char *buf, size_t n, struct
         const char *dir = override && override[0] ? override : env && env[0] ? env : NULL;
         uid_t uid = geteuid();
 
-        if (zb_session_runtime_path(override, buf, n) < 0)
-                return zb_error_set(err, ENAMETOOLONG, "runtime dir: '%s' is not usable (too long for a socket path)",
+        if (sess_runtime_path(override, buf, n) < 0)
+                return err_set(err, ENAMETOOLONG, "runtime dir: '%s' is not usable (too long for a socket path)",
                                     dir ? dir : buf);
         if (create)
                 for (char *s = buf + 1;; s++) {
@@ -171,7 +171,7 @@ static int rt_dir(const char *override, bool create, char *buf, size_t n, struct
                         if (s)
                                 *s = '\0';
                         if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-                                return zb_error_errno(err, errno, "runtime dir: mkdir %s", buf);
+                                return err_errno(err, errno, "runtime dir: mkdir %s", buf);
                         if (!s)
                                 break;
                         *s = '/';
@@ -180,10 +180,10 @@ static int rt_dir(const char *override, bool create, char *buf, size_t n, struct
         if (lstat(buf, &st) < 0) {
                 if (errno == ENOENT && !create)
                         return -ENOENT;
-                return zb_error_errno(err, errno, "runtime dir: %s", buf);
+                return err_errno(err, errno, "runtime dir: %s", buf);
         }
         if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 077))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "runtime dir: %s must be a directory of uid %u with mode 0700 (others could reach your sessions)",
                                     buf, (unsigned)uid);
         char parent[PATH_MAX];
@@ -192,9 +192,9 @@ static int rt_dir(const char *override, bool create, char *buf, size_t n, struct
         if (slash)
                 *(slash == parent ? slash + 1 : slash) = '\0';
         if (stat(parent, &pst) < 0)
-                return zb_error_errno(err, errno, "runtime dir: %s", parent);
+                return err_errno(err, errno, "runtime dir: %s", parent);
         if ((pst.st_uid != uid && pst.st_uid != 0) || ((pst.st_mode & 022) && !(pst.st_mode & S_ISVTX)))
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "runtime dir: its parent %s must belong to uid %u or root and not be writable by others",
                                     parent, (unsigned)uid);
         return 0;
@@ -267,11 +267,11 @@ static int sessions_scan(const char *dir, struct info **out, size_t *n, struct z
         *out = NULL;
         *n = 0;
         if (!d)
-                return errno == ENOENT ? 0 : zb_error_errno(err, errno, "runtime dir: %s", dir);
+                return errno == ENOENT ? 0 : err_errno(err, errno, "runtime dir: %s", dir);
         size_t cap = 0;
         for (struct dirent *e; (e = readdir(d));) {
                 struct info in;
-                if (!zb_session_id_valid(e->d_name))
+                if (!sess_id_valid(e->d_name))
                         continue;
                 if (info_read(dir, e->d_name, &in) < 0) {
                         /* A start in progress writes info.json before it
@@ -293,7 +293,7 @@ static int sessions_scan(const char *dir, struct info **out, size_t *n, struct z
                         if (!m) {
                                 free(*out);
                                 *out = NULL;
-                                return zb_error_set(err, ENOMEM, "out of memory");
+                                return err_set(err, ENOMEM, "out of memory");
                         }
                         *out = m;
                 }
@@ -310,7 +310,7 @@ static int session_find(const char *dir, const char *key, struct info *in, struc
         int r = sessions_scan(dir, &all, &n, err);
         if (r < 0)
                 return r;
-        r = zb_error_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
+        r = err_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
         for (size_t i = 0; i < n; i++)
                 if (strcmp(all[i].id, key) == 0 || (all[i].name[0] && strcmp(all[i].name, key) == 0)) {
                         *in = all[i];
@@ -431,13 +431,13 @@ static void layers_from(struct zb_result *r, const char *list, bool applied)
         for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
                 for (size_t i = 0; i < ARRAY_SIZE(known_layers); i++)
                         if (strcmp(t, known_layers[i]) == 0)
-                                zb_result_layer(r, known_layers[i], applied);
+                                res_layer(r, known_layers[i], applied);
 }
 
 static void msg_to_result(const struct r_result *m, struct zb_result *r)
 {
-        r->status = (enum zb_status)m->status;
-        r->setup_kind = (enum zb_setup_kind)m->setup_kind;
+        r->status = (enum res_status)m->status;
+        r->setup_kind = (enum pol_setup_kind)m->setup_kind;
         r->exit_code = m->exit_code;
         r->signal = m->signal;
         r->oom_killed = m->oom_killed != 0;
@@ -455,7 +455,7 @@ static void msg_to_result(const struct r_result *m, struct zb_result *r)
                 char e[sizeof(m->error)];
                 memcpy(e, m->error, sizeof(e));
                 e[sizeof(e) - 1] = '\0';
-                r->error = zb_strdup(e);
+                r->error = util_strdup(e);
         }
 }
 
@@ -485,7 +485,7 @@ struct client {
         uint64_t oom_base;
         struct ns_proxy_counts net_base;
         bool timed_out, killed;
-        struct zb_gate gate;
+        struct gate gate;
         struct zb_policy q;    /* the session's policy with this command */
         char **argv, **env;
 };
@@ -525,7 +525,7 @@ void ns_session_ready(struct ns_session *s, struct ns_cgroup *cg, const struct z
 {
         s->cg = cg;
         s->r = r;
-        s->last_ns = zb_now_ns();
+        s->last_ns = util_now_ns();
         if (s->ready_fd >= 0) {
                 ssize_t n = write(s->ready_fd, "ok", 2);
                 (void)n;
@@ -678,8 +678,8 @@ static void client_free_exec(struct client *c)
                 free(rl->buf);
                 *rl = (struct relay){ .src = -1, .dst = -1 };
         }
-        zb_strv_free(c->argv);
-        zb_strv_free(c->env);
+        util_strv_free(c->argv);
+        util_strv_free(c->env);
         c->argv = c->env = NULL;
         c->busy = false;
         c->pid = 0;
@@ -702,21 +702,21 @@ static void send_result(struct client *c, const struct zb_result *r)
 }
 
 /* A verdict for an exec that went nowhere: into the audit log and to the client. */
-static void exec_error(struct ns_session *s, struct client *c, enum zb_setup_kind kind, const char *msg,
+static void exec_error(struct ns_session *s, struct client *c, enum pol_setup_kind kind, const char *msg,
                        bool gated)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         if (r) {
                 r->status = ZB_STATUS_SETUP_ERROR;
                 r->setup_kind = kind;
-                r->error = zb_strdup(msg);
+                r->error = util_strdup(msg);
                 if (s->r)
                         for (size_t i = 0; i < s->r->n_applied; i++)
-                                zb_result_layer(r, s->r->applied[i], true);
+                                res_layer(r, s->r->applied[i], true);
                 send_result(c, r);
         }
         if (gated)
-                zb_gate_leave(&c->q, &c->gate, r, msg);
+                gate_leave(&c->q, &c->gate, r, msg);
         zb_result_free(r);
         client_free_exec(c);
 }
@@ -804,7 +804,7 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
         struct zb_ask_tty tty = { .in_fd = fds[0], .out_fd = fds[3], .scope = "session" };
         if (c->q.approval.ask)
                 c->q.approval.ask_data = &tty;
-        int r = zb_gate_enter(&c->q, &c->gate, &denied, &err);
+        int r = gate_enter(&c->q, &c->gate, &denied, &err);
         if (r < 0 || denied) {
                 if (denied)
                         send_result(c, denied);
@@ -819,7 +819,7 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
         }
 
         /* To init: argv, the whole environment, the working directory. */
-        char **envp = zb_policy_build_env(&c->q);
+        char **envp = pol_build_env(&c->q);
         bool overflow = false;
         size_t blen = 0;
         x.type = NS_SX_EXEC;
@@ -831,7 +831,7 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
         for (size_t i = 0; envp && envp[i]; i++, x.envc++)
                 add_str(x.blob, sizeof(x.blob), &blen, envp[i], &overflow);
         add_str(x.blob, sizeof(x.blob), &blen, c->q.workdir ? c->q.workdir : "", &overflow);
-        zb_strv_free(envp);
+        util_strv_free(envp);
         c->q.env = NULL; /* the audit lines name the command, not its variables */
         c->q.n_env = 0;
         free(env);
@@ -852,7 +852,7 @@ static void on_exec(struct ns_session *s, struct client *c, struct c_exec *m, si
         }
         c->oom_base = s->cg ? ns_cgroup_oom_kills(s->cg) : 0;
         ns_proxy_counts_now(s->proxy, &c->net_base);
-        c->sent_ns = zb_now_ns();
+        c->sent_ns = util_now_ns();
         c->exec_ns = c->deadline_ns = 0;
         /* The command writes into our pipes; we pass it on (relays). */
         int cmd_fds[3] = { fds[0], -1, -1 };
@@ -892,15 +892,15 @@ static struct client *client_of(struct ns_session *s, uint32_t id)
 
 static void on_done(struct ns_session *s, struct client *c, const struct ns_sx_reply *rep, uint64_t now)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         if (!r) {
                 exec_error(s, c, ZB_SETUP_FAILED, "out of memory", true);
                 return;
         }
         for (size_t i = 0; s->r && i < s->r->n_applied; i++)
-                zb_result_layer(r, s->r->applied[i], true);
+                res_layer(r, s->r->applied[i], true);
         for (size_t i = 0; s->r && i < s->r->n_skipped; i++)
-                zb_result_layer(r, s->r->skipped[i], false);
+                res_layer(r, s->r->skipped[i], false);
         uint64_t start = c->exec_ns ? c->exec_ns : c->sent_ns;
         r->wall_ms = (double)(now - start) / 1e6;
         r->cpu_user_ms = (double)rep->utime_us / 1e3;
@@ -935,7 +935,7 @@ static void on_done(struct ns_session *s, struct client *c, const struct ns_sx_r
         for (int k = 0; k < 2; k++)
                 relay_finish(s, &c->io[k]);
         send_result(c, r);
-        zb_gate_leave(&c->q, &c->gate, r, NULL);
+        gate_leave(&c->q, &c->gate, r, NULL);
         zb_result_free(r);
         client_free_exec(c);
 }
@@ -966,7 +966,7 @@ static void on_init(struct ns_session *s, uint64_t now)
                         snprintf(msg, sizeof(msg), "%s: %s", rep.report.msg, strerror(rep.report.err));
                 else
                         snprintf(msg, sizeof(msg), "%s", rep.report.msg);
-                exec_error(s, c, (enum zb_setup_kind)rep.report.kind, msg, true);
+                exec_error(s, c, (enum pol_setup_kind)rep.report.kind, msg, true);
         } else if (rep.type == NS_SX_DONE) {
                 on_done(s, c, &rep, now);
         }
@@ -1156,16 +1156,16 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct n
         }
         /* Termination signals stop the session (supervise.c forwards the
          * blocked ones to us through a signalfd). */
-        zb_block_forwarded();
+        util_block_forwarded();
         signal(SIGPIPE, SIG_IGN);
 
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         /* Here, not in the starter: a client's SO_PEERCRED names the
          * process that called listen(), and clients check it is us. */
-        int ret = listen(s->listen_fd, 64) < 0 ? zb_error_errno(&err, errno, "session: listen")
-                  : !r ? zb_error_set(&err, ENOMEM, "out of memory")
+        int ret = listen(s->listen_fd, 64) < 0 ? err_errno(&err, errno, "session: listen")
+                  : !r ? err_set(&err, ENOMEM, "out of memory")
                      : write_info(dir, s, name, s->idle_ms) < 0
-                               ? zb_error_set(&err, EIO, "session: cannot write %s/%s/info.json", dir, s->id)
+                               ? err_set(&err, EIO, "session: cannot write %s/%s/info.json", dir, s->id)
                                : ns_run(p, r, s, &err);
         if (s->ready_fd >= 0) {
                 /* Never became ready: say why. */
@@ -1208,7 +1208,7 @@ static void random_id(char id[ID_LEN + 1])
 {
         unsigned char b[ID_LEN / 2];
         if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-                uint64_t t = zb_now_ns() ^ ((uint64_t)getpid() << 32);
+                uint64_t t = util_now_ns() ^ ((uint64_t)getpid() << 32);
                 memcpy(b, &t, sizeof(b));
         }
         for (size_t i = 0; i < sizeof(b); i++)
@@ -1224,26 +1224,26 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
 
         p->session = true;
         if (p->argc)
-                return zb_error_set(err, EINVAL, "session start: takes no command (use zonebox session exec)");
-        if (name && !zb_session_name_valid(name))
-                return zb_error_set(err, EINVAL,
+                return err_set(err, EINVAL, "session start: takes no command (use zonebox session exec)");
+        if (name && !sess_name_valid(name))
+                return err_set(err, EINVAL,
                                     "--name: '%s' is not a session name (1-64 of A-Z a-z 0-9 _ . -, not 12 hex digits)",
                                     name);
         if (p->backend != ZB_BACKEND_NAMESPACE)
-                return zb_error_set(err, ENOTSUP, "backend: sessions run on the namespace backend only");
+                return err_set(err, ENOTSUP, "backend: sessions run on the namespace backend only");
         if (p->capture)
-                return zb_error_set(err, EINVAL, "session start: --json applies to session exec");
+                return err_set(err, EINVAL, "session start: --json applies to session exec");
         r = zb_policy_validate(p, err);
         if (r < 0)
                 return r;
-        r = zb_audit_check(p, err);
+        r = audit_check(p, err);
         if (r < 0)
                 return r;
         r = rt_dir(runtime_dir, true, dir, sizeof(dir), err);
         if (r < 0)
                 return r;
         /* --runtime-dir may name a dir validation did not know of. */
-        r = zb_policy_zones_avoid(p, dir, "session runtime dir", err);
+        r = pol_zones_avoid(p, dir, "session runtime dir", err);
         if (r < 0)
                 return r;
         /* Also clears the entries of daemons that were killed. */
@@ -1254,7 +1254,7 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                 return r;
         for (size_t i = 0; name && i < n_live; i++)
                 if (strcmp(live[i].name, name) == 0) {
-                        r = zb_error_set(err, EEXIST, "--name: session '%s' exists (%s)", name, live[i].id);
+                        r = err_set(err, EEXIST, "--name: session '%s' exists (%s)", name, live[i].id);
                         break;
                 }
         free(live);
@@ -1262,7 +1262,7 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                 return r;
         s = calloc(1, sizeof(*s));
         if (!s)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         s->p = p;
         s->ctl_fd = s->listen_fd = s->ready_fd = -1;
         for (int i = 0; i < MAX_CLIENTS; i++) {
@@ -1278,7 +1278,7 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
         snprintf(s->dir, sizeof(s->dir), "%s", dir);
         pathf(path, sizeof(path), "%s/%s", dir, s->id);
         if (mkdir(path, 0700) < 0) {
-                r = zb_error_errno(err, errno, "session: mkdir %s", path);
+                r = err_errno(err, errno, "session: mkdir %s", path);
                 free(s);
                 return r;
         }
@@ -1287,17 +1287,17 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
         s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
             chmod(sa.sun_path, 0600) < 0) {
-                r = zb_error_errno(err, errno, "session: socket %s", sa.sun_path);
+                r = err_errno(err, errno, "session: socket %s", sa.sun_path);
                 goto fail;
         }
         int ready[2];
         if (pipe2(ready, O_CLOEXEC) < 0) {
-                r = zb_error_errno(err, errno, "session: pipe");
+                r = err_errno(err, errno, "session: pipe");
                 goto fail;
         }
         pid_t pid = fork();
         if (pid < 0) {
-                r = zb_error_errno(err, errno, "session: fork");
+                r = err_errno(err, errno, "session: fork");
                 close(ready[0]);
                 close(ready[1]);
                 goto fail;
@@ -1330,7 +1330,7 @@ int zb_session_start(struct zb_policy *p, const char *runtime_dir, const char *n
                 free(s);
                 return 0;
         }
-        r = zb_error_set(err, EIO, "%s", got ? msg : "session: the daemon died during setup");
+        r = err_set(err, EIO, "%s", got ? msg : "session: the daemon died during setup");
         session_dir_remove(dir, s->id);
         free(s);
         return r;
@@ -1350,16 +1350,16 @@ static int connect_session(const char *runtime_dir, const char *key, struct info
         char dir[PATH_MAX];
         int r = rt_dir(runtime_dir, false, dir, sizeof(dir), err);
         if (r == -ENOENT)
-                return zb_error_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
+                return err_set(err, ENOENT, "session '%s': no such session (zonebox session list)", key);
         if (r < 0 || (r = session_find(dir, key, in, err)) < 0)
                 return r;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         pathf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/sock", dir, in->id);
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return zb_error_errno(err, errno, "session: socket");
+                return err_errno(err, errno, "session: socket");
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                r = zb_error_errno(err, errno, "session %s: connect", in->id);
+                r = err_errno(err, errno, "session %s: connect", in->id);
                 close(fd);
                 return r;
         }
@@ -1368,7 +1368,7 @@ static int connect_session(const char *runtime_dir, const char *key, struct info
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.uid != geteuid() ||
             cr.pid != in->pid) {
                 close(fd);
-                return zb_error_set(err, EPERM, "session %s: the socket is not its daemon's", in->id);
+                return err_set(err, EPERM, "session %s: the socket is not its daemon's", in->id);
         }
         return fd;
 }
@@ -1392,10 +1392,10 @@ static int pump(struct exec_io *io, int fd, int slot)
         if (n <= 0)
                 return 0;
         /* Pass-through is capped only when limits.output was given (output.c). */
-        struct zb_buf *b = slot ? &io->r->err : &io->r->out;
+        struct outbuf *b = slot ? &io->r->err : &io->r->out;
         int pass_fd = io->capture ? -1 : slot ? STDERR_FILENO : STDOUT_FILENO;
         uint64_t limit = io->capture || io->pass_capped ? io->limit : UINT64_MAX;
-        int t = zb_output_take(b, slot ? &io->r->out : &io->r->err, pass_fd, buf, (size_t)n, limit);
+        int t = out_take(b, slot ? &io->r->out : &io->r->err, pass_fd, buf, (size_t)n, limit);
         if (t & ZB_OUTPUT_CLOSED)
                 return 0;
         if ((t & ZB_OUTPUT_DROPPED) && io->limit_kill && !io->output_killed) {
@@ -1420,12 +1420,12 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
 
         *out = NULL;
         if (argc <= 0 || !argv[0][0])
-                return zb_error_set(err, EINVAL, "command: empty command (give it after --)");
+                return err_set(err, EINVAL, "command: empty command (give it after --)");
         for (int i = 0; i < n_env; i++)
                 if (!strchr(env[i], '=') || env[i][0] == '=')
-                        return zb_error_set(err, EINVAL, "-e: '%s' is not KEY=VALUE", env[i]);
+                        return err_set(err, EINVAL, "-e: '%s' is not KEY=VALUE", env[i]);
         if (workdir && workdir[0] != '/')
-                return zb_error_set(err, EINVAL, "-w: '%s' is not an absolute path", workdir);
+                return err_set(err, EINVAL, "-w: '%s' is not an absolute path", workdir);
         m.type = C_EXEC;
         m.argc = (uint32_t)argc;
         m.envc = (uint32_t)n_env;
@@ -1436,14 +1436,14 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 add_str(m.blob, sizeof(m.blob), &blen, env[i], &overflow);
         add_str(m.blob, sizeof(m.blob), &blen, workdir ? workdir : "", &overflow);
         if (overflow)
-                return zb_error_set(err, E2BIG, "command: command and -e variables exceed 64 KiB");
+                return err_set(err, E2BIG, "command: command and -e variables exceed 64 KiB");
 
         int sock = connect_session(runtime_dir, session, &in, err);
         if (sock < 0)
                 return sock;
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         if (!r || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
-                ret = zb_error_errno(err, errno ? errno : ENOMEM, "session exec: pipe");
+                ret = err_errno(err, errno ? errno : ENOMEM, "session exec: pipe");
                 goto done;
         }
         /* No stdin of our own: the command gets /dev/null. */
@@ -1455,13 +1455,13 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         close(perr[1]);
         pout[1] = perr[1] = -1;
         if (ret < 0) {
-                ret = zb_error_errno(err, -ret, "session %s: send", in.id);
+                ret = err_errno(err, -ret, "session %s: send", in.id);
                 goto done;
         }
         r->captured = capture != 0;
         struct exec_io io = { .r = r, .capture = capture != 0, .limit = UINT64_MAX, .sock = sock };
         /* Termination signals the caller blocked go to the command. */
-        sfd = zb_forward_signalfd(NULL);
+        sfd = util_forward_signalfd(NULL);
         bool have = false;
         uint32_t accepted = 0;
         struct r_result res;
@@ -1473,7 +1473,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 if (poll(pf, 4, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        ret = zb_error_errno(err, errno, "session exec: poll");
+                        ret = err_errno(err, errno, "session exec: poll");
                         goto done;
                 }
                 for (int k = 1; k <= 2; k++)
@@ -1502,7 +1502,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (n <= 0) {
-                        ret = zb_error_set(err, EPIPE, "session %s: the session ended before the command did", in.id);
+                        ret = err_set(err, EPIPE, "session %s: the session ended before the command did", in.id);
                         goto done;
                 }
                 if (u.a.type == R_ACCEPTED && n == (ssize_t)sizeof(u.a)) {
@@ -1554,7 +1554,7 @@ int zb_session_stop(const char *runtime_dir, const char *session, char **final_j
                 close(sock);
                 if (pidfd >= 0)
                         close(pidfd);
-                return zb_error_errno(err, errno, "session %s: send", in.id);
+                return err_errno(err, errno, "session %s: send", in.id);
         }
         /* R_FINAL, then the daemon exits once everything is removed. */
         static char buf[NS_SX_MAX];
@@ -1567,7 +1567,7 @@ int zb_session_stop(const char *runtime_dir, const char *session, char **final_j
                 memcpy(&t, buf, sizeof(t));
                 if (t == R_FINAL && final_json && !*final_json) {
                         buf[n] = '\0';
-                        *final_json = zb_strdup(buf + sizeof(t));
+                        *final_json = util_strdup(buf + sizeof(t));
                 }
         }
         close(sock);
@@ -1575,7 +1575,7 @@ int zb_session_stop(const char *runtime_dir, const char *session, char **final_j
         if (pidfd >= 0) {
                 struct pollfd pp = { .fd = pidfd, .events = POLLIN };
                 if (poll(&pp, 1, STOP_WAIT_MS) <= 0)
-                        ret = zb_error_set(err, ETIMEDOUT, "session %s: the daemon (pid %d) did not exit",
+                        ret = err_set(err, ETIMEDOUT, "session %s: the daemon (pid %d) did not exit",
                                            in.id, (int)in.pid);
                 close(pidfd);
         }
@@ -1604,7 +1604,7 @@ int zb_session_list(const char *runtime_dir, char **json, struct zb_error *err)
                 json_object_array_add(a, o);
         }
         free(all);
-        *json = a ? zb_strdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN)) : NULL;
+        *json = a ? util_strdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN)) : NULL;
         json_object_put(a);
-        return *json ? 0 : zb_error_set(err, ENOMEM, "out of memory");
+        return *json ? 0 : err_set(err, ENOMEM, "out of memory");
 }

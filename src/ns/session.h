@@ -45,10 +45,10 @@ bool ns_session_tick(struct ns_session *s, uint64_t now);
 /* The sessions directory a client or start would use (OVERRIDE, else
  * $ZONEBOX_RUNTIME_DIR, else the default), not checked or created;
  * policy.c keeps zones off it. */
-int zb_session_runtime_path(const char *override, char *buf, size_t n);
+int sess_runtime_path(const char *override, char *buf, size_t n);
 
 /* Pure helpers, unit-tested. */
-bool zb_session_id_valid(const char *id);   /* 12 lowercase hex digits */
-bool zb_session_name_valid(const char *name); /* [A-Za-z0-9_.-], 1..64, not all hex-12 */
+bool sess_id_valid(const char *id);   /* 12 lowercase hex digits */
+bool sess_name_valid(const char *name); /* [A-Za-z0-9_.-], 1..64, not all hex-12 */
 
 #endif

@@ -94,10 +94,10 @@ static void on_setup(struct run *run)
         }
         /* EOF: the command was exec'd (or everything that could report died). */
         if (!run->exec_ns && run->sess && !run->have_report) {
-                run->exec_ns = zb_now_ns();
+                run->exec_ns = util_now_ns();
                 ns_session_ready(run->sess, run->cg, run->r);
         } else if (!run->exec_ns) {
-                run->exec_ns = zb_now_ns();
+                run->exec_ns = util_now_ns();
                 if (run->p->limits.cpu_time_ms && run->cg->cpu_fd >= 0) {
                         run->cg->cpu_base_usec = ns_cgroup_cpu(run->cg);
                         run->cpu_check_ns = run->exec_ns;
@@ -109,7 +109,7 @@ static void on_setup(struct run *run)
 static void capture(struct run *run, int slot)
 {
         char buf[READ_CHUNK_BYTES];
-        struct zb_buf *b = slot == FD_OUT ? &run->r->out : &run->r->err;
+        struct outbuf *b = slot == FD_OUT ? &run->r->out : &run->r->err;
         ssize_t n = read(run->fds[slot].fd, buf, sizeof(buf));
 
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -121,14 +121,14 @@ static void capture(struct run *run, int slot)
         /* One cap for stdout and stderr together, captured or passed on
          * (output.c); a closed caller's stream closes ours, so the command
          * gets EPIPE as it would have without zonebox in between. */
-        const struct zb_buf *other = slot == FD_OUT ? &run->r->err : &run->r->out;
+        const struct outbuf *other = slot == FD_OUT ? &run->r->err : &run->r->out;
         int pass_fd = run->p->capture ? -1 : slot == FD_OUT ? STDOUT_FILENO : STDERR_FILENO;
-        int t = zb_output_take(b, other, pass_fd, buf, (size_t)n, run->p->limits.output);
+        int t = out_take(b, other, pass_fd, buf, (size_t)n, run->p->limits.output);
         if (t & ZB_OUTPUT_CLOSED)
                 close_slot(run, slot);
         if ((t & ZB_OUTPUT_DROPPED) && run->p->limits.output_kill && !run->output_killed) {
                 run->output_killed = true;
-                run->end_ns = zb_now_ns();
+                run->end_ns = util_now_ns();
                 kill_sandbox(run);
         }
 }
@@ -188,20 +188,20 @@ static void on_deadline(struct run *run)
         if (run->killed)
                 return;
         if (run->sess && run->exec_ns) {
-                if (ns_session_tick(run->sess, zb_now_ns()))
+                if (ns_session_tick(run->sess, util_now_ns()))
                         kill_sandbox(run);
                 return;
         }
-        if (check_cpu(run, zb_now_ns()))
+        if (check_cpu(run, util_now_ns()))
                 return;
         uint64_t wall = run->exec_ns && run->p->limits.wall_time_ms
                                 ? run->exec_ns + run->p->limits.wall_time_ms * 1000000ull
                                 : 0;
-        if (run->exec_ns && (!wall || zb_now_ns() < wall))
+        if (run->exec_ns && (!wall || util_now_ns() < wall))
                 return; /* only a CPU check was due */
         if (run->exec_ns && !run->have_status) {
                 run->timed_out = true;
-                run->end_ns = zb_now_ns();
+                run->end_ns = util_now_ns();
         } else if (!run->exec_ns) {
                 run->setup_timed_out = true;
         }
@@ -220,7 +220,7 @@ static void event_loop(struct run *run)
                 struct timespec ts, *tsp = NULL;
                 uint64_t dl = run->killed || init_gone ? 0 : deadline_ns(run);
                 if (dl) {
-                        uint64_t now = zb_now_ns();
+                        uint64_t now = util_now_ns();
                         uint64_t left = dl > now ? dl - now : 0;
                         ts.tv_sec = (time_t)(left / 1000000000ull);
                         ts.tv_nsec = (long)(left % 1000000000ull);
@@ -239,7 +239,7 @@ static void event_loop(struct run *run)
                 }
                 for (int i = 0; i < FD_COUNT; i++)
                         run->fds[i].revents = pfd[i].revents;
-                if (extra && ns_session_handle(run->sess, pfd + FD_COUNT, extra, zb_now_ns()))
+                if (extra && ns_session_handle(run->sess, pfd + FD_COUNT, extra, util_now_ns()))
                         kill_sandbox(run);
                 if (run->fds[FD_SETUP].revents)
                         on_setup(run);
@@ -248,7 +248,7 @@ static void event_loop(struct run *run)
                         read_exact_record(run, FD_STATUS, &run->status, sizeof(run->status),
                                           &run->have_status);
                         if (!had && run->have_status && !run->end_ns)
-                                run->end_ns = zb_now_ns();
+                                run->end_ns = util_now_ns();
                 }
                 if (run->fds[FD_OUT].revents)
                         capture(run, FD_OUT);
@@ -291,7 +291,7 @@ static void fill_result(struct run *run, const siginfo_t *si)
         struct zb_result *r = run->r;
 
         if (run->exec_ns) {
-                uint64_t end = run->end_ns ? run->end_ns : zb_now_ns();
+                uint64_t end = run->end_ns ? run->end_ns : util_now_ns();
                 r->wall_ms = end > run->exec_ns ? (double)(end - run->exec_ns) / 1e6 : 0;
         }
         if (run->sess && run->exec_ns && !run->have_report && !oom_verdict(run)) {
@@ -299,9 +299,9 @@ static void fill_result(struct run *run, const siginfo_t *si)
                 r->exit_code = 0;
         } else if (run->have_report) {
                 r->status = ZB_STATUS_SETUP_ERROR;
-                r->setup_kind = (enum zb_setup_kind)run->report.kind;
-                r->error = run->report.err ? zb_asprintf("%s: %s", run->report.msg, strerror(run->report.err))
-                                           : zb_strdup(run->report.msg);
+                r->setup_kind = (enum pol_setup_kind)run->report.kind;
+                r->error = run->report.err ? util_asprintf("%s: %s", run->report.msg, strerror(run->report.err))
+                                           : util_strdup(run->report.msg);
         } else if (run->output_killed) {
                 r->status = ZB_STATUS_OUTPUT_LIMIT;
         } else if (run->timed_out) {
@@ -324,9 +324,9 @@ static void fill_result(struct run *run, const siginfo_t *si)
         } else {
                 r->status = ZB_STATUS_SETUP_ERROR;
                 r->error = run->setup_timed_out
-                                   ? zb_asprintf("sandbox setup did not finish within %llu ms",
+                                   ? util_asprintf("sandbox setup did not finish within %llu ms",
                                                  SETUP_TIMEOUT_MS)
-                                   : zb_asprintf("sandbox init ended without a status (%s %d)",
+                                   : util_asprintf("sandbox init ended without a status (%s %d)",
                                                  si->si_code == CLD_EXITED ? "exit" : "signal",
                                                  si->si_status);
         }
@@ -335,23 +335,23 @@ static void fill_result(struct run *run, const siginfo_t *si)
 static void record_layers(const struct zb_policy *p, const struct ns_cgroup *cg, struct zb_result *r)
 {
         if (cg->active)
-                zb_result_layer(r, "resources", true);
+                res_layer(r, "resources", true);
         else if (cg->fallback)
-                zb_result_layer(r, "resources", false);
+                res_layer(r, "resources", false);
         static const char *const always[] = { "user", "mount", "pid", "ipc", "uts", "cgroupns",
                                               "rootfs_readonly", "capabilities", "rlimits" };
         for (size_t i = 0; i < ARRAY_SIZE(always); i++)
-                zb_result_layer(r, always[i], true);
-        zb_result_layer(r, "net", p->network != ZB_NET_HOST);
-        zb_result_layer(r, "no_new_privileges", p->security.no_new_privileges);
+                res_layer(r, always[i], true);
+        res_layer(r, "net", p->network != ZB_NET_HOST);
+        res_layer(r, "no_new_privileges", p->security.no_new_privileges);
         if (p->limits.wall_time_ms)
-                zb_result_layer(r, "wall_time", true);
+                res_layer(r, "wall_time", true);
 }
 
 static int make_pipe(int fds[2], struct zb_error *err)
 {
         if (pipe2(fds, O_CLOEXEC) < 0)
-                return zb_error_errno(err, errno, "pipe");
+                return err_errno(err, errno, "pipe");
         return 0;
 }
 
@@ -369,10 +369,10 @@ static int ctx_init(struct ns_ctx *c, const struct zb_policy *p, struct zb_error
         c->p = p;
         for (size_t i = 0; i < ZB_MAX_ZONES; i++)
                 c->zone_src[i] = (struct ns_zone_src){ .tree_fd = -1, .userns_fd = -1 };
-        c->envp = zb_policy_build_env(p);
+        c->envp = pol_build_env(p);
         if (!c->envp)
-                return zb_error_set(err, ENOMEM, "environment: out of memory");
-        c->path_env = zb_env_get(c->envp, "PATH");
+                return err_set(err, ENOMEM, "environment: out of memory");
+        c->path_env = util_env_get(c->envp, "PATH");
         if (!c->path_env)
                 c->path_env = DEFAULT_PATH;
         c->hostname = p->hostname ? p->hostname : DEFAULT_HOSTNAME;
@@ -399,14 +399,14 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 args.cgroup = (uint64_t)run->cg->v2_fd;
         }
 
-        run->start_ns = zb_now_ns();
+        run->start_ns = util_now_ns();
         long pid = sys_clone3(&args);
         if (pid < 0 && (args.flags & CLONE_INTO_CGROUP))
-                return zb_error_errno(err, errno,
+                return err_errno(err, errno,
                                       "layer resources: cannot create the sandbox in cgroup %s (clone3)",
                                       run->cg->v2_dir);
         if (pid < 0)
-                return zb_error_errno(err, errno,
+                return err_errno(err, errno,
                                       "layer user: cannot create the sandbox's namespaces (clone3)");
         if (pid == 0) {
                 close(go[1]);
@@ -452,7 +452,7 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         ns_cgroup_after_clone(run->cg);
         int r = ns_ids_write_maps(c, run->pid, err);
         if (r == 0 && write(go[1], "g", 1) != 1)
-                r = zb_error_errno(err, errno, "release sandbox");
+                r = err_errno(err, errno, "release sandbox");
         if (r < 0) {
                 sys_pidfd_send_signal(pidfd, SIGKILL);
                 siginfo_t si;
@@ -496,7 +496,7 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         for (int i = 0; i < FD_COUNT; i++)
                 run.fds[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
         if (!c || !cg || !quota)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         ns_cgroup_init(cg);
         ret = ns_rlimits_check(p, err);
         if (ret == 0)
@@ -525,18 +525,18 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, struct ns_session *se
         if ((ret = make_pipe(go, err)) < 0 || (ret = make_pipe(setup, err)) < 0 ||
             (ret = make_pipe(status, err)) < 0)
                 goto out;
-        if (zb_output_piped(p) && ((ret = make_pipe(out, err)) < 0 || (ret = make_pipe(errp, err)) < 0))
+        if (out_piped(p) && ((ret = make_pipe(out, err)) < 0 || (ret = make_pipe(errp, err)) < 0))
                 goto out;
         if (sess) {
                 if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
-                        ret = zb_error_errno(err, errno, "session: socketpair");
+                        ret = err_errno(err, errno, "session: socketpair");
                         goto out;
                 }
                 c->session_fd = ctl[1];
                 ns_session_attach(sess, ctl[0], c->proxy); /* owns it now; ctl[1] is c's */
         }
         r->captured = p->capture;
-        run.fds[FD_SIG].fd = zb_forward_signalfd(&c->forward_mask);
+        run.fds[FD_SIG].fd = util_forward_signalfd(&c->forward_mask);
         record_layers(p, cg, r);
         ns_ids_record(c, r);
         ret = supervise(c, &run, go, setup, status, out, errp, err);
@@ -565,12 +565,12 @@ out:
                         ns_net_finish(c, NULL); /* a no-op when already finished */
                 ns_security_release(c);
                 ns_zones_release(c);
-                zb_strv_free(c->envp);
+                util_strv_free(c->envp);
         }
         return ret;
 }
 
-int zb_ns_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
+int ns_run_policy(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
 {
         return ns_run(p, r, NULL, err);
 }

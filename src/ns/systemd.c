@@ -85,7 +85,7 @@ static bool scope_name_parse(const char *name, pid_t *pid, unsigned long long *s
         if (n < 7 || n >= sizeof(base) || strcmp(name + n - 6, ".scope") != 0)
                 return false;
         snprintf(base, sizeof(base), "%.*s-0", (int)(n - 6), name);
-        return zb_cg_name_parse(base, pid, start);
+        return cg_name_parse(base, pid, start);
 }
 
 bool ns_systemd_in_scope(void)
@@ -229,16 +229,16 @@ int ns_systemd_scope(struct zb_error *err)
         char helper[PATH_MAX], name[96], msg[400], cg[PATH_MAX];
         unsigned long long start = 0;
         if (helper_path(helper, sizeof(helper)) < 0)
-                return zb_error_set(err, ENOENT, "%s is not installed", HELPER);
+                return err_set(err, ENOENT, "%s is not installed", HELPER);
         if (ns_proc_start_time(getpid(), &start) < 0)
-                return zb_error_set(err, EIO, "cannot read /proc/self/stat");
+                return err_set(err, EIO, "cannot read /proc/self/stat");
         snprintf(name, sizeof(name), "zonebox-%d-%llu.scope", (int)getpid(), start);
         int r = run_helper(helper, name, msg, sizeof(msg));
         if (r < 0)
-                return zb_error_set(err, -r, "%s", msg[0] ? msg : "the systemd helper failed");
+                return err_set(err, -r, "%s", msg[0] ? msg : "the systemd helper failed");
         /* The job is done: we must be in the scope now. */
         if (self_cgroup(cg, sizeof(cg)) < 0 || !strstr(cg, name))
-                return zb_error_set(err, EIO, "systemd started %s but this process is in %s", name, cg);
+                return err_set(err, EIO, "systemd started %s but this process is in %s", name, cg);
         /* Stale scopes beside ours. */
         char *slash = strrchr(cg, '/');
         if (slash && slash != cg) {

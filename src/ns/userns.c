@@ -30,10 +30,10 @@ static int write_proc(pid_t pid, const char *file, const char *data, struct zb_e
         snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
         _cleanup_(closep) int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0)
-                return zb_error_errno(err, errno, "layer user: open %s", path);
+                return err_errno(err, errno, "layer user: open %s", path);
         ssize_t n = write(fd, data, strlen(data));
         if (n < 0)
-                return zb_error_errno(err, errno, "layer user: write '%s' to %s", data, path);
+                return err_errno(err, errno, "layer user: write '%s' to %s", data, path);
         return 0;
 }
 
@@ -58,7 +58,7 @@ static bool subid_line(const char *line, char *who, size_t n, unsigned long long
         return !errno && end != c && (*end == '\n' || *end == '\0');
 }
 
-int zb_subid_parse(const char *text, const char *name, unsigned long id, uint32_t need, uint32_t *start)
+int ns_subid_parse(const char *text, const char *name, unsigned long id, uint32_t need, uint32_t *start)
 {
         char idstr[24];
         snprintf(idstr, sizeof(idstr), "%lu", id);
@@ -89,7 +89,7 @@ static int subid_lookup(const char *file, const char *name, unsigned long id, ui
         if (n < 0)
                 return -errno;
         buf[n] = '\0';
-        return zb_subid_parse(buf, name, id, need, start);
+        return ns_subid_parse(buf, name, id, need, start);
 }
 
 /* The invoker's login name from /etc/passwd (the file: a static binary's
@@ -190,13 +190,13 @@ static int run_helper(const char *helper, pid_t pid, unsigned inside, unsigned m
         int r = posix_spawn(&h, helper, &fa, NULL, argv, envp);
         posix_spawn_file_actions_destroy(&fa);
         if (r != 0)
-                return zb_error_errno(err, r, "layer user: run %s", helper);
+                return err_errno(err, r, "layer user: run %s", helper);
         int st;
         while (waitpid(h, &st, 0) < 0)
                 if (errno != EINTR)
-                        return zb_error_errno(err, errno, "layer user: wait for %s", helper);
+                        return err_errno(err, errno, "layer user: wait for %s", helper);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-                return zb_error_set(err, EPERM,
+                return err_set(err, EPERM,
                                     "layer user: %s refused to map the sandbox's ids (check this user's /etc/subuid and /etc/subgid entries)",
                                     helper);
         return 0;
@@ -204,7 +204,7 @@ static int run_helper(const char *helper, pid_t pid, unsigned inside, unsigned m
 
 int ns_ids_write_maps(const struct ns_ctx *c, pid_t pid, struct zb_error *err)
 {
-        const struct zb_security *s = &c->p->security;
+        const struct pol_security *s = &c->p->security;
         char map[64];
         int r;
 
@@ -234,7 +234,7 @@ int ns_ids_write_maps(const struct ns_ctx *c, pid_t pid, struct zb_error *err)
 
 void ns_ids_record(const struct ns_ctx *c, struct zb_result *r)
 {
-        zb_result_layer(r, "user_id_range", c->ids.map != NS_IDS_SINGLE);
+        res_layer(r, "user_id_range", c->ids.map != NS_IDS_SINGLE);
         r->id_map = c->ids.map == NS_IDS_RANGE ? "range" : c->ids.map == NS_IDS_HELPER ? "newuidmap" : "single";
         r->id_count = c->ids.map == NS_IDS_SINGLE ? 1 : ZB_ID_COUNT;
 }

@@ -46,7 +46,7 @@ static int idmap_userns(uid_t owner, gid_t group, uid_t to_uid, gid_t to_gid, st
                                 .exit_signal = 0 };
         long pid = sys_clone3(&a);
         if (pid < 0)
-                return zb_error_errno(err, errno, "zones: user namespace for an idmapped mount (clone3)");
+                return err_errno(err, errno, "zones: user namespace for an idmapped mount (clone3)");
         if (pid == 0)
                 for (;;)
                         pause();
@@ -71,7 +71,7 @@ static int idmap_userns(uid_t owner, gid_t group, uid_t to_uid, gid_t to_gid, st
         waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL);
         close(pidfd);
         if (e)
-                return zb_error_errno(err, e, "zones: map uid %u to the sandbox user for an idmapped mount",
+                return err_errno(err, e, "zones: map uid %u to the sandbox user for an idmapped mount",
                                       (unsigned)owner);
         return fd;
 }
@@ -84,7 +84,7 @@ static int userns_for(struct ns_ctx *c, size_t i, struct zb_error *err)
                 const struct ns_zone_src *o = src_of(c, j);
                 if (o->userns_fd >= 0 && o->owner == s->owner && o->group == s->group) {
                         s->userns_fd = fcntl(o->userns_fd, F_DUPFD_CLOEXEC, 3);
-                        return s->userns_fd < 0 ? zb_error_errno(err, errno, "zones: dup") : 0;
+                        return s->userns_fd < 0 ? err_errno(err, errno, "zones: dup") : 0;
                 }
         }
         s->userns_fd = idmap_userns(s->owner, s->group, c->host_uid, c->host_gid, err);
@@ -107,7 +107,7 @@ static const char *idmap_failure(int e)
 /* Root: the detached clone, idmapped, with the zone's mount flags. */
 static int idmap_zone(struct ns_ctx *c, size_t i, struct zb_result *r, struct zb_error *err)
 {
-        const struct zb_zone *z = &c->p->zones[i];
+        const struct pol_zone *z = &c->p->zones[i];
         struct ns_zone_src *s = &c->zone_src[i];
         uint64_t flags = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (z->mode == ZB_ZONE_RO ? MOUNT_ATTR_RDONLY : 0u);
         int ret = userns_for(c, i, err);
@@ -117,38 +117,38 @@ static int idmap_zone(struct ns_ctx *c, size_t i, struct zb_result *r, struct zb
                                 .userns_fd = (uint64_t)(unsigned)s->userns_fd };
         if (sys_mount_setattr(s->tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) == 0) {
                 s->ids = NS_ZONE_IDMAPPED;
-                zb_result_zone_ids(r, z->name, "idmapped");
+                res_zone_ids(r, z->name, "idmapped");
                 return 0;
         }
         int e = errno;
         s->why = idmap_failure(e);
         if (z->mode != ZB_ZONE_RO)
-                return zb_error_set(err, e,
+                return err_set(err, e,
                                     "zone '%s': %s cannot be idmapped: %s. Without it the files the sandbox writes would belong to uid %u (of the sandbox's id range), not to uid %u who owns the dir. Mount it read-only (:ro), or use a dir on ext4, xfs, btrfs or tmpfs (Linux 6.3+)",
                                     z->name, z->host_path, s->why, (unsigned)c->host_uid, (unsigned)s->owner);
         a.attr_set = flags;
         a.userns_fd = 0;
         if (sys_mount_setattr(s->tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) < 0)
-                return zb_error_errno(err, errno, "zone '%s': set its mount flags", z->name);
+                return err_errno(err, errno, "zone '%s': set its mount flags", z->name);
         s->ids = NS_ZONE_UNMAPPED;
-        _cleanup_(freep) char *how = zb_asprintf("not idmapped: %s; host owners show as nobody", s->why);
-        zb_result_zone_ids(r, z->name, how ? how : "not idmapped");
+        _cleanup_(freep) char *how = util_asprintf("not idmapped: %s; host owners show as nobody", s->why);
+        res_zone_ids(r, z->name, how ? how : "not idmapped");
         return 0;
 }
 
 int ns_zones_idmap_dir(struct ns_ctx *c, size_t i, int dir_fd, int *out, struct zb_error *err)
 {
-        const struct zb_zone *z = &c->p->zones[i];
+        const struct pol_zone *z = &c->p->zones[i];
         int fd = sys_open_tree(dir_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         if (fd < 0)
-                return zb_error_errno(err, errno, "zone '%s': clone its change-set dir", z->name);
+                return err_errno(err, errno, "zone '%s': clone its change-set dir", z->name);
         struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                                 .propagation = (uint64_t)MS_PRIVATE,
                                 .userns_fd = (uint64_t)(unsigned)c->zone_src[i].userns_fd };
         if (sys_mount_setattr(fd, "", AT_EMPTY_PATH, &a) < 0) {
                 int e = errno;
                 close(fd);
-                return zb_error_errno(err, e,
+                return err_errno(err, e,
                                       "zone '%s': the change-set store cannot be idmapped (%s); use --cow-dir on ext4, xfs, btrfs or tmpfs (Linux 6.3+)",
                                       z->name, idmap_failure(e));
         }
@@ -158,14 +158,14 @@ int ns_zones_idmap_dir(struct ns_ctx *c, size_t i, int dir_fd, int *out, struct 
 
 static int open_zone(struct ns_ctx *c, size_t i, struct zb_result *r, struct zb_error *err)
 {
-        const struct zb_zone *z = &c->p->zones[i];
+        const struct pol_zone *z = &c->p->zones[i];
         struct ns_zone_src *s = &c->zone_src[i];
         struct stat st;
 
         /* O_RDONLY, not O_PATH: the invoker must be able to read the dir. */
         _cleanup_(closep) int fd = open(z->host_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0)
-                return zb_error_errno(err, errno, "zone '%s': open %s as uid %u", z->name, z->host_path,
+                return err_errno(err, errno, "zone '%s': open %s as uid %u", z->name, z->host_path,
                                       (unsigned)geteuid());
         s->dev = st.st_dev;
         s->ino = st.st_ino;
@@ -173,12 +173,12 @@ static int open_zone(struct ns_ctx *c, size_t i, struct zb_result *r, struct zb_
         s->group = st.st_gid;
         if (!c->invoker_is_root) {
                 s->ids = NS_ZONE_DIRECT;
-                zb_result_zone_ids(r, z->name, "direct");
+                res_zone_ids(r, z->name, "direct");
                 return 0;
         }
         s->tree_fd = sys_open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
         if (s->tree_fd < 0)
-                return zb_error_errno(err, errno, "zone '%s': clone %s", z->name, z->host_path);
+                return err_errno(err, errno, "zone '%s': clone %s", z->name, z->host_path);
         return idmap_zone(c, i, r, err);
 }
 
@@ -227,7 +227,7 @@ void ns_zones_open_child(struct ns_ctx *c)
                 c->zone_src[i].userns_fd = -1;
         }
         for (size_t i = 0; i < c->p->n_zones; i++) {
-                const struct zb_zone *z = &c->p->zones[i];
+                const struct pol_zone *z = &c->p->zones[i];
                 struct ns_zone_src *s = &c->zone_src[i];
                 struct stat st;
                 if (z->mode == ZB_ZONE_TMPFS || s->tree_fd >= 0)

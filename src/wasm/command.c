@@ -198,7 +198,7 @@ static char *node_config(const struct wasm_launch *l)
         json_object_object_add(o, "args", args);
         json_object_object_add(o, "env", env);
         json_object_object_add(o, "preopens", pre);
-        s = zb_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        s = util_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 out:
         json_object_put(o);
         return s;
@@ -242,13 +242,13 @@ char **wasm_command(const struct wasm_launch *l, struct zb_error *err)
                 node(&a, l);
                 break;
         case ZB_WASM_AUTO:
-                zb_strv_free(a.v);
-                zb_error_set(err, EINVAL, "wasm runtime: auto must be resolved first");
+                util_strv_free(a.v);
+                err_set(err, EINVAL, "wasm runtime: auto must be resolved first");
                 return NULL;
         }
         if (a.oom) {
-                zb_strv_free(a.v);
-                zb_error_set(err, ENOMEM, "wasm runtime command: out of memory");
+                util_strv_free(a.v);
+                err_set(err, ENOMEM, "wasm runtime command: out of memory");
                 return NULL;
         }
         return a.v;

@@ -1,9 +1,9 @@
-/* zb_wasm_run: a WASI module through its runtime, inside the namespace
+/* wasm_run: a WASI module through its runtime, inside the namespace
  * sandbox. Before anything starts the module is read once (from a zone, or
  * from the host), checked (module.c) and copied into a private directory
  * that the sandbox gets as a read-only zone: the runtime runs exactly the
  * bytes that were checked. The runtime's command line (command.c) replaces
- * the command; every other setting of the policy goes to zb_ns_run as it
+ * the command; every other setting of the policy goes to ns_run_policy as it
  * is, so ro zones are read-only mounts whatever the runtime does. Nothing is
  * left: the private directory is removed after the run, and one left by a
  * killed supervisor is removed by the next wasm run (gc_stale). */
@@ -31,7 +31,7 @@ struct module {
 
 static void strv_freep(char ***v)
 {
-        zb_strv_free(*v);
+        util_strv_free(*v);
 }
 
 static void module_free(struct module *m)
@@ -42,14 +42,14 @@ static void module_free(struct module *m)
 
 /* A result for a module that cannot run: 126 (not executable) or 127 (not
  * found), as the namespace backend reports a command. */
-static int refuse(struct zb_result **out, enum zb_setup_kind kind, struct zb_error *err, const char *fmt, ...)
+static int refuse(struct zb_result **out, enum pol_setup_kind kind, struct zb_error *err, const char *fmt, ...)
         ZB_PRINTF(4, 5);
-static int refuse(struct zb_result **out, enum zb_setup_kind kind, struct zb_error *err, const char *fmt, ...)
+static int refuse(struct zb_result **out, enum pol_setup_kind kind, struct zb_error *err, const char *fmt, ...)
 {
-        struct zb_result *r = zb_result_new("wasm");
+        struct zb_result *r = res_new("wasm");
         va_list ap;
         if (!r)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         va_start(ap, fmt);
         if (vasprintf(&r->error, fmt, ap) < 0)
                 r->error = NULL;
@@ -62,7 +62,7 @@ static int refuse(struct zb_result **out, enum zb_setup_kind kind, struct zb_err
 
 /* The zone whose mount point holds the sandbox path PATH; *REST the part
  * below it. */
-static const struct zb_zone *zone_of(const struct zb_policy *p, const char *path, const char **rest)
+static const struct pol_zone *zone_of(const struct zb_policy *p, const char *path, const char **rest)
 {
         for (size_t i = 0; i < p->n_zones; i++) {
                 const char *zp = p->zones[i].path;
@@ -77,7 +77,7 @@ static const struct zb_zone *zone_of(const struct zb_policy *p, const char *path
 
 /* Inside a zone: resolved below the zone's host dir, never out of it (a
  * symlink out of the zone is refused, as the sandbox would not see it). */
-static int open_in_zone(const struct zb_zone *z, const char *rest)
+static int open_in_zone(const struct pol_zone *z, const char *rest)
 {
         _cleanup_(closep) int dir = open(z->host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dir < 0)
@@ -93,25 +93,25 @@ static int read_all(int fd, struct module *m, const char *name, struct zb_error 
 {
         struct stat st;
         if (fstat(fd, &st) < 0)
-                return zb_error_errno(err, errno, "module %s", name);
+                return err_errno(err, errno, "module %s", name);
         if ((uint64_t)st.st_size > WASM_MAX_MODULE_BYTES)
-                return zb_error_set(err, EFBIG, "module %s: %lld bytes, more than the %llu MiB a module may have",
+                return err_set(err, EFBIG, "module %s: %lld bytes, more than the %llu MiB a module may have",
                                     name, (long long)st.st_size, WASM_MAX_MODULE_BYTES >> 20);
         m->data = malloc((size_t)st.st_size + 1);
         if (!m->data)
-                return zb_error_set(err, ENOMEM, "module %s: out of memory", name);
+                return err_set(err, ENOMEM, "module %s: out of memory", name);
         m->len = 0;
         for (;;) {
                 ssize_t k = read(fd, m->data + m->len, (size_t)st.st_size + 1 - m->len);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
-                        return zb_error_errno(err, errno, "module %s: read", name);
+                        return err_errno(err, errno, "module %s: read", name);
                 if (k == 0)
                         return 0;
                 m->len += (size_t)k;
                 if (m->len > (size_t)st.st_size) /* grew while read: a moving target */
-                        return zb_error_set(err, EBUSY, "module %s: changed while it was read", name);
+                        return err_set(err, EBUSY, "module %s: changed while it was read", name);
         }
 }
 
@@ -121,7 +121,7 @@ static int load_module(const struct zb_policy *p, const char *arg0, struct modul
                        struct zb_result **out, struct zb_error *err)
 {
         const char *rest = NULL;
-        const struct zb_zone *z = arg0[0] == '/' ? zone_of(p, arg0, &rest) : NULL;
+        const struct pol_zone *z = arg0[0] == '/' ? zone_of(p, arg0, &rest) : NULL;
         _cleanup_(closep) int fd = -1;
         struct stat st;
 
@@ -181,23 +181,23 @@ static int stage_module(const struct module *m, char *dir, size_t size, struct z
         gc_stale(base);
         int n = snprintf(dir, size, "%s/" STAGE_PREFIX "%d-XXXXXX", base, (int)getpid());
         if (n < 0 || (size_t)n >= size || !mkdtemp(dir))
-                return zb_error_errno(err, n < 0 || (size_t)n >= size ? ENAMETOOLONG : errno,
+                return err_errno(err, n < 0 || (size_t)n >= size ? ENAMETOOLONG : errno,
                                       "wasm: private dir for the module under %s", base);
         _cleanup_(closep) int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         _cleanup_(closep) int fd = dfd < 0 ? -1 : openat(dfd, "module.wasm", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
-        if (fd < 0 || fchmod(dfd, 0755) < 0 || zb_write_all(fd, m->data, m->len) < 0 || fchmod(fd, 0444) < 0) {
+        if (fd < 0 || fchmod(dfd, 0755) < 0 || util_write_all(fd, m->data, m->len) < 0 || fchmod(fd, 0444) < 0) {
                 int e = errno;
                 if (dfd >= 0)
                         unlinkat(dfd, "module.wasm", 0);
                 rmdir(dir);
-                return zb_error_errno(err, e, "wasm: copying the module to %s", dir);
+                return err_errno(err, e, "wasm: copying the module to %s", dir);
         }
         return 0;
 }
 
 static void unstage(const char *dir)
 {
-        _cleanup_(freep) char *file = zb_asprintf("%s/module.wasm", dir);
+        _cleanup_(freep) char *file = util_asprintf("%s/module.wasm", dir);
         if (file)
                 unlink(file);
         rmdir(dir);
@@ -205,14 +205,14 @@ static void unstage(const char *dir)
 
 /* The zones plus the module's private dir, read-only at WASM_MODULE_DIR.
  * The zone structs are shared with P (not copied): freed by P only. */
-static struct zb_zone *zones_with_module(const struct zb_policy *p, const char *dir)
+static struct pol_zone *zones_with_module(const struct zb_policy *p, const char *dir)
 {
-        struct zb_zone *z = calloc(p->n_zones + 1, sizeof(*z));
+        struct pol_zone *z = calloc(p->n_zones + 1, sizeof(*z));
         if (!z)
                 return NULL;
         if (p->n_zones)
                 memcpy(z, p->zones, p->n_zones * sizeof(*z));
-        z[p->n_zones] = (struct zb_zone){ .name = (char *)WASM_MODULE_ZONE, .mode = ZB_ZONE_RO,
+        z[p->n_zones] = (struct pol_zone){ .name = (char *)WASM_MODULE_ZONE, .mode = ZB_ZONE_RO,
                                           .host_path = (char *)dir, .path = (char *)WASM_MODULE_DIR };
         return z;
 }
@@ -232,9 +232,9 @@ static uint64_t memory_cap(const struct zb_policy *p)
 /* The runtime's command for P's module and arguments. */
 static char **runtime_command(const struct zb_policy *p, const struct wasm_runtime *rt, struct zb_error *err)
 {
-        _cleanup_(strv_freep) char **env = zb_policy_build_env(p);
+        _cleanup_(strv_freep) char **env = pol_build_env(p);
         if (!env) {
-                zb_error_set(err, ENOMEM, "out of memory");
+                err_set(err, ENOMEM, "out of memory");
                 return NULL;
         }
         struct wasm_launch l = {
@@ -282,26 +282,26 @@ static void node_verdict(struct zb_result *r, const char *module)
         free(r->error);
         if (trap) {
                 r->status = ZB_STATUS_TRAP;
-                r->error = msg ? zb_asprintf("module %s: wasm trap: %s", module, msg) : NULL;
+                r->error = msg ? util_asprintf("module %s: wasm trap: %s", module, msg) : NULL;
                 return;
         }
         r->status = ZB_STATUS_SETUP_ERROR;
         r->setup_kind = ZB_SETUP_NOT_EXEC;
-        r->error = zb_asprintf("module %s: the runtime cannot run it: %s", module,
+        r->error = util_asprintf("module %s: the runtime cannot run it: %s", module,
                                msg ? msg : "its message is on stderr");
 }
 
 static int run_staged(const struct zb_policy *p, const struct wasm_runtime *rt, const char *dir,
                       struct zb_result *r, struct zb_error *err)
 {
-        _cleanup_(freep) struct zb_zone *zones = zones_with_module(p, dir);
+        _cleanup_(freep) struct pol_zone *zones = zones_with_module(p, dir);
         _cleanup_(strv_freep) char **cmd = runtime_command(p, rt, err);
         char version[WASM_VERSION_MAX];
         pid_t vpid = -1;
         int vfd = -1, ret;
 
         if (!zones)
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         if (!cmd)
                 return err->code ? err->code : -ENOMEM;
         struct zb_policy q = *p;
@@ -317,13 +317,13 @@ static int run_staged(const struct zb_policy *p, const struct wasm_runtime *rt, 
         if (ret < 0)
                 return ret;
         q.engine.runtime[0] = '\0'; /* runtime: named the WASI runtime (backend.c) */
-        zb_policy_unused(&q, r);  /* the other settings it does not use: warnings, as on namespace */
+        pol_unused(&q, r);  /* the other settings it does not use: warnings, as on namespace */
         bool asked = wasm_version_start(rt->host_path, &vpid, &vfd) == 0;
-        ret = zb_ns_run(&q, r, err);
+        ret = ns_run_policy(&q, r, err);
         version[0] = '\0';
         if (asked)
                 wasm_version_collect(vpid, vfd, version, sizeof(version));
-        r->wasm_runtime_version = zb_strdup(version);
+        r->wasm_runtime_version = util_strdup(version);
         return ret;
 }
 
@@ -338,16 +338,16 @@ static const char *policy_path(const struct zb_policy *p)
         return found;
 }
 
-int zb_wasm_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
+int wasm_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
 {
         struct wasm_runtime rt;
-        enum zb_wasm_runtime want;
+        enum pol_wasm_runtime want;
         struct module m = { 0 };
         char why[256], dir[4096];
         int ret;
 
         *out = NULL;
-        ret = zb_wasm_runtime_wanted(p, &want, err);
+        ret = pol_wasm_runtime_wanted(p, &want, err);
         if (ret < 0)
                 return ret;
         const char *path_env = policy_path(p);
@@ -362,7 +362,7 @@ int zb_wasm_run(const struct zb_policy *p, struct zb_result **out, struct zb_err
         enum wasm_check c = wasm_module_check(m.data, m.len, why, sizeof(why));
         if (c == WASM_CHECK_UNSUPPORTED) {
                 module_free(&m);
-                return zb_error_set(err, ENOTSUP, "module %s: %s", p->argv[0], why);
+                return err_set(err, ENOTSUP, "module %s: %s", p->argv[0], why);
         }
         if (c != WASM_CHECK_OK) {
                 module_free(&m);
@@ -372,13 +372,13 @@ int zb_wasm_run(const struct zb_policy *p, struct zb_result **out, struct zb_err
         module_free(&m);
         if (ret < 0)
                 return ret;
-        struct zb_result *r = zb_result_new("wasm");
+        struct zb_result *r = res_new("wasm");
         if (!r) {
                 unstage(dir);
-                return zb_error_set(err, ENOMEM, "out of memory");
+                return err_set(err, ENOMEM, "out of memory");
         }
-        r->wasm_runtime = zb_strdup(zb_wasm_runtime_name(rt.kind));
-        r->wasm_runtime_path = zb_strdup(rt.path);
+        r->wasm_runtime = util_strdup(pol_wasm_runtime_name(rt.kind));
+        r->wasm_runtime_path = util_strdup(rt.path);
         ret = run_staged(p, &rt, dir, r, err);
         unstage(dir);
         if (ret < 0) {

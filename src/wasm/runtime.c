@@ -15,7 +15,7 @@
 
 #include "wasm.h"
 
-static const enum zb_wasm_runtime auto_order[] = { ZB_WASM_WASMTIME, ZB_WASM_WASMER, ZB_WASM_WASMEDGE,
+static const enum pol_wasm_runtime auto_order[] = { ZB_WASM_WASMTIME, ZB_WASM_WASMER, ZB_WASM_WASMEDGE,
                                                    ZB_WASM_NODE };
 
 static bool executable(const char *path)
@@ -42,26 +42,26 @@ static bool find_in_path(const char *name, const char *path_env, const char *roo
         return false;
 }
 
-int wasm_runtime_find(enum zb_wasm_runtime want, const char *path_env, const char *rootfs,
+int wasm_runtime_find(enum pol_wasm_runtime want, const char *path_env, const char *rootfs,
                       struct wasm_runtime *out, struct zb_error *err)
 {
         if (!path_env)
                 path_env = DEFAULT_PATH;
         for (size_t i = 0; i < ARRAY_SIZE(auto_order); i++) {
-                enum zb_wasm_runtime rt = auto_order[i];
+                enum pol_wasm_runtime rt = auto_order[i];
                 if (want != ZB_WASM_AUTO && want != rt)
                         continue;
                 out->kind = rt;
-                if (find_in_path(zb_wasm_runtime_name(rt), path_env, rootfs, out))
+                if (find_in_path(pol_wasm_runtime_name(rt), path_env, rootfs, out))
                         return 0;
         }
         if (want == ZB_WASM_AUTO)
-                return zb_error_set(err, ENOENT,
+                return err_set(err, ENOENT,
                                     "wasm runtime (--wasm-runtime auto): none of wasmtime, wasmer, wasmedge, node found in the sandbox's PATH %s%s%s",
                                     path_env, rootfs ? " under rootfs " : "", rootfs ? rootfs : "");
-        return zb_error_set(err, ENOENT,
+        return err_set(err, ENOENT,
                             "wasm runtime (--wasm-runtime %s): not installed: not found in the sandbox's PATH %s%s%s (the runtime runs inside the sandbox: install it in a system dir)",
-                            zb_wasm_runtime_name(want), path_env, rootfs ? " under rootfs " : "",
+                            pol_wasm_runtime_name(want), path_env, rootfs ? " under rootfs " : "",
                             rootfs ? rootfs : "");
 }
 
@@ -107,10 +107,10 @@ int wasm_version_start(const char *host_path, pid_t *pid, int *fd)
 void wasm_version_collect(pid_t pid, int fd, char *out, size_t size)
 {
         size_t len = 0;
-        uint64_t deadline = zb_now_ns() + (uint64_t)WASM_VERSION_TIMEOUT_MS * 1000000u;
+        uint64_t deadline = util_now_ns() + (uint64_t)WASM_VERSION_TIMEOUT_MS * 1000000u;
         out[0] = '\0';
         while (len + 1 < size) {
-                uint64_t now = zb_now_ns();
+                uint64_t now = util_now_ns();
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };
                 if (now >= deadline || poll(&pfd, 1, (int)((deadline - now) / 1000000u) + 1) <= 0)
                         break;

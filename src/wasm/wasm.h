@@ -3,7 +3,7 @@
  * in the namespace sandbox, so every layer of the policy (mounts, read-only
  * root, no network, seccomp, Landlock, cgroup) walls the runtime too. This
  * layer sits above src/ns/: it turns the policy into the runtime's command
- * line and hands that to zb_ns_run. */
+ * line and hands that to ns_run_policy. */
 #ifndef ZB_WASM_H
 #define ZB_WASM_H
 
@@ -48,31 +48,31 @@ enum wasm_check wasm_module_check(const unsigned char *b, size_t n, char *why, s
 
 /* command.c: the runtime's command line. */
 struct wasm_launch {
-        enum zb_wasm_runtime runtime; /* never AUTO */
+        enum pol_wasm_runtime runtime; /* never AUTO */
         const char *runtime_path;     /* the binary, as seen inside the sandbox */
         const char *module;           /* the module, as seen inside the sandbox */
         char *const *args;            /* the module's argv (args[0]: its name), ARGC of them */
         size_t argc;
         char *const *env;             /* the module's environment, KEY=VALUE, NULL-terminated */
-        const struct zb_zone *zones;  /* each zone is a preopen at its own path */
+        const struct pol_zone *zones;  /* each zone is a preopen at its own path */
         size_t n_zones;
         const char *workdir;          /* NULL, or inside a zone: the "." preopen */
         uint64_t memory_bytes;        /* linear-memory cap where the runtime has one; 0: none */
 };
-/* NULL-terminated, malloc'd (zb_strv_free); NULL on ENOMEM (ERR filled). */
+/* NULL-terminated, malloc'd (util_strv_free); NULL on ENOMEM (ERR filled). */
 char **wasm_command(const struct wasm_launch *l, struct zb_error *err);
 /* The node launcher (JavaScript, run with node -e). */
 extern const char wasm_node_launcher[];
 
 /* runtime.c: finding a runtime where the sandbox sees it. */
 struct wasm_runtime {
-        enum zb_wasm_runtime kind;
+        enum pol_wasm_runtime kind;
         char path[4096];      /* inside the sandbox, e.g. /usr/bin/node */
         char host_path[4096]; /* the same file seen from here (under rootfs) */
 };
 /* WANT (AUTO: the first found of wasmtime, wasmer, wasmedge, node) in the
  * sandbox's PATH dirs under ROOTFS (NULL: the host's). -ENOENT naming it. */
-int wasm_runtime_find(enum zb_wasm_runtime want, const char *path_env, const char *rootfs,
+int wasm_runtime_find(enum pol_wasm_runtime want, const char *path_env, const char *rootfs,
                       struct wasm_runtime *out, struct zb_error *err);
 /* `HOST_PATH --version` started now (empty environment; as nobody when
  * root); *FD is its stdout. wasm_version_collect reads the first line into
@@ -81,6 +81,6 @@ int wasm_version_start(const char *host_path, pid_t *pid, int *fd);
 void wasm_version_collect(pid_t pid, int fd, char *out, size_t size);
 
 /* run.c: the backend (src/core/run.c dispatches here). */
-int zb_wasm_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
+int wasm_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
 
 #endif

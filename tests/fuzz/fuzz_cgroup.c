@@ -11,12 +11,12 @@
 
 #include "ns/cgroup.h"
 
-static struct zb_cg_layout layout; /* ~300 KiB: not on the stack */
+static struct cg_layout layout; /* ~300 KiB: not on the stack */
 
-static void check_dir(const struct zb_cg_layout *l, int m, const char *path)
+static void check_dir(const struct cg_layout *l, int m, const char *path)
 {
         char out[PATH_MAX];
-        if (path[0] && zb_cg_dir(l, m, path, out, sizeof(out)) == 0)
+        if (path[0] && cg_dir(l, m, path, out, sizeof(out)) == 0)
                 fuzz_assert(memchr(out, '\0', sizeof(out)) != NULL);
 }
 
@@ -29,9 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *self = first < size ? text + first + 1 : "";
         uint64_t v;
 
-        zb_cg_layout_init(&layout);
-        zb_cg_parse_mountinfo(&layout, text);
-        zb_cg_parse_self(&layout, self);
+        cg_layout_init(&layout);
+        cg_parse_mountinfo(&layout, text);
+        cg_parse_self(&layout, self);
         fuzz_assert(layout.n_mounts >= 0 && layout.n_mounts <= ZB_CG_MAX_MOUNTS);
         fuzz_assert(layout.v2 >= -1 && layout.v2 < layout.n_mounts);
         for (int c = 0; c < ZB_CG_N; c++)
@@ -42,18 +42,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         check_dir(&layout, m, layout.v1_self[c]);
         }
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-                (void)zb_cg_keyed(text, keys[i], &v);
-                (void)zb_cg_keyed(self, keys[i], &v);
+                (void)cg_keyed(text, keys[i], &v);
+                (void)cg_keyed(self, keys[i], &v);
         }
-        (void)zb_cg_has_word(text, "memory");
-        (void)zb_cg_has_word(self, "pids");
+        (void)cg_has_word(text, "memory");
+        (void)cg_has_word(self, "pids");
         for (char *line = text, *next; line; line = next) {
                 pid_t pid;
                 unsigned long long start;
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = '\0';
-                if (zb_cg_name_parse(line, &pid, &start))
+                if (cg_name_parse(line, &pid, &start))
                         fuzz_assert(pid > 0);
         }
         free(text);

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         (void)zb_policy_validate(p, &err);
         fuzz_check_error(&err);
-        zb_strv_free(zb_policy_build_env(p));
+        util_strv_free(pol_build_env(p));
         zb_policy_free(p);
         free(text);
         return 0;

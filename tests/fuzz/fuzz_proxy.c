@@ -9,8 +9,8 @@
 
 static void check_request(const uint8_t *data, size_t size)
 {
-        struct zb_proxy_request req;
-        int st = zb_proxy_parse((const char *)data, size, &req);
+        struct net_proxy_request req;
+        int st = net_proxy_parse((const char *)data, size, &req);
         fuzz_assert(st == 0 || st == ZB_PROXY_INCOMPLETE || st == 400 || st == 405 || st == 503);
         if (st != 0) {
                 fuzz_assert(req.forward == NULL);
@@ -32,31 +32,31 @@ static void check_request(const uint8_t *data, size_t size)
                 fuzz_assert(end && (size_t)(end - req.forward) + 4 == req.forward_len);
                 fuzz_assert(strstr(req.forward, "\r\nConnection: close\r\n\r\n") == end - 19);
         }
-        zb_proxy_request_free(&req);
+        net_proxy_request_free(&req);
 }
 
 static void check_rule(const char *s)
 {
-        struct zb_net_rule r;
+        struct net_rule r;
         const char *why = NULL;
-        if (zb_net_rule_parse(s, &r, &why) < 0) {
+        if (net_rule_parse(s, &r, &why) < 0) {
                 fuzz_assert(why && why[0]);
                 return;
         }
         uint16_t port = r.any_port ? 1 : r.port ? r.port : 443;
         char host[ZB_NET_NAME_MAX + 8];
         if (r.ip.family)
-                zb_net_addr_str(&r.ip, host, sizeof(host));
+                net_addr_str(&r.ip, host, sizeof(host));
         else
                 snprintf(host, sizeof(host), "%s%s", r.wildcard ? "a." : "", r.host);
         if (strlen(host) <= ZB_NET_NAME_MAX)
-                fuzz_assert(zb_net_rules_match(&r, 1, host, port) == 0);
+                fuzz_assert(net_rules_match(&r, 1, host, port) == 0);
         if (r.wildcard)
-                fuzz_assert(zb_net_rules_match(&r, 1, r.host, port) == -1);
+                fuzz_assert(net_rules_match(&r, 1, r.host, port) == -1);
 
         char name[ZB_NET_NAME_MAX + 1];
-        struct zb_net_addr a;
-        (void)zb_net_pin_parse(s, name, &a, &why);
+        struct net_addr a;
+        (void)net_pin_parse(s, name, &a, &why);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /* The verdict: whatever bytes the sandboxed command writes end up in the
- * result's JSON (zb_utf8_sanitize, zb_result_json). Input: status byte,
+ * result's JSON (util_utf8_sanitize, zb_result_json). Input: status byte,
  * then stdout, a NUL byte, stderr. The JSON must parse, hold valid UTF-8,
  * and give back stdout and stderr exactly where they were valid UTF-8. */
 #include <json-c/json.h>
@@ -11,7 +11,7 @@
 static void check_text(json_object *o, const char *key, const char *data, size_t len)
 {
         size_t clean_len = 0;
-        char *clean = zb_utf8_sanitize(data, len, &clean_len);
+        char *clean = util_utf8_sanitize(data, len, &clean_len);
         json_object *v = NULL;
         fuzz_assert(clean && clean_len <= 3 * len);
         fuzz_assert(json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string));
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (size < 1 || size > (1u << 20)) /* the output cap's default */
                 return 0;
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         const char *out = (const char *)data + 1;
         const char *nul = memchr(out, '\0', size - 1);
         size_t out_len = nul ? (size_t)(nul - out) : size - 1;
@@ -32,21 +32,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t err_len = nul ? size - 1 - out_len - 1 : 0;
 
         fuzz_assert(r);
-        r->status = (enum zb_status)(data[0] & 7);
+        r->status = (enum res_status)(data[0] & 7);
         r->exit_code = data[0] >> 3;
         r->signal = data[0] >> 4;
         r->captured = true;
         r->out.limit = r->err.limit = 1u << 20;
-        fuzz_assert(zb_buf_append(&r->out, out, out_len) == 0);
-        fuzz_assert(zb_buf_append(&r->err, err, err_len) == 0);
+        fuzz_assert(outbuf_append(&r->out, out, out_len) == 0);
+        fuzz_assert(outbuf_append(&r->err, err, err_len) == 0);
         if (r->status == ZB_STATUS_SETUP_ERROR) {
                 r->error = malloc(err_len + 1);
                 fuzz_assert(r->error);
                 memcpy(r->error, err, err_len);
                 r->error[err_len] = '\0';
         }
-        zb_result_layer(r, "user", true);
-        zb_result_layer(r, "net", false);
+        res_layer(r, "user", true);
+        res_layer(r, "net", false);
 
         char *json = zb_result_json(r);
         fuzz_assert(json);

@@ -14,12 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t n = 0, bytes = 0, ms = 0, milli = 0;
         bool b;
 
-        int rn = zb_parse_u64(s, &n);
-        int rs = zb_parse_size(s, &bytes);
-        int rd = zb_parse_duration_ms(s, &ms);
-        int rc = zb_parse_cpus_milli(s, &milli);
-        int rb = zb_parse_bool(s, &b);
-        (void)zb_is_unlimited_word(s);
+        int rn = units_parse_u64(s, &n);
+        int rs = units_parse_size(s, &bytes);
+        int rd = units_parse_duration_ms(s, &ms);
+        int rc = units_parse_cpus_milli(s, &milli);
+        int rb = units_parse_bool(s, &b);
+        (void)units_is_unlimited_word(s);
 
         fuzz_assert(rn == 0 || rn == -EINVAL || rn == -ERANGE);
         fuzz_assert(rs == 0 || rs == -EINVAL || rs == -ERANGE);
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 char back[32];
                 snprintf(back, sizeof(back), "%" PRIu64, n);
                 uint64_t again = 0;
-                fuzz_assert(zb_parse_u64(back, &again) == 0 && again == n);
+                fuzz_assert(units_parse_u64(back, &again) == 0 && again == n);
         }
         free(s);
         return 0;

@@ -1,5 +1,5 @@
 /* The YAML config file (docs/config.md): a user writes it, and an agent may
- * write it for them. zb_policy_load_yaml_buffer is the in-memory half of
+ * write it for them. pol_load_yaml_buffer is the in-memory half of
  * zb_policy_load_yaml (which only reads the file, capped at 1 MiB, and
  * calls it); a loaded policy is then validated, as zb_run does. */
 #include "fuzz.h"
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         p = zb_policy_new();
         fuzz_assert(p);
-        int r = zb_policy_load_yaml_buffer(p, (const char *)data, size, "fuzz.yaml", "/fuzz-base",
+        int r = pol_load_yaml_buffer(p, (const char *)data, size, "fuzz.yaml", "/fuzz-base",
                                            &err);
         fuzz_check_error(&err);
         fuzz_assert(r <= 0);
@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r == 0) {
                 fuzz_assert(zb_policy_validate(p, &err) <= 0);
                 fuzz_check_error(&err);
-                char **env = zb_policy_build_env(p);
-                zb_strv_free(env);
+                char **env = pol_build_env(p);
+                util_strv_free(env);
         }
         zb_policy_free(p);
         return 0;

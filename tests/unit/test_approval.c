@@ -18,28 +18,28 @@
 /* The required commands of an analysis as "words words ; words": a "!" in
  * front when no allow rule may approve it; then " [unparseable]" or
  * " [blocked]" for the line as a whole. */
-static char *summary(const struct zb_ap_analysis *a)
+static char *summary(const struct appr_analysis *a)
 {
         char *s = strdup(""), *t;
         for (size_t i = 0; s && i < a->n; i++) {
-                const struct zb_ap_cmd *c = &a->cmds[i];
+                const struct appr_cmd *c = &a->cmds[i];
                 if (!c->required)
                         continue;
-                t = zb_asprintf("%s%s%s", s, *s ? " ; " : "", c->blocker ? "!" : "");
+                t = util_asprintf("%s%s%s", s, *s ? " ; " : "", c->blocker ? "!" : "");
                 free(s);
                 s = t;
                 for (size_t k = 0; s && k < c->n; k++) {
-                        t = zb_asprintf("%s%s%s", s, k ? " " : "", c->words[k]);
+                        t = util_asprintf("%s%s%s", s, k ? " " : "", c->words[k]);
                         free(s);
                         s = t;
                 }
         }
         if (s && a->unparseable[0]) {
-                t = zb_asprintf("%s [unparseable]", s);
+                t = util_asprintf("%s [unparseable]", s);
                 free(s);
                 s = t;
         } else if (s && a->blocker[0]) {
-                t = zb_asprintf("%s [blocked]", s);
+                t = util_asprintf("%s [blocked]", s);
                 free(s);
                 s = t;
         }
@@ -49,13 +49,13 @@ static char *summary(const struct zb_ap_analysis *a)
 static char *split_argv(char *const *argv, size_t argc, char **why)
 {
         static char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
-        struct zb_ap_analysis a;
-        if (zb_approval_analyze(argv, argc, envp, &a) < 0)
+        struct appr_analysis a;
+        if (appr_analyze(argv, argc, envp, &a) < 0)
                 return NULL;
         char *s = summary(&a);
         if (why)
                 *why = strdup(a.unparseable[0] ? a.unparseable : a.blocker);
-        zb_approval_analysis_free(&a);
+        appr_analysis_free(&a);
         return s;
 }
 
@@ -252,7 +252,7 @@ TEST(approval_shell_split_depth_and_size)
 struct rule_case {
         const char *rules[6]; /* "+RULE" allow, "-RULE" deny, "=DEFAULT" */
         const char *argv[6];
-        enum zb_verdict want;
+        enum res_verdict want;
         const char *rule; /* substring of d.rule, or NULL */
 };
 
@@ -261,7 +261,7 @@ static void run_rule_cases(const struct rule_case *t, size_t n, const char *cons
         for (size_t i = 0; i < n; i++) {
                 struct zb_policy *p = zb_policy_new();
                 struct zb_error err = { 0 };
-                struct zb_decision d = { 0 };
+                struct appr_decision d = { 0 };
                 int rc = 0;
                 for (size_t k = 0; rc == 0 && extra_flags && extra_flags[k]; k += 2)
                         rc = zb_policy_apply_flag(p, extra_flags[k], extra_flags[k + 1], &err);
@@ -276,7 +276,7 @@ static void run_rule_cases(const struct rule_case *t, size_t n, const char *cons
                 if (rc == 0)
                         rc = zb_policy_set_command(p, (int)argc, (char *const *)t[i].argv, &err);
                 if (rc == 0)
-                        rc = zb_approval_evaluate(p, &d, &err);
+                        rc = appr_evaluate(p, &d, &err);
                 bool ok = rc == 0 && d.verdict == t[i].want && (!t[i].rule || strstr(d.rule, t[i].rule));
                 if (!ok)
                         fprintf(stderr, "  case %zu (%s ...): rc %d verdict %d rule '%s' reason '%s' (%s); want %d '%s'\n",
@@ -396,11 +396,11 @@ TEST(approval_reason_escaped)
 {
         struct zb_policy *p = zb_policy_new();
         struct zb_error err = { 0 };
-        struct zb_decision d = { 0 };
+        struct appr_decision d = { 0 };
         char *argv[] = { "nice", "--\x1b[8m\xc2\x9b\xff", "ls", NULL };
         CHECK(zb_policy_apply_flag(p, "--allow-cmd", "ls", &err) == 0);
         CHECK(zb_policy_set_command(p, 3, argv, &err) == 0);
-        CHECK(zb_approval_evaluate(p, &d, &err) == 0);
+        CHECK(appr_evaluate(p, &d, &err) == 0);
         CHECK(d.verdict == ZB_VERDICT_ASK);
         CHECK(strstr(d.reason, "\\x1b[8m\\u009b\\xff") != NULL);
         for (const char *c = d.reason; *c; c++)
@@ -412,10 +412,10 @@ TEST(approval_off_allows_everything)
 {
         struct zb_policy *p = zb_policy_new();
         struct zb_error err = { 0 };
-        struct zb_decision d;
+        struct appr_decision d;
         char *argv[] = { "sh", "-c", "eval rm -rf /", NULL };
         CHECK(zb_policy_set_command(p, 3, argv, &err) == 0);
-        CHECK(zb_approval_decide(p, &d, &err) == 0);
+        CHECK(appr_decide(p, &d, &err) == 0);
         CHECK(d.verdict == ZB_VERDICT_ALLOW && d.by == ZB_BY_OFF);
         zb_policy_free(p);
 }
@@ -432,7 +432,7 @@ TEST(approval_rule_syntax)
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 struct zb_error err = { 0 };
-                int rc = zb_approval_rule_check(t[i].rule, "--allow-cmd", &err);
+                int rc = appr_rule_check(t[i].rule, "--allow-cmd", &err);
                 if (rc != t[i].rc)
                         fprintf(stderr, "  '%s': rc %d (%s)\n", t[i].rule, rc, err.message);
                 CHECK(rc == t[i].rc);
@@ -455,7 +455,7 @@ TEST(approval_config_yaml)
                 "  audit: {log: logs/audit.jsonl, fsync: true}\n";
         struct zb_policy *p = zb_policy_new();
         struct zb_error err = { 0 };
-        int rc = zb_policy_load_yaml_buffer(p, yaml, strlen(yaml), "t.yaml", "/base", &err);
+        int rc = pol_load_yaml_buffer(p, yaml, strlen(yaml), "t.yaml", "/base", &err);
         if (rc)
                 fprintf(stderr, "  %s\n", err.message);
         CHECK(rc == 0);
@@ -476,7 +476,7 @@ TEST(approval_config_yaml)
         /* an empty section turns approval on, default ask */
         p = zb_policy_new();
         static const char empty[] = "sandbox:\n  approval: {}\n";
-        CHECK(zb_policy_load_yaml_buffer(p, empty, strlen(empty), "t.yaml", "/b", &err) == 0);
+        CHECK(pol_load_yaml_buffer(p, empty, strlen(empty), "t.yaml", "/b", &err) == 0);
         CHECK(p->approval.configured && p->approval.def == ZB_APPROVAL_UNSET);
         zb_policy_free(p);
 }
@@ -500,7 +500,7 @@ TEST(approval_config_errors)
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 struct zb_policy *p = zb_policy_new();
                 struct zb_error err = { 0 };
-                int rc = zb_policy_load_yaml_buffer(p, t[i].yaml, strlen(t[i].yaml), "t.yaml", "/b", &err);
+                int rc = pol_load_yaml_buffer(p, t[i].yaml, strlen(t[i].yaml), "t.yaml", "/b", &err);
                 bool ok = rc < 0 && strncmp(err.message, t[i].key, strlen(t[i].key)) == 0;
                 if (!ok)
                         fprintf(stderr, "  case %zu: rc %d '%s', want '%s'\n", i, rc, err.message, t[i].key);
@@ -541,8 +541,8 @@ TEST(approval_ask_person)
 {
         static const struct {
                 int answer;
-                enum zb_verdict want;
-                enum zb_decided_by by;
+                enum res_verdict want;
+                enum appr_decided_by by;
         } t[] = {
                 { ZB_ASK_ONCE, ZB_VERDICT_ALLOW, ZB_BY_TERMINAL },
                 { ZB_ASK_DENY, ZB_VERDICT_DENY, ZB_BY_TERMINAL },
@@ -550,19 +550,19 @@ TEST(approval_ask_person)
         };
         char dir[] = "/tmp/zb-ut-ask-XXXXXX";
         CHECK(mkdtemp(dir) != NULL);
-        char *vol = zb_asprintf("%s:/output", dir);
+        char *vol = util_asprintf("%s:/output", dir);
         char *argv[] = { "rm", "-rf", "/output/x", NULL };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 struct zb_policy *p = zb_policy_new();
                 struct zb_error err = { 0 };
-                struct zb_decision d;
+                struct appr_decision d;
                 int answer = t[i].answer;
                 CHECK(zb_policy_apply_flag(p, "--allow-cmd", "ls", &err) == 0);
                 CHECK(zb_policy_apply_flag(p, "-v", vol, &err) == 0);
                 CHECK(zb_policy_set_command(p, 3, argv, &err) == 0);
                 zb_policy_set_ask(p, fake_person, &answer);
                 asked = 0;
-                CHECK(zb_approval_decide(p, &d, &err) == 0);
+                CHECK(appr_decide(p, &d, &err) == 0);
                 CHECK(asked == 1 && d.asked && d.verdict == t[i].want && d.by == t[i].by);
                 CHECK_STR_CONTAINS(d.ask_reason, "no allow rule matches rm -rf /output/x");
                 zb_policy_free(p);
@@ -572,13 +572,13 @@ TEST(approval_ask_person)
         for (int round = 0; round < 2; round++) {
                 struct zb_policy *p = zb_policy_new();
                 struct zb_error err = { 0 };
-                struct zb_decision d;
+                struct appr_decision d;
                 int answer = ZB_ASK_ALWAYS;
                 CHECK(zb_policy_apply_flag(p, "--approve-default", "ask", &err) == 0);
                 CHECK(zb_policy_set_command(p, 3, argv2, &err) == 0);
                 zb_policy_set_ask(p, round == 0 ? say_always : NULL, &answer);
                 asked = 0;
-                CHECK(zb_approval_decide(p, &d, &err) == 0);
+                CHECK(appr_decide(p, &d, &err) == 0);
                 CHECK(d.verdict == ZB_VERDICT_ALLOW);
                 CHECK(round == 0 ? d.by == ZB_BY_TERMINAL : d.by == ZB_BY_REMEMBERED);
                 zb_policy_free(p);
@@ -615,7 +615,7 @@ TEST(approval_parse_answer)
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 bool allow = !t[i].allow;
                 char reason[64];
-                int rc = zb_approval_parse_answer(t[i].ans, strlen(t[i].ans), &allow, reason, sizeof(reason));
+                int rc = appr_parse_answer(t[i].ans, strlen(t[i].ans), &allow, reason, sizeof(reason));
                 bool ok = rc == t[i].rc && (rc < 0 || (allow == t[i].allow && strcmp(reason, t[i].reason) == 0));
                 if (!ok)
                         fprintf(stderr, "  case %zu '%s': rc %d allow %d reason '%s'\n", i, t[i].ans, rc, allow,
@@ -629,9 +629,9 @@ static struct zb_policy *approver_policy(const char *script, const char *timeout
         struct zb_policy *p = zb_policy_new();
         struct zb_error err = { 0 };
         char *argv[] = { "python3", "/input/x.py", NULL };
-        CHECK(zb_policy_set_key(p, "approval.command", "/bin/sh", "t", NULL, &err) == 0);
-        CHECK(zb_policy_set_key(p, "approval.command_arg", "-c", "t", NULL, &err) == 0);
-        CHECK(zb_policy_set_key(p, "approval.command_arg", script, "t", NULL, &err) == 0);
+        CHECK(pol_set_key(p, "approval.command", "/bin/sh", "t", NULL, &err) == 0);
+        CHECK(pol_set_key(p, "approval.command_arg", "-c", "t", NULL, &err) == 0);
+        CHECK(pol_set_key(p, "approval.command_arg", script, "t", NULL, &err) == 0);
         if (timeout)
                 CHECK(zb_policy_apply_flag(p, "--approver-timeout", timeout, &err) == 0);
         CHECK(zb_policy_apply_flag(p, "--network", "loopback", &err) == 0);
@@ -644,7 +644,7 @@ TEST(approval_approver_program)
 {
         static const struct {
                 const char *script, *timeout;
-                enum zb_verdict want;
+                enum res_verdict want;
                 const char *reason;
         } t[] = {
                 { "cat >/dev/null; echo allow", NULL, ZB_VERDICT_ALLOW, "allow" },
@@ -659,24 +659,24 @@ TEST(approval_approver_program)
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 struct zb_policy *p = approver_policy(t[i].script, t[i].timeout);
                 struct zb_error err = { 0 };
-                struct zb_decision d;
-                uint64_t t0 = zb_now_ns();
-                CHECK(zb_approval_decide(p, &d, &err) == 0);
+                struct appr_decision d;
+                uint64_t t0 = util_now_ns();
+                CHECK(appr_decide(p, &d, &err) == 0);
                 bool ok = d.by == ZB_BY_APPROVER && d.verdict == t[i].want && strstr(d.reason, t[i].reason);
                 if (!ok)
                         fprintf(stderr, "  case %zu: verdict %d by %d reason '%s'\n", i, d.verdict, d.by, d.reason);
                 CHECK(ok);
-                CHECK(zb_now_ns() - t0 < 3000000000ull);
+                CHECK(util_now_ns() - t0 < 3000000000ull);
                 zb_policy_free(p);
         }
         /* a program that cannot start means deny */
         struct zb_policy *p = zb_policy_new();
         struct zb_error err = { 0 };
-        struct zb_decision d;
+        struct appr_decision d;
         char *argv[] = { "ls", NULL };
         CHECK(zb_policy_apply_flag(p, "--approver", "/nonexistent/approver", &err) == 0);
         CHECK(zb_policy_set_command(p, 1, argv, &err) == 0);
-        CHECK(zb_approval_decide(p, &d, &err) == 0);
+        CHECK(appr_decide(p, &d, &err) == 0);
         CHECK(d.verdict == ZB_VERDICT_DENY);
         CHECK_STR_CONTAINS(d.reason, "cannot start /nonexistent/approver");
         zb_policy_free(p);
@@ -690,11 +690,11 @@ TEST(approval_approver_request)
         CHECK(fd >= 0);
         if (fd >= 0)
                 close(fd);
-        char *script = zb_asprintf("cat > %s; echo deny", path);
+        char *script = util_asprintf("cat > %s; echo deny", path);
         struct zb_policy *p = approver_policy(script, NULL);
         struct zb_error err = { 0 };
-        struct zb_decision d;
-        CHECK(zb_approval_decide(p, &d, &err) == 0 && d.verdict == ZB_VERDICT_DENY);
+        struct appr_decision d;
+        CHECK(appr_decide(p, &d, &err) == 0 && d.verdict == ZB_VERDICT_DENY);
         json_object *o = json_object_from_file(path), *v, *z;
         CHECK(o != NULL);
         if (o) {
@@ -738,7 +738,7 @@ TEST(approval_display_escapes)
                 size_t n = 0;
                 while (t[i].argv[n])
                         n++;
-                char *s = zb_approval_display((char *const *)t[i].argv, n, 200);
+                char *s = appr_display((char *const *)t[i].argv, n, 200);
                 bool ok = s && strcmp(s, t[i].want) == 0;
                 if (!ok)
                         fprintf(stderr, "  case %zu: got '%s' want '%s'\n", i, s ? s : "", t[i].want);
@@ -746,7 +746,7 @@ TEST(approval_display_escapes)
                 free(s);
         }
         char *long_argv[] = { "echo", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
-        char *s = zb_approval_display(long_argv, 2, 20);
+        char *s = appr_display(long_argv, 2, 20);
         CHECK(s && strlen(s) == 20 && strcmp(s + 17, "...") == 0);
         free(s);
 }
@@ -757,12 +757,12 @@ TEST(approval_denied_result)
 {
         struct zb_policy *p = zb_policy_new();
         struct zb_error err = { 0 };
-        struct zb_decision d;
+        struct appr_decision d;
         char *argv[] = { "rm", "-rf", "/", NULL };
         CHECK(zb_policy_apply_flag(p, "--deny-cmd", "rm *", &err) == 0);
         CHECK(zb_policy_set_command(p, 3, argv, &err) == 0);
-        CHECK(zb_approval_decide(p, &d, &err) == 0 && d.verdict == ZB_VERDICT_DENY);
-        struct zb_result *r = zb_approval_denied_result(p, &d);
+        CHECK(appr_decide(p, &d, &err) == 0 && d.verdict == ZB_VERDICT_DENY);
+        struct zb_result *r = appr_denied_result(p, &d);
         CHECK(r && strcmp(zb_result_status(r), "denied") == 0 && zb_result_exit_code(r) == 126);
         CHECK_STR_CONTAINS(zb_result_error(r), "denied by approval.deny[0] \"rm *\": it runs rm -rf /");
         char *js = r ? zb_result_json(r) : NULL;
@@ -793,13 +793,13 @@ TEST(audit_line_fields)
 {
         struct zb_policy *p = zb_policy_new();
         struct zb_error err = { 0 };
-        struct zb_decision d;
+        struct appr_decision d;
         char *argv[] = { "ls", "-l", "caf\xc3\xa9\xff", NULL };
         CHECK(zb_policy_apply_flag(p, "--allow-cmd", "ls *", &err) == 0);
         CHECK(zb_policy_apply_flag(p, "--tmpfs", "/scratch", &err) == 0);
         CHECK(zb_policy_set_command(p, 3, argv, &err) == 0);
-        CHECK(zb_approval_decide(p, &d, &err) == 0);
-        char *line = zb_audit_line(p, "decision", "00112233aabbccdd", &d, NULL, NULL);
+        CHECK(appr_decide(p, &d, &err) == 0);
+        char *line = audit_line(p, "decision", "00112233aabbccdd", &d, NULL, NULL);
         json_object *o = line ? parse_line(line) : NULL, *v;
         CHECK(o != NULL);
         if (o) {
@@ -819,11 +819,11 @@ TEST(audit_line_fields)
         json_object_put(o);
         free(line);
 
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         r->status = ZB_STATUS_SIGNALED;
         r->signal = 9;
         r->wall_ms = 12.5;
-        line = zb_audit_line(p, "result", "00112233aabbccdd", &d, r, NULL);
+        line = audit_line(p, "result", "00112233aabbccdd", &d, r, NULL);
         o = line ? parse_line(line) : NULL;
         CHECK(o != NULL);
         if (o) {
@@ -836,7 +836,7 @@ TEST(audit_line_fields)
         free(line);
         zb_result_free(r);
         /* nothing could start */
-        line = zb_audit_line(p, "result", "x", &d, NULL, "layer resources: no cgroup");
+        line = audit_line(p, "result", "x", &d, NULL, "layer resources: no cgroup");
         o = line ? parse_line(line) : NULL;
         CHECK(o && strcmp(get_str(o, "status"), "setup_error") == 0 &&
               strcmp(get_str(o, "error"), "layer resources: no cgroup") == 0);
@@ -850,7 +850,7 @@ TEST(audit_line_bounded)
 {
         struct zb_policy *p = zb_policy_new();
         struct zb_error err = { 0 };
-        struct zb_decision d;
+        struct appr_decision d;
         char *argv[301];
         char arg[200];
         memset(arg, 'x', sizeof(arg) - 1);
@@ -864,8 +864,8 @@ TEST(audit_line_bounded)
                 snprintf(vol, sizeof(vol), "/scratch%d:size=1m", i);
                 CHECK(zb_policy_apply_flag(p, "--tmpfs", vol, &err) == 0);
         }
-        CHECK(zb_approval_decide(p, &d, &err) == 0);
-        char *line = zb_audit_line(p, "decision", "id", &d, NULL, NULL);
+        CHECK(appr_decide(p, &d, &err) == 0);
+        char *line = audit_line(p, "decision", "id", &d, NULL, NULL);
         CHECK(line && strlen(line) <= ZB_AUDIT_LINE_MAX);
         json_object *o = line ? parse_line(line) : NULL, *v;
         CHECK(o && json_object_object_get_ex(o, "truncated", &v) && json_object_get_boolean(v));
@@ -881,15 +881,15 @@ TEST(audit_log_location)
 {
         char base[] = "/tmp/zb-ut-audit-XXXXXX";
         CHECK(mkdtemp(base) != NULL);
-        char *zone = zb_asprintf("%s/zone", base), *sub = zb_asprintf("%s/zone/sub", base),
-             *alias = zb_asprintf("%s/alias", base), *ro = zb_asprintf("%s/ro", base),
-             *vol = zb_asprintf("%s:/output", zone), *rovol = zb_asprintf("%s:/input:ro", ro);
+        char *zone = util_asprintf("%s/zone", base), *sub = util_asprintf("%s/zone/sub", base),
+             *alias = util_asprintf("%s/alias", base), *ro = util_asprintf("%s/ro", base),
+             *vol = util_asprintf("%s:/output", zone), *rovol = util_asprintf("%s:/input:ro", ro);
         mkdir(zone, 0755);
         mkdir(sub, 0755);
         mkdir(ro, 0755);
         CHECK(symlink(zone, alias) == 0);
-        char *target = zb_asprintf("%s/target", base), *lnk = zb_asprintf("%s/link.jsonl", base),
-             *hard = zb_asprintf("%s/hard.jsonl", base);
+        char *target = util_asprintf("%s/target", base), *lnk = util_asprintf("%s/link.jsonl", base),
+             *hard = util_asprintf("%s/hard.jsonl", base);
         close(open(target, O_CREAT | O_WRONLY, 0600));
         CHECK(symlink(target, lnk) == 0);
         CHECK(link(target, hard) == 0);
@@ -911,11 +911,11 @@ TEST(audit_log_location)
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 struct zb_policy *p = zb_policy_new();
                 struct zb_error err = { 0 };
-                char *path = zb_asprintf("%s/%s", base, t[i].rel);
+                char *path = util_asprintf("%s/%s", base, t[i].rel);
                 CHECK(zb_policy_apply_flag(p, "-v", vol, &err) == 0);
                 CHECK(zb_policy_apply_flag(p, "-v", rovol, &err) == 0);
                 CHECK(zb_policy_apply_flag(p, "--audit-log", path, &err) == 0);
-                int rc = zb_audit_check(p, &err);
+                int rc = audit_check(p, &err);
                 bool ok = rc == t[i].rc && (!t[i].msg || strstr(err.message, t[i].msg));
                 if (!ok)
                         fprintf(stderr, "  case %s: rc %d '%s'\n", t[i].rel, rc, err.message);
@@ -944,20 +944,20 @@ TEST(audit_append_lines)
 {
         char dir[] = "/tmp/zb-ut-append-XXXXXX";
         CHECK(mkdtemp(dir) != NULL);
-        char *path = zb_asprintf("%s/a.jsonl", dir);
+        char *path = util_asprintf("%s/a.jsonl", dir);
         struct zb_policy *p = zb_policy_new();
         struct zb_error err = { 0 };
-        struct zb_decision d;
+        struct appr_decision d;
         char *argv[] = { "true", NULL };
         char id[ZB_AUDIT_ID_LEN + 1], id2[ZB_AUDIT_ID_LEN + 1];
         CHECK(zb_policy_apply_flag(p, "--audit-log", path, &err) == 0);
         CHECK(zb_policy_set_command(p, 1, argv, &err) == 0);
-        CHECK(zb_approval_decide(p, &d, &err) == 0 && d.verdict == ZB_VERDICT_ALLOW && d.by == ZB_BY_OFF);
-        zb_audit_new_id(id);
-        zb_audit_new_id(id2);
+        CHECK(appr_decide(p, &d, &err) == 0 && d.verdict == ZB_VERDICT_ALLOW && d.by == ZB_BY_OFF);
+        audit_new_id(id);
+        audit_new_id(id2);
         CHECK(strlen(id) == ZB_AUDIT_ID_LEN && strcmp(id, id2) != 0);
-        CHECK(zb_audit_decision(p, id, &d, &err) == 0);
-        CHECK(zb_audit_result(p, id, &d, NULL, "boom", &err) == 0);
+        CHECK(audit_decision(p, id, &d, &err) == 0);
+        CHECK(audit_result(p, id, &d, NULL, "boom", &err) == 0);
         FILE *f = fopen(path, "re");
         char line[ZB_AUDIT_LINE_MAX + 2];
         int n = 0;

@@ -11,7 +11,7 @@
 static int load(struct zb_policy *p, const char *yaml, struct zb_error *err)
 {
         memset(err, 0, sizeof(*err));
-        return zb_policy_load_yaml_buffer(p, yaml, strlen(yaml), "t.yaml", BASE, err);
+        return pol_load_yaml_buffer(p, yaml, strlen(yaml), "t.yaml", BASE, err);
 }
 
 static bool streq(const char *a, const char *b)
@@ -19,7 +19,7 @@ static bool streq(const char *a, const char *b)
         return a && b ? strcmp(a, b) == 0 : a == b;
 }
 
-static const struct zb_zone *zone_at(const struct zb_policy *p, const char *path)
+static const struct pol_zone *zone_at(const struct zb_policy *p, const char *path)
 {
         for (size_t i = 0; i < p->n_zones; i++)
                 if (streq(p->zones[i].path, path))
@@ -57,7 +57,7 @@ TEST(config_design_example)
 {
         struct zb_error err;
         struct zb_policy *p = zb_policy_new();
-        const struct zb_zone *z;
+        const struct pol_zone *z;
 
         p->network = ZB_NET_HOST; /* so that "network: none" must act */
         p->limits.swap = 1;
@@ -143,7 +143,7 @@ TEST(config_block_style_and_other_keys)
                 "    - echo hi\n";
         struct zb_error err;
         struct zb_policy *p = zb_policy_new();
-        const struct zb_zone *z;
+        const struct pol_zone *z;
 
         p->limits.wall_time_ms = 5;
         CHECK(load(p, yaml, &err) == 0);
@@ -406,7 +406,7 @@ TEST(config_load_file)
                 fclose(f);
         }
         CHECK(zb_policy_load_yaml(p, path, &err) == 0);
-        char *want = zb_asprintf("%s/data", dir);
+        char *want = util_asprintf("%s/data", dir);
         CHECK(p->n_zones == 1 && streq(p->zones[0].host_path, want));
         free(want);
         unlink(path);

@@ -31,46 +31,46 @@ TEST(cow_id_valid)
                 { "0123456789012345678901234567890123456789012345678", false }, /* too long */
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-                if (zb_cow_id_valid(t[i].id) != t[i].ok)
+                if (cow_id_valid(t[i].id) != t[i].ok)
                         fprintf(stderr, "  id '%s'\n", t[i].id);
-                CHECK(zb_cow_id_valid(t[i].id) == t[i].ok);
+                CHECK(cow_id_valid(t[i].id) == t[i].ok);
         }
-        CHECK(!zb_cow_id_valid(NULL));
+        CHECK(!cow_id_valid(NULL));
 }
 
 TEST(cow_store_default)
 {
         char buf[256];
-        CHECK(zb_cow_store_default(0, "/run/user/0", buf, sizeof(buf)) == 0);
+        CHECK(cow_store_default(0, "/run/user/0", buf, sizeof(buf)) == 0);
         CHECK(strcmp(buf, "/run/zonebox/cow") == 0);
-        CHECK(zb_cow_store_default(1000, "/run/user/1000", buf, sizeof(buf)) == 0);
+        CHECK(cow_store_default(1000, "/run/user/1000", buf, sizeof(buf)) == 0);
         CHECK(strcmp(buf, "/run/user/1000/zonebox/cow") == 0);
-        CHECK(zb_cow_store_default(1000, NULL, buf, sizeof(buf)) == 0);
+        CHECK(cow_store_default(1000, NULL, buf, sizeof(buf)) == 0);
         CHECK(strcmp(buf, "/tmp/zonebox-1000/cow") == 0);
-        CHECK(zb_cow_store_default(1000, "relative", buf, sizeof(buf)) == 0);
+        CHECK(cow_store_default(1000, "relative", buf, sizeof(buf)) == 0);
         CHECK(strcmp(buf, "/tmp/zonebox-1000/cow") == 0);
-        CHECK(zb_cow_store_default(1000, "/run/user/1000", buf, 8) == -ENAMETOOLONG);
+        CHECK(cow_store_default(1000, "/run/user/1000", buf, 8) == -ENAMETOOLONG);
 }
 
 TEST(cow_type_of)
 {
-        CHECK(zb_cow_type_of(S_IFREG | 0644) == ZB_COW_FILE);
-        CHECK(zb_cow_type_of(S_IFDIR | 0755) == ZB_COW_DIR);
-        CHECK(zb_cow_type_of(S_IFLNK | 0777) == ZB_COW_LINK);
-        CHECK(zb_cow_type_of(S_IFIFO | 0600) == ZB_COW_FIFO);
-        CHECK(zb_cow_type_of(S_IFSOCK | 0600) == ZB_COW_OTHER);
-        CHECK(strcmp(zb_cow_type_name(ZB_COW_LINK), "symlink") == 0);
-        CHECK(strcmp(zb_cow_change_name(ZB_COW_DELETED), "deleted") == 0);
+        CHECK(cow_type_of(S_IFREG | 0644) == ZB_COW_FILE);
+        CHECK(cow_type_of(S_IFDIR | 0755) == ZB_COW_DIR);
+        CHECK(cow_type_of(S_IFLNK | 0777) == ZB_COW_LINK);
+        CHECK(cow_type_of(S_IFIFO | 0600) == ZB_COW_FIFO);
+        CHECK(cow_type_of(S_IFSOCK | 0600) == ZB_COW_OTHER);
+        CHECK(strcmp(cow_type_name(ZB_COW_LINK), "symlink") == 0);
+        CHECK(strcmp(cow_change_name(ZB_COW_DELETED), "deleted") == 0);
 }
 
 TEST(cow_stat_changed)
 {
-        const struct zb_cow_stat file = { .type = ZB_COW_FILE, .mode = 0644, .ino = 7, .size = 3,
+        const struct cow_stat file = { .type = ZB_COW_FILE, .mode = 0644, .ino = 7, .size = 3,
                                           .mtime_ns = 100, .ctime_ns = 100 };
-        const struct zb_cow_stat none = { 0 };
+        const struct cow_stat none = { 0 };
         static const struct {
                 const char *what;
-                struct zb_cow_stat now;
+                struct cow_stat now;
                 const char *reason; /* NULL: no change */
         } t[] = {
                 { "same", { .type = ZB_COW_FILE, .mode = 0644, .ino = 7, .size = 3, .mtime_ns = 100, .ctime_ns = 100 }, NULL },
@@ -85,19 +85,19 @@ TEST(cow_stat_changed)
         char why[128];
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 why[0] = '\0';
-                bool changed = zb_cow_stat_changed(&file, &t[i].now, why, sizeof(why));
+                bool changed = cow_stat_changed(&file, &t[i].now, why, sizeof(why));
                 if (changed != (t[i].reason != NULL))
                         fprintf(stderr, "  case %s: %s\n", t[i].what, why);
                 CHECK(changed == (t[i].reason != NULL));
                 if (t[i].reason)
                         CHECK_STR_CONTAINS(why, t[i].reason);
         }
-        CHECK(!zb_cow_stat_changed(&none, &none, why, sizeof(why)));
-        CHECK(zb_cow_stat_changed(&none, &file, why, sizeof(why)));
+        CHECK(!cow_stat_changed(&none, &none, why, sizeof(why)));
+        CHECK(cow_stat_changed(&none, &file, why, sizeof(why)));
         CHECK_STR_CONTAINS(why, "created on the host");
 }
 
-static void sample_set(struct zb_cow_set *set)
+static void sample_set(struct cow_set *set)
 {
         memset(set, 0, sizeof(*set));
         snprintf(set->id, sizeof(set->id), "20250101-120000-0a1b2c3d");
@@ -107,48 +107,48 @@ static void sample_set(struct zb_cow_set *set)
         set->exit_code = 124;
         set->n_zones = 1;
         set->zones = calloc(1, sizeof(*set->zones));
-        struct zb_cow_zone *z = &set->zones[0];
+        struct cow_zone *z = &set->zones[0];
         z->name = strdup("data");
         z->path = strdup("/data");
         z->host_path = strdup("/home/u/data");
         z->index = 2;
         z->dev = 2049;
         z->ino = 1234567;
-        struct zb_cow_entry *e = zb_cow_zone_add(z, "sub/new.txt", ZB_COW_ADDED, ZB_COW_FILE);
+        struct cow_entry *e = cow_zone_add(z, "sub/new.txt", ZB_COW_ADDED, ZB_COW_FILE);
         e->apply = true;
-        e->upper = (struct zb_cow_stat){ .type = ZB_COW_FILE, .mode = 0640, .uid = 65534, .gid = 65534,
+        e->upper = (struct cow_stat){ .type = ZB_COW_FILE, .mode = 0640, .uid = 65534, .gid = 65534,
                                          .ino = 99, .size = 5, .mtime_ns = 5, .ctime_ns = 6 };
-        e = zb_cow_zone_add(z, "old", ZB_COW_DELETED, ZB_COW_DIR);
+        e = cow_zone_add(z, "old", ZB_COW_DELETED, ZB_COW_DIR);
         e->apply = true;
-        e->host = (struct zb_cow_stat){ .type = ZB_COW_DIR, .mode = 0755, .ino = 42, .size = 4096,
+        e->host = (struct cow_stat){ .type = ZB_COW_DIR, .mode = 0755, .ino = 42, .size = 4096,
                                         .mtime_ns = -1, .ctime_ns = 9000000000000000000 };
         e->conflict = strdup("changed on the host while the command ran");
-        e = zb_cow_zone_add(z, "d", ZB_COW_MODIFIED, ZB_COW_DIR);
+        e = cow_zone_add(z, "d", ZB_COW_MODIFIED, ZB_COW_DIR);
         e->apply = true;
         e->meta_only = true;
-        e = zb_cow_zone_add(z, "repl/in", ZB_COW_ADDED, ZB_COW_LINK);
+        e = cow_zone_add(z, "repl/in", ZB_COW_ADDED, ZB_COW_LINK);
         e->apply = false;
 }
 
 TEST(cow_manifest_round_trip)
 {
-        struct zb_cow_set a, b;
+        struct cow_set a, b;
         struct zb_error err = { 0 };
         sample_set(&a);
-        char *text = zb_cow_set_to_json(&a);
+        char *text = cow_set_to_json(&a);
         CHECK(text != NULL);
-        CHECK(zb_cow_set_from_json(text, &b, &err) == 0);
+        CHECK(cow_set_from_json(text, &b, &err) == 0);
         CHECK(strcmp(b.id, a.id) == 0);
         CHECK(b.created == a.created && b.run_start_ns == a.run_start_ns);
         CHECK(strcmp(b.status, "timeout") == 0 && b.exit_code == 124);
         CHECK(b.n_zones == 1);
-        const struct zb_cow_zone *za = &a.zones[0], *zb = &b.zones[0];
+        const struct cow_zone *za = &a.zones[0], *zb = &b.zones[0];
         CHECK(strcmp(zb->name, "data") == 0 && strcmp(zb->path, "/data") == 0);
         CHECK(strcmp(zb->host_path, "/home/u/data") == 0);
         CHECK(zb->index == 2 && zb->dev == 2049 && zb->ino == 1234567);
         CHECK(zb->n == za->n);
         for (size_t i = 0; i < za->n && i < zb->n; i++) {
-                const struct zb_cow_entry *x = &za->e[i], *y = &zb->e[i];
+                const struct cow_entry *x = &za->e[i], *y = &zb->e[i];
                 CHECK(strcmp(x->path, y->path) == 0);
                 CHECK(x->change == y->change && x->type == y->type);
                 CHECK(x->apply == y->apply && x->meta_only == y->meta_only);
@@ -159,8 +159,8 @@ TEST(cow_manifest_round_trip)
                         CHECK(strcmp(x->conflict, y->conflict) == 0);
         }
         free(text);
-        zb_cow_set_free(&a);
-        zb_cow_set_free(&b);
+        cow_set_free(&a);
+        cow_set_free(&b);
 }
 
 /* A manifest is read back by commit, which writes where it says: paths
@@ -168,22 +168,22 @@ TEST(cow_manifest_round_trip)
 TEST(cow_manifest_refuses_bad_input)
 {
         static const char *const bad_paths[] = { "../x", "/etc/passwd", "a/../../b", "a//b", ".", "", "a/./b", "a/" };
-        struct zb_cow_set a, b;
+        struct cow_set a, b;
         struct zb_error err = { 0 };
 
         for (size_t i = 0; i < ARRAY_SIZE(bad_paths); i++) {
                 sample_set(&a);
                 free(a.zones[0].e[0].path);
                 a.zones[0].e[0].path = strdup(bad_paths[i]);
-                char *text = zb_cow_set_to_json(&a);
+                char *text = cow_set_to_json(&a);
                 memset(&err, 0, sizeof(err));
-                int r = zb_cow_set_from_json(text, &b, &err);
+                int r = cow_set_from_json(text, &b, &err);
                 if (r == 0)
                         fprintf(stderr, "  accepted path '%s'\n", bad_paths[i]);
                 CHECK(r == -EINVAL);
                 CHECK_STR_CONTAINS(err.message, "manifest is not valid");
                 free(text);
-                zb_cow_set_free(&a);
+                cow_set_free(&a);
         }
         static const char *const bad_docs[] = {
                 "", "[]", "{}", "not json",
@@ -196,25 +196,25 @@ TEST(cow_manifest_refuses_bad_input)
         };
         for (size_t i = 0; i < ARRAY_SIZE(bad_docs); i++) {
                 memset(&err, 0, sizeof(err));
-                int r = zb_cow_set_from_json(bad_docs[i], &b, &err);
+                int r = cow_set_from_json(bad_docs[i], &b, &err);
                 if (r == 0)
                         fprintf(stderr, "  accepted '%s'\n", bad_docs[i]);
                 CHECK(r < 0);
         }
         /* The smallest good one. */
-        CHECK(zb_cow_set_from_json("{\"id\":\"ok\",\"zones\":[]}", &b, &err) == 0);
-        zb_cow_set_free(&b);
+        CHECK(cow_set_from_json("{\"id\":\"ok\",\"zones\":[]}", &b, &err) == 0);
+        cow_set_free(&b);
 }
 
 TEST(cow_fill_result)
 {
-        struct zb_cow_set set;
-        struct zb_result *r = zb_result_new("namespace");
+        struct cow_set set;
+        struct zb_result *r = res_new("namespace");
         sample_set(&set);
-        zb_cow_zone_add(&set.zones[0], "a-first", ZB_COW_ADDED, ZB_COW_FILE);
-        CHECK(zb_cow_fill_result(&set, r) == 0);
+        cow_zone_add(&set.zones[0], "a-first", ZB_COW_ADDED, ZB_COW_FILE);
+        CHECK(cow_fill_result(&set, r) == 0);
         CHECK(r->n_changes == 1);
-        const struct zb_zone_changes *c = &r->changes[0];
+        const struct pol_zone_changes *c = &r->changes[0];
         CHECK(strcmp(c->zone, "data") == 0);
         CHECK(c->n_added == 3 && c->n_modified == 1 && c->n_deleted == 1);
         /* Sorted; directories end in '/'. */
@@ -237,26 +237,26 @@ TEST(cow_fill_result)
         CHECK(o && !json_object_object_get_ex(o, "cow_error", &v));
         json_object_put(o);
         free(json);
-        zb_cow_set_free(&set);
+        cow_set_free(&set);
         zb_result_free(r);
 }
 
 TEST(cow_fill_result_truncates)
 {
-        struct zb_cow_set set = { 0 };
-        struct zb_result *r = zb_result_new("namespace");
+        struct cow_set set = { 0 };
+        struct zb_result *r = res_new("namespace");
         set.n_zones = 1;
         set.zones = calloc(1, sizeof(*set.zones));
         set.zones[0].name = strdup("big");
         for (int i = 0; i < ZB_RESULT_MAX_CHANGES + 5; i++) {
                 char p[32];
                 snprintf(p, sizeof(p), "f%05d", i);
-                zb_cow_zone_add(&set.zones[0], p, ZB_COW_ADDED, ZB_COW_FILE);
+                cow_zone_add(&set.zones[0], p, ZB_COW_ADDED, ZB_COW_FILE);
         }
-        CHECK(zb_cow_fill_result(&set, r) == 0);
+        CHECK(cow_fill_result(&set, r) == 0);
         CHECK(r->changes[0].n_added == ZB_RESULT_MAX_CHANGES);
         CHECK(r->changes[0].truncated);
-        zb_cow_set_free(&set);
+        cow_set_free(&set);
         zb_result_free(r);
 }
 
@@ -264,7 +264,7 @@ TEST(cow_fill_result_truncates)
  * not look like a success to a script. */
 TEST(cow_result_exit_code)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         r->status = ZB_STATUS_EXITED;
         r->exit_code = 0;
         r->has_cow = true;
@@ -280,7 +280,7 @@ TEST(cow_result_exit_code)
         zb_result_free(r);
 
         /* No cow zone: none of the keys. */
-        r = zb_result_new("namespace");
+        r = res_new("namespace");
         json = zb_result_json(r);
         CHECK(json && !strstr(json, "cow_id") && !strstr(json, "changes"));
         free(json);
@@ -289,10 +289,10 @@ TEST(cow_result_exit_code)
 
 TEST(cow_zone_mode_and_flags)
 {
-        enum zb_zone_mode m;
+        enum pol_zone_mode m;
         struct zb_error err = { 0 };
-        CHECK(zb_zone_mode_parse("cow", &m) == 0 && m == ZB_ZONE_COW);
-        CHECK(strcmp(zb_zone_mode_name(ZB_ZONE_COW), "cow") == 0);
+        CHECK(pol_zone_mode_parse("cow", &m) == 0 && m == ZB_ZONE_COW);
+        CHECK(strcmp(pol_zone_mode_name(ZB_ZONE_COW), "cow") == 0);
 
         struct zb_policy *p = zb_policy_new();
         CHECK(zb_policy_apply_flag(p, "-v", "/tmp:/data:cow", &err) == 0);
@@ -312,7 +312,7 @@ TEST(cow_zone_mode_and_flags)
         CHECK_STR_CONTAINS(err.message, "keep, commit or discard");
         CHECK(zb_policy_apply_flag(p, "--cow-dir", "/var/tmp/./cow/", &err) == 0);
         CHECK(p->cow.dir && strcmp(p->cow.dir, "/var/tmp/cow") == 0);
-        CHECK(zb_policy_set_key(p, "cow_dir", "store", "sandbox.cow_dir", "/etc/zb", &err) == 0);
+        CHECK(pol_set_key(p, "cow_dir", "store", "sandbox.cow_dir", "/etc/zb", &err) == 0);
         CHECK(p->cow.dir && strcmp(p->cow.dir, "/etc/zb/store") == 0);
         zb_policy_free(p);
 }

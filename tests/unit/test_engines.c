@@ -139,9 +139,9 @@ TEST(engines_podman_zones_and_maps)
         }
         /* Paths docker's mount syntax cannot carry are refused, naming the zone. */
         struct zb_policy *q = policy(NULL);
-        struct zb_zone z = { .name = "bad", .mode = ZB_ZONE_RO, .host_path = "/tmp/a,b", .path = "/bad" };
+        struct pol_zone z = { .name = "bad", .mode = ZB_ZONE_RO, .host_path = "/tmp/a,b", .path = "/bad" };
         struct zb_error err = { 0 };
-        CHECK(zb_policy_add_zone(q, &z, &err) == 0);
+        CHECK(pol_add_zone(q, &z, &err) == 0);
         struct eng_argv a = { 0 };
         struct eng_notes n2 = { 0 };
         struct eng_docker_opts o = { .cli = "docker" };
@@ -260,7 +260,7 @@ TEST(engines_seccomp_default_profile)
                 CHECK(r == 0 && sc);
                 const char *text = json_object_to_json_string(sc);
                 struct sock_fprog f = { 0 };
-                CHECK(zb_seccomp_build_json(text, strlen(text), &f, &err) == 0);
+                CHECK(ns_seccomp_build_json(text, strlen(text), &f, &err) == 0);
                 uint32_t eperm = SECCOMP_RET_ERRNO | EPERM;
                 CHECK(eval(&f, "read", 0, 0, 0) == SECCOMP_RET_ALLOW);
                 CHECK(eval(&f, "mount", 0, 0, 0) == eperm);
@@ -278,7 +278,7 @@ TEST(engines_seccomp_default_profile)
                 CHECK(eval(&f, "ptrace", 0, 0, 0) == (with_lists ? SECCOMP_RET_ALLOW : eperm));
                 CHECK(eval(&f, "uname", 0, 0, 0) == (with_lists ? eperm : SECCOMP_RET_ALLOW));
                 CHECK(has(n.applied, n.n_applied, "seccomp"));
-                zb_seccomp_free(&f);
+                ns_seccomp_free(&f);
                 json_object_put(sc);
                 eng_notes_free(&n);
                 zb_policy_free(p);
@@ -313,10 +313,10 @@ TEST(engines_seccomp_docker_profile_file)
         CHECK(!strstr(text, "\"mount\"") && strstr(text, "\"chroot\""));
         CHECK_STR_CONTAINS(text, "SCMP_ARCH_X86\"");
         struct sock_fprog f = { 0 };
-        CHECK(zb_seccomp_build_json(text, strlen(text), &f, &err) == 0);
+        CHECK(ns_seccomp_build_json(text, strlen(text), &f, &err) == 0);
         CHECK(eval(&f, "getpid", 0, 0, 0) == (SECCOMP_RET_ERRNO | EPERM));
         CHECK(eval(&f, "read", 0, 0, 0) == SECCOMP_RET_ALLOW);
-        zb_seccomp_free(&f);
+        ns_seccomp_free(&f);
         json_object_put(sc);
         eng_notes_free(&n);
         zb_policy_free(p);

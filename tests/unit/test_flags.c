@@ -30,7 +30,7 @@ static bool streq(const char *a, const char *b)
 static char *cwd_join(const char *rel)
 {
         char *cwd = getcwd(NULL, 0);
-        char *s = cwd ? zb_asprintf("%s/%s", cwd, rel) : NULL;
+        char *s = cwd ? util_asprintf("%s/%s", cwd, rel) : NULL;
         free(cwd);
         return s;
 }
@@ -269,7 +269,7 @@ TEST(flags_zones)
         const struct {
                 const char *flag, *value;
                 const char *name, *host, *path;
-                enum zb_zone_mode mode;
+                enum pol_zone_mode mode;
                 uint64_t size;
         } t[] = {
                 { "-v", "/host/d:/data:ro", "data", "/host/d", "/data", ZB_ZONE_RO, 0 },
@@ -295,7 +295,7 @@ TEST(flags_zones)
                 struct zb_error err;
                 int rc;
                 struct zb_policy *p = policy_with(t[i].flag, t[i].value, &rc, &err);
-                const struct zb_zone *z = p->n_zones == 1 ? &p->zones[0] : NULL;
+                const struct pol_zone *z = p->n_zones == 1 ? &p->zones[0] : NULL;
                 bool ok = rc == 0 && z && streq(z->name, t[i].name) &&
                           streq(z->host_path, t[i].host) && streq(z->path, t[i].path) &&
                           z->mode == t[i].mode && z->size == t[i].size;
@@ -320,7 +320,7 @@ TEST(flags_volume_same_mount_point_replaces)
         static const char yaml[] = "sandbox:\n  zones:\n    - {name: data, mode: ro, hostPath: /a}\n";
 
         /* A flag replaces the config file's zone on the same mount point... */
-        CHECK(zb_policy_load_yaml_buffer(p, yaml, sizeof(yaml) - 1, "t.yaml", "/", &err) == 0);
+        CHECK(pol_load_yaml_buffer(p, yaml, sizeof(yaml) - 1, "t.yaml", "/", &err) == 0);
         CHECK(zb_policy_apply_flag(p, "-v", "/keep:/other", &err) == 0);
         CHECK(zb_policy_apply_flag(p, "-v", "/b:/data", &err) == 0);
         CHECK(p->n_zones == 2);

@@ -17,12 +17,12 @@ TEST(ids_subid_parse)
                                    "1001:400000:70000\n"
                                    "garbage line\n";
         uint32_t s = 0;
-        CHECK(zb_subid_parse(text, "zonebox", (unsigned long)-1, 65536, &s) == 0 && s == 300000);
-        CHECK(zb_subid_parse(text, "alice", 1000, 65535, &s) == 0 && s == 100000);
-        CHECK(zb_subid_parse(text, "bob", 1001, 65535, &s) == 0 && s == 400000); /* by uid */
-        CHECK(zb_subid_parse(text, "bob", 1002, 65535, &s) == -ENOENT);
-        CHECK(zb_subid_parse("zonebox:4294967000:65536\n", "zonebox", 0, 65536, &s) == -ENOENT);
-        CHECK(zb_subid_parse("", "zonebox", 0, 65536, &s) == -ENOENT);
+        CHECK(ns_subid_parse(text, "zonebox", (unsigned long)-1, 65536, &s) == 0 && s == 300000);
+        CHECK(ns_subid_parse(text, "alice", 1000, 65535, &s) == 0 && s == 100000);
+        CHECK(ns_subid_parse(text, "bob", 1001, 65535, &s) == 0 && s == 400000); /* by uid */
+        CHECK(ns_subid_parse(text, "bob", 1002, 65535, &s) == -ENOENT);
+        CHECK(ns_subid_parse("zonebox:4294967000:65536\n", "zonebox", 0, 65536, &s) == -ENOENT);
+        CHECK(ns_subid_parse("", "zonebox", 0, 65536, &s) == -ENOENT);
 }
 
 TEST(ids_zone_names_do_not_collide)
@@ -47,10 +47,10 @@ TEST(ids_tmp_keys)
         CHECK(zb_policy_apply_flag(p, "--tmpfs", "/tmp:size=1g", &err) == 0);
         CHECK(p->tmp_size == 1ull << 30 && p->n_zones == 0); /* a resize, not a zone */
         CHECK(zb_policy_apply_flag(p, "--no-tmp", NULL, &err) == 0 && p->tmp_size == 0);
-        CHECK(zb_policy_set_key(p, "tmp", "16m", "tmp", NULL, &err) == 0 && p->tmp_size == 16ull << 20);
-        CHECK(zb_policy_set_key(p, "tmp", "none", "tmp", NULL, &err) == 0 && p->tmp_size == 0);
-        CHECK(zb_policy_set_key(p, "tmp", "true", "tmp", NULL, &err) == 0 && p->tmp_size == DEFAULT_TMP_BYTES);
-        CHECK(zb_policy_set_key(p, "tmp", "lots", "tmp", NULL, &err) == -EINVAL);
+        CHECK(pol_set_key(p, "tmp", "16m", "tmp", NULL, &err) == 0 && p->tmp_size == 16ull << 20);
+        CHECK(pol_set_key(p, "tmp", "none", "tmp", NULL, &err) == 0 && p->tmp_size == 0);
+        CHECK(pol_set_key(p, "tmp", "true", "tmp", NULL, &err) == 0 && p->tmp_size == DEFAULT_TMP_BYTES);
+        CHECK(pol_set_key(p, "tmp", "lots", "tmp", NULL, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "tmp: invalid value 'lots'");
         zb_policy_free(p);
 }

@@ -27,7 +27,7 @@
 
 static bool skip_without_landlock(const char *test)
 {
-        if (zb_landlock_abi() > 0)
+        if (ns_landlock_abi() > 0)
                 return false;
         (void)test;
         test_skip("this kernel has no Landlock (ENOSYS/EOPNOTSUPP)");
@@ -64,16 +64,16 @@ static int connect_abstract(void)
         return r;
 }
 
-static int enforce_rules(const struct zb_ll_path *rules, size_t n)
+static int enforce_rules(const struct ns_ll_path *rules, size_t n)
 {
         char msg[256];
-        int fd = zb_landlock_prepare(rules, n, msg, sizeof(msg));
+        int fd = ns_landlock_prepare(rules, n, msg, sizeof(msg));
         if (fd < 0) {
                 errno = -fd;
                 FAIL_AT(fd);
         }
         EXPECT_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-        int r = zb_landlock_enforce(fd);
+        int r = ns_landlock_enforce(fd);
         if (r < 0) {
                 errno = -r;
                 FAIL_AT(r);
@@ -83,7 +83,7 @@ static int enforce_rules(const struct zb_ll_path *rules, size_t n)
 
 static int probe_paths(void)
 {
-        const struct zb_ll_path rules[] = {
+        const struct ns_ll_path rules[] = {
                 { dir_a, ZB_LL_READ_WRITE, false },
                 { "/usr", ZB_LL_READ_EXEC, false },
                 { "/dev/null", ZB_LL_DEVICE_RW, false }, /* a file: only file rights apply */
@@ -142,7 +142,7 @@ static int probe_paths(void)
  * the domain of any ruleset (ABI 6), whatever the paths allow. */
 static int probe_scopes(void)
 {
-        const struct zb_ll_path rules[] = { { "/", ZB_LL_READ_WRITE, false } };
+        const struct ns_ll_path rules[] = { { "/", ZB_LL_READ_WRITE, false } };
 
         EXPECT_OK(connect_abstract()); /* controls */
         EXPECT_OK(kill(getppid(), 0));
@@ -175,11 +175,11 @@ static int deny_landlock_query(const void *arg)
 static int probe_abi_eperm(void)
 {
         char msg[128];
-        const struct zb_ll_path rules[] = { { "/", ZB_LL_READ_EXEC, false } };
+        const struct ns_ll_path rules[] = { { "/", ZB_LL_READ_EXEC, false } };
 
-        if (zb_landlock_abi() != -EPERM)
-                FAIL_AT(zb_landlock_abi());
-        int fd = zb_landlock_prepare(rules, 1, msg, sizeof(msg));
+        if (ns_landlock_abi() != -EPERM)
+                FAIL_AT(ns_landlock_abi());
+        int fd = ns_landlock_prepare(rules, 1, msg, sizeof(msg));
         if (fd != -EPERM || !strstr(msg, "layer landlock: query the ABI"))
                 FAIL_AT(fd);
         return 0;
@@ -187,14 +187,14 @@ static int probe_abi_eperm(void)
 
 static int probe_abi_enosys(void)
 {
-        if (zb_landlock_abi() != 0)
-                FAIL_AT(zb_landlock_abi());
+        if (ns_landlock_abi() != 0)
+                FAIL_AT(ns_landlock_abi());
         return 0;
 }
 
 TEST(landlock_abi_reported)
 {
-        int abi = zb_landlock_abi();
+        int abi = ns_landlock_abi();
         CHECK(abi >= 0);
         if (abi == 0)
                 test_skip("this kernel has no Landlock");
@@ -238,7 +238,7 @@ TEST(landlock_scopes_socket_and_signal)
 {
         if (skip_without_landlock("landlock_scopes_socket_and_signal"))
                 return;
-        if (zb_landlock_abi() < 6) {
+        if (ns_landlock_abi() < 6) {
                 test_skip("Landlock ABI < 6: no abstract-socket or signal scoping in this kernel");
                 return;
         }
@@ -261,25 +261,25 @@ TEST(landlock_prepare_errors_name_the_path)
         if (skip_without_landlock("landlock_prepare_errors_name_the_path"))
                 return;
         char msg[256];
-        const struct zb_ll_path missing[] = {
+        const struct ns_ll_path missing[] = {
                 { "/usr", ZB_LL_READ_EXEC, false },
                 { "/nonexistent/zonebox-zone", ZB_LL_READ_WRITE, false },
         };
-        CHECK(zb_landlock_prepare(missing, ARRAY_SIZE(missing), msg, sizeof(msg)) == -ENOENT);
+        CHECK(ns_landlock_prepare(missing, ARRAY_SIZE(missing), msg, sizeof(msg)) == -ENOENT);
         CHECK_STR_CONTAINS(msg, "layer landlock: open /nonexistent/zonebox-zone");
 
-        const struct zb_ll_path no_path[] = { { NULL, ZB_LL_READ_EXEC, false } };
-        CHECK(zb_landlock_prepare(no_path, 1, msg, sizeof(msg)) == -EINVAL);
+        const struct ns_ll_path no_path[] = { { NULL, ZB_LL_READ_EXEC, false } };
+        CHECK(ns_landlock_prepare(no_path, 1, msg, sizeof(msg)) == -EINVAL);
         CHECK_STR_CONTAINS(msg, "layer landlock");
 
         /* Every class on a directory and on a file is a valid rule. */
-        const struct zb_ll_path all[] = {
+        const struct ns_ll_path all[] = {
                 { "/usr", ZB_LL_READ_EXEC, false },    { "/tmp", ZB_LL_READ_WRITE, false },
                 { "/dev", ZB_LL_DEVICE_RW, false },    { "/usr/bin/true", ZB_LL_READ_EXEC, false },
                 { "/etc/hostname", ZB_LL_READ_WRITE, false }, { "/dev/null", ZB_LL_DEVICE_RW, false },
                 { "/bin", ZB_LL_READ_EXEC, true }, /* a symlink on merged-/usr: followed */
         };
-        int fd = zb_landlock_prepare(all, ARRAY_SIZE(all), msg, sizeof(msg));
+        int fd = ns_landlock_prepare(all, ARRAY_SIZE(all), msg, sizeof(msg));
         if (fd < 0)
                 fprintf(stderr, "  prepare: %d %s\n", fd, msg);
         CHECK(fd >= 0);
@@ -287,5 +287,5 @@ TEST(landlock_prepare_errors_name_the_path)
                 CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
                 close(fd);
         }
-        CHECK(zb_landlock_enforce(-1) == -EBADF);
+        CHECK(ns_landlock_enforce(-1) == -EBADF);
 }

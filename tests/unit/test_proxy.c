@@ -13,14 +13,14 @@
 
 static int match(const char *const *entries, size_t n, const char *host, unsigned port)
 {
-        struct zb_net_rule rules[16];
+        struct net_rule rules[16];
         const char *why = NULL;
         for (size_t i = 0; i < n; i++)
-                if (zb_net_rule_parse(entries[i], &rules[i], &why) < 0) {
+                if (net_rule_parse(entries[i], &rules[i], &why) < 0) {
                         fprintf(stderr, "  entry '%s': %s\n", entries[i], why);
                         return -2;
                 }
-        return zb_net_rules_match(rules, n, host, (uint16_t)port);
+        return net_rules_match(rules, n, host, (uint16_t)port);
 }
 
 TEST(proxy_rule_parse_good)
@@ -47,9 +47,9 @@ TEST(proxy_rule_parse_good)
                 { "under_score.test", "under_score.test", false, 0, 0, false },
         };
         for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-                struct zb_net_rule r;
+                struct net_rule r;
                 const char *why = NULL;
-                int rc = zb_net_rule_parse(t[i].s, &r, &why);
+                int rc = net_rule_parse(t[i].s, &r, &why);
                 CHECK(rc == 0);
                 if (rc) {
                         fprintf(stderr, "  '%s': %s\n", t[i].s, why);
@@ -72,9 +72,9 @@ TEST(proxy_rule_parse_bad)
                 "user@x.com", "*.", "*.*.com",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                struct zb_net_rule r;
+                struct net_rule r;
                 const char *why = NULL;
-                int rc = zb_net_rule_parse(bad[i], &r, &why);
+                int rc = net_rule_parse(bad[i], &r, &why);
                 CHECK(rc == -EINVAL);
                 CHECK(why && why[0]);
                 if (rc == 0)
@@ -84,12 +84,12 @@ TEST(proxy_rule_parse_bad)
         char name[300];
         memset(name, 'a', 63);
         memcpy(name + 63, ".test", 6);
-        struct zb_net_rule r;
+        struct net_rule r;
         const char *why;
-        CHECK(zb_net_rule_parse(name, &r, &why) == 0);
+        CHECK(net_rule_parse(name, &r, &why) == 0);
         memset(name, 'a', 64);
         memcpy(name + 64, ".test", 6);
-        CHECK(zb_net_rule_parse(name, &r, &why) == -EINVAL);
+        CHECK(net_rule_parse(name, &r, &why) == -EINVAL);
 }
 
 TEST(proxy_rules_match)
@@ -122,10 +122,10 @@ TEST(proxy_rules_match)
 
 static const char *internal(const char *ip)
 {
-        struct zb_net_addr a;
-        if (!zb_net_ip_literal(ip, &a))
+        struct net_addr a;
+        if (!net_ip_literal(ip, &a))
                 return "(not an ip)";
-        return zb_net_addr_internal(&a);
+        return net_addr_internal(&a);
 }
 
 TEST(proxy_internal_addresses)
@@ -186,28 +186,28 @@ TEST(proxy_internal_addresses_review)
 TEST(proxy_pin_parse)
 {
         char name[ZB_NET_NAME_MAX + 1];
-        struct zb_net_addr a;
+        struct net_addr a;
         const char *why;
         char buf[64];
-        CHECK(zb_net_pin_parse("Allowed.Test:127.0.0.1", name, &a, &why) == 0);
+        CHECK(net_pin_parse("Allowed.Test:127.0.0.1", name, &a, &why) == 0);
         CHECK(strcmp(name, "allowed.test") == 0);
-        CHECK(strcmp(zb_net_addr_str(&a, buf, sizeof(buf)), "127.0.0.1") == 0);
-        CHECK(zb_net_pin_parse("v6.test:::1", name, &a, &why) == 0 && a.family == AF_INET6);
-        CHECK(zb_net_pin_parse("v6.test:[::1]", name, &a, &why) == 0 && a.family == AF_INET6);
-        CHECK(zb_net_pin_parse("noip.test", name, &a, &why) == -EINVAL);
-        CHECK(zb_net_pin_parse("x.test:not-an-ip", name, &a, &why) == -EINVAL);
-        CHECK(zb_net_pin_parse("bad name:1.2.3.4", name, &a, &why) == -EINVAL);
-        CHECK(zb_net_pin_parse(":1.2.3.4", name, &a, &why) == -EINVAL);
+        CHECK(strcmp(net_addr_str(&a, buf, sizeof(buf)), "127.0.0.1") == 0);
+        CHECK(net_pin_parse("v6.test:::1", name, &a, &why) == 0 && a.family == AF_INET6);
+        CHECK(net_pin_parse("v6.test:[::1]", name, &a, &why) == 0 && a.family == AF_INET6);
+        CHECK(net_pin_parse("noip.test", name, &a, &why) == -EINVAL);
+        CHECK(net_pin_parse("x.test:not-an-ip", name, &a, &why) == -EINVAL);
+        CHECK(net_pin_parse("bad name:1.2.3.4", name, &a, &why) == -EINVAL);
+        CHECK(net_pin_parse(":1.2.3.4", name, &a, &why) == -EINVAL);
 }
 
-static int parse(const char *s, struct zb_proxy_request *r)
+static int parse(const char *s, struct net_proxy_request *r)
 {
-        return zb_proxy_parse(s, strlen(s), r);
+        return net_proxy_parse(s, strlen(s), r);
 }
 
 TEST(proxy_parse_connect)
 {
-        struct zb_proxy_request r;
+        struct net_proxy_request r;
         const char *s = "CONNECT Example.COM.:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01";
         CHECK(parse(s, &r) == 0);
         CHECK(r.kind == ZB_PROXY_CONNECT);
@@ -215,7 +215,7 @@ TEST(proxy_parse_connect)
         CHECK(r.port == 443);
         CHECK(r.head_len == strlen(s) - 3); /* the TLS bytes after the head are left */
         CHECK(r.forward == NULL);
-        zb_proxy_request_free(&r);
+        net_proxy_request_free(&r);
 
         CHECK(parse("CONNECT [::1]:8443 HTTP/1.0\r\n\r\n", &r) == 0);
         CHECK(strcmp(r.host, "::1") == 0 && r.port == 8443);
@@ -237,7 +237,7 @@ TEST(proxy_parse_connect)
 
 TEST(proxy_parse_http_rewrite)
 {
-        struct zb_proxy_request r;
+        struct net_proxy_request r;
         const char *s = "GET http://Allowed.Test:8080/a/b?c=d HTTP/1.1\r\n"
                         "Host: something.else\r\n"
                         "User-Agent: t\r\n"
@@ -257,25 +257,25 @@ TEST(proxy_parse_http_rewrite)
                                              "Accept: */*\r\n"
                                              "Connection: close\r\n\r\n") == 0);
         CHECK(r.forward && r.forward_len == strlen(r.forward));
-        zb_proxy_request_free(&r);
+        net_proxy_request_free(&r);
 
         CHECK(parse("HEAD http://h.test HTTP/1.0\r\n\r\n", &r) == 0);
         CHECK(r.port == 80);
         CHECK(r.forward && strncmp(r.forward, "HEAD / HTTP/1.0\r\nHost: h.test\r\n", 31) == 0);
-        zb_proxy_request_free(&r);
+        net_proxy_request_free(&r);
         CHECK(parse("GET http://h.test?x=1 HTTP/1.1\r\n\r\n", &r) == 0);
         CHECK(r.forward && strncmp(r.forward, "GET /?x=1 HTTP/1.1\r\n", 20) == 0);
-        zb_proxy_request_free(&r);
+        net_proxy_request_free(&r);
         CHECK(parse("POST http://[::1]:81/p HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", &r) == 0);
         CHECK(strcmp(r.host, "::1") == 0 && r.port == 81);
         CHECK_STR_CONTAINS(r.forward, "Host: [::1]:81\r\n");
         CHECK_STR_CONTAINS(r.forward, "Content-Length: 3\r\n");
-        zb_proxy_request_free(&r);
+        net_proxy_request_free(&r);
 }
 
 TEST(proxy_parse_http_bad)
 {
-        struct zb_proxy_request r;
+        struct net_proxy_request r;
         static const struct {
                 const char *s;
                 int status;
@@ -308,13 +308,13 @@ TEST(proxy_parse_http_bad)
         }
         /* An embedded NUL is refused, not cut. */
         static const char nul[] = "GET http://x.test/ HTTP/1.1\r\nA: b\0c\r\n\r\n";
-        CHECK(zb_proxy_parse(nul, sizeof(nul) - 1, &r) == 400);
+        CHECK(net_proxy_parse(nul, sizeof(nul) - 1, &r) == 400);
 }
 
 static int set(struct zb_policy *p, const char *key, const char *value, struct zb_error *err)
 {
         memset(err, 0, sizeof(*err));
-        return zb_policy_set_key(p, key, value, key, NULL, err);
+        return pol_set_key(p, key, value, key, NULL, err);
 }
 
 TEST(proxy_policy_keys_and_validation)
@@ -341,9 +341,9 @@ TEST(proxy_policy_keys_and_validation)
         CHECK(set(p, "network.hosts", "A.test:10.0.0.1", &err) == 0); /* replaces a.test */
         CHECK(p->net.n_hosts == 1 && strcmp(p->net.hosts[0], "A.test:10.0.0.1") == 0);
         CHECK(zb_policy_validate(p, &err) == 0);
-        CHECK(zb_policy_proxy_port(p) == DEFAULT_PROXY_PORT);
+        CHECK(pol_proxy_port(p) == DEFAULT_PROXY_PORT);
         CHECK(set(p, "network.proxy_port", "8888", &err) == 0);
-        CHECK(zb_policy_proxy_port(p) == 8888);
+        CHECK(pol_proxy_port(p) == 8888);
 
         CHECK(set(p, "network", "host", &err) == 0);
         CHECK(zb_policy_validate(p, &err) == -EINVAL);
@@ -356,23 +356,23 @@ TEST(proxy_policy_keys_and_validation)
         CHECK(set(p, "backend", "namespace", &err) == 0);
 
         /* The environment: the proxy for every spelling, unless set. */
-        CHECK(zb_policy_set_env(p, "https_proxy=http://mine:1") == 0);
-        char **env = zb_policy_build_env(p);
+        CHECK(pol_set_env(p, "https_proxy=http://mine:1") == 0);
+        char **env = pol_build_env(p);
         CHECK(env != NULL);
-        CHECK(zb_env_get(env, "HTTP_PROXY") && strcmp(zb_env_get(env, "HTTP_PROXY"), "http://127.0.0.1:8888") == 0);
-        CHECK(zb_env_get(env, "http_proxy") && strcmp(zb_env_get(env, "http_proxy"), "http://127.0.0.1:8888") == 0);
-        CHECK(zb_env_get(env, "HTTPS_PROXY") != NULL);
-        CHECK(zb_env_get(env, "https_proxy") && strcmp(zb_env_get(env, "https_proxy"), "http://mine:1") == 0);
-        CHECK(zb_env_get(env, "NO_PROXY") && strcmp(zb_env_get(env, "NO_PROXY"), "localhost,127.0.0.1,::1") == 0);
-        CHECK(zb_env_get(env, "PATH") != NULL);
-        zb_strv_free(env);
+        CHECK(util_env_get(env, "HTTP_PROXY") && strcmp(util_env_get(env, "HTTP_PROXY"), "http://127.0.0.1:8888") == 0);
+        CHECK(util_env_get(env, "http_proxy") && strcmp(util_env_get(env, "http_proxy"), "http://127.0.0.1:8888") == 0);
+        CHECK(util_env_get(env, "HTTPS_PROXY") != NULL);
+        CHECK(util_env_get(env, "https_proxy") && strcmp(util_env_get(env, "https_proxy"), "http://mine:1") == 0);
+        CHECK(util_env_get(env, "NO_PROXY") && strcmp(util_env_get(env, "NO_PROXY"), "localhost,127.0.0.1,::1") == 0);
+        CHECK(util_env_get(env, "PATH") != NULL);
+        util_strv_free(env);
         zb_policy_free(p);
 
         /* Without an allowlist, no proxy variables. */
         p = zb_policy_new();
-        env = zb_policy_build_env(p);
-        CHECK(env && !zb_env_get(env, "HTTP_PROXY") && !zb_env_get(env, "NO_PROXY"));
-        zb_strv_free(env);
+        env = pol_build_env(p);
+        CHECK(env && !util_env_get(env, "HTTP_PROXY") && !util_env_get(env, "NO_PROXY"));
+        util_strv_free(env);
         zb_policy_free(p);
 }
 
@@ -396,7 +396,7 @@ TEST(proxy_flags_and_yaml)
                                    "    proxy_port: 3130\n"
                                    "  session: {idle_timeout: 90s}\n";
         p = zb_policy_new();
-        CHECK(zb_policy_load_yaml_buffer(p, yaml, sizeof(yaml) - 1, "t.yaml", "/", &err) == 0);
+        CHECK(pol_load_yaml_buffer(p, yaml, sizeof(yaml) - 1, "t.yaml", "/", &err) == 0);
         CHECK(p->net.n_allow == 3 && strcmp(p->net.allow[1], "*.github.com:443") == 0);
         CHECK(p->net.n_hosts == 2 && strcmp(p->net.hosts[1], "six.test:::1") == 0);
         CHECK(p->net.proxy_port == 3130);
@@ -416,7 +416,7 @@ TEST(proxy_flags_and_yaml)
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 p = zb_policy_new();
                 memset(&err, 0, sizeof(err));
-                CHECK(zb_policy_load_yaml_buffer(p, bad[i][0], strlen(bad[i][0]), "t.yaml", "/", &err) < 0);
+                CHECK(pol_load_yaml_buffer(p, bad[i][0], strlen(bad[i][0]), "t.yaml", "/", &err) < 0);
                 CHECK_STR_CONTAINS(err.message, bad[i][1]);
                 zb_policy_free(p);
         }
@@ -424,7 +424,7 @@ TEST(proxy_flags_and_yaml)
 
 TEST(proxy_result_and_audit_json)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         r->has_proxy = true;
         r->proxy_allowed = 3;
         r->proxy_refused = 2;
@@ -441,11 +441,11 @@ TEST(proxy_result_and_audit_json)
         char host[300];
         memset(host, 'h', sizeof(host) - 1);
         host[sizeof(host) - 1] = '\0';
-        struct zb_audit_net e = { .event = "net_close", .pid = 42, .conn = 7, .method = "CONNECT",
+        struct audit_net e = { .event = "net_close", .pid = 42, .conn = 7, .method = "CONNECT",
                                   .host = host, .port = 443, .decision = "allow",
                                   .rule = "network.allow[0] \"x\"", .address = "1.2.3.4", .closed = true,
                                   .bytes_up = 10, .bytes_down = 20, .duration_ms = 1.5 };
-        char *line = zb_audit_net_line(&e);
+        char *line = audit_net_line(&e);
         CHECK(line && strlen(line) <= ZB_AUDIT_LINE_MAX && line[strlen(line) - 1] == '\n');
         json_object *o = line ? json_tokener_parse(line) : NULL;
         CHECK(o != NULL);
@@ -456,9 +456,9 @@ TEST(proxy_result_and_audit_json)
         json_object_put(o);
         free(line);
         /* A request that could not be read: no host, no port. */
-        struct zb_audit_net bad = { .event = "net", .pid = 1, .conn = 1, .decision = "error", .status = 400,
+        struct audit_net bad = { .event = "net", .pid = 1, .conn = 1, .decision = "error", .status = 400,
                                     .reason = "bad request line" };
-        line = zb_audit_net_line(&bad);
+        line = audit_net_line(&bad);
         CHECK_STR_CONTAINS(line, "\"host\":null,\"port\":null,\"decision\":\"error\",\"status\":400");
         free(line);
 }

@@ -136,9 +136,9 @@ static bool bool_is(json_object *o, const char *key, bool want)
 TEST(result_exit_codes)
 {
         static const struct {
-                enum zb_status status;
+                enum res_status status;
                 int exit_code, signal;
-                enum zb_setup_kind kind;
+                enum pol_setup_kind kind;
                 int want;
                 const char *name;
         } t[] = {
@@ -156,10 +156,10 @@ TEST(result_exit_codes)
                 { ZB_STATUS_SETUP_ERROR, 0, 0, ZB_SETUP_FAILED, 125, "setup_error" },
                 { ZB_STATUS_SETUP_ERROR, 0, 0, ZB_SETUP_NOT_EXEC, 126, "setup_error" },
                 { ZB_STATUS_SETUP_ERROR, 0, 0, ZB_SETUP_NOT_FOUND, 127, "setup_error" },
-                { (enum zb_status)99, 0, 0, 0, 125, "unknown" },
+                { (enum res_status)99, 0, 0, 0, 125, "unknown" },
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-                struct zb_result *r = zb_result_new("namespace");
+                struct zb_result *r = res_new("namespace");
                 r->status = t[i].status;
                 r->exit_code = t[i].exit_code;
                 r->signal = t[i].signal;
@@ -177,7 +177,7 @@ TEST(result_exit_codes)
 TEST(result_json_fields)
 {
         static const struct {
-                enum zb_status status;
+                enum res_status status;
                 int exit_code, signal;
                 const char *name;
                 int cli;
@@ -192,7 +192,7 @@ TEST(result_json_fields)
                 { ZB_STATUS_SETUP_ERROR, 0, 0, "setup_error", 125 },
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-                struct zb_result *r = zb_result_new("namespace");
+                struct zb_result *r = res_new("namespace");
                 r->status = t[i].status;
                 r->exit_code = t[i].exit_code;
                 r->signal = t[i].signal;
@@ -216,7 +216,7 @@ TEST(result_json_fields)
 
 TEST(result_json_shape)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         bool present;
 
         r->status = ZB_STATUS_EXITED;
@@ -224,9 +224,9 @@ TEST(result_json_shape)
         r->cpu_user_ms = 3.1;
         r->cpu_sys_ms = 2.0;
         r->peak_memory_bytes = 9437184;
-        zb_result_layer(r, "user", true);
-        zb_result_layer(r, "mount", true);
-        zb_result_layer(r, "seccomp", false);
+        res_layer(r, "user", true);
+        res_layer(r, "mount", true);
+        res_layer(r, "seccomp", false);
         json_object *o = verdict(r);
 
         CHECK(int_is(o, "exit_code", 0));
@@ -258,7 +258,7 @@ TEST(result_json_shape)
         zb_result_free(r);
 
         /* Nothing known: nulls, empty arrays, backend "?". */
-        r = zb_result_new(NULL);
+        r = res_new(NULL);
         r->status = ZB_STATUS_SIGNALED;
         r->signal = SIGKILL;
         o = verdict(r);
@@ -277,11 +277,11 @@ TEST(result_json_shape)
 
 TEST(result_json_layers_capped)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
         bool present;
 
         for (int i = 0; i < ZB_MAX_LAYERS + 5; i++)
-                zb_result_layer(r, "x", i % 2 == 0);
+                res_layer(r, "x", i % 2 == 0);
         json_object *o = verdict(r);
         json_object *l = field(o, "layers", &present);
         json_object *a = field(l, "applied", &present);
@@ -309,14 +309,14 @@ TEST(result_json_output_bytes)
                 { B(""), B("") },
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-                struct zb_result *r = zb_result_new("namespace");
+                struct zb_result *r = res_new("namespace");
                 bool present;
 
                 r->captured = true;
                 r->out.limit = 1 << 20;
                 r->err.limit = 1 << 20;
-                CHECK(zb_buf_append(&r->out, t[i].in, t[i].in_len) == 0);
-                CHECK(zb_buf_append(&r->err, t[i].in, t[i].in_len) == 0);
+                CHECK(outbuf_append(&r->out, t[i].in, t[i].in_len) == 0);
+                CHECK(outbuf_append(&r->err, t[i].in, t[i].in_len) == 0);
                 json_object *o = verdict(r);
                 json_object *out = field(o, "stdout", &present);
                 json_object *err = field(o, "stderr", &present);
@@ -334,13 +334,13 @@ TEST(result_json_output_bytes)
 
 TEST(result_json_truncated_flags)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
 
         r->captured = true;
         r->out.limit = 4;
         r->err.limit = 4;
-        CHECK(zb_buf_append(&r->out, "123456", 6) == 0);
-        CHECK(zb_buf_append(&r->err, "1234", 4) == 0);
+        CHECK(outbuf_append(&r->out, "123456", 6) == 0);
+        CHECK(outbuf_append(&r->err, "1234", 4) == 0);
         json_object *o = verdict(r);
         CHECK(str_is(o, "stdout", "1234"));
         CHECK(bool_is(o, "stdout_truncated", true));
@@ -350,10 +350,10 @@ TEST(result_json_truncated_flags)
         zb_result_free(r);
 
         /* A cap that cuts a multi-byte character leaves a valid string. */
-        r = zb_result_new("namespace");
+        r = res_new("namespace");
         r->captured = true;
         r->out.limit = 2;
-        CHECK(zb_buf_append(&r->out, "\xe2\x82\xac", 3) == 0);
+        CHECK(outbuf_append(&r->out, "\xe2\x82\xac", 3) == 0);
         o = verdict(r);
         CHECK(bool_is(o, "stdout_truncated", true));
         json_object_put(o);
@@ -362,7 +362,7 @@ TEST(result_json_truncated_flags)
 
 TEST(result_json_setup_error)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
 
         r->status = ZB_STATUS_SETUP_ERROR;
         r->setup_kind = ZB_SETUP_NOT_FOUND;
@@ -381,7 +381,7 @@ TEST(result_json_setup_error)
  * (RFC 8259 requires UTF-8) just as for stdout. */
 TEST(result_json_error_message_invalid_utf8)
 {
-        struct zb_result *r = zb_result_new("namespace");
+        struct zb_result *r = res_new("namespace");
 
         r->status = ZB_STATUS_SETUP_ERROR;
         r->setup_kind = ZB_SETUP_NOT_FOUND;
@@ -436,7 +436,7 @@ TEST(result_utf8_sanitize)
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 size_t n = 12345;
-                char *got = zb_utf8_sanitize(t[i].in, t[i].in_len, &n);
+                char *got = util_utf8_sanitize(t[i].in, t[i].in_len, &n);
                 bool ok = got && n == t[i].want_len && memcmp(got, t[i].want, n) == 0 &&
                           got[n] == '\0';
                 if (!ok)
@@ -469,7 +469,7 @@ TEST(result_utf8_sanitize_truncated)
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 size_t n = 0;
-                char *got = zb_utf8_sanitize(t[i].in, t[i].in_len, &n);
+                char *got = util_utf8_sanitize(t[i].in, t[i].in_len, &n);
                 size_t hl = strlen(t[i].head), tl = strlen(t[i].tail);
                 bool ok = got && utf8_valid((const unsigned char *)got, n) &&
                           n >= hl + 3 + tl && memcmp(got, t[i].head, hl) == 0 &&
@@ -491,13 +491,13 @@ TEST(result_utf8_sanitize_all_bytes)
 
         for (size_t i = 0; i < sizeof(in); i++)
                 in[i] = (unsigned char)(i * 167 + (i >> 3));
-        char *got = zb_utf8_sanitize((const char *)in, sizeof(in), &n);
+        char *got = util_utf8_sanitize((const char *)in, sizeof(in), &n);
         CHECK(got && utf8_valid((const unsigned char *)got, n));
         CHECK(n <= 3 * sizeof(in));
         free(got);
 
         memset(in, 0xff, sizeof(in));
-        got = zb_utf8_sanitize((const char *)in, sizeof(in), &n);
+        got = util_utf8_sanitize((const char *)in, sizeof(in), &n);
         CHECK(got && n == 3 * sizeof(in));
         free(got);
 }

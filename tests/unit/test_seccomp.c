@@ -46,7 +46,7 @@ static int install_filter(const void *prog)
 {
         struct rlimit no_core = { 0, 0 };
         setrlimit(RLIMIT_CORE, &no_core);
-        return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : zb_seccomp_install(prog);
+        return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : ns_seccomp_install(prog);
 }
 
 /* Fork; the child sets no_new_privs, installs prog and runs probe. Passes
@@ -57,10 +57,10 @@ static bool run_filtered(const struct sock_fprog *prog, int (*probe)(void), int 
         return probe_in_child(install_filter, prog, probe, want_sig, "test_seccomp.c", what);
 }
 
-static bool build_default_spec(const struct zb_seccomp_spec *spec, struct sock_fprog *prog)
+static bool build_default_spec(const struct ns_seccomp_spec *spec, struct sock_fprog *prog)
 {
         struct zb_error err = { 0 };
-        int r = zb_seccomp_build(spec, prog, &err);
+        int r = ns_seccomp_build(spec, prog, &err);
         if (r < 0)
                 fprintf(stderr, "  build: %d %s\n", r, err.message);
         return r == 0 && prog->len > 0;
@@ -181,12 +181,12 @@ TEST(seccomp_default_builds)
         struct sock_fprog prog;
         CHECK(build_default_spec(NULL, &prog));
         CHECK(prog.len < BPF_MAXINSNS);
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
         CHECK(prog.filter == NULL && prog.len == 0);
 
-        struct zb_seccomp_spec spec = { .profile = "default" };
+        struct ns_seccomp_spec spec = { .profile = "default" };
         CHECK(build_default_spec(&spec, &prog));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 TEST(seccomp_default_denies_namespaces_and_clone3)
@@ -197,7 +197,7 @@ TEST(seccomp_default_denies_namespaces_and_clone3)
                 return;
         }
         CHECK(run_filtered(&prog, probe_namespaces, 0, "namespaces"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 TEST(seccomp_default_filters_ioctl_socket_personality)
@@ -208,7 +208,7 @@ TEST(seccomp_default_filters_ioctl_socket_personality)
                 return;
         }
         CHECK(run_filtered(&prog, probe_ioctl_socket_personality, 0, "ioctl/socket/personality"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 TEST(seccomp_default_denies_dangerous_syscalls)
@@ -233,7 +233,7 @@ TEST(seccomp_default_denies_dangerous_syscalls)
                 }
                 CHECK(0);
         }
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 TEST(seccomp_default_allows_ordinary_syscalls)
@@ -244,7 +244,7 @@ TEST(seccomp_default_allows_ordinary_syscalls)
                 return;
         }
         CHECK(run_filtered(&prog, probe_ordinary, 0, "ordinary"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 static int probe_exec_true(void)
@@ -265,7 +265,7 @@ TEST(seccomp_default_runs_a_program)
                 return;
         }
         CHECK(run_filtered(&prog, probe_exec_true, 0, "execve /bin/true"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 #ifdef __x86_64__
@@ -314,7 +314,7 @@ TEST(seccomp_default_kills_other_abis)
                 return;
         }
         CHECK(run_filtered(&prog, probe_x32, SIGSYS, "x32 syscall"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 TEST(seccomp_default_kills_i386_int80)
@@ -330,7 +330,7 @@ TEST(seccomp_default_kills_i386_int80)
                 return;
         }
         CHECK(run_filtered(&prog, probe_int80, want, "i386 int $0x80"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 #endif
 
@@ -434,7 +434,7 @@ TEST(seccomp_bpf_other_abis_and_ioctl_words)
                 }
         }
         CHECK(ok);
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 /* ---- the policy's allow and deny lists ---- */
@@ -460,20 +460,20 @@ TEST(seccomp_spec_allow_and_deny)
 {
         static const char *const deny[] = { "getcwd", "syslog" };
         static const char *const allow[] = { "syslog", "getcwd" };
-        struct zb_seccomp_spec spec = { .deny = deny, .n_deny = 1, .allow = allow, .n_allow = 1 };
+        struct ns_seccomp_spec spec = { .deny = deny, .n_deny = 1, .allow = allow, .n_allow = 1 };
         struct sock_fprog prog;
         if (!build_default_spec(&spec, &prog)) {
                 CHECK(0);
                 return;
         }
         CHECK(run_filtered(&prog, probe_deny_getcwd, 0, "deny getcwd, allow syslog"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 
         /* Deny wins over allow for the same name. */
-        spec = (struct zb_seccomp_spec){ .deny = deny, .n_deny = 1, .allow = allow + 1, .n_allow = 1 };
+        spec = (struct ns_seccomp_spec){ .deny = deny, .n_deny = 1, .allow = allow + 1, .n_allow = 1 };
         CHECK(build_default_spec(&spec, &prog));
         CHECK(run_filtered(&prog, probe_getcwd_denied, 0, "deny and allow getcwd"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 TEST(seccomp_spec_unknown_names)
@@ -484,19 +484,19 @@ TEST(seccomp_spec_unknown_names)
         struct zb_error err = { 0 };
         struct sock_fprog prog;
 
-        struct zb_seccomp_spec spec = { .deny = bad, .n_deny = 2 };
-        CHECK(zb_seccomp_build(&spec, &prog, &err) == -EINVAL);
+        struct ns_seccomp_spec spec = { .deny = bad, .n_deny = 2 };
+        CHECK(ns_seccomp_build(&spec, &prog, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "layer seccomp");
         CHECK_STR_CONTAINS(err.message, "'no_such_syscall' in deny");
-        spec = (struct zb_seccomp_spec){ .allow = bad, .n_allow = 2 };
-        CHECK(zb_seccomp_build(&spec, &prog, &err) == -EINVAL);
+        spec = (struct ns_seccomp_spec){ .allow = bad, .n_allow = 2 };
+        CHECK(ns_seccomp_build(&spec, &prog, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "in allow");
-        spec = (struct zb_seccomp_spec){ .allow = empty, .n_allow = 1 };
-        CHECK(zb_seccomp_build(&spec, &prog, &err) == -EINVAL);
+        spec = (struct ns_seccomp_spec){ .allow = empty, .n_allow = 1 };
+        CHECK(ns_seccomp_build(&spec, &prog, &err) == -EINVAL);
         /* Known on some arch (or newer than libseccomp): accepted. */
-        spec = (struct zb_seccomp_spec){ .deny = other_arch, .n_deny = 3 };
+        spec = (struct ns_seccomp_spec){ .deny = other_arch, .n_deny = 3 };
         CHECK(build_default_spec(&spec, &prog));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 /* ---- JSON profiles ---- */
@@ -530,13 +530,13 @@ TEST(seccomp_json_small_profile)
 {
         struct zb_error err = { 0 };
         struct sock_fprog prog;
-        int r = zb_seccomp_build_json(small_profile, strlen(small_profile), &prog, &err);
+        int r = ns_seccomp_build_json(small_profile, strlen(small_profile), &prog, &err);
         if (r < 0)
                 fprintf(stderr, "  %s\n", err.message);
         CHECK(r == 0);
         if (r == 0)
                 CHECK(run_filtered(&prog, probe_small_profile, 0, "small profile"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 /* The shape of Docker's default.json: archMap, includes/excludes, comments,
@@ -590,13 +590,13 @@ TEST(seccomp_json_docker_shape)
 {
         struct zb_error err = { 0 };
         struct sock_fprog prog;
-        int r = zb_seccomp_build_json(docker_like_profile, strlen(docker_like_profile), &prog, &err);
+        int r = ns_seccomp_build_json(docker_like_profile, strlen(docker_like_profile), &prog, &err);
         if (r < 0)
                 fprintf(stderr, "  %s\n", err.message);
         CHECK(r == 0);
         if (r == 0)
                 CHECK(run_filtered(&prog, probe_docker_like, 0, "docker-like profile"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 }
 
 TEST(seccomp_json_architectures_and_length)
@@ -612,12 +612,12 @@ TEST(seccomp_json_architectures_and_length)
         struct zb_error err = { 0 };
         struct sock_fprog prog;
         /* len stops before the garbage: the text need not be terminated. */
-        int r = zb_seccomp_build_json(text, strlen(text) - 7, &prog, &err);
+        int r = ns_seccomp_build_json(text, strlen(text) - 7, &prog, &err);
         if (r < 0)
                 fprintf(stderr, "  %s\n", err.message);
         CHECK(r == 0);
-        zb_seccomp_free(&prog);
-        CHECK(zb_seccomp_build_json(text, strlen(text), &prog, &err) == -EINVAL);
+        ns_seccomp_free(&prog);
+        CHECK(ns_seccomp_build_json(text, strlen(text), &prog, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "invalid JSON at byte");
 }
 
@@ -676,10 +676,10 @@ TEST(seccomp_json_errors_name_the_key)
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 struct zb_error err = { 0 };
                 struct sock_fprog prog;
-                int r = zb_seccomp_build_json(t[i].json, strlen(t[i].json), &prog, &err);
+                int r = ns_seccomp_build_json(t[i].json, strlen(t[i].json), &prog, &err);
                 if (r == 0) {
                         fprintf(stderr, "  accepted: %s\n", t[i].json);
-                        zb_seccomp_free(&prog);
+                        ns_seccomp_free(&prog);
                 }
                 CHECK(r < 0 && err.code == r);
                 CHECK(prog.filter == NULL);
@@ -700,25 +700,25 @@ TEST(seccomp_json_from_file)
         CHECK(write(fd, small_profile, strlen(small_profile)) == (ssize_t)strlen(small_profile));
         close(fd);
 
-        struct zb_seccomp_spec spec = { .profile = path };
-        CHECK(zb_seccomp_build(&spec, &prog, &err) == 0);
+        struct ns_seccomp_spec spec = { .profile = path };
+        CHECK(ns_seccomp_build(&spec, &prog, &err) == 0);
         if (prog.filter)
                 CHECK(run_filtered(&prog, probe_small_profile, 0, "profile file"));
-        zb_seccomp_free(&prog);
+        ns_seccomp_free(&prog);
 
         /* An error inside the file names the file. */
         fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
         CHECK(write(fd, "{\"defaultAction\": \"SCMP_ACT_X\"}", 31) == 31);
         close(fd);
-        CHECK(zb_seccomp_build(&spec, &prog, &err) == -EINVAL);
+        CHECK(ns_seccomp_build(&spec, &prog, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, path);
         CHECK_STR_CONTAINS(err.message, "unknown action 'SCMP_ACT_X'");
         unlink(path);
 
-        CHECK(zb_seccomp_build(&spec, &prog, &err) == -ENOENT);
+        CHECK(ns_seccomp_build(&spec, &prog, &err) == -ENOENT);
         CHECK_STR_CONTAINS(err.message, "layer seccomp: profile /tmp/zb-seccomp-");
         spec.profile = "/tmp";
-        CHECK(zb_seccomp_build(&spec, &prog, &err) == -EINVAL);
+        CHECK(ns_seccomp_build(&spec, &prog, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "not a regular file");
         /* A FIFO is refused, not waited on. */
         char fifo[] = "/tmp/zb-seccomp-fifo-XXXXXX";
@@ -727,12 +727,12 @@ TEST(seccomp_json_from_file)
         snprintf(fifo_path, sizeof(fifo_path), "%s/p", fifo);
         CHECK(mkfifo(fifo_path, 0600) == 0);
         spec.profile = fifo_path;
-        CHECK(zb_seccomp_build(&spec, &prog, &err) == -EINVAL);
+        CHECK(ns_seccomp_build(&spec, &prog, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "not a regular file");
         unlink(fifo_path);
         rmdir(fifo);
         spec.profile = "unconfined";
-        CHECK(zb_seccomp_build(&spec, &prog, &err) == -EINVAL);
+        CHECK(ns_seccomp_build(&spec, &prog, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "'unconfined' means no filter");
 }
 
@@ -746,7 +746,7 @@ TEST(seccomp_json_too_large)
         if (!big)
                 return;
         memset(big, ' ', len);
-        CHECK(zb_seccomp_build_json(big, len, &prog, &err) == -EFBIG);
+        CHECK(ns_seccomp_build_json(big, len, &prog, &err) == -EFBIG);
         CHECK_STR_CONTAINS(err.message, "larger than");
         free(big);
 }
@@ -754,13 +754,13 @@ TEST(seccomp_json_too_large)
 TEST(seccomp_install_rejects_empty)
 {
         struct sock_fprog empty = { 0 };
-        CHECK(zb_seccomp_install(&empty) == -EINVAL);
-        CHECK(zb_seccomp_install(NULL) == -EINVAL);
+        CHECK(ns_seccomp_install(&empty) == -EINVAL);
+        CHECK(ns_seccomp_install(NULL) == -EINVAL);
 }
 
 TEST(seccomp_precompiled_matches)
 {
-        int r = zb_seccomp_precompiled_matches();
+        int r = ns_seccomp_precompiled_matches();
         if (r < 0) {
                 test_skip("this build has no precompiled default program");
                 return;

@@ -14,32 +14,32 @@
 
 TEST(session_ids_and_names)
 {
-        CHECK(zb_session_id_valid("0123456789ab"));
-        CHECK(!zb_session_id_valid("0123456789AB")); /* ids are lowercase */
-        CHECK(!zb_session_id_valid("0123456789a"));
-        CHECK(!zb_session_id_valid("0123456789abc"));
-        CHECK(!zb_session_id_valid("0123456789ag"));
-        CHECK(!zb_session_id_valid(""));
-        CHECK(!zb_session_id_valid(NULL));
+        CHECK(sess_id_valid("0123456789ab"));
+        CHECK(!sess_id_valid("0123456789AB")); /* ids are lowercase */
+        CHECK(!sess_id_valid("0123456789a"));
+        CHECK(!sess_id_valid("0123456789abc"));
+        CHECK(!sess_id_valid("0123456789ag"));
+        CHECK(!sess_id_valid(""));
+        CHECK(!sess_id_valid(NULL));
 
-        CHECK(zb_session_name_valid("task1"));
-        CHECK(zb_session_name_valid("agent_run-2.b"));
-        CHECK(zb_session_name_valid("0123456789abc")); /* 13 hex: not an id */
-        CHECK(!zb_session_name_valid("0123456789ab"));  /* would shadow an id */
-        CHECK(!zb_session_name_valid(""));
-        CHECK(!zb_session_name_valid(NULL));
-        CHECK(!zb_session_name_valid("a b"));
-        CHECK(!zb_session_name_valid("../x"));
-        CHECK(!zb_session_name_valid(".hidden"));
-        CHECK(!zb_session_name_valid("-flag"));
-        CHECK(!zb_session_name_valid("a/b"));
-        CHECK(!zb_session_name_valid("\xc3\xa9t\xc3\xa9"));
+        CHECK(sess_name_valid("task1"));
+        CHECK(sess_name_valid("agent_run-2.b"));
+        CHECK(sess_name_valid("0123456789abc")); /* 13 hex: not an id */
+        CHECK(!sess_name_valid("0123456789ab"));  /* would shadow an id */
+        CHECK(!sess_name_valid(""));
+        CHECK(!sess_name_valid(NULL));
+        CHECK(!sess_name_valid("a b"));
+        CHECK(!sess_name_valid("../x"));
+        CHECK(!sess_name_valid(".hidden"));
+        CHECK(!sess_name_valid("-flag"));
+        CHECK(!sess_name_valid("a/b"));
+        CHECK(!sess_name_valid("\xc3\xa9t\xc3\xa9"));
         char longname[66];
         memset(longname, 'a', 65);
         longname[65] = '\0';
-        CHECK(!zb_session_name_valid(longname));
+        CHECK(!sess_name_valid(longname));
         longname[64] = '\0';
-        CHECK(zb_session_name_valid(longname));
+        CHECK(sess_name_valid(longname));
 }
 
 static void write_file(const char *path, const char *text)

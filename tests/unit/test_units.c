@@ -81,7 +81,7 @@ TEST(units_size)
                 { "16777216t", -ERANGE, 0 },   /* 2^24 * 2^40 = 2^64 */
                 { "17179869184g", -ERANGE, 0 }, /* 2^34 * 2^30 = 2^64 */
         };
-        check_u64_table("zb_parse_size", zb_parse_size, t, ARRAY_SIZE(t));
+        check_u64_table("units_parse_size", units_parse_size, t, ARRAY_SIZE(t));
 }
 
 TEST(units_duration)
@@ -119,7 +119,7 @@ TEST(units_duration)
                 { "99999999999999999999s", -ERANGE, 0 },
                 { "6000000000h", -ERANGE, 0 },
         };
-        check_u64_table("zb_parse_duration_ms", zb_parse_duration_ms, t, ARRAY_SIZE(t));
+        check_u64_table("units_parse_duration_ms", units_parse_duration_ms, t, ARRAY_SIZE(t));
 }
 
 /* "Rounded up" must hold below a microsecond too: a positive duration that
@@ -131,7 +131,7 @@ TEST(units_duration_sub_microsecond_rounds_up)
                 { "0.0000001s", 0, 1 },
                 { "0.0001ms", 0, 1 },
         };
-        check_u64_table("zb_parse_duration_ms", zb_parse_duration_ms, t, ARRAY_SIZE(t));
+        check_u64_table("units_parse_duration_ms", units_parse_duration_ms, t, ARRAY_SIZE(t));
 }
 
 TEST(units_cpus)
@@ -154,7 +154,7 @@ TEST(units_cpus)
                 { "2 ", ANY_ERR, 0 },
                 { "1001", ANY_ERR, 0 },
         };
-        check_u64_table("zb_parse_cpus_milli", zb_parse_cpus_milli, t, ARRAY_SIZE(t));
+        check_u64_table("units_parse_cpus_milli", units_parse_cpus_milli, t, ARRAY_SIZE(t));
 }
 
 TEST(units_u64)
@@ -172,7 +172,7 @@ TEST(units_u64)
                 { "12 ", -EINVAL, 0 },
                 { "99999999999999999999", -ERANGE, 0 },
         };
-        check_u64_table("zb_parse_u64", zb_parse_u64, t, ARRAY_SIZE(t));
+        check_u64_table("units_parse_u64", units_parse_u64, t, ARRAY_SIZE(t));
 }
 
 TEST(units_bool)
@@ -192,10 +192,10 @@ TEST(units_bool)
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 bool v = !t[i].want;
-                int r = zb_parse_bool(t[i].in, &v);
+                int r = units_parse_bool(t[i].in, &v);
                 bool ok = r == t[i].rc && (r < 0 || v == t[i].want);
                 if (!ok)
-                        fprintf(stderr, "  zb_parse_bool(\"%s\"): rc %d value %d\n",
+                        fprintf(stderr, "  units_parse_bool(\"%s\"): rc %d value %d\n",
                                 t[i].in ? t[i].in : "(null)", r, v);
                 CHECK(ok);
         }
@@ -213,9 +213,9 @@ TEST(units_unlimited_word)
                 { "unlimit", false },  { "-1k", false },
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-                bool ok = zb_is_unlimited_word(t[i].in) == t[i].want;
+                bool ok = units_is_unlimited_word(t[i].in) == t[i].want;
                 if (!ok)
-                        fprintf(stderr, "  zb_is_unlimited_word(\"%s\") != %d\n",
+                        fprintf(stderr, "  units_is_unlimited_word(\"%s\") != %d\n",
                                 t[i].in ? t[i].in : "(null)", t[i].want);
                 CHECK(ok);
         }

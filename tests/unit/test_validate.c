@@ -56,15 +56,15 @@ static struct zb_policy *policy_with_command(void)
         return p;
 }
 
-static void add_zone(struct zb_policy *p, const char *name, enum zb_zone_mode mode,
+static void add_zone(struct zb_policy *p, const char *name, enum pol_zone_mode mode,
                      const char *host, const char *path, uint64_t size)
 {
-        struct zb_zone z = {
+        struct pol_zone z = {
                 .name = (char *)name, .mode = mode, .host_path = (char *)host,
                 .path = (char *)path, .size = size,
         };
         struct zb_error err = { 0 };
-        CHECK(zb_policy_add_zone(p, &z, &err) == 0);
+        CHECK(pol_add_zone(p, &z, &err) == 0);
 }
 
 /* Set a field behind the parsers' back. */
@@ -183,7 +183,7 @@ static void workdir(struct zb_policy *p, const struct tree *t, const char *w)
 static void env_entry(struct zb_policy *p, const struct tree *t, const char *kv)
 {
         (void)t;
-        CHECK(zb_policy_set_env(p, kv) == 0);
+        CHECK(pol_set_env(p, kv) == 0);
 }
 
 static void hostname(struct zb_policy *p, const struct tree *t, const char *h)
@@ -313,8 +313,8 @@ TEST(validate_good_policy)
         set_str(&p->workdir, "/scratch");
         set_str(&p->hostname, "box");
         set_str(&p->rootfs, t.dir);
-        CHECK(zb_policy_set_env(p, "A=1") == 0);
-        CHECK(zb_policy_set_env(p, "EMPTY=") == 0);
+        CHECK(pol_set_env(p, "A=1") == 0);
+        CHECK(pol_set_env(p, "EMPTY=") == 0);
         int rc = zb_policy_validate(p, &err);
         if (rc < 0)
                 fprintf(stderr, "  %s\n", err.message);
@@ -402,9 +402,9 @@ TEST(validate_path_absolute)
                 { "/base", NULL, NULL },
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-                char *got = zb_path_absolute(t[i].base, t[i].path);
+                char *got = util_path_absolute(t[i].base, t[i].path);
                 if (!streq(got, t[i].want))
-                        fprintf(stderr, "  zb_path_absolute(%s, %s) = '%s', want '%s'\n",
+                        fprintf(stderr, "  util_path_absolute(%s, %s) = '%s', want '%s'\n",
                                 t[i].base ? t[i].base : "NULL", t[i].path ? t[i].path : "NULL",
                                 got ? got : "(null)", t[i].want ? t[i].want : "(null)");
                 CHECK(streq(got, t[i].want));
@@ -415,8 +415,8 @@ TEST(validate_path_absolute)
 TEST(validate_path_absolute_cwd)
 {
         char *cwd = getcwd(NULL, 0);
-        char *want = cwd ? zb_asprintf("%s/x/y", strcmp(cwd, "/") == 0 ? "" : cwd) : NULL;
-        char *got = zb_path_absolute(NULL, "./x//y/z/..");
+        char *want = cwd ? util_asprintf("%s/x/y", strcmp(cwd, "/") == 0 ? "" : cwd) : NULL;
+        char *got = util_path_absolute(NULL, "./x//y/z/..");
 
         CHECK(want && streq(got, want));
         free(got);
@@ -428,9 +428,9 @@ TEST(validate_env_set_and_get)
 {
         struct zb_policy *p = zb_policy_new();
 
-        CHECK(zb_policy_set_env(p, "A=1") == 0);
-        CHECK(zb_policy_set_env(p, "AB=2") == 0);
-        CHECK(zb_policy_set_env(p, "A=3") == 0); /* replaces A, not AB */
+        CHECK(pol_set_env(p, "A=1") == 0);
+        CHECK(pol_set_env(p, "AB=2") == 0);
+        CHECK(pol_set_env(p, "A=3") == 0); /* replaces A, not AB */
         CHECK(p->n_env == 2);
         CHECK(streq(p->env[0], "A=3"));
         CHECK(streq(p->env[1], "AB=2"));
@@ -443,12 +443,12 @@ TEST(validate_env_set_and_get)
                 { "ABC", NULL }, { "B", NULL }, { "", NULL }, { "a", NULL },
         };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-                const char *got = zb_env_get(envp, t[i].key);
+                const char *got = util_env_get(envp, t[i].key);
                 if (!streq(got, t[i].want))
-                        fprintf(stderr, "  zb_env_get(%s) = '%s'\n", t[i].key, got ? got : "(null)");
+                        fprintf(stderr, "  util_env_get(%s) = '%s'\n", t[i].key, got ? got : "(null)");
                 CHECK(streq(got, t[i].want));
         }
-        CHECK(zb_env_get(NULL, "A") == NULL);
+        CHECK(util_env_get(NULL, "A") == NULL);
         zb_policy_free(p);
 }
 
@@ -468,33 +468,33 @@ TEST(validate_build_env)
 
         /* Defaults only; TERM comes from the host when it is set. */
         unsetenv("TERM");
-        env = zb_policy_build_env(p);
+        env = pol_build_env(p);
         CHECK(env != NULL);
         CHECK(strv_len(env) == 3);
-        CHECK(streq(zb_env_get(env, "PATH"), DEFAULT_PATH));
-        CHECK(streq(zb_env_get(env, "HOME"), ZB_HOME_DIR)); /* on the /tmp tmpfs */
-        CHECK(streq(zb_env_get(env, "LANG"), "C.UTF-8"));
-        CHECK(zb_env_get(env, "TERM") == NULL);
-        zb_strv_free(env);
+        CHECK(streq(util_env_get(env, "PATH"), DEFAULT_PATH));
+        CHECK(streq(util_env_get(env, "HOME"), ZB_HOME_DIR)); /* on the /tmp tmpfs */
+        CHECK(streq(util_env_get(env, "LANG"), "C.UTF-8"));
+        CHECK(util_env_get(env, "TERM") == NULL);
+        util_strv_free(env);
 
         setenv("TERM", "xterm-zb", 1);
         set_str(&p->workdir, "/scratch");
-        CHECK(zb_policy_set_env(p, "PATH=/opt/bin") == 0);
-        CHECK(zb_policy_set_env(p, "A=1") == 0);
-        env = zb_policy_build_env(p);
+        CHECK(pol_set_env(p, "PATH=/opt/bin") == 0);
+        CHECK(pol_set_env(p, "A=1") == 0);
+        env = pol_build_env(p);
         CHECK(env != NULL);
         CHECK(strv_len(env) == 5); /* PATH replaced in place, A added */
-        CHECK(streq(zb_env_get(env, "PATH"), "/opt/bin"));
-        CHECK(streq(zb_env_get(env, "HOME"), ZB_HOME_DIR));
-        CHECK(streq(zb_env_get(env, "TERM"), "xterm-zb"));
-        CHECK(streq(zb_env_get(env, "A"), "1"));
+        CHECK(streq(util_env_get(env, "PATH"), "/opt/bin"));
+        CHECK(streq(util_env_get(env, "HOME"), ZB_HOME_DIR));
+        CHECK(streq(util_env_get(env, "TERM"), "xterm-zb"));
+        CHECK(streq(util_env_get(env, "A"), "1"));
         CHECK(env && streq(env[0], "PATH=/opt/bin"));
-        zb_strv_free(env);
+        util_strv_free(env);
         /* Without the tmp tmpfs (tmp: none) HOME is the workdir again. */
         p->tmp_size = 0;
-        env = zb_policy_build_env(p);
-        CHECK(env && streq(zb_env_get(env, "HOME"), "/scratch"));
-        zb_strv_free(env);
+        env = pol_build_env(p);
+        CHECK(env && streq(util_env_get(env, "HOME"), "/scratch"));
+        util_strv_free(env);
 
         if (saved_term)
                 setenv("TERM", saved_term, 1);

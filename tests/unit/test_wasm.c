@@ -154,9 +154,9 @@ static char *joined(char **v)
         return s;
 }
 
-static char *command(enum zb_wasm_runtime rt, const char *path, uint64_t memory, const char *workdir)
+static char *command(enum pol_wasm_runtime rt, const char *path, uint64_t memory, const char *workdir)
 {
-        static struct zb_zone zones[] = {
+        static struct pol_zone zones[] = {
                 { .name = "input", .mode = ZB_ZONE_RO, .path = "/input" },
                 { .name = "output", .mode = ZB_ZONE_RW, .path = "/output" },
         };
@@ -169,7 +169,7 @@ static char *command(enum zb_wasm_runtime rt, const char *path, uint64_t memory,
         char **v = wasm_command(&l, &err);
         CHECK(v != NULL);
         char *s = v ? joined(v) : NULL;
-        zb_strv_free(v);
+        util_strv_free(v);
         return s;
 }
 
@@ -222,19 +222,19 @@ TEST(wasm_keys_choose_backend_and_runtime)
 {
         struct zb_error err = { 0 };
         struct zb_policy *p = zb_policy_new();
-        enum zb_wasm_runtime rt;
+        enum pol_wasm_runtime rt;
         CHECK(flag(p, "--backend", "wasm", &err) == 0 && p->backend == ZB_BACKEND_WASM);
-        CHECK(strcmp(zb_backend_name(p->backend), "wasm") == 0);
-        CHECK(zb_wasm_runtime_wanted(p, &rt, &err) == 0 && rt == ZB_WASM_AUTO);
+        CHECK(strcmp(pol_backend_name(p->backend), "wasm") == 0);
+        CHECK(pol_wasm_runtime_wanted(p, &rt, &err) == 0 && rt == ZB_WASM_AUTO);
         /* runtime: wasmtime, the seed's spelling */
         CHECK(flag(p, "--runtime", "wasmtime", &err) == 0);
-        CHECK(zb_wasm_runtime_wanted(p, &rt, &err) == 0 && rt == ZB_WASM_WASMTIME);
+        CHECK(pol_wasm_runtime_wanted(p, &rt, &err) == 0 && rt == ZB_WASM_WASMTIME);
         CHECK(flag(p, "--runtime", "runsc", &err) == 0);
-        CHECK(zb_wasm_runtime_wanted(p, &rt, &err) == -EINVAL);
+        CHECK(pol_wasm_runtime_wanted(p, &rt, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "'runsc' is not a wasm runtime");
         /* --wasm-runtime wins over runtime: */
         CHECK(flag(p, "--wasm-runtime", "node", &err) == 0);
-        CHECK(zb_wasm_runtime_wanted(p, &rt, &err) == 0 && rt == ZB_WASM_NODE);
+        CHECK(pol_wasm_runtime_wanted(p, &rt, &err) == 0 && rt == ZB_WASM_NODE);
         CHECK(flag(p, "--wasm-runtime", "wasm3", &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "--wasm-runtime: invalid value 'wasm3'");
         CHECK(flag(p, "--backend", "wasi", &err) == -EINVAL);
@@ -243,7 +243,7 @@ TEST(wasm_keys_choose_backend_and_runtime)
 
         p = zb_policy_new();
         static const char yaml[] = "sandbox:\n  backend: wasm\n  wasm: {runtime: wasmedge}\n";
-        CHECK(zb_policy_load_yaml_buffer(p, yaml, sizeof(yaml) - 1, "t.yaml", NULL, &err) == 0);
+        CHECK(pol_load_yaml_buffer(p, yaml, sizeof(yaml) - 1, "t.yaml", NULL, &err) == 0);
         CHECK(p->backend == ZB_BACKEND_WASM && p->wasm.runtime == ZB_WASM_WASMEDGE);
         zb_policy_free(p);
 }
