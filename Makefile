@@ -98,7 +98,7 @@ $(shell mkdir -p $(BUILD) && { printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - $(FLAGS
           printf '%s\n' '$(BUILD_FLAGS)' >$(FLAGS_STAMP); })
 endif
 
-LIB_SRC := $(wildcard src/core/*.c src/ns/*.c src/engines/*.c src/run/*.c src/mcp/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/ns/*.c src/engines/*.c src/run/*.c src/mcp/*.c src/wasm/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC:= $(wildcard tests/unit/*.c)
 FUZZ_SRC:= $(wildcard tests/fuzz/fuzz_*.c)
@@ -233,9 +233,12 @@ bench: all bench-deps
 	./bench/limits.sh
 	./bench/engines.sh
 	./bench/scale.sh
+	./bench/wasm.sh
 
 clean:
 	rm -rf build build-asan build-vg build-cov build-fuzz
 
 # make install, uninstall, man pages, pkg-config, completions (mk/install.mk).
 include mk/install.mk
+# The WASI test modules for the wasm backend (mk/wasm.mk).
+include mk/wasm.mk

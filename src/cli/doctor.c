@@ -29,6 +29,7 @@
 #include "ns/landlock.h"
 #include "ns/quota.h"
 #include "ns/systemd.h"
+#include "wasm/wasm.h"
 
 static const char doctor_help[] =
 "Usage: zonebox doctor [--json] [RUN OPTIONS]\n"
@@ -41,7 +42,9 @@ static const char doctor_help[] =
 "mounts in a user namespace, pidfd and clone3. Then it starts the default\n"
 "sandbox (zonebox run -- true), or the one RUN OPTIONS describe (-v, --zone,\n"
 "--config, --user ...), and says which user ids it has (65536 on a\n"
-"subordinate range, or one) and, per zone, whether it is idmapped.\n"
+"subordinate range, or one) and, per zone, whether it is idmapped. It also\n"
+"lists the WASI runtimes of the wasm backend found in the sandbox's PATH\n"
+"(wasmtime, wasmer, wasmedge, node) with their versions.\n"
 "\n"
 "Exit status: 0 when the default policy runs here, 1 when it does not.\n";
 
@@ -391,6 +394,29 @@ static void check_migration(struct report *rep)
              " — zonebox reports it, never changes it");
 }
 
+/* The wasm backend's runtimes, where the sandbox sees them, and their
+ * versions (asked as in a run: empty environment, as nobody when root). */
+static void check_wasm_runtimes(struct report *rep)
+{
+        static const enum pol_wasm_runtime all[] = { ZB_WASM_WASMTIME, ZB_WASM_WASMER, ZB_WASM_WASMEDGE,
+                                                    ZB_WASM_NODE };
+        for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+                struct wasm_runtime rt;
+                struct zb_error err = { 0 };
+                char name[64], version[WASM_VERSION_MAX] = "";
+                pid_t pid;
+                int fd;
+                snprintf(name, sizeof(name), "wasm runtime %s", pol_wasm_runtime_name(all[i]));
+                if (wasm_runtime_find(all[i], NULL, NULL, &rt, &err) < 0) {
+                        item(rep, name, false, "not found in the sandbox's PATH %s", DEFAULT_PATH);
+                        continue;
+                }
+                if (wasm_version_start(rt.host_path, &pid, &fd) == 0)
+                        wasm_version_collect(pid, fd, version, sizeof(version));
+                item(rep, name, true, "%s (%s)", version[0] ? version : "version unknown", rt.path);
+        }
+}
+
 int cli_doctor(int argc, char **argv)
 {
         struct report rep = { .items = json_object_new_array() };
@@ -463,6 +489,8 @@ int cli_doctor(int argc, char **argv)
                                                                            : strerror(e ? e : errno));
         if (pfd >= 0)
                 close(pfd);
+
+        check_wasm_runtimes(&rep);
 
         /* The proof: the default policy (or the one given), started for real. */
         struct zb_result *r = NULL;

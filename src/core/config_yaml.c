@@ -298,7 +298,7 @@ static int load_section(struct loader *l, yaml_node_t *m, const char *prefix)
                         r = load_approver(l, v);
                 else if (strcmp(key, "sandbox.network") == 0)
                         r = load_network(l, v);
-                else if (strcmp(key, "sandbox.session") == 0)
+                else if (strcmp(key, "sandbox.session") == 0 || strcmp(key, "sandbox.wasm") == 0)
                         r = load_section(l, v, key);
                 else
                         r = set_scalar(l, key, v);

@@ -56,6 +56,7 @@ static const struct flag flags[] = {
         { "--hostname", NULL, FLAG_KEY, "hostname", true },
         { "--rootfs", NULL, FLAG_KEY, "rootfs", true },
         { "--backend", NULL, FLAG_KEY, "backend", true },
+        { "--wasm-runtime", NULL, FLAG_KEY, "wasm.runtime", true },
         { "--seccomp", NULL, FLAG_KEY, "security.seccomp", true },
         { "--seccomp-allow", NULL, FLAG_KEY, "security.seccomp_allow", true },
         { "--seccomp-deny", NULL, FLAG_KEY, "security.seccomp_deny", true },

@@ -427,6 +427,9 @@ int pol_set_key(struct zb_policy *p, const char *key, const char *value, const c
         int e = set_engine_key(p, key, value, label, err);
         if (e != -ENOENT)
                 return e;
+        e = pol_backend_set_key(p, key, value, label, err); /* backend, wasm.runtime (backend.c) */
+        if (e != -ENOENT)
+                return e;
         if (strncmp(key, "limits.", 7) == 0)
                 return set_limit(p, key + 7, value, label, err);
         if (strncmp(key, "security.", 9) == 0)
@@ -439,11 +442,6 @@ int pol_set_key(struct zb_policy *p, const char *key, const char *value, const c
                 return set_network(p, key + 8, value, label, err);
         if (strcmp(key, "session.idle_timeout") == 0)
                 return set_duration(&p->idle_timeout_ms, value, label, err);
-        if (strcmp(key, "backend") == 0) {
-                if (pol_backend_parse(value, &p->backend) < 0)
-                        return bad_value(err, label, value, "namespace, docker, oci or kubernetes");
-                return 0;
-        }
         if (strcmp(key, "network") == 0) {
                 if (pol_network_mode_parse(value, &p->network) < 0)
                         return bad_value(err, label, value, "none, loopback or host");

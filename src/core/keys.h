@@ -10,6 +10,10 @@
 int pol_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
                       const char *base_dir, struct zb_error *err);
 
+/* backend and wasm.runtime (backend.c); -ENOENT for any other KEY. */
+int pol_backend_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
+                       struct zb_error *err);
+
 /* One zone option (name, mode, hostPath, path, size) into Z. */
 int pol_zone_option(struct pol_zone *z, const char *k, const char *v, const char *label,
                    const char *base_dir, struct zb_error *err);

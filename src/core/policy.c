@@ -125,6 +125,7 @@ static const char *const backend_names[] = {
         [ZB_BACKEND_DOCKER] = "docker",
         [ZB_BACKEND_OCI] = "oci",
         [ZB_BACKEND_KUBERNETES] = "kubernetes",
+        [ZB_BACKEND_WASM] = "wasm",
 };
 
 static const char *const network_names[] = {
@@ -568,7 +569,7 @@ static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error 
                                     z->name);
         /* The engines would turn a cow zone into a read-write bind: writes
          * straight to the host, the opposite of what cow promises. */
-        if (z->mode == ZB_ZONE_COW && p->backend != ZB_BACKEND_NAMESPACE)
+        if (z->mode == ZB_ZONE_COW && p->backend != ZB_BACKEND_NAMESPACE && p->backend != ZB_BACKEND_WASM)
                 return err_set(err, ENOTSUP,
                                     "zone '%s': mode cow needs the namespace backend (overlayfs over the host dir)",
                                     z->name);
@@ -653,6 +654,9 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
         if (r < 0)
                 return r;
         r = validate_rootfs(p, err);
+        if (r < 0)
+                return r;
+        r = pol_backend_validate(p, err); /* before validate_net: its own message for --net-allow */
         if (r < 0)
                 return r;
         r = validate_net(p, err);

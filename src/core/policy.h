@@ -10,7 +10,7 @@
 
 enum pol_zone_mode { ZB_ZONE_RO, ZB_ZONE_RW, ZB_ZONE_TMPFS, ZB_ZONE_COW };
 enum pol_network { ZB_NET_NONE, ZB_NET_LOOPBACK, ZB_NET_HOST };
-enum pol_backend { ZB_BACKEND_NAMESPACE, ZB_BACKEND_DOCKER, ZB_BACKEND_OCI, ZB_BACKEND_KUBERNETES };
+enum pol_backend { ZB_BACKEND_NAMESPACE, ZB_BACKEND_DOCKER, ZB_BACKEND_OCI, ZB_BACKEND_KUBERNETES, ZB_BACKEND_WASM };
 enum pol_landlock { ZB_LANDLOCK_OFF, ZB_LANDLOCK_BEST_EFFORT, ZB_LANDLOCK_REQUIRED };
 
 #define ZB_UNLIMITED UINT64_MAX
@@ -136,6 +136,16 @@ struct pol_engine {
         enum eng_k8s_volumes k8s_host_zones; /* volume source for ro/rw zones */
 };
 
+/* The wasm backend (src/wasm/): which WASI runtime runs the module, inside
+ * the namespace sandbox. AUTO: the first found of wasmtime, wasmer,
+ * wasmedge, node. Names and checks in src/core/backend.c. */
+enum pol_wasm_runtime { ZB_WASM_AUTO, ZB_WASM_WASMTIME, ZB_WASM_WASMER, ZB_WASM_WASMEDGE, ZB_WASM_NODE };
+
+struct pol_wasm {
+        enum pol_wasm_runtime runtime;
+        bool runtime_set; /* wasm.runtime given; else runtime: (the seed's spelling) may name it */
+};
+
 /* Command approval (src/core/approval.c). Any approval key or flag turns it
  * on; the default is then ask. Rules are kept as written, in order. */
 enum appr_default { ZB_APPROVAL_UNSET, ZB_APPROVAL_ALLOW, ZB_APPROVAL_DENY, ZB_APPROVAL_ASK };
@@ -195,6 +205,7 @@ struct zb_policy {
         size_t argc;
         bool capture;
         struct pol_engine engine;
+        struct pol_wasm wasm;
         bool check_canary; /* zonebox check: ZB_CHECK_LANDLOCK_CANARY in the root */
         struct appr_policy approval;
         struct audit_log audit;
@@ -213,6 +224,14 @@ static inline uint16_t pol_proxy_port(const struct zb_policy *p)
 {
         return (uint16_t)(p->net.proxy_port ? p->net.proxy_port : DEFAULT_PROXY_PORT);
 }
+
+/* The wasm runtime names, one table (src/core/backend.c). */
+const char *pol_wasm_runtime_name(enum pol_wasm_runtime rt);
+/* The runtime the policy asks for: wasm.runtime, else runtime: when it names
+ * a wasm runtime, else auto. -EINVAL naming the key otherwise. */
+int pol_wasm_runtime_wanted(const struct zb_policy *p, enum pol_wasm_runtime *out, struct zb_error *err);
+/* What backend: wasm cannot express: one line naming the key or flag. */
+int pol_backend_validate(const struct zb_policy *p, struct zb_error *err);
 
 void pol_zone_free_fields(struct pol_zone *z);
 /* Refuses (EPERM, naming both paths) a zone whose host path contains DIR or

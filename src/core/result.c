@@ -26,6 +26,9 @@ void zb_result_free(struct zb_result *r)
         res_disk_free(r);
         free(r->warnings);
         free(r->error);
+        free(r->wasm_runtime);
+        free(r->wasm_runtime_path);
+        free(r->wasm_runtime_version);
         free(r->cow_id);
         free(r->cow_error);
         for (size_t i = 0; i < r->n_changes; i++) {
@@ -73,6 +76,7 @@ const char *res_status_name(enum res_status s)
                 [ZB_STATUS_TIMEOUT] = "timeout",        [ZB_STATUS_CPU_TIMEOUT] = "cpu_timeout",
                 [ZB_STATUS_OOM] = "oom",                [ZB_STATUS_OUTPUT_LIMIT] = "output_limit",
                 [ZB_STATUS_DENIED] = "denied",          [ZB_STATUS_SETUP_ERROR] = "setup_error",
+                [ZB_STATUS_TRAP] = "trap",
         };
         return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
 }
@@ -115,6 +119,8 @@ int zb_result_exit_code(const struct zb_result *r)
                 return 128 + SIGPIPE;
         case ZB_STATUS_DENIED:
                 return 126;
+        case ZB_STATUS_TRAP:
+                return 128 + SIGILL;
         case ZB_STATUS_SETUP_ERROR:
                 return r->setup_kind == ZB_SETUP_NOT_FOUND  ? 127
                        : r->setup_kind == ZB_SETUP_NOT_EXEC ? 126
@@ -256,6 +262,18 @@ static void add_network(json_object *o, const struct zb_result *r)
         json_object_object_add(o, "network", n);
 }
 
+/* The wasm backend's runtime: {"name", "path", "version"} (null: unknown). */
+static void add_runtime(json_object *o, const struct zb_result *r)
+{
+        json_object *rt = json_object_new_object();
+        const char *v = r->wasm_runtime_version;
+        json_object_object_add(rt, "name", json_object_new_string(r->wasm_runtime));
+        json_object_object_add(rt, "path",
+                               r->wasm_runtime_path ? json_object_new_string(r->wasm_runtime_path) : NULL);
+        json_object_object_add(rt, "version", v && v[0] ? json_object_new_string(v) : NULL);
+        json_object_object_add(o, "runtime", rt);
+}
+
 void res_json_verdict(struct json_object *o, const struct zb_result *r)
 {
         json_object_object_add(o, "status", json_object_new_string(res_status_name(r->status)));
@@ -306,6 +324,8 @@ char *zb_result_json(const struct zb_result *r)
         json_object_object_add(o, "backend", json_object_new_string(r->backend ? r->backend : "?"));
         if (r->error)
                 json_object_object_add(o, "error", text_n(r->error, strlen(r->error)));
+        if (r->wasm_runtime)
+                add_runtime(o, r);
         if (r->has_cow)
                 add_cow(o, r);
         if (r->has_proxy)

@@ -13,6 +13,10 @@ enum res_status {
         ZB_STATUS_OUTPUT_LIMIT,
         ZB_STATUS_DENIED,
         ZB_STATUS_SETUP_ERROR,
+        /* The wasm backend: the module trapped (unreachable, out-of-bounds
+         * access, stack overflow...): exit 128+SIGILL (132), as a native
+         * program's illegal instruction; error holds the runtime's message. */
+        ZB_STATUS_TRAP,
 };
 
 /* Why a setup_error happened, for the exit code. */
@@ -80,6 +84,9 @@ struct zb_result {
         char *zone_ids[ZB_RESULT_MAX_ZONE_IDS];
         char *zone_ids_name[ZB_RESULT_MAX_ZONE_IDS];
         size_t n_zone_ids;
+        /* The wasm backend (src/wasm/): the runtime that ran the module, its
+         * path inside the sandbox and `--version` line ("": unknown). */
+        char *wasm_runtime, *wasm_runtime_path, *wasm_runtime_version;
         /* network.allow (src/ns/proxy.c): the proxy's connection counts. */
         bool has_proxy;
         uint64_t proxy_allowed, proxy_refused, proxy_failed;

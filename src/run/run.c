@@ -1,6 +1,7 @@
 /* The run dispatcher, the one layer above both backends: zb_run validates
  * once, decides whether the command may run and logs that, then hands the
- * policy to its backend (ns/ or engines/) and logs the outcome. A refused
+ * policy to its backend (ns/, engines/, or wasm/, which runs a WASI
+ * runtime inside the namespace sandbox) and logs the outcome. A refused
  * command never reaches a backend: no namespace, no cgroup, no mount.
  * zb_gc removes what killed supervisors left. Nothing below includes this
  * directory: core/ is pure, ns/ and engines/ build on core/ only. */
@@ -11,6 +12,7 @@
 #include "../ns/cgroup.h"
 #include "../ns/ns.h"
 #include "../ns/quota.h"
+#include "../wasm/wasm.h"
 
 static int run_backend(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
 {
@@ -19,6 +21,8 @@ static int run_backend(const struct zb_policy *p, struct zb_result **out, struct
 
         if (p->backend == ZB_BACKEND_DOCKER || p->backend == ZB_BACKEND_OCI)
                 return eng_run(p, out, err); /* src/engines/ */
+        if (p->backend == ZB_BACKEND_WASM)
+                return wasm_run(p, out, err); /* src/wasm/: the runtime inside the namespace sandbox */
         if (p->backend != ZB_BACKEND_NAMESPACE)
                 return err_set(err, ENOTSUP,
                                     "backend: kubernetes: zonebox does not submit to a cluster; use zonebox export kubernetes and kubectl apply");
