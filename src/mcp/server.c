@@ -106,8 +106,9 @@ static void audit_call(const struct mcp_server *s, const struct mcp_call *c, con
         json_object_object_add(o, "pid", json_object_new_int(getpid()));
         json_object_object_add(o, "tool", json_object_new_string(c->tool));
         json_object_object_add(o, "request_id", json_object_get(c->id));
+        size_t subject_len = c->subject ? strnlen(c->subject, 1024) : 0;
         json_object_object_add(o, "subject", json_object_new_string_len(c->subject ? c->subject : "",
-                                                                           (int)strnlen(c->subject ? c->subject : "", 1024)));
+                                                                           (int)subject_len));
         json_object_object_add(o, "outcome", json_object_new_string(outcome));
         if (detail)
                 json_object_object_add(o, "detail", json_object_new_string_len(detail, (int)strnlen(detail, 1024)));
