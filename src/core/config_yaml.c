@@ -319,8 +319,11 @@ static int load_document(struct loader *l)
         for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
              pr++) {
                 const char *k = scalar(node(l, pr->key));
-                if (k && strcmp(k, "mcp") == 0)
-                        continue; /* zonebox mcp's own section (src/mcp/config.c) */
+                /* The front ends' own sections: zonebox mcp's (src/mcp/config.c),
+                 * zonebox serve's and its runtimes (src/serve/). */
+                if (k && (strcmp(k, "mcp") == 0 || strcmp(k, "serve") == 0 ||
+                          strcmp(k, "runtimes") == 0))
+                        continue;
                 if (!k || strcmp(k, "sandbox") != 0)
                         return fail(l, node(l, pr->key), EINVAL, k ? k : "(key)",
                                     "unknown key (the top key is 'sandbox:')");

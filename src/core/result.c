@@ -24,6 +24,7 @@ void zb_result_free(struct zb_result *r)
         outbuf_free(&r->out);
         outbuf_free(&r->err);
         res_disk_free(r);
+        viol_free(&r->viol);
         free(r->warnings);
         free(r->error);
         free(r->wasm_runtime);
@@ -330,6 +331,7 @@ char *zb_result_json(const struct zb_result *r)
                 add_cow(o, r);
         if (r->has_proxy)
                 add_network(o, r);
+        viol_json(o, &r->viol);
         s = util_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
 out:

@@ -3,6 +3,7 @@
 #define ZB_RESULT_H
 
 #include "util.h"
+#include "violation.h"
 
 enum res_status {
         ZB_STATUS_EXITED,
@@ -90,6 +91,8 @@ struct zb_result {
         /* network.allow (src/ns/proxy.c): the proxy's connection counts. */
         bool has_proxy;
         uint64_t proxy_allowed, proxy_refused, proxy_failed;
+        /* What the sandbox stopped (violation.h): in every verdict. */
+        struct viol_set viol;
 };
 
 struct zb_result *res_new(const char *backend);

@@ -1,0 +1,108 @@
+/* The violation set (src/core/violation.c): dedup, cap, untrusted targets,
+ * JSON and the one-line summary. */
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/core/result.h"
+#include "../../src/core/violation.h"
+#include "test.h"
+
+TEST(violation_dedup_counts_and_keeps_first_time)
+{
+        struct viol_set s = { 0 };
+        CHECK(viol_add(&s, VIOL_SECCOMP, "ptrace", "", 0, "seccomp default: ptrace", NULL, 1, 5.0));
+        CHECK(viol_add(&s, VIOL_SECCOMP, "ptrace", "", 0, "seccomp default: ptrace", NULL, 999, 2.0));
+        CHECK(viol_add(&s, VIOL_FILESYSTEM, "write", "/etc/passwd", 11, "root is read-only", "-v", 0, -1));
+        CHECK(s.n == 2);
+        CHECK(s.v[0].count == 1000);
+        CHECK(s.v[0].first_ms == 2.0);
+        CHECK(s.v[1].count == 1);
+        CHECK(strcmp(s.v[1].hint, "-v") == 0);
+        viol_free(&s);
+        CHECK(s.n == 0 && s.v == NULL);
+}
+
+TEST(violation_cap_counts_what_it_drops)
+{
+        struct viol_set s = { 0 };
+        char t[32];
+        for (int i = 0; i < VIOL_MAX + 50; i++) {
+                int n = snprintf(t, sizeof(t), "/ro/%d", i);
+                viol_add(&s, VIOL_FILESYSTEM, "write", t, (size_t)n, "zone input is ro", NULL, 2, 1);
+        }
+        CHECK(s.n == VIOL_MAX);
+        CHECK(s.dropped == 100); /* 50 distinct entries, 2 attempts each */
+        /* an entry already in the set still counts after the cap */
+        CHECK(viol_add(&s, VIOL_FILESYSTEM, "write", "/ro/0", 5, "zone input is ro", NULL, 1, 1));
+        CHECK(s.v[0].count == 3);
+        viol_free(&s);
+}
+
+TEST(violation_target_is_sanitized_and_capped)
+{
+        struct viol_set s = { 0 };
+        size_t big = 64 * 1024;
+        char *path = malloc(big);
+        memset(path, 'a', big);
+        path[0] = '/';
+        const struct viol *v = viol_add(&s, VIOL_FILESYSTEM, "write", path, big, "r", NULL, 1, 0);
+        CHECK(v && strlen(v->target) <= VIOL_TARGET_MAX);
+        CHECK(v && strcmp(v->target + strlen(v->target) - 3, "...") == 0);
+        free(path);
+        /* control characters, DEL, a C1 control and invalid UTF-8 */
+        static const char evil[] = "/x\n\x1b[31m\x7f\xc2\x85\xff\xfe ok \xc3\xa9";
+        v = viol_add(&s, VIOL_FILESYSTEM, "write", evil, sizeof(evil) - 1, "r", NULL, 1, 0);
+        CHECK(v != NULL);
+        if (v) {
+                CHECK(strcmp(v->target, "/x\\x0a\\x1b[31m\\x7f\\u0085\xef\xbf\xbd\xef\xbf\xbd ok \xc3\xa9") == 0);
+                for (const char *p = v->target; *p; p++)
+                        CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+        }
+        /* a multi-byte character is never cut in half by the cap */
+        char *wide = malloc(3 * 400);
+        for (int i = 0; i < 400; i++)
+                memcpy(wide + 3 * i, "\xe2\x82\xac", 3); /* U+20AC */
+        char *w = viol_sanitize(wide, 3 * 400, 64);
+        CHECK(w && strlen(w) <= 64 && (strlen(w) - 3) % 3 == 0);
+        free(w);
+        free(wide);
+        viol_free(&s);
+}
+
+TEST(violation_json_and_summary)
+{
+        struct zb_result *r = res_new("namespace");
+        char *j = zb_result_json(r);
+        CHECK_STR_CONTAINS(j, "\"violations\":[]");
+        free(j);
+        viol_source(&r->viol, "seccomp", "observed");
+        viol_source(&r->viol, "filesystem", "not observable: test");
+        viol_source(&r->viol, "seccomp", "observed again");
+        CHECK(r->viol.n_sources == 2);
+        viol_add(&r->viol, VIOL_FILESYSTEM, "write", "/etc/passwd", 11, "root is read-only", NULL, 1, 3);
+        viol_add(&r->viol, VIOL_NETWORK, "lookup", "google.com", 10, "network none", "--network allowlist", 1, 4);
+        j = zb_result_json(r);
+        json_object *o = json_tokener_parse(j);
+        json_object *a = NULL, *e = NULL, *src = NULL;
+        CHECK(o && json_object_object_get_ex(o, "violations", &a) && json_object_array_length(a) == 2);
+        if (a && json_object_array_length(a) == 2) {
+                e = json_object_array_get_idx(a, 1);
+                json_object *f = NULL;
+                CHECK(json_object_object_get_ex(e, "layer", &f) &&
+                      strcmp(json_object_get_string(f), "network") == 0);
+                CHECK(json_object_object_get_ex(e, "hint", &f) &&
+                      strcmp(json_object_get_string(f), "--network allowlist") == 0);
+        }
+        CHECK(o && json_object_object_get_ex(o, "violation_sources", &src));
+        CHECK_STR_CONTAINS(j, "\"seccomp\":\"observed again\"");
+        json_object_put(o);
+        free(j);
+        char *line = viol_summary(&r->viol, 200);
+        CHECK(line && strcmp(line, "write /etc/passwd (root is read-only); lookup google.com (network none)") == 0);
+        free(line);
+        line = viol_summary(&r->viol, 30);
+        CHECK(line && strlen(line) < 30 && strstr(line, "..."));
+        free(line);
+        zb_result_free(r);
+}
