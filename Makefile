@@ -98,7 +98,7 @@ $(shell mkdir -p $(BUILD) && { printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - $(FLAGS
           printf '%s\n' '$(BUILD_FLAGS)' >$(FLAGS_STAMP); })
 endif
 
-LIB_SRC := $(wildcard src/core/*.c src/ns/*.c src/engines/*.c src/run/*.c src/mcp/*.c src/wasm/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/ns/*.c src/engines/*.c src/run/*.c src/mcp/*.c src/wasm/*.c src/serve/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC:= $(wildcard tests/unit/*.c)
 FUZZ_SRC:= $(wildcard tests/fuzz/fuzz_*.c)
