@@ -195,6 +195,11 @@ static int stage_module(const struct module *m, char *dir, size_t size, struct z
         return 0;
 }
 
+void wasm_gc(void)
+{
+        gc_stale(stage_base());
+}
+
 static void unstage(const char *dir)
 {
         _cleanup_(freep) char *file = util_asprintf("%s/module.wasm", dir);

@@ -82,5 +82,8 @@ void wasm_version_collect(pid_t pid, int fd, char *out, size_t size);
 
 /* run.c: the backend (src/core/run.c dispatches here). */
 int wasm_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
+/* zonebox gc: the private module dirs of killed supervisors (this user's,
+ * their pid gone, older than a minute); a wasm run does the same first. */
+void wasm_gc(void);
 
 #endif

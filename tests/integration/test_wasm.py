@@ -273,6 +273,30 @@ def test_stale_private_dir_removed(zb_root, mods):
     assert not os.path.exists(d)
 
 
+def test_gc_removes_stale_private_dir():
+    """zonebox gc removes the same leftover without a wasm run; a dir whose
+    pid is alive stays."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    d = "/tmp/zonebox-wasm-%d-zbgc" % dead.pid
+    alive = "/tmp/zonebox-wasm-%d-zbgc" % os.getpid()
+    old = time.time() - 3600
+    for x in (d, alive):
+        os.makedirs(x, exist_ok=True)
+        open(os.path.join(x, "module.wasm"), "w").close()
+        os.utime(x, (old, old))
+    try:
+        r = subprocess.run([ZONEBOX, "gc"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r
+        assert not os.path.exists(d), "gc left the dead supervisor's module dir"
+        assert os.path.exists(alive), "gc removed a live supervisor's module dir"
+    finally:
+        for x in (d, alive):
+            if os.path.exists(x):
+                os.unlink(os.path.join(x, "module.wasm"))
+                os.rmdir(x)
+
+
 def test_supervisor_killed(zb_root, mods):
     p = zb_root.popen(*W("-v", mods + ":/m:ro", "--", "/m/loop.wasm"))
     assert poll(lambda: not no_runtime_left(), timeout=15), "the runtime never started"
