@@ -1,7 +1,7 @@
 """Shared helpers for zonebox's integration tests.
 
 Every test starts real sandboxes with the zonebox binary named by $ZONEBOX
-(default /work/main/build/zonebox). Tests that take the ``zb`` fixture run
+(default build/zonebox of this checkout). Tests that take the ``zb`` fixture run
 twice: once with zonebox started by root ("root") and once started by an
 unprivileged user through ``setpriv --reuid=65534 ...`` ("nobody").
 """
@@ -18,7 +18,8 @@ import uuid
 
 import pytest
 
-ZONEBOX = os.environ.get("ZONEBOX", "/work/main/build/zonebox")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ZONEBOX = os.environ.get("ZONEBOX", os.path.join(ROOT, "build", "zonebox"))
 NOBODY = 65534
 RUN_TIMEOUT = 30  # seconds; a hard cap on any single zonebox invocation
 SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
@@ -28,7 +29,7 @@ AS_NOBODY = [SETPRIV, "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-gro
 @pytest.fixture(scope="session", autouse=True)
 def _zonebox_binary():
     if not os.path.isfile(ZONEBOX) or not os.access(ZONEBOX, os.X_OK):
-        pytest.exit("zonebox binary not found at %s (make -C /work/main all)" % ZONEBOX, 2)
+        pytest.exit("zonebox binary not found at %s (make all in %s)" % (ZONEBOX, ROOT), 2)
     if os.geteuid() != 0:
         pytest.exit("the integration tests run as root (they also drop to uid 65534)", 2)
 
