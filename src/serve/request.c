@@ -273,6 +273,16 @@ static int v1_parse(const struct srv_runtimes *rt, json_object *body, struct srv
         return srv_job_check(rt, j, err);
 }
 
+int srv_runtime_check(const struct srv_runtimes *rt, json_object *body, int *status, struct zb_error *err)
+{
+        struct srv_job j = { 0 };
+        int r = v1_parse(rt, body, &j, status, err);
+        srv_job_free(&j);
+        if (r == 0)
+                *status = 200;
+        return r;
+}
+
 json_object *srv_runtime_run(const struct zb_policy *base, const struct srv_runtimes *rt, json_object *body,
                              int *status)
 {

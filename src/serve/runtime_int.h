@@ -89,6 +89,9 @@ int srv_job_parse_common(struct srv_job *j, json_object *body, struct zb_error *
 /* A limit given as a number in UNIT ("ms", "" for bytes) or a string with
  * its unit, into *OUT (malloc'd); a negative number: none (*OUT NULL). */
 int srv_limit_text(json_object *v, const char *unit, const char *field, char **out, struct zb_error *err);
+/* POST /v1/runs' runtime body parsed and narrowed, nothing started:
+ * *STATUS 200, or 400/404 with ERR naming the field (the fuzzer). */
+int srv_runtime_check(const struct srv_runtimes *rt, json_object *body, int *status, struct zb_error *err);
 /* Check one file's name: FIELD names it in the message. */
 int srv_file_name_check(const char *name, const char *field, struct zb_error *err);
 /* Check the job's narrowing (limits against the runtime's and the
