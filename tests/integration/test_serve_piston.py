@@ -7,17 +7,15 @@ loopback, a token file); each scenario is a round trip through
 compile error, a timeout, an OOM. Nothing is left afterwards: no process of
 the server, no cgroup, no job dir."""
 
-import hashlib
 import json
 import os
 import shutil
 import socket
 import subprocess
-import time
 
 import pytest
 
-from conftest import ZONEBOX, poll, zonebox_cgroups
+from conftest import ZONEBOX, npm_client, poll, zonebox_cgroups
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -37,18 +35,7 @@ def client_dir():
         pytest.skip("zonebox serve not built")
     if not shutil.which("node") or not shutil.which("npm"):
         pytest.skip("node and npm are not installed: the Piston client cannot run")
-    lock = open(os.path.join(CLIENT_SRC, "package-lock.json"), "rb").read()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    d = os.path.join(cache, "zonebox", "piston-client-" + hashlib.sha256(lock).hexdigest()[:12])
-    if not os.path.isdir(os.path.join(d, "node_modules", "piston-client")):
-        os.makedirs(d, exist_ok=True)
-        for f in ("package.json", "package-lock.json"):
-            shutil.copy(os.path.join(CLIENT_SRC, f), d)
-        r = subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund", "--prefer-offline"], cwd=d,
-                           capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, "npm ci failed: %s" % r.stderr[-2000:]
-    shutil.copy(os.path.join(CLIENT_SRC, "drive.mjs"), d)
-    return d
+    return npm_client(CLIENT_SRC, "piston-client", "piston-client")
 
 
 def _free_port():
