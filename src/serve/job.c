@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -82,13 +83,20 @@ static int mkdir_p(char *path)
         return mkdir(path, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
+/* NAME is PID-STARTTIME-XXXXXX (job_dir_create); anything else is not a
+ * job dir and is left alone. */
 static bool owner_alive(const char *name)
 {
-        int pid = 0;
-        unsigned long long start = 0, now = 0;
-        if (sscanf(name, "%d-%llu-", &pid, &start) != 2 || pid <= 0)
-                return true; /* not ours: left alone */
-        return ns_proc_start_time(pid, &now) == 0 && now == start;
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(name, &end, 10);
+        if (errno || end == name || *end != '-' || pid <= 0 || pid > INT32_MAX)
+                return true;
+        const char *s = end + 1;
+        unsigned long long start = strtoull(s, &end, 10), now = 0;
+        if (errno || end == s || *end != '-')
+                return true;
+        return ns_proc_start_time((pid_t)pid, &now) == 0 && now == start;
 }
 
 int srv_jobs_gc(unsigned *removed)

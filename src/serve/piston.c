@@ -233,7 +233,7 @@ json_object *srv_piston_execute(const struct zb_policy *base, const struct srv_r
         struct srv_step cs = { 0 }, rs = { 0 };
         struct zb_error err = { 0 };
         json_object *out;
-        if (parse(rt, req, &j, status, &err) < 0)
+        if (parse(rt, req, &j, status, &err) < 0 || !j.rt)
                 out = message(status, *status, err.message);
         else if (!run)
                 out = (*status = 200, json_object_new_object());

@@ -150,12 +150,19 @@ static int entry_key(const struct loader *l, struct srv_runtime *r, const char *
                         return fail(l, v, field, "a plain file name (no '/', not '..')");
                 return e;
         }
-        if (strcmp(k, "aliases") == 0)
+        /* A key given twice: the last one holds, as for the policy's keys. */
+        if (strcmp(k, "aliases") == 0) {
+                strv_free(r->aliases);
+                r->aliases = NULL;
+                r->n_aliases = 0;
                 return strv_load(l, v, field, SRV_MAX_ALIASES, &r->aliases, &r->n_aliases);
-        if (strcmp(k, "compile") == 0)
-                return command_load(l, v, field, &r->compile);
-        if (strcmp(k, "run") == 0)
-                return command_load(l, v, field, &r->run);
+        }
+        if (strcmp(k, "compile") == 0 || strcmp(k, "run") == 0) {
+                char ***dst = k[0] == 'c' ? &r->compile : &r->run;
+                strv_free(*dst);
+                *dst = NULL;
+                return command_load(l, v, field, dst);
+        }
         if (strcmp(k, "limits") == 0)
                 return limits_load(l, v, field, &r->limits);
         if (strcmp(k, "compile_limits") == 0)
@@ -183,8 +190,9 @@ static int entry_load(const struct loader *l, yaml_node_t *n, size_t idx, struct
         if (!r->name || !r->version || !r->run)
                 return fail(l, n, field, !r->name ? "name: required" : !r->version ? "version: required"
                                                                                    : "run: required");
-        if (r->compile_limits.value[0] && !r->compile)
-                return fail(l, n, field, "compile_limits without compile");
+        for (size_t i = 0; i < SRV_N_LIMITS && !r->compile; i++)
+                if (r->compile_limits.value[i])
+                        return fail(l, n, field, "compile_limits without compile");
         if (!r->file && !(r->file = util_strdup("main")))
                 return err_set(l->err, ENOMEM, "out of memory");
         return 0;
