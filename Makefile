@@ -132,7 +132,7 @@ $(BUILD)/src/ns/seccomp.o: $(GEN)/seccomp_default.h
 
 .PHONY: all clean check unit integration deps demo bench bench-deps fuzz fuzz-replay compile-commands \
         check-hardening lint check-asan check-valgrind check-fuzz coverage check-vm
-all: $(BUILD)/zonebox $(BUILD)/zonebox-systemd $(BUILD)/unit-tests
+all: $(BUILD)/zonebox $(BUILD)/zonebox-systemd $(BUILD)/unit-tests $(BUILD)/zonebox-serve-job
 
 $(BUILD)/%.o: %.c Makefile $(FLAGS_STAMP) $(wildcard include/*.h src/*/*.h tests/unit/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
@@ -152,6 +152,11 @@ $(BUILD)/zonebox: $(CLI_OBJ) $(BUILD)/libzonebox.a $(VG_SHIM) $(FLAGS_STAMP)
 $(BUILD)/zonebox-systemd: $(BUILD)/src/helper/systemd-scope.o
 	$(CC) $(CFLAGS) $(subst -static-pie,-pie,$(ZB_LDFLAGS)) -o $@ $< $(shell pkg-config --libs $(SD_PKGS) 2>/dev/null)
 
+
+# The runtimes and the Piston adapter of zonebox serve without the server
+# (tests/integration/test_serve_job.py): real sandboxes, no HTTP.
+$(BUILD)/zonebox-serve-job: $(BUILD)/tests/serve/job-driver.o $(BUILD)/libzonebox.a $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(ZB_LDFLAGS) -o $@ $(filter-out $(FLAGS_STAMP),$^) $(ZB_LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libzonebox.a $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(ZB_LDFLAGS) -o $@ $(filter-out $(FLAGS_STAMP),$^) $(ZB_LDLIBS)
@@ -175,7 +180,7 @@ endif
 fuzz-replay: $(REPLAYS)
 
 # compile_commands.json for clang-tidy and editors: the exact flags of this build.
-ALL_C := $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay.c tests/valgrind/syscall-shim.c \
+ALL_C := $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay.c tests/serve/job-driver.c tests/valgrind/syscall-shim.c \
          tools/gen-seccomp-default.c src/helper/systemd-scope.c
 $(BUILD)/compile_commands.json: Makefile $(ALL_C)
 	@mkdir -p $(dir $@)

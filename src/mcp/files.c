@@ -275,8 +275,7 @@ int mcp_put_file(const struct zb_policy *p, const char *path, const char *conten
         return r;
 }
 
-/* CONTENT as bytes: the string, or base64 decoded (malloc'd into *OUT). */
-static int content_bytes(json_object *args, char **out, size_t *len, struct zb_error *err)
+int mcp_content_bytes(json_object *args, char **out, size_t *len, struct zb_error *err)
 {
         json_object *c;
         const char *enc = mcp_arg_string(args, "encoding");
@@ -319,7 +318,7 @@ json_object *mcp_write_file(struct mcp_work *w)
         const char *path = mcp_arg_string(w->args, "path");
         _cleanup_(freep) char *data = NULL;
         size_t len = 0;
-        if (mcp_args_check(w->args, keys, &err) < 0 || content_bytes(w->args, &data, &len, &err) < 0 ||
+        if (mcp_args_check(w->args, keys, &err) < 0 || mcp_content_bytes(w->args, &data, &len, &err) < 0 ||
             mcp_put_file(w->s->base, path, data, len, &err) < 0)
                 return mcp_tool_error("write_file: %s", err.message);
         json_object *o = json_object_new_object();

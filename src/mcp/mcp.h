@@ -140,6 +140,9 @@ const char *mcp_arg_string(json_object *args, const char *key);
 json_object *mcp_read_file(struct mcp_work *w);
 json_object *mcp_write_file(struct mcp_work *w);
 json_object *mcp_list_files(struct mcp_work *w);
+/* ARGS' "content" as bytes: the string, or base64 decoded when "encoding"
+ * is base64 (malloc'd into *OUT; also zonebox serve's files). */
+int mcp_content_bytes(json_object *args, char **out, size_t *len, struct zb_error *err);
 /* Write CONTENT (LEN bytes) to PATH in a rw zone of P (run's files). */
 int mcp_put_file(const struct zb_policy *p, const char *path, const char *content, size_t len,
                  struct zb_error *err);

@@ -331,6 +331,25 @@ def zb_root():
 
 # ---------------------------------------------------------------- host processes
 
+def npm_client(src, name, module):
+    """SRC's package.json and package-lock.json installed with `npm ci` into
+    a cache dir named NAME and the lock's hash (done once), with SRC's
+    drive.mjs beside them; MODULE is the package whose presence means done."""
+    import hashlib
+    lock = open(os.path.join(src, "package-lock.json"), "rb").read()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    d = os.path.join(cache, "zonebox", name + "-" + hashlib.sha256(lock).hexdigest()[:12])
+    if not os.path.isdir(os.path.join(d, "node_modules", module)):
+        os.makedirs(d, exist_ok=True)
+        for f in ("package.json", "package-lock.json"):
+            shutil.copy(os.path.join(src, f), d)
+        r = subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund", "--prefer-offline"], cwd=d,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, "npm ci failed: %s" % r.stderr[-2000:]
+    shutil.copy(os.path.join(src, "drive.mjs"), d)
+    return d
+
+
 def proc_cmdlines():
     """{pid: [argv...]} of all host processes (as bytes decoded)."""
     out = {}

@@ -6,7 +6,6 @@ sandboxes through it, and checks the effects on the host too: files, the
 processes left, the cgroups, the audit log. The protocol's error paths are
 also fed raw lines (malformed JSON the SDK never sends)."""
 
-import hashlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ZONEBOX, pids_with_arg, poll, unique_sleep_arg, zonebox_cgroups
+from conftest import ZONEBOX, npm_client, pids_with_arg, poll, unique_sleep_arg, zonebox_cgroups
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_SRC = os.path.join(HERE, "..", "mcp")
@@ -30,18 +29,7 @@ def client_dir():
     """The SDK client installed from the lock file (cached by its hash)."""
     if not shutil.which("node") or not shutil.which("npm"):
         pytest.skip("node and npm are not installed: the MCP SDK client cannot run")
-    lock = open(os.path.join(CLIENT_SRC, "package-lock.json"), "rb").read()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    d = os.path.join(cache, "zonebox", "mcp-client-" + hashlib.sha256(lock).hexdigest()[:12])
-    if not os.path.isdir(os.path.join(d, "node_modules", "@modelcontextprotocol", "sdk")):
-        os.makedirs(d, exist_ok=True)
-        for f in ("package.json", "package-lock.json"):
-            shutil.copy(os.path.join(CLIENT_SRC, f), d)
-        r = subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund", "--prefer-offline"], cwd=d,
-                           capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, "npm ci failed: %s" % r.stderr[-2000:]
-    shutil.copy(os.path.join(CLIENT_SRC, "drive.mjs"), d)
-    return d
+    return npm_client(CLIENT_SRC, "mcp-client", os.path.join("@modelcontextprotocol", "sdk"))
 
 
 def drive(client_dir, cfg, scenario, arg=None, elicit="none", timeout=90):
