@@ -318,7 +318,7 @@ static char *line_at(const struct zb_policy *p, const char *event, const char *i
         json_object_object_add(o, "uid", json_object_new_int64(getuid()));
         add_command(o, p, t, &cut);
         add_decision(o, d, t, &cut);
-        if (strcmp(event, "result") == 0 || strcmp(event, "end") == 0)
+        if (strcmp(event, "result") == 0 || strcmp(event, "end") == 0 || strcmp(event, "exec_end") == 0)
                 add_outcome(o, r, error, t, &cut);
         add_zones(o, p, t, &cut);
         json_object_object_add(o, "backend", json_object_new_string(pol_backend_name(p->backend)));

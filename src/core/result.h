@@ -118,6 +118,9 @@ void res_disk_free(struct zb_result *r);
  * layers resources and limits, each once with the limit's value; and the
  * sources "resources" and "limits" (result_limits.c). */
 void res_viol_limits(const struct zb_policy *p, struct zb_result *r);
+/* The output cap (LIMIT bytes) as a violation when a stream went past it:
+ * a session's client, which alone sees its command's output. */
+void res_viol_output(struct zb_result *r, uint64_t limit);
 /* Copy of DATA with invalid UTF-8 replaced by U+FFFD (malloc'd). */
 char *util_utf8_sanitize(const char *data, size_t n, size_t *out_len);
 

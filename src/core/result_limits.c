@@ -96,6 +96,13 @@ char *zb_result_limit_note(const struct zb_result *r)
         return s;
 }
 
+#define BLOCKED_LINE_MAX 400 /* bytes: one terminal line or two */
+
+char *zb_result_blocked(const struct zb_result *r)
+{
+        return viol_summary(&r->viol, BLOCKED_LINE_MAX);
+}
+
 void res_disk_free(struct zb_result *r)
 {
         for (size_t i = 0; i < r->n_disk; i++)
@@ -166,6 +173,21 @@ static void viol_resources(const struct zb_policy *p, struct zb_result *r)
         }
 }
 
+void res_viol_output(struct zb_result *r, uint64_t limit)
+{
+        char v[32], target[64];
+        const char *over = output_over(r);
+        if (!over)
+                return;
+        fmt_size(v, sizeof(v), limit);
+        snprintf(target, sizeof(target), "%s, limit %s", over, v);
+        add_limit(r, VIOL_LIMITS, "output", target,
+                  r->status == ZB_STATUS_OUTPUT_LIMIT ? "limits.output (action kill)"
+                                                      : "limits.output (action truncate)",
+                  "--output-limit SIZE (limits.output)", 1,
+                  r->status == ZB_STATUS_OUTPUT_LIMIT ? r->wall_ms : -1);
+}
+
 /* Time and output: zonebox's own limits, each once. */
 static void viol_time_output(const struct zb_policy *p, struct zb_result *r)
 {
@@ -182,16 +204,7 @@ static void viol_time_output(const struct zb_policy *p, struct zb_result *r)
                 add_limit(r, VIOL_LIMITS, "cpu_time", target, "limits.cpu_time",
                           "--cpu-time DURATION (limits.cpu_time)", 1, r->wall_ms);
         }
-        const char *over = output_over(r);
-        if (over) {
-                fmt_size(v, sizeof(v), p->limits.output);
-                snprintf(target, sizeof(target), "%s, limit %s", over, v);
-                add_limit(r, VIOL_LIMITS, "output", target,
-                          r->status == ZB_STATUS_OUTPUT_LIMIT ? "limits.output (action kill)"
-                                                              : "limits.output (action truncate)",
-                          "--output-limit SIZE (limits.output)", 1,
-                          r->status == ZB_STATUS_OUTPUT_LIMIT ? r->wall_ms : -1);
-        }
+        res_viol_output(r, p->limits.output);
         if (file_size_hit(r)) {
                 fmt_size(v, sizeof(v), p->limits.file_size);
                 snprintf(target, sizeof(target), "limit %s", v);
