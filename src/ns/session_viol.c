@@ -17,6 +17,8 @@ void sess_viol_begin(struct sess_daemon *s, struct sess_client *c)
                 c->viol_base[i] = v->v[i].count;
         c->viol_dropped_base = v ? v->dropped : 0;
         c->pids_base = s->cg ? ns_cgroup_pids_max_events(s->cg) : 0;
+        memset(c->refusal_base, 0, sizeof(c->refusal_base));
+        ns_proxy_violations(s->proxy, NULL, 0, NULL, 0, c->refusal_base);
 }
 
 void sess_viol_end(struct sess_daemon *s, struct sess_client *c, struct zb_result *r, uint64_t start)
@@ -37,6 +39,10 @@ void sess_viol_end(struct sess_daemon *s, struct sess_client *c, struct zb_resul
                 r->viol.dropped += v->dropped - c->viol_dropped_base;
                 for (size_t i = 0; i < v->n_sources; i++)
                         viol_source(&r->viol, v->sources[i].name, v->sources[i].state);
+        }
+        if (s->proxy) {
+                ns_proxy_violations(s->proxy, &r->viol, start, c->refusal_base, NS_PROXY_MAX_REFUSALS, NULL);
+                viol_source(&r->viol, "proxy", "observed");
         }
         uint64_t pids = s->cg ? ns_cgroup_pids_max_events(s->cg) : 0;
         r->pids_max_events = pids > c->pids_base ? pids - c->pids_base : 0;
