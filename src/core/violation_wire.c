@@ -15,6 +15,7 @@
 /* Source names are literals in a set (violation.h): map received ones. */
 static const char *const known_sources[] = {
         "seccomp", "filesystem", "network", "proxy", "resources", "approval", "limits", "landlock",
+        "dns", "connect",
 };
 
 static char *to_text(const struct viol_set *s, size_t n, uint64_t dropped)

@@ -335,3 +335,24 @@ def test_session_denied_exec_is_an_approval_violation(ses):
 def test_session_events_refuse_an_fd(ses):
     r = ses.run("start", "--events", "fd:2")
     assert r.rc == 125 and "--events" in r.stderr, r
+
+
+# ---------------------------------------------------------------- zonebox check
+
+def test_check_rows_show_their_violation(zb_root):
+    p = subprocess.run([ZONEBOX, "check", "--json", "--memory", "64m", "--timeout", "1s"],
+                       capture_output=True, text=True, timeout=120, cwd="/")
+    d = json.loads(p.stdout)
+    rows = {r["probe"]: r for r in d["probes"]}
+    assert rows["memory"]["result"] == "PASS", rows["memory"]
+    assert rows["memory"]["violation"] == "resources memory limit 64m", rows["memory"]
+    assert rows["pids"]["violation"] == "resources pids limit 256 reached", rows["pids"]
+    assert rows["wall_time"]["violation"] == "limits wall_time limit 1s", rows["wall_time"]
+    # every mapped seccomp probe either names its violation or says its
+    # source is not observable: never silently nothing
+    for name in ("ptrace", "bpf", "mount", "keyctl"):
+        v = rows[name].get("violation", "")
+        assert rows[name]["result"] in ("PASS", "FAIL"), rows[name]
+        assert v == "seccomp " + name or v.startswith("source seccomp not observable") \
+            or rows[name]["result"] == "FAIL", rows[name]
+    assert p.returncode == (0 if d["ok"] else 1), p
