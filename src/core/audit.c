@@ -448,8 +448,10 @@ char *audit_viol_line(const char *id, const struct viol *v)
         json_object_object_add(o, "pid", json_object_new_int64(getpid()));
         json_object *e = viol_entry_json(v);
         if (e) {
-                json_object_object_foreach(e, key, value)
-                        json_object_object_add(o, key, json_object_get(value));
+                struct json_object_iterator it = json_object_iter_begin(e), end = json_object_iter_end(e);
+                for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+                        json_object_object_add(o, json_object_iter_peek_name(&it),
+                                               json_object_get(json_object_iter_peek_value(&it)));
                 json_object_put(e);
         }
         const char *j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

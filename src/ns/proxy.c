@@ -393,6 +393,12 @@ void ns_proxy_violations(const struct ns_proxy *px, struct viol_set *set, uint64
                                      : "--net-allow HOST:PORT (network.allow)",
                          count - was, at);
         }
+        uint64_t unlisted = atomic_load(&px->shared->refusals_unlisted);
+        uint64_t was = base && n_base == NS_PROXY_SNAP_N ? base[NS_PROXY_MAX_REFUSALS] : 0;
+        if (snap)
+                snap[NS_PROXY_MAX_REFUSALS] = unlisted;
+        if (set && unlisted > was)
+                set->dropped += unlisted - was;
 }
 
 void ns_proxy_stop(struct ns_proxy *px, struct ns_proxy_counts *counts)

@@ -87,9 +87,12 @@ void ns_proxy_stop(struct ns_proxy *px, struct ns_proxy_counts *counts);
 /* The counts so far (all zero without a proxy): a session's exec reports
  * the connections made while it ran. */
 void ns_proxy_counts_now(const struct ns_proxy *px, struct ns_proxy_counts *counts);
-/* The refusals so far as violations in SET (first_ms from EXEC_NS); BASE
- * (N_BASE counts, may be NULL) is subtracted: a session's exec reports its
- * own. SNAP (NS_PROXY_MAX_REFUSALS, may be NULL) gets the counts now. */
+/* The refusals so far as violations in SET (first_ms from EXEC_NS), those
+ * of targets past the table added to SET's dropped count; BASE (N_BASE
+ * counts, may be NULL) is subtracted: a session's exec reports its own.
+ * SNAP (NS_PROXY_SNAP_N, may be NULL) gets the counts now (the last: the
+ * unlisted ones). */
+#define NS_PROXY_SNAP_N (NS_PROXY_MAX_REFUSALS + 1)
 struct viol_set;
 void ns_proxy_violations(const struct ns_proxy *px, struct viol_set *set, uint64_t exec_ns,
                          const uint64_t *base, size_t n_base, uint64_t *snap);

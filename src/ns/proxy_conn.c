@@ -159,6 +159,8 @@ static void record_refusal(struct conn *c)
                 s->first_ns = util_now_ns();
                 atomic_store(&s->count, 1);
                 atomic_store_explicit(&sh->n_refused_slots, n + 1, memory_order_release);
+        } else {
+                atomic_fetch_add(&sh->refusals_unlisted, 1);
         }
         pthread_mutex_unlock(&c->px->audit_lock);
 }

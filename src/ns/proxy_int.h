@@ -22,6 +22,7 @@ struct ns_proxy_shared_counts {
          * (release), so the supervisor may read while the proxy runs. */
         _Atomic uint32_t n_refused_slots;
         struct ns_proxy_refusal refusals[NS_PROXY_MAX_REFUSALS];
+        _Atomic uint64_t refusals_unlisted; /* refusals of targets past the table: counted only */
 };
 
 /* A network.hosts entry: NAME connects to IP, without DNS. */

@@ -54,7 +54,7 @@ struct sess_client {
         uint64_t viol_base[VIOL_MAX];
         size_t viol_base_n;
         uint64_t viol_dropped_base;
-        uint64_t refusal_base[NS_PROXY_MAX_REFUSALS]; /* the proxy's refusal counts */
+        uint64_t refusal_base[NS_PROXY_SNAP_N]; /* the proxy's refusal counts */
         bool timed_out, killed;
         struct gate gate;
         struct zb_policy q;    /* the session's policy with this command */

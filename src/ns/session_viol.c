@@ -41,7 +41,7 @@ void sess_viol_end(struct sess_daemon *s, struct sess_client *c, struct zb_resul
                         viol_source(&r->viol, v->sources[i].name, v->sources[i].state);
         }
         if (s->proxy) {
-                ns_proxy_violations(s->proxy, &r->viol, start, c->refusal_base, NS_PROXY_MAX_REFUSALS, NULL);
+                ns_proxy_violations(s->proxy, &r->viol, start, c->refusal_base, NS_PROXY_SNAP_N, NULL);
                 viol_source(&r->viol, "proxy", "observed");
         }
         uint64_t pids = s->cg ? ns_cgroup_pids_max_events(s->cg) : 0;

@@ -34,7 +34,7 @@ static int run_backend(const struct zb_policy *p, struct zb_events *ev, struct z
 
         if (p->backend == ZB_BACKEND_DOCKER || p->backend == ZB_BACKEND_OCI) {
                 ret = eng_run(p, out, err); /* src/engines/ */
-                if (ret == 0)
+                if (ret == 0 && *out)
                         engine_sources(*out);
                 return ret;
         }
@@ -69,7 +69,7 @@ int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *e
         if (p->check_canary) { /* zonebox check runs its own probes, not a user's command */
                 struct zb_events none = { .fd = -1 };
                 ret = run_backend(p, &none, out, err);
-                if (ret == 0)
+                if (ret == 0 && *out)
                         res_viol_limits(p, *out);
                 return ret;
         }
@@ -92,7 +92,7 @@ int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *e
         memcpy(ev.id, g.id, sizeof(ev.id));
         events_emit(&ev, p, "start", &g.d, NULL, NULL);
         ret = run_backend(p, &ev, out, err);
-        if (ret == 0) {
+        if (ret == 0 && *out) {
                 events_watch(&ev, *out);
                 res_viol_limits(p, *out);
                 (*out)->viol.on_new = NULL;

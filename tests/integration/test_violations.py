@@ -188,6 +188,20 @@ def test_proxy_refusals_are_violations_counted_per_target(zb):
     assert d[SOURCES]["proxy"] == "observed" and d["network"]["proxy"]["refused"] == 3, d
 
 
+def test_proxy_refusals_past_the_table_are_counted_not_listed(zb):
+    code = (
+        "import socket\n"
+        "for i in range(40):\n"
+        "    s = socket.create_connection(('127.0.0.1', 3128))\n"
+        "    s.sendall(b'CONNECT h%d.test:443 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' % i)\n"
+        "    s.recv(12); s.close()\n")
+    r, d = zb.json("--net-allow", "allowed.invalid:443", "--", "python3", "-c", code)
+    assert r.rc == 0, r
+    listed = entries(d, "proxy")
+    assert len(listed) == 32 and all(v["count"] == 1 for v in listed), d["violations"]
+    assert d["violations_dropped"] == 8 and d["network"]["proxy"]["refused"] == 40, d
+
+
 # ---------------------------------------------------------------- the human line
 
 def test_blocked_line_after_a_failed_command_and_quiet(zb):
