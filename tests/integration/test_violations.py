@@ -370,3 +370,13 @@ def test_check_rows_show_their_violation(zb_root):
         assert v == "seccomp " + name or v.startswith("source seccomp not observable") \
             or rows[name]["result"] == "FAIL", rows[name]
     assert p.returncode == (0 if d["ok"] else 1), p
+
+
+# ---------------------------------------------------------------- engines
+
+def test_oci_engine_verdict_says_what_it_cannot_see(zb_root):
+    r, d = zb_root.json("--backend", "oci", "--runtime", "runc", "--timeout", "300ms", "--", "sleep", "3")
+    assert d["status"] == "timeout", r
+    assert one(d, "limits", "wall_time")["target"] == "limit 300ms", d
+    for src in ("seccomp", "filesystem", "network"):
+        assert d[SOURCES][src].startswith("not observable: the engine's runtime"), d[SOURCES]
