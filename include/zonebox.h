@@ -213,6 +213,10 @@ const char *zb_result_warnings(const struct zb_result *r);
 /* One line on the limits the run reached without a status of their own
  * (output cap, file size, a zone's size cap), or NULL; free with free(). */
 char *zb_result_limit_note(const struct zb_result *r);
+/* What the sandbox stopped, for a person: "write /etc/passwd (root is
+ * read-only); lookup google.com (network none)", at most one line, or NULL
+ * when it stopped nothing; free with free(). */
+char *zb_result_blocked(const struct zb_result *r);
 /* The result as one JSON object (newly allocated; free with free()). */
 char *zb_result_json(const struct zb_result *r);
 void zb_result_free(struct zb_result *r);

@@ -46,7 +46,10 @@ static const char check_help[] =
 "the policy sets them, memory, pids, tmpfs sizes, open files, wall and CPU time.\n"
 "\n"
 "One row per probe: LAYER, PROBE, PASS (the attack was stopped), FAIL, or\n"
-"SKIP (not applicable here, with the reason), and the detail.\n"
+"SKIP (not applicable here, with the reason), and the detail. A stopped\n"
+"probe shows the violation it left in the verdict ([violation: seccomp\n"
+"ptrace]); one that left none fails where its source is observable, and\n"
+"says \"source ... not observable: why\" where it is not (docs/violations.md).\n"
 "\n"
 "Options:\n"
 "  --json        one JSON object: probes, counts, ok\n"
@@ -216,6 +219,109 @@ static void parse_rows(struct rows *rs, const char *out)
         free(copy);
 }
 
+/* ---------------------------------------------------------------- probe <-> violation */
+
+/* Which violation a stopped probe must leave (issue 16), and the source
+ * that records it. A probe that passed without its violation fails where
+ * that source says "observed"; where the source is missing or not
+ * observable the row says so and keeps its verdict. A new source's probes
+ * are new rows here. TARGET and OPERATION: substrings (NULL: any). */
+struct probe_viol {
+        const char *probe, *layer, *operation, *target, *source;
+};
+static const struct probe_viol probe_viols[] = {
+        { "write_root", "filesystem", NULL, "/.zonebox-check", "filesystem" },
+        { "write_etc", "filesystem", NULL, "/etc/.zonebox-check", "filesystem" },
+        { "write_usr", "filesystem", NULL, "/usr/.zonebox-check", "filesystem" },
+        { "proc_sys_write", "filesystem", NULL, "/proc/sys/kernel/hostname", "filesystem" },
+        { "host_address", "network", "connect", NULL, "network" },
+        { "mount", "seccomp", "mount", NULL, "seccomp" },
+        { "unshare_userns", "seccomp", "unshare", NULL, "seccomp" },
+        { "mount_in_new_userns", "seccomp", "unshare", NULL, "seccomp" },
+        { "ptrace", "seccomp", "ptrace", NULL, "seccomp" },
+        { "kexec_load", "seccomp", "kexec_load", NULL, "seccomp" },
+        { "bpf", "seccomp", "bpf", NULL, "seccomp" },
+        { "perf_event_open", "seccomp", "perf_event_open", NULL, "seccomp" },
+        { "userfaultfd", "seccomp", "userfaultfd", NULL, "seccomp" },
+        { "keyctl", "seccomp", "keyctl", NULL, "seccomp" },
+        { "io_uring_setup", "seccomp", "io_uring_setup", NULL, "seccomp" },
+        { "name_to_handle_at", "seccomp", "name_to_handle_at", NULL, "seccomp" },
+        { "tiocsti", "seccomp", "ioctl", NULL, "seccomp" },
+        { "memory", "resources", "memory", NULL, "resources" },
+        { "pids", "resources", "pids", NULL, "resources" },
+        { "wall_time", "limits", "wall_time", NULL, "limits" },
+        { "cpu_time", "limits", "cpu_time", NULL, "limits" },
+};
+
+static const struct viol *find_viol(const struct viol_set *s, const struct probe_viol *m)
+{
+        for (size_t i = 0; i < s->n; i++) {
+                const struct viol *v = &s->v[i];
+                if (strcmp(viol_layer_name(v->layer), m->layer) == 0 &&
+                    (!m->operation || strcmp(v->operation, m->operation) == 0) &&
+                    (!m->target || strstr(v->target, m->target)))
+                        return v;
+        }
+        return NULL;
+}
+
+static const char *source_state(const struct viol_set *s, const char *name)
+{
+        for (size_t i = 0; i < s->n_sources; i++)
+                if (strcmp(s->sources[i].name, name) == 0)
+                        return s->sources[i].state;
+        return "not observable: no such source in this build";
+}
+
+static void set_str(json_object *o, const char *key, const char *val)
+{
+        json_object_object_add(o, key, json_object_new_string(val));
+}
+
+/* One row (a PASS of a mapped probe) against the run's violations. */
+static void annotate_row(struct rows *rs, json_object *row, const struct probe_viol *m,
+                         const struct viol_set *s)
+{
+        char text[700];
+        const struct viol *v = find_viol(s, m);
+        const char *state = source_state(s, m->source);
+        if (v) {
+                snprintf(text, sizeof(text), "%s %s%s%s", m->layer, v->operation, v->target[0] ? " " : "",
+                         v->target);
+                set_str(row, "violation", text);
+        } else if (strcmp(state, "observed") == 0) {
+                json_object *d;
+                snprintf(text, sizeof(text), "%s; stopped, but source %s recorded no %s %s violation",
+                         json_object_object_get_ex(row, "detail", &d) ? json_object_get_string(d) : "",
+                         m->source, m->layer, m->operation ? m->operation : "");
+                set_str(row, "detail", text);
+                set_str(row, "result", "FAIL");
+                rs->pass--;
+                rs->fail++;
+        } else {
+                snprintf(text, sizeof(text), "source %s %s", m->source, state);
+                set_str(row, "violation", text);
+        }
+}
+
+/* Rows FROM.. of RS were produced by the run whose violations are S. */
+static void annotate(struct rows *rs, size_t from, const struct viol_set *s)
+{
+        size_t n = json_object_array_length(rs->list);
+        for (size_t i = from; i < n; i++) {
+                json_object *row = json_object_array_get_idx(rs->list, i), *v;
+                const char *probe = json_object_object_get_ex(row, "probe", &v) ? json_object_get_string(v) : "";
+                const char *res = json_object_object_get_ex(row, "result", &v) ? json_object_get_string(v) : "";
+                if (strcmp(res, "PASS") != 0)
+                        continue;
+                for (size_t k = 0; k < ARRAY_SIZE(probe_viols); k++)
+                        if (strcmp(probe_viols[k].probe, probe) == 0) {
+                                annotate_row(rs, row, &probe_viols[k], s);
+                                break;
+                        }
+        }
+}
+
 /* ---------------------------------------------------------------- runs */
 
 static int set_command(struct zb_policy *p, char **argv, int argc, struct zb_error *err)
@@ -270,7 +376,9 @@ static int probe_run(struct zb_policy *p, const struct target *t, struct rows *r
         struct zb_result *r = NULL;
         if (zb_run(p, &r, err) < 0)
                 return -1;
+        size_t from = json_object_array_length(rs->list);
         parse_rows(rs, r->out.data);
+        annotate(rs, from, &r->viol);
         if (r->status != ZB_STATUS_EXITED || r->exit_code != 0) {
                 char detail[600];
                 snprintf(detail, sizeof(detail), "the probe sandbox ended with status %s (exit code %d)%s%s",
@@ -307,7 +415,9 @@ static void time_probe(struct zb_policy *p, const char *name, uint64_t limit_ms,
         }
         snprintf(detail, sizeof(detail), "a %s s spin ended with status %s after %.0f ms (limit %llu ms)",
                  secs, res_status_name(r->status), r->wall_ms, (unsigned long long)limit_ms);
+        size_t from = json_object_array_length(rs->list);
         add_row(rs, "resources", name, r->status == want ? "PASS" : "FAIL", detail);
+        annotate(rs, from, &r->viol);
         zb_result_free(r);
 }
 
@@ -317,11 +427,12 @@ static void print_table(const struct rows *rs)
         printf("%-13s %-28s %-6s %s\n", "LAYER", "PROBE", "RESULT", "DETAIL");
         for (size_t i = 0; i < n; i++) {
                 json_object *o = json_object_array_get_idx(rs->list, i), *v;
-                const char *f[4];
-                static const char *const keys[] = { "layer", "probe", "result", "detail" };
-                for (int k = 0; k < 4; k++)
+                const char *f[5];
+                static const char *const keys[] = { "layer", "probe", "result", "detail", "violation" };
+                for (int k = 0; k < 5; k++)
                         f[k] = json_object_object_get_ex(o, keys[k], &v) ? json_object_get_string(v) : "";
-                printf("%-13s %-28s %-6s %s\n", f[0], f[1], f[2], f[3]);
+                printf("%-13s %-28s %-6s %s%s%s%s\n", f[0], f[1], f[2], f[3], f[4][0] ? " [violation: " : "",
+                       f[4], f[4][0] ? "]" : "");
         }
         printf("%d passed, %d failed, %d skipped\n", rs->pass, rs->fail, rs->skip);
 }

@@ -13,6 +13,8 @@
  * when JSON is not NULL. 0, 1 for --help, -1 after printing the error. */
 int cli_parse_policy(const char *cmd, int argc, char **argv, struct zb_policy *p, bool *json,
                      struct zb_error *err);
+/* -q, --quiet (run, session exec): no "blocked:" line, no notes on stderr. */
+extern bool cli_quiet;
 int cli_run(int argc, char **argv);
 /* Print RES as run and session exec do: the JSON object, or one line on
  * stderr for a verdict that is not the command's own; the exit code. WHAT

@@ -7,6 +7,8 @@
 
 #include "cli.h"
 
+bool cli_quiet;
+
 int cli_parse_policy(const char *cmd, int argc, char **argv, struct zb_policy *p, bool *json,
                      struct zb_error *err)
 {
@@ -35,6 +37,10 @@ int cli_parse_policy(const char *cmd, int argc, char **argv, struct zb_policy *p
                         return 1;
                 if (strcmp(a, "--json") == 0 && json) {
                         *json = true;
+                        continue;
+                }
+                if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+                        cli_quiet = true;
                         continue;
                 }
                 char name[64];

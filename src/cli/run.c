@@ -18,7 +18,10 @@ static const char run_help[] =
 "\n"
 "Options (a flag overrides the same setting from --config):\n"
 "  --config FILE             load a YAML policy (see docs/config.md)\n"
-"  --json                    capture stdout/stderr and print the result as JSON\n"
+"  --json                    capture stdout/stderr and print the result as JSON;\n"
+"                            its \"violations\" list what the sandbox stopped\n"
+"                            (without --json: one \"zonebox: blocked:\" line on\n"
+"                            stderr after a failed command)\n"
 "  -v, --volume HOST:DEST[:ro|rw|cow][,size=SIZE]\n"
 "                            bind a host directory as a zone (default rw); cow:\n"
 "                            copy-on-write, the host dir untouched, the changes\n"
@@ -139,6 +142,12 @@ static const char run_help[] =
 "  --audit-log FILE          append one JSON line per decision and per result,\n"
 "                            and per proxy connection with --net-allow\n"
 "                            (refused if the sandbox could write FILE)\n"
+"  --events FILE|fd:N        a live stream, one JSON line per event as it\n"
+"                            happens: start, each violation, end (the verdict);\n"
+"                            FILE is refused as --audit-log's is; a bad one:\n"
+"                            exit 125 before anything starts (docs/violations.md)\n"
+"  -q, --quiet               no \"zonebox: blocked: ...\" line and no notes on\n"
+"                            stderr (errors are still printed)\n"
 "  -h, --help                this text\n"
 "\n"
 "Sizes: 512k, 64m, 1g (binary). Durations: 250ms, 10s, 1.5m, 2h; a bare number is\n"
@@ -178,6 +187,18 @@ static void report_notes(const char *cmd, const struct zb_result *res)
         free(note);
 }
 
+/* After a failed command, what the sandbox stopped (issue 16): the
+ * difference between "the policy refused this" and "the code is broken". */
+static void report_blocked(const struct zb_result *res)
+{
+        if (zb_result_exit_code(res) == 0)
+                return;
+        char *line = zb_result_blocked(res);
+        if (line)
+                fprintf(stderr, "zonebox: blocked: %s\n", cli_esc(line));
+        free(line);
+}
+
 int cli_report(const char *cmd, const struct zb_result *res, bool json, const char *what)
 {
         if (json) {
@@ -199,8 +220,10 @@ int cli_report(const char *cmd, const struct zb_result *res, bool json, const ch
         } else if (strcmp(zb_result_status(res), "oom") == 0) {
                 fprintf(stderr, "zonebox %s: out of memory (memory limit reached), killed\n", cmd);
         }
-        if (!json)
+        if (!json && !cli_quiet) {
                 report_notes(cmd, res);
+                report_blocked(res);
+        }
         return zb_result_exit_code(res);
 }
 

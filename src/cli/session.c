@@ -15,7 +15,7 @@
 
 static const char session_help[] =
 "Usage: zonebox session start [--name NAME] [--idle-timeout DURATION] [OPTIONS]\n"
-"   or: zonebox session exec SESSION [--json] [-e KEY=VALUE] [-w DIR] [--timeout D] -- COMMAND [ARG...]\n"
+"   or: zonebox session exec SESSION [--json] [-q] [-e KEY=VALUE] [-w DIR] [--timeout D] -- COMMAND [ARG...]\n"
 "   or: zonebox session list [--json]\n"
 "   or: zonebox session stop SESSION [--json]\n"
 "\n"
@@ -48,6 +48,8 @@ static const char session_help[] =
 "\n"
 "Options of exec:\n"
 "  --json                  capture stdout/stderr and print the result as JSON\n"
+"                          (with the \"violations\" of this command)\n"
+"  -q, --quiet             no \"zonebox: blocked:\" line, no notes on stderr\n"
 "  -e, --env KEY=VALUE     add a variable for this command\n"
 "  -w, --workdir DIR       working directory for this command\n"
 "  --timeout DURATION      wall-time limit of this command (default: the\n"
@@ -171,6 +173,8 @@ static int cmd_exec(int argc, char **argv)
                         if (session)
                                 break; /* the command, without "--" */
                         session = a;
+                } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+                        cli_quiet = true;
                 } else if (strcmp(a, "--json") == 0) {
                         json = true;
                 } else if ((strcmp(a, "-e") == 0 || strcmp(a, "--env") == 0) && next) {

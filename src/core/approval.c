@@ -197,6 +197,32 @@ int appr_decide(const struct zb_policy *p, struct appr_decision *d, struct zb_er
         return 0;
 }
 
+/* The refused command as a violation: the command line (the caller's, but
+ * quoted as untrusted like anything a sandbox's program could have built),
+ * the rule that decided, and the key that would allow it. */
+static void denied_violation(const struct zb_policy *p, const struct appr_decision *d,
+                             struct zb_result *r)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < p->argc; i++)
+                n += strlen(p->argv[i]) + 1;
+        _cleanup_(freep) char *line = malloc(n + 1);
+        if (!line)
+                return;
+        size_t o = 0;
+        for (size_t i = 0; i < p->argc; i++) {
+                size_t len = strlen(p->argv[i]);
+                if (i)
+                        line[o++] = ' ';
+                memcpy(line + o, p->argv[i], len);
+                o += len;
+        }
+        line[o] = '\0';
+        viol_add(&r->viol, VIOL_APPROVAL, "exec", line, o, d->rule[0] ? d->rule : "approval",
+                 "--allow-cmd RULE (approval.allow)", 1, -1);
+        viol_source(&r->viol, "approval", "observed");
+}
+
 struct zb_result *appr_denied_result(const struct zb_policy *p, const struct appr_decision *d)
 {
         struct zb_result *r = res_new(pol_backend_name(p->backend));
@@ -209,5 +235,6 @@ struct zb_result *appr_denied_result(const struct zb_policy *p, const struct app
                 zb_result_free(r);
                 return NULL;
         }
+        denied_violation(p, d, r);
         return r;
 }

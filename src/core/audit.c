@@ -25,9 +25,10 @@ struct tier {
         size_t str;   /* bytes of one string */
         size_t args;  /* argv entries */
         size_t zones; /* zones listed */
+        size_t viols; /* violations listed (the rest counted in violations_dropped) */
 };
 static const struct tier tiers[] = {
-        { 1024, 256, 64 }, { 256, 32, 16 }, { 64, 8, 4 }, { 24, 3, 0 },
+        { 1024, 256, 64, 8 }, { 256, 32, 16, 4 }, { 64, 8, 4, 2 }, { 24, 3, 0, 0 },
 };
 
 /* ------------------------------------------------------------ where the log may be */
@@ -45,7 +46,7 @@ static bool under(const char *path, const char *dir)
  * same directory under another path, so every ancestor's device and inode
  * are compared too. */
 static int check_outside_zones(const struct zb_policy *p, int dfd, const char *dir,
-                               struct zb_error *err)
+                               const char *path, const char *label, struct zb_error *err)
 {
         char real[PATH_MAX], link[64];
         struct stat anc[MAX_ANCESTORS];
@@ -56,7 +57,7 @@ static int check_outside_zones(const struct zb_policy *p, int dfd, const char *d
         if (n > 0 && real[0] == '/') {
                 real[n] = '\0';
         } else if (!realpath(dir, real)) {
-                return err_errno(err, errno, "audit.log: directory %s", dir);
+                return err_errno(err, errno, "%s: directory %s", label, dir);
         }
         for (char cut[PATH_MAX], *s = strcpy(cut, real); n_anc < MAX_ANCESTORS;) {
                 if (stat(cut, &anc[n_anc]) == 0)
@@ -83,29 +84,29 @@ static int check_outside_zones(const struct zb_policy *p, int dfd, const char *d
                                 inside = anc[k].st_dev == zs.st_dev && anc[k].st_ino == zs.st_ino;
                 if (inside)
                         return err_set(err, EPERM,
-                                            "audit.log: %s is inside zone '%s' (%s, mode %s), which the sandbox can write; put the log outside every rw zone",
-                                            p->audit.log, z->name, z->host_path, pol_zone_mode_name(z->mode));
+                                            "%s: %s is inside zone '%s' (%s, mode %s), which the sandbox can write; put the log outside every rw zone",
+                                            label, path, z->name, z->host_path, pol_zone_mode_name(z->mode));
         }
         return 0;
 }
 
-/* The log, opened for one append. Never inherited: O_CLOEXEC, and closed
- * again before zb_run clones anything. */
-static int audit_open(const struct zb_policy *p, struct zb_error *err)
+/* The log (or the event stream's file), opened for appending. Never
+ * inherited: O_CLOEXEC, and the sandbox's init closes every inherited fd. */
+int audit_open_outside(const struct zb_policy *p, const char *path, const char *label,
+                       struct zb_error *err)
 {
-        const char *path = p->audit.log;
         const char *slash = strrchr(path, '/');
         struct stat st;
 
         if (!slash || !slash[1])
-                return err_set(err, EINVAL, "audit.log: '%s' is not a file path", path);
+                return err_set(err, EINVAL, "%s: '%s' is not a file path", label, path);
         _cleanup_(freep) char *dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
         if (!dir)
-                return err_set(err, ENOMEM, "audit.log: out of memory");
+                return err_set(err, ENOMEM, "%s: out of memory", label);
         _cleanup_(closep) int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return err_errno(err, errno, "audit.log: directory %s", dir);
-        int r = check_outside_zones(p, dfd, dir, err);
+                return err_errno(err, errno, "%s: directory %s", label, dir);
+        int r = check_outside_zones(p, dfd, dir, path, label, err);
         if (r < 0)
                 return r;
         /* O_NOFOLLOW: a symlink could point into a zone. O_NONBLOCK: a FIFO
@@ -113,24 +114,29 @@ static int audit_open(const struct zb_policy *p, struct zb_error *err)
         int fd = openat(dfd, slash + 1,
                         O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
         if (fd < 0)
-                return errno == ELOOP ? err_set(err, ELOOP, "audit.log: %s is a symbolic link", path)
-                                      : err_errno(err, errno, "audit.log: cannot open %s", path);
+                return errno == ELOOP ? err_set(err, ELOOP, "%s: %s is a symbolic link", label, path)
+                                      : err_errno(err, errno, "%s: cannot open %s", label, path);
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
                 int e = errno;
                 bool reg = S_ISREG(st.st_mode);
                 close(fd);
                 if (!reg)
-                        return err_set(err, EINVAL, "audit.log: %s is not a regular file", path);
+                        return err_set(err, EINVAL, "%s: %s is not a regular file", label, path);
                 if (st.st_nlink != 1)
                         return err_set(err, EPERM,
-                                            "audit.log: %s has %llu hard links (another name could be inside a zone)",
+                                            "%s: %s has %llu hard links (another name could be inside a zone)", label,
                                             path, (unsigned long long)st.st_nlink);
-                return err_errno(err, e, "audit.log: %s", path);
+                return err_errno(err, e, "%s: %s", label, path);
         }
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0)
                 fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
         return fd;
+}
+
+static int audit_open(const struct zb_policy *p, struct zb_error *err)
+{
+        return audit_open_outside(p, p->audit.log, "audit.log", err);
 }
 
 int audit_check(const struct zb_policy *p, struct zb_error *err)
@@ -244,6 +250,31 @@ static void add_decision(json_object *o, const struct appr_decision *d, const st
                 json_object_object_add(o, "ask_reason", str(d->ask_reason, t->str, cut));
 }
 
+/* The run's violations: the first T->viols entries, their strings capped
+ * at T->str; the others counted in violations_dropped. */
+static void add_violations(json_object *o, const struct viol_set *v, const struct tier *t, bool *cut)
+{
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < v->n && i < t->viols; i++) {
+                json_object *e = viol_entry_json(&v->v[i]);
+                const char *tg = v->v[i].target;
+                if (e && strlen(tg) > t->str)
+                        json_object_object_add(e, "target", str(tg, t->str, cut));
+                json_object_array_add(a, e);
+        }
+        json_object_object_add(o, "violations", a);
+        uint64_t dropped = v->dropped + (v->n > t->viols ? v->n - t->viols : 0);
+        if (v->n > t->viols)
+                *cut = true;
+        if (dropped)
+                json_object_object_add(o, "violations_dropped", json_object_new_uint64(dropped));
+        json_object *src = json_object_new_object();
+        for (size_t i = 0; src && i < v->n_sources; i++)
+                json_object_object_add(src, v->sources[i].name,
+                                       str(v->sources[i].state, t->str, cut));
+        json_object_object_add(o, "violation_sources", src);
+}
+
 static void add_outcome(json_object *o, const struct zb_result *r, const char *error,
                         const struct tier *t, bool *cut)
 {
@@ -256,6 +287,7 @@ static void add_outcome(json_object *o, const struct zb_result *r, const char *e
         res_json_verdict(o, r);
         if (r->error)
                 json_object_object_add(o, "error", str(r->error, t->str, cut));
+        add_violations(o, &r->viol, t, cut);
 }
 
 /* A line's object with its first two fields: the time and the event. */
@@ -286,7 +318,7 @@ static char *line_at(const struct zb_policy *p, const char *event, const char *i
         json_object_object_add(o, "uid", json_object_new_int64(getuid()));
         add_command(o, p, t, &cut);
         add_decision(o, d, t, &cut);
-        if (strcmp(event, "result") == 0)
+        if (strcmp(event, "result") == 0 || strcmp(event, "end") == 0 || strcmp(event, "exec_end") == 0)
                 add_outcome(o, r, error, t, &cut);
         add_zones(o, p, t, &cut);
         json_object_object_add(o, "backend", json_object_new_string(pol_backend_name(p->backend)));
@@ -401,4 +433,30 @@ int audit_net_append(int fd, bool fsync, const struct audit_net *e)
         if (fsync && fdatasync(fd) < 0)
                 return -errno;
         return 0;
+}
+
+/* ------------------------------------------------------------ the event stream's own lines */
+
+char *audit_viol_line(const char *id, const struct viol *v)
+{
+        json_object *o = line_new("violation");
+        char *s = NULL;
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "id", json_object_new_string(id));
+        json_object_object_add(o, "pid", json_object_new_int64(getpid()));
+        json_object *e = viol_entry_json(v);
+        if (e) {
+                struct json_object_iterator it = json_object_iter_begin(e), end = json_object_iter_end(e);
+                for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+                        json_object_object_add(o, json_object_iter_peek_name(&it),
+                                               json_object_get(json_object_iter_peek_value(&it)));
+                json_object_put(e);
+        }
+        const char *j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (j && strlen(j) + 1 <= ZB_AUDIT_LINE_MAX) /* a target is at most VIOL_TARGET_MAX bytes */
+                s = util_asprintf("%s\n", j);
+        json_object_put(o);
+        return s;
 }

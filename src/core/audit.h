@@ -55,6 +55,14 @@ char *audit_net_line(const struct audit_net *e);
 /* One write(2) of the line to FD. */
 int audit_net_append(int fd, bool fsync, const struct audit_net *e);
 
+/* PATH opened for appending (O_CLOEXEC), refused as audit.log is (a
+ * symlink, other hard links, not a regular file, inside an rw zone); LABEL
+ * names the setting in messages. */
+int audit_open_outside(const struct zb_policy *p, const char *path, const char *label,
+                       struct zb_error *err);
+/* "event": "violation": one entry of the run ID (the event stream). */
+char *audit_viol_line(const char *id, const struct viol *v);
+
 /* One line, '\n' included, at most ZB_AUDIT_LINE_MAX bytes (malloc'd). */
 char *audit_line(const struct zb_policy *p, const char *event, const char *id,
                     const struct appr_decision *d, const struct zb_result *r, const char *error);

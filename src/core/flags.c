@@ -67,6 +67,7 @@ static const struct flag flags[] = {
         { "--approver", NULL, FLAG_KEY, "approval.command", true },
         { "--approver-timeout", NULL, FLAG_KEY, "approval.timeout", true },
         { "--audit-log", NULL, FLAG_KEY, "audit.log", true },
+        { "--events", NULL, FLAG_KEY, "audit.events", true },
         { "--volume", "-v", FLAG_VOLUME, NULL, true },
         { "--cow-dir", NULL, FLAG_KEY, "cow_dir", true },
         { "--cow-action", NULL, FLAG_KEY, "cow_action", true },

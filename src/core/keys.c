@@ -377,6 +377,18 @@ static int set_audit(struct zb_policy *p, const char *sub, const char *value, co
                 p->audit.log = abs;
                 return 0;
         }
+        if (strcmp(sub, "events") == 0) {
+                char *v = strncmp(value, "fd:", 3) == 0 ? strdup(value)
+                          : value[0]                    ? util_path_absolute(base_dir, value)
+                                                        : NULL;
+                if (!v || strcmp(v, "/") == 0) {
+                        free(v);
+                        return bad_value(err, label, value, "a file path or fd:N");
+                }
+                free(p->audit.events);
+                p->audit.events = v;
+                return 0;
+        }
         if (strcmp(sub, "fsync") == 0) {
                 if (units_parse_bool(value, &p->audit.fsync) < 0)
                         return bad_value(err, label, value, "true or false");

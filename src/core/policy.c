@@ -81,6 +81,7 @@ void zb_policy_free(struct zb_policy *p)
         util_strv_free(p->approval.deny);
         util_strv_free(p->approval.command);
         free(p->audit.log);
+        free(p->audit.events);
         util_strv_free(p->net.allow);
         util_strv_free(p->net.hosts);
         free(p);

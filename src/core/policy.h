@@ -168,6 +168,7 @@ struct appr_policy {
 struct audit_log {
         char *log; /* absolute path; NULL: no log */
         bool fsync;
+        char *events; /* the live event stream (events.h): an absolute path or "fd:N"; NULL: none */
 };
 
 /* network.allow (src/ns/proxy.c): the sandbox keeps its loopback-only

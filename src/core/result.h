@@ -57,6 +57,7 @@ struct zb_result {
         double cpu_user_ms, cpu_sys_ms;
         uint64_t peak_memory_bytes; /* 0: unknown */
         bool oom_killed;
+        uint64_t pids_max_events; /* forks refused at the pids limit (pids.events max) */
         struct outbuf out, err;
         bool captured;
         const char *applied[ZB_MAX_LAYERS];
@@ -112,6 +113,14 @@ void pol_unused(const struct zb_policy *p, struct zb_result *r);
 /* output_limit_stream, file_size_limit and disk_limit (result_limits.c). */
 void res_json_limits(struct json_object *o, const struct zb_result *r);
 void res_disk_free(struct zb_result *r);
+/* The limits a finished run reached (status oom, timeout, cpu_timeout,
+ * output_limit, pids.events, SIGXFSZ, a zone's size cap) as violations of
+ * layers resources and limits, each once with the limit's value; and the
+ * sources "resources" and "limits" (result_limits.c). */
+void res_viol_limits(const struct zb_policy *p, struct zb_result *r);
+/* The output cap (LIMIT bytes) as a violation when a stream went past it:
+ * a session's client, which alone sees its command's output. */
+void res_viol_output(struct zb_result *r, uint64_t limit);
 /* Copy of DATA with invalid UTF-8 replaced by U+FFFD (malloc'd). */
 char *util_utf8_sanitize(const char *data, size_t n, size_t *out_len);
 

@@ -2,12 +2,16 @@
  * stream went past the output cap (Piston's OL for stdout, EL for stderr),
  * the file-size limit (SIGXFSZ), and zones with a size cap (used bytes,
  * and whether the cap was reached). The CLI prints the same as one note
- * line on stderr when it prints no JSON. */
+ * line on stderr when it prints no JSON. The same facts, and the statuses
+ * that are limits (oom, timeout, cpu_timeout, output_limit), are the
+ * violations of layers resources and limits: read from the finished
+ * result, so every backend reports them at no cost during the run. */
 #define _GNU_SOURCE
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 
+#include "policy.h"
 #include "result.h"
 
 static const char *output_over(const struct zb_result *r)
@@ -92,6 +96,13 @@ char *zb_result_limit_note(const struct zb_result *r)
         return s;
 }
 
+#define BLOCKED_LINE_MAX 400 /* bytes: one terminal line or two */
+
+char *zb_result_blocked(const struct zb_result *r)
+{
+        return viol_summary(&r->viol, BLOCKED_LINE_MAX);
+}
+
 void res_disk_free(struct zb_result *r)
 {
         for (size_t i = 0; i < r->n_disk; i++)
@@ -99,4 +110,120 @@ void res_disk_free(struct zb_result *r)
         free(r->disk);
         r->disk = NULL;
         r->n_disk = 0;
+}
+
+/* ------------------------------------------------------------ limits as violations */
+
+/* BYTES as the flags write it: 512m, 1g, 4096. */
+static void fmt_size(char *buf, size_t size, uint64_t bytes)
+{
+        static const char units[] = "kmgt";
+        int u = -1;
+        while (u < 3 && bytes >= 1024 && bytes % 1024 == 0) {
+                bytes /= 1024;
+                u++;
+        }
+        if (u < 0)
+                snprintf(buf, size, "%llu", (unsigned long long)bytes);
+        else
+                snprintf(buf, size, "%llu%c", (unsigned long long)bytes, units[u]);
+}
+
+/* MS as a duration the flags take: 1500ms, 10s. */
+static void fmt_ms(char *buf, size_t size, uint64_t ms)
+{
+        if (ms % 1000 == 0)
+                snprintf(buf, size, "%llus", (unsigned long long)(ms / 1000));
+        else
+                snprintf(buf, size, "%llums", (unsigned long long)ms);
+}
+
+static void add_limit(struct zb_result *r, enum viol_layer layer, const char *operation,
+                      const char *target, const char *rule, const char *hint, uint64_t count,
+                      double at_ms)
+{
+        viol_add(&r->viol, layer, operation, target, strlen(target), rule, hint, count, at_ms);
+}
+
+/* Memory and processes: the cgroup's own counters. */
+static void viol_resources(const struct zb_policy *p, struct zb_result *r)
+{
+        char v[32], target[64];
+        if (r->status == ZB_STATUS_OOM || r->oom_killed) {
+                fmt_size(v, sizeof(v), p->limits.memory);
+                snprintf(target, sizeof(target), "limit %s", p->limits.memory ? v : "(host)");
+                add_limit(r, VIOL_RESOURCES, "memory", target, "oom_kill: limits.memory",
+                          "--memory SIZE (limits.memory)", 1, r->wall_ms);
+        }
+        if (r->pids_max_events) {
+                snprintf(target, sizeof(target), "limit %llu reached",
+                         (unsigned long long)p->limits.pids);
+                add_limit(r, VIOL_RESOURCES, "pids", target, "pids.max: limits.pids",
+                          "--pids-limit N (limits.pids)", r->pids_max_events, -1);
+        }
+        for (size_t i = 0; i < r->n_disk; i++) {
+                if (!r->disk[i].reached)
+                        continue;
+                fmt_size(v, sizeof(v), r->disk[i].limit);
+                snprintf(target, sizeof(target), "limit %s", v);
+                _cleanup_(freep) char *op = util_asprintf("zone %s full", r->disk[i].zone);
+                if (op)
+                        add_limit(r, VIOL_RESOURCES, op, target, "the zone's size cap (ENOSPC)",
+                                  "size= of the zone (--volume, --tmpfs, zones[].size)", 1, -1);
+        }
+}
+
+void res_viol_output(struct zb_result *r, uint64_t limit)
+{
+        char v[32], target[64];
+        const char *over = output_over(r);
+        if (!over)
+                return;
+        fmt_size(v, sizeof(v), limit);
+        snprintf(target, sizeof(target), "%s, limit %s", over, v);
+        add_limit(r, VIOL_LIMITS, "output", target,
+                  r->status == ZB_STATUS_OUTPUT_LIMIT ? "limits.output (action kill)"
+                                                      : "limits.output (action truncate)",
+                  "--output-limit SIZE (limits.output)", 1,
+                  r->status == ZB_STATUS_OUTPUT_LIMIT ? r->wall_ms : -1);
+}
+
+/* Time and output: zonebox's own limits, each once. */
+static void viol_time_output(const struct zb_policy *p, struct zb_result *r)
+{
+        char v[32], target[64];
+        if (r->status == ZB_STATUS_TIMEOUT) {
+                fmt_ms(v, sizeof(v), p->limits.wall_time_ms);
+                snprintf(target, sizeof(target), "limit %s", v);
+                add_limit(r, VIOL_LIMITS, "wall_time", target, "limits.wall_time",
+                          "--timeout DURATION (limits.wall_time)", 1, (double)p->limits.wall_time_ms);
+        }
+        if (r->status == ZB_STATUS_CPU_TIMEOUT) {
+                fmt_ms(v, sizeof(v), p->limits.cpu_time_ms);
+                snprintf(target, sizeof(target), "limit %s", v);
+                add_limit(r, VIOL_LIMITS, "cpu_time", target, "limits.cpu_time",
+                          "--cpu-time DURATION (limits.cpu_time)", 1, r->wall_ms);
+        }
+        res_viol_output(r, p->limits.output);
+        if (file_size_hit(r)) {
+                fmt_size(v, sizeof(v), p->limits.file_size);
+                snprintf(target, sizeof(target), "limit %s", v);
+                add_limit(r, VIOL_LIMITS, "file_size", target, "RLIMIT_FSIZE: limits.file_size",
+                          "--ulimit fsize=SIZE (limits.file_size)", 1, r->wall_ms);
+        }
+}
+
+void res_viol_limits(const struct zb_policy *p, struct zb_result *r)
+{
+        if (r->status == ZB_STATUS_SETUP_ERROR || r->status == ZB_STATUS_DENIED)
+                return; /* nothing ran */
+        viol_resources(p, r);
+        viol_time_output(p, r);
+        viol_source(&r->viol, "limits", "observed");
+        bool cgroup = false;
+        for (size_t i = 0; i < r->n_applied; i++)
+                cgroup |= strcmp(r->applied[i], "resources") == 0;
+        viol_source(&r->viol, "resources",
+                    cgroup ? "observed"
+                           : "not observable: no cgroup for this run (oom and pids limit unseen; zone caps still seen)");
 }

@@ -51,12 +51,14 @@ void pol_unused(const struct zb_policy *p, struct zb_result *r)
 /* What only zonebox run does, for an export. */
 const char *const *pol_run_only(const struct zb_policy *p, size_t *n)
 {
-        static const char *out[5];
+        static const char *out[6];
         *n = 0;
         if (p->approval.configured)
                 out[(*n)++] = "approval: decided by zonebox run before it starts the engine; an exported invocation runs any command";
         if (p->audit.log)
                 out[(*n)++] = "audit.log: written by zonebox run; an exported invocation logs nothing";
+        if (p->audit.events)
+                out[(*n)++] = "audit.events: written by zonebox run; an exported invocation streams nothing";
         if (p->limits.output_set)
                 out[(*n)++] = "limits.output: enforced by zonebox run (it reads the output); an exported invocation has no output cap";
         if (p->limits.output_kill)

@@ -91,4 +91,10 @@ void viol_json(struct json_object *o, const struct viol_set *s);
  * google.com (network none)", at most MAX bytes (malloc'd; NULL when none). */
 char *viol_summary(const struct viol_set *s, size_t max);
 
+/* violation_wire.c: the set as its verdict JSON text in BUF (SIZE bytes,
+ * entries that do not fit counted as dropped; -1: not even the empty set
+ * fits), and such a text's entries and sources added to S. */
+int viol_pack(const struct viol_set *s, char *buf, size_t size);
+void viol_unpack(struct viol_set *s, const char *text);
+
 #endif

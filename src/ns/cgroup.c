@@ -451,6 +451,18 @@ static void account(struct ns_cgroup *cg, struct zb_result *r)
                 if (cg_read_keyed(cg->v1_dir[ZB_CG_MEMORY], "memory.oom_control", "oom_kill", &ooms) == 0)
                         r->oom_killed = ooms > 0;
         }
+        r->pids_max_events = ns_cgroup_pids_max_events(cg);
+}
+
+uint64_t ns_cgroup_pids_max_events(const struct ns_cgroup *cg)
+{
+        /* pids.events "max": forks refused at pids.max (v1 and v2 alike). */
+        uint64_t max = 0;
+        if (cg->where[ZB_CG_PIDS] == ZB_CG_V2)
+                cg_read_keyed(cg->v2_dir, "pids.events", "max", &max);
+        else if (cg->where[ZB_CG_PIDS] == ZB_CG_V1)
+                cg_read_keyed(cg->v1_dir[ZB_CG_PIDS], "pids.events", "max", &max);
+        return max;
 }
 
 uint64_t ns_cgroup_oom_kills(const struct ns_cgroup *cg)

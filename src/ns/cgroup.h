@@ -101,6 +101,8 @@ uint64_t ns_cgroup_cpu(struct ns_cgroup *cg);
 int ns_proc_start_time(pid_t pid, unsigned long long *out);
 /* The memory controller's count of OOM kills so far; 0 when unknown. */
 uint64_t ns_cgroup_oom_kills(const struct ns_cgroup *cg);
+/* Forks the pids limit refused so far (pids.events "max"; 0: unknown). */
+uint64_t ns_cgroup_pids_max_events(const struct ns_cgroup *cg);
 /* Kill what is left, fill cpu/peak/oom into R (when R is not NULL), remove. */
 void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r);
 /* Our cgroup layout; with MOUNTINFO, also the text it was parsed from

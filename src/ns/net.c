@@ -115,6 +115,10 @@ void ns_net_finish(struct ns_ctx *c, struct zb_result *r)
         if (!c->proxy)
                 return; /* no allowlist, or already finished */
         ns_net_after_clone(c); /* a failure before clone left the child's end here */
+        if (r) { /* the sandbox is gone: no new refusal can come */
+                ns_proxy_violations(c->proxy, &r->viol, c->exec_ns, NULL, 0, NULL);
+                viol_source(&r->viol, "proxy", "observed");
+        }
         ns_proxy_stop(c->proxy, &counts);
         free(c->proxy);
         c->proxy = NULL;

@@ -78,6 +78,7 @@ struct ns_proxy;
 
 struct ns_ctx {
         const struct zb_policy *p;
+        uint64_t exec_ns; /* the command's exec (supervise.c): violations' first_ms count from it */
         char **envp;
         const char *path_env; /* PATH inside, for command lookup */
         /* ids */

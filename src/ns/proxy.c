@@ -372,6 +372,35 @@ void ns_proxy_counts_now(const struct ns_proxy *px, struct ns_proxy_counts *coun
         }
 }
 
+void ns_proxy_violations(const struct ns_proxy *px, struct viol_set *set, uint64_t exec_ns,
+                         const uint64_t *base, size_t n_base, uint64_t *snap)
+{
+        if (!px || !px->shared)
+                return;
+        uint32_t n = atomic_load_explicit(&px->shared->n_refused_slots, memory_order_acquire);
+        for (uint32_t i = 0; i < n && i < NS_PROXY_MAX_REFUSALS; i++) {
+                const struct ns_proxy_refusal *f = &px->shared->refusals[i];
+                uint64_t count = atomic_load(&f->count);
+                uint64_t was = base && i < n_base ? base[i] : 0;
+                if (snap)
+                        snap[i] = count;
+                if (!set || count <= was)
+                        continue;
+                double at = was == 0 && exec_ns && f->first_ns >= exec_ns ? (double)(f->first_ns - exec_ns) / 1e6 : -1;
+                viol_add(set, VIOL_PROXY, "CONNECT", f->target, strlen(f->target),
+                         f->internal ? "resolves to an internal address (network.allow)" : "not in network.allow",
+                         f->internal ? "pin the name with --add-host NAME:IP (network.hosts)"
+                                     : "--net-allow HOST:PORT (network.allow)",
+                         count - was, at);
+        }
+        uint64_t unlisted = atomic_load(&px->shared->refusals_unlisted);
+        uint64_t was = base && n_base == NS_PROXY_SNAP_N ? base[NS_PROXY_MAX_REFUSALS] : 0;
+        if (snap)
+                snap[NS_PROXY_MAX_REFUSALS] = unlisted;
+        if (set && unlisted > was)
+                set->dropped += unlisted - was;
+}
+
 void ns_proxy_stop(struct ns_proxy *px, struct ns_proxy_counts *counts)
 {
         if (px->pid > 0) {

@@ -60,6 +60,15 @@ struct ns_proxy_counts {
         uint64_t failed;  /* bad requests (400, 405, 408, 431), no resolution or connection (502), too many (503) */
 };
 
+/* One refused host:port (the verdict's layer proxy, operation CONNECT). */
+#define NS_PROXY_MAX_REFUSALS 32
+struct ns_proxy_refusal {
+        char target[ZB_NET_NAME_MAX + 10]; /* host:port, [v6]:port */
+        bool internal;       /* a name leading to an internal address, not a missing rule */
+        _Atomic uint64_t count;
+        uint64_t first_ns;   /* util_now_ns() of the first */
+};
+
 struct ns_proxy_shared_counts;
 
 struct ns_proxy {
@@ -78,5 +87,14 @@ void ns_proxy_stop(struct ns_proxy *px, struct ns_proxy_counts *counts);
 /* The counts so far (all zero without a proxy): a session's exec reports
  * the connections made while it ran. */
 void ns_proxy_counts_now(const struct ns_proxy *px, struct ns_proxy_counts *counts);
+/* The refusals so far as violations in SET (first_ms from EXEC_NS), those
+ * of targets past the table added to SET's dropped count; BASE (N_BASE
+ * counts, may be NULL) is subtracted: a session's exec reports its own.
+ * SNAP (NS_PROXY_SNAP_N, may be NULL) gets the counts now (the last: the
+ * unlisted ones). */
+#define NS_PROXY_SNAP_N (NS_PROXY_MAX_REFUSALS + 1)
+struct viol_set;
+void ns_proxy_violations(const struct ns_proxy *px, struct viol_set *set, uint64_t exec_ns,
+                         const uint64_t *base, size_t n_base, uint64_t *snap);
 
 #endif

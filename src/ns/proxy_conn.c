@@ -134,6 +134,37 @@ static int audit(struct conn *c, const char *event)
         return audit_net_append(c->px->audit_fd, c->px->p->audit.fsync, &c->ev);
 }
 
+/* A 403 into the shared table of distinct refusals (proxy.h): the
+ * supervisor turns it into the verdict's violations. The threads share
+ * the slots under audit_lock; a new slot is published last. */
+static void record_refusal(struct conn *c)
+{
+        struct ns_proxy_shared_counts *sh = c->px->shared;
+        char target[sizeof(sh->refusals[0].target)];
+        if (!c->ev.host)
+                return;
+        bool v6 = strchr(c->ev.host, ':') != NULL;
+        snprintf(target, sizeof(target), "%s%s%s:%u", v6 ? "[" : "", c->ev.host, v6 ? "]" : "", c->ev.port);
+        pthread_mutex_lock(&c->px->audit_lock);
+        uint32_t n = atomic_load_explicit(&sh->n_refused_slots, memory_order_relaxed);
+        uint32_t i = 0;
+        while (i < n && strcmp(sh->refusals[i].target, target) != 0)
+                i++;
+        if (i < n) {
+                atomic_fetch_add(&sh->refusals[i].count, 1);
+        } else if (n < NS_PROXY_MAX_REFUSALS) {
+                struct ns_proxy_refusal *s = &sh->refusals[n];
+                memcpy(s->target, target, sizeof(target));
+                s->internal = c->rule[0] != '\0'; /* an allow rule matched: the address was refused */
+                s->first_ns = util_now_ns();
+                atomic_store(&s->count, 1);
+                atomic_store_explicit(&sh->n_refused_slots, n + 1, memory_order_release);
+        } else {
+                atomic_fetch_add(&sh->refusals_unlisted, 1);
+        }
+        pthread_mutex_unlock(&c->px->audit_lock);
+}
+
 /* Refused (403: counted as refused) or failed (anything else). */
 static void deny(struct conn *c, int status, const char *fmt, ...) ZB_PRINTF(3, 4);
 static void deny(struct conn *c, int status, const char *fmt, ...)
@@ -143,6 +174,8 @@ static void deny(struct conn *c, int status, const char *fmt, ...)
         vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
         va_end(ap);
         atomic_fetch_add(status == 403 ? &c->px->shared->refused : &c->px->shared->failed, 1);
+        if (status == 403)
+                record_refusal(c);
         c->ev.decision = status == 403 ? "deny" : "error";
         c->ev.status = status;
         c->ev.reason = c->reason;

@@ -17,6 +17,12 @@
 /* The counters the proxy adds to and the supervisor reads (MAP_SHARED). */
 struct ns_proxy_shared_counts {
         _Atomic uint64_t allowed, refused, failed;
+        /* The distinct host:port refusals (403), for the verdict's
+         * violations: a slot is filled, then published by n_refused_slots
+         * (release), so the supervisor may read while the proxy runs. */
+        _Atomic uint32_t n_refused_slots;
+        struct ns_proxy_refusal refusals[NS_PROXY_MAX_REFUSALS];
+        _Atomic uint64_t refusals_unlisted; /* refusals of targets past the table: counted only */
 };
 
 /* A network.hosts entry: NAME connects to IP, without DNS. */

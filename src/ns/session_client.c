@@ -218,6 +218,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         sess_result_unpack(&res, r);
         if (io.output_killed && (r->status == ZB_STATUS_SIGNALED || r->status == ZB_STATUS_EXITED))
                 r->status = ZB_STATUS_OUTPUT_LIMIT;
+        res_viol_output(r, io.limit);
         *out = r;
         r = NULL;
         ret = 0;

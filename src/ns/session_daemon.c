@@ -50,7 +50,7 @@ static void hook_ready(void *data, struct ns_cgroup *cg, const struct zb_result 
         struct sess_daemon *s = data;
         s->cg = cg;
         s->r = r;
-        s->last_ns = util_now_ns();
+        s->last_ns = s->ready_ns = util_now_ns();
         if (s->ready_fd >= 0) {
                 ssize_t n = write(s->ready_fd, "ok", 2);
                 (void)n;
@@ -316,6 +316,8 @@ static void on_exec(struct sess_daemon *s, struct sess_client *c, struct sess_re
                 return;
         }
         c->oom_base = s->cg ? ns_cgroup_oom_kills(s->cg) : 0;
+        sess_viol_begin(s, c);
+        events_emit(&s->ev, &c->q, "exec", &c->gate.d, NULL, NULL);
         ns_proxy_counts_now(s->proxy, &c->net_base);
         c->sent_ns = util_now_ns();
         c->exec_ns = c->deadline_ns = 0;
@@ -383,10 +385,12 @@ static void on_done(struct sess_daemon *s, struct sess_client *c, const struct s
                 r->status = ZB_STATUS_SIGNALED;
                 r->signal = rep->code;
         }
+        sess_viol_end(s, c, r, start);
         for (int k = 0; k < 2; k++)
                 sess_relay_finish(s, &c->io[k]);
         send_result(c, r);
         gate_leave(&c->q, &c->gate, r, NULL);
+        events_emit(&s->ev, &c->q, "exec_end", &c->gate.d, r, NULL);
         zb_result_free(r);
         client_free_exec(c);
 }

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "../core/audit.h"
+#include "../core/events.h"
 #include "../core/gate.h"
 #include "../core/paths.h"
 #include "../core/policy.h"
@@ -46,8 +47,14 @@ struct sess_client {
         uint32_t exec_id;
         pid_t pid;             /* the command, once started */
         uint64_t sent_ns, exec_ns, deadline_ns, wall_ms;
-        uint64_t oom_base;
+        uint64_t oom_base, pids_base;
         struct ns_proxy_counts net_base;
+        /* The session's violation counts when this exec began: what it
+         * added is its own (session_viol.c). */
+        uint64_t viol_base[VIOL_MAX];
+        size_t viol_base_n;
+        uint64_t viol_dropped_base;
+        uint64_t refusal_base[NS_PROXY_SNAP_N]; /* the proxy's refusal counts */
         bool timed_out, killed;
         struct gate gate;
         struct zb_policy q;    /* the session's policy with this command */
@@ -71,10 +78,19 @@ struct sess_daemon {
         const struct zb_result *r;
         const struct ns_proxy *proxy; /* network.allow; NULL: none */
         uint64_t idle_ms, last_ns;
+        uint64_t ready_ns; /* the session's exec: its violations' first_ms count from here */
+        struct zb_events ev; /* audit.events: start, each exec and its end, violations, end */
         uint32_t next_id;
         bool stop, stopped_idle;
         char dir[PATH_MAX], id[SESSION_ID_LEN + 1];
 };
+
+/* ---- session_viol.c: one exec's violations out of the session's set */
+void sess_viol_begin(struct sess_daemon *s, struct sess_client *c);
+/* Into R: what the session's sources recorded since sess_viol_begin (the
+ * session's background processes' too), the sources' states, and the
+ * limits R reached. START: the exec's start (first_ms counts from it). */
+void sess_viol_end(struct sess_daemon *s, struct sess_client *c, struct zb_result *r, uint64_t start);
 
 /* ---- session_dir.c */
 

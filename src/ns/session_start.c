@@ -72,6 +72,12 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct s
 
         struct zb_result *r = res_new(pol_backend_name(ZB_BACKEND_NAMESPACE));
         struct ns_supervise_hooks hooks = sess_hooks(s);
+        /* The stream was checked by the starter; lost lines never stop us. */
+        struct zb_error eerr = { 0 };
+        if (events_open(p, &s->ev, &eerr) == 0) {
+                events_watch(&s->ev, r);
+                events_emit(&s->ev, p, "start", NULL, NULL, NULL);
+        }
         /* Here, not in the starter: a client's SO_PEERCRED names the
          * process that called listen(), and clients check it is us. */
         int ret = listen(s->listen_fd, 64) < 0 ? err_errno(&err, errno, "session: listen")
@@ -99,6 +105,10 @@ static _Noreturn void daemon_main(struct zb_policy *p, const char *dir, struct s
                                                         : "session: ended while the command ran (stopped, or its init was killed)",
                                         true);
         sess_dir_remove(dir, s->id);
+        if (r)
+                r->viol.on_new = NULL;
+        events_emit(&s->ev, p, "end", NULL, r, ret < 0 ? err.message : NULL);
+        events_close(&s->ev);
         char *final = r ? zb_result_json(r) : NULL;
         for (int i = 0; i < MAX_CLIENTS; i++)
                 if (s->cl[i].fd >= 0 && s->cl[i].stopper && final) {
@@ -149,6 +159,15 @@ static int start_check(struct zb_policy *p, const char *runtime_dir, const char 
         r = audit_check(p, err);
         if (r < 0)
                 return r;
+        if (p->audit.events && strncmp(p->audit.events, "fd:", 3) == 0)
+                return err_set(err, EINVAL,
+                               "--events (audit.events): a session's daemon outlives this command: give a file, not %s",
+                               p->audit.events);
+        struct zb_events ev = { .fd = -1 };
+        r = events_open(p, &ev, err);
+        events_close(&ev);
+        if (r < 0)
+                return r;
         r = sess_runtime_dir(runtime_dir, true, dir, PATH_MAX, err);
         if (r < 0)
                 return r;
@@ -179,6 +198,7 @@ static struct sess_daemon *daemon_new(struct zb_policy *p, const char *dir, long
                 return NULL;
         s->p = p;
         s->init_fd = s->listen_fd = s->ready_fd = -1;
+        s->ev.fd = -1;
         for (int i = 0; i < MAX_CLIENTS; i++) {
                 s->cl[i].fd = -1;
                 for (int k = 0; k < 2; k++)

@@ -472,6 +472,7 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         run->fds[FD_ERR] = (struct pollfd){ .fd = err_pipe[0], .events = POLLIN };
         setup[0] = status[0] = out[0] = err_pipe[0] = -1; /* owned by run->fds now */
         event_loop(run);
+        c->exec_ns = run->exec_ns;
 
         siginfo_t si = { 0 };
         struct rusage ru = { 0 };

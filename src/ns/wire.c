@@ -101,6 +101,7 @@ void sess_result_pack(const struct zb_result *r, struct sess_reply_result *m)
         join_layers(m->applied, sizeof(m->applied), r->applied, r->n_applied);
         join_layers(m->skipped, sizeof(m->skipped), r->skipped, r->n_skipped);
         snprintf(m->error, sizeof(m->error), "%s", r->error ? r->error : "");
+        viol_pack(&r->viol, m->viol, sizeof(m->viol));
 }
 
 /* Layer names are literals in a result: map each received name to ours. */
@@ -137,6 +138,13 @@ void sess_result_unpack(const struct sess_reply_result *m, struct zb_result *r)
         r->proxy_failed = m->proxy_failed;
         layers_from(r, m->applied, true);
         layers_from(r, m->skipped, false);
+        char *v = malloc(sizeof(m->viol));
+        if (v) {
+                memcpy(v, m->viol, sizeof(m->viol));
+                v[sizeof(m->viol) - 1] = '\0';
+                viol_unpack(&r->viol, v);
+                free(v);
+        }
         if (m->error[0]) {
                 char e[sizeof(m->error)];
                 memcpy(e, m->error, sizeof(e));

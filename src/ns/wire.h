@@ -84,6 +84,7 @@ struct sess_reply_accepted {
 };
 
 #define SESS_LAYERS_LEN 400
+#define SESS_VIOL_LEN 16384
 struct sess_reply_result {
         uint32_t type;
         uint32_t exec_id;
@@ -94,6 +95,7 @@ struct sess_reply_result {
         uint64_t proxy_allowed, proxy_refused, proxy_failed;
         char applied[SESS_LAYERS_LEN], skipped[SESS_LAYERS_LEN]; /* comma-separated */
         char error[1024];
+        char viol[SESS_VIOL_LEN]; /* the exec's violations, as the verdict's JSON (viol_pack) */
 };
 
 /* wire.c: one record into MSG and up to MAX (<= SESS_MAX_PASSED_FDS)

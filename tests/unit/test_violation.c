@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/core/audit.h"
+#include "../../src/core/policy.h"
 #include "../../src/core/result.h"
 #include "../../src/core/violation.h"
 #include "test.h"
@@ -105,4 +107,90 @@ TEST(violation_json_and_summary)
         CHECK(line && strlen(line) < 30 && strstr(line, "..."));
         free(line);
         zb_result_free(r);
+}
+
+TEST(violation_pack_round_trip_and_shrink)
+{
+        struct viol_set s = { 0 }, back = { 0 };
+        char t[600], buf[16384];
+        viol_source(&s, "seccomp", "observed");
+        viol_source(&s, "bogus-name", "observed"); /* not a known source: not carried */
+        for (int i = 0; i < VIOL_MAX; i++) {
+                memset(t, 'p', sizeof(t));
+                int n = snprintf(t, sizeof(t), "/ro/%d/", i);
+                t[n] = 'p';
+                viol_add(&s, VIOL_FILESYSTEM, "write", t, sizeof(t), "zone input is ro", "-v", 3, i);
+        }
+        viol_add(&s, VIOL_FILESYSTEM, "write", "/past-the-cap", 13, "r", NULL, 5, 1);
+        CHECK(viol_pack(&s, buf, sizeof(buf)) == 0 && strlen(buf) < sizeof(buf));
+        viol_unpack(&back, buf);
+        /* what did not fit is counted, never lost silently */
+        CHECK(back.n > 0 && back.n < VIOL_MAX);
+        CHECK(back.dropped == s.dropped + (VIOL_MAX - back.n));
+        CHECK(back.v[0].count == 3 && back.v[0].first_ms == 0 && strcmp(back.v[0].target, s.v[0].target) == 0);
+        CHECK(back.n_sources == 1 && strcmp(back.sources[0].name, "seccomp") == 0);
+        viol_free(&back);
+        /* a tiny buffer: not even the empty set fits */
+        CHECK(viol_pack(&s, buf, 8) == -1 && buf[0] == '\0');
+        viol_unpack(&back, "not json");
+        viol_unpack(&back, "{\"violations\":[{\"layer\":\"nope\",\"operation\":\"x\"},{\"layer\":\"proxy\"}]}");
+        CHECK(back.n == 0);
+        viol_free(&back);
+        viol_free(&s);
+}
+
+TEST(violation_limits_from_the_result)
+{
+        struct zb_policy *p = zb_policy_new();
+        struct zb_result *r = res_new("namespace");
+        struct zb_error err = { 0 };
+        CHECK(zb_policy_apply_flag(p, "--timeout", "1500ms", &err) == 0);
+        CHECK(zb_policy_apply_flag(p, "--pids-limit", "16", &err) == 0);
+        r->status = ZB_STATUS_TIMEOUT;
+        r->pids_max_events = 7;
+        res_layer(r, "resources", true);
+        res_viol_limits(p, r);
+        CHECK(r->viol.n == 2);
+        CHECK(strcmp(r->viol.v[0].operation, "pids") == 0 && strcmp(r->viol.v[0].target, "limit 16 reached") == 0 &&
+              r->viol.v[0].count == 7);
+        CHECK(strcmp(r->viol.v[1].target, "limit 1500ms") == 0 && r->viol.v[1].first_ms == 1500);
+        char *line = zb_result_blocked(r);
+        CHECK(line && strstr(line, "wall_time limit 1500ms (limits.wall_time)"));
+        free(line);
+        /* nothing ran: no limit was reached */
+        struct zb_result *s = res_new("namespace");
+        s->status = ZB_STATUS_SETUP_ERROR;
+        res_viol_limits(p, s);
+        CHECK(s->viol.n == 0 && s->viol.n_sources == 0);
+        zb_result_free(s);
+        zb_result_free(r);
+        zb_policy_free(p);
+}
+
+TEST(violation_audit_line_fits_with_a_full_set)
+{
+        struct zb_policy *p = zb_policy_new();
+        struct zb_result *r = res_new("namespace");
+        struct appr_decision d = { .verdict = ZB_VERDICT_ALLOW };
+        char t[VIOL_TARGET_MAX * 2];
+        for (int i = 0; i < VIOL_MAX + 10; i++) {
+                memset(t, 'x', sizeof(t));
+                t[snprintf(t, 32, "/big/%d/", i)] = 'x';
+                viol_add(&r->viol, VIOL_FILESYSTEM, "write", t, sizeof(t), "root is read-only", NULL, 1, 1);
+        }
+        char *line = audit_line(p, "result", "00112233aabbccdd", &d, r, NULL);
+        CHECK(line && strlen(line) <= ZB_AUDIT_LINE_MAX);
+        json_object *o = line ? json_tokener_parse(line) : NULL, *v;
+        CHECK(o && json_object_object_get_ex(o, "violations", &v) && json_object_array_length(v) > 0);
+        CHECK(o && json_object_object_get_ex(o, "violations_dropped", &v) &&
+              json_object_get_uint64(v) == 10 + VIOL_MAX - json_object_array_length(json_object_object_get(o, "violations")));
+        CHECK(o && json_object_object_get_ex(o, "truncated", &v) && json_object_get_boolean(v));
+        json_object_put(o);
+        free(line);
+        /* the stream's violation line: one entry, within the same bound */
+        line = audit_viol_line("00112233aabbccdd", &r->viol.v[0]);
+        CHECK(line && strlen(line) <= ZB_AUDIT_LINE_MAX && strstr(line, "\"event\":\"violation\""));
+        free(line);
+        zb_result_free(r);
+        zb_policy_free(p);
 }
