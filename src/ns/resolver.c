@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <arpa/nameser.h>
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -92,7 +93,7 @@ static void receive_socket(struct ns_resolver *rs, struct viol_set *set)
         viol_source(set, "dns", why);
 }
 
-static void answer_one(struct ns_resolver *rs, struct viol_set *set, double at_ms)
+static bool answer_one(struct ns_resolver *rs, struct viol_set *set, double at_ms)
 {
         uint8_t q[DNS_QUERY_MAX], ans[NS_DNS_ANSWER_MAX];
         char name[NS_DNS_NAME_MAX];
@@ -102,7 +103,7 @@ static void answer_one(struct ns_resolver *rs, struct viol_set *set, double at_m
         ssize_t n = recvfrom(rs->fd, q, sizeof(q), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from,
                              &from_len);
         if (n < 0)
-                return; /* EAGAIN, EINTR, or an ICMP error for an earlier answer */
+                return errno != EAGAIN; /* EINTR, or an ICMP error for an earlier answer */
         rs->answered++;
         ssize_t len = ns_dns_refusal(q, (size_t)n < sizeof(q) ? (size_t)n : sizeof(q), ans, name);
         if (len > 0) {
@@ -113,8 +114,11 @@ static void answer_one(struct ns_resolver *rs, struct viol_set *set, double at_m
                 viol_add(set, VIOL_NETWORK, "lookup", name, strlen(name), LOOKUP_RULE, LOOKUP_HINT, 1,
                          at_ms);
         }
-        if (rs->answered >= NS_RESOLVER_MAX_QUERIES)
-                ns_resolver_close(rs);
+        if (rs->answered >= NS_RESOLVER_MAX_QUERIES) {
+                close(rs->fd);
+                rs->fd = -1;
+        }
+        return rs->fd >= 0;
 }
 
 int ns_resolver_event(struct ns_resolver *rs, struct viol_set *set, double at_ms)
@@ -126,6 +130,12 @@ int ns_resolver_event(struct ns_resolver *rs, struct viol_set *set, double at_ms
         else
                 answer_one(rs, set, at_ms);
         return rs->fd;
+}
+
+void ns_resolver_drain(struct ns_resolver *rs, struct viol_set *set, double at_ms)
+{
+        while (rs->state == NS_RESOLVER_SERVING && rs->fd >= 0 && answer_one(rs, set, at_ms))
+                ;
 }
 
 int ns_resolver_prepare(struct ns_resolver *rs, struct zb_error *err)

@@ -47,6 +47,9 @@ int ns_resolver_prepare(struct ns_resolver *rs, struct zb_error *err);
 /* Each call handles one event on RS->fd and returns the fd to poll next
  * (-1: none any more). AT_MS: since the command's exec (< 0: not yet). */
 int ns_resolver_event(struct ns_resolver *rs, struct viol_set *set, double at_ms);
+/* The queries still queued once the sandbox is gone (a program that sent
+ * and did not wait): answered and recorded, up to the cap. */
+void ns_resolver_drain(struct ns_resolver *rs, struct viol_set *set, double at_ms);
 /* Closes the child's end (after clone). */
 void ns_resolver_after_clone(struct ns_resolver *rs);
 /* Closes everything; RS is NONE again. */
