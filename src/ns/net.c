@@ -61,6 +61,24 @@ ssize_t ns_send_fd(int chan, char byte, int fd)
         return sendmsg(chan, &msg, MSG_NOSIGNAL);
 }
 
+ssize_t ns_recv_fd(int chan, int flags, char *byte, int *fd)
+{
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u = { 0 };
+        struct iovec iov = { .iov_base = byte, .iov_len = 1 };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                              .msg_controllen = sizeof(u.buf) };
+        ssize_t n = recvmsg(chan, &msg, flags | MSG_CMSG_CLOEXEC);
+        struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+        *fd = -1;
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len == CMSG_LEN(sizeof(int)))
+                memcpy(fd, CMSG_DATA(cm), sizeof(int));
+        return n;
+}
+
 /* The proxy's listener, inside; sent over c->proxy_fd and closed here, so
  * only the proxy holds it. */
 static void proxy_listener(struct ns_ctx *c)

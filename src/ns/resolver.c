@@ -58,23 +58,12 @@ ssize_t ns_dns_refusal(const uint8_t *q, size_t n, uint8_t *ans, char *name)
  * that kept it from binding. */
 static void receive_socket(struct ns_resolver *rs, struct viol_set *set)
 {
-        unsigned char code = 0;
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u = { 0 };
-        struct iovec iov = { .iov_base = &code, .iov_len = 1 };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                              .msg_controllen = sizeof(u.buf) };
-        ssize_t n = recvmsg(rs->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        char byte = 0;
+        int sock = -1;
+        ssize_t n = ns_recv_fd(rs->fd, MSG_DONTWAIT, &byte, &sock);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
-        /* EOF: the child failed before it got here, and says so itself. */
-        int sock = -1;
-        struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
-        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-            cm->cmsg_len == CMSG_LEN(sizeof(int)))
-                memcpy(&sock, CMSG_DATA(cm), sizeof(int));
+        unsigned char code = (unsigned char)byte;
         close(rs->fd);
         rs->fd = -1;
         if (sock >= 0 && code == 0) {
@@ -86,7 +75,7 @@ static void receive_socket(struct ns_resolver *rs, struct viol_set *set)
         if (sock >= 0)
                 close(sock);
         if (n != 1)
-                return;
+                return; /* EOF: the child failed before this, and says so itself */
         char why[128];
         snprintf(why, sizeof(why), "not observable: cannot bind 127.0.0.1:53 in the sandbox (%s)",
                  code ? strerror(code) : "no socket from the sandbox");
