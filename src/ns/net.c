@@ -67,10 +67,12 @@ ssize_t ns_recv_fd(int chan, int flags, char *byte, int *fd)
                 char buf[CMSG_SPACE(sizeof(int))];
                 struct cmsghdr align;
         } u = { 0 };
-        struct iovec iov = { .iov_base = byte, .iov_len = 1 };
+        char b = 0;
+        struct iovec iov = { .iov_base = &b, .iov_len = 1 };
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
                               .msg_controllen = sizeof(u.buf) };
         ssize_t n = recvmsg(chan, &msg, flags | MSG_CMSG_CLOEXEC);
+        *byte = b;
         struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
         *fd = -1;
         if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&

@@ -8,12 +8,13 @@
 #include "test.h"
 
 /* A query with id 0xbeef, RD, one question for NAME (wire form) type A. */
-static size_t query(uint8_t *q, const char *wire, size_t wire_len)
+static size_t query(uint8_t *q, const void *wire, size_t wire_len)
 {
         static const uint8_t head[12] = { 0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 };
+        static const uint8_t type_a_class_in[4] = { 0, 1, 0, 1 };
         memcpy(q, head, sizeof(head));
         memcpy(q + 12, wire, wire_len);
-        memcpy(q + 12 + wire_len, "\x00\x01\x00\x01", 4);
+        memcpy(q + 12 + wire_len, type_a_class_in, sizeof(type_a_class_in));
         return 12 + wire_len + 4;
 }
 
