@@ -7,9 +7,9 @@
 #define _GNU_SOURCE
 #include <arpa/nameser.h>
 #include <ctype.h>
-#include <stdbool.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
