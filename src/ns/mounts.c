@@ -338,6 +338,13 @@ static void build_skeleton(struct stage *s)
                 char hn[80];
                 snprintf(hn, sizeof(hn), "%s\n", c->hostname);
                 write_inside(s, "/etc/hostname", hn);
+                /* network none: the loopback resolver (resolver.c); one
+                 * attempt, as its REFUSED is final. */
+                if (c->dns.state != NS_RESOLVER_NONE)
+                        write_inside(s, "/etc/resolv.conf",
+                                     "# zonebox: network none; this resolver refuses every name and\n"
+                                     "# records it as a violation (docs/violations.md)\n"
+                                     "nameserver 127.0.0.1\noptions attempts:1\n");
         }
         for (size_t i = 0; i < c->p->n_zones; i++)
                 mkdir_inside(s, c->p->zones[i].path, 0755);

@@ -8,7 +8,11 @@
  * With network.allow the namespace stays the same, and the child adds one
  * thing: a TCP listener on 127.0.0.1:proxy_port, made here inside the
  * sandbox's namespace and sent to the proxy outside (proxy.c), which serves
- * it from the host's namespace. Nothing runs inside for the proxy. */
+ * it from the host's namespace. Nothing runs inside for the proxy.
+ *
+ * With network none the child likewise makes a UDP socket on 127.0.0.1:53
+ * and sends it to the supervisor, whose loopback resolver (resolver.c)
+ * answers every query REFUSED and records the name. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -19,6 +23,7 @@
 
 #include "ns.h"
 #include "proxy.h"
+#include "resolver.h"
 
 static void loopback_up(struct ns_ctx *c)
 {
@@ -34,6 +39,46 @@ static void loopback_up(struct ns_ctx *c)
         if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
                 ns_fail(c, 0, errno, "layer net: bring lo up");
         close(fd);
+}
+
+ssize_t ns_send_fd(int chan, char byte, int fd)
+{
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u = { 0 };
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (fd >= 0) {
+                msg.msg_control = u.buf;
+                msg.msg_controllen = sizeof(u.buf);
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        }
+        return sendmsg(chan, &msg, MSG_NOSIGNAL);
+}
+
+ssize_t ns_recv_fd(int chan, int flags, char *byte, int *fd)
+{
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u = { 0 };
+        char b = 0;
+        struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                              .msg_controllen = sizeof(u.buf) };
+        ssize_t n = recvmsg(chan, &msg, flags | MSG_CMSG_CLOEXEC);
+        *byte = b;
+        struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+        *fd = -1;
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len == CMSG_LEN(sizeof(int)))
+                memcpy(fd, CMSG_DATA(cm), sizeof(int));
+        return n;
 }
 
 /* The proxy's listener, inside; sent over c->proxy_fd and closed here, so
@@ -52,20 +97,7 @@ static void proxy_listener(struct ns_ctx *c)
         if (listen(fd, 128) < 0)
                 ns_fail(c, 0, errno, "layer net: listen on 127.0.0.1:%u", port);
 
-        char byte = 'L';
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u = { 0 };
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                              .msg_controllen = sizeof(u.buf) };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        if (sendmsg(c->proxy_fd, &msg, MSG_NOSIGNAL) != 1)
+        if (ns_send_fd(c->proxy_fd, 'L', fd) != 1)
                 ns_fail(c, 0, errno, "layer net: hand the listener to the proxy");
         close(fd);
         close(c->proxy_fd);
@@ -78,6 +110,7 @@ void ns_net_setup(struct ns_ctx *c)
                 loopback_up(c);
         if (c->proxy_fd >= 0)
                 proxy_listener(c);
+        ns_resolver_child(&c->dns);
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
                 ns_fail(c, 0, errno, "layer uts: sethostname");
 }
@@ -86,6 +119,8 @@ int ns_net_prepare(struct ns_ctx *c, struct zb_error *err)
 {
         c->proxy = NULL;
         c->proxy_fd = -1;
+        if (c->p->network == ZB_NET_NONE && !pol_net_allowlist(c->p))
+                return ns_resolver_prepare(&c->dns, err);
         if (!pol_net_allowlist(c->p))
                 return 0;
         struct ns_proxy *px = calloc(1, sizeof(*px));
@@ -102,6 +137,7 @@ int ns_net_prepare(struct ns_ctx *c, struct zb_error *err)
 
 void ns_net_after_clone(struct ns_ctx *c)
 {
+        ns_resolver_after_clone(&c->dns);
         if (c->proxy_fd >= 0) {
                 close(c->proxy_fd);
                 c->proxy_fd = -1;
@@ -112,6 +148,7 @@ void ns_net_finish(struct ns_ctx *c, struct zb_result *r)
 {
         struct ns_proxy_counts counts = { 0 };
 
+        ns_resolver_close(&c->dns);
         if (!c->proxy)
                 return; /* no allowlist, or already finished */
         ns_net_after_clone(c); /* a failure before clone left the child's end here */

@@ -72,6 +72,7 @@ struct ns_zone_src {
 #define NS_MAX_LL_PATHS (NS_MAX_BINDS + ZB_MAX_ZONES + 16)
 
 #include "landlock.h"
+#include "resolver.h"
 
 struct ns_cgroup;
 struct ns_proxy;
@@ -120,6 +121,8 @@ struct ns_ctx {
          * child's end of the socket the in-sandbox listener is sent on. */
         struct ns_proxy *proxy;
         int proxy_fd; /* -1 unless network.allow */
+        /* network none (resolver.c): the loopback resolver's socket pair. */
+        struct ns_resolver dns;
         /* sessions (session_daemon.c): init serves execs on this socket (wire.h), -1 in a run */
         int session_fd;
 };
@@ -132,6 +135,11 @@ _Noreturn void ns_fail(struct ns_ctx *c, int kind, int err, const char *fmt, ...
 void ns_ids_enter(struct ns_ctx *c);            /* userns.c */
 void ns_mounts_build(struct ns_ctx *c);         /* mounts.c */
 void ns_net_setup(struct ns_ctx *c);            /* net.c */
+/* net.c: one byte on CHAN, with FD attached unless it is -1 (SCM_RIGHTS). */
+ssize_t ns_send_fd(int chan, char byte, int fd);
+/* net.c: recvmsg of one byte into *BYTE (FLAGS: MSG_DONTWAIT, ...); *FD is
+ * the fd that came with it (close-on-exec), or -1. Returns recvmsg's. */
+ssize_t ns_recv_fd(int chan, int flags, char *byte, int *fd);
 void ns_caps_drop(struct ns_ctx *c, bool no_new_privs); /* caps.c */
 int ns_caps_last_cap(void);                      /* caps.c, supervisor side */
 void ns_rlimits_apply(struct ns_ctx *c);        /* limits.c */

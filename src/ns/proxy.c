@@ -35,6 +35,7 @@
 #include "../core/audit.h"
 #include "../core/policy.h"
 #include "landlock.h"
+#include "ns.h"
 #include "proxy_int.h"
 #include "seccomp.h"
 #include "sys.h"
@@ -48,19 +49,8 @@
 static int recv_listener(int chan)
 {
         char byte;
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                              .msg_controllen = sizeof(u.buf) };
-        ssize_t n = recvmsg(chan, &msg, MSG_CMSG_CLOEXEC);
-        struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
         int fd = -1;
-        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-            cm->cmsg_len == CMSG_LEN(sizeof(int)))
-                memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+        ns_recv_fd(chan, 0, &byte, &fd);
         if (fd >= 0) {
                 int type = 0;
                 socklen_t tl = sizeof(type);

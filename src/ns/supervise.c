@@ -34,7 +34,7 @@
 #define SETUP_TIMEOUT_MS 30000ull
 #define READ_CHUNK_BYTES 65536
 
-enum { FD_PID, FD_SETUP, FD_STATUS, FD_OUT, FD_ERR, FD_SIG, FD_COUNT };
+enum { FD_PID, FD_SETUP, FD_STATUS, FD_OUT, FD_ERR, FD_SIG, FD_DNS, FD_COUNT };
 
 struct run {
         const struct zb_policy *p;
@@ -49,6 +49,7 @@ struct run {
         bool have_report, have_status, timed_out, setup_timed_out, output_killed, killed;
         bool cpu_timed_out;
         const struct ns_supervise_hooks *hooks; /* a session's supervisor: no command of its own */
+        struct ns_resolver *dns; /* network none's loopback resolver (FD_DNS) */
         struct ns_report report;
         struct ns_status status;
 };
@@ -212,6 +213,11 @@ static void on_deadline(struct run *run)
         kill_sandbox(run);
 }
 
+static double since_exec_ms(const struct run *run)
+{
+        return run->exec_ns ? (double)(util_now_ns() - run->exec_ns) / 1e6 : -1;
+}
+
 /* Wait until init is gone and its output drained. A session's supervisor
  * also polls the session's sockets (the hooks). */
 static void event_loop(struct run *run)
@@ -260,6 +266,8 @@ static void event_loop(struct run *run)
                         capture(run, FD_ERR);
                 if (run->fds[FD_SIG].revents)
                         on_signal(run);
+                if (run->fds[FD_DNS].revents)
+                        run->fds[FD_DNS].fd = ns_resolver_event(run->dns, &run->r->viol, since_exec_ms(run));
                 if (run->fds[FD_PID].revents) {
                         init_gone = true;
                         run->fds[FD_PID].fd = -1; /* keep pidfd itself for waitid */
@@ -470,9 +478,13 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         run->fds[FD_STATUS] = (struct pollfd){ .fd = status[0], .events = POLLIN };
         run->fds[FD_OUT] = (struct pollfd){ .fd = out[0], .events = POLLIN };
         run->fds[FD_ERR] = (struct pollfd){ .fd = err_pipe[0], .events = POLLIN };
+        run->fds[FD_DNS] = (struct pollfd){ .fd = c->dns.fd, .events = POLLIN };
+        run->dns = &c->dns;
         setup[0] = status[0] = out[0] = err_pipe[0] = -1; /* owned by run->fds now */
         event_loop(run);
         c->exec_ns = run->exec_ns;
+        ns_resolver_drain(run->dns, &run->r->viol, since_exec_ms(run));
+        run->fds[FD_DNS].fd = -1; /* c->dns's, closed by ns_net_finish */
 
         siginfo_t si = { 0 };
         struct rusage ru = { 0 };

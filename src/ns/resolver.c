@@ -1,0 +1,175 @@
+/* The loopback resolver of network none (resolver.h): the supervisor's
+ * half. It only answers REFUSED and records; it never resolves, forwards
+ * or lets anything through, so it cannot widen what the sandbox reaches
+ * (enforcement is the empty network namespace). Bounded: one datagram per
+ * event, NS_RESOLVER_MAX_QUERIES per run, a fixed buffer, no allocation
+ * but the violation set's own (deduplicated and capped). */
+#define _GNU_SOURCE
+#include <arpa/nameser.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../core/violation.h"
+#include "ns.h"
+#include "resolver.h"
+
+#define DNS_QUERY_MAX 4096 /* an EDNS query's size; longer ones are cut (MSG_TRUNC) */
+#define DNS_FLAG_QR 0x80u
+#define DNS_OPCODE_MASK 0x78u
+#define DNS_FLAG_RD 0x01u
+#define DNS_RCODE_REFUSED 5u
+#define LOOKUP_RULE "network none"
+#define LOOKUP_HINT "--net-allow HOST[:PORT] (network.allow)"
+
+ssize_t ns_dns_refusal(const uint8_t *q, size_t n, uint8_t *ans, char *name)
+{
+        u_char wire[NS_MAXCDNAME];
+
+        name[0] = '\0';
+        if (n < HFIXEDSZ || (q[2] & DNS_FLAG_QR) || (q[4] == 0 && q[5] == 0))
+                return -1; /* an answer, or no question: not ours to answer */
+        int used = ns_name_unpack(q, q + n, q + HFIXEDSZ, wire, sizeof(wire));
+        if (used < 0 || (size_t)used + QFIXEDSZ > n - HFIXEDSZ)
+                return -1;
+        size_t qlen = (size_t)used + QFIXEDSZ;
+        if (HFIXEDSZ + qlen > NS_DNS_ANSWER_MAX || ns_name_ntop(wire, name, NS_DNS_NAME_MAX) < 0) {
+                name[0] = '\0';
+                return -1;
+        }
+        for (char *c = name; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+        memset(ans, 0, HFIXEDSZ);
+        ans[0] = q[0];
+        ans[1] = q[1];
+        ans[2] = (uint8_t)(DNS_FLAG_QR | (q[2] & (DNS_OPCODE_MASK | DNS_FLAG_RD)));
+        ans[3] = DNS_RCODE_REFUSED;
+        ans[5] = 1; /* QDCOUNT 1: the first question, echoed as asked */
+        memcpy(ans + HFIXEDSZ, q + HFIXEDSZ, qlen);
+        return (ssize_t)(HFIXEDSZ + qlen);
+}
+
+/* The child's message: one byte, 0 with the socket attached, or the errno
+ * that kept it from binding. */
+static void receive_socket(struct ns_resolver *rs, struct viol_set *set)
+{
+        char byte = 0;
+        int sock = -1;
+        ssize_t n = ns_recv_fd(rs->fd, MSG_DONTWAIT, &byte, &sock);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        unsigned char code = (unsigned char)byte;
+        close(rs->fd);
+        rs->fd = -1;
+        if (sock >= 0 && code == 0) {
+                rs->fd = sock;
+                rs->state = NS_RESOLVER_SERVING;
+                viol_source(set, "dns", "observed");
+                return;
+        }
+        if (sock >= 0)
+                close(sock);
+        if (n != 1)
+                return; /* EOF: the child failed before this, and says so itself */
+        char why[128];
+        snprintf(why, sizeof(why), "not observable: cannot bind 127.0.0.1:53 in the sandbox (%s)",
+                 code ? strerror(code) : "no socket from the sandbox");
+        viol_source(set, "dns", why);
+}
+
+static bool answer_one(struct ns_resolver *rs, struct viol_set *set, double at_ms)
+{
+        uint8_t q[DNS_QUERY_MAX], ans[NS_DNS_ANSWER_MAX];
+        char name[NS_DNS_NAME_MAX];
+        struct sockaddr_storage from;
+        socklen_t from_len = sizeof(from);
+
+        ssize_t n = recvfrom(rs->fd, q, sizeof(q), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from,
+                             &from_len);
+        if (n < 0)
+                return errno != EAGAIN; /* EINTR, or an ICMP error for an earlier answer */
+        rs->answered++;
+        ssize_t len = ns_dns_refusal(q, (size_t)n < sizeof(q) ? (size_t)n : sizeof(q), ans, name);
+        if (len > 0) {
+                /* Best effort: a client that is gone or full misses its answer. */
+                ssize_t s = sendto(rs->fd, ans, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL,
+                                   (struct sockaddr *)&from, from_len);
+                (void)s;
+                viol_add(set, VIOL_NETWORK, "lookup", name, strlen(name), LOOKUP_RULE, LOOKUP_HINT, 1,
+                         at_ms);
+        }
+        if (rs->answered >= NS_RESOLVER_MAX_QUERIES) {
+                close(rs->fd);
+                rs->fd = -1;
+        }
+        return rs->fd >= 0;
+}
+
+int ns_resolver_event(struct ns_resolver *rs, struct viol_set *set, double at_ms)
+{
+        if (rs->fd < 0)
+                return -1;
+        if (rs->state == NS_RESOLVER_WAITING)
+                receive_socket(rs, set);
+        else
+                answer_one(rs, set, at_ms);
+        return rs->fd;
+}
+
+void ns_resolver_drain(struct ns_resolver *rs, struct viol_set *set, double at_ms)
+{
+        while (rs->state == NS_RESOLVER_SERVING && rs->fd >= 0 && answer_one(rs, set, at_ms))
+                ;
+}
+
+int ns_resolver_prepare(struct ns_resolver *rs, struct zb_error *err)
+{
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return err_errno(err, errno, "layer net: resolver socket pair");
+        *rs = (struct ns_resolver){ .state = NS_RESOLVER_WAITING, .fd = sv[0], .child_fd = sv[1] };
+        return 0;
+}
+
+void ns_resolver_after_clone(struct ns_resolver *rs)
+{
+        if (rs->state != NS_RESOLVER_NONE && rs->child_fd >= 0)
+                close(rs->child_fd);
+        rs->child_fd = -1;
+}
+
+void ns_resolver_close(struct ns_resolver *rs)
+{
+        if (rs->state == NS_RESOLVER_NONE)
+                return;
+        ns_resolver_after_clone(rs);
+        if (rs->fd >= 0)
+                close(rs->fd);
+        *rs = (struct ns_resolver){ .state = NS_RESOLVER_NONE, .fd = -1, .child_fd = -1 };
+}
+
+/* ---------- child side ---------- */
+
+void ns_resolver_child(struct ns_resolver *rs)
+{
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(NAMESERVER_PORT),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        if (rs->state == NS_RESOLVER_NONE)
+                return;
+        close(rs->fd); /* the supervisor's end: init does not keep it */
+        rs->fd = -1;
+        /* Port 53 is privileged: this process holds CAP_NET_BIND_SERVICE in
+         * the user namespace that owns the sandbox's network namespace. */
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int e = fd < 0 ? errno : bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
+        ns_send_fd(rs->child_fd, (char)(e > 255 ? EIO : e), e ? -1 : fd);
+        if (fd >= 0)
+                close(fd);
+        close(rs->child_fd);
+        rs->child_fd = -1;
+}

@@ -1,0 +1,61 @@
+/* network none: a resolver on the sandbox's loopback that answers every
+ * query REFUSED and records the name it was asked (issue 16: the
+ * `network` layer's `lookup` violations).
+ *
+ * The sandbox's /etc/resolv.conf names 127.0.0.1; the child binds a UDP
+ * socket to 127.0.0.1:53 in the sandbox's network namespace (it holds
+ * every capability there) and hands it over a socket pair; the supervisor
+ * serves it from its event loop, one datagram per wakeup, at most
+ * NS_RESOLVER_MAX_QUERIES per run (then the socket is closed and the
+ * kernel refuses the rest). Nothing is resolved: the answer only makes
+ * getaddrinfo fail at once instead of after a timeout. The query is
+ * untrusted: its name is read with glibc's ns_name_unpack/ns_name_ntop and
+ * the violation set sanitizes it again. */
+#ifndef ZB_NS_RESOLVER_H
+#define ZB_NS_RESOLVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NS_RESOLVER_MAX_QUERIES 4096 /* per run; later queries: ECONNREFUSED */
+#define NS_DNS_NAME_MAX 1025        /* NS_MAXDNAME: a 255-byte name, escaped */
+#define NS_DNS_ANSWER_MAX 512       /* header + one question always fits */
+
+struct viol_set;
+struct zb_error;
+
+/* All zero (calloc) is "none": nothing to close. */
+enum ns_resolver_state { NS_RESOLVER_NONE, NS_RESOLVER_WAITING, NS_RESOLVER_SERVING };
+
+struct ns_resolver {
+        enum ns_resolver_state state;
+        int fd;       /* WAITING: our end of the pair; SERVING: the UDP socket; -1: closed */
+        int child_fd; /* the child's end of the pair until clone is done, -1 after */
+        uint32_t answered;
+};
+
+/* The REFUSED answer to query Q (N bytes) in ANS (NS_DNS_ANSWER_MAX bytes):
+ * the same id and opcode, RD copied, the first question echoed, no records.
+ * NAME (NS_DNS_NAME_MAX bytes) gets the question's name in presentation
+ * form (escaped as \DDD where not printable), ASCII lower-cased. Returns
+ * the answer's length, or -1 when Q is not a query with a question. */
+ssize_t ns_dns_refusal(const uint8_t *q, size_t n, uint8_t *ans, char *name);
+
+/* Supervisor side. Before clone: the socket pair (RS is NONE before). */
+int ns_resolver_prepare(struct ns_resolver *rs, struct zb_error *err);
+/* Each call handles one event on RS->fd and returns the fd to poll next
+ * (-1: none any more). AT_MS: since the command's exec (< 0: not yet). */
+int ns_resolver_event(struct ns_resolver *rs, struct viol_set *set, double at_ms);
+/* The queries still queued once the sandbox is gone (a program that sent
+ * and did not wait): answered and recorded, up to the cap. */
+void ns_resolver_drain(struct ns_resolver *rs, struct viol_set *set, double at_ms);
+/* Closes the child's end (after clone). */
+void ns_resolver_after_clone(struct ns_resolver *rs);
+/* Closes everything; RS is NONE again. */
+void ns_resolver_close(struct ns_resolver *rs);
+/* Child side: bind the socket in the sandbox's namespace and send it (or
+ * the errno) over RS->child_fd, which is closed after. */
+void ns_resolver_child(struct ns_resolver *rs);
+
+#endif
