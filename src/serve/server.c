@@ -35,6 +35,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,13 +59,13 @@ struct job {
         long owner;
         enum srv_kind kind;
         enum job_state state;
-        bool wait, cancelled;
+        bool wait, cancelled, drained; /* drained: killed at the end of serve.drain_timeout */
         json_object *body;
         char *raw;
         size_t raw_len;
         char session[64];
         pid_t pid;
-        int fd;
+        int fd, pidfd;           /* its answer; readable when it exited */
         char *out;
         size_t out_len, out_cap;
         int status;              /* HTTP status of the answer */
@@ -157,6 +158,28 @@ static enum MHD_Result reject(struct srv *s, struct MHD_Connection *conn, int wh
         enum MHD_Result ret = respond_text(conn, status, text, len, "application/json", retry_after);
         json_object_put(o);
         return ret;
+}
+
+/* A refusal in the middle of a body: libmicrohttpd (0.9.75) queues a
+ * response only before the body or after all of it, so the answer is
+ * written to the socket here and the connection closed (MHD_NO). Plain HTTP
+ * only: the server has no TLS. */
+static enum MHD_Result refuse_now(struct srv *s, struct MHD_Connection *conn, int why, unsigned status,
+                                  const char *reason, const char *msg)
+{
+        s->m.rejected[why]++;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        json_object *o = srv_message("%s", msg);
+        const char *body = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        char head[256];
+        int n = snprintf(head, sizeof(head), "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+                                             "Connection: close\r\nContent-Length: %zu\r\n\r\n",
+                         status, reason, strlen(body));
+        if (ci && n > 0 && (size_t)n < sizeof(head) &&
+            send(ci->connect_fd, head, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+                (void)send(ci->connect_fd, body, strlen(body), MSG_DONTWAIT | MSG_NOSIGNAL);
+        json_object_put(o);
+        return MHD_NO;
 }
 
 /* ------------------------------------------------------------ auth and rate */
@@ -282,6 +305,8 @@ static void job_free(struct srv *s, struct job *j)
                 s->kept--;
         if (j->fd >= 0)
                 close(j->fd);
+        if (j->pidfd >= 0)
+                close(j->pidfd);
         json_object_put(j->body);
         free(j->raw);
         free(j->out);
@@ -343,6 +368,7 @@ static void job_done(struct srv *s, struct job *j, int status, char *answer)
         j->done_ns = util_now_ns();
         json_object *o = status == 200 ? json_tokener_parse(answer) : NULL, *v;
         const char *what = j->cancelled ? "cancelled"
+                           : j->drained    ? "killed_at_shutdown"
                            : o && json_object_object_get_ex(o, "status", &v) && json_object_is_type(v, json_type_string)
                                    ? json_object_get_string(v)
                            : status == 200 ? "ok"
@@ -420,6 +446,17 @@ static int job_start(struct srv *s, struct job *j)
         fcntl(p[0], F_SETFL, O_NONBLOCK);
         j->fd = p[0];
         j->pid = pid;
+        /* The worker's end: its exit, not the pipe's EOF (a session daemon
+         * it forked keeps a copy of the pipe open). */
+        j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (j->pidfd < 0) {
+                int e = errno;
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                close(j->fd);
+                j->fd = -1;
+                return -e;
+        }
         j->state = JOB_RUNNING;
         j->start_ns = util_now_ns();
         s->running++;
@@ -470,8 +507,8 @@ static void job_cancel(struct srv *s, struct job *j)
         job_done(s, j, 200, util_asprintf("{\"id\":\"%s\",\"state\":\"cancelled\"}", j->id));
 }
 
-/* The worker's pipe is readable: take what it wrote; at EOF reap it. */
-static void job_read(struct srv *s, struct job *j)
+/* The worker wrote or exited: take what it wrote; once it exited, reap it. */
+static void job_read(struct srv *s, struct job *j, bool exited)
 {
         for (;;) {
                 if (j->out_len + 65536 > j->out_cap) {
@@ -491,14 +528,21 @@ static void job_read(struct srv *s, struct job *j)
                         j->out_len += (size_t)n;
                         continue;
                 }
-                if (n < 0 && errno == EAGAIN)
+                if (n < 0 && errno == EAGAIN && !exited)
                         return;
                 break;
         }
+        if (!exited) { /* EOF before the exit: wait for the pidfd */
+                close(j->fd);
+                j->fd = -1;
+                return;
+        }
         int ws = 0;
         waitpid(j->pid, &ws, 0);
-        close(j->fd);
-        j->fd = -1;
+        if (j->fd >= 0)
+                close(j->fd);
+        close(j->pidfd);
+        j->fd = j->pidfd = -1;
         s->running--;
         if (WIFSIGNALED(ws)) {
                 struct zb_error err = { 0 };
@@ -508,6 +552,9 @@ static void job_read(struct srv *s, struct job *j)
         char *nl = j->out ? memchr(j->out, '\n', j->out_len) : NULL;
         if (j->cancelled)
                 job_done(s, j, 200, util_asprintf("{\"id\":\"%s\",\"state\":\"cancelled\"}", j->id));
+        else if (j->drained)
+                job_done(s, j, 503, util_strdup("{\"message\":\"the server shut down before the run finished "
+                                                "(serve.drain_timeout); its sandbox was killed\"}"));
         else if (!nl || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
                 job_done(s, j, 500, util_asprintf("{\"message\":\"the worker died (%s %d) before answering\"}",
                                                   WIFSIGNALED(ws) ? "signal" : "exit status",
@@ -543,7 +590,7 @@ static enum MHD_Result job_submit(struct srv *s, struct MHD_Connection *conn, st
         j->kind = kind;
         j->body = body;
         j->wait = wait;
-        j->fd = -1;
+        j->fd = j->pidfd = -1;
         j->queued_ns = util_now_ns();
         if (kind == SRV_PISTON) {
                 j->raw = malloc(r->len + 1);
@@ -829,13 +876,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                         r->body[r->len] = '\0';
                 }
                 *upload_size = 0;
-                if (!r->too_big && !r->timed_out)
-                        return MHD_YES;
+                if (r->timed_out)
+                        return refuse_now(s, conn, REJ_TIMEOUT, 408, "Request Timeout",
+                                          "request timeout: the body came slower than serve.request_timeout");
+                if (r->too_big)
+                        return refuse_now(s, conn, REJ_BODY, 413, "Content Too Large",
+                                          "body: larger than serve.body_limit");
+                return MHD_YES;
         }
-        /* Refused before the whole body came: answered now, the connection
-         * is closed after it (MHD does not read the rest). */
-        if (r->timed_out)
-                return reject(s, conn, REJ_TIMEOUT, 408, NULL, "request timeout: the body came too slowly");
+        /* A Content-Length over the limit: refused before the body. */
         if (r->too_big) {
                 char msg[96];
                 snprintf(msg, sizeof(msg), "body: larger than serve.body_limit (%llu bytes)",
@@ -971,7 +1020,7 @@ static void stop_accepting(struct srv *s)
         }
 }
 
-static size_t poll_set(struct srv *s, struct pollfd *pfd, struct job **who, size_t max)
+static size_t poll_set(struct srv *s, struct pollfd *pfd, struct job **who, bool *exit_fd, size_t max)
 {
         size_t n = 0;
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -979,11 +1028,18 @@ static size_t poll_set(struct srv *s, struct pollfd *pfd, struct job **who, size
         who[n++] = NULL;
         pfd[n] = (struct pollfd){ .fd = s->sig_fd, .events = POLLIN };
         who[n++] = NULL;
-        for (struct job *j = s->jobs; j && n < max; j = j->next)
-                if (j->state == JOB_RUNNING && j->fd >= 0) {
+        for (struct job *j = s->jobs; j && n + 2 <= max; j = j->next) {
+                if (j->state != JOB_RUNNING)
+                        continue;
+                if (j->fd >= 0) {
+                        exit_fd[n] = false;
                         pfd[n] = (struct pollfd){ .fd = j->fd, .events = POLLIN };
                         who[n++] = j;
                 }
+                exit_fd[n] = true;
+                pfd[n] = (struct pollfd){ .fd = j->pidfd, .events = POLLIN };
+                who[n++] = j;
+        }
         return n;
 }
 
@@ -993,7 +1049,7 @@ static int poll_timeout(struct srv *s)
         int ms = MHD_get_timeout(s->d, &t) == MHD_YES ? (t > 1000 ? 1000 : (int)t) : 1000;
         if (s->draining) {
                 uint64_t now = util_now_ns();
-                int left = s->drain_deadline > now ? (int)((s->drain_deadline - now) / 1000000 + 1) : 0;
+                int left = s->drain_deadline > now ? (int)((s->drain_deadline - now) / 1000000 + 1) : 10;
                 ms = left < ms ? left : ms;
         }
         return ms;
@@ -1018,22 +1074,25 @@ static unsigned waiting_answers(const struct srv *s)
 
 static void serve_loop(struct srv *s)
 {
-        size_t max = 2 + s->conf.workers;
+        size_t max = 2 + 2 * (size_t)s->conf.workers;
         _cleanup_(freep) struct pollfd *pfd = calloc(max, sizeof(*pfd));
         _cleanup_(freep) struct job **who = calloc(max, sizeof(*who));
+        _cleanup_(freep) bool *exit_fd = calloc(max, sizeof(*exit_fd));
         uint64_t flush_until = 0;
-        if (!pfd || !who)
+        if (!pfd || !who || !exit_fd)
                 return;
         for (;;) {
-                size_t n = poll_set(s, pfd, who, max);
+                size_t n = poll_set(s, pfd, who, exit_fd, max);
                 int ready = poll(pfd, (nfds_t)n, poll_timeout(s));
                 if (ready < 0 && errno != EINTR)
                         break;
                 if (ready > 0 && pfd[1].revents && handle_signals(s) && !s->draining)
                         stop_accepting(s);
+                /* A job's pipe comes before its pidfd: a job reaped at its
+                 * pidfd is not looked at again in this round. */
                 for (size_t i = 2; ready > 0 && i < n; i++)
-                        if (pfd[i].revents)
-                                job_read(s, who[i]);
+                        if (pfd[i].revents && who[i]->state == JOB_RUNNING && (exit_fd[i] || who[i]->fd >= 0))
+                                job_read(s, who[i], exit_fd[i]);
                 schedule(s);
                 MHD_run(s->d);
                 if (!s->draining)
@@ -1041,8 +1100,10 @@ static void serve_loop(struct srv *s)
                 uint64_t now = util_now_ns();
                 if (s->running && now >= s->drain_deadline)
                         for (struct job *j = s->jobs; j; j = j->next)
-                                if (j->state == JOB_RUNNING)
+                                if (j->state == JOB_RUNNING && !j->drained) {
+                                        j->drained = true;
                                         kill(j->pid, SIGKILL);
+                                }
                 if (s->running || waiting_answers(s))
                         continue;
                 /* Answers queued: give their clients a moment to read them. */
@@ -1130,7 +1191,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 static int setup(struct srv *s, const struct opts *o, struct zb_error *err)
 {
-        static const char empty[] = "{}\n";
+        static const char empty[] = "sandbox: {}\n";
         int r;
         char cwd[PATH_MAX];
         if (o->config)
