@@ -36,6 +36,7 @@ static const struct command {
         { "--help", cli_help, NULL, NULL },
         { "-h", cli_help, NULL, NULL },
         { "__probe", cli_probe, NULL, NULL }, /* inside a sandbox that zonebox check started */
+        { "__serve-worker", cli_serve_worker, NULL, NULL }, /* a job of zonebox serve (src/serve/v1.c) */
 };
 
 static void print_help(FILE *f)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "serve/serve.h"
 
 static const char serve_help[] =
 "Usage: zonebox serve [--config FILE] [--socket PATH | --listen ADDR:PORT] [--token-file FILE]\n"
@@ -69,8 +70,20 @@ int cli_serve(int argc, char **argv)
                         ZB_LIBEXECDIR);
                 return ZB_EXIT_ERROR;
         }
+        /* The workers run this binary (static-pie: src/serve/server.c says why). */
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                setenv("ZONEBOX_SERVE_ZONEBOX", self, 1);
+        }
         argv[0] = (char *)"zonebox-serve";
         execv(path, argv);
         fprintf(stderr, "zonebox serve: cannot run %s: %s\n", path, strerror(errno));
         return ZB_EXIT_ERROR;
+}
+
+int cli_serve_worker(int argc, char **argv)
+{
+        return srv_worker_main(argc, argv);
 }

@@ -53,6 +53,10 @@ int srv_check(const struct srv_ctx *c, enum srv_kind kind, json_object *body, st
 /* v1.c, worker side: run the job; the response body, *STATUS its status. */
 json_object *srv_work(const struct srv_ctx *c, enum srv_kind kind, json_object *body, const char *raw,
                       size_t raw_len, const char *session, int *status);
+/* v1.c: `zonebox __serve-worker KIND CONFIG_NAME CONFIG_DIR SESSION|-`, the
+ * program each worker runs (exec'd by server.c): the job's body on fd 0,
+ * the config's text on fd 4, the answer ("STATUS\nBODY") to fd 3. */
+int srv_worker_main(int argc, char **argv);
 /* {"message": TEXT} */
 json_object *srv_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -21,6 +21,7 @@
  *   the socket file removed. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -30,6 +31,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -108,6 +110,8 @@ struct srv {
         struct MHD_Daemon *d;
         int listen_fd, sig_fd;
         char *sock_path;
+        char zonebox[PATH_MAX]; /* the binary workers run */
+        int cfg_fd;             /* the config's text, for the workers */
         bool tcp, draining;
         uint64_t drain_deadline;
         unsigned char tokens[SRV_MAX_TOKENS][32];
@@ -399,31 +403,38 @@ static void job_done(struct srv *s, struct job *j, int status, char *answer)
         }
 }
 
-static void __attribute__((noreturn)) worker_main(struct srv *s, struct job *j, int out, pid_t parent)
+/* The forked child: the job's body on fd 0 (a memfd), the answer pipe on
+ * fd 3, the config on fd 4, then the static zonebox binary's
+ * `__serve-worker` (srv_worker_main). Exec'ing zonebox rather than running
+ * the job in this dynamically linked process: a sandbox started from a
+ * static-pie process costs less (bench/README.md, "zonebox serve"). */
+static void __attribute__((noreturn)) worker_exec(struct srv *s, struct job *j, int out, pid_t parent)
 {
+        char kind[16];
+        int body = memfd_create("zonebox-serve-job", 0);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        snprintf(kind, sizeof(kind), "%d", (int)j->kind);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
                 _exit(1);
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(out, 3) < 0)
+        if (body < 0 || null < 0 || util_write_all(body, j->raw ? j->raw : "", j->raw_len) < 0 ||
+            lseek(body, 0, SEEK_SET) < 0 || dup2(body, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+            dup2(out, 3) < 0 || dup2(s->cfg_fd, 4) < 0 ||
+            /* dup2 onto itself keeps close-on-exec: clear it either way */
+            fcntl(3, F_SETFD, 0) < 0 || fcntl(4, F_SETFD, 0) < 0)
                 _exit(1);
-        close_range(4, ~0u, 0);
+        close_range(5, ~0u, 0);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        util_block_forwarded(); /* zb_run and session exec forward them to the command */
-        int status = 500;
-        json_object *o = srv_work(&s->ctx, j->kind, j->body, j->raw, j->raw_len, j->session, &status);
-        size_t len = 0;
-        const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                                             &len);
-        char head[16];
-        int hl = snprintf(head, sizeof(head), "%d\n", status);
-        if (util_write_all(3, head, (size_t)hl) < 0 || util_write_all(3, text ? text : "{}", text ? len : 2) < 0)
-                _exit(1);
-        json_object_put(o);
-        /* exit, not _exit: the coverage build's counters are written there. */
-        exit(0);
+        char *argv[] = { (char *)"zonebox", (char *)"__serve-worker", kind, s->ctx.policy.cfg_name,
+                         s->ctx.policy.cfg_dir, j->session[0] ? j->session : (char *)"-", NULL };
+        execv(s->zonebox, argv);
+        char msg[512];
+        int n = snprintf(msg, sizeof(msg), "500\n{\"message\":\"cannot run %s __serve-worker: %s\"}", s->zonebox,
+                         strerror(errno));
+        (void)util_write_all(3, msg, (size_t)n);
+        _exit(0);
 }
 
 static int job_start(struct srv *s, struct job *j)
@@ -440,7 +451,7 @@ static int job_start(struct srv *s, struct job *j)
         }
         if (pid == 0) {
                 close(p[0]);
-                worker_main(s, j, p[1], parent);
+                worker_exec(s, j, p[1], parent);
         }
         close(p[1]);
         fcntl(p[0], F_SETFL, O_NONBLOCK);
@@ -592,12 +603,10 @@ static enum MHD_Result job_submit(struct srv *s, struct MHD_Connection *conn, st
         j->wait = wait;
         j->fd = j->pidfd = -1;
         j->queued_ns = util_now_ns();
-        if (kind == SRV_PISTON) {
-                j->raw = malloc(r->len + 1);
-                if (j->raw)
-                        memcpy(j->raw, r->body ? r->body : "", r->len);
-                j->raw_len = r->len;
-        }
+        j->raw = malloc(r->len + 1);
+        if (j->raw)
+                memcpy(j->raw, r->body ? r->body : "", r->len);
+        j->raw_len = j->raw ? r->len : 0;
         if (session)
                 snprintf(j->session, sizeof(j->session), "%s", session);
         j->next = s->jobs;
@@ -1144,6 +1153,8 @@ static void shutdown_all(struct srv *s)
         free(s->sock_path);
         if (s->sig_fd >= 0)
                 close(s->sig_fd);
+        if (s->cfg_fd >= 0)
+                close(s->cfg_fd);
 #ifdef ZB_SERVE_HAVE_RUNTIMES
         srv_runtimes_free(s->ctx.rt);
 #endif
@@ -1189,6 +1200,32 @@ static int parse_args(int argc, char **argv, struct opts *o)
         return 0;
 }
 
+/* The zonebox binary the workers run: $ZONEBOX_SERVE_ZONEBOX (zonebox serve
+ * sets it to itself), else beside us, else ../../bin/zonebox from
+ * libexec/zonebox/; and the config's text in a memfd they read. */
+static int worker_setup(struct srv *s, struct zb_error *err)
+{
+        const char *env = getenv("ZONEBOX_SERVE_ZONEBOX");
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        self[n > 0 ? n : 0] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash)
+                *slash = '\0';
+        size_t cap = sizeof(s->zonebox);
+        bool fits = env && *env == '/' ? snprintf(s->zonebox, cap, "%s", env) < (int)cap
+                                       : snprintf(s->zonebox, cap, "%s/zonebox", self) < (int)cap;
+        if (fits && !(env && *env == '/') && access(s->zonebox, X_OK) != 0)
+                fits = snprintf(s->zonebox, cap, "%s/../../bin/zonebox", self) < (int)cap;
+        if (!fits || access(s->zonebox, X_OK) != 0)
+                return err_set(err, ENOENT, "cannot find the zonebox binary the workers run (%s)", s->zonebox);
+        s->cfg_fd = memfd_create("zonebox-serve-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (s->cfg_fd < 0 || util_write_all(s->cfg_fd, s->ctx.policy.cfg, s->ctx.policy.cfg_len) < 0 ||
+            fcntl(s->cfg_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                return err_errno(err, errno, "the config's memfd");
+        return 0;
+}
+
 static int setup(struct srv *s, const struct opts *o, struct zb_error *err)
 {
         static const char empty[] = "sandbox: {}\n";
@@ -1207,6 +1244,8 @@ static int setup(struct srv *s, const struct opts *o, struct zb_error *err)
                                    err)) < 0)
                 return r;
 #endif
+        if ((r = worker_setup(s, err)) < 0)
+                return r;
         const char *tokens = o->token_file ? o->token_file : s->conf.token_file;
         if (tokens && (r = load_tokens(s, tokens, err)) < 0)
                 return r;
@@ -1245,7 +1284,7 @@ int srv_main(int argc, char **argv)
         struct srv s;
         struct zb_error err = { 0 };
         memset(&s, 0, sizeof(s));
-        s.listen_fd = s.sig_fd = -1;
+        s.listen_fd = s.sig_fd = s.cfg_fd = -1;
         if (parse_args(argc, argv, &o) < 0)
                 return EXIT_USAGE;
         sigset_t set;

@@ -8,6 +8,8 @@
  * each message naming the field. */
 #define _GNU_SOURCE
 #include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 
 #include "../core/keys.h"
@@ -355,4 +357,84 @@ json_object *srv_work(const struct srv_ctx *c, enum srv_kind kind, json_object *
                 *status = 404;
                 return srv_message("runtimes are not built into this zonebox");
         }
+}
+
+/* ------------------------------------------------------------ the worker program */
+
+/* All of FD from offset 0, at most MAX bytes (more is -EFBIG). */
+static char *slurp(int fd, size_t max, size_t *len)
+{
+        size_t cap = 65536, n = 0;
+        char *buf = malloc(cap + 1);
+        while (buf) {
+                if (n == cap) {
+                        char *more = cap < max ? realloc(buf, (cap *= 2) + 1) : NULL;
+                        if (!more) {
+                                free(buf);
+                                return NULL;
+                        }
+                        buf = more;
+                }
+                ssize_t k = pread(fd, buf + n, cap - n, (off_t)n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        free(buf);
+                        return NULL;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t)k;
+        }
+        if (buf)
+                buf[n] = '\0';
+        *len = n;
+        return buf;
+}
+
+static void answer(int status, json_object *o)
+{
+        size_t len = 0;
+        const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                             &len);
+        char head[16];
+        int hl = snprintf(head, sizeof(head), "%d\n", status);
+        if (util_write_all(3, head, (size_t)hl) == 0)
+                (void)util_write_all(3, text ? text : "{}", text ? len : 2);
+        json_object_put(o);
+}
+
+int srv_worker_main(int argc, char **argv)
+{
+        struct srv_ctx c = { 0 };
+        struct zb_error err = { 0 };
+        size_t cfg_len = 0, raw_len = 0;
+        int status = 500;
+        if (argc != 5)
+                return 125;
+        int kind = atoi(argv[1]);
+        const char *session = strcmp(argv[4], "-") ? argv[4] : NULL;
+        char *cfg = slurp(4, 1u << 20, &cfg_len), *raw = slurp(STDIN_FILENO, SRV_MAX_CONFIG_BODY, &raw_len);
+        close(4);
+        json_object *body = raw && raw_len ? json_tokener_parse(raw) : NULL, *out;
+        util_block_forwarded(); /* zb_run and session exec forward them to the command */
+        if (!cfg || !raw)
+                out = srv_message("the worker could not read its job");
+        else if (mcp_server_init_buffer(&c.policy, cfg, cfg_len, argv[2], argv[3], -1, -1, &err) < 0)
+                out = srv_message("config: %s", err.message);
+#ifdef ZB_SERVE_HAVE_RUNTIMES
+        else if (srv_runtimes_load(&c.rt, cfg, cfg_len, argv[2], &err) < 0)
+                out = srv_message("runtimes: %s", err.message);
+#endif
+        else
+                out = srv_work(&c, (enum srv_kind)kind, body, raw, raw_len, session, &status);
+        answer(status, out);
+        json_object_put(body);
+#ifdef ZB_SERVE_HAVE_RUNTIMES
+        srv_runtimes_free(c.rt);
+#endif
+        mcp_server_free(&c.policy);
+        free(cfg);
+        free(raw);
+        return 0;
 }
