@@ -3,7 +3,7 @@
 zonebox serve on a unix socket, back to back, for SECONDS; prints one JSON
 line: runs, errors (answers that are not the expected verdict), the
 latencies' p50/p99 in ms, runs per second.
-  serve_load.py SOCKET SECONDS CONC echo|mix
+  serve_load.py SOCKET SECONDS CONC echo|mix [LATENCY_FILE]
 mix: one request in ten is a timeout (sleep 5 with limits.timeout 200ms,
 expects "timeout"), one in ten an OOM (256 MiB in a 64 MiB limit, expects
 "oom"), the rest echo (expects "exited" and "hi")."""
@@ -15,6 +15,7 @@ import threading
 import time
 
 SOCK, SECONDS, CONC, MODE = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+LAT_FILE = sys.argv[5] if len(sys.argv) > 5 else None
 ECHO = ({"command": ["echo", "hi"]}, "exited")
 TIMEOUT = ({"command": ["sleep", "5"], "limits": {"timeout": "200ms"}}, "timeout")
 OOM = ({"command": ["/usr/bin/python3", "-c", "b = bytearray(256 << 20); print(len(b))"],
@@ -76,6 +77,9 @@ for t in threads:
     t.join()
 elapsed = time.monotonic() - start
 lat.sort()
+if LAT_FILE:
+    with open(LAT_FILE, "w") as f:
+        f.write("\n".join("%.3f" % x for x in lat))
 pct = lambda p: round(lat[min(len(lat) - 1, int(p * len(lat)))], 1) if lat else None
 print(json.dumps({"runs": len(lat), "errors": len(errors), "first_errors": errors[:3], "p50_ms": pct(0.50),
                   "p99_ms": pct(0.99), "runs_per_s": round(len(lat) / elapsed, 2)}))

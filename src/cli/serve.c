@@ -2,7 +2,9 @@
  * links libmicrohttpd, which Debian ships without a static build of all its
  * dependencies (p11-kit, libunistring), so it is its own dynamically linked
  * program, zonebox-serve, found like zonebox-systemd (beside zonebox, then
- * ../libexec/zonebox); this command prints --help and hands over to it. */
+ * ../libexec/zonebox); this command prints --help and hands over to it.
+ * `zonebox __serve-worker` is the other half: each job of the server runs in
+ * this static binary (src/serve/v1.c). */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <stdio.h>

@@ -1,8 +1,9 @@
 /* zonebox serve (docs/serve.md): the HTTP server's own parts. The server
  * process (server.c, on libmicrohttpd) parses, authenticates, limits,
- * queues and relays; every run happens in a forked worker (v1.c's
- * srv_work), one per job, so a run never blocks the server and cancelling
- * a job is SIGKILL of its worker. The runtimes and the Piston adapter are
+ * queues and relays; every run happens in a worker, one per job (a fork of
+ * the server exec'ing `zonebox __serve-worker`, v1.c's srv_worker_main and
+ * srv_work), so a run never blocks the server and cancelling a job is
+ * SIGKILL of its worker. The runtimes and the Piston adapter are
  * job.h's (wt-piston's runtimes.c, job.c, piston.c). */
 #ifndef ZB_SERVE_H
 #define ZB_SERVE_H

@@ -4,8 +4,9 @@
  *
  * Guarantees:
  * - The server only parses, authenticates, limits, queues and relays: every
- *   run is a forked worker (PR_SET_PDEATHSIG SIGKILL: it dies with the
- *   server, and its sandbox with it), at most serve.workers at once, at most
+ *   run is a worker, forked (PR_SET_PDEATHSIG SIGKILL: it dies with the
+ *   server, and its sandbox with it) and exec'ing the static zonebox's
+ *   `__serve-worker` (v1.c), at most serve.workers at once, at most
  *   serve.queue waiting (429 with Retry-After beyond), so memory is bounded
  *   by max_connections × (body_limit + MHD's per-connection pool) plus
  *   (workers + queue + results) jobs of at most SRV_MAX_RESULT_BYTES each.
@@ -112,6 +113,7 @@ struct srv {
         char *sock_path;
         char zonebox[PATH_MAX]; /* the binary workers run */
         int cfg_fd;             /* the config's text, for the workers */
+        int null_fd;            /* /dev/null, the workers' stdout */
         bool tcp, draining;
         uint64_t drain_deadline;
         unsigned char tokens[SRV_MAX_TOKENS][32];
@@ -408,17 +410,22 @@ static void job_done(struct srv *s, struct job *j, int status, char *answer)
  * `__serve-worker` (srv_worker_main). Exec'ing zonebox rather than running
  * the job in this dynamically linked process: a sandbox started from a
  * static-pie process costs less (bench/README.md, "zonebox serve"). */
-static void __attribute__((noreturn)) worker_exec(struct srv *s, struct job *j, int out, pid_t parent)
-{
+/* What a worker's child needs, made before vfork: it only does system calls. */
+struct spawn {
+        int body, null, out;
         char kind[16];
-        int body = memfd_create("zonebox-serve-job", 0);
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        snprintf(kind, sizeof(kind), "%d", (int)j->kind);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+        char *argv[7];
+        char fail[512];
+        size_t fail_len;
+        pid_t parent;
+};
+
+static void __attribute__((noreturn)) worker_exec(const struct srv *s, const struct spawn *sp)
+{
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != sp->parent)
                 _exit(1);
-        if (body < 0 || null < 0 || util_write_all(body, j->raw ? j->raw : "", j->raw_len) < 0 ||
-            lseek(body, 0, SEEK_SET) < 0 || dup2(body, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
-            dup2(out, 3) < 0 || dup2(s->cfg_fd, 4) < 0 ||
+        if (dup2(sp->body, STDIN_FILENO) < 0 || dup2(sp->null, STDOUT_FILENO) < 0 || dup2(sp->out, 3) < 0 ||
+            dup2(s->cfg_fd, 4) < 0 ||
             /* dup2 onto itself keeps close-on-exec: clear it either way */
             fcntl(3, F_SETFD, 0) < 0 || fcntl(4, F_SETFD, 0) < 0)
                 _exit(1);
@@ -427,33 +434,57 @@ static void __attribute__((noreturn)) worker_exec(struct srv *s, struct job *j, 
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        char *argv[] = { (char *)"zonebox", (char *)"__serve-worker", kind, s->ctx.policy.cfg_name,
-                         s->ctx.policy.cfg_dir, j->session[0] ? j->session : (char *)"-", NULL };
-        execv(s->zonebox, argv);
-        char msg[512];
-        int n = snprintf(msg, sizeof(msg), "500\n{\"message\":\"cannot run %s __serve-worker: %s\"}", s->zonebox,
-                         strerror(errno));
-        (void)util_write_all(3, msg, (size_t)n);
+        execv(s->zonebox, sp->argv);
+        (void)!write(3, sp->fail, sp->fail_len);
         _exit(0);
 }
 
+/* The job's body as a memfd at offset 0, for the worker's fd 0. */
+static int body_fd(const struct job *j)
+{
+        int fd = memfd_create("zonebox-serve-job", MFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (util_write_all(fd, j->raw ? j->raw : "", j->raw_len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        return fd;
+}
+
+/* A worker for J: vfork (the server's address space is not copied; the
+ * child only sets itself up and executes zonebox), then its pidfd. */
 static int job_start(struct srv *s, struct job *j)
 {
         int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        pid_t parent = getpid(), pid = fork();
-        if (pid < 0) {
+        struct spawn sp = { .parent = getpid() };
+        sp.body = body_fd(j);
+        if (sp.body < 0)
+                return sp.body;
+        if (pipe2(p, O_CLOEXEC) < 0) {
                 int e = errno;
-                close(p[0]);
-                close(p[1]);
+                close(sp.body);
                 return -e;
         }
-        if (pid == 0) {
-                close(p[0]);
-                worker_exec(s, j, p[1], parent);
-        }
+        sp.out = p[1];
+        sp.null = s->null_fd;
+        snprintf(sp.kind, sizeof(sp.kind), "%d", (int)j->kind);
+        char *argv[] = { (char *)"zonebox", (char *)"__serve-worker", sp.kind, s->ctx.policy.cfg_name,
+                         s->ctx.policy.cfg_dir, j->session[0] ? j->session : (char *)"-", NULL };
+        memcpy(sp.argv, argv, sizeof(argv));
+        int n = snprintf(sp.fail, sizeof(sp.fail), "500\n{\"message\":\"cannot run %s __serve-worker\"}", s->zonebox);
+        sp.fail_len = n > 0 && (size_t)n < sizeof(sp.fail) ? (size_t)n : 0;
+        pid_t pid = vfork();
+        if (pid == 0)
+                worker_exec(s, &sp);
+        int e = errno;
         close(p[1]);
+        close(sp.body);
+        if (pid < 0) {
+                close(p[0]);
+                return -e;
+        }
         fcntl(p[0], F_SETFL, O_NONBLOCK);
         j->fd = p[0];
         j->pid = pid;
@@ -461,7 +492,7 @@ static int job_start(struct srv *s, struct job *j)
          * it forked keeps a copy of the pipe open). */
         j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (j->pidfd < 0) {
-                int e = errno;
+                e = errno;
                 kill(pid, SIGKILL);
                 waitpid(pid, NULL, 0);
                 close(j->fd);
@@ -1155,6 +1186,8 @@ static void shutdown_all(struct srv *s)
                 close(s->sig_fd);
         if (s->cfg_fd >= 0)
                 close(s->cfg_fd);
+        if (s->null_fd >= 0)
+                close(s->null_fd);
 #ifdef ZB_SERVE_HAVE_RUNTIMES
         srv_runtimes_free(s->ctx.rt);
 #endif
@@ -1223,7 +1256,8 @@ static int worker_setup(struct srv *s, struct zb_error *err)
         if (s->cfg_fd < 0 || util_write_all(s->cfg_fd, s->ctx.policy.cfg, s->ctx.policy.cfg_len) < 0 ||
             fcntl(s->cfg_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
                 return err_errno(err, errno, "the config's memfd");
-        return 0;
+        s->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        return s->null_fd < 0 ? err_errno(err, errno, "/dev/null") : 0;
 }
 
 static int setup(struct srv *s, const struct opts *o, struct zb_error *err)
@@ -1284,7 +1318,7 @@ int srv_main(int argc, char **argv)
         struct srv s;
         struct zb_error err = { 0 };
         memset(&s, 0, sizeof(s));
-        s.listen_fd = s.sig_fd = s.cfg_fd = -1;
+        s.listen_fd = s.sig_fd = s.cfg_fd = s.null_fd = -1;
         if (parse_args(argc, argv, &o) < 0)
                 return EXIT_USAGE;
         sigset_t set;

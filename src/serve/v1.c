@@ -146,6 +146,19 @@ static int check_env(json_object *args, struct zb_error *err)
         return 0;
 }
 
+/* Does ARGS change anything of the config's policy? A bare command and
+ * stdin do not, and the server need not load the policy to check them. */
+static bool narrows(json_object *args)
+{
+        json_object_object_foreach(args, k, v)
+        {
+                (void)v;
+                if (strcmp(k, "command") != 0 && strcmp(k, "stdin") != 0)
+                        return true;
+        }
+        return false;
+}
+
 static bool bad_stdin(json_object *args, struct zb_error *err)
 {
         json_object *v;
@@ -167,7 +180,9 @@ int srv_check(const struct srv_ctx *c, enum srv_kind kind, json_object *body, st
                 if (to_args(body, kind == SRV_RUN ? run_fields : start_fields, false, &args, err) < 0)
                         return status_of(err);
                 json_object_object_del(args, "idle_timeout");
-                if ((kind == SRV_RUN && check_command(args, err) < 0) || !(p = policy_for(c, args, err)))
+                if (kind == SRV_RUN && check_command(args, err) < 0)
+                        r = status_of(err);
+                else if (narrows(args) && !(p = policy_for(c, args, err)))
                         r = status_of(err);
                 if (!r && bad_stdin(args, err))
                         r = 400;
@@ -404,6 +419,23 @@ static void answer(int status, json_object *o)
         json_object_put(o);
 }
 
+/* What mcp_policy reads of the server: the config's text and its base
+ * policy. The server validated both at its start and checked this job's
+ * narrowing against them (srv_check), so the worker only loads the base; zb_run
+ * validates the job's policy again. */
+static int worker_policy(struct mcp_server *m, char *cfg, size_t len, char *name, char *dir, struct zb_error *err)
+{
+        memset(m, 0, sizeof(*m));
+        m->cfg = cfg;
+        m->cfg_len = len;
+        m->cfg_name = name;
+        m->cfg_dir = dir;
+        m->base = zb_policy_new();
+        if (!m->base)
+                return err_set(err, ENOMEM, "out of memory");
+        return pol_load_yaml_buffer(m->base, cfg, len, name, dir, err);
+}
+
 int srv_worker_main(int argc, char **argv)
 {
         struct srv_ctx c = { 0 };
@@ -420,7 +452,7 @@ int srv_worker_main(int argc, char **argv)
         util_block_forwarded(); /* zb_run and session exec forward them to the command */
         if (!cfg || !raw)
                 out = srv_message("the worker could not read its job");
-        else if (mcp_server_init_buffer(&c.policy, cfg, cfg_len, argv[2], argv[3], -1, -1, &err) < 0)
+        else if (worker_policy(&c.policy, cfg, cfg_len, argv[2], argv[3], &err) < 0)
                 out = srv_message("config: %s", err.message);
 #ifdef ZB_SERVE_HAVE_RUNTIMES
         else if (srv_runtimes_load(&c.rt, cfg, cfg_len, argv[2], &err) < 0)
@@ -433,7 +465,7 @@ int srv_worker_main(int argc, char **argv)
 #ifdef ZB_SERVE_HAVE_RUNTIMES
         srv_runtimes_free(c.rt);
 #endif
-        mcp_server_free(&c.policy);
+        zb_policy_free(c.policy.base);
         free(cfg);
         free(raw);
         return 0;
