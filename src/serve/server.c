@@ -396,8 +396,9 @@ static void job_done(struct srv *s, struct job *j, int status, char *answer)
         s->kept++;
         while (s->kept > s->conf.results) {
                 struct job *old = NULL;
+                /* job_free unlinks what it frees: each round walks the list anew */
                 for (struct job *k = s->jobs; k; k = k->next)
-                        if (k->state == JOB_DONE && !k->wait)
+                        if (k->state == JOB_DONE && !k->wait) // NOLINT(clang-analyzer-unix.Malloc): see above
                                 old = k;
                 if (!old)
                         break;
@@ -475,9 +476,12 @@ static int job_start(struct srv *s, struct job *j)
         memcpy(sp.argv, argv, sizeof(argv));
         int n = snprintf(sp.fail, sizeof(sp.fail), "500\n{\"message\":\"cannot run %s __serve-worker\"}", s->zonebox);
         sp.fail_len = n > 0 && (size_t)n < sizeof(sp.fail) ? (size_t)n : 0;
-        pid_t pid = vfork();
+        /* vfork, not fork: the child shares our memory until its execv and
+         * only makes system calls on what SP holds (worker_exec). */
+        // cppcheck-suppress vforkCalled
+        pid_t pid = vfork(); // NOLINT(clang-analyzer-security.insecureAPI.vfork): see above
         if (pid == 0)
-                worker_exec(s, &sp);
+                worker_exec(s, &sp); // NOLINT(clang-analyzer-unix.Vfork): system calls only, then execv or _exit
         int e = errno;
         close(p[1]);
         close(sp.body);
@@ -555,9 +559,8 @@ static void job_read(struct srv *s, struct job *j, bool exited)
         for (;;) {
                 if (j->out_len + 65536 > j->out_cap) {
                         size_t cap = j->out_cap ? j->out_cap * 2 : 65536;
-                        char *n = realloc(j->out, cap + 1);
-                        if (!n || cap > SRV_MAX_RESULT_BYTES) {
-                                free(n == j->out ? NULL : n);
+                        char *n = cap <= SRV_MAX_RESULT_BYTES ? realloc(j->out, cap + 1) : NULL;
+                        if (!n) { /* too large (or no memory): a 500 */
                                 kill(j->pid, SIGKILL);
                                 j->out_len = 0;
                                 break;
@@ -592,23 +595,29 @@ static void job_read(struct srv *s, struct job *j, bool exited)
                 (void)zb_gc(s->ctx.policy.base->limits.cgroup_parent, &removed, &err);
         }
         char *nl = j->out ? memchr(j->out, '\n', j->out_len) : NULL;
-        if (j->cancelled)
-                job_done(s, j, 200, util_asprintf("{\"id\":\"%s\",\"state\":\"cancelled\"}", j->id));
-        else if (j->drained)
-                job_done(s, j, 503, util_strdup("{\"message\":\"the server shut down before the run finished "
-                                                "(serve.drain_timeout); its sandbox was killed\"}"));
-        else if (!nl || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-                job_done(s, j, 500, util_asprintf("{\"message\":\"the worker died (%s %d) before answering\"}",
-                                                  WIFSIGNALED(ws) ? "signal" : "exit status",
-                                                  WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws)));
-        else {
+        int status = 500;
+        char *text;
+        if (j->cancelled) {
+                status = 200;
+                text = util_asprintf("{\"id\":\"%s\",\"state\":\"cancelled\"}", j->id);
+        } else if (j->drained) {
+                status = 503;
+                text = util_strdup("{\"message\":\"the server shut down before the run finished "
+                                     "(serve.drain_timeout); its sandbox was killed\"}");
+        } else if (!nl || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+                text = util_asprintf("{\"message\":\"the worker died (%s %d) before answering\"}",
+                                       WIFSIGNALED(ws) ? "signal" : "exit status",
+                                       WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+        } else {
                 j->out[j->out_len] = '\0';
-                int status = atoi(j->out);
-                job_done(s, j, status >= 200 && status < 600 ? status : 500, util_strdup(nl + 1));
+                long code = strtol(j->out, NULL, 10);
+                status = code >= 200 && code < 600 ? (int)code : 500;
+                text = util_strdup(nl + 1);
         }
         free(j->out);
         j->out = NULL;
         j->out_len = j->out_cap = 0;
+        job_done(s, j, status, text); /* may free J */
 }
 
 /* A new job for REQ's connection: started, queued, or refused (429). */
@@ -1116,7 +1125,7 @@ static void serve_loop(struct srv *s)
 {
         size_t max = 2 + 2 * (size_t)s->conf.workers;
         _cleanup_(freep) struct pollfd *pfd = calloc(max, sizeof(*pfd));
-        _cleanup_(freep) struct job **who = calloc(max, sizeof(*who));
+        _cleanup_(freep) struct job **who = calloc(max, sizeof(struct job *));
         _cleanup_(freep) bool *exit_fd = calloc(max, sizeof(*exit_fd));
         uint64_t flush_until = 0;
         if (!pfd || !who || !exit_fd)

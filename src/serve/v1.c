@@ -180,9 +180,8 @@ int srv_check(const struct srv_ctx *c, enum srv_kind kind, json_object *body, st
                 if (to_args(body, kind == SRV_RUN ? run_fields : start_fields, false, &args, err) < 0)
                         return status_of(err);
                 json_object_object_del(args, "idle_timeout");
-                if (kind == SRV_RUN && check_command(args, err) < 0)
-                        r = status_of(err);
-                else if (narrows(args) && !(p = policy_for(c, args, err)))
+                if ((kind == SRV_RUN && check_command(args, err) < 0) ||
+                    (narrows(args) && !(p = policy_for(c, args, err))))
                         r = status_of(err);
                 if (!r && bad_stdin(args, err))
                         r = 400;
@@ -444,7 +443,7 @@ int srv_worker_main(int argc, char **argv)
         int status = 500;
         if (argc != 5)
                 return 125;
-        int kind = atoi(argv[1]);
+        int kind = (int)strtol(argv[1], NULL, 10);
         const char *session = strcmp(argv[4], "-") ? argv[4] : NULL;
         char *cfg = slurp(4, 1u << 20, &cfg_len), *raw = slurp(STDIN_FILENO, SRV_MAX_CONFIG_BODY, &raw_len);
         close(4);
