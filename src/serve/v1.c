@@ -444,6 +444,9 @@ int srv_worker_main(int argc, char **argv)
         if (argc != 5)
                 return 125;
         int kind = (int)strtol(argv[1], NULL, 10);
+        /* The runtimes' functions get the base as the server validated it
+         * (job.h); the server's own jobs need only what narrowing reads. */
+        bool full = kind == SRV_RUNTIME || kind == SRV_PISTON;
         const char *session = strcmp(argv[4], "-") ? argv[4] : NULL;
         char *cfg = slurp(4, 1u << 20, &cfg_len), *raw = slurp(STDIN_FILENO, SRV_MAX_CONFIG_BODY, &raw_len);
         close(4);
@@ -451,7 +454,8 @@ int srv_worker_main(int argc, char **argv)
         util_block_forwarded(); /* zb_run and session exec forward them to the command */
         if (!cfg || !raw)
                 out = srv_message("the worker could not read its job");
-        else if (worker_policy(&c.policy, cfg, cfg_len, argv[2], argv[3], &err) < 0)
+        else if ((full ? mcp_server_init_buffer(&c.policy, cfg, cfg_len, argv[2], argv[3], -1, -1, &err)
+                       : worker_policy(&c.policy, cfg, cfg_len, argv[2], argv[3], &err)) < 0)
                 out = srv_message("config: %s", err.message);
 #ifdef ZB_SERVE_HAVE_RUNTIMES
         else if (srv_runtimes_load(&c.rt, cfg, cfg_len, argv[2], &err) < 0)
@@ -464,7 +468,10 @@ int srv_worker_main(int argc, char **argv)
 #ifdef ZB_SERVE_HAVE_RUNTIMES
         srv_runtimes_free(c.rt);
 #endif
-        zb_policy_free(c.policy.base);
+        if (full)
+                mcp_server_free(&c.policy); /* its own copies of the config */
+        else
+                zb_policy_free(c.policy.base);
         free(cfg);
         free(raw);
         return 0;
