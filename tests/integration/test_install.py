@@ -265,7 +265,7 @@ def test_bash_completion(dest, tmp):
     assert lines[0] == "complete -F _zonebox zonebox"
     assert lines[1].split() == ["run", "session", "check", "doctor", "export", "diff", "commit", "discard",
                                 "gc", "mcp", "serve", "version", "help"]
-    assert lines[2:12] == ["session", "--network", "none loopback host", "ro rw cow", "discard",
+    assert lines[2:12] == ["session serve", "--network", "none loopback host", "ro rw cow", "discard",
                            "start exec list stop", "%s %s" % (sess, sid), "--idle-timeout", "kubernetes",
                            "--list"]
     assert "zonebox" in lines[12].split()
