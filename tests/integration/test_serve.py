@@ -327,7 +327,7 @@ def test_async_run_polled_until_done(serve):
     assert s.request("GET", "/v1/runs/ffffffffffffffff")[0] == 404
 
 
-def test_client_gone_cancels_its_run(serve):
+def test_client_gone_leaves_the_server_serving(serve):
     s = serve()
     arg = unique_sleep_arg()
     c = s.connection(timeout=2)
