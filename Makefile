@@ -18,6 +18,10 @@ PKGS      := libseccomp yaml-0.1 json-c libcrypto
 # libsystemd (sd-bus) has no static library on Debian: only the small helper
 # build/zonebox-systemd links it, dynamically (src/helper/systemd-scope.c).
 SD_PKGS   := libsystemd
+# libmicrohttpd's static archive needs p11-kit's and libunistring's, which
+# Debian does not ship: the HTTP server is its own program,
+# build/zonebox-serve, linked dynamically (src/cli/serve.c runs it).
+SERVE_PKGS:= libmicrohttpd
 CC        ?= cc
 BUILD     ?= build
 CFLAGS    ?= -O2 -g
@@ -32,7 +36,7 @@ HARDEN    := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong \
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-PKG_CFLAGS:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(shell pkg-config --cflags $(SERVE_PKGS) 2>/dev/null)
 # Recursive (=): WARN, HARDEN and CFLAGS are final only after the blocks below.
 ZB_CFLAGS  = -std=gnu17 $(WARN) $(HARDEN) -Iinclude $(PKG_CFLAGS)
 ZB_LDLIBS := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null)
@@ -132,7 +136,7 @@ $(BUILD)/src/ns/seccomp.o: $(GEN)/seccomp_default.h
 
 .PHONY: all clean check unit integration deps demo bench bench-deps fuzz fuzz-replay compile-commands \
         check-hardening lint check-asan check-valgrind check-fuzz coverage check-vm
-all: $(BUILD)/zonebox $(BUILD)/zonebox-systemd $(BUILD)/unit-tests $(BUILD)/zonebox-serve-job
+all: $(BUILD)/zonebox $(BUILD)/zonebox-systemd $(BUILD)/zonebox-serve $(BUILD)/unit-tests $(BUILD)/zonebox-serve-job
 
 $(BUILD)/%.o: %.c Makefile $(FLAGS_STAMP) $(wildcard include/*.h src/*/*.h tests/unit/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
@@ -152,6 +156,11 @@ $(BUILD)/zonebox: $(CLI_OBJ) $(BUILD)/libzonebox.a $(VG_SHIM) $(FLAGS_STAMP)
 $(BUILD)/zonebox-systemd: $(BUILD)/src/helper/systemd-scope.o
 	$(CC) $(CFLAGS) $(subst -static-pie,-pie,$(ZB_LDFLAGS)) -o $@ $< $(shell pkg-config --libs $(SD_PKGS) 2>/dev/null)
 
+# zonebox serve's server (src/serve/server.c on libmicrohttpd): the library
+# and its libraries linked dynamically, as the SANITIZE build links zonebox.
+$(BUILD)/zonebox-serve: $(BUILD)/src/helper/serve-main.o $(BUILD)/libzonebox.a $(FLAGS_STAMP)
+	$(CC) $(CFLAGS) $(subst -static-pie,-pie,$(ZB_LDFLAGS)) -o $@ $(filter-out $(FLAGS_STAMP),$^) \
+	      $(DYN_LDLIBS) $(shell pkg-config --libs $(SERVE_PKGS) 2>/dev/null)
 
 # The runtimes and the Piston adapter of zonebox serve without the server
 # (tests/integration/test_serve_job.py): real sandboxes, no HTTP.
@@ -181,7 +190,7 @@ fuzz-replay: $(REPLAYS)
 
 # compile_commands.json for clang-tidy and editors: the exact flags of this build.
 ALL_C := $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) tests/fuzz/replay.c tests/serve/job-driver.c tests/valgrind/syscall-shim.c \
-         tools/gen-seccomp-default.c src/helper/systemd-scope.c
+         tools/gen-seccomp-default.c src/helper/systemd-scope.c src/helper/serve-main.c
 $(BUILD)/compile_commands.json: Makefile $(ALL_C)
 	@mkdir -p $(dir $@)
 	@{ sep=' '; printf '['; \

@@ -40,7 +40,7 @@ _zonebox()
         COMPREPLY=()
 
         if ((cword == 1)); then
-                _zonebox_reply "run session check doctor export diff commit discard gc mcp version help" "$cur"
+                _zonebox_reply "run session check doctor export diff commit discard gc mcp serve version help" "$cur"
                 return
         fi
         for ((i = 2; i < cword; i++)); do
@@ -89,7 +89,7 @@ _zonebox()
         --approve-default) _zonebox_reply "allow deny ask" "$cur"; return ;;
         --seccomp) COMPREPLY=($(compgen -W "default unconfined" -- "$cur") $(compgen -f -- "$cur")); return ;;
         --rootfs) COMPREPLY=($(compgen -W "host" -- "$cur") $(compgen -d -- "$cur")); return ;;
-        --config | --audit-log | --events | --approver) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --config | --audit-log | --events | --approver | --token-file | --socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --cow-dir | --runtime-dir | -w | --workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         -v | --volume)
                 if [[ $cur == *:*:* ]]; then # HOST:DEST:MODE

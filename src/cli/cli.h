@@ -32,6 +32,8 @@ int cli_discard(int argc, char **argv); /* cow.c: drop them */
 int cli_session(int argc, char **argv); /* session.c: start, exec, list, stop */
 int cli_version(int argc, char **argv); /* version.c: version, --json for bug reports */
 int cli_mcp(int argc, char **argv);     /* mcp.c: the MCP server on stdio */
+int cli_serve(int argc, char **argv);   /* serve.c: --help, then the zonebox-serve program */
+int cli_serve_worker(int argc, char **argv); /* serve.c: one job of zonebox serve's, exec'd by it */
 /* S escaped for the terminal (util_escape_text); valid until 8 more calls. */
 const char *cli_esc(const char *s);
 

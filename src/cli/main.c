@@ -29,12 +29,14 @@ static const struct command {
         { "discard", cli_discard, "discard ID...", "drop change sets" },
         { "gc", cli_gc, "gc", "remove cgroups left by killed supervisors" },
         { "mcp", cli_mcp, "mcp --config FILE", "the sandbox as MCP tools for AI agents (stdio)" },
+        { "serve", cli_serve, "serve [--config FILE] [--socket PATH | --listen ADDR:PORT]", "an HTTP service running sandboxes (own API, Piston's)" },
         { "version", cli_version, "version [--json]", "the version; --json: build, libraries, kernel" },
         { "help", cli_help, "help", "this text" },
         { "--version", cli_version, NULL, NULL },
         { "--help", cli_help, NULL, NULL },
         { "-h", cli_help, NULL, NULL },
         { "__probe", cli_probe, NULL, NULL }, /* inside a sandbox that zonebox check started */
+        { "__serve-worker", cli_serve_worker, NULL, NULL }, /* a job of zonebox serve (src/serve/v1.c) */
 };
 
 static void print_help(FILE *f)

@@ -1,5 +1,6 @@
 /* Helpers shared by the whole tree. */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/signalfd.h>
@@ -216,4 +217,25 @@ char *util_escape_text(const char *s)
         if (out)
                 util_escape_text_to(s, out, size);
         return out;
+}
+
+int util_helper_path(const char *name, char *out, size_t size)
+{
+        static const char *const rel[] = { "", "/../libexec/zonebox" };
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        char *slash = NULL;
+        if (n > 0) {
+                exe[n] = '\0';
+                slash = strrchr(exe, '/');
+        }
+        if (slash) {
+                *slash = '\0';
+                for (size_t i = 0; i < ARRAY_SIZE(rel); i++)
+                        if (snprintf(out, size, "%s%s/%s", exe, rel[i], name) < (int)size && access(out, X_OK) == 0)
+                                return 0;
+        }
+        if (snprintf(out, size, "%s/%s", ZB_LIBEXECDIR, name) < (int)size && access(out, X_OK) == 0)
+                return 0;
+        return -ENOENT;
 }

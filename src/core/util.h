@@ -73,6 +73,14 @@ bool outbuf_capture(struct outbuf *out, const struct outbuf *other, const char *
 
 /* Monotonic clock in nanoseconds. */
 uint64_t util_now_ns(void);
+/* A helper program zonebox starts (zonebox-systemd, zonebox-serve): beside
+ * our own binary (the build tree), in ../libexec/zonebox relative to it (any
+ * `make install` PREFIX, the Debian package), else in ZB_LIBEXECDIR.
+ * -ENOENT when it is in none of them. */
+#ifndef ZB_LIBEXECDIR
+#define ZB_LIBEXECDIR "/usr/local/libexec/zonebox"
+#endif
+int util_helper_path(const char *name, char *out, size_t size);
 
 /* write(2) until all of N is written (EINTR retried); -1 on error. */
 int util_write_all(int fd, const void *data, size_t n);

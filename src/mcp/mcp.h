@@ -134,6 +134,9 @@ int mcp_command(json_object *args, char ***argv, size_t *argc, struct zb_error *
 /* Arguments outside ALLOWED (NULL-terminated) are an error naming the first. */
 int mcp_args_check(json_object *args, const char *const *allowed, struct zb_error *err);
 const char *mcp_arg_string(json_object *args, const char *key);
+/* tools.c: the "stdin" argument as this process's fd 0, from a memfd
+ * (the worker's; zonebox serve's workers too). */
+int mcp_stdin_from(json_object *args, struct zb_error *err);
 
 /* files.c: paths as the sandbox sees them ("/output/x.txt"), resolved beneath
  * the zone's host directory. */

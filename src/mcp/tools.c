@@ -265,7 +265,7 @@ static int ask_client(const char *question, void *data)
 /* ------------------------------------------------------------ run */
 
 /* The call's stdin as the worker's fd 0 (the sandbox's stdin), from a memfd. */
-static int stdin_from(json_object *args, struct zb_error *err)
+int mcp_stdin_from(json_object *args, struct zb_error *err)
 {
         json_object *v;
         if (!json_object_object_get_ex(args, "stdin", &v))
@@ -312,7 +312,7 @@ static json_object *tool_run(struct mcp_work *w)
         if (!p)
                 return mcp_tool_error("run: %s", err.message);
         if (mcp_command(w->args, &argv, &argc, &err) < 0 ||
-            zb_policy_set_command(p, (int)argc, argv, &err) < 0 || stdin_from(w->args, &err) < 0 ||
+            zb_policy_set_command(p, (int)argc, argv, &err) < 0 || mcp_stdin_from(w->args, &err) < 0 ||
             place_files(p, w->args, &err) < 0) {
                 zb_policy_free(p);
                 return mcp_tool_error("run: %s", err.message);
@@ -383,7 +383,7 @@ static json_object *tool_session_exec(struct mcp_work *w)
         const char *session = mcp_arg_string(w->args, "session");
 
         if (mcp_args_check(w->args, keys, &err) < 0 || mcp_command(w->args, &argv, &argc, &err) < 0 ||
-            stdin_from(w->args, &err) < 0)
+            mcp_stdin_from(w->args, &err) < 0)
                 return mcp_tool_error("session_exec: %s", err.message);
         if (!session)
                 return mcp_tool_error("session_exec: session: required");

@@ -25,36 +25,8 @@
 #include "systemd.h"
 
 #define HELPER "zonebox-systemd"
-#ifndef ZB_LIBEXECDIR
-#define ZB_LIBEXECDIR "/usr/local/libexec/zonebox"
-#endif
 #define CG_ROOT "/sys/fs/cgroup"
 #define HELPER_WAIT_MS 10000
-
-/* The helper: beside our own binary (the build tree), in ../libexec/zonebox
- * relative to it (any `make install` PREFIX, the Debian package), else in
- * ZB_LIBEXECDIR. */
-static int helper_path(char *out, size_t size)
-{
-        static const char *const rel[] = { "", "/../libexec/zonebox" };
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        char *slash = NULL;
-        if (n > 0) {
-                exe[n] = '\0';
-                slash = strrchr(exe, '/');
-        }
-        if (slash) {
-                *slash = '\0';
-                for (size_t i = 0; i < ARRAY_SIZE(rel); i++)
-                        if (snprintf(out, size, "%s%s/%s", exe, rel[i], HELPER) < (int)size &&
-                            access(out, X_OK) == 0)
-                                return 0;
-        }
-        if (snprintf(out, size, "%s/%s", ZB_LIBEXECDIR, HELPER) < (int)size && access(out, X_OK) == 0)
-                return 0;
-        return -ENOENT;
-}
 
 static bool is_socket(const char *path)
 {
@@ -138,7 +110,7 @@ bool ns_systemd_available(char *why, size_t size)
                         return false;
                 }
         }
-        if (helper_path(path, sizeof(path)) < 0) {
+        if (util_helper_path(HELPER, path, sizeof(path)) < 0) {
                 snprintf(why, size, "%s is not installed (beside zonebox or in %s)", HELPER, ZB_LIBEXECDIR);
                 return false;
         }
@@ -229,7 +201,7 @@ int ns_systemd_scope(struct zb_error *err)
 {
         char helper[PATH_MAX], name[96], msg[400], cg[PATH_MAX];
         unsigned long long start = 0;
-        if (helper_path(helper, sizeof(helper)) < 0)
+        if (util_helper_path(HELPER, helper, sizeof(helper)) < 0)
                 return err_set(err, ENOENT, "%s is not installed", HELPER);
         if (ns_proc_start_time(getpid(), &start) < 0)
                 return err_set(err, EIO, "cannot read /proc/self/stat");

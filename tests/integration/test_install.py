@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
     VARIANT is None or os.path.dirname(os.path.dirname(ZONEBOX)) != TOP,
     reason="skipped: $ZONEBOX is not a build dir of this tree, so make install would build another binary")
 
-COMMANDS = ["run", "session", "check", "doctor", "export", "diff", "commit", "discard", "gc", "mcp", "version"]
+COMMANDS = ["run", "session", "check", "doctor", "export", "diff", "commit", "discard", "gc", "mcp", "serve", "version"]
 
 
 def make(*args, user=None, env=None):
@@ -66,6 +66,7 @@ def expected_files(prefix="usr"):
                 for f in os.listdir(os.path.join(TOP, "examples"))]
     return set(man1 + docs + examples + [
         "%s/bin/zonebox" % prefix, "%s/libexec/zonebox/zonebox-systemd" % prefix,
+        "%s/libexec/zonebox/zonebox-serve" % prefix,
         "%s/lib/libzonebox.a" % prefix, "%s/include/zonebox.h" % prefix,
         "%s/lib/pkgconfig/zonebox.pc" % prefix, "%s/share/man/man5/zonebox.yaml.5" % prefix,
         "%s/share/bash-completion/completions/zonebox" % prefix,
@@ -263,8 +264,8 @@ def test_bash_completion(dest, tmp):
     lines = p.stdout.split("\n")
     assert lines[0] == "complete -F _zonebox zonebox"
     assert lines[1].split() == ["run", "session", "check", "doctor", "export", "diff", "commit", "discard",
-                                "gc", "mcp", "version", "help"]
-    assert lines[2:12] == ["session", "--network", "none loopback host", "ro rw cow", "discard",
+                                "gc", "mcp", "serve", "version", "help"]
+    assert lines[2:12] == ["session serve", "--network", "none loopback host", "ro rw cow", "discard",
                            "start exec list stop", "%s %s" % (sess, sid), "--idle-timeout", "kubernetes",
                            "--list"]
     assert "zonebox" in lines[12].split()
@@ -292,7 +293,7 @@ def test_zsh_completion(dest):
     assert p.returncode == 0 and p.stderr == "", p.stderr
     lines = [l.strip() for l in p.stdout.split("\n")]
     assert lines[0].split() == ["run", "session", "check", "doctor", "export", "diff", "commit", "discard",
-                                "gc", "mcp", "version", "help"]
+                                "gc", "mcp", "serve", "version", "help"]
     assert lines[1:5] == ["none loopback host", "ro rw cow", "start exec list stop", "<commands>"]
     assert "--net-allow" in lines[5].split() and "--network" in lines[5].split()
 
