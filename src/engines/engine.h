@@ -90,6 +90,7 @@ struct eng_exec {
         int in_fd;                 /* -1: /dev/null */
         bool capture;              /* stdout/stderr through pipes (capped), else inherited */
         bool pass;                 /* with capture: copied to our stdout/stderr, not kept */
+        const char *join_procs;    /* a cgroup.procs the child writes itself into before exec, NULL */
         uint64_t wall_ms;          /* 0: none; on expiry on_timeout is called once */
         uint64_t output_limit;     /* with capture: bytes kept of out+err */
         bool output_kill;          /* past the limit: on_output_limit */
@@ -120,6 +121,17 @@ int eng_exec_wait(const struct eng_exec *x, struct outbuf *out, struct outbuf *e
 int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(void *ctx),
                     int (*on_signal)(void *ctx, int sig), void *ctx, struct zb_result *r,
                     struct eng_exit *ex, struct zb_error *err);
+/* What some runtimes need beyond eng_exec_policy. */
+struct eng_exec_opts {
+        /* stdout and stderr through pipes even when not captured (copied
+         * to ours, no cap unless one was asked for): runsc's sentry writes
+         * a host file at its own offset, from 0, overwriting what it held. */
+        bool pipe_always;
+        const char *join_procs; /* the CLI starts in this cgroup (its cgroup.procs), NULL: ours */
+};
+int eng_exec_policy_opts(const struct zb_policy *p, char **argv, const struct eng_exec_opts *o,
+                         int (*on_timeout)(void *ctx), int (*on_signal)(void *ctx, int sig), void *ctx,
+                         struct zb_result *r, struct eng_exit *ex, struct zb_error *err);
 /* How an engine's CLI reports its own failures in its exit status. */
 struct eng_exit_rules {
         const char *backend;    /* "docker", "oci": names the backend in the result's error */

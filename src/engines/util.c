@@ -87,6 +87,16 @@ void eng_notes_to_result(const struct eng_notes *n, struct zb_result *r)
                 res_layer(r, n->applied[i], true);
         for (size_t i = 0; i < n->n_skipped; i++)
                 res_layer(r, n->skipped[i], false);
+        /* What the engine expresses weaker or not at all: the result's
+         * warnings, as the namespace backend's (never dropped silently). */
+        for (size_t i = 0; i < n->n_warn; i++) {
+                char *w = r->warnings ? util_asprintf("%s%s\n", r->warnings, n->warn[i])
+                                      : util_asprintf("%s\n", n->warn[i]);
+                if (w) {
+                        free(r->warnings);
+                        r->warnings = w;
+                }
+        }
 }
 
 char *eng_notes_text(const struct eng_notes *n)
