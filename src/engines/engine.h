@@ -83,6 +83,13 @@ int eng_remove_tree(const char *path);
 /* Write DATA to PATH (mode 0644), replacing it. */
 int eng_write_file(const char *path, const char *data, struct zb_error *err);
 
+/* OOM kills from the kernel's log: open /dev/kmsg at its end before a
+ * run (-1 and errno when it cannot be read), then after it: did the
+ * kernel OOM-kill in a memory cgroup named after ID (a container id, or
+ * the whole cgroup name)? Reads the records up to the log's end. */
+int eng_kmsg_open_at_end(void);
+bool eng_kmsg_oom_in(int fd, const char *id);
+
 /* ---- processes (proc.c) ---- */
 
 struct eng_exec {
@@ -199,6 +206,7 @@ struct eng_docker_opts {
         const char *rootfs_dir;   /* podman --rootfs skeleton, NULL: the image */
         const struct eng_rootfs *binds; /* host system dirs over rootfs_dir */
         bool run;                 /* for zonebox run: no --rm (zonebox inspects, then removes) */
+        const char *cidfile;      /* --cidfile (the container's id, for the kernel's OOM record), NULL: none */
         uint64_t nproc_limit;     /* --ulimit nproc (0: none) */
 };
 

@@ -710,6 +710,7 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
         char name[96], bundle[] = "/tmp/zonebox-oci-XXXXXX";
         _cleanup_(freep) char *runtime = eng_oci_runtime(p, err);
         _cleanup_(freep) char *cg = NULL;
+        _cleanup_(closep) int kmsg = -1;
         int ret;
 
         if (!runtime)
@@ -747,9 +748,12 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
          * count and accounting) until delete; crun 1.8 and runsc have no
          * --keep (see zonebox_cgroup). */
         bool keep = strcmp(base, "runc") == 0;
-        if (!keep && !is_runsc(base) && p->limits.memory)
-                eng_warn(&n, "limits.memory: runtime %s has no --keep and removes the container's memory cgroup when it exits, so no OOM count or peak memory: an OOM kill shows as signaled 9",
-                         base);
+        /* crun removes the container's memory cgroup when it exits: the
+         * kernel's record of an OOM kill in it tells instead. */
+        kmsg = !keep && !is_runsc(base) && p->limits.memory ? eng_kmsg_open_at_end() : -1;
+        if (!keep && !is_runsc(base) && p->limits.memory && kmsg < 0)
+                eng_warn(&n, "limits.memory: runtime %s removes the container's memory cgroup when it exits, and /dev/kmsg cannot be read (%s): an OOM kill shows as signaled 9",
+                         base, strerror(errno));
         char *argv[24];
         runtime_argv(argv, p, runtime, log, bundle, name, keep, &n);
         struct eng_exit ex;
@@ -762,6 +766,8 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
                         ns_cgroup_finish(&zcg, r); /* kills what is left, accounts, removes */
                 else
                         read_accounting(cg, r);
+                if (!r->oom_killed && kmsg >= 0)
+                        r->oom_killed = eng_kmsg_oom_in(kmsg, strrchr(cg, '/') ? strrchr(cg, '/') + 1 : cg);
                 eng_exit_status(&ex, &oci_exit, NULL, r);
                 runtime_error(log, r);
                 if (p->limits.wall_time_ms)

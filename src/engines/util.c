@@ -411,3 +411,55 @@ int eng_write_file(const char *path, const char *data, struct zb_error *err)
         }
         return 0;
 }
+
+/* The kernel logs every OOM kill with the memory cgroup that ran out:
+ * "oom-kill:...,oom_memcg=/a/b/NAME,task_memcg=...". /dev/kmsg needs root
+ * (or kernel.dmesg_restrict=0); it is opened at the log's end before a
+ * run, so only that run's records are read. */
+#define KMSG_RECORD_MAX 8192
+
+int eng_kmsg_open_at_end(void)
+{
+        int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+        }
+        return fd;
+}
+
+/* Does oom_memcg name a cgroup whose last component contains ID? */
+static bool memcg_names(const char *memcg, const char *id)
+{
+        const char *last = strrchr(memcg, '/');
+        last = last ? last + 1 : memcg;
+        const char *hit = strstr(last, id);
+        if (!hit)
+                return false;
+        char after = hit[strlen(id)];
+        /* a whole name (zonebox-1-2-3, not zonebox-1-2-30), or an id inside libpod-ID / docker-ID.scope */
+        return after == '\0' || after == '.' || (hit > last && hit[-1] == '-' && strlen(id) >= 12);
+}
+
+bool eng_kmsg_oom_in(int fd, const char *id)
+{
+        char rec[KMSG_RECORD_MAX];
+        bool found = false;
+        for (;;) {
+                ssize_t n = read(fd, rec, sizeof(rec) - 1);
+                if (n < 0 && errno == EPIPE) /* records overwritten while we read: go on */
+                        continue;
+                if (n <= 0)
+                        break;
+                rec[n] = '\0';
+                char *memcg = strstr(rec, "oom-kill:") ? strstr(rec, ",oom_memcg=") : NULL;
+                if (!memcg)
+                        continue;
+                memcg += strlen(",oom_memcg=");
+                memcg[strcspn(memcg, ",\n")] = '\0';
+                found |= memcg_names(memcg, id);
+        }
+        return found;
+}
