@@ -53,7 +53,7 @@ void pol_unused(const struct zb_policy *p, struct zb_result *r)
 /* What only zonebox run does, for an export. */
 const char *const *pol_run_only(const struct zb_policy *p, size_t *n)
 {
-        static const char *out[5];
+        static const char *out[6];
         *n = 0;
         if (p->approval.configured)
                 out[(*n)++] = "approval: decided by zonebox run before it starts the engine; an exported invocation runs any command";
@@ -65,6 +65,8 @@ const char *const *pol_run_only(const struct zb_policy *p, size_t *n)
                 out[(*n)++] = "limits.output_action: enforced by zonebox run; ignored in an export";
         if (p->idle_timeout_ms)
                 out[(*n)++] = "session.idle_timeout: sessions exist only in the namespace backend";
+        if (p->engine.runsc_platform[0])
+                out[(*n)++] = "engine.runsc.platform: a flag of runsc itself, which zonebox run passes; not in an exported bundle or line";
         return out;
 }
 
