@@ -329,8 +329,8 @@ static void row_replace(struct rows *rs, const char *layer, const char *probe, c
         for (size_t i = 0; i < json_object_array_length(rs->list); i++) {
                 json_object *o = json_object_array_get_idx(rs->list, i), *l, *pr, *v;
                 if (!json_object_object_get_ex(o, "layer", &l) || !json_object_object_get_ex(o, "probe", &pr) ||
-                    !json_object_object_get_ex(o, "result", &v) || strcmp(json_object_get_string(l), layer) ||
-                    strcmp(json_object_get_string(pr), probe))
+                    !json_object_object_get_ex(o, "result", &v) || strcmp(json_object_get_string(l), layer) != 0 ||
+                    strcmp(json_object_get_string(pr), probe) != 0)
                         continue;
                 const char *old = json_object_get_string(v);
                 if (strcmp(old, "PASS") == 0)

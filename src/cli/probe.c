@@ -312,6 +312,7 @@ static void probe_privileges(void)
         static const char *const caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
         char v[64], bad[256] = "";
         for (size_t i = 0; i < sizeof(caps) / sizeof(*caps); i++) {
+                v[0] = '\0';
                 bool have = status_field(caps[i], v, sizeof(v));
                 if (!have && strcmp(caps[i], "CapAmb") == 0) /* gVisor has no such line: ask prctl */
                         snprintf(v, sizeof(v), "%s", ambient_any() ? "some" : "0");

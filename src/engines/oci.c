@@ -703,6 +703,25 @@ static void runtime_argv(char **argv, const struct zb_policy *p, char *runtime, 
                 argv[k++] = rest[i];
 }
 
+/* The verdict of a finished `RUNTIME run`: accounting and the OOM count
+ * (zonebox's own cgroup, else the runtime's kept one; crun: the kernel's
+ * record), the exit status, the runtime's own error, the layers. */
+static void oci_verdict(const struct zb_policy *p, struct ns_cgroup *zcg, const char *cg, int kmsg,
+                        const struct eng_exit *ex, const char *log, struct eng_notes *n, struct zb_result *r)
+{
+        if (zcg->active)
+                ns_cgroup_finish(zcg, r); /* kills what is left, accounts, removes */
+        else if (cg)
+                read_accounting(cg, r);
+        if (!r->oom_killed && kmsg >= 0 && cg)
+                r->oom_killed = eng_kmsg_oom_in(kmsg, strrchr(cg, '/') ? strrchr(cg, '/') + 1 : cg);
+        eng_exit_status(ex, &oci_exit, NULL, r);
+        runtime_error(log, r);
+        if (p->limits.wall_time_ms)
+                eng_apply(n, "wall_time");
+        eng_notes_to_result(n, r);
+}
+
 int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
 {
         struct eng_notes n = { 0 };
@@ -761,19 +780,8 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
         snprintf(procs, sizeof(procs), "%s/cgroup.procs", zcg.v2_dir);
         struct eng_exec_opts xo = { .pipe_always = is_runsc(base), .join_procs = zcg.v2_dir[0] ? procs : NULL };
         ret = eng_exec_policy_opts(p, argv, &xo, on_timeout, on_signal, &ctx, r, &ex, err);
-        if (ret == 0) {
-                if (zcg.active)
-                        ns_cgroup_finish(&zcg, r); /* kills what is left, accounts, removes */
-                else
-                        read_accounting(cg, r);
-                if (!r->oom_killed && kmsg >= 0)
-                        r->oom_killed = eng_kmsg_oom_in(kmsg, strrchr(cg, '/') ? strrchr(cg, '/') + 1 : cg);
-                eng_exit_status(&ex, &oci_exit, NULL, r);
-                runtime_error(log, r);
-                if (p->limits.wall_time_ms)
-                        eng_apply(&n, "wall_time");
-                eng_notes_to_result(&n, r);
-        }
+        if (ret == 0)
+                oci_verdict(p, &zcg, cg, kmsg, &ex, log, &n, r);
         runtime_cmd(&ctx, "delete", "--force", name);
 out:
         ns_cgroup_finish(&zcg, NULL);
