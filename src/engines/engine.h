@@ -86,7 +86,8 @@ int eng_write_file(const char *path, const char *data, struct zb_error *err);
 /* OOM kills from the kernel's log: open /dev/kmsg at its end before a
  * run (-1 and errno when it cannot be read), then after it: did the
  * kernel OOM-kill in a memory cgroup named after ID (a container id, or
- * the whole cgroup name)? Reads the records up to the log's end. */
+ * the whole cgroup name), as the cgroup that ran out or the victim's?
+ * Reads the records up to the log's end. */
 int eng_kmsg_open_at_end(void);
 bool eng_kmsg_oom_in(int fd, const char *id);
 

@@ -430,7 +430,7 @@ int eng_kmsg_open_at_end(void)
         return fd;
 }
 
-/* Does oom_memcg name a cgroup whose last component contains ID? */
+/* Does MEMCG name a cgroup whose last component is or carries ID? */
 static bool memcg_names(const char *memcg, const char *id)
 {
         const char *last = strrchr(memcg, '/');
@@ -441,6 +441,18 @@ static bool memcg_names(const char *memcg, const char *id)
         char after = hit[strlen(id)];
         /* a whole name (zonebox-1-2-3, not zonebox-1-2-30), or an id inside libpod-ID / docker-ID.scope */
         return after == '\0' || after == '.' || (hit > last && hit[-1] == '-' && strlen(id) >= 12);
+}
+
+/* FIELD's value ("oom_memcg=", "task_memcg=") in a record, cut at its end. */
+static bool memcg_field_names(const char *rec, const char *field, const char *id)
+{
+        const char *v = strstr(rec, field);
+        char memcg[1024];
+        if (!v)
+                return false;
+        v += strlen(field);
+        snprintf(memcg, sizeof(memcg), "%.*s", (int)strcspn(v, ",\n"), v);
+        return memcg_names(memcg, id);
 }
 
 bool eng_kmsg_oom_in(int fd, const char *id)
@@ -454,12 +466,10 @@ bool eng_kmsg_oom_in(int fd, const char *id)
                 if (n <= 0)
                         break;
                 rec[n] = '\0';
-                char *memcg = strstr(rec, "oom-kill:") ? strstr(rec, ",oom_memcg=") : NULL;
-                if (!memcg)
-                        continue;
-                memcg += strlen(",oom_memcg=");
-                memcg[strcspn(memcg, ",\n")] = '\0';
-                found |= memcg_names(memcg, id);
+                /* The cgroup that ran out, or the killed task's (the one a v1
+                 * memory.oom_control counts the kill in). */
+                if (strstr(rec, "oom-kill:"))
+                        found |= memcg_field_names(rec, ",oom_memcg=", id) || memcg_field_names(rec, ",task_memcg=", id);
         }
         return found;
 }
