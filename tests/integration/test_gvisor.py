@@ -74,7 +74,7 @@ def test_gvisor_killed_supervisor_leaves_nothing(gv):
     proc = subprocess.Popen([ZONEBOX, "run", *gv.flags, "--", "sleep", arg], cwd="/",
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert poll(lambda: gv.ours_left(), timeout=60), "the container never showed up"
+        assert poll(lambda: gv.known(), timeout=60), "the container never showed up"
         time.sleep(1)
         proc.kill()
         proc.wait()
