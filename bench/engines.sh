@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Engine benchmark: `/bin/true` started through each backend available here
-# (namespace, oci with runc and crun, docker through podman), the same
+# (namespace, oci with runc, crun and runsc (gVisor), docker through podman), the same
 # policy each time; medians and ratios to the namespace backend. Prints
 # markdown (bench/README.md, "Engines"). Needs root; an engine that is
 # missing or refuses this host is listed with its reason, not timed.
@@ -38,6 +38,7 @@ try() { # NAME COMMAND...: time it if one run works, else say why not
 try namespace "$ZB" run -- /bin/true
 try oci-runc "$ZB" run --backend oci --runtime runc -- /bin/true
 try oci-crun "$ZB" run --backend oci --runtime crun -- /bin/true
+try oci-runsc "$ZB" run --backend oci --runtime runsc -- /bin/true
 try docker-podman "$ZB" run --backend docker --engine-cli podman --runtime runc -- /bin/true
 
 args=()

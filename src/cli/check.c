@@ -329,7 +329,8 @@ static int set_command(struct zb_policy *p, char **argv, int argc, struct zb_err
         return zb_policy_set_command(p, argc, argv, err);
 }
 
-static int probe_run(struct zb_policy *p, const struct target *t, struct rows *rs, struct zb_error *err)
+static int probe_run(struct zb_policy *p, const struct target *t, bool gvisor, struct rows *rs,
+                     struct zb_error *err)
 {
         char host_pid[16], lo[16], ext[16], mem[32], pids[32], nofile[32];
         char *argv[160];
@@ -339,8 +340,9 @@ static int probe_run(struct zb_policy *p, const struct target *t, struct rows *r
         snprintf(host_pid, sizeof(host_pid), "%d", (int)getpid());
         snprintf(lo, sizeof(lo), "%d", t->lo_port);
         snprintf(ext, sizeof(ext), "%d", t->ext_port);
-        snprintf(mem, sizeof(mem), "%llu", (unsigned long long)p->limits.memory);
-        snprintf(pids, sizeof(pids), "%llu", (unsigned long long)p->limits.pids);
+        /* In gVisor an OOM kill ends the whole sandbox: memory gets its own (gvisor_memory). */
+        snprintf(mem, sizeof(mem), "%llu", gvisor ? 0ull : (unsigned long long)p->limits.memory);
+        snprintf(pids, sizeof(pids), "%llu", gvisor ? 0ull : (unsigned long long)p->limits.pids);
         snprintf(nofile, sizeof(nofile), "%llu", (unsigned long long)p->limits.open_files);
         argv[n++] = ZB_CHECK_DIR "/zonebox";
         argv[n++] = "__probe";
@@ -421,6 +423,107 @@ static void time_probe(struct zb_policy *p, const char *name, uint64_t limit_ms,
         zb_result_free(r);
 }
 
+/* ---------------------------------------------------------------- gVisor */
+
+/* The oci backend on runsc: the probes run on gVisor's kernel. */
+static bool is_gvisor(const struct zb_policy *p)
+{
+        const char *rt = p->engine.runtime, *base = strrchr(rt, '/') ? strrchr(rt, '/') + 1 : rt;
+        return p->backend == ZB_BACKEND_OCI && (strcmp(base, "runsc") == 0 || strcmp(base, "gvisor") == 0);
+}
+
+/* Replace the verdict of LAYER/PROBE (keeping the counts right). */
+static void row_replace(struct rows *rs, const char *layer, const char *probe, const char *verdict,
+                        const char *detail)
+{
+        for (size_t i = 0; i < json_object_array_length(rs->list); i++) {
+                json_object *o = json_object_array_get_idx(rs->list, i), *l, *pr, *v;
+                if (!json_object_object_get_ex(o, "layer", &l) || !json_object_object_get_ex(o, "probe", &pr) ||
+                    !json_object_object_get_ex(o, "result", &v) || strcmp(json_object_get_string(l), layer) != 0 ||
+                    strcmp(json_object_get_string(pr), probe) != 0)
+                        continue;
+                const char *old = json_object_get_string(v);
+                if (strcmp(old, "PASS") == 0)
+                        rs->pass--;
+                else if (strcmp(old, "SKIP") == 0)
+                        rs->skip--;
+                else
+                        rs->fail--;
+                json_object_array_del_idx(rs->list, i, 1);
+                break;
+        }
+        add_row(rs, layer, probe, verdict, detail);
+}
+
+/* The memory limit in its own sandbox: in gVisor the host's OOM killer
+ * ends the Sentry, so the whole sandbox goes, and the verdict is oom. */
+static void gvisor_memory(struct zb_policy *p, struct rows *rs)
+{
+        char detail[300], mib[32];
+        if (!p->limits.memory) {
+                row_replace(rs, "resources", "memory", "SKIP", "no memory limit set");
+                return;
+        }
+        snprintf(mib, sizeof(mib), "%llu", (unsigned long long)((p->limits.memory >> 20) + 64));
+        char *argv[] = { ZB_CHECK_DIR "/zonebox", "__probe", "touch", mib, NULL };
+        struct zb_error err = { 0 };
+        struct zb_result *r = NULL;
+        if (set_command(p, argv, 4, &err) < 0 || zb_run(p, &r, &err) < 0) {
+                row_replace(rs, "resources", "memory", "FAIL", err.message);
+                return;
+        }
+        snprintf(detail, sizeof(detail), "gVisor: touching %s MiB in its own sandbox ended it with status %s (the limit covers the whole sandbox)",
+                 mib, res_status_name(r->status));
+        row_replace(rs, "resources", "memory", r->status == ZB_STATUS_OOM ? "PASS" : "FAIL", detail);
+        zb_result_free(r);
+}
+
+/* The pids limit in its own sandbox: the host's pids cgroup counts the
+ * Sentry's threads (the ptrace platform has a host thread per task), and
+ * past it the Sentry fails: the sandbox ends, not one fork. PASS when the
+ * probe did not get past the limit. */
+static void gvisor_pids(struct zb_policy *p, struct rows *rs)
+{
+        char detail[400], n[32];
+        if (!p->limits.pids) {
+                row_replace(rs, "resources", "pids", "SKIP", "no pids limit set");
+                return;
+        }
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)p->limits.pids);
+        char *argv[] = { ZB_CHECK_DIR "/zonebox", "__probe", "--only", "limits", "--memory", "0", "--pids", n, NULL };
+        struct zb_error err = { 0 };
+        struct zb_result *r = NULL;
+        if (set_command(p, argv, 8, &err) < 0 || zb_run(p, &r, &err) < 0) {
+                row_replace(rs, "resources", "pids", "FAIL", err.message);
+                return;
+        }
+        const char *out = r->out.data ? r->out.data : "";
+        bool over = strstr(out, "resources\tpids\tFAIL") != NULL;
+        bool within = strstr(out, "resources\tpids\tPASS") != NULL;
+        snprintf(detail, sizeof(detail), "gVisor: forking past the limit %s in its own sandbox: %s (status %s, exit code %d); the host's pids cgroup counts the Sentry's threads",
+                 n, over ? "got past it" : within ? "a fork failed" : "the sandbox ended", res_status_name(r->status),
+                 zb_result_exit_code(r));
+        row_replace(rs, "resources", "pids", over ? "FAIL" : "PASS", detail);
+        zb_result_free(r);
+}
+
+/* What gVisor provides differently, reported as such: device nodes are
+ * the Sentry's own (a node made in its tmpfs reaches no host device), and
+ * the syscall surface is gVisor's, not the host kernel's. */
+static void gvisor_rows(struct zb_policy *p, struct rows *rs)
+{
+        row_replace(rs, "filesystem", "mknod", "SKIP",
+                    "gVisor: mknod works inside the Sentry's own tmpfs; the node opens gVisor's emulated device, never a host one");
+        row_replace(rs, "filesystem", "devices", "SKIP",
+                    "gVisor: /dev is the Sentry's (it adds net and fuse of its own); no host device node is reachable");
+        add_row(rs, "seccomp", "syscall_surface", "SKIP",
+                "gVisor: the command's syscalls go to the Sentry (gVisor's kernel), which alone talks to the host under its own seccomp filter; the probes above ran against gVisor");
+        gvisor_memory(p, rs);
+        gvisor_pids(p, rs);
+}
+
+/* ---------------------------------------------------------------- output */
+
 static void print_table(const struct rows *rs)
 {
         size_t n = json_object_array_length(rs->list);
@@ -475,14 +578,17 @@ int cli_check(int argc, char **argv)
         }
         zb_policy_set_check_mode(p, 1);
         zb_policy_set_capture(p, 1);
+        bool gvisor = is_gvisor(p);
         /* Probes fork: no wall-time limit may cut them short; the time
          * limits get their own sandboxes below. */
         uint64_t wall = p->limits.wall_time_ms, cpu = p->limits.cpu_time_ms;
         p->limits.wall_time_ms = p->limits.cpu_time_ms = 0;
-        if (probe_run(p, &t, &rs, &err) < 0) {
+        if (probe_run(p, &t, gvisor, &rs, &err) < 0) {
                 fprintf(stderr, "zonebox check: %s\n", err.message);
                 goto out;
         }
+        if (gvisor)
+                gvisor_rows(p, &rs);
         p->limits.wall_time_ms = wall;
         time_probe(p, "wall_time", wall, ZB_STATUS_TIMEOUT, &rs);
         p->limits.wall_time_ms = 0;

@@ -79,6 +79,7 @@ static const struct flag flags[] = {
         { "--ulimit", NULL, FLAG_ULIMIT, NULL, true },
         { "--runtime", NULL, FLAG_KEY, "runtime", true },
         { "--engine-cli", NULL, FLAG_KEY, "engine_cli", true },
+        { "--runsc-platform", NULL, FLAG_KEY, "engine.runsc.platform", true },
         { "--image", NULL, FLAG_KEY, "image", true },
         { "--strict", NULL, FLAG_KEY_TRUE, "strict", false },
         { "--kind", NULL, FLAG_KEY, "kubernetes.kind", true },

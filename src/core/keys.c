@@ -242,6 +242,15 @@ static int set_engine_key(struct zb_policy *p, const char *key, const char *valu
                                        "runc, crun, runsc, gvisor or a runtime's path", err);
         if (strcmp(key, "engine_cli") == 0)
                 return set_engine_name(e->cli, value, label, "docker, podman or a CLI's path", err);
+        if (strcmp(key, "engine.runsc.platform") == 0) {
+                static const char *const platforms[] = { "ptrace", "kvm", "systrap" };
+                for (size_t i = 0; i < ARRAY_SIZE(platforms); i++)
+                        if (strcmp(value, platforms[i]) == 0) {
+                                snprintf(e->runsc_platform, sizeof(e->runsc_platform), "%s", value);
+                                return 0;
+                        }
+                return bad_value(err, label, value, "ptrace, kvm or systrap");
+        }
         if (strcmp(key, "strict") == 0) {
                 if (units_parse_bool(value, &e->strict) < 0)
                         return bad_value(err, label, value, "true or false");

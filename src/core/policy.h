@@ -132,6 +132,7 @@ struct pol_engine {
         char runtime[ZB_ENGINE_NAME_MAX]; /* "": the engine's default; runc, crun, runsc, gvisor (runsc), or a path */
         char cli[ZB_ENGINE_NAME_MAX];     /* docker backend: "": $ZONEBOX_DOCKER or docker; podman; or a path */
         bool strict;                      /* a layer the engine cannot express is an error */
+        char runsc_platform[16];          /* engine.runsc.platform: "", runsc's default; ptrace, kvm, systrap */
         enum eng_k8s_kind k8s_kind;
         enum eng_k8s_volumes k8s_host_zones; /* volume source for ro/rw zones */
 };

@@ -34,6 +34,8 @@ void pol_unused(const struct zb_policy *p, struct zb_result *r)
                 warn(r, "runtime: only the docker and oci backends use a runtime; ignored");
         if (e->cli[0])
                 warn(r, "engine_cli: only the docker backend uses it; ignored");
+        if (e->runsc_platform[0])
+                warn(r, "engine.runsc.platform: only the oci backend with runtime runsc uses it; ignored");
         if (e->k8s_kind != ZB_K8S_POD || e->k8s_host_zones != ZB_K8S_VOL_PVC)
                 warn(r, "kubernetes.*: only zonebox export kubernetes uses them; ignored");
         if (!has_cow(p) && (p->cow.dir || p->cow.action != ZB_COW_KEEP))
@@ -65,6 +67,8 @@ const char *const *pol_run_only(const struct zb_policy *p, size_t *n)
                 out[(*n)++] = "limits.output_action: enforced by zonebox run; ignored in an export";
         if (p->idle_timeout_ms)
                 out[(*n)++] = "session.idle_timeout: sessions exist only in the namespace backend";
+        if (p->engine.runsc_platform[0])
+                out[(*n)++] = "engine.runsc.platform: a flag of runsc itself, which zonebox run passes; not in an exported bundle or line";
         return out;
 }
 

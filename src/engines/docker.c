@@ -244,6 +244,10 @@ int eng_docker_argv(const struct zb_policy *p, const struct eng_docker_opts *o,
                 eng_argv_add(a, "--name");
                 eng_argv_add(a, o->name);
         }
+        if (o->cidfile) {
+                eng_argv_add(a, "--cidfile");
+                eng_argv_add(a, o->cidfile);
+        }
         eng_argv_add(a, "--network");
         eng_argv_add(a, p->network == ZB_NET_HOST ? "host" : "none");
         if (p->network == ZB_NET_HOST)
@@ -440,12 +444,32 @@ static int prepare(const struct zb_policy *p, const char *dir, struct eng_docker
         return 0;
 }
 
+/* Podman here never reports State.OOMKilled: conmon's OOM watch (an
+ * eventfd on the v1 memory.oom_control) never writes its "oom" file on
+ * this hybrid host, and the container's cgroup, whose counter would say
+ * it, is removed by `podman container cleanup` before inspect runs. The
+ * engines name a container's cgroup after its id (podman libpod-<id>,
+ * docker docker-<id>.scope or /docker/<id>), so the kernel's record of
+ * the kill tells it (eng_kmsg_oom_in, util.c). */
+/* The container's full id from --cidfile; false if none. */
+static bool read_cid(const char *path, char *id, size_t n)
+{
+        FILE *f = fopen(path, "re");
+        bool ok = f && fgets(id, (int)n, f) != NULL;
+        if (f)
+                fclose(f);
+        if (ok)
+                id[strcspn(id, "\n")] = '\0';
+        return ok && strlen(id) >= 12;
+}
+
 int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
 {
         struct eng_notes n = { 0 };
         struct eng_rootfs fs = { 0 };
         struct eng_argv a = { 0 };
-        char name[96], dir[] = "/tmp/zonebox-docker-XXXXXX", profile[64], skel[64];
+        char name[96], dir[] = "/tmp/zonebox-docker-XXXXXX", profile[64], skel[64], cidfile[64];
+        _cleanup_(closep) int kmsg = -1;
         struct rlimit nproc;
         int ret;
 
@@ -467,6 +491,8 @@ int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_err
         if (!mkdtemp(dir))
                 return err_errno(err, errno, "backend docker: temporary directory");
         chmod(dir, 0711);
+        snprintf(cidfile, sizeof(cidfile), "%s/cid", dir);
+        o.cidfile = cidfile;
         ret = prepare(p, dir, &o, &fs, profile, sizeof(profile), skel, sizeof(skel), &n, err);
         if (ret == 0)
                 ret = eng_docker_argv(p, &o, &a, &n, err);
@@ -477,11 +503,18 @@ int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_err
 
         struct docker_run ctx = { .cli = cli, .name = name };
         struct eng_exit ex;
+        kmsg = p->limits.memory ? eng_kmsg_open_at_end() : -1;
+        if (p->limits.memory && kmsg < 0)
+                eng_warn(&n, "limits.memory: /dev/kmsg cannot be read (%s), so an OOM kill the engine does not report itself (podman here) shows as signaled 9",
+                         strerror(errno));
         ret = eng_exec_policy(p, a.v, on_timeout, on_signal, &ctx, r, &ex, err);
         if (ret == 0) {
                 bool oom = false;
+                char id[128];
                 _cleanup_(freep) char *engine_error = NULL;
                 inspect(&ctx, &oom, &engine_error);
+                if (!oom && kmsg >= 0 && read_cid(cidfile, id, sizeof(id)))
+                        oom = eng_kmsg_oom_in(kmsg, id);
                 r->oom_killed = oom;
                 eng_exit_status(&ex, &docker_exit, engine_error, r);
                 if (p->limits.wall_time_ms)

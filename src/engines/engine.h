@@ -83,6 +83,14 @@ int eng_remove_tree(const char *path);
 /* Write DATA to PATH (mode 0644), replacing it. */
 int eng_write_file(const char *path, const char *data, struct zb_error *err);
 
+/* OOM kills from the kernel's log: open /dev/kmsg at its end before a
+ * run (-1 and errno when it cannot be read), then after it: did the
+ * kernel OOM-kill in a memory cgroup named after ID (a container id, or
+ * the whole cgroup name), as the cgroup that ran out or the victim's?
+ * Reads the records up to the log's end. */
+int eng_kmsg_open_at_end(void);
+bool eng_kmsg_oom_in(int fd, const char *id);
+
 /* ---- processes (proc.c) ---- */
 
 struct eng_exec {
@@ -90,6 +98,7 @@ struct eng_exec {
         int in_fd;                 /* -1: /dev/null */
         bool capture;              /* stdout/stderr through pipes (capped), else inherited */
         bool pass;                 /* with capture: copied to our stdout/stderr, not kept */
+        const char *join_procs;    /* a cgroup.procs the child writes itself into before exec, NULL */
         uint64_t wall_ms;          /* 0: none; on expiry on_timeout is called once */
         uint64_t output_limit;     /* with capture: bytes kept of out+err */
         bool output_kill;          /* past the limit: on_output_limit */
@@ -120,6 +129,17 @@ int eng_exec_wait(const struct eng_exec *x, struct outbuf *out, struct outbuf *e
 int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(void *ctx),
                     int (*on_signal)(void *ctx, int sig), void *ctx, struct zb_result *r,
                     struct eng_exit *ex, struct zb_error *err);
+/* What some runtimes need beyond eng_exec_policy. */
+struct eng_exec_opts {
+        /* stdout and stderr through pipes even when not captured (copied
+         * to ours, no cap unless one was asked for): runsc's sentry writes
+         * a host file at its own offset, from 0, overwriting what it held. */
+        bool pipe_always;
+        const char *join_procs; /* the CLI starts in this cgroup (its cgroup.procs), NULL: ours */
+};
+int eng_exec_policy_opts(const struct zb_policy *p, char **argv, const struct eng_exec_opts *o,
+                         int (*on_timeout)(void *ctx), int (*on_signal)(void *ctx, int sig), void *ctx,
+                         struct zb_result *r, struct eng_exit *ex, struct zb_error *err);
 /* How an engine's CLI reports its own failures in its exit status. */
 struct eng_exit_rules {
         const char *backend;    /* "docker", "oci": names the backend in the result's error */
@@ -187,6 +207,7 @@ struct eng_docker_opts {
         const char *rootfs_dir;   /* podman --rootfs skeleton, NULL: the image */
         const struct eng_rootfs *binds; /* host system dirs over rootfs_dir */
         bool run;                 /* for zonebox run: no --rm (zonebox inspects, then removes) */
+        const char *cidfile;      /* --cidfile (the container's id, for the kernel's OOM record), NULL: none */
         uint64_t nproc_limit;     /* --ulimit nproc (0: none) */
 };
 

@@ -27,6 +27,7 @@
 #include <sys/statfs.h>
 #include <sys/wait.h>
 
+#include "../ns/cgroup.h"
 #include "engine.h"
 #include "io.h"
 
@@ -618,6 +619,109 @@ static bool hybrid_cgroups(void)
         return statfs(CGROUP2_HYBRID, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
 }
 
+/* ---- gVisor (runsc) ---- */
+
+static bool is_runsc(const char *base)
+{
+        return strcmp(base, "runsc") == 0;
+}
+
+/* runsc's global flags, which go before the subcommand. Its default
+ * network ("sandbox") needs a network namespace with a device; the
+ * policy's none and loopback are gVisor's own netstack with only lo.
+ * Without --oci-seccomp runsc ignores linux.seccomp. */
+static size_t runsc_flags(const struct zb_policy *p, char **argv, struct eng_notes *n)
+{
+        static const struct { const char *name, *flag; } platforms[] = {
+                { "ptrace", "--platform=ptrace" }, { "kvm", "--platform=kvm" }, { "systrap", "--platform=systrap" },
+        };
+        size_t k = 0;
+        argv[k++] = p->network == ZB_NET_HOST ? "--network=host" : "--network=none";
+        argv[k++] = "--oci-seccomp";
+        for (size_t i = 0; i < ARRAY_SIZE(platforms); i++)
+                if (strcmp(p->engine.runsc_platform, platforms[i].name) == 0)
+                        argv[k++] = (char *)platforms[i].flag;
+        eng_info(n, "runtime runsc: the command runs on gVisor's kernel (platform %s), so its syscall surface is gVisor's; the policy's seccomp filter is applied inside it",
+                 p->engine.runsc_platform[0] ? p->engine.runsc_platform : "runsc's default");
+        return k;
+}
+
+/* runsc removes only the cgroups it created, and without --keep it
+ * removes them when `runsc run` returns: the OOM count and accounting
+ * would be gone. So zonebox makes the container's cgroups itself (for
+ * crun too, which has no --keep either), with
+ * the namespace backend's resources layer (limits written by zonebox,
+ * which runsc then leaves alone: it sets limits only in cgroups it made),
+ * reads them after the run, kills what is left in them and removes them.
+ * The relative path is the one runsc resolves: under our own cgroup (or
+ * cgroup_parent) in each hierarchy. */
+static int zonebox_cgroup(const struct zb_policy *p, const char *base, struct ns_cgroup *cg, char **rel, struct eng_notes *n,
+                        struct zb_error *err)
+{
+        unsigned removed = 0;
+        struct zb_error gerr = { 0 };
+        ns_cgroup_gc(p->limits.cgroup_parent, &removed, &gerr);
+        int r = ns_cgroup_setup(cg, p, err);
+        if (r < 0)
+                return r;
+        if (!cg->active) {
+                eng_info(n, "runtime %s: no cgroup of zonebox's (no limit asked for, or allow_unenforced), so no OOM count or accounting", base);
+                return 0;
+        }
+        *rel = p->limits.cgroup_parent ? util_asprintf("%s/%s", p->limits.cgroup_parent, cg->name) : strdup(cg->name);
+        if (!*rel)
+                return err_set(err, ENOMEM, "out of memory");
+        if (is_runsc(base))
+                eng_info(n, "runtime runsc: limits written by zonebox into the container's cgroup %s (runsc keeps a pre-made cgroup's settings)",
+                         cg->name);
+        return 0;
+}
+
+/* `RUNTIME [global flags] --log LOG --log-format json run --bundle DIR
+ * [--keep] NAME`, NULL-terminated in ARGV (24 slots). */
+static void runtime_argv(char **argv, const struct zb_policy *p, char *runtime, char *log, char *bundle,
+                         char *name, bool keep, struct eng_notes *n)
+{
+        const char *base = strrchr(runtime, '/') ? strrchr(runtime, '/') + 1 : runtime;
+        size_t k = 0;
+        if (strcmp(base, "crun") == 0 && hybrid_cgroups()) {
+                /* crun refuses a hybrid host's cgroup v2 mount ("cgroups in
+                 * hybrid mode not supported"): it runs in a private mount
+                 * namespace without it, and uses the v1 controllers. */
+                static char script[] = "umount " CGROUP2_HYBRID " && exec \"$@\"";
+                static char *const wrap[] = { "/usr/bin/unshare", "--mount", "--propagation", "private", "--",
+                                              "/bin/sh", "-c", script, "sh" };
+                for (size_t i = 0; i < ARRAY_SIZE(wrap); i++)
+                        argv[k++] = wrap[i];
+        }
+        argv[k++] = runtime;
+        if (is_runsc(base))
+                k += runsc_flags(p, argv + k, n);
+        char *rest[] = { "--log", log, "--log-format", "json", "run", "--bundle", bundle,
+                         keep ? "--keep" : name, keep ? name : NULL, NULL };
+        for (size_t i = 0; i < ARRAY_SIZE(rest); i++)
+                argv[k++] = rest[i];
+}
+
+/* The verdict of a finished `RUNTIME run`: accounting and the OOM count
+ * (zonebox's own cgroup, else the runtime's kept one; crun: the kernel's
+ * record), the exit status, the runtime's own error, the layers. */
+static void oci_verdict(const struct zb_policy *p, struct ns_cgroup *zcg, const char *cg, int kmsg,
+                        const struct eng_exit *ex, const char *log, struct eng_notes *n, struct zb_result *r)
+{
+        if (zcg->active)
+                ns_cgroup_finish(zcg, r); /* kills what is left, accounts, removes */
+        else if (cg)
+                read_accounting(cg, r);
+        if (!r->oom_killed && kmsg >= 0 && cg)
+                r->oom_killed = eng_kmsg_oom_in(kmsg, strrchr(cg, '/') ? strrchr(cg, '/') + 1 : cg);
+        eng_exit_status(ex, &oci_exit, NULL, r);
+        runtime_error(log, r);
+        if (p->limits.wall_time_ms)
+                eng_apply(n, "wall_time");
+        eng_notes_to_result(n, r);
+}
+
 int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
 {
         struct eng_notes n = { 0 };
@@ -625,6 +729,7 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
         char name[96], bundle[] = "/tmp/zonebox-oci-XXXXXX";
         _cleanup_(freep) char *runtime = eng_oci_runtime(p, err);
         _cleanup_(freep) char *cg = NULL;
+        _cleanup_(closep) int kmsg = -1;
         int ret;
 
         if (!runtime)
@@ -639,8 +744,16 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
         /* The container's root (65533 outside) must reach the rootfs. */
         chmod(bundle, 0711);
         oci_ids(&o);
-        cg = p->limits.cgroup_parent ? util_asprintf("%s/%s", p->limits.cgroup_parent, name) : strdup(name);
+        const char *base = strrchr(runtime, '/') ? strrchr(runtime, '/') + 1 : runtime;
+        struct ns_cgroup zcg;
+        ns_cgroup_init(&zcg);
+        if (strcmp(base, "runc") != 0 && (ret = zonebox_cgroup(p, base, &zcg, &cg, &n, err)) < 0)
+                goto out;
+        if (!cg)
+                cg = p->limits.cgroup_parent ? util_asprintf("%s/%s", p->limits.cgroup_parent, name) : strdup(name);
         o.cgroups_path = cg;
+        if (!is_runsc(base) && p->engine.runsc_platform[0])
+                eng_warn(&n, "engine.runsc.platform: only runtime runsc has platforms; ignored");
         ret = cg ? write_bundle(p, bundle, &o, &n, err) : err_set(err, ENOMEM, "out of memory");
         if (ret == 0)
                 ret = eng_notes_check(&n, p, "oci", err);
@@ -651,43 +764,27 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
         char log[sizeof(bundle) + 16];
         snprintf(log, sizeof(log), "%s/runtime.log", bundle);
         /* runc keeps the stopped container (and its cgroup, for the OOM
-         * count and accounting) until delete; crun 1.8 and runsc have no --keep. */
-        const char *base = strrchr(runtime, '/') ? strrchr(runtime, '/') + 1 : runtime;
+         * count and accounting) until delete; crun 1.8 and runsc have no
+         * --keep (see zonebox_cgroup). */
         bool keep = strcmp(base, "runc") == 0;
-        char *argv[20];
-        size_t k = 0;
-        if (strcmp(base, "crun") == 0 && hybrid_cgroups()) {
-                /* crun refuses a hybrid host's cgroup v2 mount ("cgroups in
-                 * hybrid mode not supported"): it runs in a private mount
-                 * namespace without it, and uses the v1 controllers. */
-                static char script[] = "umount " CGROUP2_HYBRID " && exec \"$@\"";
-                static char *const wrap[] = { "/usr/bin/unshare", "--mount", "--propagation", "private", "--",
-                                              "/bin/sh", "-c", script, "sh" };
-                for (size_t i = 0; i < ARRAY_SIZE(wrap); i++)
-                        argv[k++] = wrap[i];
-        }
-        argv[k++] = runtime;
-        /* gVisor sets up its own network stack unless told there is none. */
-        if (strcmp(base, "runsc") == 0 && p->network != ZB_NET_HOST)
-                argv[k++] = "--network=none";
-        char *rest[] = { "--log", log, "--log-format", "json", "run", "--bundle", bundle,
-                         keep ? "--keep" : name, keep ? name : NULL, NULL };
-        for (size_t i = 0; i < ARRAY_SIZE(rest); i++)
-                argv[k++] = rest[i];
-        if (!keep)
-                eng_info(&n, "runtime %s: no --keep, so no OOM count or accounting from the container's cgroup", base);
+        /* crun removes the container's memory cgroup when it exits: the
+         * kernel's record of an OOM kill in it tells instead. */
+        kmsg = !keep && !is_runsc(base) && p->limits.memory ? eng_kmsg_open_at_end() : -1;
+        if (!keep && !is_runsc(base) && p->limits.memory && kmsg < 0)
+                eng_warn(&n, "limits.memory: runtime %s removes the container's memory cgroup when it exits, and /dev/kmsg cannot be read (%s): an OOM kill shows as signaled 9",
+                         base, strerror(errno));
+        char *argv[24];
+        runtime_argv(argv, p, runtime, log, bundle, name, keep, &n);
         struct eng_exit ex;
-        ret = eng_exec_policy(p, argv, on_timeout, on_signal, &ctx, r, &ex, err);
-        if (ret == 0) {
-                read_accounting(cg, r);
-                eng_exit_status(&ex, &oci_exit, NULL, r);
-                runtime_error(log, r);
-                if (p->limits.wall_time_ms)
-                        eng_apply(&n, "wall_time");
-                eng_notes_to_result(&n, r);
-        }
+        char procs[sizeof(zcg.v2_dir) + 16];
+        snprintf(procs, sizeof(procs), "%s/cgroup.procs", zcg.v2_dir);
+        struct eng_exec_opts xo = { .pipe_always = is_runsc(base), .join_procs = zcg.v2_dir[0] ? procs : NULL };
+        ret = eng_exec_policy_opts(p, argv, &xo, on_timeout, on_signal, &ctx, r, &ex, err);
+        if (ret == 0)
+                oci_verdict(p, &zcg, cg, kmsg, &ex, log, &n, r);
         runtime_cmd(&ctx, "delete", "--force", name);
 out:
+        ns_cgroup_finish(&zcg, NULL);
         eng_remove_tree(bundle);
         eng_notes_free(&n);
         return ret;

@@ -31,7 +31,7 @@ static int pidfd_open_(pid_t pid)
         return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-_Noreturn static void child_exec(char *const *argv, int in_fd, int out_fd, int err_fd)
+_Noreturn static void child_exec(char *const *argv, const char *join_procs, int in_fd, int out_fd, int err_fd)
 {
         sigset_t none;
         sigemptyset(&none);
@@ -45,15 +45,24 @@ _Noreturn static void child_exec(char *const *argv, int in_fd, int out_fd, int e
         if ((in_fd >= 0 && dup2(in_fd, 0) < 0) || (out_fd >= 0 && dup2(out_fd, 1) < 0) ||
             (err_fd >= 0 && dup2(err_fd, 2) < 0))
                 _exit(125);
+        if (join_procs) {
+                /* Best effort: only the accounting reads that cgroup. */
+                int fd = open(join_procs, O_WRONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        ssize_t w = write(fd, "0", 1);
+                        (void)w;
+                        close(fd);
+                }
+        }
         execv(argv[0], argv);
         _exit(errno == ENOENT ? 127 : 126);
 }
 
-static pid_t spawn(char *const *argv, int in_fd, int out_fd, int err_fd)
+static pid_t spawn(char *const *argv, const char *join_procs, int in_fd, int out_fd, int err_fd)
 {
         pid_t pid = fork();
         if (pid == 0)
-                child_exec(argv, in_fd, out_fd, err_fd);
+                child_exec(argv, join_procs, in_fd, out_fd, err_fd);
         return pid;
 }
 
@@ -100,7 +109,7 @@ int eng_exec_wait(const struct eng_exec *x, struct outbuf *out, struct outbuf *e
                 }
                 return err_errno(err, e, "pipe");
         }
-        pid_t pid = spawn(x->argv, x->in_fd, po[1], pe[1]);
+        pid_t pid = spawn(x->argv, x->join_procs, x->in_fd, po[1], pe[1]);
         int spawn_errno = errno;
         if (po[1] >= 0)
                 close(po[1]);
@@ -252,13 +261,17 @@ void eng_exit_status(const struct eng_exit *ex, const struct eng_exit_rules *rul
         }
 }
 
-int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(void *ctx),
-                    int (*on_signal)(void *ctx, int sig), void *ctx, struct zb_result *r,
-                    struct eng_exit *ex, struct zb_error *err)
+int eng_exec_policy_opts(const struct zb_policy *p, char **argv, const struct eng_exec_opts *o,
+                         int (*on_timeout)(void *ctx), int (*on_signal)(void *ctx, int sig), void *ctx,
+                         struct zb_result *r, struct eng_exit *ex, struct zb_error *err)
 {
+        bool piped = out_piped(p);
         struct eng_exec x = {
-                .argv = argv, .in_fd = 0, .capture = out_piped(p), .pass = !p->capture, .wall_ms = p->limits.wall_time_ms,
-                .output_limit = p->limits.output, .output_kill = p->limits.output_kill,
+                .argv = argv, .in_fd = 0, .capture = piped || o->pipe_always, .pass = !p->capture,
+                .join_procs = o->join_procs, .wall_ms = p->limits.wall_time_ms,
+                /* A pipe only to shield the caller's stdout: no cap was asked for. */
+                .output_limit = piped ? p->limits.output : UINT64_MAX,
+                .output_kill = piped && p->limits.output_kill,
                 .forward_signals = true, .on_timeout = on_timeout, .on_signal = on_signal,
                 .on_output_limit = on_timeout, .ctx = ctx,
         };
@@ -267,4 +280,12 @@ int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(vo
         if (ret == 0)
                 r->wall_ms = ex->wall_ms;
         return ret;
+}
+
+int eng_exec_policy(const struct zb_policy *p, char **argv, int (*on_timeout)(void *ctx),
+                    int (*on_signal)(void *ctx, int sig), void *ctx, struct zb_result *r,
+                    struct eng_exit *ex, struct zb_error *err)
+{
+        static const struct eng_exec_opts none = { 0 };
+        return eng_exec_policy_opts(p, argv, &none, on_timeout, on_signal, ctx, r, ex, err);
 }

@@ -87,6 +87,16 @@ void eng_notes_to_result(const struct eng_notes *n, struct zb_result *r)
                 res_layer(r, n->applied[i], true);
         for (size_t i = 0; i < n->n_skipped; i++)
                 res_layer(r, n->skipped[i], false);
+        /* What the engine expresses weaker or not at all: the result's
+         * warnings, as the namespace backend's (never dropped silently). */
+        for (size_t i = 0; i < n->n_warn; i++) {
+                char *w = r->warnings ? util_asprintf("%s%s\n", r->warnings, n->warn[i])
+                                      : util_asprintf("%s\n", n->warn[i]);
+                if (w) {
+                        free(r->warnings);
+                        r->warnings = w;
+                }
+        }
 }
 
 char *eng_notes_text(const struct eng_notes *n)
@@ -400,4 +410,66 @@ int eng_write_file(const char *path, const char *data, struct zb_error *err)
                 done += (size_t)w;
         }
         return 0;
+}
+
+/* The kernel logs every OOM kill with the memory cgroup that ran out:
+ * "oom-kill:...,oom_memcg=/a/b/NAME,task_memcg=...". /dev/kmsg needs root
+ * (or kernel.dmesg_restrict=0); it is opened at the log's end before a
+ * run, so only that run's records are read. */
+#define KMSG_RECORD_MAX 8192
+
+int eng_kmsg_open_at_end(void)
+{
+        int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+        }
+        return fd;
+}
+
+/* Does MEMCG name a cgroup whose last component is or carries ID? */
+static bool memcg_names(const char *memcg, const char *id)
+{
+        const char *last = strrchr(memcg, '/');
+        last = last ? last + 1 : memcg;
+        const char *hit = strstr(last, id);
+        if (!hit)
+                return false;
+        char after = hit[strlen(id)];
+        /* a whole name (zonebox-1-2-3, not zonebox-1-2-30), or an id inside libpod-ID / docker-ID.scope */
+        return after == '\0' || after == '.' || (hit > last && hit[-1] == '-' && strlen(id) >= 12);
+}
+
+/* FIELD's value ("oom_memcg=", "task_memcg=") in a record, cut at its end. */
+static bool memcg_field_names(const char *rec, const char *field, const char *id)
+{
+        const char *v = strstr(rec, field);
+        char memcg[1024];
+        if (!v)
+                return false;
+        v += strlen(field);
+        snprintf(memcg, sizeof(memcg), "%.*s", (int)strcspn(v, ",\n"), v);
+        return memcg_names(memcg, id);
+}
+
+bool eng_kmsg_oom_in(int fd, const char *id)
+{
+        char rec[KMSG_RECORD_MAX];
+        bool found = false;
+        for (;;) {
+                ssize_t n = read(fd, rec, sizeof(rec) - 1);
+                if (n < 0 && errno == EPIPE) /* records overwritten while we read: go on */
+                        continue;
+                if (n <= 0)
+                        break;
+                rec[n] = '\0';
+                /* The cgroup that ran out, or the killed task's (the one a v1
+                 * memory.oom_control counts the kill in). */
+                if (strstr(rec, "oom-kill:"))
+                        found |= memcg_field_names(rec, ",oom_memcg=", id) || memcg_field_names(rec, ",task_memcg=", id);
+        }
+        return found;
 }

@@ -146,30 +146,69 @@ class Engine:
         return json.loads(p.stdout)
 
     def ours_left(self):
-        """Names of zonebox containers the engine still knows."""
+        """Names of zonebox containers the engine still knows whose supervisor
+        is gone (other helpers' live runs share runsc's root and podman's store)."""
+        return [n for n in self.known() if _supervisor_gone(n)]
+
+    def known(self):
+        """Names of zonebox containers the engine knows, live or not."""
         if self.name == "podman":
             out = subprocess.run([PODMAN, "ps", "-a", "--format", "{{.Names}}"], capture_output=True,
                                  text=True, timeout=60).stdout
             return [n for n in out.split() if n.startswith("zonebox-")]
-        rt = RUNC if self.name == "runc" else CRUN
+        rt = {"runc": RUNC, "crun": CRUN, "runsc": RUNSC}[self.name]
         out = subprocess.run([rt, "list", "--format", "json"], capture_output=True, text=True,
                              timeout=60).stdout.strip()
         return [c["id"] for c in json.loads(out or "null") or [] if c["id"].startswith("zonebox-")]
 
 
-@pytest.fixture(params=["runc", "podman"])
-def eng(request):
-    why = engine_reason(request.param)
+def _engine(name):
+    why = engine_reason(name)
     if why:
         pytest.skip(why)
-    e = Engine(request.param)
+    e = Engine(name)
+    t0 = time.monotonic()
     yield e
+    # runsc starts slowly: the cost per engine is printed (pytest -s, or on failure).
+    print("%s: %.2f s" % (name, time.monotonic() - t0))
     assert e.ours_left() == [], "containers left behind: %s" % e.ours_left()
+    assert _cgroups_left() == [], "cgroups left behind: %s" % _cgroups_left()
+
+
+def _supervisor_gone(name):
+    parts = name.split("-")
+    return not (len(parts) >= 3 and parts[1].isdigit() and os.path.exists("/proc/%s" % parts[1]))
+
+
+def _cgroups_left():
+    """zonebox's cgroups under our own memory cgroup whose supervisor is gone."""
+    own = [l.split(":", 2)[2].strip() for l in open("/proc/self/cgroup") if l.split(":")[1] == "memory"]
+    d = "/sys/fs/cgroup/memory" + (own[0] if own and own[0] != "/" else "")
+    left = []
+    for n in os.listdir(d) if os.path.isdir(d) else []:
+        parts = n.split("-")
+        if n.startswith("zonebox-") and len(parts) >= 3 and parts[1].isdigit() and \
+                not os.path.exists("/proc/%s" % parts[1]):
+            left.append(n)
+    return left
+
+
+@pytest.fixture(params=["runc", "podman"])
+def eng(request):
+    yield from _engine(request.param)
+
+
+# The seed's three security tests and the memory limit on every engine
+# zonebox drives here; the longer lifecycle tests only on runc and podman.
+@pytest.fixture(params=["runc", "crun", "runsc", "podman"])
+def any_eng(request):
+    yield from _engine(request.param)
 
 
 # ------------------------------------------------------------------ the three Docker security tests
 
-def test_engine_network_is_blocked(eng, tmp):
+def test_engine_network_is_blocked(any_eng, tmp):
+    eng = any_eng
     listener = tcp_listener("127.0.0.1")
     port = listener.getsockname()[1]
     try:
@@ -188,13 +227,16 @@ print(json.dumps(out))
 """ % port
         out = eng.py_json(tmp, code)
         assert out["host_lo"] == errno.ECONNREFUSED, out
-        assert out["internet"] == errno.ENETUNREACH, out
+        # gVisor's own netstack (only lo) says EHOSTUNREACH where Linux says ENETUNREACH.
+        assert out["internet"] in ((errno.ENETUNREACH, errno.EHOSTUNREACH) if eng.name == "runsc"
+                                   else (errno.ENETUNREACH,)), out
         assert accepted_nothing(listener)
     finally:
         listener.close()
 
 
-def test_engine_root_is_read_only(eng, tmp):
+def test_engine_root_is_read_only(any_eng, tmp):
+    eng = any_eng
     code = r"""
 import json, os
 out = {}
@@ -208,7 +250,9 @@ print(json.dumps(out))
 """
     out = eng.py_json(tmp, code)
     for path in ("/test.txt", "/etc/test.txt", "/usr/test.txt"):
-        assert out[path] == errno.EROFS, out
+        # gVisor checks the (root-owned) directory's permission before the
+        # read-only mount: EACCES for the sandbox's user 1000.
+        assert out[path] in ((errno.EROFS, errno.EACCES) if eng.name == "runsc" else (errno.EROFS,)), out
     # /tmp is the policy's own tmpfs (as in the namespace backend); no writable
     # /run (podman would add one without --read-only-tmpfs=false).
     assert out["/tmp/test.txt"] == "written", out
@@ -216,7 +260,8 @@ print(json.dumps(out))
     assert not os.path.exists("/test.txt") and not os.path.exists("/usr/test.txt")
 
 
-def test_engine_setuid_fails(eng, tmp):
+def test_engine_setuid_fails(any_eng, tmp):
+    eng = any_eng
     code = r"""
 import json, os
 out = {'uid': os.getuid(), 'euid': os.geteuid()}
@@ -231,14 +276,22 @@ for line in open('/proc/self/status'):
     if k in ('CapEff', 'CapPrm', 'CapBnd', 'CapAmb', 'NoNewPrivs'):
         out[k] = v.strip()
 out['uid_map'] = [list(map(int, l.split())) for l in open('/proc/self/uid_map')]
+import ctypes
+out['nnp_prctl'] = ctypes.CDLL(None).prctl(39, 0, 0, 0, 0)  # PR_GET_NO_NEW_PRIVS
 print(json.dumps(out))
 """
     out = eng.py_json(tmp, code)
     assert out["uid"] == 1000 and out["euid"] == 1000
     assert out["setuid"] in (errno.EPERM, errno.EINVAL) and out["setgid"] in (errno.EPERM, errno.EINVAL)
-    for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb"):
+    # gVisor's /proc/self/status has no CapAmb line.
+    for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb") if eng.name != "runsc" else ("CapEff", "CapPrm", "CapBnd"):
         assert int(out[k], 16) == 0, out
-    assert out["NoNewPrivs"] == "1"
+    # gVisor's /proc/self/status has no NoNewPrivs line; prctl answers everywhere.
+    assert out.get("NoNewPrivs", "1") == "1" and out["nnp_prctl"] == 1, out
+    if eng.name == "runsc":
+        # gVisor's kernel shows its own identity map: the host side is the
+        # Sentry's, not the command's (docs/engines.md, gVisor).
+        return
     # The sandbox's user is 65534 outside, never host root; no range maps host 0.
     assert [1000, 65534, 1] in out["uid_map"], out
     assert all(host != 0 for _, host, _ in out["uid_map"]), out
@@ -302,12 +355,18 @@ def test_engine_timeout(eng):
     assert "wall_time" in r["layers"]["applied"]
 
 
-def test_engine_oom(eng):
+def test_engine_oom(any_eng):
+    """An OOM kill is "oom" on every engine: runc from the kept cgroup, runsc
+    from zonebox's own cgroup, crun and podman (which remove theirs, and
+    podman's inspect never says OOMKilled here) from the kernel's record of
+    the kill. A SIGKILL under the same limit stays "signaled"."""
+    eng = any_eng
     p, r = eng.json("--memory", "64m", "--", "python3", "-c", "x = bytearray(512 << 20)")
-    if eng.name == "podman" and r["status"] == "signaled" and r["signal"] == 9:
-        pytest.skip("podman here does not report OOMKilled (conmon's OOM watch on this hybrid "
-                    "cgroup-v1 host): the kill is seen as SIGKILL only")
     assert r["status"] == "oom" and r["oom_killed"] is True and p.returncode == 137, r
+    if eng.name in ("runc", "runsc"):
+        assert r["peak_memory_bytes"] and r["peak_memory_bytes"] <= (64 << 20) + (1 << 20), r
+    p, r = eng.json("--memory", "64m", "--", "sh", "-c", "kill -9 $$")
+    assert r["status"] == "signaled" and r["oom_killed"] is False and p.returncode == 137, r
 
 
 def test_engine_interrupted_leaves_nothing(eng):
@@ -315,7 +374,7 @@ def test_engine_interrupted_leaves_nothing(eng):
     proc = subprocess.Popen([ZONEBOX, "run", *eng.flags, "--", "sleep", arg], cwd="/",
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert poll(lambda: eng.ours_left(), timeout=30), "the container never showed up"
+        assert poll(lambda: eng.known(), timeout=30), "the container never showed up"
         # The command itself runs (seen from the host), not only the container's record.
         assert poll(lambda: pids_exact(["sleep", arg]), timeout=30), "the command never started"
         proc.send_signal(signal.SIGTERM)
@@ -334,7 +393,7 @@ def test_engine_killed_supervisor_is_collected(eng):
     proc = subprocess.Popen([ZONEBOX, "run", *eng.flags, "--", "sleep", arg], cwd="/",
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert poll(lambda: eng.ours_left(), timeout=30)
+        assert poll(lambda: eng.known(), timeout=30)
         assert poll(lambda: pids_exact(["sleep", arg]), timeout=30), "the command never started"
         proc.kill()
         proc.wait()

@@ -492,3 +492,49 @@ TEST(engines_exit_status)
         CHECK(r->status == ZB_STATUS_EXITED && r->exit_code == 125 && !r->error);
         zb_result_free(r);
 }
+
+/* The kernel's OOM record, one record per read as /dev/kmsg gives them (a
+ * SOCK_SEQPACKET pair keeps the boundaries): only a kill in the container's
+ * own cgroup (oom_memcg or task_memcg) counts. */
+static bool kmsg_says(const char *const *records, const char *id)
+{
+        int sv[2];
+        CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+        for (size_t i = 0; records[i]; i++)
+                CHECK(write(sv[1], records[i], strlen(records[i])) == (ssize_t)strlen(records[i]));
+        bool found = eng_kmsg_oom_in(sv[0], id);
+        close(sv[0]);
+        close(sv[1]);
+        return found;
+}
+
+TEST(engines_kmsg_oom_record)
+{
+        static const char *const podman[] = {
+                "6,1,1,-;python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0\n",
+                "6,2,2,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,"
+                "oom_memcg=/libpod_parent/libpod-e3e3a9022b958fb6bce244c7452d623ca715a177fb89867d243f9ea9bbf23ea1,"
+                "task_memcg=/libpod_parent/libpod-e3e3a9022b958fb6bce244c7452d623ca715a177fb89867d243f9ea9bbf23ea1,"
+                "task=python3,pid=21170,uid=0\n",
+                NULL,
+        };
+        CHECK(kmsg_says(podman, "e3e3a9022b958fb6bce244c7452d623ca715a177fb89867d243f9ea9bbf23ea1"));
+        CHECK(!kmsg_says(podman, "0123456789ab0123456789ab0123456789ab0123456789ab0123456789abcdef"));
+        static const char *const zb[] = {
+                "6,3,3,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,"
+                "oom_memcg=/process_api/x/zonebox-20703-2377606-10,task_memcg=/process_api/x/zonebox-20703-2377606-10,"
+                "task=python3,pid=20707,uid=65534\n",
+                NULL,
+        };
+        CHECK(kmsg_says(zb, "zonebox-20703-2377606-10"));
+        CHECK(!kmsg_says(zb, "zonebox-20703-2377606-1")); /* a whole name, not a prefix */
+        /* Decided in a parent's limit (cgroup_parent), the victim in ours: ours too,
+         * as the v1 counter (the task's memcg) would say. */
+        static const char *const parent[] = {
+                "6,4,4,-;oom-kill:constraint=CONSTRAINT_MEMCG,oom_memcg=/process_api/x,"
+                "task_memcg=/process_api/x/zonebox-1-2-3,task=sh,pid=9,uid=0\n",
+                NULL,
+        };
+        CHECK(kmsg_says(parent, "zonebox-1-2-3"));
+        CHECK(!kmsg_says(parent, "zonebox-1-2-4"));
+}
