@@ -466,7 +466,8 @@ def test_runtimes_listed(piston_server):
     status, _, v = piston_server.request("GET", "/v1/runtimes")
     assert status == 200 and v, v
     status, _, v = piston_server.request("GET", "/api/v2/runtimes")
-    assert status == 200 and any(r.get("language") == "python" for r in v), v
+    assert status == 200 and any(r.get("language") == "python3" and "python" in r.get("aliases", [])
+                                 for r in v), v
 
 
 def test_runtime_run_and_piston_execute(piston_server):
