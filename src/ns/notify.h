@@ -1,0 +1,49 @@
+/* Seccomp user notification (issue 16): the supervisor hears of every
+ * syscall the default filter denies and records it as a `seccomp`
+ * violation. The filter still decides: each EPERM return of the program is
+ * a USER_NOTIF return in the copy the command installs, and the supervisor
+ * answers every notification with EPERM, never with CONTINUE. See notify.c
+ * for why a listener cannot widen anything. */
+#ifndef ZB_NS_NOTIFY_H
+#define ZB_NS_NOTIFY_H
+
+#include <stdint.h>
+
+#include "ns.h"
+
+#define NS_NOTIFY_NAMES 512 /* syscall numbers whose name is cached */
+
+struct ns_notify {
+        int sock;     /* the supervisor's end of the socket the listener comes on, -1 */
+        int listener; /* the seccomp listener, -1 until it came */
+        bool deny_list_only; /* the profile is not zonebox's default: only seccomp.deny is named */
+        const struct zb_policy *p;
+        struct viol_set *viol;
+        char *names[NS_NOTIFY_NAMES];
+        uint64_t answered;
+};
+
+/* Before clone, after ns_security_prepare: decide whether the command's
+ * filter gets a listener (the default profile, not in a session, seccomp
+ * not allowed by the policy) and make the socket; otherwise record why the
+ * source is not observable. Sets c->notify_fd and c->seccomp_notify. */
+int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r, bool session,
+                      struct zb_error *err);
+/* In the cloned child: drop the supervisor's end. */
+void ns_notify_child(struct ns_notify *n);
+/* In the supervisor after clone: drop the child's end. */
+void ns_notify_after_clone(struct ns_notify *n, struct ns_ctx *c);
+/* The fd to poll (POLLIN), -1: none. */
+int ns_notify_fd(const struct ns_notify *n);
+/* The polled fd is ready: take the listener, or answer one notification.
+ * EXEC_NS: when the command was exec'd (0: not yet). Returns the fd to
+ * poll from now on. */
+int ns_notify_event(struct ns_notify *n, short revents, uint64_t exec_ns);
+void ns_notify_release(struct ns_notify *n, struct ns_ctx *c);
+
+/* In the command process, last before execve: install the filter (with a
+ * listener when the supervisor asked for one) and hand the listener over.
+ * Async-signal-safe; fails through ns_fail. */
+void ns_notify_install(struct ns_ctx *c);
+
+#endif
