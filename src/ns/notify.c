@@ -80,6 +80,16 @@ static const char *no_listener(const struct ns_ctx *c, bool session)
         return NULL;
 }
 
+static void sources(struct ns_notify *n, const char *state)
+{
+        viol_source(n->viol, "seccomp", state);
+        viol_source(n->viol, "filesystem", n->watching || !strncmp(state, "not", 3) ? state
+                    : "not observable: turned off by ZONEBOX_TEST_NO_WATCH (a test knob)");
+        if (n->p->network != ZB_NET_HOST)
+                viol_source(n->viol, "network", n->watching || !strncmp(state, "not", 3) ? state
+                            : "not observable: turned off by ZONEBOX_TEST_NO_WATCH (a test knob)");
+}
+
 int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r, bool session,
                       struct zb_error *err)
 {
@@ -89,19 +99,23 @@ int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r
         c->notify_fd = -1;
         const char *why = no_listener(c, session);
         if (why) {
-                viol_source(n->viol, "seccomp", why);
+                sources(n, why);
                 return 0;
         }
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return err_errno(err, errno, "layer seccomp: socketpair for the seccomp listener");
-        if (ns_seccomp_notify_copy(&c->seccomp, &c->seccomp_notify) < 0) {
+        int k = getenv("ZONEBOX_TEST_NO_WATCH")
+                        ? ns_seccomp_notify_copy(&c->seccomp, &c->seccomp_notify)
+                        : ns_watch_build(n, &c->seccomp, c->p->network != ZB_NET_HOST, &c->seccomp_notify);
+        if (k < 0) {
                 close(sv[0]);
                 close(sv[1]);
-                return err_set(err, ENOMEM, "layer seccomp: out of memory");
+                return err_errno(err, -k, "layer seccomp: the notifying filter");
         }
+        n->watching = !getenv("ZONEBOX_TEST_NO_WATCH");
         n->sock = sv[0];
         c->notify_fd = sv[1];
-        viol_source(n->viol, "seccomp", "not observable: the command was not started");
+        sources(n, "not observable: the command was not started");
         return 0;
 }
 
@@ -144,12 +158,12 @@ static void take_listener(struct ns_notify *n)
         n->sock = -1;
         if (fd >= 0) {
                 n->listener = fd;
-                viol_source(n->viol, "seccomp", "observed");
+                sources(n, "observed");
         } else if (got == (ssize_t)sizeof(e) && e) {
                 char why[160];
                 snprintf(why, sizeof(why), "not observable: the kernel gives the filter no listener (%s)",
                          e == EINVAL ? "Linux < 5.0" : e == EBUSY ? "an outer seccomp filter holds one" : strerror(e));
-                viol_source(n->viol, "seccomp", why);
+                sources(n, why);
         }
 }
 
@@ -193,6 +207,12 @@ static void answer(struct ns_notify *n, uint64_t exec_ns)
         memset(&req, 0, sizeof(req)); /* the kernel wants it zeroed */
         if (ioctl(n->listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
                 return; /* ENOENT: the target died (or was signalled) meanwhile */
+        int which = ns_watch_match(n, &req.data);
+        if (which >= 0) {
+                uint64_t now = util_now_ns();
+                ns_watch_answer(n, &req, which, exec_ns && now > exec_ns ? (double)(now - exec_ns) / 1e6 : 0);
+                return;
+        }
         struct seccomp_notif_resp resp = { .id = req.id, .error = -EPERM, .val = 0, .flags = 0 };
         if (ioctl(n->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
                 return;

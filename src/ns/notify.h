@@ -12,6 +12,7 @@
 #include "ns.h"
 
 #define NS_NOTIFY_NAMES 512 /* syscall numbers whose name is cached */
+#define NS_WATCH_MAX 24
 
 struct ns_notify {
         int sock;     /* the supervisor's end of the socket the listener comes on, -1 */
@@ -21,7 +22,20 @@ struct ns_notify {
         struct viol_set *viol;
         char *names[NS_NOTIFY_NAMES];
         uint64_t answered;
+        /* notify_watch.c: write-intent filesystem calls and connect() */
+        bool watching;
+        int watch_nr[NS_WATCH_MAX]; /* per watched call, -1: not watched */
 };
+
+struct seccomp_data;
+struct seccomp_notif;
+/* notify_watch.c: the program with the watch prefix (see there) in OUT;
+ * NET: connect() too. 0, or -E2BIG / -ENOMEM. */
+int ns_watch_build(struct ns_notify *n, const struct sock_fprog *plain, bool net, struct sock_fprog *out);
+/* Which watched call D is (an index), or -1: answered EPERM as a denial. */
+int ns_watch_match(const struct ns_notify *n, const struct seccomp_data *d);
+/* Record what the kernel is about to refuse, then CONTINUE. */
+void ns_watch_answer(struct ns_notify *n, const struct seccomp_notif *req, int which, double at);
 
 /* Before clone, after ns_security_prepare: decide whether the command's
  * filter gets a listener (the default profile, not in a session, seccomp

@@ -126,3 +126,128 @@ def test_fallback_without_notification_keeps_eperm(zb):
 def test_exec_failure_under_notification(zb):
     r = zb.run("--", "/no/such/command")
     assert r.rc == 127, r
+
+
+# ---- filesystem and network (notify_watch.c): recorded, the kernel's own error kept ----
+
+def entries(d, layer):
+    return {(v["operation"], v["target"]): v for v in d["violations"] if v["layer"] == layer}
+
+
+WRITES = r"""
+import errno, os, sys
+out = {}
+def attempt(name, f):
+    try:
+        f()
+        out[name] = 0
+    except OSError as e:
+        out[name] = e.errno
+attempt("/test.txt", lambda: open("/test.txt", "w").write("x"))
+attempt("/input/x", lambda: open("/input/x", "w").write("x"))
+attempt("/usr/zb-newdir", lambda: os.mkdir("/usr/zb-newdir"))
+attempt("/proc/sys/kernel/hostname", lambda: open("/proc/sys/kernel/hostname", "w").write("x"))
+attempt("/tmp/fine", lambda: open("/tmp/fine", "w").write("x"))
+attempt("read", lambda: open("/etc/hostname").read())
+os.chdir("/etc")
+attempt("rel", lambda: open("zb-rel\x01\x1b[31m", "w"))
+attempt("long", lambda: open("/" + "a" * 65536, "w"))
+attempt("unlink", lambda: os.unlink("/etc/hostname"))
+import json; print(json.dumps(out))
+"""
+
+
+def test_writes_outside_writable_zones(zb, tmp):
+    d_in = tmp.mkdir("input")
+    r, d = zb.json("-v", d_in + ":/input:ro", "--", "python3", "-c", WRITES)
+    assert r.rc == 0, r
+    got = json.loads(d["stdout"])
+    # the kernel's own errors, unchanged
+    assert got["/test.txt"] == got["/input/x"] == got["/usr/zb-newdir"] == 30, got  # EROFS
+    assert got["/proc/sys/kernel/hostname"] == 30 and got["/tmp/fine"] == 0 and got["read"] == 0, got
+    assert got["long"] == 36, got  # ENAMETOOLONG
+    fs = entries(d, "filesystem")
+    assert fs[("write", "/test.txt")]["rule"] == "root is read-only", fs
+    assert fs[("write", "/input/x")]["rule"] == "zone input is ro", fs
+    assert fs[("mkdir", "/usr/zb-newdir")]["rule"] == "root is read-only", fs
+    assert fs[("write", "/proc/sys/kernel/hostname")]["rule"] == "/proc/sys is read-only", fs
+    assert fs[("unlink", "/etc/hostname")]["count"] == 1, fs
+    # relative to the cwd, control characters escaped, never raw
+    assert ("write", "/etc/zb-rel\\x01\\x1b[31m") in fs, fs
+    # allowed writes, reads and the over-long path leave nothing
+    assert not [k for k in fs if k[1].startswith("/tmp") or k[1] == "/etc/hostname" and k[0] == "write"], fs
+    assert not [k for k in fs if len(k[1]) > 600], fs
+    assert d["violation_sources"]["filesystem"] == "observed", d
+    assert not os.path.exists(os.path.join(d_in, "x"))
+
+
+def test_filesystem_entries_are_counted(zb):
+    code = "import os\nfor _ in range(1000):\n    try: os.mkdir('/usr/x')\n    except OSError: pass\n"
+    r, d = zb.json("--", "python3", "-c", code)
+    assert r.rc == 0, r
+    assert entries(d, "filesystem")[("mkdir", "/usr/x")]["count"] == 1000, d
+    assert len(d["violations"]) == 1, d
+
+
+CONNECT = r"""
+import socket, json
+out = []
+for fam, typ, addr in [(socket.AF_INET, socket.SOCK_STREAM, ("93.184.216.34", 80)),
+                       (socket.AF_INET, socket.SOCK_DGRAM, ("8.8.8.8", 53)),
+                       (socket.AF_INET6, socket.SOCK_STREAM, ("2606:2800:220:1::1", 443)),
+                       (socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", 9))]:
+    s = socket.socket(fam, typ)
+    try:
+        s.connect(addr); out.append(0)
+    except OSError as e:
+        out.append(e.errno)
+print(json.dumps(out))
+"""
+
+
+def test_connect_in_network_none(zb):
+    r, d = zb.json("--network", "none", "--", "python3", "-c", CONNECT)
+    assert r.rc == 0, r
+    errs = json.loads(d["stdout"])
+    assert errs[0] == errs[1] == 101, errs  # ENETUNREACH, the kernel's
+    assert errs[3] == 111, errs  # ECONNREFUSED on loopback, unchanged
+    net = entries(d, "network")
+    v = net[("connect", "93.184.216.34:80/tcp")]
+    assert v["rule"] == "network none" and "network.allow" in v["hint"], v
+    assert ("connect", "8.8.8.8:53/udp") in net, net
+    assert ("connect", "[2606:2800:220:1::1]:443/tcp") in net, net
+    assert not [k for k in net if k[1].startswith("127.")], net
+    assert d["violation_sources"]["network"] == "observed", d
+
+
+def test_host_network_does_not_watch_connect(zb_root):
+    r, d = zb_root.json("--network", "host", "--", "python3", "-c",
+                        "import socket; s = socket.socket(); s.settimeout(0.01)\n"
+                        "try: s.connect(('127.0.0.1', 9))\nexcept OSError: pass")
+    assert r.rc == 0, r
+    assert entries(d, "network") == {} and "network" not in d["violation_sources"], d
+
+
+def test_fallback_without_watch(zb):
+    env = dict(os.environ, ZONEBOX_TEST_NO_WATCH="1")
+    r, d = zb.json("--", "sh", "-c", "echo x > /test.txt", env=env)
+    assert r.rc != 0 and "Read-only" in r.stderr + d.get("stderr", ""), r
+    assert entries(d, "filesystem") == {}, d
+    assert d["violation_sources"]["filesystem"].startswith("not observable: turned off by ZONEBOX_TEST_NO_WATCH"), d
+    assert d["violation_sources"]["seccomp"] == "observed", d
+
+
+def test_session_exec_says_not_observable(tmp):
+    rt = tmp.mkdir("rt", mode=0o700)
+    start = subprocess.run([ZONEBOX, "session", "start", "--runtime-dir", rt, "--json"],
+                           capture_output=True, text=True, timeout=30)
+    assert start.returncode == 0, start
+    sid = json.loads(start.stdout)["id"]
+    try:
+        ex = subprocess.run([ZONEBOX, "session", "exec", sid, "--runtime-dir", rt, "--json", "--",
+                             "python3", "-c", PTRACE], capture_output=True, text=True, timeout=30)
+        assert ex.returncode == 0, ex
+        d = json.loads(ex.stdout)
+        assert d["stdout"].split() == ["-1", "1"], d  # the filter still refuses, EPERM
+    finally:
+        subprocess.run([ZONEBOX, "session", "stop", sid, "--runtime-dir", rt], capture_output=True, timeout=30)
