@@ -97,6 +97,11 @@ int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r
 
         *n = (struct ns_notify){ .sock = -1, .listener = -1, .p = c->p, .viol = &r->viol };
         c->notify_fd = -1;
+        /* Landlock's own denials (audit records, Linux 6.15 / ABI 7) are
+         * not read: see docs/violations-notify.md. */
+        if (c->landlock)
+                viol_source(n->viol, "landlock",
+                            "not observable: Landlock audit records need CAP_AUDIT_READ and would go to the host's kernel log");
         const char *why = no_listener(c, session);
         if (why) {
                 sources(n, why);
@@ -143,8 +148,8 @@ int ns_notify_fd(const struct ns_notify *n)
 static void take_listener(struct ns_notify *n)
 {
         int e = 0, fd = -1;
-        char cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
+        char ebuf[sizeof(int)] = { 0 }, cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = { .iov_base = ebuf, .iov_len = sizeof(ebuf) };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
                              .msg_controllen = sizeof(cbuf) };
         ssize_t got = recvmsg(n->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -154,6 +159,7 @@ static void take_listener(struct ns_notify *n)
         if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
             cm->cmsg_len == CMSG_LEN(sizeof(int)))
                 memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+        memcpy(&e, ebuf, sizeof(e));
         close(n->sock);
         n->sock = -1;
         if (fd >= 0) {

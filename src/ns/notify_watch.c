@@ -106,9 +106,10 @@ int ns_watch_build(struct ns_notify *n, const struct sock_fprog *plain, bool net
                         continue;
                 }
                 pre[np++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)n->watch_nr[i], 0, 2);
-                /* the flags' low word (little-endian: the first) */
+                /* the flags' low word: the first on a little-endian machine */
                 pre[np++] = STMT(BPF_LD | BPF_W | BPF_ABS,
-                                 (uint32_t)(offsetof(struct seccomp_data, args) + 8 * (size_t)w->flags_arg));
+                                 (uint32_t)(offsetof(struct seccomp_data, args) + 8 * (size_t)w->flags_arg +
+                                            (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0)));
                 pre[np++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, WRITE_FLAGS, 0xfe, 0xff);
         }
         pre[np++] = STMT(BPF_JMP | BPF_JA, 1); /* not watched: over the jump to B, into A */
@@ -207,7 +208,7 @@ static bool target_path(pid_t pid, const struct seccomp_notif *req, const struct
  * exists, else its parent. */
 static bool read_only(pid_t pid, const char *path)
 {
-        char root[64], parent[2 * PATH_MAX + 2];
+        char root[64];
         snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
         int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
@@ -215,6 +216,7 @@ static bool read_only(pid_t pid, const char *path)
         struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
         int fd = (int)syscall(SYS_openat2, rfd, path, &how, sizeof(how));
         if (fd < 0) {
+                char parent[2 * PATH_MAX + 2];
                 snprintf(parent, sizeof(parent), "%s", path);
                 char *slash = strrchr(parent, '/');
                 if (slash == parent)
