@@ -33,8 +33,11 @@
  * - A notification interrupted by a signal is restarted by the kernel and
  *   notifies again: counts are attempts, at least one per denied call.
  *
+ * A session's supervisor takes every exec's listener (each exec installs
+ * its own filter) into an epoll set, the one fd of its event loop.
+ *
  * Not observable (viol_source says why): seccomp unconfined, a custom
- * profile, a session's commands, a kernel without listeners (Linux < 5.0:
+ * profile, a kernel without listeners (Linux < 5.0:
  * EINVAL) or an ancestor's filter holding one (EBUSY), where the command
  * installs the filter as written. ZONEBOX_TEST_NO_NOTIFY (tests only)
  * simulates that. */
@@ -44,6 +47,7 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -59,15 +63,13 @@ static bool listed(char *const *list, size_t n, const char *name)
 }
 
 /* Why the command gets no listener, NULL when it does. */
-static const char *no_listener(const struct ns_ctx *c, bool session)
+static const char *no_listener(const struct ns_ctx *c)
 {
         const struct zb_policy *p = c->p;
         const struct pol_security *s = &p->security;
 
         if (!c->seccomp.len)
                 return "not observable: no syscall filter (seccomp unconfined)";
-        if (session)
-                return "not observable: a session's commands are not watched yet";
         if (s->seccomp && strcmp(s->seccomp, "default") != 0)
                 return "not observable: a custom seccomp profile (it may let the command take a seccomp listener of its own)";
         if (listed(s->seccomp_allow, s->n_seccomp_allow, "seccomp"))
@@ -95,14 +97,16 @@ int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r
 {
         int sv[2];
 
-        *n = (struct ns_notify){ .sock = -1, .listener = -1, .p = c->p, .viol = &r->viol };
+        *n = (struct ns_notify){ .sock = -1, .listener = -1, .ep = -1, .p = c->p, .viol = &r->viol };
+        for (size_t i = 0; i < NS_NOTIFY_SESSION_LISTENERS; i++)
+                n->listeners[i] = -1;
         c->notify_fd = -1;
         /* Landlock's own denials (audit records, Linux 6.15 / ABI 7) are
          * not read: see docs/violations-notify.md. */
         if (c->landlock)
                 viol_source(n->viol, "landlock",
                             "not observable: Landlock audit records need CAP_AUDIT_READ and would go to the host's kernel log");
-        const char *why = no_listener(c, session);
+        const char *why = no_listener(c);
         if (why) {
                 sources(n, why);
                 return 0;
@@ -119,8 +123,13 @@ int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r
         }
         n->watching = !getenv("ZONEBOX_TEST_NO_WATCH");
         n->sock = sv[0];
+        if (session && (n->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+                return err_errno(err, errno, "layer seccomp: epoll for the session's seccomp listeners");
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = n->sock };
+        if (session && epoll_ctl(n->ep, EPOLL_CTL_ADD, n->sock, &ev) < 0)
+                return err_errno(err, errno, "layer seccomp: epoll for the session's seccomp listeners");
         c->notify_fd = sv[1];
-        sources(n, "not observable: the command was not started");
+        sources(n, "not observable: no command was started");
         return 0;
 }
 
@@ -128,7 +137,9 @@ void ns_notify_child(struct ns_notify *n)
 {
         if (n->sock >= 0)
                 close(n->sock);
-        n->sock = -1;
+        if (n->ep >= 0)
+                close(n->ep);
+        n->sock = n->ep = -1;
 }
 
 void ns_notify_after_clone(struct ns_notify *n, struct ns_ctx *c)
@@ -141,7 +152,49 @@ void ns_notify_after_clone(struct ns_notify *n, struct ns_ctx *c)
 
 int ns_notify_fd(const struct ns_notify *n)
 {
+        if (n->ep >= 0)
+                return n->ep;
         return n->listener >= 0 ? n->listener : n->sock;
+}
+
+static const char *no_listener_why(int e, char *why, size_t size)
+{
+        snprintf(why, size, "not observable: the kernel gives the filter no listener (%s)",
+                 e == EINVAL ? "Linux < 5.0" : e == EBUSY ? "an outer seccomp filter holds one" : strerror(e));
+        return why;
+}
+
+/* A session's exec sent its listener (or why it has none): watched until
+ * its exec is gone; past NS_NOTIFY_SESSION_LISTENERS at once, dropped
+ * (its denials then fail with ENOSYS: still refused). */
+static void session_listener(struct ns_notify *n, int fd, int e)
+{
+        if (fd < 0 && e) {
+                char why[160];
+                sources(n, no_listener_why(e, why, sizeof(why)));
+        }
+        if (fd < 0)
+                return;
+        for (size_t i = 0; i < NS_NOTIFY_SESSION_LISTENERS; i++) {
+                if (n->listeners[i] >= 0)
+                        continue;
+                struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+                if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+                        break;
+                n->listeners[i] = fd;
+                sources(n, "observed");
+                return;
+        }
+        close(fd);
+}
+
+static void session_drop(struct ns_notify *n, int fd)
+{
+        for (size_t i = 0; i < NS_NOTIFY_SESSION_LISTENERS; i++)
+                if (n->listeners[i] == fd)
+                        n->listeners[i] = -1;
+        epoll_ctl(n->ep, EPOLL_CTL_DEL, fd, NULL);
+        close(fd);
 }
 
 /* The command's one message: its install's errno, and the listener. */
@@ -160,6 +213,12 @@ static void take_listener(struct ns_notify *n)
             cm->cmsg_len == CMSG_LEN(sizeof(int)))
                 memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
         memcpy(&e, ebuf, sizeof(e));
+        if (n->ep >= 0 && got > 0) {
+                session_listener(n, fd, e);
+                return;
+        }
+        if (n->ep >= 0)
+                epoll_ctl(n->ep, EPOLL_CTL_DEL, n->sock, NULL);
         close(n->sock);
         n->sock = -1;
         if (fd >= 0) {
@@ -167,9 +226,7 @@ static void take_listener(struct ns_notify *n)
                 sources(n, "observed");
         } else if (got == (ssize_t)sizeof(e) && e) {
                 char why[160];
-                snprintf(why, sizeof(why), "not observable: the kernel gives the filter no listener (%s)",
-                         e == EINVAL ? "Linux < 5.0" : e == EBUSY ? "an outer seccomp filter holds one" : strerror(e));
-                sources(n, why);
+                sources(n, no_listener_why(e, why, sizeof(why)));
         }
 }
 
@@ -226,8 +283,32 @@ static void answer(struct ns_notify *n, uint64_t exec_ns)
         record(n, req.data.nr, exec_ns);
 }
 
+/* A session: whatever of the epoll set is ready. */
+static void session_event(struct ns_notify *n, uint64_t exec_ns)
+{
+        struct epoll_event evs[8];
+        int k = epoll_wait(n->ep, evs, 8, 0);
+        for (int i = 0; i < k; i++) {
+                int fd = evs[i].data.fd;
+                if (fd == n->sock) {
+                        take_listener(n);
+                        continue;
+                }
+                n->listener = fd;
+                if (evs[i].events & EPOLLIN)
+                        answer(n, exec_ns);
+                else if (evs[i].events & (EPOLLHUP | EPOLLERR))
+                        session_drop(n, fd); /* no task uses the filter any more */
+                n->listener = -1;
+        }
+}
+
 int ns_notify_event(struct ns_notify *n, short revents, uint64_t exec_ns)
 {
+        if (n->ep >= 0) {
+                session_event(n, exec_ns);
+                return n->ep;
+        }
         if (n->listener < 0) {
                 if (n->sock >= 0)
                         take_listener(n);
@@ -250,6 +331,14 @@ void ns_notify_release(struct ns_notify *n, struct ns_ctx *c)
         if (n->listener >= 0)
                 close(n->listener);
         n->sock = n->listener = -1;
+        for (size_t i = 0; i < NS_NOTIFY_SESSION_LISTENERS; i++) {
+                if (n->listeners[i] >= 0)
+                        close(n->listeners[i]);
+                n->listeners[i] = -1;
+        }
+        if (n->ep >= 0)
+                close(n->ep);
+        n->ep = -1;
         for (size_t i = 0; i < NS_NOTIFY_NAMES; i++) {
                 free(n->names[i]);
                 n->names[i] = NULL;

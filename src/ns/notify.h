@@ -13,10 +13,15 @@
 
 #define NS_NOTIFY_NAMES 512 /* syscall numbers whose name is cached */
 #define NS_WATCH_MAX 24
+#define NS_NOTIFY_SESSION_LISTENERS 64 /* execs of a session watched at once */
 
 struct ns_notify {
         int sock;     /* the supervisor's end of the socket the listener comes on, -1 */
-        int listener; /* the seccomp listener, -1 until it came */
+        int listener; /* the seccomp listener, -1 until it came (a session: the one being served) */
+        /* A session: every exec sends a listener; the socket, and each
+         * listener until its exec is gone, are in this epoll set, -1 in a run. */
+        int ep;
+        int listeners[NS_NOTIFY_SESSION_LISTENERS];
         bool deny_list_only; /* the profile is not zonebox's default: only seccomp.deny is named */
         const struct zb_policy *p;
         struct viol_set *viol;
@@ -38,9 +43,10 @@ int ns_watch_match(const struct ns_notify *n, const struct seccomp_data *d);
 void ns_watch_answer(struct ns_notify *n, const struct seccomp_notif *req, int which, double at);
 
 /* Before clone, after ns_security_prepare: decide whether the command's
- * filter gets a listener (the default profile, not in a session, seccomp
- * not allowed by the policy) and make the socket; otherwise record why the
- * source is not observable. Sets c->notify_fd and c->seccomp_notify. */
+ * filter gets a listener (the default profile, seccomp not allowed by the
+ * policy) and make the socket (SESSION: and the epoll set); otherwise
+ * record why the source is not observable. Sets c->notify_fd and
+ * c->seccomp_notify. */
 int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r, bool session,
                       struct zb_error *err);
 /* In the cloned child: drop the supervisor's end. */
