@@ -6,7 +6,7 @@
  * syscall libseccomp names on this arch is evaluated with a set of probe
  * arguments; one whose verdict does not depend on its arguments becomes a
  * plain rule, and the few the default profile filters by argument (clone,
- * unshare, ioctl, socket, personality) get their argument rules written out
+ * unshare, ioctl, socket, personality, seccomp) get their argument rules written out
  * here. A Docker JSON profile file is translated as Docker applies it to a
  * container without capabilities (includes/excludes resolved, archMap
  * flattened). Either way the result is compiled back with libseccomp and
@@ -277,6 +277,10 @@ static int argument_rules(json_object *calls, const char *name)
         } else if (ns_mode_call_arg(name) >= 0) {
                 add_rule(calls, name, SECCOMP_RET_ALLOW,
                          args1((unsigned)ns_mode_call_arg(name), NS_SETID_MODE_BITS, 0, SCMP_CMP_MASKED_EQ));
+        } else if (strcmp(name, "seccomp") == 0) {
+                /* a filter of the command's own, without a listener (src/ns/notify.c) */
+                add_rule(calls, name, SECCOMP_RET_ALLOW,
+                         args1(1, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, SCMP_CMP_MASKED_EQ));
         } else if (strcmp(name, "personality") == 0) {
                 static const uint64_t allowed[] = NS_PERSONALITY_ALLOW;
                 for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)

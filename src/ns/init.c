@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "notify.h"
 #include "ns.h"
-#include "seccomp.h"
 #include "wire.h"
 #include "sys.h"
 
@@ -100,11 +100,7 @@ static _Noreturn void command_main(struct ns_ctx *c)
         }
         reset_signals(c);
         /* Last: from here on only execve, and write/_exit on failure. */
-        if (c->seccomp.len) {
-                int r = ns_seccomp_install(&c->seccomp);
-                if (r < 0)
-                        ns_fail(c, 0, -r, "layer seccomp: install the filter");
-        }
+        ns_notify_install(c);
         exec_command(c);
 }
 
@@ -376,6 +372,8 @@ _Noreturn void ns_init_run(struct ns_ctx *c)
                 command_main(c);
         if (c->ll_fd >= 0)
                 close(c->ll_fd);
+        if (c->notify_fd >= 0)
+                close(c->notify_fd);
 
         /* The command holds the setup pipe until its exec succeeds. */
         close(c->setup_fd);

@@ -106,6 +106,10 @@ struct ns_ctx {
         bool cg_active;        /* the resources layer has a cgroup for this run */
         struct ns_cgroup *cg;  /* the child enters its v1 cgroups first thing */
         struct sock_fprog seccomp; /* built before clone; len 0: no filter */
+        /* notify.c: the same program with USER_NOTIF for EPERM, and the
+         * child's end of the socket its listener goes back on; -1, len 0: none */
+        struct sock_fprog seccomp_notify;
+        int notify_fd;
         bool landlock;             /* apply the Landlock layer */
         struct ns_ll_path ll_paths[NS_MAX_LL_PATHS]; /* what the command may reach */
         size_t n_ll_paths;

@@ -59,7 +59,8 @@
  * open_by_handle_at, lookup_dcookie, fanotify_*, memfd_secret, NUMA policy,
  * statmount/listmount, lsm_*, and the obsolete uselib, ustat, sysfs,
  * _sysctl, nfsservctl, create_module, get_kernel_syms, query_module, vm86*.
- * landlock_* are allowed: a process can only restrict itself further. */
+ * landlock_* are allowed: a process can only restrict itself further, and
+ * so is seccomp, but without SECCOMP_FILTER_FLAG_NEW_LISTENER (below). */
 static const char *const default_allow[] = {
         /* processes, threads, signals */
         "execve", "execveat", "exit", "exit_group", "fork", "vfork", "wait4", "waitid",
@@ -69,7 +70,7 @@ static const char *const default_allow[] = {
         "signalfd", "signalfd4", "sigprocmask", "sigreturn", "restart_syscall", "pause",
         "pidfd_open", "pidfd_send_signal", "process_mrelease", "set_tid_address",
         "set_robust_list", "get_robust_list", "rseq", "arch_prctl", "set_thread_area",
-        "get_thread_area", "prctl", "seccomp", "landlock_create_ruleset",
+        "get_thread_area", "prctl", "landlock_create_ruleset",
         "landlock_add_rule", "landlock_restrict_self", "capget", "capset",
         "getpid", "getppid", "gettid", "getpgid", "setpgid", "getpgrp", "getsid", "setsid",
         /* identity: without capabilities these can only switch among own ids */
@@ -335,6 +336,23 @@ static int socket_rules(scmp_filter_ctx ctx, struct zb_error *err)
         return add_rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), nr, "socket", 1, &above, err);
 }
 
+/* A filter of its own, but no listener: a newer filter returning
+ * SECCOMP_RET_USER_NOTIF wins the tie with zonebox's (the kernel runs the
+ * newest first), and its listener could answer CONTINUE, running a syscall
+ * zonebox denies (notify.c). The kernel refuses a second listener in one
+ * chain (EBUSY) already; this says EPERM whatever the kernel does. Without
+ * the flag the command's USER_NOTIF returns ENOSYS. */
+static int seccomp_rule(scmp_filter_ctx ctx, struct zb_error *err)
+{
+        bool raw;
+        int nr = ns_syscall_number("seccomp", &raw);
+        if (nr < 0)
+                return 0;
+        struct scmp_arg_cmp cmp = { .arg = 1, .op = SCMP_CMP_MASKED_EQ,
+                                    .datum_a = SECCOMP_FILTER_FLAG_NEW_LISTENER, .datum_b = 0 };
+        return add_rule(ctx, SCMP_ACT_ALLOW, nr, "seccomp", 1, &cmp, err);
+}
+
 /* Docker's values (seccomp.h says why). */
 static int personality_rules(scmp_filter_ctx ctx, struct zb_error *err)
 {
@@ -406,6 +424,8 @@ static int default_rules(scmp_filter_ctx ctx, const struct ns_seccomp_spec *spec
                         return r;
         }
         if ((r = namespace_rules(ctx, spec, err)) < 0)
+                return r;
+        if (!ns_seccomp_overridden(spec, "seccomp") && (r = seccomp_rule(ctx, err)) < 0)
                 return r;
         if (!ns_seccomp_overridden(spec, "ioctl") && (r = ioctl_rules(ctx, err)) < 0)
                 return r;
@@ -612,6 +632,30 @@ void ns_seccomp_free(struct sock_fprog *prog)
         free(prog->filter);
         prog->filter = NULL;
         prog->len = 0;
+}
+
+int ns_seccomp_notify_copy(const struct sock_fprog *prog, struct sock_fprog *out)
+{
+        int n = 0;
+        out->filter = malloc((size_t)prog->len * sizeof(*prog->filter));
+        if (!out->filter)
+                return -ENOMEM;
+        memcpy(out->filter, prog->filter, (size_t)prog->len * sizeof(*prog->filter));
+        out->len = prog->len;
+        for (size_t i = 0; i < out->len; i++) {
+                struct sock_filter *f = &out->filter[i];
+                if (f->code == (BPF_RET | BPF_K) && f->k == (SECCOMP_RET_ERRNO | EPERM)) {
+                        f->k = SECCOMP_RET_USER_NOTIF;
+                        n++;
+                }
+        }
+        return n;
+}
+
+int ns_seccomp_install_listener(const struct sock_fprog *prog)
+{
+        long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+        return fd < 0 ? -errno : (int)fd;
 }
 
 int ns_seccomp_install(const struct sock_fprog *prog)

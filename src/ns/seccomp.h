@@ -101,6 +101,16 @@ int ns_seccomp_precompiled_matches(void);
  * no allocation. Returns 0 or -errno. */
 int ns_seccomp_install(const struct sock_fprog *prog);
 
+/* Seccomp user notification (notify.c): OUT is a malloc'd copy of PROG in
+ * which every "return ERRNO(EPERM)" is "return USER_NOTIF", so the
+ * supervisor hears of each denial and answers EPERM itself. Returns the
+ * number of returns rewritten, or -ENOMEM. */
+int ns_seccomp_notify_copy(const struct sock_fprog *prog, struct sock_fprog *out);
+/* Install PROG with SECCOMP_FILTER_FLAG_NEW_LISTENER: the listener fd
+ * (close-on-exec) or -errno (EINVAL: Linux < 5.0; EBUSY: an ancestor's
+ * filter already has a listener). Async-signal-safe, no allocation. */
+int ns_seccomp_install_listener(const struct sock_fprog *prog);
+
 /* Parse-only entry for fuzzing and unit tests: Docker/OCI JSON text of len
  * bytes (need not be NUL-terminated) to a BPF program. */
 int ns_seccomp_build_json(const char *json, size_t len, struct sock_fprog *prog,

@@ -25,6 +25,7 @@
 
 #include "cgroup.h"
 #include "cow.h"
+#include "notify.h"
 #include "ns.h"
 #include "quota.h"
 #include "sys.h"
@@ -34,12 +35,13 @@
 #define SETUP_TIMEOUT_MS 30000ull
 #define READ_CHUNK_BYTES 65536
 
-enum { FD_PID, FD_SETUP, FD_STATUS, FD_OUT, FD_ERR, FD_SIG, FD_DNS, FD_COUNT };
+enum { FD_PID, FD_SETUP, FD_STATUS, FD_OUT, FD_ERR, FD_SIG, FD_DNS, FD_NOTIFY, FD_COUNT };
 
 struct run {
         const struct zb_policy *p;
         struct zb_result *r;
         struct ns_cgroup *cg;
+        struct ns_notify *notify; /* the seccomp listener (notify.c) */
         uint64_t cpu_check_ns; /* next look at the cgroup's CPU usage, 0: none */
         unsigned cpu_rate_milli; /* at most this many CPUs' worth of usage per second */
         pid_t pid;
@@ -268,6 +270,9 @@ static void event_loop(struct run *run)
                         on_signal(run);
                 if (run->fds[FD_DNS].revents)
                         run->fds[FD_DNS].fd = ns_resolver_event(run->dns, &run->r->viol, since_exec_ms(run));
+                if (run->fds[FD_NOTIFY].revents)
+                        run->fds[FD_NOTIFY].fd = ns_notify_event(run->notify, run->fds[FD_NOTIFY].revents,
+                                                                 run->exec_ns);
                 if (run->fds[FD_PID].revents) {
                         init_gone = true;
                         run->fds[FD_PID].fd = -1; /* keep pidfd itself for waitid */
@@ -437,11 +442,13 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 c->err_fd = err_pipe[1];
                 if (run->hooks)
                         run->hooks->close_in_child(run->hooks->data);
+                ns_notify_child(run->notify);
                 ns_child_main(c);
         }
         run->pid = (pid_t)pid;
         run->pidfd = pidfd;
         ns_net_after_clone(c);
+        ns_notify_after_clone(run->notify, c);
         if (c->session_fd >= 0) {
                 close(c->session_fd); /* init's end */
                 c->session_fd = -1;
@@ -480,11 +487,13 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         run->fds[FD_ERR] = (struct pollfd){ .fd = err_pipe[0], .events = POLLIN };
         run->fds[FD_DNS] = (struct pollfd){ .fd = c->dns.fd, .events = POLLIN };
         run->dns = &c->dns;
+        run->fds[FD_NOTIFY] = (struct pollfd){ .fd = ns_notify_fd(run->notify), .events = POLLIN };
         setup[0] = status[0] = out[0] = err_pipe[0] = -1; /* owned by run->fds now */
         event_loop(run);
         c->exec_ns = run->exec_ns;
         ns_resolver_drain(run->dns, &run->r->viol, since_exec_ms(run));
-        run->fds[FD_DNS].fd = -1; /* c->dns's, closed by ns_net_finish */
+        run->fds[FD_DNS].fd = -1;    /* c->dns's, closed by ns_net_finish */
+        run->fds[FD_NOTIFY].fd = -1; /* owned by run->notify */
 
         siginfo_t si = { 0 };
         struct rusage ru = { 0 };
@@ -506,13 +515,17 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, const struct ns_super
         _cleanup_(freep) struct ns_cgroup *cg = calloc(1, sizeof(*cg));
         struct run run = { .p = p, .r = r, .pidfd = -1, .cg = cg, .hooks = hooks };
         struct ns_cow cow = { .store_fd = -1, .run_fd = -1 };
+        _cleanup_(freep) struct ns_notify *notify = calloc(1, sizeof(*notify));
         _cleanup_(freep) struct ns_quota *quota = calloc(1, sizeof(*quota));
         int ret;
 
         for (int i = 0; i < FD_COUNT; i++)
                 run.fds[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
-        if (!c || !cg || !quota)
+        if (!c || !cg || !quota || !notify)
                 return err_set(err, ENOMEM, "out of memory");
+        run.notify = notify;
+        *notify = (struct ns_notify){ .sock = -1, .listener = -1 };
+        c->notify_fd = -1;
         ns_cgroup_init(cg);
         ret = ns_rlimits_check(p, err);
         if (ret == 0)
@@ -525,6 +538,8 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, const struct ns_super
                 ret = ns_quota_prepare(quota, p, c->cow_dir, err);
         if (ret == 0)
                 ret = ns_security_prepare(c, r, err);
+        if (ret == 0)
+                ret = ns_notify_prepare(notify, c, r, hooks != NULL, err);
         if (ret == 0)
                 ret = ns_cgroup_setup(cg, p, err);
         if (ret == 0)
@@ -570,6 +585,8 @@ out:
         if (quota)
                 ns_quota_release(quota);
         ns_cow_release(&cow);
+        if (notify)
+                ns_notify_release(notify, c);
         if (c) {
                 if (ret < 0)
                         ns_net_finish(c, NULL); /* a no-op when already finished */
