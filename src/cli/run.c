@@ -222,6 +222,10 @@ int cli_run(int argc, char **argv)
         }
         if (r < 0)
                 goto out;
+        if (zb_policy_use_image(p, &err) < 0) {
+                fprintf(stderr, "zonebox run: %s\n", cli_esc(err.message));
+                goto out;
+        }
         zb_policy_set_capture(p, json);
         zb_policy_set_ask(p, zb_ask_terminal, NULL); /* approval "ask": the terminal, if any */
 

@@ -189,6 +189,10 @@ struct zb_policy {
         enum pol_backend backend;
         char *image;
         char *rootfs; /* NULL: the host's system dirs */
+        /* image: resolved by zb_policy_use_image (src/image/apply.c): the
+         * store's layer dirs, top first, then the empty bottom dir. */
+        char **image_layers;
+        size_t n_image_layers;
         struct pol_zone *zones;
         size_t n_zones;
         enum pol_network network;

@@ -130,7 +130,8 @@ int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err)
         const char *home = c->p->tmp_size ? ZB_HOME_DIR : util_env_get(c->envp, "HOME");
         /* The generated /etc files and the check canary: a page each. */
         c->root_bytes = 8 * PAGE_BYTES;
-        int r = c->p->rootfs ? prepare_dir_root(c, err) : prepare_host_root(c, err);
+        /* An image's entries are known only inside (image.c). */
+        int r = c->p->n_image_layers ? 0 : c->p->rootfs ? prepare_dir_root(c, err) : prepare_host_root(c, err);
         if (r < 0)
                 return r;
         /* root and nobody always; the sandbox user when it is neither. */
@@ -244,7 +245,13 @@ static void open_sources(struct stage *s)
                 s->bind_fd[i] = -1;
                 if (b->is_link)
                         continue;
-                if (b->is_file)
+                if (b->in_image && b->is_file)
+                        s->bind_fd[i] = openat(c->image_fd, b->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                else if (b->in_image)
+                        s->bind_fd[i] = sys_open_tree(c->image_fd, b->src,
+                                                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                              AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+                else if (b->is_file)
                         s->bind_fd[i] = open(b->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 else
                         s->bind_fd[i] = sys_open_tree(AT_FDCWD, b->src,
@@ -389,7 +396,7 @@ static void fill_root(struct stage *s)
                 const struct ns_bind *b = &c->binds[i];
                 if (b->is_link || s->bind_fd[i] < 0)
                         continue;
-                if (b->is_file) {
+                if (b->is_file) { /* a copy: the root's tmpfs has room for small files only */
                         int out = openat(s->root_fd, b->dst + 1, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
                         if (out < 0)
                                 ns_fail(c, 0, errno, "layer mount: open %s", b->dst);
@@ -492,7 +499,10 @@ void ns_mounts_build(struct ns_ctx *c)
 {
         struct stage s = { .c = c, .root_fd = -1 };
 
+        ns_image_mount(c); /* an image's entries join the binds first */
         open_sources(&s);
+        if (c->image_fd >= 0) /* its entries hold the overlay now */
+                close(c->image_fd);
         mount_stage_root(&s);
         mount_cow_zones(&s);
         build_skeleton(&s);
