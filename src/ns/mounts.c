@@ -402,6 +402,9 @@ static void fill_root(struct stage *s)
                                 ns_fail(c, 0, errno, "layer mount: open %s", b->dst);
                         while (sendfile(out, s->bind_fd[i], NULL, 1 << 20) > 0)
                                 ;
+                        struct stat st; /* an image's file keeps its mode (no setuid: image.c) */
+                        if (b->in_image && fstat(s->bind_fd[i], &st) == 0 && fchmod(out, st.st_mode & 0777) < 0)
+                                ns_fail(c, 0, errno, "layer mount: chmod %s", b->dst);
                         close(out);
                         close(s->bind_fd[i]);
                         continue;
