@@ -2,11 +2,12 @@
  * dirs as the root, and the image config's defaults where the policy says
  * nothing: Entrypoint+Cmd when no command is given, Env under the policy's
  * env (a policy entry wins), WorkingDir, User. The docker backend passes
- * the reference to its engine instead; the oci backend cannot use the
- * store yet and says so (never the host's dirs in an image's place). */
+ * the reference to its engine instead (a layout or archive copied into
+ * the engine's storage first). Never the host's dirs in an image's place. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/policy.h"
 #include "image.h"
@@ -86,15 +87,43 @@ static int set_defaults(struct zb_policy *p, const struct img_config *c, struct 
         return r;
 }
 
+/* docker/podman: a layout or an archive is copied into the engine's own
+ * storage first (skopeo: containers-storage for podman, docker-daemon for
+ * docker) and the engine gets its name; a name goes to the engine as it is. */
+static int load_into_engine(struct zb_policy *p, struct zb_error *err)
+{
+        struct img_ref rf;
+        int r = img_ref_parse(p->image, &rf, err);
+        if (r < 0 || rf.kind == IMG_REF_STORE)
+                return r == -EINVAL ? 0 : r; /* any engine name: the engine checks it */
+        const char *env = getenv("ZONEBOX_DOCKER");
+        const char *cli = p->engine.cli[0] ? p->engine.cli : env && env[0] ? env : "docker";
+        const char *base = strrchr(cli, '/') ? strrchr(cli, '/') + 1 : cli;
+        bool podman = strstr(base, "podman") != NULL;
+        char name[IMG_NAME_MAX + 32], dst[IMG_NAME_MAX + 64];
+        snprintf(name, sizeof(name), "localhost/zonebox/%s%s", rf.name, strchr(rf.name, ':') ? "" : ":latest");
+        snprintf(dst, sizeof(dst), "%s:%s", podman ? "containers-storage" : "docker-daemon", name);
+        r = img_skopeo_copy(p->image, dst, err);
+        if (r < 0)
+                return r;
+        char *copy = util_strdup(name);
+        if (!copy)
+                return err_set(err, ENOMEM, "out of memory");
+        free(p->image);
+        p->image = copy;
+        return 0;
+}
+
 int zb_policy_use_image(struct zb_policy *p, struct zb_error *err)
 {
         struct img_image im;
-        if (!p->image || p->backend == ZB_BACKEND_DOCKER || p->backend == ZB_BACKEND_KUBERNETES ||
-            p->n_image_layers)
+        if (p->image && p->backend == ZB_BACKEND_DOCKER)
+                return load_into_engine(p, err);
+        if (!p->image || p->backend == ZB_BACKEND_KUBERNETES || p->n_image_layers)
                 return 0;
-        if (p->backend != ZB_BACKEND_NAMESPACE)
+        if (p->backend != ZB_BACKEND_NAMESPACE && p->backend != ZB_BACKEND_OCI)
                 return err_set(err, ENOTSUP,
-                               "image (--image): the %s backend cannot run a store image yet; use the namespace backend or docker (podman)",
+                               "image (--image): not with the %s backend (namespace, oci and docker run images)",
                                pol_backend_name(p->backend));
         int r = img_resolve(p->image, &im, err);
         if (r < 0)

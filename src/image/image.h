@@ -77,6 +77,8 @@ int img_store_path(char *buf, size_t n, struct zb_error *err);
 int img_import(const char *ref, const char *name, struct img_image *out, struct zb_error *err);
 /* The image REF names, imported first if it is a layout or an archive. */
 int img_resolve(const char *ref, struct img_image *out, struct zb_error *err);
+/* skopeo copy SRC DST (transport:ref each), no shell, quiet. */
+int img_skopeo_copy(const char *src, const char *dst, struct zb_error *err);
 /* JSON of every image (list) or one (inspect), the caller frees. */
 int img_list_json(char **json, struct zb_error *err);
 int img_inspect_json(const char *name, char **json, struct zb_error *err);
@@ -85,6 +87,12 @@ int img_remove(const char *name, struct zb_error *err);
 int img_prune(unsigned *removed, struct zb_error *err);
 /* A layer's unpacked dir, STORE/layers/HEX. */
 int img_layer_path(const char *hex, char *buf, size_t n, struct zb_error *err);
+
+/* ---------- overlay.c ---------- */
+
+/* LAYERS (paths, top first) as a detached read-only overlayfs mount: its
+ * fd, or -errno with what failed (and the kernel's word) in LOG. */
+int img_overlay_mount(char *const *layers, size_t n, char *log, size_t logn);
 
 /* ---------- unpack.c ---------- */
 

@@ -522,6 +522,25 @@ static int import_layout(struct store *s, const char *path, const char *tag, con
         return r;
 }
 
+int img_skopeo_copy(const char *src, const char *dst, struct zb_error *err)
+{
+        char *argv[] = { (char *)"skopeo", (char *)"copy", (char *)"--quiet", (char *)src, (char *)dst, NULL };
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        pid_t pid;
+        int rc = posix_spawnp(&pid, "skopeo", &fa, NULL, argv, environ), status = 0;
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc != 0)
+                return err_errno(err, rc, "image: %s needs skopeo (apt-get install skopeo)", src);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return err_set(err, EINVAL, "image: skopeo copy %s %s failed (not a readable image?)", src, dst);
+        return 0;
+}
+
 /* docker-archive:FILE -> an OCI layout in tmp/ (skopeo copy), no shell. */
 static int archive_to_layout(struct store *s, const char *file, char *dir, size_t n, struct zb_error *err)
 {
@@ -533,21 +552,10 @@ static int archive_to_layout(struct store *s, const char *file, char *dir, size_
         cow_remove_tree(s->fd, dir, 0);
         snprintf(src, sizeof(src), "docker-archive:%s", file);
         snprintf(dst, sizeof(dst), "oci:%s/%s:zonebox", s->path, dir);
-        char *argv[] = { (char *)"skopeo", (char *)"copy", (char *)"--quiet", src, dst, NULL };
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-        pid_t pid;
-        int rc = posix_spawnp(&pid, "skopeo", &fa, NULL, argv, environ), status = 0;
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0)
-                return err_errno(err, rc, "image: docker-archive: needs skopeo (apt-get install skopeo)");
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        int r = img_skopeo_copy(src, dst, err);
+        if (r < 0) {
                 cow_remove_tree(s->fd, dir, 0);
-                return err_set(err, EINVAL, "image: docker-archive:%s: skopeo could not read it as a docker save archive", file);
+                return r;
         }
         snprintf(dir, n, "%s/tmp/archive.%d", s->path, (int)getpid());
         return 0;

@@ -11,9 +11,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../image/image.h"
 #include "ns.h"
 #include "sys.h"
 
@@ -32,42 +32,19 @@ void ns_image_open_layers(struct ns_ctx *c)
         }
 }
 
-_Noreturn static void overlay_fail(struct ns_ctx *c, int fs, const char *what, int e)
-{
-        char log[160] = "";
-        ssize_t n = read(fs, log, sizeof(log) - 1);
-        log[n > 0 ? n : 0] = '\0';
-        if (log[0] && log[strlen(log) - 1] == '\n')
-                log[strlen(log) - 1] = '\0';
-        ns_fail(c, 0, e, "image: overlayfs %s (an image root needs overlayfs in a user namespace, Linux 5.11+; lowerdir+ 6.8+)%s%s",
-                what, log[0] ? ": " : "", log);
-}
-
-static void overlay_set(struct ns_ctx *c, int fs, const char *key, const char *value)
-{
-        if (syscall(SYS_fsconfig, fs, value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, key, value, 0) < 0)
-                overlay_fail(c, fs, key, errno);
-}
-
-/* The read-only overlay of the layers, top first, as a detached mount. */
+/* The read-only overlay of the layers (src/image/overlay.c), named to
+ * overlayfs by their fds: no host path is walked after the id change. */
 static int image_overlay(struct ns_ctx *c)
 {
-        int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
-        if (fs < 0)
-                ns_fail(c, 0, errno, "image: overlayfs (fsopen)");
-        overlay_set(c, fs, "userxattr", NULL);
+        char paths[NS_MAX_IMAGE_LAYERS][32], *layers[NS_MAX_IMAGE_LAYERS], log[200];
         for (size_t i = 0; i < c->n_image_layers; i++) {
-                char p[64];
-                snprintf(p, sizeof(p), "/proc/self/fd/%d", c->image_layer_fd[i]);
-                overlay_set(c, fs, "lowerdir+", p);
+                snprintf(paths[i], sizeof(paths[i]), "/proc/self/fd/%d", c->image_layer_fd[i]);
+                layers[i] = paths[i];
         }
-        if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                overlay_fail(c, fs, "mount", errno);
-        int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                               MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        int mnt = img_overlay_mount(layers, c->n_image_layers, log, sizeof(log));
         if (mnt < 0)
-                ns_fail(c, 0, errno, "image: overlayfs (fsmount)");
-        close(fs);
+                ns_fail(c, 0, -mnt, "image: overlayfs %s (an image root needs overlayfs in a user namespace, Linux 5.11+, and lowerdir+, 6.8+)",
+                        log);
         for (size_t i = 0; i < c->n_image_layers; i++)
                 close(c->image_layer_fd[i]);
         return mnt;
