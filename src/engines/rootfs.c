@@ -210,6 +210,8 @@ static int image_root(struct builder *b)
                 bool skipped = false;
                 for (size_t i = 0; i < ARRAY_SIZE(image_skip); i++)
                         skipped |= strcmp(e->d_name, image_skip[i]) == 0;
+                /* An image's read-only /home would cover the home scratch zone. */
+                skipped |= b->p->n_image_layers && b->p->tmp_size && strcmp(e->d_name, "home") == 0;
                 if (skipped)
                         continue;
                 have_etc |= strcmp(e->d_name, "etc") == 0;

@@ -131,7 +131,9 @@ int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err)
         /* The generated /etc files and the check canary: a page each. */
         c->root_bytes = 8 * PAGE_BYTES;
         /* An image's entries are known only inside (image.c). */
-        int r = c->p->n_image_layers ? 0 : c->p->rootfs ? prepare_dir_root(c, err) : prepare_host_root(c, err);
+        int r = c->p->n_image_layers ? ns_image_prepare(c, err)
+                : c->p->rootfs        ? prepare_dir_root(c, err)
+                                      : prepare_host_root(c, err);
         if (r < 0)
                 return r;
         /* root and nobody always; the sandbox user when it is neither. */
@@ -245,7 +247,9 @@ static void open_sources(struct stage *s)
                 s->bind_fd[i] = -1;
                 if (b->is_link)
                         continue;
-                if (b->in_image && b->is_file)
+                if (b->in_image && b->fd >= 0)
+                        s->bind_fd[i] = b->fd; /* the supervisor's clone (image.c) */
+                else if (b->in_image && b->is_file)
                         s->bind_fd[i] = openat(c->image_fd, b->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 else if (b->in_image)
                         s->bind_fd[i] = sys_open_tree(c->image_fd, b->src,
@@ -503,9 +507,10 @@ void ns_mounts_build(struct ns_ctx *c)
         struct stage s = { .c = c, .root_fd = -1 };
 
         ns_image_mount(c); /* an image's entries join the binds first */
+        /* c->image_fd stays open (close-on-exec): dropping the detached
+         * overlay here would dissolve its mount tree now, an RCU grace
+         * period on the startup path; it goes with the sandbox instead. */
         open_sources(&s);
-        if (c->image_fd >= 0) /* its entries hold the overlay now */
-                close(c->image_fd);
         mount_stage_root(&s);
         mount_cow_zones(&s);
         build_skeleton(&s);

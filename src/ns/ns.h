@@ -37,6 +37,7 @@ struct ns_bind {
         bool is_file;  /* copy the small file instead of binding */
         bool optional; /* skip silently when the source is missing */
         bool in_image; /* src is a top-level name of the image's root (image.c) */
+        int fd;        /* in_image: opened by the supervisor (root), else -1 */
         char target[1024];
 };
 
@@ -140,6 +141,10 @@ void ns_ids_enter(struct ns_ctx *c);            /* userns.c */
 void ns_mounts_build(struct ns_ctx *c);         /* mounts.c */
 void ns_image_open_layers(struct ns_ctx *c);    /* image.c: before the id change */
 void ns_image_mount(struct ns_ctx *c);          /* image.c: the overlay, its entries as binds */
+/* image.c, supervisor side: started by root, the overlay and its entries'
+ * clones are made before clone (ns_image_release: the supervisor's copies). */
+int ns_image_prepare(struct ns_ctx *c, struct zb_error *err);
+void ns_image_release(struct ns_ctx *c);
 void ns_net_setup(struct ns_ctx *c);            /* net.c */
 void ns_caps_drop(struct ns_ctx *c, bool no_new_privs); /* caps.c */
 int ns_caps_last_cap(void);                      /* caps.c, supervisor side */

@@ -562,6 +562,7 @@ out:
                         ns_net_finish(c, NULL); /* a no-op when already finished */
                 ns_security_release(c);
                 ns_zones_release(c);
+                ns_image_release(c);
                 util_strv_free(c->envp);
         }
         return ret;

@@ -4,6 +4,7 @@ umoci (as the acceptance check does), and hand-made OCI layouts (Python's
 tarfile, hashlib) for whiteouts and every kind of bad input. Each test has
 its own store (ZONEBOX_IMAGE_DIR)."""
 
+import ast
 import gzip
 import hashlib
 import io
@@ -283,3 +284,101 @@ def test_engines_run_the_same_image(tmp, store, backend, runtime):
             assert "rootfs.image" not in f.read()
         assert not [d for d in os.listdir("/tmp") if d.startswith("zonebox-oci-") and
                     os.path.exists(os.path.join("/tmp", d, "rootfs.image"))]
+
+
+# ------------------------------------------------------------ the Debian image
+
+BUILD_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "images", "build.sh")
+
+SECURITY = r"""
+import errno, os, socket
+out = {}
+for name, addr in (('host_lo', ('127.0.0.1', PORT)), ('internet', ('8.8.8.8', 53))):
+    s = socket.socket(); s.settimeout(5)
+    try:
+        s.connect(addr); out[name] = 'connected'
+    except OSError as e:
+        out[name] = e.errno
+for path in ('/test.txt', '/etc/test.txt', '/usr/test.txt'):
+    try:
+        open(path, 'w').close(); out[path] = 'written'
+    except OSError as e:
+        out[path] = e.errno
+try:
+    os.setuid(0); out['setuid'] = 'ok'
+except OSError as e:
+    out['setuid'] = e.errno
+for line in open('/proc/self/status'):
+    k, _, v = line.partition(':')
+    if k in ('CapEff', 'NoNewPrivs'):
+        out[k] = v.strip()
+out['debian'] = open('/etc/debian_version').read().strip()
+print(repr(out))
+"""
+
+# python3-minimal: no json module; repr() and ast.literal_eval instead.
+PROGRAM = "import hashlib; print(repr({'sum': sum(range(1000)), 'h': hashlib.sha256(b'zb').hexdigest()[:8]}))"
+PIPELINE = "seq 1 100 | sort -rn | head -3 | tr '\\n' ' '; grep -c . /etc/os-release >/dev/null && echo ok"
+
+BACKENDS = [("namespace", None, False), ("namespace", None, True), ("oci", "runc", False), ("oci", "runsc", False),
+            ("docker", "runc", False)]
+
+
+@pytest.fixture(scope="session")
+def debian_image():
+    """Built once (minutes) and cached between runs by tests/images/build.sh."""
+    p = subprocess.run(["sh", BUILD_SCRIPT], capture_output=True, text=True, timeout=1800)
+    if p.returncode == 2:
+        pytest.skip("the Debian test image cannot be built here: " + p.stderr.strip())
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def debian_stores(base_dir):
+    root = os.path.join(base_dir, "debian-root")
+    nobody = os.path.join(base_dir, "debian-nobody")
+    os.makedirs(nobody)
+    os.chown(nobody, 65534, 65534)
+    return {False: os.path.join(root, "images"), True: os.path.join(nobody, "images")}
+
+
+@pytest.mark.parametrize("backend,runtime,nobody", BACKENDS,
+                         ids=["namespace", "namespace-nobody", "runc", "runsc", "podman"])
+def test_debian_image_security_python_and_pipeline(debian_image, debian_stores, backend, runtime, nobody):
+    tool = {"oci": runtime, "docker": "podman"}.get(backend)
+    if tool and not shutil.which(tool):
+        pytest.skip("%s is not installed (scripts/install-deps installs it)" % tool)
+    args = ["run", "--image", debian_image, "--backend", backend]
+    if runtime:
+        args += ["--runtime", runtime]
+    if backend == "docker":
+        args += ["--engine-cli", "podman"]
+    if nobody:
+        args += ["--allow-unenforced"]
+    store = debian_stores[nobody]
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        p = zbi(args + ["--", "python3", "-c", SECURITY.replace("PORT", str(listener.getsockname()[1]))],
+                store, nobody=nobody)
+    finally:
+        listener.close()
+    assert p.returncode == 0, p.stderr
+    out = ast.literal_eval(p.stdout)
+    assert out["debian"].startswith("12"), out
+    # gVisor's own network stack and VFS answer EHOSTUNREACH and EACCES
+    # where Linux says ENETUNREACH and EROFS: blocked either way.
+    gvisor = runtime == "runsc"
+    assert out["host_lo"] == 111 and out["internet"] in ((101, 113) if gvisor else (101,)), out
+    for path in ("/test.txt", "/etc/test.txt", "/usr/test.txt"):
+        assert out[path] in ((30, 13) if gvisor else (30,)), out  # EROFS
+    # gVisor's /proc/self/status has no NoNewPrivs line.
+    assert out["setuid"] in (1, 22) and int(out["CapEff"], 16) == 0, out
+    assert out.get("NoNewPrivs", "1" if gvisor else None) == "1", out
+    p = zbi(args + ["--", "python3", "-c", PROGRAM], store, nobody=nobody)
+    assert ast.literal_eval(p.stdout) == {"sum": 499500, "h": hashlib.sha256(b"zb").hexdigest()[:8]}, p.stderr
+    p = zbi(args + ["--", "sh", "-c", PIPELINE], store, nobody=nobody)
+    assert p.stdout == "100 99 98 ok\n", p.stderr
