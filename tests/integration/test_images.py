@@ -75,6 +75,15 @@ def tar_layer(entries):
     return gzip.compress(buf.getvalue())
 
 
+def diff_id(data):
+    """The sha256 of the uncompressed layer (skopeo checks them)."""
+    try:
+        data = gzip.decompress(data)
+    except OSError:
+        pass
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 def make_layout(path, layers, config=None, layer_type="application/vnd.oci.image.layer.v1.tar+gzip",
                 tamper=None):
     """An OCI layout at PATH, tag t; TAMPER(layout, layer_descs) may break it."""
@@ -87,7 +96,7 @@ def make_layout(path, layers, config=None, layer_type="application/vnd.oci.image
         d["mediaType"] = layer_type
         descs.append(d)
     cfg = {"architecture": "amd64", "os": "linux", "config": config or {},
-           "rootfs": {"type": "layers", "diff_ids": []}}
+           "rootfs": {"type": "layers", "diff_ids": [diff_id(d) for d in layers]}}
     c = blob(path, json.dumps(cfg).encode())
     c["mediaType"] = "application/vnd.oci.image.config.v1+json"
     if tamper:
@@ -382,3 +391,37 @@ def test_debian_image_security_python_and_pipeline(debian_image, debian_stores, 
     assert ast.literal_eval(p.stdout) == {"sum": 499500, "h": hashlib.sha256(b"zb").hexdigest()[:8]}, p.stderr
     p = zbi(args + ["--", "sh", "-c", PIPELINE], store, nobody=nobody)
     assert p.stdout == "100 99 98 ok\n", p.stderr
+
+
+# ------------------------------------------------------------ archives, concurrency
+
+@needs_busybox
+def test_docker_archive_is_imported_through_skopeo(tmp, store):
+    if not shutil.which("skopeo"):
+        pytest.skip("skopeo is not installed (scripts/install-deps installs it)")
+    d = tmp.mkdir("a")
+    ref = make_layout(os.path.join(d, "img"), [tar_layer(busybox_entries() + [("a", "file", "from-archive")])])
+    archive = os.path.join(d, "saved.tar")
+    subprocess.run(["skopeo", "copy", "--quiet", ref, "docker-archive:%s:saved:latest" % archive], check=True)
+    os.chmod(archive, 0o644)
+    p = zbi(["run", "--image", "docker-archive:" + archive, "--", "/bin/busybox", "cat", "/a"], store)
+    assert (p.returncode, p.stdout) == (0, "from-archive"), p.stderr
+    assert [i["name"] for i in json.loads(zbi(["image", "list"], store, check=True).stdout)] == ["saved"]
+    assert os.listdir(os.path.join(store, "tmp")) == []  # the converted layout is gone
+    p = zbi(["image", "import", "docker-archive:" + os.path.join(d, "missing.tar")], store)
+    assert p.returncode == 125 and p.stderr.count("\n") == 1
+
+
+@needs_busybox
+def test_concurrent_imports_of_one_image(tmp, store):
+    ref = make_layout(os.path.join(tmp.mkdir("c"), "img"),
+                      [tar_layer(busybox_entries()), tar_layer([("c", "file", "c")])])
+    env = dict(os.environ, ZONEBOX_IMAGE_DIR=store)
+    procs = [subprocess.Popen([ZONEBOX, "image", "import", ref, "--name", "same"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [p.communicate(timeout=RUN_TIMEOUT) + (p.returncode,) for p in procs]
+    assert all(rc == 0 for _, _, rc in results), results
+    assert len(os.listdir(os.path.join(store, "layers"))) == 2
+    assert os.listdir(os.path.join(store, "tmp")) == []
+    p = zbi(["run", "--image", "same", "--", "/bin/busybox", "cat", "/c"], store)
+    assert (p.returncode, p.stdout) == (0, "c"), p.stderr
