@@ -48,7 +48,7 @@ static void default_name(struct img_ref *r)
         const char *last = slash && slash[1] ? slash + 1 : r->path;
         size_t i = 0;
         for (; last[i] && i + 1 < sizeof(base); i++)
-                base[i] = name_char(last[i]) && last[i] != '/' ? last[i] : '_';
+                base[i] = (char)(name_char(last[i]) && last[i] != '/' ? last[i] : '_');
         base[i] = '\0';
         if (r->kind == IMG_REF_ARCHIVE) {
                 char *dot = strrchr(base, '.');

@@ -24,8 +24,6 @@
 #include "../ns/cow_int.h"
 #include "image.h"
 
-extern char **environ;
-
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
@@ -129,7 +127,7 @@ static int sha256_fd(int fd, char out[IMG_HEX_LEN + 1], off_t *size)
         int e = n < 0 ? errno : 0;
         EVP_DigestFinal_ex(h, md, NULL);
         EVP_MD_CTX_free(h);
-        for (int i = 0; i < 32; i++)
+        for (size_t i = 0; i < 32; i++)
                 snprintf(out + 2 * i, 3, "%02x", md[i]);
         return e ? -e : 0;
 }
@@ -317,7 +315,7 @@ static void record_key(const char *name, char out[IMG_HEX_LEN + 6])
         unsigned char md[32];
         unsigned len = 0;
         EVP_Digest(name, strlen(name), md, &len, EVP_sha256(), NULL);
-        for (int i = 0; i < 32; i++)
+        for (size_t i = 0; i < 32; i++)
                 snprintf(out + 2 * i, 3, "%02x", md[i]);
         memcpy(out + IMG_HEX_LEN, ".json", 6);
 }
@@ -325,6 +323,7 @@ static void record_key(const char *name, char out[IMG_HEX_LEN + 6])
 static int record_read(const struct store *s, const char *name, struct img_image *im, struct zb_error *err)
 {
         char key[IMG_HEX_LEN + 6], path[IMG_HEX_LEN + 16];
+        memset(im, 0, sizeof(*im));
         record_key(name, key);
         snprintf(path, sizeof(path), "images/%s", key);
         _cleanup_(closep) int fd = cow_open_beneath(s->fd, path, O_RDONLY);
@@ -599,6 +598,7 @@ int img_resolve(const char *ref, struct img_image *out, struct zb_error *err)
 {
         struct img_ref rf;
         struct store s;
+        memset(out, 0, sizeof(*out));
         int r = img_ref_parse(ref, &rf, err);
         if (r < 0)
                 return r;
@@ -633,7 +633,7 @@ static int each_record(const struct store *s, struct json_object *array, struct 
         DIR *d = fdopendir(dfd);
         if (!d)
                 return err_errno(err, errno, "image: read the store");
-        dfd = -1;
+        dfd = -1; // NOLINT(clang-analyzer-deadcode.DeadStores): the DIR owns it now, not the cleanup
         for (struct dirent *e; (e = readdir(d));) {
                 if (!strstr(e->d_name, ".json"))
                         continue;
@@ -690,13 +690,13 @@ int img_remove(const char *name, struct zb_error *err)
 {
         struct store s;
         struct img_image im;
-        char key[IMG_HEX_LEN + 6], path[IMG_HEX_LEN + 16];
         if (!img_name_valid(name))
                 return err_set(err, EINVAL, "image rm: '%s' is not a valid image name", name);
         int r = store_open(&s, false, LOCK_EX, err);
         if (r == 0)
                 r = record_read(&s, name, &im, err);
         if (r == 0) {
+                char key[IMG_HEX_LEN + 6], path[IMG_HEX_LEN + 16];
                 img_image_free_fields(&im);
                 record_key(name, key);
                 snprintf(path, sizeof(path), "images/%s", key);
@@ -727,7 +727,7 @@ static int prune_dir(const struct store *s, const char *sub, struct json_object 
         DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (!d)
                 return 0;
-        dfd = -1;
+        dfd = -1; // NOLINT(clang-analyzer-deadcode.DeadStores): the DIR owns it now, not the cleanup
         for (struct dirent *e; (e = readdir(d));) {
                 if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                         continue;
