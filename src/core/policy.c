@@ -587,15 +587,20 @@ static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error 
         return 0;
 }
 
-static int validate_rootfs(const struct zb_policy *p, struct zb_error *err)
+int pol_image_check_resolved(const struct zb_policy *p, struct zb_error *err)
 {
-        struct stat st;
-
         if (p->image && (p->backend == ZB_BACKEND_NAMESPACE || p->backend == ZB_BACKEND_OCI) &&
             !p->n_image_layers)
                 return err_set(err, EINVAL,
                                     "image: '%s' was not resolved into the image store (zb_policy_use_image); the %s backend never runs an image on the host's dirs",
                                     p->image, pol_backend_name(p->backend));
+        return 0;
+}
+
+static int validate_rootfs(const struct zb_policy *p, struct zb_error *err)
+{
+        struct stat st;
+
         if (p->image && p->rootfs)
                 return err_set(err, EINVAL, "image (--image) and rootfs (--rootfs): give one root, not both");
         if (!p->rootfs)
