@@ -287,6 +287,8 @@ def test_engines_run_the_same_image(tmp, store, backend, runtime):
     if backend == "docker":
         args += ["--engine-cli", "podman"]
     p = zbi(args + ["--", "/bin/busybox", "sh", "-c", "cat /m; ls /gone /usr 2>&1 | wc -l"], store)
+    if backend == "docker":  # the copy zonebox made in podman's storage
+        subprocess.run(["podman", "rmi", "-f", "localhost/zonebox/img:t"], capture_output=True)
     assert p.returncode == 0 and p.stdout.split() == ["engine-run", "2"], (p.stdout, p.stderr)
     if backend == "oci":  # the overlay lived in zonebox's own mount namespace: no mount, no bundle left
         with open("/proc/self/mountinfo") as f:
@@ -390,6 +392,8 @@ def test_debian_image_security_python_and_pipeline(debian_image, debian_stores, 
     p = zbi(args + ["--", "python3", "-c", PROGRAM], store, nobody=nobody)
     assert ast.literal_eval(p.stdout) == {"sum": 499500, "h": hashlib.sha256(b"zb").hexdigest()[:8]}, p.stderr
     p = zbi(args + ["--", "sh", "-c", PIPELINE], store, nobody=nobody)
+    if backend == "docker":  # the copy zonebox made in podman's storage
+        subprocess.run(["podman", "rmi", "-f", "localhost/zonebox/img:bookworm"], capture_output=True)
     assert p.stdout == "100 99 98 ok\n", p.stderr
 
 
