@@ -14,7 +14,7 @@
 # WERROR=1 turns warnings into errors (CI does).
 
 .DEFAULT_GOAL := all
-PKGS      := libseccomp yaml-0.1 json-c libcrypto
+PKGS      := libseccomp yaml-0.1 json-c libcrypto libarchive
 # libsystemd (sd-bus) has no static library on Debian: only the small helper
 # build/zonebox-systemd links it, dynamically (src/helper/systemd-scope.c).
 SD_PKGS   := libsystemd
@@ -102,7 +102,7 @@ $(shell mkdir -p $(BUILD) && { printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - $(FLAGS
           printf '%s\n' '$(BUILD_FLAGS)' >$(FLAGS_STAMP); })
 endif
 
-LIB_SRC := $(wildcard src/core/*.c src/ns/*.c src/engines/*.c src/run/*.c src/mcp/*.c src/wasm/*.c src/serve/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/ns/*.c src/engines/*.c src/run/*.c src/mcp/*.c src/wasm/*.c src/serve/*.c src/image/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC:= $(wildcard tests/unit/*.c)
 FUZZ_SRC:= $(wildcard tests/fuzz/fuzz_*.c)

@@ -121,6 +121,13 @@ struct zb_ask_tty {
 int zb_ask_terminal(const char *question, void *data);
 
 /* Check the whole policy; zb_run does this too. */
+/* image: (--image REF) for the namespace and oci backends: REF resolved
+ * in the image store (an oci: layout or docker-archive: imported first),
+ * its layers made the root, and its config's Env, WorkingDir, User and
+ * Entrypoint/Cmd applied where the policy sets none. docker backend: a
+ * layout or archive copied into the engine's storage (skopeo), REF then
+ * its name there. A no-op without an image. */
+int zb_policy_use_image(struct zb_policy *p, struct zb_error *err);
 int zb_policy_validate(const struct zb_policy *p, struct zb_error *err);
 
 /* Run the policy's command. Returns 0 when a result was produced (whatever

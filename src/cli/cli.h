@@ -30,6 +30,7 @@ int cli_diff(int argc, char **argv);    /* cow.c: what a run changed in its cow 
 int cli_commit(int argc, char **argv);  /* cow.c: apply those changes to the host */
 int cli_discard(int argc, char **argv); /* cow.c: drop them */
 int cli_session(int argc, char **argv); /* session.c: start, exec, list, stop */
+int cli_image(int argc, char **argv);   /* image.c: import, list, inspect, rm, prune */
 int cli_version(int argc, char **argv); /* version.c: version, --json for bug reports */
 int cli_mcp(int argc, char **argv);     /* mcp.c: the MCP server on stdio */
 int cli_serve(int argc, char **argv);   /* serve.c: --help, then the zonebox-serve program */

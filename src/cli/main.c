@@ -27,6 +27,7 @@ static const struct command {
         { "diff", cli_diff, "diff ID | --list", "what a run changed in its cow zones (kept change sets)" },
         { "commit", cli_commit, "commit ID", "apply a change set to the host dirs" },
         { "discard", cli_discard, "discard ID...", "drop change sets" },
+        { "image", cli_image, "image import|list|inspect|rm|prune", "the local image store (--image)" },
         { "gc", cli_gc, "gc", "remove cgroups left by killed supervisors" },
         { "mcp", cli_mcp, "mcp --config FILE", "the sandbox as MCP tools for AI agents (stdio)" },
         { "serve", cli_serve, "serve [--config FILE] [--socket PATH | --listen ADDR:PORT]", "an HTTP service running sandboxes (own API, Piston's)" },

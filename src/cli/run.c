@@ -77,6 +77,11 @@ static const char run_help[] =
 "                            gets a range through newuidmap, others one id\n"
 "  --hostname NAME           hostname inside (default zonebox)\n"
 "  --rootfs DIR|host         use an unpacked image as the root instead of the host's dirs\n"
+"  --image REF               the root is an image: oci:DIR[:TAG], docker-archive:FILE\n"
+"                            or a name from zonebox image import (namespace: its\n"
+"                            layers as a read-only overlayfs; no command runs its\n"
+"                            Entrypoint+Cmd); oci: the same store; docker: a name\n"
+"                            as is, a layout/archive copied in first (skopeo)\n"
 "  --backend namespace|docker|oci|wasm\n"
 "                            who isolates (default namespace); wasm: COMMAND is a\n"
 "                            WASI preview 1 module (a path in a zone, or on the\n"
@@ -253,6 +258,10 @@ int cli_run(int argc, char **argv)
         }
         if (r < 0)
                 goto out;
+        if (zb_policy_use_image(p, &err) < 0) {
+                fprintf(stderr, "zonebox run: %s\n", cli_esc(err.message));
+                goto out;
+        }
         zb_policy_set_capture(p, json);
         zb_policy_set_ask(p, zb_ask_terminal, NULL); /* approval "ask": the terminal, if any */
 

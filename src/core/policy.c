@@ -66,6 +66,9 @@ void zb_policy_free(struct zb_policy *p)
         free(p->argv);
         free(p->image);
         free(p->rootfs);
+        for (size_t i = 0; i < p->n_image_layers; i++)
+                free(p->image_layers[i]);
+        free(p->image_layers);
         free(p->workdir);
         free(p->hostname);
         free(p->limits.cgroup_parent);
@@ -585,10 +588,22 @@ static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error 
         return 0;
 }
 
+int pol_image_check_resolved(const struct zb_policy *p, struct zb_error *err)
+{
+        if (p->image && (p->backend == ZB_BACKEND_NAMESPACE || p->backend == ZB_BACKEND_OCI) &&
+            !p->n_image_layers)
+                return err_set(err, EINVAL,
+                                    "image: '%s' was not resolved into the image store (zb_policy_use_image); the %s backend never runs an image on the host's dirs",
+                                    p->image, pol_backend_name(p->backend));
+        return 0;
+}
+
 static int validate_rootfs(const struct zb_policy *p, struct zb_error *err)
 {
         struct stat st;
 
+        if (p->image && p->rootfs)
+                return err_set(err, EINVAL, "image (--image) and rootfs (--rootfs): give one root, not both");
         if (!p->rootfs)
                 return 0;
         if (stat(p->rootfs, &st) < 0)

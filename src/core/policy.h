@@ -191,6 +191,10 @@ struct zb_policy {
         enum pol_backend backend;
         char *image;
         char *rootfs; /* NULL: the host's system dirs */
+        /* image: resolved by zb_policy_use_image (src/image/apply.c): the
+         * store's layer dirs, top first, then the empty bottom dir. */
+        char **image_layers;
+        size_t n_image_layers;
         struct pol_zone *zones;
         size_t n_zones;
         enum pol_network network;
@@ -236,6 +240,11 @@ int pol_wasm_runtime_wanted(const struct zb_policy *p, enum pol_wasm_runtime *ou
 int pol_backend_validate(const struct zb_policy *p, struct zb_error *err);
 
 void pol_zone_free_fields(struct pol_zone *z);
+/* An image (image:) on the namespace or oci backend must have been
+ * resolved (zb_policy_use_image) before a run: never the host's dirs in its
+ * place. Called where a sandbox starts (zb_run, session start); an export
+ * names the image instead. */
+int pol_image_check_resolved(const struct zb_policy *p, struct zb_error *err);
 /* Refuses (EPERM, naming both paths) a zone whose host path contains DIR or
  * lies inside it; WHAT names DIR ("session runtime dir"). Validation calls
  * it for every state dir it knows of; session start for its own. */

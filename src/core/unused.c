@@ -28,8 +28,6 @@ static bool has_cow(const struct zb_policy *p)
 void pol_unused(const struct zb_policy *p, struct zb_result *r)
 {
         const struct pol_engine *e = &p->engine;
-        if (p->image)
-                warn(r, "image: the namespace backend runs no images (rootfs: host or a directory); ignored");
         if (e->runtime[0])
                 warn(r, "runtime: only the docker and oci backends use a runtime; ignored");
         if (e->cli[0])

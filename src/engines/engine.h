@@ -196,6 +196,10 @@ int eng_rootfs_build(const struct zb_policy *p, const char *dir, struct eng_root
 /* Only the list of binds (for export of a command line without writing). */
 int eng_rootfs_binds(const struct zb_policy *p, struct eng_rootfs *fs, struct zb_error *err);
 void eng_rootfs_free(struct eng_rootfs *fs);
+/* image.c: an image's layers as a read-only overlay at SKEL.image (ROOT,
+ * malloc'd), in zonebox's own mount namespace; and its removal from a bundle. */
+int eng_image_mount(const struct zb_policy *p, const char *skel, char **root, struct zb_error *err);
+void eng_image_unmount(const char *bundle);
 
 /* ---- docker / podman (docker.c) ---- */
 

@@ -785,6 +785,7 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
         runtime_cmd(&ctx, "delete", "--force", name);
 out:
         ns_cgroup_finish(&zcg, NULL);
+        eng_image_unmount(bundle); /* image.c: before the bundle goes */
         eng_remove_tree(bundle);
         eng_notes_free(&n);
         return ret;

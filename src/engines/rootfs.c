@@ -30,6 +30,7 @@ static const char *const image_skip[] = { ".", "..", "proc", "dev", "sys", "tmp"
 struct builder {
         const struct zb_policy *p;
         const char *dir; /* NULL: only collect binds */
+        const char *root_dir; /* rootfs: DIR, or an image's overlay; NULL: the host's */
         struct eng_rootfs *fs;
         struct zb_error *err;
 };
@@ -198,21 +199,23 @@ static int host_root(struct builder *b)
 
 static int image_root(struct builder *b)
 {
-        _cleanup_(closedirp) DIR *d = opendir(b->p->rootfs);
+        _cleanup_(closedirp) DIR *d = opendir(b->root_dir);
         char src[4096], dst[512];
         bool have_etc = false;
         int r = 0;
 
         if (!d)
-                return err_errno(b->err, errno, "rootfs: %s", b->p->rootfs);
+                return err_errno(b->err, errno, "rootfs: %s", b->root_dir);
         for (struct dirent *e; r == 0 && (e = readdir(d));) {
                 bool skipped = false;
                 for (size_t i = 0; i < ARRAY_SIZE(image_skip); i++)
                         skipped |= strcmp(e->d_name, image_skip[i]) == 0;
+                /* An image's read-only /home would cover the home scratch zone. */
+                skipped |= b->p->n_image_layers && b->p->tmp_size && strcmp(e->d_name, "home") == 0;
                 if (skipped)
                         continue;
                 have_etc |= strcmp(e->d_name, "etc") == 0;
-                snprintf(src, sizeof(src), "%s/%s", b->p->rootfs, e->d_name);
+                snprintf(src, sizeof(src), "%s/%s", b->root_dir, e->d_name);
                 snprintf(dst, sizeof(dst), "/%s", e->d_name);
                 r = add_entry(b, src, dst, true);
         }
@@ -223,7 +226,7 @@ static int image_root(struct builder *b)
 
 static int build(struct builder *b)
 {
-        int r = b->p->rootfs ? image_root(b) : host_root(b);
+        int r = b->root_dir ? image_root(b) : host_root(b);
         static const char *const points[] = { "/proc", "/dev" };
         for (size_t i = 0; r == 0 && i < ARRAY_SIZE(points); i++)
                 r = mkdir_inside(b, points[i]);
@@ -247,10 +250,19 @@ static int build(struct builder *b)
 int eng_rootfs_build(const struct zb_policy *p, const char *dir, struct eng_rootfs *fs,
                      struct zb_error *err)
 {
-        struct builder b = { .p = p, .dir = dir, .fs = fs, .err = err };
+        struct builder b = { .p = p, .dir = dir, .fs = fs, .err = err, .root_dir = p->rootfs };
+        _cleanup_(freep) char *image_dir = NULL;
         memset(fs, 0, sizeof(*fs));
+        if (p->n_image_layers && !dir)
+                return err_set(err, ENOTSUP, "image: a store image is mounted at run time; an export cannot name it");
         if (dir && mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return err_errno(err, errno, "layer mount: mkdir %s", dir);
+        if (p->n_image_layers) {
+                int r = eng_image_mount(p, dir, &image_dir, err);
+                if (r < 0)
+                        return r;
+                b.root_dir = image_dir;
+        }
         int r = build(&b);
         if (r < 0)
                 eng_rootfs_free(fs);

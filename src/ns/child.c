@@ -65,6 +65,7 @@ _Noreturn void ns_child_main(struct ns_ctx *c)
         enter_cgroup(c);
         ns_zones_open_child(c); /* an ordinary invoker's zones, and the cow */
         ns_cow_open_layers(c); /* layers: before the child takes the sandbox's ids */
+        ns_image_open_layers(c); /* the image's too: the store may be 0700 */
         wait_for_maps(c);
         ns_ids_enter(c);
         die_with_supervisor(c);

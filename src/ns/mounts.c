@@ -130,7 +130,10 @@ int ns_mounts_prepare(struct ns_ctx *c, struct zb_error *err)
         const char *home = c->p->tmp_size ? ZB_HOME_DIR : util_env_get(c->envp, "HOME");
         /* The generated /etc files and the check canary: a page each. */
         c->root_bytes = 8 * PAGE_BYTES;
-        int r = c->p->rootfs ? prepare_dir_root(c, err) : prepare_host_root(c, err);
+        /* An image's entries are known only inside (image.c). */
+        int r = c->p->n_image_layers ? ns_image_prepare(c, err)
+                : c->p->rootfs        ? prepare_dir_root(c, err)
+                                      : prepare_host_root(c, err);
         if (r < 0)
                 return r;
         /* root and nobody always; the sandbox user when it is neither. */
@@ -244,7 +247,15 @@ static void open_sources(struct stage *s)
                 s->bind_fd[i] = -1;
                 if (b->is_link)
                         continue;
-                if (b->is_file)
+                if (b->in_image && b->fd >= 0)
+                        s->bind_fd[i] = b->fd; /* the supervisor's clone (image.c) */
+                else if (b->in_image && b->is_file)
+                        s->bind_fd[i] = openat(c->image_fd, b->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                else if (b->in_image)
+                        s->bind_fd[i] = sys_open_tree(c->image_fd, b->src,
+                                                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                              AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+                else if (b->is_file)
                         s->bind_fd[i] = open(b->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 else
                         s->bind_fd[i] = sys_open_tree(AT_FDCWD, b->src,
@@ -396,12 +407,15 @@ static void fill_root(struct stage *s)
                 const struct ns_bind *b = &c->binds[i];
                 if (b->is_link || s->bind_fd[i] < 0)
                         continue;
-                if (b->is_file) {
+                if (b->is_file) { /* a copy: the root's tmpfs has room for small files only */
                         int out = openat(s->root_fd, b->dst + 1, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
                         if (out < 0)
                                 ns_fail(c, 0, errno, "layer mount: open %s", b->dst);
                         while (sendfile(out, s->bind_fd[i], NULL, 1 << 20) > 0)
                                 ;
+                        struct stat st; /* an image's file keeps its mode (no setuid: image.c) */
+                        if (b->in_image && fstat(s->bind_fd[i], &st) == 0 && fchmod(out, st.st_mode & 0777) < 0)
+                                ns_fail(c, 0, errno, "layer mount: chmod %s", b->dst);
                         close(out);
                         close(s->bind_fd[i]);
                         continue;
@@ -499,6 +513,10 @@ void ns_mounts_build(struct ns_ctx *c)
 {
         struct stage s = { .c = c, .root_fd = -1 };
 
+        ns_image_mount(c); /* an image's entries join the binds first */
+        /* c->image_fd stays open (close-on-exec): dropping the detached
+         * overlay here would dissolve its mount tree now, an RCU grace
+         * period on the startup path; it goes with the sandbox instead. */
         open_sources(&s);
         mount_stage_root(&s);
         mount_cow_zones(&s);

@@ -28,12 +28,16 @@ struct ns_status {
 };
 
 /* One bind of a host path (system dir, /etc entry) into the new root. */
+#define NS_MAX_IMAGE_LAYERS 130 /* IMG_MAX_LAYERS and the empty bottom dir */
+
 struct ns_bind {
         char src[1024];
         char dst[256]; /* inside the new root, absolute */
         bool is_link;  /* recreate as a symlink to 'target' instead */
         bool is_file;  /* copy the small file instead of binding */
         bool optional; /* skip silently when the source is missing */
+        bool in_image; /* src is a top-level name of the image's root (image.c) */
+        int fd;        /* in_image: opened by the supervisor (root), else -1 */
         char target[1024];
 };
 
@@ -127,6 +131,11 @@ struct ns_ctx {
         int proxy_fd; /* -1 unless network.allow */
         /* network none (resolver.c): the loopback resolver's socket pair. */
         struct ns_resolver dns;
+        /* image: (image.c): the layer dirs opened before the id change, then
+         * the read-only overlay of them that the root's entries come from. */
+        int image_layer_fd[NS_MAX_IMAGE_LAYERS];
+        size_t n_image_layers;
+        int image_fd;
         /* sessions (session_daemon.c): init serves execs on this socket (wire.h), -1 in a run */
         int session_fd;
 };
@@ -138,6 +147,12 @@ _Noreturn void ns_fail(struct ns_ctx *c, int kind, int err, const char *fmt, ...
 
 void ns_ids_enter(struct ns_ctx *c);            /* userns.c */
 void ns_mounts_build(struct ns_ctx *c);         /* mounts.c */
+void ns_image_open_layers(struct ns_ctx *c);    /* image.c: before the id change */
+void ns_image_mount(struct ns_ctx *c);          /* image.c: the overlay, its entries as binds */
+/* image.c, supervisor side: started by root, the overlay and its entries'
+ * clones are made before clone (ns_image_release: the supervisor's copies). */
+int ns_image_prepare(struct ns_ctx *c, struct zb_error *err);
+void ns_image_release(struct ns_ctx *c);
 void ns_net_setup(struct ns_ctx *c);            /* net.c */
 /* net.c: one byte on CHAN, with FD attached unless it is -1 (SCM_RIGHTS). */
 ssize_t ns_send_fd(int chan, char byte, int fd);

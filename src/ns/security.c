@@ -26,7 +26,7 @@ static void landlock_paths(struct ns_ctx *c)
                                                "/dev/urandom", "/dev/tty", "/dev/pts" };
         const struct zb_policy *p = c->p;
 
-        ll_add(c, "/", p->rootfs ? ZB_LL_READ_EXEC : ZB_LL_LIST, false);
+        ll_add(c, "/", p->rootfs || p->n_image_layers ? ZB_LL_READ_EXEC : ZB_LL_LIST, false);
         ll_add(c, "/etc", ZB_LL_READ_EXEC, true);
         for (size_t i = 0; i < c->n_binds; i++)
                 if (!c->binds[i].is_link && !c->binds[i].is_file)

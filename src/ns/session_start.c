@@ -154,6 +154,8 @@ static int start_check(struct zb_policy *p, const char *runtime_dir, const char 
         if (p->capture)
                 return err_set(err, EINVAL, "session start: --json applies to session exec");
         r = zb_policy_validate(p, err);
+        if (r == 0)
+                r = pol_image_check_resolved(p, err);
         if (r < 0)
                 return r;
         r = audit_check(p, err);

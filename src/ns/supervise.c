@@ -394,7 +394,7 @@ static int ctx_init(struct ns_ctx *c, const struct zb_policy *p, struct zb_error
                 c->path_env = DEFAULT_PATH;
         c->hostname = p->hostname ? p->hostname : DEFAULT_HOSTNAME;
         c->out_fd = c->err_fd = -1;
-        c->proxy_fd = c->session_fd = -1;
+        c->proxy_fd = c->session_fd = c->image_fd = -1;
         c->last_cap = ns_caps_last_cap();
         int r = ns_ids_prepare(c, err);
         return r < 0 ? r : ns_mounts_prepare(c, err);
@@ -592,6 +592,7 @@ out:
                         ns_net_finish(c, NULL); /* a no-op when already finished */
                 ns_security_release(c);
                 ns_zones_release(c);
+                ns_image_release(c);
                 util_strv_free(c->envp);
         }
         return ret;

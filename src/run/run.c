@@ -64,6 +64,8 @@ int zb_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *e
 
         *out = NULL;
         ret = zb_policy_validate(p, err);
+        if (ret == 0)
+                ret = pol_image_check_resolved(p, err);
         if (ret < 0)
                 return ret;
         if (p->check_canary) { /* zonebox check runs its own probes, not a user's command */

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
     VARIANT is None or os.path.dirname(os.path.dirname(ZONEBOX)) != TOP,
     reason="skipped: $ZONEBOX is not a build dir of this tree, so make install would build another binary")
 
-COMMANDS = ["run", "session", "check", "doctor", "export", "diff", "commit", "discard", "gc", "mcp", "serve", "version"]
+COMMANDS = ["run", "session", "check", "doctor", "export", "diff", "commit", "discard", "image", "gc", "mcp", "serve", "version"]
 
 
 def make(*args, user=None, env=None):
