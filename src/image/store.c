@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../ns/cow_int.h"
+#include "../core/fs.h"
 #include "image.h"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -138,7 +138,7 @@ static int open_blob(int layout_fd, const char *hex, int64_t size, const char *w
         char path[128], got[IMG_HEX_LEN + 1];
         off_t n;
         snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-        int fd = cow_open_beneath(layout_fd, path, O_RDONLY);
+        int fd = fs_open_beneath(layout_fd, path, O_RDONLY);
         if (fd < 0)
                 return err_errno(err, errno, "image: %s sha256:%.12s: blob missing from the layout", what, hex);
         int r = sha256_fd(fd, got, &n);
@@ -326,7 +326,7 @@ static int record_read(const struct store *s, const char *name, struct img_image
         memset(im, 0, sizeof(*im));
         record_key(name, key);
         snprintf(path, sizeof(path), "images/%s", key);
-        _cleanup_(closep) int fd = cow_open_beneath(s->fd, path, O_RDONLY);
+        _cleanup_(closep) int fd = fs_open_beneath(s->fd, path, O_RDONLY);
         if (fd < 0)
                 return err_set(err, ENOENT, "image: '%s' is not in the image store %s (zonebox image import oci:DIR[:TAG] or docker-archive:FILE; zonebox image list)",
                                name, s->path);
@@ -374,7 +374,7 @@ struct import {
 /* index.json's manifest: the one whose ref.name is TAG, or the only one. */
 static int pick_manifest(struct import *im, const char *tag, char hex[IMG_HEX_LEN + 1], int64_t *size)
 {
-        _cleanup_(closep) int fd = cow_open_beneath(im->layout_fd, "index.json", O_RDONLY);
+        _cleanup_(closep) int fd = fs_open_beneath(im->layout_fd, "index.json", O_RDONLY);
         if (fd < 0)
                 return err_errno(im->err, errno, "image: %s: no index.json (not an OCI image layout)", im->ref);
         struct json_object *idx = read_json_fd(fd, "index.json", im->err), *found = NULL;
@@ -441,10 +441,10 @@ static int stage_layer(struct import *im, size_t i, struct json_object *d)
         if (fd < 0)
                 return fd;
         snprintf(im->tmp[i], sizeof(im->tmp[i]), "tmp/%s.%d", hex, (int)getpid());
-        cow_remove_tree(im->s->fd, im->tmp[i], 0);
+        fs_remove_tree(im->s->fd, im->tmp[i], 0);
         if (mkdirat(im->s->fd, im->tmp[i], 0755) < 0)
                 return err_errno(im->err, errno, "image: %s/%s", im->s->path, im->tmp[i]);
-        _cleanup_(closep) int dir = cow_open_beneath(im->s->fd, im->tmp[i], O_RDONLY | O_DIRECTORY);
+        _cleanup_(closep) int dir = fs_open_beneath(im->s->fd, im->tmp[i], O_RDONLY | O_DIRECTORY);
         if (dir < 0)
                 return err_errno(im->err, errno, "image: %s/%s", im->s->path, im->tmp[i]);
         char what[32];
@@ -493,7 +493,7 @@ static int commit_import(struct import *im)
                 snprintf(dst, sizeof(dst), "layers/%s", im->im->layers[i]);
                 if (renameat(im->s->fd, im->tmp[i], im->s->fd, dst) < 0 && errno != EEXIST && errno != ENOTEMPTY)
                         return err_errno(im->err, errno, "image: move layer %s into the store", im->im->layers[i]);
-                cow_remove_tree(im->s->fd, im->tmp[i], 0); /* a twin in the same image */
+                fs_remove_tree(im->s->fd, im->tmp[i], 0); /* a twin in the same image */
                 im->tmp[i][0] = '\0';
         }
         return record_write(im->s, im->im, im->err);
@@ -514,7 +514,7 @@ static int import_layout(struct store *s, const char *path, const char *tag, con
                 r = commit_import(im);
         for (size_t i = 0; i < IMG_MAX_LAYERS; i++)
                 if (im->tmp[i][0])
-                        cow_remove_tree(s->fd, im->tmp[i], 0);
+                        fs_remove_tree(s->fd, im->tmp[i], 0);
         if (im->layout_fd >= 0)
                 close(im->layout_fd);
         free(im);
@@ -548,12 +548,12 @@ static int archive_to_layout(struct store *s, const char *file, char *dir, size_
         if (stat(file, &st) < 0 || !S_ISREG(st.st_mode))
                 return err_errno(err, errno ? errno : EINVAL, "image: docker-archive:%s: not a file", file);
         snprintf(dir, n, "tmp/archive.%d", (int)getpid());
-        cow_remove_tree(s->fd, dir, 0);
+        fs_remove_tree(s->fd, dir, 0);
         snprintf(src, sizeof(src), "docker-archive:%s", file);
         snprintf(dst, sizeof(dst), "oci:%s/%s:zonebox", s->path, dir);
         int r = img_skopeo_copy(src, dst, err);
         if (r < 0) {
-                cow_remove_tree(s->fd, dir, 0);
+                fs_remove_tree(s->fd, dir, 0);
                 return r;
         }
         snprintf(dir, n, "%s/tmp/archive.%d", s->path, (int)getpid());
@@ -584,7 +584,7 @@ int img_import(const char *ref, const char *name, struct img_image *out, struct 
         if (rf.kind == IMG_REF_ARCHIVE && s.fd >= 0) {
                 char tmp[64];
                 snprintf(tmp, sizeof(tmp), "tmp/archive.%d", (int)getpid());
-                cow_remove_tree(s.fd, tmp, 0);
+                fs_remove_tree(s.fd, tmp, 0);
         }
         store_close(&s);
         if (r < 0)
@@ -627,7 +627,7 @@ int img_layer_path(const char *hex, char *buf, size_t n, struct zb_error *err)
 /* Every record, parsed, into ARRAY (may be NULL: count only). */
 static int each_record(const struct store *s, struct json_object *array, struct zb_error *err)
 {
-        _cleanup_(closep) int dfd = cow_open_beneath(s->fd, "images", O_RDONLY | O_DIRECTORY);
+        _cleanup_(closep) int dfd = fs_open_beneath(s->fd, "images", O_RDONLY | O_DIRECTORY);
         if (dfd < 0)
                 return 0;
         DIR *d = fdopendir(dfd);
@@ -723,7 +723,7 @@ static bool referenced(struct json_object *records, const char *hex)
 /* Everything in SUB (layers/ or tmp/) that KEEP does not want goes. */
 static int prune_dir(const struct store *s, const char *sub, struct json_object *records, unsigned *removed)
 {
-        _cleanup_(closep) int dfd = cow_open_beneath(s->fd, sub, O_RDONLY | O_DIRECTORY);
+        _cleanup_(closep) int dfd = fs_open_beneath(s->fd, sub, O_RDONLY | O_DIRECTORY);
         DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (!d)
                 return 0;
@@ -733,7 +733,7 @@ static int prune_dir(const struct store *s, const char *sub, struct json_object 
                         continue;
                 if (records && referenced(records, e->d_name))
                         continue;
-                if (cow_remove_tree(dirfd(d), e->d_name, 0) == 0)
+                if (fs_remove_tree(dirfd(d), e->d_name, 0) == 0)
                         (*removed)++;
         }
         closedir(d);

@@ -21,7 +21,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "../ns/cow_int.h"
+#include "../core/fs.h"
 #include "image.h"
 
 #define READ_BLOCK_BYTES (64u << 10)
@@ -100,7 +100,7 @@ static int clear_name(struct unpack *u, int pfd, const char *base, bool keep_dir
         if (S_ISDIR(st.st_mode)) {
                 if (keep_dir)
                         return 1;
-                if (cow_remove_tree(pfd, base, 0) < 0)
+                if (fs_remove_tree(pfd, base, 0) < 0)
                         return entry_fail(u, EIO, name, "cannot replace the directory there");
                 return 0;
         }

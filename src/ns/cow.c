@@ -136,7 +136,7 @@ int ns_cow_prepare(struct ns_cow *cow, struct ns_ctx *c, struct zb_error *err)
 void ns_cow_release(struct ns_cow *cow)
 {
         if (cow->run_fd >= 0 && !cow->kept && cow->store_fd >= 0)
-                cow_remove_tree(cow->store_fd, cow->id, 0);
+                fs_remove_tree(cow->store_fd, cow->id, 0);
         if (cow->run_fd >= 0)
                 close(cow->run_fd);
         if (cow->store_fd >= 0)
@@ -288,7 +288,7 @@ static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, 
                 snprintf(msg, n, "zone '%s': open its change-set dir: %s", pz->name, strerror(errno));
                 return -errno;
         }
-        cow_remove_tree(zfd, "work", 0);
+        fs_remove_tree(zfd, "work", 0);
         if (geteuid() == 0 && (fchown(zfd, 0, 0) < 0 || fchmod(zfd, 0700) < 0)) {
                 snprintf(msg, n, "zone '%s': take back its change-set dir: %s", pz->name, strerror(errno));
                 return -errno;
@@ -314,7 +314,7 @@ static int finish_zone(struct ns_cow *cow, const struct zb_policy *p, size_t i, 
 /* The change set leaves the store: ACTION says why ("committed", "discarded"). */
 static void drop_set(struct ns_cow *cow, struct zb_result *r, const char *action)
 {
-        cow_remove_tree(cow->store_fd, cow->id, 0);
+        fs_remove_tree(cow->store_fd, cow->id, 0);
         cow->kept = false;
         free(r->cow_id);
         r->cow_id = NULL;

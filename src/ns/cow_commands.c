@@ -101,7 +101,7 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err)
         cow_store_gc(store_fd);
         json_object *a = json_object_new_array();
         size_t n = 0;
-        char **names = cow_dir_names(store_fd, &n);
+        char **names = fs_dir_names(store_fd, &n);
         for (size_t i = 0; names && i < n; i++) {
                 struct cow_set set = { 0 };
                 struct zb_error e2 = { 0 };
@@ -123,7 +123,7 @@ int zb_cow_list(const char *store, char **json, struct zb_error *err)
                 json_object_array_add(a, o);
                 cow_set_free(&set);
         }
-        cow_names_free(names, n);
+        fs_names_free(names, n);
         close(store_fd);
         *json = cow_json_text(a);
         return *json ? 0 : err_set(err, ENOMEM, "out of memory");
@@ -181,7 +181,7 @@ int zb_cow_commit(const char *store, const char *id, char **json, struct zb_erro
                 *json = cow_json_text(o);
         }
         if (r == 0) {
-                int rr = cow_remove_tree(os.store_fd, id, 0);
+                int rr = fs_remove_tree(os.store_fd, id, 0);
                 if (rr < 0)
                         r = err_errno(err, -rr, "cow: committed, but cannot remove change set %s", id);
         }
@@ -208,7 +208,7 @@ int zb_cow_discard(const char *store, const char *id, struct zb_error *err)
                 r = err_set(err, EPERM, "cow: change set %s is not yours", id);
         else if (flock(fd, LOCK_EX | LOCK_NB) < 0)
                 r = err_set(err, EBUSY, "cow: change set %s is in use (its run is still going, or a commit)", id);
-        else if ((r = cow_remove_tree(store_fd, id, 0)) < 0)
+        else if ((r = fs_remove_tree(store_fd, id, 0)) < 0)
                 r = err_errno(err, -r, "cow: remove change set %s", id);
         close(store_fd);
         return r;

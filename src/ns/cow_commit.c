@@ -36,7 +36,7 @@ static void split_path(const char *path, char *dir, size_t n, const char **base)
 static int open_parent(int root, const char *path, char *dir, size_t n, const char **base)
 {
         split_path(path, dir, n, base);
-        return cow_open_beneath(root, dir, O_PATH | O_DIRECTORY);
+        return fs_open_beneath(root, dir, O_PATH | O_DIRECTORY);
 }
 
 struct commit {
@@ -219,12 +219,12 @@ static int copy_tree(struct commit *cm, int src_dir, const char *name, const str
                 return -errno;
         mode_t restore;
         _cleanup_(closep) int out = openat(dst_dir, dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        _cleanup_(closep) int in = out < 0 ? -1 : cow_open_upper_dir(src_dir, name, &restore);
+        _cleanup_(closep) int in = out < 0 ? -1 : fs_open_upper_dir(src_dir, name, &restore);
         if (out < 0 || in < 0)
                 return -errno;
         size_t n = 0, len = strlen(cm->path);
         char digest[COW_DIGEST_MAX];
-        char **names = cow_dir_names(in, &n);
+        char **names = fs_dir_names(in, &n);
         /* The names copied are the ones hashed (a name added or removed
          * since the run: refused). */
         int r = names ? cow_digest_names(in, names, n, digest) : -errno;
@@ -237,8 +237,8 @@ static int copy_tree(struct commit *cm, int src_dir, const char *name, const str
                 if (r == 0) /* on an error it names the entry, for the message */
                         cm->path[len] = '\0';
         }
-        cow_names_free(names, n);
-        cow_restore_mode(in, restore);
+        fs_names_free(names, n);
+        fs_restore_mode(in, restore);
         return r < 0 ? r : copy_attrs(cm, out, us);
 }
 
@@ -252,7 +252,7 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
         if (S_ISDIR(us.st_mode))
                 return copy_tree(cm, src_dir, name, &us, dst_dir, dst);
         if (S_ISREG(us.st_mode)) {
-                _cleanup_(closep) int in = cow_open_upper(src_dir, name, O_RDONLY);
+                _cleanup_(closep) int in = fs_open_upper(src_dir, name, O_RDONLY);
                 if (in < 0)
                         return -errno;
                 _cleanup_(closep) int out = openat(dst_dir, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -277,7 +277,7 @@ static int copy_entry(struct commit *cm, int src_dir, const char *name, int dst_
                         return -errno;
                 if (cm->as_root && fchownat(dst_dir, dst, us.st_uid, us.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
                         return -errno;
-                return cow_chmod_nofollow(dst_dir, dst, safe_mode(us.st_mode)) < 0 ? -errno : 0;
+                return fs_chmod_nofollow(dst_dir, dst, safe_mode(us.st_mode)) < 0 ? -errno : 0;
         }
         return 0; /* whiteouts inside a copied tree hide nothing; sockets mean nothing */
 }
@@ -302,7 +302,7 @@ static int stage_entry(struct commit *cm, struct staged_entry *st, struct zb_err
         _cleanup_(closep) int parent = open_parent(cm->root[st->zone], e->path, dir, sizeof(dir), &base);
         if (parent < 0)
                 return err_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
-        _cleanup_(closep) int src = cow_open_upper_path(cm->upper[st->zone], dir);
+        _cleanup_(closep) int src = fs_open_upper_path(cm->upper[st->zone], dir);
         struct stat us;
         if (src < 0 || fstatat(src, base, &us, AT_SYMLINK_NOFOLLOW) < 0)
                 return err_errno(err, errno, "cow: %s/%s: read the change", z->path, e->path);
@@ -324,7 +324,7 @@ static int stage_entry(struct commit *cm, struct staged_entry *st, struct zb_err
                         return 0;
                 if (r == -EEXIST)
                         continue;
-                cow_remove_tree(parent, st->temp, 0);
+                fs_remove_tree(parent, st->temp, 0);
                 st->temp[0] = '\0';
                 if (r == -EBADMSG)
                         return err_set(err, EBADMSG,
@@ -348,7 +348,7 @@ static int place_entry(struct commit *cm, struct staged_entry *st, struct zb_err
                 return err_errno(err, errno, "cow: %s/%s: open its host dir", z->path, e->path);
         int r = 0;
         if (e->change == ZB_COW_DELETED) {
-                r = cow_remove_tree(parent, base, rs.st_dev);
+                r = fs_remove_tree(parent, base, rs.st_dev);
         } else if (e->meta_only) {
                 _cleanup_(closep) int fd = openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 r = fd < 0 || fchmod(fd, safe_mode(e->upper.mode)) < 0 ? -errno : 0;
@@ -358,7 +358,7 @@ static int place_entry(struct commit *cm, struct staged_entry *st, struct zb_err
                 /* A directory cannot be renamed over: swap, then remove the old. */
                 r = renameat2(parent, st->temp, parent, base, RENAME_EXCHANGE) < 0 ? -errno : 0;
                 if (r == 0)
-                        r = cow_remove_tree(parent, st->temp, rs.st_dev);
+                        r = fs_remove_tree(parent, st->temp, rs.st_dev);
         } else {
                 r = renameat(parent, st->temp, parent, base) < 0 ? -errno : 0;
         }
@@ -378,7 +378,7 @@ static void unstage(struct commit *cm, struct staged_entry *steps, size_t n)
                 const char *base;
                 _cleanup_(closep) int parent = open_parent(cm->root[steps[i].zone], e->path, dir, sizeof(dir), &base);
                 if (parent >= 0)
-                        cow_remove_tree(parent, steps[i].temp, 0);
+                        fs_remove_tree(parent, steps[i].temp, 0);
         }
 }
 
@@ -388,7 +388,7 @@ static int open_uppers(struct commit *cm, int run_fd, struct zb_error *err)
         for (size_t i = 0; i < cm->set->n_zones; i++) {
                 char p[64];
                 snprintf(p, sizeof(p), "zone-%zu/upper", cm->set->zones[i].index);
-                cm->upper[i] = cow_open_beneath(run_fd, p, O_RDONLY | O_DIRECTORY);
+                cm->upper[i] = fs_open_beneath(run_fd, p, O_RDONLY | O_DIRECTORY);
                 if (cm->upper[i] < 0)
                         return err_errno(err, errno, "cow: change set %s: open %s", cm->set->id, p);
         }

@@ -135,18 +135,18 @@ static int digest_one(struct digest_walk *w, int dfd, const char *name, size_t l
                 return -errno;
         if (S_ISDIR(st.st_mode)) {
                 mode_t restore;
-                _cleanup_(closep) int sub = cow_open_upper_dir(dfd, name, &restore);
+                _cleanup_(closep) int sub = fs_open_upper_dir(dfd, name, &restore);
                 size_t n = 0;
-                char **names = sub < 0 ? NULL : cow_dir_names(sub, &n);
+                char **names = sub < 0 ? NULL : fs_dir_names(sub, &n);
                 r = names ? cow_digest_names(sub, names, n, d) : -errno;
-                cow_names_free(names, n);
+                fs_names_free(names, n);
                 if (r == 0 && (r = digest_put(w, d)) == 0)
                         r = digest_dir(w, sub, len + (size_t)k);
-                cow_restore_mode(sub, restore);
+                fs_restore_mode(sub, restore);
                 return r;
         }
         if (S_ISREG(st.st_mode)) {
-                _cleanup_(closep) int fd = cow_open_upper(dfd, name, O_RDONLY);
+                _cleanup_(closep) int fd = fs_open_upper(dfd, name, O_RDONLY);
                 r = fd < 0 ? -errno : cow_digest_copy(fd, -1, d);
         } else if (S_ISLNK(st.st_mode)) {
                 r = digest_link(dfd, name, d);
@@ -160,7 +160,7 @@ static int digest_one(struct digest_walk *w, int dfd, const char *name, size_t l
 static int digest_dir(struct digest_walk *w, int dfd, size_t len)
 {
         size_t n = 0;
-        char **names = cow_dir_names(dfd, &n);
+        char **names = fs_dir_names(dfd, &n);
         int r = names ? 0 : -errno;
         for (size_t i = 0; r == 0 && i < n; i++) {
                 struct stat st;
@@ -169,7 +169,7 @@ static int digest_dir(struct digest_walk *w, int dfd, size_t len)
                 else if (copied_type(st.st_mode))
                         r = digest_one(w, dfd, names[i], len);
         }
-        cow_names_free(names, n);
+        fs_names_free(names, n);
         w->path[len] = '\0';
         return r;
 }
@@ -204,7 +204,7 @@ static int host_tree_hash(SHA256_CTX *h, int fd, dev_t dev, int64_t since_ns, bo
         if (depth > 4096)
                 return -ELOOP;
         size_t n = 0;
-        char **names = cow_dir_names(fd, &n);
+        char **names = fs_dir_names(fd, &n);
         int r = names ? 0 : -errno;
         for (size_t i = 0; r == 0 && i < n; i++) {
                 struct stat st;
@@ -216,7 +216,7 @@ static int host_tree_hash(SHA256_CTX *h, int fd, dev_t dev, int64_t since_ns, bo
                         uint64_t depth, mode, uid, gid, size, ino, dev;
                         int64_t mtime, ctime;
                 } rec = { depth, st.st_mode, st.st_uid, st.st_gid, (uint64_t)st.st_size, st.st_ino, st.st_dev,
-                          cow_ts_ns(&st.st_mtim), cow_ts_ns(&st.st_ctim) };
+                          fs_ts_ns(&st.st_mtim), fs_ts_ns(&st.st_ctim) };
                 SHA256_Update(h, (const uint8_t *)names[i], strlen(names[i]) + 1);
                 SHA256_Update(h, (const uint8_t *)&rec, sizeof(rec));
                 if (since_ns && rec.ctime >= since_ns)
@@ -226,14 +226,14 @@ static int host_tree_hash(SHA256_CTX *h, int fd, dev_t dev, int64_t since_ns, bo
                 _cleanup_(closep) int sub = openat(fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 r = sub < 0 ? -errno : host_tree_hash(h, sub, dev, since_ns, newer, depth + 1);
         }
-        cow_names_free(names, n);
+        fs_names_free(names, n);
         return r;
 }
 
 /* OUT (COW_DIGEST_MAX) for the host dir at PATH below ROOT. */
 int cow_host_tree_digest(int root, const char *path, int64_t since_ns, bool *newer, char *out)
 {
-        _cleanup_(closep) int fd = cow_open_beneath(root, path, O_RDONLY | O_DIRECTORY);
+        _cleanup_(closep) int fd = fs_open_beneath(root, path, O_RDONLY | O_DIRECTORY);
         struct stat st;
         SHA256_CTX h;
         if (fd < 0 || fstat(fd, &st) < 0)

@@ -20,34 +20,15 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "../core/fs.h"
 #include "../core/paths.h"
 #include "cow.h"
 #include "sys.h"
 
-#define COW_TEMP_PREFIX ".zonebox-" /* commit's temporaries in the host dir */
+#define COW_TEMP_PREFIX FS_TEMP_PREFIX /* commit's temporaries in the host dir */
 #define COPY_CHUNK_BYTES 65536
 /* A digest's text: "f:", "d:", "l:" or "t:", 64 hex digits (SHA-256), NUL. */
 #define COW_DIGEST_MAX (2 + 64 + 1)
-
-/* cow_fs.c */
-int64_t cow_ts_ns(const struct timespec *ts);
-/* PATH below DIRFD, no symlink anywhere, no other filesystem. */
-int cow_open_beneath(int dirfd, const char *path, int flags);
-int cow_cmp_str(const void *a, const void *b);
-void cow_names_free(char **v, size_t n);
-/* The names in directory FD, sorted, without . and ..; NULL with errno. */
-char **cow_dir_names(int fd, size_t *n_out);
-int cow_chmod_nofollow(int dirfd, const char *name, mode_t mode);
-/* Open NAME of an upper dir; an entry its owner cannot read is lent the
- * owner's bits (for a file only for the open). */
-int cow_open_upper(int dirfd, const char *name, int flags);
-/* A directory of the upper dir, to list and walk; RESTORE is the mode to
- * give back with cow_restore_mode when its owner's bits were lent. */
-int cow_open_upper_dir(int dirfd, const char *name, mode_t *restore);
-void cow_restore_mode(int fd, mode_t restore);
-int cow_open_upper_path(int root, const char *dir);
-/* rm -rf NAME in DIRFD, never through a symlink, staying on DEV (0: any). */
-int cow_remove_tree(int dirfd, const char *name, dev_t dev);
 
 /* cow_set.c */
 void cow_stat_fill(struct cow_stat *o, const struct stat *st);

@@ -86,7 +86,7 @@ static bool is_opaque(int dirfd)
  * of the recursive walks: noinline.) */
 __attribute__((noinline)) static int content_differs(struct scan *sc, int udir, int ldir, const char *name)
 {
-        _cleanup_(closep) int u = cow_open_upper(udir, name, O_RDONLY);
+        _cleanup_(closep) int u = fs_open_upper(udir, name, O_RDONLY);
         _cleanup_(closep) int l = openat(ldir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (u < 0 || l < 0)
                 return 1;
@@ -135,11 +135,11 @@ static int scan_subdir(struct scan *sc, int udir, int ldir, enum scan_mode mode,
                        const struct stat *us, const struct stat *ls)
 {
         mode_t restore;
-        _cleanup_(closep) int ufd = cow_open_upper_dir(udir, name, &restore);
+        _cleanup_(closep) int ufd = fs_open_upper_dir(udir, name, &restore);
         if (ufd < 0)
                 return scan_fail(sc, errno, "open the upper dir's");
         int r = scan_subdir_fd(sc, ufd, ldir, mode, name, us, ls);
-        cow_restore_mode(ufd, restore);
+        fs_restore_mode(ufd, restore);
         return r;
 }
 
@@ -220,7 +220,7 @@ static int scan_one(struct scan *sc, int udir, int ldir, size_t len, enum scan_m
 static int scan_gone(struct scan *sc, int udir, int ldir, size_t len)
 {
         size_t n = 0;
-        char **names = cow_dir_names(ldir, &n);
+        char **names = fs_dir_names(ldir, &n);
         int r = names ? 0 : scan_fail(sc, errno, "list the host's");
         for (size_t i = 0; r == 0 && i < n; i++) {
                 struct stat us, ls;
@@ -233,21 +233,21 @@ static int scan_gone(struct scan *sc, int udir, int ldir, size_t len)
                 else if (!note_change(sc, ZB_COW_DELETED, NULL, &ls, false))
                         r = -ENOMEM;
         }
-        cow_names_free(names, n);
+        fs_names_free(names, n);
         return r;
 }
 
 static int scan_dir(struct scan *sc, int udir, int ldir, size_t len, enum scan_mode mode)
 {
         size_t n = 0;
-        char **names = cow_dir_names(udir, &n);
+        char **names = fs_dir_names(udir, &n);
         int r = names ? 0 : scan_fail(sc, errno, "list the upper dir's");
 
         for (size_t i = 0; r == 0 && i < n; i++)
                 r = scan_one(sc, udir, ldir, len, mode, names[i]);
         if (r == 0 && mode == SCAN_REPLACE && ldir >= 0)
                 r = scan_gone(sc, udir, ldir, len);
-        cow_names_free(names, n);
+        fs_names_free(names, n);
         sc->path[len] = '\0';
         return r;
 }

@@ -66,8 +66,8 @@ void cow_stat_fill(struct cow_stat *o, const struct stat *st)
         o->gid = st->st_gid;
         o->ino = st->st_ino;
         o->size = (uint64_t)st->st_size;
-        o->mtime_ns = cow_ts_ns(&st->st_mtim);
-        o->ctime_ns = cow_ts_ns(&st->st_ctim);
+        o->mtime_ns = fs_ts_ns(&st->st_mtim);
+        o->ctime_ns = fs_ts_ns(&st->st_ctim);
 }
 
 bool cow_stat_changed(const struct cow_stat *then, const struct cow_stat *now, char *reason,
@@ -450,11 +450,11 @@ int cow_fill_result(const struct cow_set *set, struct zb_result *r)
                                 return -ENOMEM;
                 }
                 if (c->n_added)
-                        qsort(c->added, c->n_added, sizeof(char *), cow_cmp_str);
+                        qsort(c->added, c->n_added, sizeof(char *), fs_cmp_str);
                 if (c->n_modified)
-                        qsort(c->modified, c->n_modified, sizeof(char *), cow_cmp_str);
+                        qsort(c->modified, c->n_modified, sizeof(char *), fs_cmp_str);
                 if (c->n_deleted)
-                        qsort(c->deleted, c->n_deleted, sizeof(char *), cow_cmp_str);
+                        qsort(c->deleted, c->n_deleted, sizeof(char *), fs_cmp_str);
         }
         return 0;
 }

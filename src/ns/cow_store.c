@@ -83,7 +83,7 @@ int cow_store_open(const char *override, bool create, char *path, size_t n, int 
 void cow_store_gc(int store_fd)
 {
         size_t n = 0;
-        char **names = cow_dir_names(store_fd, &n);
+        char **names = fs_dir_names(store_fd, &n);
         for (size_t i = 0; names && i < n; i++) {
                 const char *name = names[i];
                 struct stat st;
@@ -102,9 +102,9 @@ void cow_store_gc(int store_fd)
                 /* Locked: no run is going. A manifest makes it a kept set. */
                 if (faccessat(fd, ZB_COW_MANIFEST, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                         continue;
-                cow_remove_tree(store_fd, name, 0);
+                fs_remove_tree(store_fd, name, 0);
         }
-        cow_names_free(names, n);
+        fs_names_free(names, n);
 }
 
 static void make_id(char *id, size_t n)
@@ -138,7 +138,7 @@ int cow_make_run_dir(struct ns_cow *cow, struct zb_error *err)
                         int e = errno;
                         if (fd >= 0)
                                 close(fd);
-                        cow_remove_tree(cow->store_fd, tmp, 0);
+                        fs_remove_tree(cow->store_fd, tmp, 0);
                         if (e == EEXIST)
                                 continue;
                         return err_errno(err, e, "cow: make a run dir in %s", cow->store);

@@ -102,7 +102,7 @@ int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r
                 n->listeners[i] = -1;
         c->notify_fd = -1;
         /* Landlock's own denials (audit records, Linux 6.15 / ABI 7) are
-         * not read: see docs/violations-notify.md. */
+         * not read: see docs/violations.md. */
         if (c->landlock)
                 viol_source(n->viol, "landlock",
                             "not observable: Landlock audit records need CAP_AUDIT_READ and would go to the host's kernel log");

@@ -21,7 +21,7 @@
 #include "../core/keys.h"
 #include "../mcp/mcp.h"
 #include "../ns/cgroup.h"
-#include "../ns/cow_int.h"
+#include "../core/fs.h"
 #include "runtime_int.h"
 
 int srv_file_name_check(const char *name, const char *field, struct zb_error *err)
@@ -110,7 +110,7 @@ int srv_jobs_gc(unsigned *removed)
                 return errno == ENOENT ? 0 : -errno;
         for (struct dirent *e; (e = readdir(d));)
                 if (e->d_name[0] != '.' && !owner_alive(e->d_name) &&
-                    cow_remove_tree(dirfd(d), e->d_name, 0) == 0)
+                    fs_remove_tree(dirfd(d), e->d_name, 0) == 0)
                         n++;
         closedir(d);
         if (removed)
@@ -146,7 +146,7 @@ static void job_dir_remove(const char *path)
         *slash = '\0';
         _cleanup_(closep) int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0)
-                cow_remove_tree(fd, slash + 1, 0);
+                fs_remove_tree(fd, slash + 1, 0);
 }
 
 static int files_write(const char *dir, const struct srv_job *j, struct zb_error *err)

@@ -1,4 +1,4 @@
-/* Piston v2's API on zonebox serve (docs/serve-piston.md): POST
+/* Piston v2's API on zonebox serve (docs/serve.md): POST
  * /api/v2/execute's request into a job (runtime_int.h) and zonebox's
  * verdicts back into Piston's stage objects, so an existing Piston client
  * works unchanged. Guarantees: the request is parsed and narrowed in full
@@ -6,7 +6,7 @@
  * timeouts and memory limits only lower the runtime's (a higher one is a 400
  * naming the field, as Piston refuses a limit above its configured one);
  * every verdict maps to exactly one Piston status (null, RE, SG, TO, OL, EL,
- * XX), the table in docs/serve-piston.md. */
+ * XX), the table in docs/serve.md. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -133,7 +133,7 @@ struct piston_status {
         bool killed; /* SIGKILL by zonebox, no exit code */
 };
 
-/* The table in docs/serve-piston.md. */
+/* The table in docs/serve.md. */
 static struct piston_status map_status(json_object *verdict, char *buf, size_t n)
 {
         const char *s = text(verdict, "status"), *over = text(verdict, "output_limit_stream");

@@ -1,4 +1,4 @@
-/* The `runtimes:` section of zonebox serve's config (docs/serve-piston.md):
+/* The `runtimes:` section of zonebox serve's config (docs/serve.md):
  * the languages a job may name, each a source file name, an optional
  * compile command with its own limits, and a run command, all run on the
  * host's toolchains inside the sandbox. The `sandbox:` section is the

@@ -1,4 +1,4 @@
-/* Copy-on-write zones: the filesystem helpers every part of cow uses.
+/* Filesystem helpers (fs.h): cow zones, the image store and serve's job dirs.
  *
  * Host paths are opened with openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
  * RESOLVE_NO_XDEV from a zone's root; upper-dir entries (the command's
@@ -11,19 +11,22 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#include "cow_int.h"
+#include "fs.h"
+#include "util.h"
 
 #define REMOVE_DEPTH_MAX 64
 
-int64_t cow_ts_ns(const struct timespec *ts)
+int64_t fs_ts_ns(const struct timespec *ts)
 {
         return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
 /* PATH below DIRFD, no symlink anywhere, no other filesystem: the walk
  * every host path of a commit takes. */
-int cow_open_beneath(int dirfd, const char *path, int flags)
+int fs_open_beneath(int dirfd, const char *path, int flags)
 {
         struct open_how how = {
                 .flags = (uint64_t)(unsigned)(flags | O_CLOEXEC | O_NOFOLLOW),
@@ -33,12 +36,12 @@ int cow_open_beneath(int dirfd, const char *path, int flags)
         return (int)syscall(SYS_openat2, dirfd, path && path[0] ? path : ".", &how, sizeof(how));
 }
 
-int cow_cmp_str(const void *a, const void *b)
+int fs_cmp_str(const void *a, const void *b)
 {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void cow_names_free(char **v, size_t n)
+void fs_names_free(char **v, size_t n)
 {
         for (size_t i = 0; v && i < n; i++)
                 free(v[i]);
@@ -46,7 +49,7 @@ void cow_names_free(char **v, size_t n)
 }
 
 /* The names in directory FD (opened for reading), sorted, without . and .. */
-char **cow_dir_names(int fd, size_t *n_out)
+char **fs_dir_names(int fd, size_t *n_out)
 {
         int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
@@ -80,13 +83,13 @@ char **cow_dir_names(int fd, size_t *n_out)
         if (!v && !(v = calloc(1, sizeof(*v))))
                 return NULL;
         v[n] = NULL;
-        qsort(v, n, sizeof(*v), cow_cmp_str);
+        qsort(v, n, sizeof(*v), fs_cmp_str);
         *n_out = n;
         return v;
 fail:;
         int saved = errno ? errno : ENOMEM;
         closedir(d);
-        cow_names_free(v, n);
+        fs_names_free(v, n);
         errno = saved;
         return NULL;
 }
@@ -95,7 +98,7 @@ fail:;
  * O_PATH|O_NOFOLLOW and changed through its /proc/self/fd link, which names
  * the opened inode, so a symlink swapped in after a check (the tree is the
  * command's, or the user's while commit runs) changes nothing outside. */
-int cow_chmod_nofollow(int dirfd, const char *name, mode_t mode)
+int fs_chmod_nofollow(int dirfd, const char *name, mode_t mode)
 {
         _cleanup_(closep) int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
@@ -114,7 +117,7 @@ int cow_chmod_nofollow(int dirfd, const char *name, mode_t mode)
  * left an entry that even its owner cannot read (chmod 000); when zonebox
  * runs as that owner it lends itself the owner's bits: for a file only for
  * the open, for a directory for good (it is zonebox's copy). */
-int cow_open_upper(int dirfd, const char *name, int flags)
+int fs_open_upper(int dirfd, const char *name, int flags)
 {
         int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
@@ -127,11 +130,11 @@ int cow_open_upper(int dirfd, const char *name, int flags)
                 return -1;
         }
         mode_t lend = S_ISDIR(st.st_mode) ? S_IRWXU : S_IRUSR;
-        if (cow_chmod_nofollow(dirfd, name, (st.st_mode | lend) & 07777) < 0)
+        if (fs_chmod_nofollow(dirfd, name, (st.st_mode | lend) & 07777) < 0)
                 return -1;
         fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
         int saved = errno;
-        if (!S_ISDIR(st.st_mode) && (fd >= 0 ? fchmod(fd, st.st_mode & 07777) : cow_chmod_nofollow(dirfd, name, st.st_mode & 07777)) < 0 && fd >= 0)
+        if (!S_ISDIR(st.st_mode) && (fd >= 0 ? fchmod(fd, st.st_mode & 07777) : fs_chmod_nofollow(dirfd, name, st.st_mode & 07777)) < 0 && fd >= 0)
                 saved = 0; /* the file stays readable by its owner: harmless */
         errno = saved;
         return fd;
@@ -139,21 +142,21 @@ int cow_open_upper(int dirfd, const char *name, int flags)
 
 /* A directory of the upper dir, to list and walk: when zonebox runs as its
  * owner and the command took the owner's read or search bit away, they are
- * lent until cow_restore_mode(), so that the copy keeps the mode the command set. */
-int cow_open_upper_dir(int dirfd, const char *name, mode_t *restore)
+ * lent until fs_restore_mode(), so that the copy keeps the mode the command set. */
+int fs_open_upper_dir(int dirfd, const char *name, mode_t *restore)
 {
         struct stat st;
         *restore = (mode_t)-1;
         if (geteuid() != 0 && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
             st.st_uid == geteuid() && (st.st_mode & (S_IRUSR | S_IXUSR)) != (S_IRUSR | S_IXUSR)) {
-                if (cow_chmod_nofollow(dirfd, name, (st.st_mode | S_IRWXU) & 07777) < 0)
+                if (fs_chmod_nofollow(dirfd, name, (st.st_mode | S_IRWXU) & 07777) < 0)
                         return -1;
                 *restore = st.st_mode & 07777;
         }
         return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-void cow_restore_mode(int fd, mode_t restore)
+void fs_restore_mode(int fd, mode_t restore)
 {
         if (fd >= 0 && restore != (mode_t)-1 && fchmod(fd, restore) < 0)
                 return; /* stays readable by its owner: harmless */
@@ -161,7 +164,7 @@ void cow_restore_mode(int fd, mode_t restore)
 
 /* The upper dir's DIR ("a/b", "" for its root), one component at a time:
  * no symlink is followed (the upper dir is the command's work). */
-int cow_open_upper_path(int root, const char *dir)
+int fs_open_upper_path(int root, const char *dir)
 {
         char buf[PATH_MAX];
         int fd = fcntl(root, F_DUPFD_CLOEXEC, 0);
@@ -171,7 +174,7 @@ int cow_open_upper_path(int root, const char *dir)
                 next = strchrnul(s, '/');
                 if (*next)
                         *next++ = '\0';
-                int sub = cow_open_upper(fd, s, O_RDONLY | O_DIRECTORY);
+                int sub = fs_open_upper(fd, s, O_RDONLY | O_DIRECTORY);
                 int saved = errno;
                 close(fd);
                 errno = saved;
@@ -190,7 +193,7 @@ struct removal {
 
 static void removal_moved_name(char *buf, size_t n, unsigned i)
 {
-        snprintf(buf, n, COW_TEMP_PREFIX "rm-%d-%u", (int)getpid(), i);
+        snprintf(buf, n, FS_TEMP_PREFIX "rm-%d-%u", (int)getpid(), i);
 }
 
 static int remove_rec(struct removal *rm, int dirfd, const char *name, dev_t dev, unsigned depth)
@@ -208,7 +211,7 @@ static int remove_rec(struct removal *rm, int dirfd, const char *name, dev_t dev
                 }
         }
         int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 && errno == EACCES && cow_chmod_nofollow(dirfd, name, 0700) == 0)
+        if (fd < 0 && errno == EACCES && fs_chmod_nofollow(dirfd, name, 0700) == 0)
                 fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOTDIR ? -EACCES : -errno;
@@ -219,12 +222,12 @@ static int remove_rec(struct removal *rm, int dirfd, const char *name, dev_t dev
         if (r == 0 && st.st_uid == geteuid() && (st.st_mode & 0700) != 0700)
                 fchmod(fd, 0700);
         size_t n = 0;
-        char **names = r == 0 ? cow_dir_names(fd, &n) : NULL;
+        char **names = r == 0 ? fs_dir_names(fd, &n) : NULL;
         if (r == 0 && !names)
                 r = -errno;
         for (size_t i = 0; r == 0 && i < n; i++)
                 r = remove_rec(rm, fd, names[i], st.st_dev, depth + 1);
-        cow_names_free(names, n);
+        fs_names_free(names, n);
         close(fd);
         if (r == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
                 r = -errno;
@@ -234,7 +237,7 @@ static int remove_rec(struct removal *rm, int dirfd, const char *name, dev_t dev
 /* rm -rf NAME in DIRFD: never follows a symlink, never enters another
  * filesystem than DEV (0: any). A directory of the user's that the user
  * may not change is opened up first (it is about to go). */
-int cow_remove_tree(int dirfd, const char *name, dev_t dev)
+int fs_remove_tree(int dirfd, const char *name, dev_t dev)
 {
         struct removal rm = { .top = dirfd };
         int r = remove_rec(&rm, dirfd, name, dev, 0);
