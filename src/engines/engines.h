@@ -7,5 +7,8 @@
 
 /* Run a validated policy whose backend is docker or oci. */
 int eng_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
+/* The bundle dirs of oci runs whose supervisor is gone (zonebox gc, and
+ * every oci run first), this user's only. */
+void eng_oci_gc_bundles(unsigned *removed);
 
 #endif
