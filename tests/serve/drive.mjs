@@ -3,7 +3,7 @@
 //   node drive.mjs URL TOKEN SCENARIO
 // piston-client sends no Authorization header (Piston has no auth), so the
 // client talks to a loopback proxy here that adds the bearer token, as a
-// reverse proxy in front of zonebox serve would (docs/serve-piston.md).
+// reverse proxy in front of zonebox serve would (docs/serve.md).
 // Prints one JSON line: {"runtimes": [...], "result": execute's answer}.
 import http from "node:http";
 import { piston } from "piston-client";
