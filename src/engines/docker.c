@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include "engine.h"
+#include "engines.h"
 #include "io.h"
 
 #define NAME_FILTER "name=zonebox-"
@@ -343,6 +344,7 @@ static int on_signal(void *ctx, int sig)
 
 int eng_docker_gc(const char *cli, unsigned *removed)
 {
+        eng_gc_run_dirs(removed);
         char *argv[] = { (char *)cli, "ps", "-a", "--filter", NAME_FILTER, "--format", "{{.Names}}", NULL };
         _cleanup_(freep) char *out = NULL;
         if (eng_exec_simple(argv, &out, NULL) != 0 || !out)
@@ -468,7 +470,8 @@ int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_err
         struct eng_notes n = { 0 };
         struct eng_rootfs fs = { 0 };
         struct eng_argv a = { 0 };
-        char name[96], dir[] = "/tmp/zonebox-docker-XXXXXX", profile[64], skel[64], cidfile[64];
+        char name[96], dir[ENG_RUN_DIR_MAX], profile[ENG_RUN_DIR_MAX + 16], skel[ENG_RUN_DIR_MAX + 16],
+                cidfile[ENG_RUN_DIR_MAX + 8];
         _cleanup_(closep) int kmsg = -1;
         struct rlimit nproc;
         int ret;
@@ -488,7 +491,7 @@ int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_err
                                         : nproc.rlim_max;
         eng_docker_gc(cli, NULL);
         eng_container_name(name, sizeof(name));
-        if (!mkdtemp(dir))
+        if (eng_run_dir(dir, "docker", name) < 0)
                 return err_errno(err, errno, "backend docker: temporary directory");
         chmod(dir, 0711);
         snprintf(cidfile, sizeof(cidfile), "%s/cid", dir);

@@ -65,6 +65,9 @@ void eng_container_name(char *buf, size_t n);
 /* Is the supervisor named in a container name gone (name from
  * eng_container_name)? 1 gone, 0 alive, -1 not one of ours. */
 int eng_container_orphaned(const char *name);
+/* A run's dir, /tmp/zonebox-KIND-NAME-XXXXXX (mkdtemp; -1 with errno). */
+#define ENG_RUN_DIR_MAX 160
+int eng_run_dir(char buf[ENG_RUN_DIR_MAX], const char *kind, const char *name);
 /* Find NAME on PATH (or take it as a path); malloc'd absolute path, NULL if absent. */
 char *eng_which(const char *name);
 /* Shell-quote ARGV into one line (malloc'd). */

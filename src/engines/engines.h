@@ -7,8 +7,9 @@
 
 /* Run a validated policy whose backend is docker or oci. */
 int eng_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err);
-/* The bundle dirs of oci runs whose supervisor is gone (zonebox gc, and
- * every oci run first), this user's only. */
-void eng_oci_gc_bundles(unsigned *removed);
+/* The run dirs (/tmp/zonebox-oci-*, zonebox-docker-*: bundles, rootfs
+ * trees) of engine runs whose supervisor is gone: zonebox gc, and every
+ * engine run first. This user's only. */
+void eng_gc_run_dirs(unsigned *removed);
 
 #endif

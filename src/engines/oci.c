@@ -560,36 +560,9 @@ static void read_accounting(const char *rel, struct zb_result *r)
  * cgroup (read_accounting), so only a SIGKILL death is an OOM. */
 static const struct eng_exit_rules oci_exit = { .backend = "oci" };
 
-/* Bundles are /tmp/zonebox-oci-<container name>-XXXXXX: the container's
- * name holds the supervisor's pid and start time, so a bundle whose
- * supervisor was killed before its cleanup is known by its name. */
-#define BUNDLE_PREFIX "zonebox-oci-"
-
-void eng_oci_gc_bundles(unsigned *removed)
-{
-        _cleanup_(closedirp) DIR *d = opendir("/tmp");
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-                size_t len = strlen(e->d_name), plen = strlen(BUNDLE_PREFIX);
-                char name[96];
-                struct stat st;
-                /* the container name between the prefix and "-XXXXXX" */
-                if (strncmp(e->d_name, BUNDLE_PREFIX, plen) != 0 || len < plen + 8 || len - plen - 7 >= sizeof(name))
-                        continue;
-                memcpy(name, e->d_name + plen, len - plen - 7);
-                name[len - plen - 7] = '\0';
-                if (eng_container_orphaned(name) != 1 ||
-                    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
-                    st.st_uid != geteuid())
-                        continue;
-                if (fs_remove_tree(dirfd(d), e->d_name, st.st_dev) == 0 && removed)
-                        (*removed)++;
-        }
-}
-
 int eng_oci_gc(const char *runtime, unsigned *removed)
 {
-        eng_oci_gc_bundles(removed);
+        eng_gc_run_dirs(removed);
         char *argv[] = { (char *)runtime, "list", "--format", "json", NULL };
         _cleanup_(freep) char *out = NULL;
         if (eng_exec_simple(argv, &out, NULL) != 0 || !out)
@@ -757,7 +730,7 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
 {
         struct eng_notes n = { 0 };
         struct eng_oci_opts o = { 0 };
-        char name[96], bundle[sizeof("/tmp/" BUNDLE_PREFIX "-XXXXXX") + sizeof(name)];
+        char name[96], bundle[ENG_RUN_DIR_MAX];
         _cleanup_(freep) char *runtime = eng_oci_runtime(p, err);
         _cleanup_(freep) char *cg = NULL;
         _cleanup_(closep) int kmsg = -1;
@@ -770,8 +743,7 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
                                     "backend: oci: zonebox must run as root to start an OCI runtime with user-namespace maps (use the namespace backend, or zonebox export oci)");
         eng_oci_gc(runtime, NULL);
         eng_container_name(name, sizeof(name));
-        snprintf(bundle, sizeof(bundle), "/tmp/" BUNDLE_PREFIX "%s-XXXXXX", name);
-        if (!mkdtemp(bundle))
+        if (eng_run_dir(bundle, "oci", name) < 0)
                 return err_errno(err, errno, "backend oci: bundle directory");
         /* The container's root (65533 outside) must reach the rootfs. */
         chmod(bundle, 0711);

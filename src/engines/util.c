@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "../core/fs.h"
 #include "engine.h"
+#include "engines.h"
 
 void eng_notes_free(struct eng_notes *n)
 {
@@ -245,6 +247,49 @@ int eng_container_orphaned(const char *name)
         if (sscanf(name, "zonebox-%d-%llu-%u%c", &pid, &st, &cnt, &tail) != 3 || pid <= 0)
                 return -1;
         return start_time(pid) != st;
+}
+
+/* /tmp/zonebox-KIND-<container name>-XXXXXX: a run's dir (bundle, rootfs,
+ * profile) named after its container, whose name holds the supervisor's
+ * pid and start time. */
+int eng_run_dir(char buf[ENG_RUN_DIR_MAX], const char *kind, const char *name)
+{
+        int n = snprintf(buf, ENG_RUN_DIR_MAX, "/tmp/zonebox-%s-%s-XXXXXX", kind, name);
+        if (n < 0 || n >= ENG_RUN_DIR_MAX) {
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        return mkdtemp(buf) ? 0 : -1;
+}
+
+/* The run dir NAME of KIND: the container name between "zonebox-KIND-"
+ * and "-XXXXXX" is an orphan's. */
+static bool run_dir_orphaned(const char *name, const char *kind)
+{
+        char prefix[32], cname[96];
+        int plen = snprintf(prefix, sizeof(prefix), "zonebox-%s-", kind);
+        size_t len = strlen(name);
+        if (plen < 0 || strncmp(name, prefix, (size_t)plen) != 0 || len < (size_t)plen + 8 ||
+            len - (size_t)plen - 7 >= sizeof(cname))
+                return false;
+        memcpy(cname, name + plen, len - (size_t)plen - 7);
+        cname[len - (size_t)plen - 7] = '\0';
+        return eng_container_orphaned(cname) == 1;
+}
+
+void eng_gc_run_dirs(unsigned *removed)
+{
+        _cleanup_(closedirp) DIR *d = opendir("/tmp");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+                struct stat st;
+                if ((!run_dir_orphaned(e->d_name, "oci") && !run_dir_orphaned(e->d_name, "docker")) ||
+                    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+                    st.st_uid != geteuid())
+                        continue;
+                if (fs_remove_tree(dirfd(d), e->d_name, st.st_dev) == 0 && removed)
+                        (*removed)++;
+        }
 }
 
 char *eng_which(const char *name)

@@ -113,6 +113,6 @@ int zb_gc(const char *cgroup_parent, unsigned *removed, struct zb_error *err)
         if (geteuid() == 0)
                 ns_quota_gc(NULL); /* zone size caps of killed supervisors (quota.c) */
         wasm_gc();                 /* their private module dirs (src/wasm/run.c) */
-        eng_oci_gc_bundles(NULL);  /* their oci bundles (src/engines/oci.c) */
+        eng_gc_run_dirs(NULL);     /* their engine run dirs (src/engines/util.c) */
         return ns_cgroup_gc(cgroup_parent, removed, err);
 }

@@ -401,9 +401,8 @@ def test_engine_killed_supervisor_is_collected(eng):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    oci = "oci" in eng.flags
-    if oci:  # its bundle dir stays until a later run or zonebox gc
-        assert _bundles(proc.pid), "the killed run's bundle was not where expected"
+    # its run dir (bundle, rootfs) stays until a later run or zonebox gc
+    assert _bundles(proc.pid), "the killed run's dir was not where expected"
     # The engine's client got SIGTERM (parent-death signal) and passed it on.
     assert eng.run("--", "true").returncode == 0
     assert poll(lambda: eng.ours_left() == [], timeout=30), eng.ours_left()
@@ -411,7 +410,8 @@ def test_engine_killed_supervisor_is_collected(eng):
 
 
 def _bundles(pid):
-    return [d for d in os.listdir("/tmp") if d.startswith("zonebox-oci-zonebox-%d-" % pid)]
+    return [d for d in os.listdir("/tmp") if d.startswith(("zonebox-oci-zonebox-%d-" % pid,
+                                                             "zonebox-docker-zonebox-%d-" % pid))]
 
 
 def _start_time(pid):
@@ -419,23 +419,24 @@ def _start_time(pid):
         return int(f.read().rsplit(")", 1)[1].split()[19])
 
 
-def test_gc_removes_bundles_of_killed_oci_runs():
-    """zonebox gc removes an oci bundle whose supervisor is gone (by the pid
-    and start time in its name) and keeps one whose supervisor lives."""
+def test_gc_removes_run_dirs_of_killed_engine_runs():
+    """zonebox gc removes an oci bundle or docker run dir whose supervisor is
+    gone (by the pid and start time in its name) and keeps one whose
+    supervisor lives."""
     dead = subprocess.Popen(["true"])
     dead.wait()
-    gone = "/tmp/zonebox-oci-zonebox-%d-12345-0-Zbtest" % dead.pid
+    gone = ["/tmp/zonebox-%s-zonebox-%d-12345-0-Zbtest" % (k, dead.pid) for k in ("oci", "docker")]
     live = "/tmp/zonebox-oci-zonebox-%d-%d-0-Zbtest" % (os.getpid(), _start_time(os.getpid()))
-    for d in (gone, live):
+    for d in gone + [live]:
         os.makedirs(os.path.join(d, "rootfs", "etc"))
         open(os.path.join(d, "config.json"), "w").close()
     try:
         r = subprocess.run([ZONEBOX, "gc"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r
-        assert not os.path.exists(gone), "gc left a dead supervisor's bundle"
+        assert not [d for d in gone if os.path.exists(d)], "gc left a dead supervisor's run dir"
         assert os.path.exists(os.path.join(live, "config.json")), "gc removed a live supervisor's bundle"
     finally:
-        for d in (gone, live):
+        for d in gone + [live]:
             shutil.rmtree(d, ignore_errors=True)
 
 
