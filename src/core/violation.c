@@ -89,7 +89,7 @@ char *viol_sanitize(const char *data, size_t len, size_t max)
         char *out = escape_controls(utf8, utf8_len, max - 3, &cut);
         free(utf8);
         if (out && (cut || longer))
-                strcat(out, "..."); /* escape_controls left room: at most MAX - 3 bytes */
+                memcpy(out + strlen(out), "...", 4); /* escape_controls left room: at most MAX - 3 bytes */
         return out;
 }
 
@@ -219,7 +219,7 @@ char *viol_summary(const struct viol_set *s, size_t max)
                         /* the entry did not fit: end with "..." in place of it */
                         out[o] = '\0';
                         if (o + 5 < max)
-                                strcat(out, i ? "; ..." : "...");
+                                snprintf(out + o, max - o, "%s", i ? "; ..." : "...");
                         return out;
                 }
                 o += (size_t)w;

@@ -44,7 +44,7 @@ TEST(violation_cap_counts_what_it_drops)
 TEST(violation_target_is_sanitized_and_capped)
 {
         struct viol_set s = { 0 };
-        size_t big = 64 * 1024;
+        size_t big = (size_t)64 * 1024;
         char *path = malloc(big);
         memset(path, 'a', big);
         path[0] = '/';
@@ -62,10 +62,12 @@ TEST(violation_target_is_sanitized_and_capped)
                         CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
         }
         /* a multi-byte character is never cut in half by the cap */
-        char *wide = malloc(3 * 400);
-        for (int i = 0; i < 400; i++)
-                memcpy(wide + 3 * i, "\xe2\x82\xac", 3); /* U+20AC */
-        char *w = viol_sanitize(wide, 3 * 400, 64);
+        static const unsigned char euro[3] = { 0xe2, 0x82, 0xac }; /* U+20AC */
+        size_t wide_len = (size_t)3 * 400;
+        char *wide = malloc(wide_len);
+        for (size_t i = 0; wide && i < wide_len; i++)
+                wide[i] = (char)euro[i % 3];
+        char *w = wide ? viol_sanitize(wide, wide_len, 64) : NULL;
         CHECK(w && strlen(w) <= 64 && (strlen(w) - 3) % 3 == 0);
         free(w);
         free(wide);
