@@ -50,6 +50,9 @@ static void default_name(struct img_ref *r)
         for (; last[i] && i + 1 < sizeof(base); i++)
                 base[i] = (char)(name_char(last[i]) && last[i] != '/' ? last[i] : '_');
         base[i] = '\0';
+        for (size_t j = 1; j < i; j++) /* no ".." in a name: "a..b" becomes "a._b" */
+                if (base[j] == '.' && base[j - 1] == '.')
+                        base[j] = '_';
         if (r->kind == IMG_REF_ARCHIVE) {
                 char *dot = strrchr(base, '.');
                 if (dot && dot != base)
@@ -59,7 +62,9 @@ static void default_name(struct img_ref *r)
                 snprintf(base, sizeof(base), "image");
         char full[2 * IMG_NAME_MAX + 2];
         snprintf(full, sizeof(full), "%s%s%s", base, r->tag[0] ? ":" : "", r->tag);
-        const char *pick = strlen(full) < sizeof(r->name) ? full : base;
+        const char *pick = strlen(full) < sizeof(r->name) && img_name_valid(full) ? full
+                           : img_name_valid(base)                                ? base
+                                                                                 : "image";
         memcpy(r->name, pick, strlen(pick) + 1);
 }
 

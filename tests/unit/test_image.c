@@ -85,6 +85,12 @@ TEST(image_ref_parse)
         CHECK(img_ref_parse("../etc", &r, &err) == -EINVAL);
         CHECK_STR_CONTAINS(err.message, "image:");
         CHECK(img_ref_parse("a b", &r, &err) == -EINVAL);
+        /* a default name is always a valid one (found by fuzz_image): ".." and a
+         * tag that would make it invalid are not carried into it */
+        CHECK(img_ref_parse("oci::i:/sr..", &r, &err) == 0);
+        CHECK(img_name_valid(r.name) && strcmp(r.name, "sr._") == 0);
+        CHECK(img_ref_parse("oci:/x/..a..:t", &r, &err) == 0);
+        CHECK(img_name_valid(r.name));
 }
 
 TEST(image_name_and_digest)
