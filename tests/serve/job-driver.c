@@ -47,6 +47,9 @@ int main(int argc, char **argv)
         if (!cfg || !base || zb_policy_load_yaml(base, argv[1], &err) < 0 ||
             srv_runtimes_load(&rt, cfg, clen, argv[1], &err) < 0) {
                 fprintf(stderr, "zonebox-serve-job: %s\n", err.message[0] ? err.message : "out of memory");
+                srv_runtimes_free(rt);
+                zb_policy_free(base);
+                free(cfg);
                 return 125;
         }
         int status = 200;
