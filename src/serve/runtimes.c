@@ -216,6 +216,8 @@ static int section_load(struct srv_runtimes *rt, const struct loader *l, yaml_no
 {
         if (n->type != YAML_SEQUENCE_NODE)
                 return fail(l, n, "runtimes", "expected a list of runtimes");
+        if (rt->v) /* a second `runtimes:` key, even after an empty list */
+                return fail(l, n, "runtimes", "given twice");
         size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
         if (!(rt->v = calloc(k ? k : 1, sizeof(*rt->v))))
                 return err_set(l->err, ENOMEM, "out of memory");
