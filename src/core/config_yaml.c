@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "keys.h"
+#include "yaml_doc.h"
 
 struct loader {
         struct zb_policy *p;
@@ -337,29 +338,23 @@ static int load_document(struct loader *l)
         return 0;
 }
 
+struct buffer_ctx {
+        struct zb_policy *p;
+        const char *base_dir;
+};
+
+static int load_doc(yaml_document_t *doc, const char *name, void *ctx, struct zb_error *err)
+{
+        struct buffer_ctx *b = ctx;
+        struct loader l = { .p = b->p, .doc = doc, .file = name, .base_dir = (char *)b->base_dir, .err = err };
+        return load_document(&l);
+}
+
 int pol_load_yaml_buffer(struct zb_policy *p, const char *data, size_t len, const char *name,
                                const char *base_dir, struct zb_error *err)
 {
-        yaml_parser_t parser;
-        yaml_document_t doc;
-        struct loader l = { .p = p, .doc = &doc, .file = name, .err = err };
-        int r;
-
-        if (!yaml_parser_initialize(&parser))
-                return err_set(err, ENOMEM, "%s: cannot initialise the YAML parser", name);
-        yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-        if (!yaml_parser_load(&parser, &doc)) {
-                r = err_set(err, EINVAL, "%s:%zu: YAML syntax error: %s", name,
-                                 parser.problem_mark.line + 1,
-                                 parser.problem ? parser.problem : "unknown");
-                yaml_parser_delete(&parser);
-                return r;
-        }
-        l.base_dir = (char *)base_dir;
-        r = load_document(&l);
-        yaml_document_delete(&doc);
-        yaml_parser_delete(&parser);
-        return r;
+        struct buffer_ctx b = { .p = p, .base_dir = base_dir };
+        return yaml_doc_load(data, len, name, load_doc, &b, err);
 }
 
 #define MAX_CONFIG_BYTES (1u << 20)

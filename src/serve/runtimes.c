@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "../core/keys.h"
+#include "../core/yaml_doc.h"
 #include "runtime_int.h"
 
 const struct srv_limit_name srv_limit_names[SRV_N_LIMITS] = {
@@ -36,8 +37,7 @@ static yaml_node_t *node(const struct loader *l, int id)
 
 static const char *scalar(const struct loader *l, int id)
 {
-        yaml_node_t *n = node(l, id);
-        return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+        return yaml_doc_scalar(l->doc, id);
 }
 
 static int fail(const struct loader *l, const yaml_node_t *n, const char *field, const char *why)
@@ -253,32 +253,25 @@ static int keep_config(struct srv_runtimes *rt, const char *data, size_t len, co
         return 0;
 }
 
+struct parse_ctx {
+        struct srv_runtimes *rt;
+        struct zb_policy *scratch; /* limit values are checked by setting them here */
+};
+
+static int on_section(yaml_document_t *doc, yaml_node_t *n, const char *name, void *ctx, struct zb_error *err)
+{
+        struct parse_ctx *p = ctx;
+        struct loader l = { .doc = doc, .name = name, .scratch = p->scratch, .err = err };
+        return section_load(p->rt, &l, n);
+}
+
 static int parse(struct srv_runtimes *rt, const char *data, size_t len, const char *name, struct zb_error *err)
 {
-        yaml_parser_t parser;
-        yaml_document_t doc;
-        if (!yaml_parser_initialize(&parser))
-                return err_set(err, ENOMEM, "%s: cannot initialise the YAML parser", name);
-        yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-        if (!yaml_parser_load(&parser, &doc)) {
-                int r = err_set(err, EINVAL, "%s:%zu: YAML syntax error: %s", name, parser.problem_mark.line + 1,
-                                parser.problem ? parser.problem : "?");
-                yaml_parser_delete(&parser);
-                return r;
-        }
-        struct loader l = { .doc = &doc, .name = name, .scratch = zb_policy_new(), .err = err };
-        int r = l.scratch ? 0 : err_set(err, ENOMEM, "out of memory");
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (r == 0 && root && root->type == YAML_MAPPING_NODE)
-                for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
-                     r == 0 && pr < root->data.mapping.pairs.top; pr++) {
-                        const char *k = scalar(&l, pr->key);
-                        if (k && strcmp(k, "runtimes") == 0)
-                                r = section_load(rt, &l, node(&l, pr->value));
-                }
-        zb_policy_free(l.scratch);
-        yaml_document_delete(&doc);
-        yaml_parser_delete(&parser);
+        struct parse_ctx p = { .rt = rt, .scratch = zb_policy_new() };
+        if (!p.scratch)
+                return err_set(err, ENOMEM, "out of memory");
+        int r = yaml_doc_section(data, len, name, "runtimes", on_section, &p, err);
+        zb_policy_free(p.scratch);
         return r;
 }
 
