@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -131,6 +132,15 @@ void util_block_forwarded(void)
         for (size_t i = 0; i < sizeof(forwarded_sigs) / sizeof(forwarded_sigs[0]); i++)
                 sigaddset(&set, forwarded_sigs[i]);
         sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+void util_worker_fresh(unsigned first)
+{
+        sigset_t none;
+        close_range(first, ~0u, 0);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
 }
 
 int util_forward_signalfd(sigset_t *set)

@@ -92,5 +92,8 @@ int util_write_all(int fd, const void *data, size_t n);
 int util_forward_signalfd(sigset_t *set);
 /* Block those signals in the calling thread, to have them forwarded. */
 void util_block_forwarded(void);
+/* In a forked worker before it runs: every fd from `first` up closed, no
+ * signal blocked, SIGPIPE back to its default. */
+void util_worker_fresh(unsigned first);
 
 #endif

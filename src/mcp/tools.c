@@ -563,11 +563,7 @@ void mcp_worker_main(const struct mcp_server *s, const struct mcp_tool *t, json_
                 _exit(1);
         if (dup2(to_parent, 3) < 0 || dup2(from_parent, 4) < 0)
                 _exit(1);
-        close_range(5, ~0u, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
+        util_worker_fresh(5);
         util_block_forwarded(); /* zb_run and session exec forward them to the command */
         struct mcp_work w = { .s = s, .args = args, .to_parent = 3, .from_parent = 4 };
         mcp_tool_fn fn = handler(t);

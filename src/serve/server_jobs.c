@@ -150,11 +150,7 @@ static void __attribute__((noreturn)) worker_exec(const struct srv *s, const str
             /* dup2 onto itself keeps close-on-exec: clear it either way */
             fcntl(3, F_SETFD, 0) < 0 || fcntl(4, F_SETFD, 0) < 0)
                 _exit(1);
-        close_range(5, ~0u, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
+        util_worker_fresh(5);
         execv(s->zonebox, sp->argv);
         (void)!write(3, sp->fail, sp->fail_len);
         _exit(0);
