@@ -138,6 +138,8 @@ struct ns_ctx {
         int image_fd;
         /* sessions (session_daemon.c): init serves execs on this socket (wire.h), -1 in a run */
         int session_fd;
+        /* init emptied the capability sets before forking the command (caps.c) */
+        bool caps_dropped;
 };
 
 /* Child side. Each returns 0 or reports through the setup pipe and _exit()s. */
