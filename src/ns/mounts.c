@@ -308,6 +308,7 @@ static void build_skeleton(struct stage *s)
 {
         struct ns_ctx *c = s->c;
         bool have_etc = false;
+        char made[256] = ""; /* the last parent made: /etc's files come in a row */
 
         for (size_t i = 0; i < c->n_binds; i++) {
                 const struct ns_bind *b = &c->binds[i];
@@ -316,7 +317,9 @@ static void build_skeleton(struct stage *s)
                 char *slash = strrchr(parent, '/');
                 if (slash && slash != parent) {
                         *slash = '\0';
-                        mkdir_inside(s, parent, 0755);
+                        if (strcmp(parent, made) != 0)
+                                mkdir_inside(s, parent, 0755);
+                        snprintf(made, sizeof(made), "%s", parent);
                 }
                 have_etc |= strcmp(b->dst, "/etc") == 0;
                 if (b->is_link)
