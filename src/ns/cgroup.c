@@ -426,12 +426,26 @@ uint64_t ns_cgroup_cpu(struct ns_cgroup *cg)
         return strtoull(buf, NULL, 10) / 1000;
 }
 
+/* cpu.stat once, from the fd kept open since setup. */
+static bool read_cpu_stat(const struct ns_cgroup *cg, uint64_t *user, uint64_t *sys)
+{
+        char buf[1024];
+        if (!cg->cpu_v2 || cg->cpu_fd < 0)
+                return false;
+        ssize_t n = pread(cg->cpu_fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        return cg_keyed(buf, "user_usec", user) == 0 && cg_keyed(buf, "system_usec", sys) == 0;
+}
+
 static void account(struct ns_cgroup *cg, struct zb_result *r)
 {
         uint64_t user = 0, sys = 0, peak = 0, ooms = 0;
 
-        if (cg->v2_dir[0] && cg_read_keyed(cg->v2_dir, "cpu.stat", "user_usec", &user) == 0 &&
-            cg_read_keyed(cg->v2_dir, "cpu.stat", "system_usec", &sys) == 0) {
+        if (cg->v2_dir[0] && (read_cpu_stat(cg, &user, &sys) ||
+                              (cg_read_keyed(cg->v2_dir, "cpu.stat", "user_usec", &user) == 0 &&
+                               cg_read_keyed(cg->v2_dir, "cpu.stat", "system_usec", &sys) == 0))) {
                 r->cpu_user_ms = (double)user / 1e3;
                 r->cpu_sys_ms = (double)sys / 1e3;
         } else if (cg->where[ZB_CG_CPUACCT] == ZB_CG_V1 &&
