@@ -111,7 +111,7 @@ static bool v2_can_place(const struct cg_layout *l, const char *target_cgroup)
 }
 
 static int make_v1(struct ns_cgroup *cg, const struct cg_layout *l, int c, const char *parent,
-                   unsigned *gc, struct zb_error *err)
+                   struct zb_error *err)
 {
         int m = l->v1[c];
         char pdir[PATH_MAX], pcg[PATH_MAX];
@@ -126,7 +126,6 @@ static int make_v1(struct ns_cgroup *cg, const struct cg_layout *l, int c, const
                 return err_set(err, ENOENT,
                                     "layer resources: the %s cgroup '%s' is not visible under %s",
                                     ctrl_name[c], parent ? parent : l->v1_self[c], l->mounts[m].dir);
-        cg_gc_dir(pdir, false, gc);
         if (cg_join(cg->v1_dir[c], sizeof(cg->v1_dir[c]), pdir, cg->name) < 0 ||
             mkdir(cg->v1_dir[c], 0755) < 0) {
                 int e = errno;
@@ -237,7 +236,6 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
         const char *parent = lim->cgroup_parent;
         static unsigned seq;
         unsigned long long start = 0;
-        unsigned gc = 0;
         int r;
 
         _cleanup_(freep) struct cg_layout *l = malloc(sizeof(*l));
@@ -289,7 +287,6 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
                         return err_set(err, ENAMETOOLONG, "layer resources: cgroup path too long");
                 if (need && (r = enable_subtree(v2_parent, want_v2, !parent, err)) < 0)
                         return r;
-                cg_gc_dir(v2_parent, true, &gc);
                 if (need || v2_can_place(l, target)) {
                         if (cg_join(cg->v2_dir, sizeof(cg->v2_dir), v2_parent, cg->name) < 0 ||
                             mkdir(cg->v2_dir, 0755) < 0) {
@@ -313,7 +310,7 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
         if (!cg->v2_dir[0] && l->v1[ZB_CG_CPUACCT] >= 0)
                 cg->where[ZB_CG_CPUACCT] = ZB_CG_V1;
         for (int c = 0; c < ZB_CG_N; c++)
-                if (cg->where[c] == ZB_CG_V1 && (r = make_v1(cg, l, c, parent, &gc, err)) < 0)
+                if (cg->where[c] == ZB_CG_V1 && (r = make_v1(cg, l, c, parent, err)) < 0)
                         return r;
 
         if ((r = set_limits(cg, lim, err)) < 0 || (r = open_tasks(cg, err)) < 0)
@@ -400,6 +397,23 @@ int ns_cgroup_enter(struct ns_cgroup *cg, const char **failed)
                 cg->v1_tasks_fd[c] = -1;
         }
         return r;
+}
+
+/* The parent of each cgroup we made: stale zonebox-* siblings go. */
+void ns_cgroup_sweep(const struct ns_cgroup *cg)
+{
+        char parent[PATH_MAX];
+        for (int c = -1; c < ZB_CG_N; c++) {
+                const char *dir = c < 0 ? cg->v2_dir : cg->v1_dir[c];
+                bool shared = false;
+                for (int o = 0; o < c; o++)
+                        shared |= cg->v1_dir[o][0] && strcmp(cg->v1_dir[o], dir) == 0;
+                const char *slash = strrchr(dir, '/');
+                if (!dir[0] || shared || !slash || slash == dir)
+                        continue;
+                snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
+                cg_gc_dir(parent, c < 0, NULL);
+        }
 }
 
 void ns_cgroup_after_clone(struct ns_cgroup *cg)

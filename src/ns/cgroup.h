@@ -2,17 +2,19 @@
  * offers a controller there, on v1 otherwise (hybrid hosts mix both).
  *
  * Lifetime, all in the supervisor:
- *   ns_cgroup_setup   before clone: detect, collect stale cgroups, create,
- *                     write the limits; open the v2 dir for CLONE_INTO_CGROUP
- *                     and each v1 cgroup's tasks file
+ *   ns_cgroup_setup   before clone: detect, create, write the limits; open
+ *                     the v2 dir for CLONE_INTO_CGROUP and each v1 cgroup's
+ *                     tasks file
  *   ns_cgroup_enter   the child's first step after clone: v1 placement
  *   ns_cgroup_after_clone  the supervisor drops its copies of those fds
+ *   ns_cgroup_sweep   after the sandbox is released, while it builds its
+ *                     root: collect stale cgroups beside ours
  *   ns_cgroup_cpu     while running: CPU usage for the cpu_time limit
  *   ns_cgroup_finish  after init is gone: kill what is left, read the
  *                     accounting into the result, remove every directory
  *
  * Names are "zonebox-<supervisor pid>-<its start time>-<seq>", so a cgroup
- * whose supervisor is gone is recognisable and removed by the next start
+ * whose supervisor is gone is recognisable and removed by the next run
  * (and by `zonebox gc`). The parsers below are pure and unit-tested.
  *
  * Files: cgroup_parse.c the pure parsers, cgroup_fs.c control files,
@@ -93,6 +95,11 @@ int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_e
  * naming the cgroup directory. */
 int ns_cgroup_enter(struct ns_cgroup *cg, const char **failed);
 void ns_cgroup_after_clone(struct ns_cgroup *cg);
+/* Remove the stale zonebox-* cgroups (supervisor gone) beside each of ours.
+ * Called once the sandbox runs its own setup, so that reading the parents
+ * and a /proc/PID/stat per sibling (every concurrent run has one) is off
+ * the path to the command's execve on a machine with a second CPU. */
+void ns_cgroup_sweep(const struct ns_cgroup *cg);
 /* CPU time used by everything in the cgroup, in µs; 0 when unknown. */
 uint64_t ns_cgroup_cpu(struct ns_cgroup *cg);
 /* Field 22 of /proc/PID/stat, the start time in clock ticks since boot,
