@@ -37,19 +37,25 @@ enum cg_where { ZB_CG_NONE, ZB_CG_V1, ZB_CG_V2 };
 #define ZB_CG_MAX_MOUNTS 32
 
 /* What the host offers, from /proc/self/mountinfo and /proc/self/cgroup. */
+/* The strings live packed in STRS (each < PATH_MAX): a run touches two or
+ * three pages of this struct, not one or two per mount (each fresh page
+ * is a fault, ~11 us on the VMs measured in bench/README.md). Not to be
+ * copied by value: the pointers point into it. */
 struct cg_layout {
         /* Mounts: cgroup2, and every v1 hierarchy with its controllers. */
         struct cg_mount {
-                char dir[PATH_MAX];  /* mount point */
-                char root[PATH_MAX]; /* the cgroup the mount shows as its root */
+                char *dir;      /* mount point */
+                char *root;     /* the cgroup the mount shows as its root */
                 bool v2;
-                unsigned ctrls;      /* v1: bit per enum cg_ctrl */
+                unsigned ctrls; /* v1: bit per enum cg_ctrl */
         } mounts[ZB_CG_MAX_MOUNTS];
         int n_mounts;
-        int v2;                          /* index of the cgroup2 mount, -1 */
-        int v1[ZB_CG_N];                 /* index of the v1 hierarchy holding the controller, -1 */
-        char v2_self[PATH_MAX];          /* our v2 cgroup ("/..."), "" if unknown */
-        char v1_self[ZB_CG_N][PATH_MAX]; /* our cgroup in that hierarchy */
+        int v2;                  /* index of the cgroup2 mount, -1 */
+        int v1[ZB_CG_N];         /* index of the v1 hierarchy holding the controller, -1 */
+        char *v2_self;           /* our v2 cgroup ("/..."), "" if unknown */
+        char *v1_self[ZB_CG_N];  /* our cgroup in that hierarchy, "" if unknown */
+        size_t strs_used;
+        char strs[(2 * ZB_CG_MAX_MOUNTS + 2 + ZB_CG_N) * PATH_MAX];
 };
 
 void cg_layout_init(struct cg_layout *l);
