@@ -16,6 +16,7 @@
  * (the no-internal-processes rule). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -118,7 +119,7 @@ static int make_v1(struct ns_cgroup *cg, const struct cg_layout *l, int c, const
         /* Comounted controllers (cpu,cpuacct) share one directory. */
         for (int o = 0; o < c; o++)
                 if (cg->v1_dir[o][0] && l->v1[o] == m) {
-                        memcpy(cg->v1_dir[c], cg->v1_dir[o], sizeof(cg->v1_dir[c]));
+                        cg->v1_dir[c] = cg->v1_dir[o];
                         return 0;
                 }
         if (cg_parent_path(l->v1_self[c], parent, pcg, sizeof(pcg)) < 0 ||
@@ -126,14 +127,21 @@ static int make_v1(struct ns_cgroup *cg, const struct cg_layout *l, int c, const
                 return err_set(err, ENOENT,
                                     "layer resources: the %s cgroup '%s' is not visible under %s",
                                     ctrl_name[c], parent ? parent : l->v1_self[c], l->mounts[m].dir);
-        if (cg_join(cg->v1_dir[c], sizeof(cg->v1_dir[c]), pdir, cg->name) < 0 ||
-            mkdir(cg->v1_dir[c], 0755) < 0) {
+        char dir[PATH_MAX];
+        size_t len;
+        if (cg_join(dir, sizeof(dir), pdir, cg->name) < 0)
+                return err_set(err, ENAMETOOLONG, "layer resources: cannot create a %s cgroup under %s (cgroup v1): path too long",
+                               ctrl_name[c], pdir);
+        if ((len = strlen(dir)) >= sizeof(cg->v1_strs) - cg->v1_strs_used)
+                return err_set(err, ENOMEM, "layer resources: no room for the %s cgroup's path", ctrl_name[c]);
+        if (mkdir(dir, 0755) < 0) {
                 int e = errno;
-                cg->v1_dir[c][0] = '\0';
                 return err_errno(err, e, "layer resources: cannot create a %s cgroup under %s (cgroup v1)%s",
                                       ctrl_name[c], pdir,
                                       (e == EACCES || e == EPERM) && geteuid() ? UNPRIVILEGED_HINT : "");
         }
+        cg->v1_dir[c] = memcpy(cg->v1_strs + cg->v1_strs_used, dir, len + 1);
+        cg->v1_strs_used += len + 1;
         return 0;
 }
 
@@ -341,10 +349,15 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
 
 void ns_cgroup_init(struct ns_cgroup *cg)
 {
-        memset(cg, 0, sizeof(*cg));
+        memset(cg, 0, offsetof(struct ns_cgroup, v2_dir));
+        cg->v2_dir[0] = '\0';
+        cg->v1_strs[0] = '\0'; /* the shared "" */
+        cg->v1_strs_used = 1;
         cg->v2_fd = cg->cpu_fd = -1;
-        for (int c = 0; c < ZB_CG_N; c++)
+        for (int c = 0; c < ZB_CG_N; c++) {
                 cg->v1_tasks_fd[c] = -1;
+                cg->v1_dir[c] = cg->v1_strs;
+        }
 }
 
 int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_error *err)
@@ -525,6 +538,7 @@ void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r)
                         cg_remove_dir(cg->v1_dir[c]); /* a shared dir is gone the second time: ENOENT */
         cg->v2_dir[0] = '\0';
         for (int c = 0; c < ZB_CG_N; c++)
-                cg->v1_dir[c][0] = '\0';
+                cg->v1_dir[c] = cg->v1_strs;
+        cg->v1_strs_used = 1;
         cg->active = false;
 }

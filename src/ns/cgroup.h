@@ -74,19 +74,27 @@ int cg_keyed(const char *text, const char *key, uint64_t *out);
 /* Whether CTRL ("memory", "cpu", "pids") is a word of a controllers list. */
 bool cg_has_word(const char *list, const char *word);
 
+/* The two large members come last and hold their strings packed:
+ * ns_cgroup_init clears only what precedes them, so a run touches two or
+ * three pages of this struct, not one per PATH_MAX array (each fresh page
+ * is a fault, ~11 us on the VMs of bench/README.md). Not to be copied by
+ * value: v1_dir points into v1_strs. */
 struct ns_cgroup {
         bool active;      /* a cgroup exists for this run */
         bool fallback;    /* resources skipped: use rlimit fallbacks */
         char name[96];
         enum cg_where where[ZB_CG_N];
-        char v2_dir[PATH_MAX];          /* created v2 cgroup, "" if none */
         int v2_fd;                      /* its directory, for CLONE_INTO_CGROUP; -1 */
         bool v2_required;               /* a limit lives there: placement must work */
-        char v1_dir[ZB_CG_N][PATH_MAX]; /* created v1 cgroups; "" if none or shared */
+        char *v1_dir[ZB_CG_N];          /* created v1 cgroups; "" if none (comounted: the same string) */
         int v1_tasks_fd[ZB_CG_N];       /* their tasks files, for ns_cgroup_enter; -1 */
         int cpu_fd;                     /* cpu.stat (v2) or cpuacct.usage (v1); -1 */
         bool cpu_v2;
         uint64_t cpu_base_usec;         /* usage when the command was exec'd */
+        size_t v1_strs_used;
+        /* ---- large, not cleared: keep them last ---- */
+        char v2_dir[PATH_MAX];          /* created v2 cgroup, "" if none */
+        char v1_strs[(ZB_CG_N + 1) * PATH_MAX];
 };
 
 /* No cgroup, every fd -1: what ns_cgroup_finish may safely see. */
