@@ -56,4 +56,5 @@ void ns_caps_drop(struct ns_ctx *c, bool no_new_privs)
                 ns_fail(c, 0, errno, "layer capabilities: capset");
         if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 ns_fail(c, 0, errno, "layer no_new_privileges: prctl");
+        c->caps_dropped = true;
 }

@@ -16,6 +16,7 @@
  * (the no-internal-processes rule). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -111,14 +112,14 @@ static bool v2_can_place(const struct cg_layout *l, const char *target_cgroup)
 }
 
 static int make_v1(struct ns_cgroup *cg, const struct cg_layout *l, int c, const char *parent,
-                   unsigned *gc, struct zb_error *err)
+                   struct zb_error *err)
 {
         int m = l->v1[c];
         char pdir[PATH_MAX], pcg[PATH_MAX];
         /* Comounted controllers (cpu,cpuacct) share one directory. */
         for (int o = 0; o < c; o++)
                 if (cg->v1_dir[o][0] && l->v1[o] == m) {
-                        memcpy(cg->v1_dir[c], cg->v1_dir[o], sizeof(cg->v1_dir[c]));
+                        cg->v1_dir[c] = cg->v1_dir[o];
                         return 0;
                 }
         if (cg_parent_path(l->v1_self[c], parent, pcg, sizeof(pcg)) < 0 ||
@@ -126,15 +127,21 @@ static int make_v1(struct ns_cgroup *cg, const struct cg_layout *l, int c, const
                 return err_set(err, ENOENT,
                                     "layer resources: the %s cgroup '%s' is not visible under %s",
                                     ctrl_name[c], parent ? parent : l->v1_self[c], l->mounts[m].dir);
-        cg_gc_dir(pdir, false, gc);
-        if (cg_join(cg->v1_dir[c], sizeof(cg->v1_dir[c]), pdir, cg->name) < 0 ||
-            mkdir(cg->v1_dir[c], 0755) < 0) {
+        char dir[PATH_MAX];
+        size_t len;
+        if (cg_join(dir, sizeof(dir), pdir, cg->name) < 0)
+                return err_set(err, ENAMETOOLONG, "layer resources: cannot create a %s cgroup under %s (cgroup v1): path too long",
+                               ctrl_name[c], pdir);
+        if ((len = strlen(dir)) >= sizeof(cg->v1_strs) - cg->v1_strs_used)
+                return err_set(err, ENOMEM, "layer resources: no room for the %s cgroup's path", ctrl_name[c]);
+        if (mkdir(dir, 0755) < 0) {
                 int e = errno;
-                cg->v1_dir[c][0] = '\0';
                 return err_errno(err, e, "layer resources: cannot create a %s cgroup under %s (cgroup v1)%s",
                                       ctrl_name[c], pdir,
                                       (e == EACCES || e == EPERM) && geteuid() ? UNPRIVILEGED_HINT : "");
         }
+        cg->v1_dir[c] = memcpy(cg->v1_strs + cg->v1_strs_used, dir, len + 1);
+        cg->v1_strs_used += len + 1;
         return 0;
 }
 
@@ -237,7 +244,6 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
         const char *parent = lim->cgroup_parent;
         static unsigned seq;
         unsigned long long start = 0;
-        unsigned gc = 0;
         int r;
 
         _cleanup_(freep) struct cg_layout *l = malloc(sizeof(*l));
@@ -289,7 +295,6 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
                         return err_set(err, ENAMETOOLONG, "layer resources: cgroup path too long");
                 if (need && (r = enable_subtree(v2_parent, want_v2, !parent, err)) < 0)
                         return r;
-                cg_gc_dir(v2_parent, true, &gc);
                 if (need || v2_can_place(l, target)) {
                         if (cg_join(cg->v2_dir, sizeof(cg->v2_dir), v2_parent, cg->name) < 0 ||
                             mkdir(cg->v2_dir, 0755) < 0) {
@@ -313,7 +318,7 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
         if (!cg->v2_dir[0] && l->v1[ZB_CG_CPUACCT] >= 0)
                 cg->where[ZB_CG_CPUACCT] = ZB_CG_V1;
         for (int c = 0; c < ZB_CG_N; c++)
-                if (cg->where[c] == ZB_CG_V1 && (r = make_v1(cg, l, c, parent, &gc, err)) < 0)
+                if (cg->where[c] == ZB_CG_V1 && (r = make_v1(cg, l, c, parent, err)) < 0)
                         return r;
 
         if ((r = set_limits(cg, lim, err)) < 0 || (r = open_tasks(cg, err)) < 0)
@@ -344,10 +349,15 @@ static int create(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_err
 
 void ns_cgroup_init(struct ns_cgroup *cg)
 {
-        memset(cg, 0, sizeof(*cg));
+        memset(cg, 0, offsetof(struct ns_cgroup, v2_dir));
+        cg->v2_dir[0] = '\0';
+        cg->v1_strs[0] = '\0'; /* the shared "" */
+        cg->v1_strs_used = 1;
         cg->v2_fd = cg->cpu_fd = -1;
-        for (int c = 0; c < ZB_CG_N; c++)
+        for (int c = 0; c < ZB_CG_N; c++) {
                 cg->v1_tasks_fd[c] = -1;
+                cg->v1_dir[c] = cg->v1_strs;
+        }
 }
 
 int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_error *err)
@@ -402,6 +412,23 @@ int ns_cgroup_enter(struct ns_cgroup *cg, const char **failed)
         return r;
 }
 
+/* The parent of each cgroup we made: stale zonebox-* siblings go. */
+void ns_cgroup_sweep(const struct ns_cgroup *cg)
+{
+        char parent[PATH_MAX];
+        for (int c = -1; c < ZB_CG_N; c++) {
+                const char *dir = c < 0 ? cg->v2_dir : cg->v1_dir[c];
+                bool shared = false;
+                for (int o = 0; o < c; o++)
+                        shared |= cg->v1_dir[o][0] && strcmp(cg->v1_dir[o], dir) == 0;
+                const char *slash = strrchr(dir, '/');
+                if (!dir[0] || shared || !slash || slash == dir)
+                        continue;
+                snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
+                cg_gc_dir(parent, c < 0, NULL);
+        }
+}
+
 void ns_cgroup_after_clone(struct ns_cgroup *cg)
 {
         for (int c = 0; c < ZB_CG_N; c++)
@@ -426,12 +453,26 @@ uint64_t ns_cgroup_cpu(struct ns_cgroup *cg)
         return strtoull(buf, NULL, 10) / 1000;
 }
 
+/* cpu.stat once, from the fd kept open since setup. */
+static bool read_cpu_stat(const struct ns_cgroup *cg, uint64_t *user, uint64_t *sys)
+{
+        char buf[1024];
+        if (!cg->cpu_v2 || cg->cpu_fd < 0)
+                return false;
+        ssize_t n = pread(cg->cpu_fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        return cg_keyed(buf, "user_usec", user) == 0 && cg_keyed(buf, "system_usec", sys) == 0;
+}
+
 static void account(struct ns_cgroup *cg, struct zb_result *r)
 {
         uint64_t user = 0, sys = 0, peak = 0, ooms = 0;
 
-        if (cg->v2_dir[0] && cg_read_keyed(cg->v2_dir, "cpu.stat", "user_usec", &user) == 0 &&
-            cg_read_keyed(cg->v2_dir, "cpu.stat", "system_usec", &sys) == 0) {
+        if (cg->v2_dir[0] && (read_cpu_stat(cg, &user, &sys) ||
+                              (cg_read_keyed(cg->v2_dir, "cpu.stat", "user_usec", &user) == 0 &&
+                               cg_read_keyed(cg->v2_dir, "cpu.stat", "system_usec", &sys) == 0))) {
                 r->cpu_user_ms = (double)user / 1e3;
                 r->cpu_sys_ms = (double)sys / 1e3;
         } else if (cg->where[ZB_CG_CPUACCT] == ZB_CG_V1 &&
@@ -497,6 +538,7 @@ void ns_cgroup_finish(struct ns_cgroup *cg, struct zb_result *r)
                         cg_remove_dir(cg->v1_dir[c]); /* a shared dir is gone the second time: ENOENT */
         cg->v2_dir[0] = '\0';
         for (int c = 0; c < ZB_CG_N; c++)
-                cg->v1_dir[c][0] = '\0';
+                cg->v1_dir[c] = cg->v1_strs;
+        cg->v1_strs_used = 1;
         cg->active = false;
 }

@@ -2,17 +2,19 @@
  * offers a controller there, on v1 otherwise (hybrid hosts mix both).
  *
  * Lifetime, all in the supervisor:
- *   ns_cgroup_setup   before clone: detect, collect stale cgroups, create,
- *                     write the limits; open the v2 dir for CLONE_INTO_CGROUP
- *                     and each v1 cgroup's tasks file
+ *   ns_cgroup_setup   before clone: detect, create, write the limits; open
+ *                     the v2 dir for CLONE_INTO_CGROUP and each v1 cgroup's
+ *                     tasks file
  *   ns_cgroup_enter   the child's first step after clone: v1 placement
  *   ns_cgroup_after_clone  the supervisor drops its copies of those fds
+ *   ns_cgroup_sweep   after the sandbox is released, while it builds its
+ *                     root: collect stale cgroups beside ours
  *   ns_cgroup_cpu     while running: CPU usage for the cpu_time limit
  *   ns_cgroup_finish  after init is gone: kill what is left, read the
  *                     accounting into the result, remove every directory
  *
  * Names are "zonebox-<supervisor pid>-<its start time>-<seq>", so a cgroup
- * whose supervisor is gone is recognisable and removed by the next start
+ * whose supervisor is gone is recognisable and removed by the next run
  * (and by `zonebox gc`). The parsers below are pure and unit-tested.
  *
  * Files: cgroup_parse.c the pure parsers, cgroup_fs.c control files,
@@ -35,19 +37,25 @@ enum cg_where { ZB_CG_NONE, ZB_CG_V1, ZB_CG_V2 };
 #define ZB_CG_MAX_MOUNTS 32
 
 /* What the host offers, from /proc/self/mountinfo and /proc/self/cgroup. */
+/* The strings live packed in STRS (each < PATH_MAX): a run touches two or
+ * three pages of this struct, not one or two per mount (each fresh page
+ * is a fault, ~11 us on the VMs measured in bench/README.md). Not to be
+ * copied by value: the pointers point into it. */
 struct cg_layout {
         /* Mounts: cgroup2, and every v1 hierarchy with its controllers. */
         struct cg_mount {
-                char dir[PATH_MAX];  /* mount point */
-                char root[PATH_MAX]; /* the cgroup the mount shows as its root */
+                char *dir;      /* mount point */
+                char *root;     /* the cgroup the mount shows as its root */
                 bool v2;
-                unsigned ctrls;      /* v1: bit per enum cg_ctrl */
+                unsigned ctrls; /* v1: bit per enum cg_ctrl */
         } mounts[ZB_CG_MAX_MOUNTS];
         int n_mounts;
-        int v2;                          /* index of the cgroup2 mount, -1 */
-        int v1[ZB_CG_N];                 /* index of the v1 hierarchy holding the controller, -1 */
-        char v2_self[PATH_MAX];          /* our v2 cgroup ("/..."), "" if unknown */
-        char v1_self[ZB_CG_N][PATH_MAX]; /* our cgroup in that hierarchy */
+        int v2;                  /* index of the cgroup2 mount, -1 */
+        int v1[ZB_CG_N];         /* index of the v1 hierarchy holding the controller, -1 */
+        char *v2_self;           /* our v2 cgroup ("/..."), "" if unknown */
+        char *v1_self[ZB_CG_N];  /* our cgroup in that hierarchy, "" if unknown */
+        size_t strs_used;
+        char strs[(2 * ZB_CG_MAX_MOUNTS + 2 + ZB_CG_N) * PATH_MAX];
 };
 
 void cg_layout_init(struct cg_layout *l);
@@ -66,19 +74,27 @@ int cg_keyed(const char *text, const char *key, uint64_t *out);
 /* Whether CTRL ("memory", "cpu", "pids") is a word of a controllers list. */
 bool cg_has_word(const char *list, const char *word);
 
+/* The two large members come last and hold their strings packed:
+ * ns_cgroup_init clears only what precedes them, so a run touches two or
+ * three pages of this struct, not one per PATH_MAX array (each fresh page
+ * is a fault, ~11 us on the VMs of bench/README.md). Not to be copied by
+ * value: v1_dir points into v1_strs. */
 struct ns_cgroup {
         bool active;      /* a cgroup exists for this run */
         bool fallback;    /* resources skipped: use rlimit fallbacks */
         char name[96];
         enum cg_where where[ZB_CG_N];
-        char v2_dir[PATH_MAX];          /* created v2 cgroup, "" if none */
         int v2_fd;                      /* its directory, for CLONE_INTO_CGROUP; -1 */
         bool v2_required;               /* a limit lives there: placement must work */
-        char v1_dir[ZB_CG_N][PATH_MAX]; /* created v1 cgroups; "" if none or shared */
+        char *v1_dir[ZB_CG_N];          /* created v1 cgroups; "" if none (comounted: the same string) */
         int v1_tasks_fd[ZB_CG_N];       /* their tasks files, for ns_cgroup_enter; -1 */
         int cpu_fd;                     /* cpu.stat (v2) or cpuacct.usage (v1); -1 */
         bool cpu_v2;
         uint64_t cpu_base_usec;         /* usage when the command was exec'd */
+        size_t v1_strs_used;
+        /* ---- large, not cleared: keep them last ---- */
+        char v2_dir[PATH_MAX];          /* created v2 cgroup, "" if none */
+        char v1_strs[(ZB_CG_N + 1) * PATH_MAX];
 };
 
 /* No cgroup, every fd -1: what ns_cgroup_finish may safely see. */
@@ -93,6 +109,11 @@ int ns_cgroup_setup(struct ns_cgroup *cg, const struct zb_policy *p, struct zb_e
  * naming the cgroup directory. */
 int ns_cgroup_enter(struct ns_cgroup *cg, const char **failed);
 void ns_cgroup_after_clone(struct ns_cgroup *cg);
+/* Remove the stale zonebox-* cgroups (supervisor gone) beside each of ours.
+ * Called once the sandbox runs its own setup, so that reading the parents
+ * and a /proc/PID/stat per sibling (every concurrent run has one) is off
+ * the path to the command's execve on a machine with a second CPU. */
+void ns_cgroup_sweep(const struct ns_cgroup *cg);
 /* CPU time used by everything in the cgroup, in µs; 0 when unknown. */
 uint64_t ns_cgroup_cpu(struct ns_cgroup *cg);
 /* Field 22 of /proc/PID/stat, the start time in clock ticks since boot,

@@ -21,10 +21,12 @@ void cg_layout_init(struct cg_layout *l)
 {
         l->n_mounts = 0;
         l->v2 = -1;
-        l->v2_self[0] = '\0';
+        l->strs[0] = '\0'; /* the shared "" */
+        l->strs_used = 1;
+        l->v2_self = l->strs;
         for (int c = 0; c < ZB_CG_N; c++) {
                 l->v1[c] = -1;
-                l->v1_self[c][0] = '\0';
+                l->v1_self[c] = l->strs;
         }
 }
 
@@ -67,6 +69,19 @@ static int copy_field(char *dst, size_t size, const char *src, size_t len)
         return 0;
 }
 
+/* A copy of SRC[0..LEN) in the layout's string space; NULL when it is
+ * PATH_MAX or longer, or the space is full. */
+static char *layout_str(struct cg_layout *l, const char *src, size_t len)
+{
+        if (len >= PATH_MAX || len >= sizeof(l->strs) - l->strs_used)
+                return NULL;
+        char *s = l->strs + l->strs_used;
+        memcpy(s, src, len);
+        s[len] = '\0';
+        l->strs_used += len + 1;
+        return s;
+}
+
 int cg_parse_mountinfo(struct cg_layout *l, const char *text)
 {
         for (const char *line = text; line && *line;) {
@@ -98,21 +113,27 @@ int cg_parse_mountinfo(struct cg_layout *l, const char *text)
                         continue;
                 struct cg_mount *m = &l->mounts[l->n_mounts];
                 m->ctrls = 0;
-                if (copy_field(m->root, sizeof(m->root), f[3], flen[3]) < 0 ||
-                    copy_field(m->dir, sizeof(m->dir), f[4], flen[4]) < 0)
+                size_t mark = l->strs_used;
+                if (!(m->root = layout_str(l, f[3], flen[3])) || !(m->dir = layout_str(l, f[4], flen[4]))) {
+                        l->strs_used = mark;
                         continue;
+                }
                 unescape(m->root);
                 unescape(m->dir);
                 m->v2 = v2;
                 if (v1) {
                         char opts[512];
-                        if (copy_field(opts, sizeof(opts), f[sep + 3], flen[sep + 3]) < 0)
+                        if (copy_field(opts, sizeof(opts), f[sep + 3], flen[sep + 3]) < 0) {
+                                l->strs_used = mark;
                                 continue;
+                        }
                         for (int c = 0; c < ZB_CG_N; c++)
                                 if (cg_has_word(opts, ctrl_v1_name[c]))
                                         m->ctrls |= 1u << c;
-                        if (!m->ctrls)
+                        if (!m->ctrls) {
+                                l->strs_used = mark;
                                 continue; /* name=systemd and the like */
+                        }
                 }
                 int idx = l->n_mounts++;
                 if (v2 && l->v2 < 0)
@@ -131,15 +152,14 @@ int cg_parse_self(struct cg_layout *l, const char *text)
                 const char *c1 = memchr(line, ':', (size_t)(eol - line));
                 const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(eol - c1 - 1)) : NULL;
                 if (c2) {
-                        char ctrls[256], path[PATH_MAX];
+                        char ctrls[256], *path;
                         if (copy_field(ctrls, sizeof(ctrls), c1 + 1, (size_t)(c2 - c1 - 1)) == 0 &&
-                            copy_field(path, sizeof(path), c2 + 1, (size_t)(eol - c2 - 1)) == 0) {
+                            (path = layout_str(l, c2 + 1, (size_t)(eol - c2 - 1)))) {
                                 if (line[0] == '0' && c1 == line + 1 && !ctrls[0])
-                                        snprintf(l->v2_self, sizeof(l->v2_self), "%s", path);
+                                        l->v2_self = path;
                                 for (int c = 0; c < ZB_CG_N; c++)
                                         if (cg_has_word(ctrls, ctrl_v1_name[c]))
-                                                snprintf(l->v1_self[c], sizeof(l->v1_self[c]), "%s",
-                                                         path);
+                                                l->v1_self[c] = path;
                         }
                 }
                 line = *eol ? eol + 1 : NULL;

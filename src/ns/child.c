@@ -3,7 +3,7 @@
  * Order matters: the v1 cgroups first (all that follows counts against the
  * limits), ids before mounts (tmpfs ownership), the death signal after
  * the id change (which clears it), mounts before the command, capabilities
- * dropped last in the command process. */
+ * dropped by init just before it forks the command. */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <sched.h>

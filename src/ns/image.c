@@ -33,20 +33,22 @@ static int add_entry(struct ns_ctx *c, int mnt, const char *name, bool pre, char
         struct stat st;
         if (fstatat(mnt, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return snprintf(why, n, "stat /%s", name), -errno;
-        if (c->n_binds >= NS_MAX_BINDS || strlen(name) >= sizeof(c->binds[0].dst) - 1)
+        char dst[NS_BIND_DST_MAX];
+        if (c->n_binds >= NS_MAX_BINDS || strlen(name) >= sizeof(dst) - 1)
                 return snprintf(why, n, "/%s: too many entries or too long a name", name), -E2BIG;
         struct ns_bind *b = &c->binds[c->n_binds];
-        memset(b, 0, sizeof(*b));
-        snprintf(b->src, sizeof(b->src), "%s", name);
-        b->dst[0] = '/'; /* the name fits: checked above (gcc -O1 cannot see that through snprintf) */
-        memcpy(b->dst + 1, name, strlen(name) + 1);
-        b->in_image = b->optional = true;
-        b->fd = -1;
+        *b = (struct ns_bind){ .target = "", .in_image = true, .optional = true, .fd = -1 };
+        snprintf(dst, sizeof(dst), "/%s", name);
+        if (!(b->src = ns_bind_str(c, name, NS_BIND_SRC_MAX)) || !(b->dst = ns_bind_str(c, dst, sizeof(dst))))
+                return snprintf(why, n, "/%s: too long a name", name), -E2BIG;
         if (S_ISLNK(st.st_mode)) {
-                ssize_t k = readlinkat(mnt, name, b->target, sizeof(b->target) - 1);
+                char target[NS_BIND_SRC_MAX];
+                ssize_t k = readlinkat(mnt, name, target, sizeof(target) - 1);
                 if (k < 0)
                         return snprintf(why, n, "readlink /%s", name), -errno;
-                b->target[k] = '\0';
+                target[k] = '\0';
+                if (!(b->target = ns_bind_str(c, target, sizeof(target))))
+                        return snprintf(why, n, "readlink /%s: too long", name), -E2BIG;
                 b->is_link = true;
         } else if (S_ISREG(st.st_mode)) {
                 b->is_file = true;

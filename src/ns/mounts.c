@@ -35,6 +35,17 @@ static const char *const dev_nodes[] = { "null", "zero", "full", "random", "uran
 
 /* ---------- supervisor side: decide what goes into the root ---------- */
 
+const char *ns_bind_str(struct ns_ctx *c, const char *s, size_t max)
+{
+        size_t len = strlen(s);
+        if (len >= max || len >= sizeof(c->bind_strs) - c->bind_strs_used)
+                return NULL;
+        char *out = c->bind_strs + c->bind_strs_used;
+        memcpy(out, s, len + 1);
+        c->bind_strs_used += len + 1;
+        return out;
+}
+
 static int add_bind(struct ns_ctx *c, const char *src, const char *dst, bool optional,
                     struct zb_error *err)
 {
@@ -47,17 +58,24 @@ static int add_bind(struct ns_ctx *c, const char *src, const char *dst, bool opt
                 return err_errno(err, errno, "layer mount: system path %s", src);
         }
         struct ns_bind *b = &c->binds[c->n_binds];
-        memset(b, 0, sizeof(*b));
-        if (strlen(src) >= sizeof(b->src) || strlen(dst) >= sizeof(b->dst))
+        size_t mark = c->bind_strs_used;
+        *b = (struct ns_bind){ .target = "", .optional = optional, .fd = -1 };
+        if (!(b->src = ns_bind_str(c, src, NS_BIND_SRC_MAX)) || !(b->dst = ns_bind_str(c, dst, NS_BIND_DST_MAX))) {
+                c->bind_strs_used = mark;
                 return err_set(err, ENAMETOOLONG, "layer mount: path too long: %s", src);
-        memcpy(b->src, src, strlen(src) + 1);
-        memcpy(b->dst, dst, strlen(dst) + 1);
-        b->optional = optional;
+        }
         if (S_ISLNK(st.st_mode)) {
-                ssize_t n = readlink(src, b->target, sizeof(b->target) - 1);
-                if (n < 0)
-                        return optional ? 0 : err_errno(err, errno, "layer mount: readlink %s", src);
-                b->target[n] = '\0';
+                char target[NS_BIND_SRC_MAX];
+                ssize_t n = readlink(src, target, sizeof(target) - 1);
+                if (n >= 0) {
+                        target[n] = '\0';
+                        b->target = ns_bind_str(c, target, NS_BIND_SRC_MAX);
+                }
+                if (n < 0 || !b->target) {
+                        c->bind_strs_used = mark;
+                        return optional ? 0 : err_errno(err, n < 0 ? errno : ENAMETOOLONG,
+                                                        "layer mount: readlink %s", src);
+                }
                 b->is_link = true;
         } else if (S_ISREG(st.st_mode)) {
                 if (st.st_size > (1 << 20))
@@ -308,6 +326,7 @@ static void build_skeleton(struct stage *s)
 {
         struct ns_ctx *c = s->c;
         bool have_etc = false;
+        char made[256] = ""; /* the last parent made: /etc's files come in a row */
 
         for (size_t i = 0; i < c->n_binds; i++) {
                 const struct ns_bind *b = &c->binds[i];
@@ -316,7 +335,9 @@ static void build_skeleton(struct stage *s)
                 char *slash = strrchr(parent, '/');
                 if (slash && slash != parent) {
                         *slash = '\0';
-                        mkdir_inside(s, parent, 0755);
+                        if (strcmp(parent, made) != 0)
+                                mkdir_inside(s, parent, 0755);
+                        snprintf(made, sizeof(made), "%s", parent);
                 }
                 have_etc |= strcmp(b->dst, "/etc") == 0;
                 if (b->is_link)

@@ -30,15 +30,21 @@ struct ns_status {
 /* One bind of a host path (system dir, /etc entry) into the new root. */
 #define NS_MAX_IMAGE_LAYERS 130 /* IMG_MAX_LAYERS and the empty bottom dir */
 
+#define NS_BIND_SRC_MAX 1024 /* bytes of src and target, with the NUL */
+#define NS_BIND_DST_MAX 256
+
+/* The strings live packed in the ns_ctx's bind_strs (ns_bind_str): ~30
+ * binds touch a few pages of it, not the ~17 that 2.3 KB entries did (a
+ * fresh page is a fault, ~11 us on the VMs of bench/README.md). */
 struct ns_bind {
-        char src[1024];
-        char dst[256]; /* inside the new root, absolute */
-        bool is_link;  /* recreate as a symlink to 'target' instead */
-        bool is_file;  /* copy the small file instead of binding */
-        bool optional; /* skip silently when the source is missing */
-        bool in_image; /* src is a top-level name of the image's root (image.c) */
-        int fd;        /* in_image: opened by the supervisor (root), else -1 */
-        char target[1024];
+        const char *src;
+        const char *dst;    /* inside the new root, absolute */
+        const char *target; /* is_link: what the symlink says, else "" */
+        bool is_link;       /* recreate as a symlink to 'target' instead */
+        bool is_file;       /* copy the small file instead of binding */
+        bool optional;      /* skip silently when the source is missing */
+        bool in_image;      /* src is a top-level name of the image's root (image.c) */
+        int fd;             /* in_image: opened by the supervisor (root), else -1 */
 };
 
 /* The user namespace's map (userns.c). */
@@ -100,6 +106,8 @@ struct ns_ctx {
         /* prepared root */
         struct ns_bind binds[NS_MAX_BINDS];
         size_t n_binds;
+        size_t bind_strs_used;
+        char bind_strs[NS_MAX_BINDS * (2 * NS_BIND_SRC_MAX + NS_BIND_DST_MAX)];
         uint64_t root_bytes; /* what the root's tmpfs holds besides /tmp and home */
         char passwd[1024];
         char group[512];
@@ -138,6 +146,8 @@ struct ns_ctx {
         int image_fd;
         /* sessions (session_daemon.c): init serves execs on this socket (wire.h), -1 in a run */
         int session_fd;
+        /* init emptied the capability sets before forking the command (caps.c) */
+        bool caps_dropped;
 };
 
 /* Child side. Each returns 0 or reports through the setup pipe and _exit()s. */
@@ -146,6 +156,9 @@ _Noreturn void ns_fail(struct ns_ctx *c, int kind, int err, const char *fmt, ...
         __attribute__((format(printf, 4, 5)));
 
 void ns_ids_enter(struct ns_ctx *c);            /* userns.c */
+/* A copy of S in c->bind_strs; NULL when it is MAX bytes or longer, or
+ * the space is full (mounts.c). */
+const char *ns_bind_str(struct ns_ctx *c, const char *s, size_t max);
 void ns_mounts_build(struct ns_ctx *c);         /* mounts.c */
 void ns_image_open_layers(struct ns_ctx *c);    /* image.c: before the id change */
 void ns_image_mount(struct ns_ctx *c);          /* image.c: the overlay, its entries as binds */

@@ -480,6 +480,8 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
                 return r;
         }
 
+        ns_cgroup_sweep(run->cg);
+
         run->fds[FD_PID] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
         run->fds[FD_SETUP] = (struct pollfd){ .fd = setup[0], .events = POLLIN };
         run->fds[FD_STATUS] = (struct pollfd){ .fd = status[0], .events = POLLIN };

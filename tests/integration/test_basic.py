@@ -1,7 +1,9 @@
 """Basic runs, exit codes, JSON results, environment and hostname."""
 
 import os
+import signal
 import socket
+import subprocess
 
 
 def test_python_prints_42(zb):
@@ -170,6 +172,23 @@ def test_workdir(zb):
     assert r.stdout == "/usr/bin\n"
     r = zb.run("--", "pwd")
     assert r.stdout == "/\n"
+
+
+def _ignore_pipe_usr1_hup():
+    for sig in (signal.SIGPIPE, signal.SIGUSR1, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def test_signals_ignored_by_the_caller_are_default_in_the_command(zb):
+    # zonebox resets only what it finds ignored (SigIgn) instead of every
+    # signal: the caller's SIG_IGN (kept across execve) must not reach the
+    # command. Caught ones are reset by execve itself.
+    p = subprocess.run(zb.argv(["--", "sh", "-c", "grep SigIgn /proc/self/status"]),
+                       capture_output=True, text=True, timeout=30, cwd="/",
+                       preexec_fn=_ignore_pipe_usr1_hup)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    # sh itself ignores nothing when started with default dispositions.
+    assert p.stdout == "SigIgn:\t0000000000000000\n", p.stdout
 
 
 # ------------------------------------------------------------ hostname
