@@ -133,9 +133,9 @@ static size_t watch_tail(const struct ns_notify *n, struct sock_filter *t, uint3
  * only arch and nr for an unwatched call. */
 int ns_watch_build(struct ns_notify *n, const struct sock_fprog *plain, bool net, struct sock_fprog *out)
 {
-        enum { TAIL_MAX = 6 + 3 * N_WATCH };
+        const size_t tail_max = 6 + 3 * N_WATCH; /* watch_tail's bound, with room */
         watch_numbers(n, net);
-        size_t len = (size_t)plain->len + 2 * TAIL_MAX;
+        size_t len = (size_t)plain->len + 2 * tail_max;
         if (len > BPF_MAXINSNS)
                 return -E2BIG;
         out->filter = malloc(len * sizeof(*out->filter));
