@@ -197,6 +197,21 @@ static void session_drop(struct ns_notify *n, int fd)
         close(fd);
 }
 
+/* Linux 6.6: the target and the supervisor wake each other on the CPU
+ * they run on (WF_CURRENT_CPU), so a notification's round trip is two
+ * context switches and no cross-CPU wake-up. An older kernel says EINVAL:
+ * the same answers, slower. */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1UL
+#endif
+static void sync_wake_up(int listener)
+{
+        (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+}
+
 /* The command's one message: its install's errno, and the listener. */
 static void take_listener(struct ns_notify *n)
 {
@@ -223,6 +238,7 @@ static void take_listener(struct ns_notify *n)
         n->sock = -1;
         if (fd >= 0) {
                 n->listener = fd;
+                sync_wake_up(fd);
                 sources(n, "observed");
         } else if (got == (ssize_t)sizeof(e) && e) {
                 char why[160];

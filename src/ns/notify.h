@@ -34,7 +34,7 @@ struct ns_notify {
 
 struct seccomp_data;
 struct seccomp_notif;
-/* notify_watch.c: the program with the watch prefix (see there) in OUT;
+/* notify_watch.c: the program with the watch tails (see there) in OUT;
  * NET: connect() too. 0, or -E2BIG / -ENOMEM. */
 int ns_watch_build(struct ns_notify *n, const struct sock_fprog *plain, bool net, struct sock_fprog *out);
 /* Which watched call D is (an index), or -1: answered EPERM as a denial. */

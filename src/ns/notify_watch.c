@@ -7,14 +7,17 @@
  * change between its look and the kernel's (TOCTOU), so it never decides
  * anything but which entry to write.
  *
- * The program the command installs is [watch prefix][A][B]: the prefix
- * sends the watched calls (this file's table; open/openat only with a
- * write flag in the flags argument, so read-only opens never notify) to B,
- * everything else to A. A is the filter with EPERM as USER_NOTIF (notify.c,
- * answered EPERM); B is the filter with ALLOW as USER_NOTIF (answered
- * CONTINUE) and its other returns as written. CONTINUE is therefore only
- * ever the answer where the filter itself says ALLOW, and the supervisor
- * tells A from B by the same predicate the prefix computes (ns_watch_match).
+ * The program the command installs is the filter itself with its ALLOW
+ * and ERRNO(EPERM) returns turned into jumps to two short tails
+ * (ns_watch_build): a call the filter allows returns USER_NOTIF if it is
+ * watched (this file's table; open/openat only with a write flag in the
+ * flags argument, so read-only opens never notify), answered CONTINUE; a
+ * call it refuses with EPERM returns USER_NOTIF if it is not watched
+ * (notify.c, answered EPERM). CONTINUE is therefore only ever the answer
+ * where the filter itself says ALLOW, and the supervisor tells the two
+ * apart by the same predicate the tails compute (ns_watch_match). One copy
+ * of the filter, not two: the kernel's cost to load a filter grows with
+ * its length, and that load is on every run's path (bench/README.md).
  *
  * Paths are read with process_vm_readv, at most PATH_MAX bytes, page by
  * page; the notification id is checked valid after the read
@@ -77,63 +80,80 @@ static void watch_numbers(struct ns_notify *n, bool net)
         }
 }
 
-static size_t copy_rewrite(struct sock_filter *dst, const struct sock_fprog *src, uint32_t from, uint32_t to)
+/* The watch predicate (is D a watched call?) as code: ends in two
+ * returns, WATCHED and OTHER. At most 4 + 3 * N_WATCH instructions. */
+static size_t watch_tail(const struct ns_notify *n, struct sock_filter *t, uint32_t watched, uint32_t other)
 {
-        for (size_t i = 0; i < src->len; i++) {
-                dst[i] = src->filter[i];
-                if (dst[i].code == (BPF_RET | BPF_K) && dst[i].k == from)
-                        dst[i].k = to;
-        }
-        return src->len;
-}
-
-int ns_watch_build(struct ns_notify *n, const struct sock_fprog *plain, bool net, struct sock_fprog *out)
-{
-        struct sock_filter pre[8 + 3 * N_WATCH];
-        size_t np = 0;
-        watch_numbers(n, net);
-        /* TO_B and TO_A are fixed up below: jumps hold the target index
-         * until then (conditional jumps: jt/jf; 0xff marks "to A"). */
-        pre[np++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-        pre[np++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0, 0xff);
-        pre[np++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+        size_t nt = 0;
+        /* RET_W and RET_O are fixed up below: 0xfe marks "to WATCHED",
+         * 0xff "to OTHER". The filter before has checked the arch
+         * already; checked again, so the tail stands on its own. */
+        t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+        t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0, 0xff);
+        t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
         for (size_t i = 0; i < N_WATCH; i++) {
                 const struct watch_call *w = &watch_calls[i];
                 if (n->watch_nr[i] < 0)
                         continue;
                 if (w->flags_arg < 0) {
-                        pre[np++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)n->watch_nr[i], 0xfe, 0);
+                        t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)n->watch_nr[i], 0xfe, 0);
                         continue;
                 }
-                pre[np++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)n->watch_nr[i], 0, 2);
+                t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)n->watch_nr[i], 0, 2);
                 /* the flags' low word: the first on a little-endian machine */
-                pre[np++] = STMT(BPF_LD | BPF_W | BPF_ABS,
-                                 (uint32_t)(offsetof(struct seccomp_data, args) + 8 * (size_t)w->flags_arg +
-                                            (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0)));
-                pre[np++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, WRITE_FLAGS, 0xfe, 0xff);
+                t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS,
+                               (uint32_t)(offsetof(struct seccomp_data, args) + 8 * (size_t)w->flags_arg +
+                                          (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0)));
+                t[nt++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, WRITE_FLAGS, 0xfe, 0xff);
         }
-        pre[np++] = STMT(BPF_JMP | BPF_JA, 1); /* not watched: over the jump to B, into A */
-        size_t to_b = np;
-        pre[np++] = STMT(BPF_JMP | BPF_JA, plain->len); /* over A, into B */
-        size_t to_a = np;
-        for (size_t i = 0; i < to_b; i++) {
-                if (BPF_CLASS(pre[i].code) != BPF_JMP || BPF_OP(pre[i].code) == BPF_JA)
+        size_t ret_o = nt;
+        t[nt++] = STMT(BPF_RET | BPF_K, other);
+        size_t ret_w = nt;
+        t[nt++] = STMT(BPF_RET | BPF_K, watched);
+        for (size_t i = 0; i < ret_o; i++) {
+                if (BPF_CLASS(t[i].code) != BPF_JMP)
                         continue;
-                uint8_t *j[2] = { &pre[i].jt, &pre[i].jf };
+                uint8_t *j[2] = { &t[i].jt, &t[i].jf };
                 for (int k = 0; k < 2; k++)
                         if (*j[k] == 0xfe || *j[k] == 0xff)
-                                *j[k] = (uint8_t)((*j[k] == 0xfe ? to_b : to_a) - (i + 1));
+                                *j[k] = (uint8_t)((*j[k] == 0xfe ? ret_w : ret_o) - (i + 1));
         }
-        size_t len = np + 2 * (size_t)plain->len;
+        return nt;
+}
+
+/* The program is the plain one with two returns rewritten, and two tails:
+ * each "return ALLOW" jumps to a tail that returns USER_NOTIF for a watched
+ * call (answered CONTINUE) and ALLOW for the rest; each "return
+ * ERRNO(EPERM)" to one that returns ERRNO(EPERM) for a watched call and
+ * USER_NOTIF for the rest (answered EPERM). So the filter decides as the
+ * plain one does, and a notification's meaning follows from the predicate
+ * alone, which the supervisor computes again (ns_watch_match). A return
+ * becomes a jump of the same length: no jump of the plain program moves.
+ * The kernel's cache of always-allowed calls still holds: the tail reads
+ * only arch and nr for an unwatched call. */
+int ns_watch_build(struct ns_notify *n, const struct sock_fprog *plain, bool net, struct sock_fprog *out)
+{
+        const size_t tail_max = 6 + 3 * N_WATCH; /* watch_tail's bound, with room */
+        watch_numbers(n, net);
+        size_t len = (size_t)plain->len + 2 * tail_max;
         if (len > BPF_MAXINSNS)
                 return -E2BIG;
         out->filter = malloc(len * sizeof(*out->filter));
         if (!out->filter)
                 return -ENOMEM;
-        memcpy(out->filter, pre, np * sizeof(*pre));
-        size_t at = np;
-        at += copy_rewrite(out->filter + at, plain, SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_USER_NOTIF);
-        at += copy_rewrite(out->filter + at, plain, SECCOMP_RET_ALLOW, SECCOMP_RET_USER_NOTIF);
+        size_t at = plain->len;
+        size_t to_allow = at;
+        at += watch_tail(n, out->filter + at, SECCOMP_RET_USER_NOTIF, SECCOMP_RET_ALLOW);
+        size_t to_eperm = at;
+        at += watch_tail(n, out->filter + at, SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_USER_NOTIF);
+        for (size_t i = 0; i < plain->len; i++) {
+                struct sock_filter f = plain->filter[i];
+                bool ret = f.code == (BPF_RET | BPF_K);
+                if (ret && (f.k == SECCOMP_RET_ALLOW || f.k == (SECCOMP_RET_ERRNO | EPERM)))
+                        f = STMT(BPF_JMP | BPF_JA,
+                                 (uint32_t)((f.k == SECCOMP_RET_ALLOW ? to_allow : to_eperm) - (i + 1)));
+                out->filter[i] = f;
+        }
         out->len = (unsigned short)at;
         return 0;
 }

@@ -112,8 +112,8 @@ static bool answer_one(struct ns_resolver *rs, struct viol_set *set, double at_m
 
 int ns_resolver_event(struct ns_resolver *rs, struct viol_set *set, double at_ms)
 {
-        if (rs->fd < 0)
-                return -1;
+        if (rs->state == NS_RESOLVER_NONE || rs->fd < 0)
+                return -1; /* NONE is all zero: its fd 0 is not ours */
         if (rs->state == NS_RESOLVER_WAITING)
                 receive_socket(rs, set);
         else

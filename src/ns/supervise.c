@@ -85,6 +85,23 @@ static void read_exact_record(struct run *run, int slot, void *rec, size_t size,
                 close_slot(run, slot);
 }
 
+static double since_exec_ms(const struct run *run)
+{
+        return run->exec_ns ? (double)(util_now_ns() - run->exec_ns) / 1e6 : -1;
+}
+
+/* The resolver's socket and the seccomp listener were sent before the
+ * command's exec, so they are there at the setup pipe's EOF: taken in that
+ * round, not in one wakeup each while the sandbox is still setting up
+ * (issue 16's cost budget: each wakeup is a context switch on the
+ * sandbox's path). From here on both are polled. */
+static void take_handovers(struct run *run)
+{
+        run->fds[FD_DNS].fd = ns_resolver_event(run->dns, &run->r->viol, since_exec_ms(run));
+        if (ns_notify_fd(run->notify) >= 0)
+                run->fds[FD_NOTIFY].fd = ns_notify_event(run->notify, POLLIN, run->exec_ns);
+}
+
 static void on_setup(struct run *run)
 {
         struct ns_report rep;
@@ -110,6 +127,7 @@ static void on_setup(struct run *run)
                         run->cpu_check_ns = run->exec_ns;
                 }
         }
+        take_handovers(run);
         close_slot(run, FD_SETUP);
 }
 
@@ -213,11 +231,6 @@ static void on_deadline(struct run *run)
                 run->setup_timed_out = true;
         }
         kill_sandbox(run);
-}
-
-static double since_exec_ms(const struct run *run)
-{
-        return run->exec_ns ? (double)(util_now_ns() - run->exec_ns) / 1e6 : -1;
 }
 
 /* Wait until init is gone and its output drained. A session's supervisor
@@ -487,9 +500,10 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         run->fds[FD_STATUS] = (struct pollfd){ .fd = status[0], .events = POLLIN };
         run->fds[FD_OUT] = (struct pollfd){ .fd = out[0], .events = POLLIN };
         run->fds[FD_ERR] = (struct pollfd){ .fd = err_pipe[0], .events = POLLIN };
-        run->fds[FD_DNS] = (struct pollfd){ .fd = c->dns.fd, .events = POLLIN };
+        /* Not polled before the setup pipe's EOF: take_handovers. */
+        run->fds[FD_DNS] = (struct pollfd){ .fd = -1, .events = POLLIN };
         run->dns = &c->dns;
-        run->fds[FD_NOTIFY] = (struct pollfd){ .fd = ns_notify_fd(run->notify), .events = POLLIN };
+        run->fds[FD_NOTIFY] = (struct pollfd){ .fd = -1, .events = POLLIN };
         setup[0] = status[0] = out[0] = err_pipe[0] = -1; /* owned by run->fds now */
         event_loop(run);
         c->exec_ns = run->exec_ns;

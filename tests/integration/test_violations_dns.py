@@ -5,6 +5,8 @@ in the verdict as a `network` violation `lookup NAME`; nothing resolves, and
 nothing else is reachable."""
 
 import json
+import shutil
+import subprocess
 
 import pytest
 
@@ -195,6 +197,26 @@ def test_no_resolver_outside_network_none(zb_root, mode):
                               "try: s.bind(('127.0.0.1', 53)); print('bound')\n"
                               "except OSError as e: print(errno.errorcode[e.errno])")
         assert out["stdout"] in ("bound\n", "EACCES\n"), r
+
+
+STRACE = shutil.which("strace")
+
+
+@pytest.mark.skipif(not STRACE, reason="skipped: strace not installed (it counts the supervisor's polls)")
+@pytest.mark.parametrize("mode", [["--network", "host"], ["--net-allow", "example.org:443"]],
+                         ids=["host", "allowlist"])
+def test_no_resolver_no_poll_of_the_callers_stdin(zb_root, mode, tmp_path):
+    # Without a resolver its slot was all zero, fd 0: the supervisor polled
+    # the caller's stdin and, /dev/null being always readable, spun on it
+    # (recvfrom: ENOTSOCK) for as long as the command ran: ~2000 polls in
+    # 0.3 s. A run polls a handful of times (setup EOF, status, exit).
+    trace = tmp_path / "ppoll.trace"
+    argv = [STRACE, "-e", "trace=ppoll", "-o", str(trace)] + zb_root.argv(
+        ["--json", *mode, "--", "sleep", "0.5"])
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert json.loads(p.stdout)["status"] == "exited", p.stderr
+    polls = [l for l in trace.read_text().splitlines() if l.startswith("ppoll(")]
+    assert 0 < len(polls) < 30, "%d polls: %s" % (len(polls), polls[:5])
 
 
 def test_session_lookups_fail_fast_and_are_recorded(zb, tmp):

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "ns/notify.h"
 #include "ns/seccomp.h"
 #include "probe.h"
 #include "test.h"
@@ -435,6 +436,69 @@ TEST(seccomp_bpf_other_abis_and_ioctl_words)
         }
         CHECK(ok);
         ns_seccomp_free(&prog);
+}
+
+/* The watching program (notify_watch.c) decides every call as the filter
+ * it was made from, and notifies exactly where the supervisor's predicate
+ * says it does: an allowed watched call (answered CONTINUE) or a refused
+ * unwatched one (answered EPERM); a watched call the filter refuses (mkdir
+ * on the deny list, a set-id mode) is refused without a notification. And
+ * it holds one copy of the filter, not two (its load is on every run's
+ * path). */
+static uint32_t watch_want(uint32_t plain, bool watched)
+{
+        if (plain == SECCOMP_RET_ALLOW)
+                return watched ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW;
+        if (plain == (SECCOMP_RET_ERRNO | EPERM))
+                return watched ? plain : SECCOMP_RET_USER_NOTIF;
+        return plain;
+}
+
+TEST(seccomp_watch_program_decides_as_the_filter)
+{
+        static const char *const deny[] = { "mkdir" };
+        struct ns_seccomp_spec spec = { .deny = deny, .n_deny = 1 };
+        struct sock_fprog plain, watch;
+        struct ns_notify n = { .watching = true };
+        bool ok = true;
+        if (!build_default_spec(&spec, &plain)) {
+                CHECK(0);
+                return;
+        }
+        CHECK(ns_watch_build(&n, &plain, true, &watch) == 0);
+        CHECK(watch.len > plain.len && watch.len < plain.len + 128);
+        static const uint64_t flags[] = { 0, O_RDONLY | O_CLOEXEC, O_WRONLY, O_RDWR | O_CREAT, O_TRUNC,
+                                          O_DIRECTORY | O_NOFOLLOW };
+        static const uint64_t modes[] = { 0, 0644, 04755, 02755 };
+        unsigned notified_watched = 0, notified_denied = 0, refused_watched = 0;
+        for (int nr = 0; nr < 512 && ok; nr++) {
+                for (size_t f = 0; f < ARRAY_SIZE(flags); f++) {
+                        for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
+                                /* flags and mode where open (1, 2) and openat (2, 3) have them */
+                                struct seccomp_data d = { .nr = nr, .arch = seccomp_arch_native(),
+                                                          .args = { 3, flags[f], flags[f], modes[m], modes[m] } };
+                                d.args[1] = nr == seccomp_syscall_resolve_name("open") ? flags[f] : 3;
+                                d.args[2] = nr == seccomp_syscall_resolve_name("open") ? modes[m] : flags[f];
+                                uint32_t p = bpf_run(&plain, &d, &ok), w = bpf_run(&watch, &d, &ok);
+                                bool watched = ns_watch_match(&n, &d) >= 0;
+                                if (w != watch_want(p, watched)) {
+                                        fprintf(stderr, "  nr %d flags 0x%llx mode 0%llo: plain 0x%x watch 0x%x\n", nr,
+                                                (unsigned long long)flags[f], (unsigned long long)modes[m], p, w);
+                                        CHECK(0);
+                                        ok = false;
+                                }
+                                notified_watched += w == SECCOMP_RET_USER_NOTIF && watched;
+                                notified_denied += w == SECCOMP_RET_USER_NOTIF && !watched;
+                                refused_watched += w == (SECCOMP_RET_ERRNO | EPERM) && watched;
+                        }
+                }
+        }
+        CHECK(ok);
+        CHECK(notified_watched > 0 && notified_denied > 0 && refused_watched > 0);
+        struct seccomp_data foreign = { .nr = 39, .arch = 0x40000003 /* AUDIT_ARCH_I386 */ };
+        CHECK(bpf_run(&watch, &foreign, &ok) == bpf_run(&plain, &foreign, &ok));
+        ns_seccomp_free(&watch);
+        ns_seccomp_free(&plain);
 }
 
 /* ---- the policy's allow and deny lists ---- */
