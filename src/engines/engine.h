@@ -35,6 +35,8 @@ void eng_skip(struct eng_notes *n, const char *layer, const char *fmt, ...) ZB_P
 /* Applied, but weaker or different than the namespace backend's: a warning. */
 void eng_warn(struct eng_notes *n, const char *fmt, ...) ZB_PRINTF(2, 3);
 void eng_info(struct eng_notes *n, const char *fmt, ...) ZB_PRINTF(2, 3);
+/* eng_warn of one whole line, as pol_unused_each's callback (NOTES: struct eng_notes *). */
+void eng_warn_line(void *notes, const char *line);
 /* Under strict (or landlock: required), warnings are errors: the first one
  * goes into err. ENGINE names the backend in the message. */
 int eng_notes_check(const struct eng_notes *n, const struct zb_policy *p, const char *engine,
