@@ -27,6 +27,8 @@
 #define NO_ALLOWLIST "the allowlist proxy exists only in the namespace backend"
 #define NO_RLIMIT "a Pod cannot set rlimits; the runtime's default applies"
 #define NO_IO "a Pod cannot throttle block I/O; ignored"
+/* KT_IO's ARG for a zone's limit (limits.zone_*_bps) of KIND. */
+#define KT_IO_ZONE(kind) ((kind) + 8)
 #define NOT_WASM_RT "only backend wasm runs a WASI runtime; ignored"
 
 static const struct kt_row rows[] = {
@@ -137,9 +139,9 @@ static const struct kt_row rows[] = {
           { H, H, H, W(NO_IO), H }, NULL, false },
         { "limits.device_write_iops", NULL, "--device-write-iops", "{blkdev}:1000", KT_IO, 0, 0, ZB_IO_WRITE_IOPS,
           { H, H, H, W(NO_IO), H }, NULL, false },
-        { "limits.zone_read_bps", NULL, "--zone-read-bps", "kt:10m", KT_IO, 0, 0, ZB_IO_READ_BPS | 8,
+        { "limits.zone_read_bps", NULL, "--zone-read-bps", "kt:10m", KT_IO, 0, 0, KT_IO_ZONE(ZB_IO_READ_BPS),
           { H, H, H, W(NO_IO), H }, NULL, false },
-        { "limits.zone_write_bps", NULL, "--zone-write-bps", "kt:10m", KT_IO, 0, 0, ZB_IO_WRITE_BPS | 8,
+        { "limits.zone_write_bps", NULL, "--zone-write-bps", "kt:10m", KT_IO, 0, 0, KT_IO_ZONE(ZB_IO_WRITE_BPS),
           { H, H, H, W(NO_IO), H }, NULL, false },
         { "limits.blkio_weight", NULL, "--blkio-weight", "500", FIELD(KT_BYTES, limits.io.weight), 0,
           { H, H, H, W(NO_IO), H }, NULL, false },

@@ -467,7 +467,7 @@ static bool read_cid(const char *path, char *id, size_t n)
 
 int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
 {
-        struct eng_notes n = { 0 };
+        struct eng_notes n = { .run = true };
         struct eng_rootfs fs = { 0 };
         struct eng_argv a = { 0 };
         char name[96], dir[ENG_RUN_DIR_MAX], profile[ENG_RUN_DIR_MAX + 16], skel[ENG_RUN_DIR_MAX + 16],

@@ -26,6 +26,7 @@ struct eng_notes {
         size_t n_warn;
         char *info[ENG_MAX_NOTES]; /* equivalent protection by other means; not an error under strict */
         size_t n_info;
+        bool run; /* zonebox run's own start (not an export): the default's gaps are notes */
 };
 
 void eng_notes_free(struct eng_notes *n);

@@ -126,8 +126,8 @@ int zb_export(const struct zb_policy *p, const char *engine, const char *path, c
         }
         if (r == 0 && !*text)
                 r = err_set(err, ENOMEM, "out of memory");
-        if (r == 0)
-                pol_unused_each(p, b, b != ZB_BACKEND_KUBERNETES, eng_warn_line, &n);
+        if (r == 0 && b != ZB_BACKEND_KUBERNETES) /* the manifest's own (kubernetes.c) */
+                pol_unused_each(p, b, true, eng_warn_line, &n);
         if (r == 0)
                 r = eng_notes_check(&n, p, engine, err);
         if (r == 0 && warnings)

@@ -134,7 +134,7 @@ static json_object *resources(const struct zb_policy *p, struct eng_notes *n)
         /* pids, swap, cpu_time, cgroup_parent, open_files and file_size
          * when given: keytab.c's warnings. The defaults a Pod lacks: */
         if (l->pids == DEFAULT_PIDS)
-                eng_info(n, "limits.pids: the default %llu is not applied: a Pod has no per-pod process limit (the kubelet's podPidsLimit applies to every pod)",
+                eng_warn(n, "limits.pids: the default %llu is not applied: a Pod has no per-pod process limit (the kubelet's podPidsLimit applies to every pod)",
                          DEFAULT_PIDS);
         eng_skip(n, "rlimits", "rlimits: a Pod cannot set open_files, file_size or core (the runtime's defaults apply)");
         return res;
@@ -331,6 +331,7 @@ int eng_k8s_manifest(const struct zb_policy *p, const char *localhost, json_obje
         dns_label(p->hostname ? p->hostname : DEFAULT_HOSTNAME, "", name, sizeof(name));
         eng_common_layers(p, n);
         json_object *spec = pod_spec(p, localhost, n);
+        pol_unused_each(p, ZB_BACKEND_KUBERNETES, false, eng_warn_line, n); /* keytab.c: in the annotation too */
         json_object *obj = json_object_new_object(), *meta = metadata(name, labels(name));
         if (p->engine.k8s_kind == ZB_K8S_JOB) {
                 json_object *job = json_object_new_object(), *tmpl = json_object_new_object();

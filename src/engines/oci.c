@@ -727,7 +727,7 @@ static void oci_verdict(const struct zb_policy *p, struct ns_cgroup *zcg, const 
 
 int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
 {
-        struct eng_notes n = { 0 };
+        struct eng_notes n = { .run = true };
         struct eng_oci_opts o = { 0 };
         char name[96], bundle[ENG_RUN_DIR_MAX];
         _cleanup_(freep) char *runtime = eng_oci_runtime(p, err);

@@ -133,10 +133,11 @@ char *eng_notes_text(const struct eng_notes *n)
 void eng_common_layers(const struct zb_policy *p, struct eng_notes *n)
 {
         /* Landlock is best effort by default, as on a kernel without it:
-         * a skipped layer and a note, not a warning on every run. Asked
-         * for under strict it is a warning (so an error); required is
-         * refused before (keytab.c). */
-        if (p->security.landlock == ZB_LANDLOCK_BEST_EFFORT && !p->engine.strict) {
+         * on a run, a skipped layer and a note, not a warning on every
+         * run. An export (a document someone else runs) and strict keep
+         * the warning (strict: an error); required is refused before
+         * (keytab.c). */
+        if (p->security.landlock == ZB_LANDLOCK_BEST_EFFORT && n->run && !p->engine.strict) {
                 skip_layer(n, "landlock");
                 eng_info(n, "landlock: best effort, and no container engine applies a Landlock ruleset; the mounts alone decide what is reachable");
         } else if (p->security.landlock != ZB_LANDLOCK_OFF) {
