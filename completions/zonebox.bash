@@ -2,7 +2,8 @@
 # Subcommands; each command's flags as its own --help names them (so they
 # cannot drift); values of --network, --cow-action, --output-action,
 # --seccomp and -v's zone modes; session names and ids from `zonebox session
-# list --json`; change-set ids from `zonebox diff --list --json`; after --
+# list --json`; change-set ids from `zonebox diff --list --json`; image
+# subcommands, and image names from `zonebox image list`; after --
 # the command to run. Needs no bash-completion helpers, so it also works
 # where that package is missing. Installed as
 # $(BASHCOMPDIR)/zonebox (bash-completion loads it on first use).
@@ -40,7 +41,7 @@ _zonebox()
         COMPREPLY=()
 
         if ((cword == 1)); then
-                _zonebox_reply "run session check doctor export diff commit discard gc mcp serve version help" "$cur"
+                _zonebox_reply "run session check doctor export diff commit discard image gc mcp serve version help" "$cur"
                 return
         fi
         for ((i = 2; i < cword; i++)); do
@@ -72,6 +73,23 @@ _zonebox()
                         _zonebox_reply "docker oci kubernetes" "$cur"
                         return
                 fi
+                ;;
+        image)
+                if ((cword == 2)); then
+                        _zonebox_reply "import list inspect rm prune" "$cur"
+                        return
+                fi
+                if [[ ${words[2]} == inspect || ${words[2]} == rm ]] && ((cword == 3)); then
+                        _zonebox_reply "$("$zb" image list 2>/dev/null | grep -oE '"name": ?"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')" "$cur"
+                        return
+                fi
+                if [[ ${words[2]} == import ]] && ((cword == 3)); then
+                        _zonebox_reply "oci: docker-archive:" "$cur"
+                        [[ $cur == *:* ]] && COMPREPLY=($(compgen -f -- "${cur#*:}"))
+                        [[ $cur == *:* && $COMP_WORDBREAKS != *:* ]] && COMPREPLY=("${COMPREPLY[@]/#/${cur%%:*}:}")
+                        return
+                fi
+                return
                 ;;
         diff | commit | discard)
                 if [[ $cur != -* && $prev != --cow-dir ]]; then

@@ -1,7 +1,7 @@
 /* Backends by name: the keys that choose them (the backend names' one
  * table is policy.c's pol_backend_name), the one table of wasm runtime
  * names, the keys that choose them (backend, wasm.runtime, and runtime:
- * under backend: wasm), and what the wasm backend cannot express. Pure
+ * under backend: wasm), and the value rules of the wasm backend. Pure
  * policy: nothing here touches the host. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -76,23 +76,14 @@ static bool in_a_zone(const struct zb_policy *p, const char *path)
 }
 
 /* The module runs in the namespace sandbox through its runtime, so every
- * layer applies; these settings have no meaning for a WASI module. */
+ * layer applies. The keys it refuses outright (network, network.allow,
+ * image, engine_cli) are keytab.c's rows; here are the rules about values. */
 int pol_backend_validate(const struct zb_policy *p, struct zb_error *err)
 {
         enum pol_wasm_runtime rt;
 
         if (p->backend != ZB_BACKEND_WASM)
                 return 0;
-        if (pol_net_allowlist(p))
-                return err_set(err, ENOTSUP,
-                                    "network.allow (--net-allow): not with backend wasm (a WASI preview 1 module opens no sockets; its runtime runs with network none)");
-        if (p->network != ZB_NET_NONE)
-                return err_set(err, ENOTSUP,
-                                    "network (--network %s): not with backend wasm (a WASI preview 1 module opens no sockets; its runtime runs with network none)",
-                                    p->network == ZB_NET_HOST ? "host" : "loopback");
-        if (p->image)
-                return err_set(err, ENOTSUP,
-                                    "image (--image): not with backend wasm (it runs a WASI module, not an image)");
         if (p->check_canary)
                 return err_set(err, ENOTSUP,
                                     "backend: wasm: zonebox check probes with native programs; check the namespace backend, whose sandbox the runtime runs in");
@@ -100,7 +91,5 @@ int pol_backend_validate(const struct zb_policy *p, struct zb_error *err)
                 return err_set(err, EINVAL,
                                     "workdir (-w %s): with backend wasm it must be a zone or inside one (it is the module's \".\" preopen)",
                                     p->workdir);
-        if (p->engine.cli[0])
-                return err_set(err, ENOTSUP, "engine_cli (--engine-cli): only the docker backend uses it");
         return pol_wasm_runtime_wanted(p, &rt, err);
 }

@@ -9,6 +9,7 @@
 #include "allowlist.h"
 #include "approval.h"
 #include "keys.h"
+#include "keytab.h"
 #include "units.h"
 
 static int bad_value(struct zb_error *err, const char *label, const char *value, const char *want)
@@ -443,6 +444,10 @@ static int set_network(struct zb_policy *p, const char *sub, const char *value, 
 int pol_set_key(struct zb_policy *p, const char *key, const char *value, const char *label,
                       const char *base_dir, struct zb_error *err)
 {
+        /* Only a key with a row in the table (keytab.c), which says what
+         * every backend does with it. */
+        if (!kt_find(key))
+                return -ENOENT;
         if (!value)
                 return err_set(err, EINVAL, "%s: a value is required", label);
         int e = set_engine_key(p, key, value, label, err);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "allowlist.h"
+#include "keytab.h"
 #include "paths.h"
 #include "policy.h"
 
@@ -571,12 +572,6 @@ static int validate_zone(const struct zb_policy *p, size_t idx, struct zb_error 
                 return err_set(err, EINVAL,
                                     "zone '%s': size applies to tmpfs, rw and cow zones, not ro",
                                     z->name);
-        /* The engines would turn a cow zone into a read-write bind: writes
-         * straight to the host, the opposite of what cow promises. */
-        if (z->mode == ZB_ZONE_COW && p->backend != ZB_BACKEND_NAMESPACE && p->backend != ZB_BACKEND_WASM)
-                return err_set(err, ENOTSUP,
-                                    "zone '%s': mode cow needs the namespace backend (overlayfs over the host dir)",
-                                    z->name);
         if (!z->host_path)
                 return err_set(err, EINVAL, "zone '%s': hostPath is required for mode %s",
                                     z->name, pol_zone_mode_name(z->mode));
@@ -632,9 +627,6 @@ static int validate_net(const struct zb_policy *p, struct zb_error *err)
         if (p->network == ZB_NET_HOST)
                 return err_set(err, EINVAL,
                                     "network.allow (--net-allow): cannot be combined with network: host (the host's network is shared; nothing would be limited)");
-        if (p->backend != ZB_BACKEND_NAMESPACE)
-                return err_set(err, ENOTSUP,
-                                    "network.allow (--net-allow): needs the namespace backend (docker, oci and kubernetes cannot express an allowlist)");
         if (n->n_allow > ZB_MAX_NET_RULES)
                 return err_set(err, E2BIG, "network.allow: at most %d entries", ZB_MAX_NET_RULES);
         if (n->proxy_port > 65535)
@@ -659,6 +651,11 @@ int zb_policy_validate(const struct zb_policy *p, struct zb_error *err)
 
         if (p->argc == 0 && !p->session)
                 return err_set(err, EINVAL, "command: empty command (give it after --)");
+        /* What the backend refuses outright, key by key (keytab.c), before
+         * any check of the values. */
+        r = kt_refuse(p, p->backend, err);
+        if (r < 0)
+                return r;
         if (p->n_zones > ZB_MAX_ZONES)
                 return err_set(err, E2BIG, "zones: at most %d", ZB_MAX_ZONES);
         for (size_t i = 0; i < p->n_zones; i++) {

@@ -270,9 +270,12 @@ bool out_piped(const struct zb_policy *p);
 int out_take(struct outbuf *out, const struct outbuf *other, int pass_fd, const char *data,
                    size_t n, uint64_t limit);
 
-/* Settings only zonebox run applies (approval, audit, output caps), as
- * messages for an export; *N of them (unused.c). */
-const char *const *pol_run_only(const struct zb_policy *p, size_t *n);
+/* Each setting of P that backend B does not use (keytab.c's warnings,
+ * then a key given without the one it needs): FN(CTX, "KEY: why").
+ * EXPORT: a docker/oci export, which also loses what only zonebox run
+ * does (approval, audit, output caps); it has no dependency warnings. */
+void pol_unused_each(const struct zb_policy *p, enum pol_backend b, bool export,
+                     void (*fn)(void *ctx, const char *line), void *ctx);
 
 /* One name per backend and per network mode, for config keys, results,
  * the audit log and the approval request: the tables live in policy.c. */

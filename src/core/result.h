@@ -2,6 +2,7 @@
 #ifndef ZB_RESULT_H
 #define ZB_RESULT_H
 
+#include "policy.h"
 #include "util.h"
 #include "violation.h"
 
@@ -107,9 +108,9 @@ const char *res_status_name(enum res_status s);
  * O: shared by the result JSON and the audit log's result lines. */
 struct json_object;
 void res_json_verdict(struct json_object *o, const struct zb_result *r);
-/* Warnings into R for settings the namespace backend does not use (unused.c). */
+/* Warnings into R for settings backend B does not use (unused.c). */
 struct zb_policy;
-void pol_unused(const struct zb_policy *p, struct zb_result *r);
+void pol_unused(const struct zb_policy *p, enum pol_backend b, struct zb_result *r);
 /* output_limit_stream, file_size_limit and disk_limit (result_limits.c). */
 void res_json_limits(struct json_object *o, const struct zb_result *r);
 void res_disk_free(struct zb_result *r);

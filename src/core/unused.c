@@ -1,21 +1,16 @@
 /* Settings the chosen backend or mode does not use: never dropped
- * silently. The namespace backend reports them as warnings in the result
- * (and the CLI on stderr); export reports the run-time-only ones (approval,
- * audit, output caps, cow actions) as the engine's warnings. */
+ * silently. What each backend does with each key is keytab.c's table;
+ * here are the table's warnings for one backend plus the settings that
+ * mean nothing without another (cow_dir without a cow zone, audit.fsync
+ * without audit.log, ...). The namespace and wasm backends put them in the
+ * result (the CLI prints them on stderr); the engines and export in their
+ * notes, where strict turns them into errors. */
 #define _GNU_SOURCE
 #include <stdio.h>
 
+#include "keytab.h"
 #include "policy.h"
 #include "result.h"
-
-static void warn(struct zb_result *r, const char *msg)
-{
-        char *w = r->warnings ? util_asprintf("%s%s\n", r->warnings, msg) : util_asprintf("%s\n", msg);
-        if (w) {
-                free(r->warnings);
-                r->warnings = w;
-        }
-}
 
 static bool has_cow(const struct zb_policy *p)
 {
@@ -25,49 +20,52 @@ static bool has_cow(const struct zb_policy *p)
         return false;
 }
 
-void pol_unused(const struct zb_policy *p, struct zb_result *r)
+/* Backend B uses KEY when it is given (its cell says honour). */
+static bool honours(const char *key, enum pol_backend b)
 {
-        const struct pol_engine *e = &p->engine;
-        if (e->runtime[0])
-                warn(r, "runtime: only the docker and oci backends use a runtime; ignored");
-        if (e->cli[0])
-                warn(r, "engine_cli: only the docker backend uses it; ignored");
-        if (e->runsc_platform[0])
-                warn(r, "engine.runsc.platform: only the oci backend with runtime runsc uses it; ignored");
-        if (e->k8s_kind != ZB_K8S_POD || e->k8s_host_zones != ZB_K8S_VOL_PVC)
-                warn(r, "kubernetes.*: only zonebox export kubernetes uses them; ignored");
-        if (!has_cow(p) && (p->cow.dir || p->cow.action != ZB_COW_KEEP))
-                warn(r, "cow_dir, cow_action: no cow zone; ignored");
-        if (p->idle_timeout_ms && !p->session)
-                warn(r, "session.idle_timeout: only a session (zonebox session start) has one; ignored");
-        if (p->audit.fsync && !p->audit.log)
-                warn(r, "audit.fsync: no audit.log; ignored");
-        if (p->limits.output_kill && !p->capture && !p->limits.output_set)
-                warn(r, "limits.output_action: kill, but pass-through output is capped only when limits.output (--output-limit) is given; ignored");
-        if (p->approval.timeout_ms && !p->approval.command)
-                warn(r, "approval.timeout: only the approver program (approval.command) has one; ignored");
+        const struct kt_row *r = kt_find(key);
+        return r && r->cell[b].outcome == KT_HONOUR;
 }
 
-/* What only zonebox run does, for an export. */
-const char *const *pol_run_only(const struct zb_policy *p, size_t *n)
+/* A key given without the key it needs. */
+static void dependencies(const struct zb_policy *p, enum pol_backend b,
+                         void (*fn)(void *ctx, const char *line), void *ctx)
 {
-        static const char *out[6];
-        *n = 0;
-        if (p->approval.configured)
-                out[(*n)++] = "approval: decided by zonebox run before it starts the engine; an exported invocation runs any command";
-        if (p->audit.log)
-                out[(*n)++] = "audit.log: written by zonebox run; an exported invocation logs nothing";
-        if (p->audit.events)
-                out[(*n)++] = "audit.events: written by zonebox run; an exported invocation streams nothing";
-        if (p->limits.output_set)
-                out[(*n)++] = "limits.output: enforced by zonebox run (it reads the output); an exported invocation has no output cap";
-        if (p->limits.output_kill)
-                out[(*n)++] = "limits.output_action: enforced by zonebox run; ignored in an export";
-        if (p->idle_timeout_ms)
-                out[(*n)++] = "session.idle_timeout: sessions exist only in the namespace backend";
-        if (p->engine.runsc_platform[0])
-                out[(*n)++] = "engine.runsc.platform: a flag of runsc itself, which zonebox run passes; not in an exported bundle or line";
-        return out;
+        if (!has_cow(p) && (p->cow.dir || p->cow.action != ZB_COW_KEEP) && honours("cow_dir", b))
+                fn(ctx, "cow_dir, cow_action: no cow zone; ignored");
+        if (p->idle_timeout_ms && !p->session && honours("session.idle_timeout", b))
+                fn(ctx, "session.idle_timeout: only a session (zonebox session start) has one; ignored");
+        if (p->audit.fsync && !p->audit.log && honours("audit.fsync", b))
+                fn(ctx, "audit.fsync: no audit.log; ignored");
+        if (p->limits.output_kill && !p->capture && !p->limits.output_set && honours("limits.output_action", b))
+                fn(ctx, "limits.output_action: kill, but pass-through output is capped only when limits.output (--output-limit) is given; ignored");
+        if (b == ZB_BACKEND_WASM && p->wasm.runtime_set && p->engine.runtime[0])
+                fn(ctx, "runtime: wasm.runtime (--wasm-runtime) names the WASI runtime; ignored");
+        if (p->approval.timeout_ms && !p->approval.command && honours("approval.timeout", b))
+                fn(ctx, "approval.timeout: only the approver program (approval.command) has one; ignored");
+}
+
+void pol_unused_each(const struct zb_policy *p, enum pol_backend b, bool export,
+                     void (*fn)(void *ctx, const char *line), void *ctx)
+{
+        kt_warn(p, b, export, fn, ctx);
+        if (!export)
+                dependencies(p, b, fn, ctx);
+}
+
+static void to_result(void *ctx, const char *msg)
+{
+        struct zb_result *r = ctx;
+        char *w = r->warnings ? util_asprintf("%s%s\n", r->warnings, msg) : util_asprintf("%s\n", msg);
+        if (w) {
+                free(r->warnings);
+                r->warnings = w;
+        }
+}
+
+void pol_unused(const struct zb_policy *p, enum pol_backend b, struct zb_result *r)
+{
+        pol_unused_each(p, b, false, to_result, r);
 }
 
 const char *zb_result_warnings(const struct zb_result *r)

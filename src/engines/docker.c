@@ -125,7 +125,6 @@ static void add_limits(struct eng_argv *a, const struct zb_policy *p, const stru
                 uint64_t s = (l->cpu_time_ms + 999) / 1000;
                 eng_argv_add(a, "--ulimit");
                 eng_argv_addf(a, "cpu=%llu:%llu", (unsigned long long)s, (unsigned long long)s + 1);
-                eng_warn(n, "limits.cpu_time: per process (RLIMIT_CPU), not for the whole sandbox; status signaled, not cpu_timeout");
         }
         if (o->nproc_limit) {
                 /* The engine's default nproc may be above what this host lets even root set. */
@@ -142,8 +141,6 @@ static void add_limits(struct eng_argv *a, const struct zb_policy *p, const stru
         if (l->wall_time_ms && !o->run)
                 eng_skip(n, "wall_time",
                          "limits.wall_time: docker run has no wall-time limit (zonebox run --backend docker enforces it by killing the container)");
-        if (l->allow_unenforced)
-                eng_info(n, "limits.allow_unenforced: the engine fails if it cannot apply the limits");
 }
 
 static void add_security(struct eng_argv *a, const struct zb_policy *p, const struct eng_docker_opts *o,
@@ -293,9 +290,12 @@ int eng_docker_argv(const struct zb_policy *p, const struct eng_docker_opts *o,
                 eng_argv_add(a, o->rootfs_dir ? o->rootfs_dir : p->rootfs);
         } else {
                 eng_argv_add(a, "IMAGE");
-                eng_info(n, "image: not set (--image NAME or image:): the line says IMAGE; %s",
-                         o->podman ? "podman can also run rootfs: DIR (--rootfs)"
-                                   : "docker has no equivalent of rootfs: host");
+                if (p->rootfs) /* docker's run has no --rootfs (podman's has) */
+                        eng_warn(n, "rootfs: docker cannot run a directory as the root (podman can: --engine-cli podman); the line says IMAGE");
+                else
+                        eng_info(n, "image: not set (--image NAME or image:): the line says IMAGE; %s",
+                                 o->podman ? "podman can also run rootfs: DIR (--rootfs)"
+                                           : "docker has no equivalent of rootfs: host");
         }
         if (p->argc && p->argv[0][0] == '-' && !p->image && !o->rootfs_dir && !p->rootfs)
                 eng_argv_add(a, "--");
@@ -467,7 +467,7 @@ static bool read_cid(const char *path, char *id, size_t n)
 
 int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
 {
-        struct eng_notes n = { 0 };
+        struct eng_notes n = { .run = true };
         struct eng_rootfs fs = { 0 };
         struct eng_argv a = { 0 };
         char name[96], dir[ENG_RUN_DIR_MAX], profile[ENG_RUN_DIR_MAX + 16], skel[ENG_RUN_DIR_MAX + 16],
@@ -499,8 +499,10 @@ int eng_docker_run(const struct zb_policy *p, struct zb_result *r, struct zb_err
         ret = prepare(p, dir, &o, &fs, profile, sizeof(profile), skel, sizeof(skel), &n, err);
         if (ret == 0)
                 ret = eng_docker_argv(p, &o, &a, &n, err);
-        if (ret == 0)
+        if (ret == 0) {
+                pol_unused_each(p, p->backend, false, eng_warn_line, &n); /* keytab.c */
                 ret = eng_notes_check(&n, p, "docker", err);
+        }
         if (ret < 0)
                 goto out;
 

@@ -26,6 +26,7 @@ struct eng_notes {
         size_t n_warn;
         char *info[ENG_MAX_NOTES]; /* equivalent protection by other means; not an error under strict */
         size_t n_info;
+        bool run; /* zonebox run's own start (not an export): the default's gaps are notes */
 };
 
 void eng_notes_free(struct eng_notes *n);
@@ -35,6 +36,8 @@ void eng_skip(struct eng_notes *n, const char *layer, const char *fmt, ...) ZB_P
 /* Applied, but weaker or different than the namespace backend's: a warning. */
 void eng_warn(struct eng_notes *n, const char *fmt, ...) ZB_PRINTF(2, 3);
 void eng_info(struct eng_notes *n, const char *fmt, ...) ZB_PRINTF(2, 3);
+/* eng_warn of one whole line, as pol_unused_each's callback (NOTES: struct eng_notes *). */
+void eng_warn_line(void *notes, const char *line);
 /* Under strict (or landlock: required), warnings are errors: the first one
  * goes into err. ENGINE names the backend in the message. */
 int eng_notes_check(const struct eng_notes *n, const struct zb_policy *p, const char *engine,

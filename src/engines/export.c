@@ -4,16 +4,16 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 
+#include "../core/keytab.h"
 #include "engine.h"
 #include "engines.h"
 
 int eng_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *err)
 {
         bool docker = p->backend == ZB_BACKEND_DOCKER;
-        if (pol_net_allowlist(p)) /* validation refuses it too; fail closed here as well */
-                return err_set(err, ENOTSUP,
-                                    "network.allow (--net-allow): the %s backend cannot express an allowlist; use the namespace backend",
-                                    docker ? "docker" : "oci");
+        int refused = kt_refuse(p, p->backend, err); /* validation refused it; fail closed here as well */
+        if (refused < 0)
+                return refused;
         struct zb_result *r = res_new(docker ? "docker" : "oci");
         if (!r)
                 return err_set(err, ENOMEM, "out of memory");
@@ -26,8 +26,10 @@ int eng_run(const struct zb_policy *p, struct zb_result **out, struct zb_error *
         return 0;
 }
 
-/* Validation wants a command; an export may leave it to the image. */
-static int validate_for_export(const struct zb_policy *p, struct zb_error *err)
+/* Validation wants a command; an export may leave it to the image. The
+ * keys the engine refuses (keytab.c: cow zones, network.allow, ...) are
+ * refused for its column B, whatever backend the policy names. */
+static int validate_for_export(const struct zb_policy *p, enum pol_backend b, struct zb_error *err)
 {
         static char sh[] = "/bin/sh";
         static char *argv[] = { sh, NULL };
@@ -36,18 +38,7 @@ static int validate_for_export(const struct zb_policy *p, struct zb_error *err)
                 tmp.argv = argv;
                 tmp.argc = 1;
         }
-        /* No engine has zonebox's copy-on-write store: a cow zone would
-         * become a plain read-write bind, writing straight to the host. */
-        for (size_t i = 0; i < p->n_zones; i++)
-                if (p->zones[i].mode == ZB_ZONE_COW)
-                        return err_set(err, ENOTSUP,
-                                            "zone '%s': mode cow exists only in the namespace backend; export it as ro or rw",
-                                            p->zones[i].name);
-        /* No engine has the allowlist proxy: the sandbox would get either no
-         * network or all of it. */
-        if (pol_net_allowlist(p))
-                return err_set(err, ENOTSUP,
-                                    "network.allow (--net-allow): zonebox export cannot express an allowlist (the proxy exists only in the namespace backend); export with network: none");
+        tmp.backend = b;
         return zb_policy_validate(&tmp, err);
 }
 
@@ -105,7 +96,10 @@ int zb_export(const struct zb_policy *p, const char *engine, const char *path, c
         *text = NULL;
         if (warnings)
                 *warnings = NULL;
-        if ((r = validate_for_export(p, err)) < 0)
+        enum pol_backend b;
+        if (pol_backend_parse(engine, &b) < 0 || b == ZB_BACKEND_NAMESPACE || b == ZB_BACKEND_WASM)
+                return err_set(err, EINVAL, "export: unknown engine '%s' (docker, oci or kubernetes)", engine);
+        if ((r = validate_for_export(p, b, err)) < 0)
                 return r;
         if (strcmp(engine, "docker") == 0) {
                 r = export_docker(p, path, text, &n, err);
@@ -132,10 +126,8 @@ int zb_export(const struct zb_policy *p, const char *engine, const char *path, c
         }
         if (r == 0 && !*text)
                 r = err_set(err, ENOMEM, "out of memory");
-        size_t n_run_only;
-        const char *const *run_only = pol_run_only(p, &n_run_only);
-        for (size_t i = 0; r == 0 && i < n_run_only; i++)
-                eng_warn(&n, "%s", run_only[i]);
+        if (r == 0 && b != ZB_BACKEND_KUBERNETES) /* the manifest's own (kubernetes.c) */
+                pol_unused_each(p, b, true, eng_warn_line, &n);
         if (r == 0)
                 r = eng_notes_check(&n, p, engine, err);
         if (r == 0 && warnings)

@@ -124,7 +124,5 @@ uint64_t eng_io_k8s(const struct zb_policy *p, struct eng_notes *n)
         }
         if (ephemeral)
                 eng_info(n, "zones: emptyDir sizeLimit and ephemeral-storage: the kubelet evicts the pod past the cap (no EDQUOT inside)");
-        if (pol_io_wanted(&p->limits.io))
-                eng_warn(n, "limits: block I/O (device_*_bps/iops, zone_*_bps, blkio_weight): a Pod cannot throttle I/O");
         return ephemeral;
 }

@@ -131,15 +131,12 @@ static json_object *resources(const struct zb_policy *p, struct eng_notes *n)
         /* requests = limits: Guaranteed QoS, no overcommit of this pod. */
         json_object_object_add(res, "requests", json_object_get(lim));
         eng_apply(n, "resources");
-        if (l->pids)
-                eng_warn(n, "limits.pids: a Pod has no per-pod process limit (the kubelet's podPidsLimit applies to every pod)");
-        if (l->memory && ((l->swap && l->swap != 0) || (l->memory_swap_total && l->memory_swap_total != l->memory)))
-                eng_warn(n, "limits.swap: a Pod's swap is the node's setting (NoSwap or LimitedSwap)");
-        if (l->cpu_time_ms)
-                eng_warn(n, "limits.cpu_time: a Pod has no CPU-time limit");
+        /* pids, swap, cpu_time, cgroup_parent, open_files and file_size
+         * when given: keytab.c's warnings. The defaults a Pod lacks: */
+        if (l->pids == DEFAULT_PIDS)
+                eng_warn(n, "limits.pids: the default %llu is not applied: a Pod has no per-pod process limit (the kubelet's podPidsLimit applies to every pod)",
+                         DEFAULT_PIDS);
         eng_skip(n, "rlimits", "rlimits: a Pod cannot set open_files, file_size or core (the runtime's defaults apply)");
-        if (l->cgroup_parent)
-                eng_info(n, "limits.cgroup_parent: the kubelet places the pod's cgroup");
         return res;
 }
 
@@ -191,8 +188,6 @@ static json_object *container(const struct zb_policy *p, json_object *profile, j
         json_object_object_add(c, "image", str(p->image ? p->image : "IMAGE"));
         if (!p->image)
                 eng_info(n, "image: not set (--image NAME or image:): the manifest says IMAGE");
-        if (p->rootfs)
-                eng_warn(n, "rootfs: a directory cannot be a pod's root; the image is");
         if (p->argc) {
                 json_object *cmd = json_object_new_array();
                 for (size_t i = 0; i < p->argc; i++)
@@ -251,7 +246,7 @@ static json_object *pod_spec(const struct zb_policy *p, const char *localhost, s
         if (!strcmp(p->engine.runtime, "gvisor") || !strcmp(p->engine.runtime, "runsc"))
                 json_object_object_add(spec, "runtimeClassName", str("gvisor"));
         else if (p->engine.runtime[0])
-                eng_info(n, "runtime: %s: Kubernetes picks runtimes by RuntimeClass; none is set", p->engine.runtime);
+                eng_warn(n, "runtime: %s: Kubernetes picks runtimes by RuntimeClass; none is set, the node's default runs the pod", p->engine.runtime);
         json_object_object_add(psc, "runAsNonRoot", json_object_new_boolean(s->uid != 0));
         json_object_object_add(psc, "runAsUser", json_object_new_int64(s->uid));
         json_object_object_add(psc, "runAsGroup", json_object_new_int64(s->gid));
@@ -336,6 +331,7 @@ int eng_k8s_manifest(const struct zb_policy *p, const char *localhost, json_obje
         dns_label(p->hostname ? p->hostname : DEFAULT_HOSTNAME, "", name, sizeof(name));
         eng_common_layers(p, n);
         json_object *spec = pod_spec(p, localhost, n);
+        pol_unused_each(p, ZB_BACKEND_KUBERNETES, false, eng_warn_line, n); /* keytab.c: in the annotation too */
         json_object *obj = json_object_new_object(), *meta = metadata(name, labels(name));
         if (p->engine.k8s_kind == ZB_K8S_JOB) {
                 json_object *job = json_object_new_object(), *tmpl = json_object_new_object();

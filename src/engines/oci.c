@@ -116,8 +116,7 @@ static json_object *process(const struct zb_policy *p, const struct eng_oci_opts
                 json_object_array_add(rl, rlimit("RLIMIT_FSIZE", l->file_size, l->file_size));
         if (l->cpu_time_ms) {
                 uint64_t s = (l->cpu_time_ms + 999) / 1000;
-                json_object_array_add(rl, rlimit("RLIMIT_CPU", s, s + 1));
-                eng_warn(n, "limits.cpu_time: per process (RLIMIT_CPU, SIGXCPU then SIGKILL), not for the whole sandbox; status signaled, not cpu_timeout");
+                json_object_array_add(rl, rlimit("RLIMIT_CPU", s, s + 1)); /* per process: keytab.c warns */
         }
         json_object_object_add(proc, "rlimits", rl);
         eng_apply(n, "rlimits");
@@ -728,7 +727,7 @@ static void oci_verdict(const struct zb_policy *p, struct ns_cgroup *zcg, const 
 
 int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error *err)
 {
-        struct eng_notes n = { 0 };
+        struct eng_notes n = { .run = true };
         struct eng_oci_opts o = { 0 };
         char name[96], bundle[ENG_RUN_DIR_MAX];
         _cleanup_(freep) char *runtime = eng_oci_runtime(p, err);
@@ -759,8 +758,10 @@ int eng_oci_run(const struct zb_policy *p, struct zb_result *r, struct zb_error 
         if (!is_runsc(base) && p->engine.runsc_platform[0])
                 eng_warn(&n, "engine.runsc.platform: only runtime runsc has platforms; ignored");
         ret = cg ? write_bundle(p, bundle, &o, &n, err) : err_set(err, ENOMEM, "out of memory");
-        if (ret == 0)
+        if (ret == 0) {
+                pol_unused_each(p, p->backend, false, eng_warn_line, &n); /* keytab.c */
                 ret = eng_notes_check(&n, p, "oci", err);
+        }
         if (ret < 0)
                 goto out;
 

@@ -43,11 +43,16 @@ static void add_line(char **v, size_t *count, const char *fmt, va_list ap)
         v[(*count)++] = s;
 }
 
+static void skip_layer(struct eng_notes *n, const char *layer)
+{
+        if (!has_layer(n->skipped, n->n_skipped, layer) && n->n_skipped < ZB_MAX_LAYERS)
+                n->skipped[n->n_skipped++] = layer;
+}
+
 void eng_skip(struct eng_notes *n, const char *layer, const char *fmt, ...)
 {
         va_list ap;
-        if (!has_layer(n->skipped, n->n_skipped, layer) && n->n_skipped < ZB_MAX_LAYERS)
-                n->skipped[n->n_skipped++] = layer;
+        skip_layer(n, layer);
         va_start(ap, fmt);
         add_line(n->warn, &n->n_warn, fmt, ap);
         va_end(ap);
@@ -59,6 +64,11 @@ void eng_warn(struct eng_notes *n, const char *fmt, ...)
         va_start(ap, fmt);
         add_line(n->warn, &n->n_warn, fmt, ap);
         va_end(ap);
+}
+
+void eng_warn_line(void *notes, const char *line)
+{
+        eng_warn(notes, "%s", line);
 }
 
 void eng_info(struct eng_notes *n, const char *fmt, ...)
@@ -122,9 +132,18 @@ char *eng_notes_text(const struct eng_notes *n)
 
 void eng_common_layers(const struct zb_policy *p, struct eng_notes *n)
 {
-        if (p->security.landlock != ZB_LANDLOCK_OFF)
+        /* Landlock is best effort by default, as on a kernel without it:
+         * on a run, a skipped layer and a note, not a warning on every
+         * run. An export (a document someone else runs) and strict keep
+         * the warning (strict: an error); required is refused before
+         * (keytab.c). */
+        if (p->security.landlock == ZB_LANDLOCK_BEST_EFFORT && n->run && !p->engine.strict) {
+                skip_layer(n, "landlock");
+                eng_info(n, "landlock: best effort, and no container engine applies a Landlock ruleset; the mounts alone decide what is reachable");
+        } else if (p->security.landlock != ZB_LANDLOCK_OFF) {
                 eng_skip(n, "landlock",
                          "landlock: no container engine applies a Landlock ruleset; the mounts alone decide what is reachable");
+        }
         for (size_t i = 0; i < p->n_zones; i++)
                 if (p->zones[i].mode != ZB_ZONE_TMPFS)
                         eng_warn(n, "zone '%s': not idmapped: its files keep their host owners inside, and what the command writes belongs to the command's uid outside, not to the dir's owner",

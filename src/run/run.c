@@ -46,7 +46,7 @@ static int run_backend(const struct zb_policy *p, struct zb_events *ev, struct z
         r = res_new(pol_backend_name(ZB_BACKEND_NAMESPACE));
         if (!r)
                 return err_set(err, ENOMEM, "out of memory");
-        pol_unused(p, r);
+        pol_unused(p, ZB_BACKEND_NAMESPACE, r);
         events_watch(ev, r); /* the sources' entries, live */
         ret = ns_run_policy(p, r, err);
         if (ret < 0) {

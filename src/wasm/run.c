@@ -322,7 +322,7 @@ static int run_staged(const struct zb_policy *p, const struct wasm_runtime *rt, 
         if (ret < 0)
                 return ret;
         q.engine.runtime[0] = '\0'; /* runtime: named the WASI runtime (backend.c) */
-        pol_unused(&q, r);  /* the other settings it does not use: warnings, as on namespace */
+        pol_unused(p, ZB_BACKEND_WASM, r); /* the settings it does not use (keytab.c): warnings */
         bool asked = wasm_version_start(rt->host_path, &vpid, &vfd) == 0;
         ret = ns_run_policy(&q, r, err);
         version[0] = '\0';

@@ -444,7 +444,7 @@ def test_export_kubernetes_ephemeral_storage(tmp):
                 "--device-write-bps", "/dev/null:1m", "--", "true")
     assert p.returncode == 0, p
     assert '"sizeLimit": "1Gi"' in p.stdout and '"ephemeral-storage": "1Gi"' in p.stdout
-    assert "a Pod cannot throttle I/O" in p.stderr
+    assert "limits.device_write_bps: a Pod cannot throttle block I/O" in p.stderr
     p = _export("kubernetes", "-v", d + ":/out:rw,size=1g", "--", "true")
     assert "no per-pod size cap" in p.stderr
 
@@ -456,7 +456,7 @@ def test_export_kubernetes_ephemeral_storage(tmp):
     # cannot find is exit 125 (tests/integration/test_images.py).
     (["--runtime", "runsc"], "runtime: only the docker and oci backends"),
     (["--engine-cli", "podman"], "engine_cli: only the docker backend"),
-    (["--kind", "job"], "kubernetes.*: only zonebox export kubernetes"),
+    (["--kind", "job"], "kubernetes.kind: only zonebox export kubernetes"),
     (["--cow-action", "commit"], "cow_dir, cow_action: no cow zone"),
     (["--output-action", "kill"], "limits.output_action: kill, but pass-through"),
 ])

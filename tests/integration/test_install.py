@@ -243,6 +243,9 @@ c "$ZB session start --idle"
 c "$ZB export k"
 c "$ZB diff --l"
 c "$ZB run -- zoneb"
+c "$ZB image "
+c "$ZB image i"
+c "$ZB image rm "
 """
 
 
@@ -254,7 +257,8 @@ def test_bash_completion(dest, tmp):
     sid = r.stdout.strip()
     try:
         bindir = os.path.join(dest, "usr/bin")
-        env = dict(os.environ, ZB=os.path.join(bindir, "zonebox"), PATH=bindir + ":" + os.environ["PATH"])
+        env = dict(os.environ, ZB=os.path.join(bindir, "zonebox"), PATH=bindir + ":" + os.environ["PATH"],
+                   ZONEBOX_IMAGE_DIR=tmp.mkdir("images"))  # an empty store: `image rm <TAB>` offers nothing
         p = subprocess.run(["bash", "--norc", "--noprofile", "-c", BASH_DRIVER, "driver",
                             os.path.join(dest, "usr/share/bash-completion/completions/zonebox")],
                            capture_output=True, text=True, env=env, timeout=60)
@@ -264,11 +268,12 @@ def test_bash_completion(dest, tmp):
     lines = p.stdout.split("\n")
     assert lines[0] == "complete -F _zonebox zonebox"
     assert lines[1].split() == ["run", "session", "check", "doctor", "export", "diff", "commit", "discard",
-                                "gc", "mcp", "serve", "version", "help"]
+                                "image", "gc", "mcp", "serve", "version", "help"]
     assert lines[2:12] == ["session serve", "--network", "none loopback host", "ro rw cow", "discard",
                            "start exec list stop", "%s %s" % (sess, sid), "--idle-timeout", "kubernetes",
                            "--list"]
     assert "zonebox" in lines[12].split()
+    assert lines[13:16] == ["import list inspect rm prune", "import inspect", ""]
 
 
 ZSH_DRIVER = r"""
@@ -279,7 +284,7 @@ _describe() { print -r -- ${(P)2%%:*}; }
 _files() { print -r -- "<files $*>"; }
 _command_names() { print -r -- "<commands>"; }
 fpath=("$1" $fpath); autoload -Uz _zonebox
-for l in "$ZB " "$ZB run --network " "$ZB run -v /tmp:/in:" "$ZB session " "$ZB run -- " "$ZB run --net"; do
+for l in "$ZB " "$ZB run --network " "$ZB run -v /tmp:/in:" "$ZB session " "$ZB run -- " "$ZB run --net" "$ZB image "; do
   words=(${(z)l}); [[ $l == *' ' ]] && words+=(''); CURRENT=${#words}; _zonebox | tr '\n' ' '; print
 done
 """
@@ -293,9 +298,10 @@ def test_zsh_completion(dest):
     assert p.returncode == 0 and p.stderr == "", p.stderr
     lines = [l.strip() for l in p.stdout.split("\n")]
     assert lines[0].split() == ["run", "session", "check", "doctor", "export", "diff", "commit", "discard",
-                                "gc", "mcp", "serve", "version", "help"]
+                                "image", "gc", "mcp", "serve", "version", "help"]
     assert lines[1:5] == ["none loopback host", "ro rw cow", "start exec list stop", "<commands>"]
     assert "--net-allow" in lines[5].split() and "--network" in lines[5].split()
+    assert lines[6] == "import list inspect rm prune"
 
 
 # ---------------------------------------------------------------- version

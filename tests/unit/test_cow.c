@@ -356,7 +356,7 @@ TEST(cow_validation)
         /* The engines would make it a read-write bind: refused. */
         CHECK(zb_policy_apply_flag(p, "--backend", "docker", &err) == 0);
         CHECK(zb_policy_validate(p, &err) == -ENOTSUP);
-        CHECK_STR_CONTAINS(err.message, "mode cow needs the namespace backend");
+        CHECK_STR_CONTAINS(err.message, "zones mode: cow (--volume): not with backend docker");
         zb_policy_free(p);
 
         p = zb_policy_new();

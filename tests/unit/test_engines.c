@@ -85,6 +85,23 @@ TEST(engines_docker_default_golden)
         CHECK_STR_CONTAINS(err.message, "strict: the docker backend cannot express landlock");
         free(line);
         eng_notes_free(&n);
+        /* zonebox run's own start: Landlock's default (best effort) is a
+         * skipped layer and a note, not a warning on every run; under
+         * strict it stays a warning. */
+        p->engine.strict = false;
+        n.run = true;
+        line = docker_line(p, true, &n);
+        CHECK(has(n.skipped, n.n_skipped, "landlock"));
+        CHECK(n.n_info > 0 && strstr(n.info[0], "landlock: best effort"));
+        CHECK(n.n_warn == 0 || !strstr(n.warn[0], "landlock")); /* it would be the first */
+        free(line);
+        eng_notes_free(&n);
+        p->engine.strict = true;
+        n.run = true;
+        line = docker_line(p, true, &n);
+        CHECK(n.n_warn > 0 && strstr(n.warn[0], "landlock"));
+        free(line);
+        eng_notes_free(&n);
         zb_policy_free(p);
 }
 

@@ -254,8 +254,8 @@ TEST(wasm_validate_refusals)
         static const struct {
                 const char *flag, *value, *message;
         } t[] = {
-                { "--network", "host", "network (--network host): not with backend wasm" },
-                { "--network", "loopback", "network (--network loopback)" },
+                { "--network", "host", "network (--network): not with backend wasm" },
+                { "--network", "loopback", "network (--network): not with backend wasm" },
                 { "--net-allow", "example.com", "network.allow (--net-allow): not with backend wasm" },
                 { "--image", "alpine", "image (--image): not with backend wasm" },
                 { "--workdir", "/usr", "workdir (-w /usr)" },
