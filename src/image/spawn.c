@@ -43,8 +43,9 @@ int img_skopeo_copy(const char *src, const char *dst, struct zb_error *err)
 
 /* In the forked child: stdin and stdout /dev/null, stderr the pipe, no
  * other fd, dead when PARENT is. */
-static _Noreturn void exec_helper(const char *path, char *const argv[], int err_fd, pid_t parent)
+static _Noreturn void exec_helper(const char *path, const char *ref, const char *name, int err_fd, pid_t parent)
 {
+        char *argv[] = { (char *)IMG_HELPER, (char *)"import", (char *)ref, (char *)name, NULL };
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent || null < 0 ||
             dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0 ||
@@ -55,22 +56,21 @@ static _Noreturn void exec_helper(const char *path, char *const argv[], int err_
         _exit(127);
 }
 
-/* Everything FD gives until EOF; the first N-1 bytes kept, without the
- * trailing newline. */
+/* Everything FD gives until EOF (so the helper never blocks on a full
+ * pipe); the first N-1 bytes kept, without the trailing newline. */
 static void read_line(int fd, char *buf, size_t n)
 {
         size_t len = 0;
-        char sink[512];
+        char chunk[512];
         for (;;) {
-                char *at = len + 1 < n ? buf + len : sink;
-                size_t room = len + 1 < n ? n - 1 - len : sizeof(sink);
-                ssize_t k = read(fd, at, room);
+                ssize_t k = read(fd, chunk, sizeof(chunk));
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
                         break;
-                if (at == buf + len)
-                        len += (size_t)k;
+                size_t take = (size_t)k < n - 1 - len ? (size_t)k : n - 1 - len;
+                memcpy(buf + len, chunk, take);
+                len += take;
         }
         while (len && buf[len - 1] == '\n')
                 len--;
@@ -92,7 +92,6 @@ static int helper_status(const char *path, int status, const char *line, struct 
 int img_import_helper(const char *ref, const char *name, struct zb_error *err)
 {
         char path[PATH_MAX], line[sizeof(err->message)];
-        char *argv[] = { (char *)IMG_HELPER, (char *)"import", (char *)ref, (char *)name, NULL };
         int pfd[2], status = 0;
         if (util_helper_path(IMG_HELPER, path, sizeof(path)) < 0)
                 return err_set(err, ENOENT, "image: importing needs the image helper %s (beside zonebox or in %s), which is not installed",
@@ -101,7 +100,7 @@ int img_import_helper(const char *ref, const char *name, struct zb_error *err)
                 return err_errno(err, errno, "image: pipe for %s", IMG_HELPER);
         pid_t parent = getpid(), pid = fork();
         if (pid == 0)
-                exec_helper(path, argv, pfd[1], parent);
+                exec_helper(path, ref, name, pfd[1], parent);
         close(pfd[1]);
         if (pid < 0) {
                 close(pfd[0]);
