@@ -15,10 +15,17 @@
 
 .DEFAULT_GOAL := all
 PKGS      := libseccomp yaml-0.1 json-c libcrypto
-# libarchive (layer unpacking) statically in zonebox pulled in libcrypto's
-# tables and its codecs (+15k relocations, +3 ms a run): only the helper
-# build/zonebox-image links it, dynamically (src/image/spawn.c runs it).
+# libarchive (layer unpacking) is linked only into the helper
+# build/zonebox-image, which src/image/spawn.c runs for an import. Like
+# zonebox it is static-pie where zonebox is (it starts on every `run
+# --image oci:DIR`: 3.6 ms of CPU against 23 ms with libarchive.so's
+# libxml2, ICU and libstdc++, bench/README.md), else dynamic. Statically
+# only the tar reader and the gzip and zstd filters are used, so zlib and
+# libzstd are all it needs of the codecs pkg-config --static would list.
 IMG_PKGS  := libarchive json-c libcrypto
+IMG_LDLIBS = $(if $(findstring -static-pie,$(ZB_LDFLAGS)), \
+               -larchive -lzstd -lz $(shell pkg-config --static --libs json-c libcrypto 2>/dev/null), \
+               $(shell pkg-config --libs $(IMG_PKGS) 2>/dev/null))
 # libsystemd (sd-bus) has no static library on Debian: only the small helper
 # build/zonebox-systemd links it, dynamically (src/helper/systemd-scope.c).
 SD_PKGS   := libsystemd
@@ -169,10 +176,9 @@ $(BUILD)/zonebox-serve: $(BUILD)/src/helper/serve-main.o $(BUILD)/libzonebox.a $
 	      $(DYN_LDLIBS) $(shell pkg-config --libs $(SERVE_PKGS) 2>/dev/null)
 
 # zonebox-image, the importer (src/helper/image-main.c: import.c and
-# unpack.c on libarchive), linked dynamically with only what it uses.
+# unpack.c on libarchive), linked as zonebox is, with only what it uses.
 $(BUILD)/zonebox-image: $(BUILD)/src/helper/image-main.o $(BUILD)/libzonebox.a $(FLAGS_STAMP)
-	$(CC) $(CFLAGS) $(subst -static-pie,-pie,$(ZB_LDFLAGS)) -Wl,--as-needed -o $@ $(filter-out $(FLAGS_STAMP),$^) \
-	      $(shell pkg-config --libs $(IMG_PKGS) 2>/dev/null)
+	$(CC) $(CFLAGS) $(ZB_LDFLAGS) -Wl,--as-needed -o $@ $(filter-out $(FLAGS_STAMP),$^) $(IMG_LDLIBS)
 
 # The runtimes and the Piston adapter of zonebox serve without the server
 # (tests/integration/test_serve_job.py): real sandboxes, no HTTP.

@@ -2,10 +2,10 @@
  * docker archive into a layout, a layout into an engine's storage) and
  * zonebox-image, the helper that imports (src/helper/image-main.c).
  *
- * Why a helper: unpacking needs libarchive, and libarchive linked into the
- * static-pie zonebox pulled in libcrypto's and its codecs' tables, which
- * every run relocated at start (+3 ms a run, bench/README.md). Linked
- * dynamically into its own program it costs only the imports. Guarantees:
+ * Why a helper: unpacking needs libarchive, the one parser of untrusted
+ * archives, and zonebox pays for every page and relocation it carries on
+ * every run; in its own program (static-pie, 1.6 MB, as zonebox is) it
+ * costs only the imports, a few ms each (bench/README.md). Guarantees:
  * the helper's error line reaches the caller as it wrote it (its exit
  * status the errno), the helper dies with zonebox (PR_SET_PDEATHSIG), and
  * it gets no fd of zonebox's but its stderr pipe. */

@@ -5,6 +5,7 @@ Its error line reaches the user as it wrote it (one line, exit 125, the
 store unchanged). A copy of zonebox in a temp dir finds the helper beside
 itself first (util_helper_path), so a fake helper put there is the one run."""
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -79,3 +80,18 @@ def test_a_run_on_a_stored_image_does_not_exec_the_helper(tmp, store):
     p = run(zb, ["run", "--image", "bb", "--", "/bin/busybox", "cat", "/m"], store)
     assert (p.returncode, p.stdout) == (0, "kept\n"), p.stderr
     assert not os.path.exists(mark)
+
+
+@pytest.mark.parametrize("kind", ["tar", "tar+gzip", "tar+zstd"])
+def test_the_helper_unpacks_each_layer_type(tmp, store, kind):
+    # The helper's static link names its codecs by hand (Makefile: IMG_LDLIBS).
+    raw = gzip.decompress(tar_layer([("hello", "file", "from a %s layer\n" % kind)]))
+    data = {"tar": raw, "tar+gzip": gzip.compress(raw),
+            "tar+zstd": subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True).stdout}[kind]
+    ref = make_layout(os.path.join(tmp.mkdir("l"), "img"), [data],
+                      layer_type="application/vnd.oci.image.layer.v1." + kind)
+    p = run(ZONEBOX, ["image", "import", ref, "--name", "k"], store)
+    assert p.returncode == 0, p.stderr
+    (layer,) = os.listdir(os.path.join(store, "layers"))
+    with open(os.path.join(store, "layers", layer, "hello")) as f:
+        assert f.read() == "from a %s layer\n" % kind
