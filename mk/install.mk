@@ -77,7 +77,8 @@ EXAMPLES  := $(wildcard examples/*.c examples/*.yaml)
 DOCS      := README.md $(wildcard docs/*.md)
 MAN_PAGES  = $(wildcard $(MAN_DIR)/*.1 $(MAN_DIR)/*.5)
 
-INSTALLED = $(BINDIR)/zonebox $(LIBEXECDIR)/zonebox-systemd $(LIBEXECDIR)/zonebox-serve $(LIBDIR)/libzonebox.a $(INCLUDEDIR)/zonebox.h \
+INSTALLED = $(BINDIR)/zonebox $(LIBEXECDIR)/zonebox-systemd $(LIBEXECDIR)/zonebox-serve $(LIBEXECDIR)/zonebox-image \
+            $(LIBDIR)/libzonebox.a $(INCLUDEDIR)/zonebox.h \
             $(PKGCONFIGDIR)/zonebox.pc \
             $(BASHCOMPDIR)/zonebox $(ZSHCOMPDIR)/_zonebox \
             $(addprefix $(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
@@ -86,13 +87,14 @@ INSTALL_DIRS = $(BINDIR) $(LIBEXECDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) $
                $(BASHCOMPDIR) $(ZSHCOMPDIR) $(DOCDIR)/examples $(DOCDIR)/docs
 
 .PHONY: man install uninstall install-files
-install: $(BUILD)/zonebox $(BUILD)/zonebox-systemd $(BUILD)/zonebox-serve $(BUILD)/libzonebox.a $(MAN_DIR)/.stamp
+install: $(BUILD)/zonebox $(BUILD)/zonebox-systemd $(BUILD)/zonebox-serve $(BUILD)/zonebox-image $(BUILD)/libzonebox.a $(MAN_DIR)/.stamp
 	@$(MAKE) --no-print-directory install-files
 install-files:
 	$(INSTALL) -d $(addprefix $(DESTDIR),$(INSTALL_DIRS))
 	$(INSTALL) -m 0755 $(BUILD)/zonebox $(DESTDIR)$(BINDIR)/zonebox
 	$(INSTALL) -m 0755 $(BUILD)/zonebox-systemd $(DESTDIR)$(LIBEXECDIR)/zonebox-systemd
 	$(INSTALL) -m 0755 $(BUILD)/zonebox-serve $(DESTDIR)$(LIBEXECDIR)/zonebox-serve
+	$(INSTALL) -m 0755 $(BUILD)/zonebox-image $(DESTDIR)$(LIBEXECDIR)/zonebox-image
 	$(INSTALL) -m 0644 $(BUILD)/libzonebox.a $(DESTDIR)$(LIBDIR)/libzonebox.a
 	$(INSTALL) -m 0644 include/zonebox.h $(DESTDIR)$(INCLUDEDIR)/zonebox.h
 	$(ZONEBOX_PC) > $(DESTDIR)$(PKGCONFIGDIR)/zonebox.pc && chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/zonebox.pc

@@ -105,6 +105,20 @@ int img_ref_parse(const char *ref, struct img_ref *out, struct zb_error *err)
         return 0;
 }
 
+int img_import_ref(const char *ref, const char *name, struct img_ref *out, struct zb_error *err)
+{
+        int r = img_ref_parse(ref, out, err);
+        if (r < 0)
+                return r;
+        if (out->kind == IMG_REF_STORE)
+                return err_set(err, EINVAL, "image import: '%s' is a name; import oci:DIR[:TAG] or docker-archive:FILE", ref);
+        if (name && !img_name_valid(name))
+                return err_set(err, EINVAL, "image import: --name '%s' is not a valid name (letters, digits, ._:/@-)", name);
+        if (name)
+                snprintf(out->name, sizeof(out->name), "%s", name);
+        return 0;
+}
+
 static int copy_part(char *dst, size_t n, const char *src, size_t len)
 {
         if (len >= n)

@@ -66,7 +66,7 @@ def expected_files(prefix="usr"):
                 for f in os.listdir(os.path.join(TOP, "examples"))]
     return set(man1 + docs + examples + [
         "%s/bin/zonebox" % prefix, "%s/libexec/zonebox/zonebox-systemd" % prefix,
-        "%s/libexec/zonebox/zonebox-serve" % prefix,
+        "%s/libexec/zonebox/zonebox-serve" % prefix, "%s/libexec/zonebox/zonebox-image" % prefix,
         "%s/lib/libzonebox.a" % prefix, "%s/include/zonebox.h" % prefix,
         "%s/lib/pkgconfig/zonebox.pc" % prefix, "%s/share/man/man5/zonebox.yaml.5" % prefix,
         "%s/share/bash-completion/completions/zonebox" % prefix,

@@ -93,6 +93,24 @@ TEST(image_ref_parse)
         CHECK(img_name_valid(r.name));
 }
 
+/* What zonebox checks before it runs the zonebox-image helper, and the
+ * helper again (one function): a store name is no import, --name must be
+ * valid, and the name given wins over the ref's default. */
+TEST(image_import_ref)
+{
+        struct img_ref r;
+        struct zb_error err = { 0 };
+        CHECK(img_import_ref("oci:/srv/img:t", NULL, &r, &err) == 0);
+        CHECK(strcmp(r.name, "img:t") == 0);
+        CHECK(img_import_ref("oci:/srv/img:t", "mine", &r, &err) == 0);
+        CHECK(strcmp(r.name, "mine") == 0 && strcmp(r.tag, "t") == 0);
+        CHECK(img_import_ref("bookworm", NULL, &r, &err) == -EINVAL);
+        CHECK_STR_CONTAINS(err.message, "is a name");
+        CHECK(img_import_ref("oci:/srv/img", "-x", &r, &err) == -EINVAL);
+        CHECK_STR_CONTAINS(err.message, "--name '-x'");
+        CHECK(img_import_ref("oci:", NULL, &r, &err) == -EINVAL);
+}
+
 TEST(image_name_and_digest)
 {
         char hex[IMG_HEX_LEN + 1];
