@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "notify.h"
@@ -78,6 +79,19 @@ static uint64_t ignored_signals(void)
         return errno || *end != '\n' ? ~0ull : mask;
 }
 
+/* SIG_DFL for SIG. glibc's sigaction refuses the two signals it keeps for
+ * its threads (32 and 33), yet a caller can pass them on ignored (dash
+ * does, and so scripts/gates in CI): those through the kernel's own call.
+ * A zeroed kernel sigaction is SIG_DFL without flags on every layout
+ * (handler and flags come first). */
+static void default_signal(int sig)
+{
+        if (signal(sig, SIG_DFL) != SIG_ERR)
+                return;
+        unsigned long ksa[4] = { 0 };
+        (void)syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)8);
+}
+
 static void reset_signals(struct ns_ctx *c)
 {
         sigset_t none;
@@ -88,7 +102,7 @@ static void reset_signals(struct ns_ctx *c)
         uint64_t ign = ignored_signals();
         for (int sig = 1; sig < NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP && (sig > 64 || (ign >> (sig - 1) & 1)))
-                        signal(sig, SIG_DFL);
+                        default_signal(sig);
         sigemptyset(&none);
         if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
                 ns_fail(c, 0, errno, "sigprocmask");
