@@ -212,6 +212,13 @@ static void runtime_free(struct srv_runtime *r)
         }
 }
 
+static bool same_runtime(const struct srv_runtime *a, const struct srv_runtime *b)
+{
+        /* name and version are required keys: entry_load made both */
+        return a->name && b->name && a->version && b->version && strcmp(a->name, b->name) == 0 &&
+               strcmp(a->version, b->version) == 0;
+}
+
 static int section_load(struct srv_runtimes *rt, const struct loader *l, yaml_node_t *n)
 {
         if (n->type != YAML_SEQUENCE_NODE)
@@ -227,8 +234,7 @@ static int section_load(struct srv_runtimes *rt, const struct loader *l, yaml_no
                 if (r < 0)
                         return r;
                 for (size_t j = 0; j < i; j++)
-                        if (strcmp(rt->v[j].name, rt->v[i].name) == 0 &&
-                            strcmp(rt->v[j].version, rt->v[i].version) == 0) {
+                        if (same_runtime(&rt->v[j], &rt->v[i])) {
                                 char field[64];
                                 snprintf(field, sizeof(field), "runtimes[%zu].name", i);
                                 return fail(l, node(l, n->data.sequence.items.start[i]), field,

@@ -31,8 +31,9 @@ static int set_by_yaml(struct zb_policy *p, const char *key, const char *value, 
         size_t len = (size_t)snprintf(yaml, sizeof(yaml), "sandbox:\n");
         snprintf(path, sizeof(path), "%s", key);
         int depth = 1;
-        for (char *part = strtok(path, "."), *next; part; part = next, depth++) {
-                next = strtok(NULL, ".");
+        char *save = NULL;
+        for (char *part = strtok_r(path, ".", &save), *next; part; part = next, depth++) {
+                next = strtok_r(NULL, ".", &save);
                 len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "%*s%s:%s%s\n", 2 * depth, "", part,
                                         next ? "" : " ", next ? "" : value);
         }
