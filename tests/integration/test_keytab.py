@@ -21,10 +21,11 @@ import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ZONEBOX, ROOT, RUN_TIMEOUT
+from conftest import ZONEBOX, ROOT, RUN_TIMEOUT, TmpDirs
 from test_engines import engine_reason
 
 BACKENDS = ["namespace", "docker", "oci", "kubernetes", "wasm"]
@@ -152,14 +153,37 @@ def warnings_of(backend, p):
     return lines, verdict.get("warnings", []) if isinstance(verdict, dict) else None
 
 
+def runs_needed(row, backend):
+    """The invocations a cell is judged on: with --json, and for a warning
+    (but an export's) also without it."""
+    want = row["cells"][backend][0]
+    return [True, False] if want == "warn" and backend != "kubernetes" else [True]
+
+
+@pytest.fixture(scope="module")
+def walked(request, base_dir):
+    """The selected cells' runs, made up front four at a time: each is its
+    own zonebox process (its own temp dir, container name and cgroup), and
+    an engine's run is mostly waiting for runc or podman, so the walk takes
+    a fraction of its one-by-one time. Each test then judges its cell."""
+    tmp = TmpDirs(base_dir)
+    here = [b for b in BACKENDS if not available(b)]
+    cells = [(it.callspec.params["row"], it.callspec.params["backend"]) for it in request.session.items
+             if it.originalname == "test_key_on_backend" and it.callspec.params["backend"] in here]
+    jobs = [(row_id(r), b, j, r) for r, b in cells for j in runs_needed(r, b)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = pool.map(lambda job: outcome(job[3], job[1], tmp, json_verdict=job[2]), jobs)
+        return {job[:3]: res for job, res in zip(jobs, done)}
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("row", WALKED, ids=row_id)
-def test_key_on_backend(row, backend, tmp):
+def test_key_on_backend(row, backend, walked):
     why = available(backend)
     if why:
         pytest.skip(why)
     want, text = row["cells"][backend]
-    args, p = outcome(row, backend, tmp)
+    args, p = walked[(row_id(row), backend, True)]
     name = row["key"] + (" " + row["when"] if row["when"] else "")
     refusal = "%s (%s): not with backend %s (" % (name, row["flag"], backend) if row["flag"] else \
         "%s: not with backend %s (" % (name, backend)
@@ -177,7 +201,7 @@ def test_key_on_backend(row, backend, tmp):
             return
         assert verdict is not None and line in verdict, (args, p.returncode, p.stdout, p.stderr)
         # Without --json the same warning is a line on stderr.
-        args, p = outcome(row, backend, tmp, json_verdict=False)
+        args, p = walked[(row_id(row), backend, False)]
         assert line in warnings_of(backend, p)[0], (args, p.returncode, p.stderr)
     else:
         assert not [l for l in lines + (verdict or []) if l in own], (args, p.stdout, p.stderr)
