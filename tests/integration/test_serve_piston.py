@@ -49,7 +49,7 @@ def _free_port():
 @pytest.fixture(scope="module")
 def server(client_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("serve")
-    token = "piston-test-%d" % os.getpid()
+    token = "piston-test-%010d" % os.getpid()  # 22 characters whatever the pid (serve wants >= 16)
     (d / "token").write_text(token + "\n")
     port = _free_port()
     cgroups_before = set(zonebox_cgroups())
