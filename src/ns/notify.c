@@ -154,6 +154,8 @@ int ns_notify_fd(const struct ns_notify *n)
 {
         if (n->ep >= 0)
                 return n->ep;
+        if (n->hung_up)
+                return -1;
         return n->listener >= 0 ? n->listener : n->sock;
 }
 
@@ -333,9 +335,13 @@ int ns_notify_event(struct ns_notify *n, short revents, uint64_t exec_ns)
         if (revents & POLLIN) {
                 answer(n, exec_ns);
         } else if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
-                /* No task uses the filter any more. */
-                close(n->listener);
-                n->listener = -1;
+                /* No task uses the filter any more. Its last reference is
+                 * now this fd: closing it frees the filter, and the kernel
+                 * frees its JIT image in a worker queued on this CPU, which
+                 * ran before the supervisor could reap the sandbox (about
+                 * 0.5 ms). So it stays open until ns_notify_release, after
+                 * the sandbox's cgroups are gone. */
+                n->hung_up = true;
         }
         return ns_notify_fd(n);
 }

@@ -18,6 +18,9 @@
 struct ns_notify {
         int sock;     /* the supervisor's end of the socket the listener comes on, -1 */
         int listener; /* the seccomp listener, -1 until it came (a session: the one being served) */
+        /* A run's listener hung up (no task uses the filter): no longer
+         * polled, but kept open until ns_notify_release (see there). */
+        bool hung_up;
         /* A session: every exec sends a listener; the socket, and each
          * listener until its exec is gone, are in this epoll set, -1 in a run. */
         int ep;
