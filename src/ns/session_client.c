@@ -48,8 +48,24 @@ static int connect_session(const char *runtime_dir, const char *key, struct sess
         return fd;
 }
 
+/* The client's large buffers, on the heap: on the stack they made a
+ * 100 KiB frame, every page of which the stack-clash probes touched, about
+ * 25 page faults in every `session exec` (a fresh process each time). */
+union exec_reply {
+        struct sess_reply_accepted a;
+        struct sess_reply_result res;
+        uint32_t type;
+};
+
+struct exec_bufs {
+        char data[65536];             /* one read of the command's output */
+        union exec_reply u;           /* one reply of the daemon */
+        struct sess_reply_result res; /* the verdict */
+};
+
 struct exec_io {
         struct zb_result *r;
+        struct exec_bufs *b;
         bool capture;
         uint64_t limit;
         bool limit_kill, output_killed;
@@ -60,8 +76,8 @@ struct exec_io {
 /* 2: data moved, 1: nothing there now, 0: end of file (or no reader). */
 static int pump(struct exec_io *io, int fd, int slot)
 {
-        char buf[65536];
-        ssize_t n = read(fd, buf, sizeof(buf));
+        char *buf = io->b->data;
+        ssize_t n = read(fd, buf, sizeof(io->b->data));
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return 1;
         if (n <= 0)
@@ -115,26 +131,22 @@ static int exec_request(struct sess_req_exec *m, size_t *len, char *const argv[]
 /* One reply of the daemon: SESS_REPLY_ACCEPTED sets the output limits and
  * *ACCEPTED (the exec's id), SESS_REPLY_RESULT for it fills *RES and
  * *HAVE. -1 when the daemon hung up. */
-static int on_reply(struct exec_io *io, int sock, uint32_t *accepted, struct sess_reply_result *res, bool *have)
+static int on_reply(struct exec_io *io, int sock, uint32_t *accepted, bool *have)
 {
-        union {
-                struct sess_reply_accepted a;
-                struct sess_reply_result res;
-                uint32_t type;
-        } u;
-        ssize_t n = recv(sock, &u, sizeof(u), MSG_DONTWAIT);
+        union exec_reply *u = &io->b->u;
+        ssize_t n = recv(sock, u, sizeof(*u), MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return 0;
         if (n <= 0)
                 return -1;
-        if (u.a.type == SESS_REPLY_ACCEPTED && n == (ssize_t)sizeof(u.a)) {
-                io->limit = u.a.output_limit;
-                io->limit_kill = u.a.output_kill != 0;
-                io->pass_capped = u.a.output_set != 0;
-                *accepted = u.a.exec_id;
-        } else if (u.type == SESS_REPLY_RESULT && n == (ssize_t)sizeof(u.res) &&
-                   (!*accepted || u.res.exec_id == *accepted)) {
-                *res = u.res;
+        if (u->a.type == SESS_REPLY_ACCEPTED && n == (ssize_t)sizeof(u->a)) {
+                io->limit = u->a.output_limit;
+                io->limit_kill = u->a.output_kill != 0;
+                io->pass_capped = u->a.output_set != 0;
+                *accepted = u->a.exec_id;
+        } else if (u->type == SESS_REPLY_RESULT && n == (ssize_t)sizeof(u->res) &&
+                   (!*accepted || u->res.exec_id == *accepted)) {
+                memcpy(&io->b->res, &u->res, sizeof(u->res));
                 *have = true;
         }
         return 0;
@@ -146,6 +158,7 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
 {
         static struct sess_req_exec m;
         struct sess_info in;
+        _cleanup_(freep) struct exec_bufs *bufs = NULL;
         int pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
         size_t mlen = 0;
         int ret, null = -1, sfd = -1;
@@ -159,7 +172,8 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
         if (sock < 0)
                 return sock;
         struct zb_result *r = res_new(pol_backend_name(ZB_BACKEND_NAMESPACE));
-        if (!r || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
+        bufs = malloc(sizeof(*bufs)); /* not calloc: only the pages used are touched */
+        if (!r || !bufs || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
                 ret = err_errno(err, errno ? errno : ENOMEM, "session exec: pipe");
                 goto done;
         }
@@ -176,12 +190,11 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 goto done;
         }
         r->captured = capture != 0;
-        struct exec_io io = { .r = r, .capture = capture != 0, .limit = UINT64_MAX, .sock = sock };
+        struct exec_io io = { .r = r, .b = bufs, .capture = capture != 0, .limit = UINT64_MAX, .sock = sock };
         /* Termination signals the caller blocked go to the command. */
         sfd = util_forward_signalfd(NULL);
         bool have = false;
         uint32_t accepted = 0;
-        struct sess_reply_result res;
         /* Until the verdict and the end of both pipes: the daemon closes
          * them once it has passed on everything the command wrote. */
         while (!have || pout[0] >= 0 || perr[0] >= 0) {
@@ -210,12 +223,12 @@ int zb_session_exec(const char *runtime_dir, const char *session, char *const ar
                 }
                 if (!pf[0].revents || have)
                         continue;
-                if (on_reply(&io, sock, &accepted, &res, &have) < 0) {
+                if (on_reply(&io, sock, &accepted, &have) < 0) {
                         ret = err_set(err, EPIPE, "session %s: the session ended before the command did", in.id);
                         goto done;
                 }
         }
-        sess_result_unpack(&res, r);
+        sess_result_unpack(&bufs->res, r);
         if (io.output_killed && (r->status == ZB_STATUS_SIGNALED || r->status == ZB_STATUS_EXITED))
                 r->status = ZB_STATUS_OUTPUT_LIMIT;
         res_viol_output(r, io.limit);
