@@ -44,7 +44,7 @@ BUILDINFO = printf '%s\n' \
   '\#define ZB_BUILD_VARIANT "$(ZB_VARIANT)"' \
   '\#define ZB_BUILD_CC $(call cstr,$(shell $(CC) --version 2>/dev/null | head -1))' \
   '\#define ZB_BUILD_CFLAGS $(call cstr,$(CFLAGS) $(filter-out -Werror,$(WARN)) $(HARDEN))' \
-  '\#define ZB_BUILD_LDFLAGS $(call cstr,$(ZB_LDFLAGS))'
+  '\#define ZB_BUILD_LDFLAGS $(call cstr,$(ZB_LDFLAGS) $(ZB_LAYOUT))'
 $(GEN)/buildinfo.h: FORCE
 	@$(BUILDINFO) | cmp -s - $@ || { mkdir -p $(dir $@) && $(BUILDINFO) > $@; }
 $(BUILD)/src/cli/version.o: $(GEN)/buildinfo.h
