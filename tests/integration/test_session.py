@@ -273,6 +273,23 @@ def test_exec_results(ses, marker):
     assert ses.exec(sid, "--", "true").rc == 0
 
 
+def test_exec_output_larger_than_one_read_arrives_whole(ses):
+    """The client reads the command's output 64 KiB at a time into one heap
+    buffer (and replies into another): several reads on both pipes, passed
+    through and captured, must arrive byte for byte, in order."""
+    sid = ses.start()
+    want_out = "".join("%d\n" % i for i in range(1, 60001))  # 348,894 bytes
+    want_err = "".join("%d\n" % i for i in range(1, 20001))  # 108,894 bytes
+    cmd = ["--", "sh", "-c", "seq 1 60000; seq 1 20000 >&2"]
+    r = ses.exec(sid, *cmd)
+    assert r.rc == 0, r.stderr[-500:]
+    assert r.stdout == want_out and r.stderr == want_err
+    r, j = ses.exec_json(sid, *cmd)
+    assert r.rc == 0 and j["status"] == "exited" and j["exit_code"] == 0, r
+    assert j["stdout"] == want_out and j["stderr"] == want_err
+    assert not j["stdout_truncated"] and not j["stderr_truncated"], j
+
+
 def test_session_timeout_applies_per_exec(ses, marker):
     sid = ses.start("--timeout", "2s")
     t0 = time.monotonic()
