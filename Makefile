@@ -107,9 +107,10 @@ endif
 # a run executes listed first (tools/hot-functions.txt, made by
 # tools/hot-functions), each compiled into a section of its own, so that a
 # run touches a few 64 KiB fault-around windows of text instead of nearly
-# all of it: -14 page faults a run (supervisor, PID 1 and the command each
-# fault their text in) and -550 kB supervisor peak RSS (bench/README.md,
-# "Link layout"). Without ld.lld (Debian: lld) the binary links as before;
+# all of it: about -20 page faults a run (supervisor, PID 1 and the command
+# each fault their text in) and -750 kB supervisor peak RSS (bench/README.md,
+# "Latest figures", 2026-12-02 10:30). Without ld.lld (Debian: lld) the
+# binary links as before;
 # scripts/check-hardening then fails its layout check. Only the static-pie
 # release build: the other builds and the Debian package (dynamic, its own
 # ZB_LDFLAGS) keep the default linker.
