@@ -92,14 +92,21 @@ static void sources(struct ns_notify *n, const char *state)
                             : "not observable: turned off by ZONEBOX_TEST_NO_WATCH (a test knob)");
 }
 
+void ns_notify_init(struct ns_notify *n)
+{
+        *n = (struct ns_notify){ .sock = -1, .listener = -1, .ep = -1 };
+        for (size_t i = 0; i < NS_NOTIFY_SESSION_LISTENERS; i++)
+                n->listeners[i] = n->retired[i] = -1;
+}
+
 int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r, bool session,
                       struct zb_error *err)
 {
         int sv[2];
 
-        *n = (struct ns_notify){ .sock = -1, .listener = -1, .ep = -1, .p = c->p, .viol = &r->viol };
-        for (size_t i = 0; i < NS_NOTIFY_SESSION_LISTENERS; i++)
-                n->listeners[i] = -1;
+        ns_notify_init(n);
+        n->p = c->p;
+        n->viol = &r->viol;
         c->notify_fd = -1;
         /* Landlock's own denials (audit records, Linux 6.15 / ABI 7) are
          * not read: see docs/violations.md. */
@@ -154,8 +161,6 @@ int ns_notify_fd(const struct ns_notify *n)
 {
         if (n->ep >= 0)
                 return n->ep;
-        if (n->hung_up)
-                return -1;
         return n->listener >= 0 ? n->listener : n->sock;
 }
 
@@ -164,6 +169,33 @@ static const char *no_listener_why(int e, char *why, size_t size)
         snprintf(why, size, "not observable: the kernel gives the filter no listener (%s)",
                  e == EINVAL ? "Linux < 5.0" : e == EBUSY ? "an outer seccomp filter holds one" : strerror(e));
         return why;
+}
+
+/* A listener that hung up is its filter's last reference: closing it frees
+ * the filter, and the kernel frees the filter's JIT image in a worker queued
+ * on this CPU, which preempted the supervisor inside that close (0.4-0.9 ms,
+ * perf trace) on its way to the verdict. So it is kept, and closed when that
+ * costs nobody a wait: a run's at ns_notify_release, after the cgroups are
+ * gone; a session's when the next exec's listener has come (that exec's
+ * command is exec'ing meanwhile) or at the end. No slot free: closed now. */
+static void retire(struct ns_notify *n, int fd)
+{
+        for (size_t i = 0; i < NS_NOTIFY_SESSION_LISTENERS; i++) {
+                if (n->retired[i] < 0) {
+                        n->retired[i] = fd;
+                        return;
+                }
+        }
+        close(fd);
+}
+
+static void close_retired(struct ns_notify *n)
+{
+        for (size_t i = 0; i < NS_NOTIFY_SESSION_LISTENERS; i++) {
+                if (n->retired[i] >= 0)
+                        close(n->retired[i]);
+                n->retired[i] = -1;
+        }
 }
 
 /* A session's exec sent its listener (or why it has none): watched until
@@ -185,6 +217,7 @@ static void session_listener(struct ns_notify *n, int fd, int e)
                         break;
                 n->listeners[i] = fd;
                 sources(n, "observed");
+                close_retired(n);
                 return;
         }
         close(fd);
@@ -196,7 +229,7 @@ static void session_drop(struct ns_notify *n, int fd)
                 if (n->listeners[i] == fd)
                         n->listeners[i] = -1;
         epoll_ctl(n->ep, EPOLL_CTL_DEL, fd, NULL);
-        close(fd);
+        retire(n, fd);
 }
 
 /* Linux 6.6: the target and the supervisor wake each other on the CPU
@@ -335,13 +368,9 @@ int ns_notify_event(struct ns_notify *n, short revents, uint64_t exec_ns)
         if (revents & POLLIN) {
                 answer(n, exec_ns);
         } else if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
-                /* No task uses the filter any more. Its last reference is
-                 * now this fd: closing it frees the filter, and the kernel
-                 * frees its JIT image in a worker queued on this CPU, which
-                 * ran before the supervisor could reap the sandbox (about
-                 * 0.5 ms). So it stays open until ns_notify_release, after
-                 * the sandbox's cgroups are gone. */
-                n->hung_up = true;
+                /* No task uses the filter any more: closed later (retire). */
+                retire(n, n->listener);
+                n->listener = -1;
         }
         return ns_notify_fd(n);
 }
@@ -358,6 +387,7 @@ void ns_notify_release(struct ns_notify *n, struct ns_ctx *c)
                         close(n->listeners[i]);
                 n->listeners[i] = -1;
         }
+        close_retired(n);
         if (n->ep >= 0)
                 close(n->ep);
         n->ep = -1;

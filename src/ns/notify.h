@@ -18,13 +18,13 @@
 struct ns_notify {
         int sock;     /* the supervisor's end of the socket the listener comes on, -1 */
         int listener; /* the seccomp listener, -1 until it came (a session: the one being served) */
-        /* A run's listener hung up (no task uses the filter): no longer
-         * polled, but kept open until ns_notify_release (see there). */
-        bool hung_up;
         /* A session: every exec sends a listener; the socket, and each
          * listener until its exec is gone, are in this epoll set, -1 in a run. */
         int ep;
         int listeners[NS_NOTIFY_SESSION_LISTENERS];
+        /* Listeners that hung up (no task uses their filter), no longer
+         * polled; closed later, off the path to the verdict (retire()). */
+        int retired[NS_NOTIFY_SESSION_LISTENERS];
         bool deny_list_only; /* the profile is not zonebox's default: only seccomp.deny is named */
         const struct zb_policy *p;
         struct viol_set *viol;
@@ -45,6 +45,8 @@ int ns_watch_match(const struct ns_notify *n, const struct seccomp_data *d);
 /* Record what the kernel is about to refuse, then CONTINUE. */
 void ns_watch_answer(struct ns_notify *n, const struct seccomp_notif *req, int which, double at);
 
+/* Every fd -1: what ns_notify_release may see before ns_notify_prepare. */
+void ns_notify_init(struct ns_notify *n);
 /* Before clone, after ns_security_prepare: decide whether the command's
  * filter gets a listener (the default profile, seccomp not allowed by the
  * policy) and make the socket (SESSION: and the epoll set); otherwise

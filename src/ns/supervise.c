@@ -540,7 +540,7 @@ int ns_run(const struct zb_policy *p, struct zb_result *r, const struct ns_super
         if (!c || !cg || !quota || !notify)
                 return err_set(err, ENOMEM, "out of memory");
         run.notify = notify;
-        *notify = (struct ns_notify){ .sock = -1, .listener = -1 };
+        ns_notify_init(notify);
         c->notify_fd = -1;
         ns_cgroup_init(cg);
         ret = ns_rlimits_check(p, err);
