@@ -366,6 +366,7 @@ _Noreturn void ns_init_serve(struct ns_ctx *c, const sigset_t *set)
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         /* Every command forked from here inherits the empty sets. */
         ns_caps_drop(c, c->p->security.no_new_privileges);
+        ns_notify_send_resolver(c);
         close(c->setup_fd); /* EOF: the session is ready */
         c->setup_fd = -1;
         for (;;) {
@@ -420,6 +421,7 @@ _Noreturn void ns_init_run(struct ns_ctx *c)
                 close(c->ll_fd);
         if (c->notify_fd >= 0)
                 close(c->notify_fd);
+        ns_resolver_handed(&c->dns); /* the command sends it */
 
         /* The command holds the setup pipe until its exec succeeds. */
         close(c->setup_fd);

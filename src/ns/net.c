@@ -119,8 +119,10 @@ int ns_net_prepare(struct ns_ctx *c, struct zb_error *err)
 {
         c->proxy = NULL;
         c->proxy_fd = -1;
-        if (c->p->network == ZB_NET_NONE && !pol_net_allowlist(c->p))
-                return ns_resolver_prepare(&c->dns, err);
+        if (ns_resolver_wanted(c->p)) {
+                ns_resolver_prepare(&c->dns);
+                return 0;
+        }
         if (!pol_net_allowlist(c->p))
                 return 0;
         struct ns_proxy *px = calloc(1, sizeof(*px));
@@ -137,7 +139,6 @@ int ns_net_prepare(struct ns_ctx *c, struct zb_error *err)
 
 void ns_net_after_clone(struct ns_ctx *c)
 {
-        ns_resolver_after_clone(&c->dns);
         if (c->proxy_fd >= 0) {
                 close(c->proxy_fd);
                 c->proxy_fd = -1;

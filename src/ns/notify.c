@@ -36,6 +36,13 @@
  * A session's supervisor takes every exec's listener (each exec installs
  * its own filter) into an epoll set, the one fd of its event loop.
  *
+ * The socket pair is the sandbox's one hand-over channel: the command's
+ * message before its exec also carries network none's resolver socket
+ * (resolver.c), so a run has one pair, one send and one receive for both;
+ * a session's init sends the resolver's alone. The pair exists when either
+ * is wanted. The command does not close its ends: they are close-on-exec,
+ * and execve closes them anyway.
+ *
  * Not observable (viol_source says why): seccomp unconfined, a custom
  * profile, a kernel without listeners (Linux < 5.0:
  * EINVAL) or an ancestor's filter holding one (EBUSY), where the command
@@ -113,22 +120,23 @@ int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r
         if (c->landlock)
                 viol_source(n->viol, "landlock",
                             "not observable: Landlock audit records need CAP_AUDIT_READ and would go to the host's kernel log");
+        n->dns = &c->dns;
         const char *why = no_listener(c);
-        if (why) {
+        if (why)
                 sources(n, why);
+        if (why && !ns_resolver_wanted(c->p))
                 return 0;
-        }
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return err_errno(err, errno, "layer seccomp: socketpair for the seccomp listener");
-        int k = getenv("ZONEBOX_TEST_NO_WATCH")
-                        ? ns_seccomp_notify_copy(&c->seccomp, &c->seccomp_notify)
-                        : ns_watch_build(n, &c->seccomp, c->p->network != ZB_NET_HOST, &c->seccomp_notify);
+        int k = why                             ? 0
+                : getenv("ZONEBOX_TEST_NO_WATCH") ? ns_seccomp_notify_copy(&c->seccomp, &c->seccomp_notify)
+                : ns_watch_build(n, &c->seccomp, c->p->network != ZB_NET_HOST, &c->seccomp_notify);
         if (k < 0) {
                 close(sv[0]);
                 close(sv[1]);
                 return err_errno(err, -k, "layer seccomp: the notifying filter");
         }
-        n->watching = !getenv("ZONEBOX_TEST_NO_WATCH");
+        n->watching = !why && !getenv("ZONEBOX_TEST_NO_WATCH");
         n->sock = sv[0];
         if (session && (n->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
                 return err_errno(err, errno, "layer seccomp: epoll for the session's seccomp listeners");
@@ -136,7 +144,8 @@ int ns_notify_prepare(struct ns_notify *n, struct ns_ctx *c, struct zb_result *r
         if (session && epoll_ctl(n->ep, EPOLL_CTL_ADD, n->sock, &ev) < 0)
                 return err_errno(err, errno, "layer seccomp: epoll for the session's seccomp listeners");
         c->notify_fd = sv[1];
-        sources(n, "not observable: no command was started");
+        if (!why)
+                sources(n, "not observable: no command was started");
         return 0;
 }
 
@@ -247,22 +256,54 @@ static void sync_wake_up(int listener)
         (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 }
 
-/* The command's one message: its install's errno, and the listener. */
+/* The hand-over message (ns_notify_install, and a session's init): what
+ * follows in SCM_RIGHTS, in this order, and why each missing fd is not
+ * there (an errno, 0: not asked for). */
+struct handover {
+        int32_t listener_err;
+        int32_t dns_err;
+        uint8_t listener; /* a listener follows */
+        uint8_t dns;      /* the resolver's socket follows */
+        uint8_t dns_sent; /* the resolver part is in this message (fd or errno) */
+        uint8_t pad;
+};
+
+/* One message from the channel: the listener (or why none) to this
+ * file's listener handling, the resolver's part to resolver.c. */
 static void take_listener(struct ns_notify *n)
 {
-        int e = 0, fd = -1;
-        char ebuf[sizeof(int)] = { 0 }, cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = { .iov_base = ebuf, .iov_len = sizeof(ebuf) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                             .msg_controllen = sizeof(cbuf) };
+        struct handover h = { 0 };
+        int fds[2] = { -1, -1 }, fd = -1, e = 0;
+        union {
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                             .msg_controllen = sizeof(u.buf) };
         ssize_t got = recvmsg(n->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (got < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
         struct cmsghdr *cm = got > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+        size_t nfds = 0;
         if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-            cm->cmsg_len == CMSG_LEN(sizeof(int)))
-                memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
-        memcpy(&e, ebuf, sizeof(e));
+            cm->cmsg_len >= CMSG_LEN(sizeof(int)) && cm->cmsg_len <= CMSG_LEN(2 * sizeof(int))) {
+                nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
+        }
+        bool whole = got == (ssize_t)sizeof(h) && nfds == (size_t)(h.listener + h.dns) && h.listener <= 1 &&
+                     h.dns <= 1;
+        if (!whole) { /* not ours: a message zonebox never sends */
+                for (size_t i = 0; i < nfds; i++)
+                        close(fds[i]);
+                h = (struct handover){ 0 };
+                nfds = 0;
+        }
+        if (h.listener)
+                fd = fds[0];
+        e = h.listener_err;
+        if (h.dns_sent)
+                ns_resolver_take(n->dns, n->viol, h.dns ? fds[nfds - 1] : -1, h.dns_err);
         if (n->ep >= 0 && got > 0) {
                 session_listener(n, fd, e);
                 return;
@@ -275,7 +316,7 @@ static void take_listener(struct ns_notify *n)
                 n->listener = fd;
                 sync_wake_up(fd);
                 sources(n, "observed");
-        } else if (got == (ssize_t)sizeof(e) && e) {
+        } else if (e) {
                 char why[160];
                 sources(n, no_listener_why(e, why, sizeof(why)));
         }
@@ -403,22 +444,39 @@ void ns_notify_release(struct ns_notify *n, struct ns_ctx *c)
         }
 }
 
-/* The child's message: the install's errno, and the listener when there
- * is one. */
-static int send_listener(int sock, int fd, int e)
+/* The hand-over message: the listener (FD, or its install's errno E; both
+ * -1/0: no listener was asked for) and, if still pending, the resolver's
+ * socket (or why there is none). Sent once, before execve or, in a
+ * session, by init. */
+static int send_handover(int sock, int fd, int e, struct ns_resolver *dns)
 {
-        char cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
+        struct handover h = { .listener_err = e, .listener = fd >= 0 };
+        int fds[2], nfds = 0;
+        union {
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        if (fd >= 0) {
-                memset(cbuf, 0, sizeof(cbuf));
-                mh.msg_control = cbuf;
-                mh.msg_controllen = sizeof(cbuf);
+
+        if (fd >= 0)
+                fds[nfds++] = fd;
+        if (ns_resolver_pending(dns)) {
+                h.dns_sent = 1;
+                h.dns_err = dns->err;
+                h.dns = dns->fd >= 0;
+                if (dns->fd >= 0)
+                        fds[nfds++] = dns->fd;
+        }
+        if (nfds) {
+                memset(&u, 0, sizeof(u));
+                mh.msg_control = u.buf;
+                mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
                 struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
                 cm->cmsg_level = SOL_SOCKET;
                 cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+                cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+                memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
         }
         ssize_t r;
         do
@@ -427,13 +485,27 @@ static int send_listener(int sock, int fd, int e)
         return r < 0 ? -errno : 0;
 }
 
+void ns_notify_send_resolver(struct ns_ctx *c)
+{
+        if (c->notify_fd < 0 || !ns_resolver_pending(&c->dns))
+                return;
+        int r = send_handover(c->notify_fd, -1, 0, &c->dns);
+        if (r < 0)
+                ns_fail(c, 0, -r, "layer net: hand the resolver's socket to the supervisor");
+        ns_resolver_handed(&c->dns);
+}
+
+/* Nothing is closed after the send: the listener, the channel and the
+ * resolver's socket are close-on-exec, and a write to C here would cost
+ * this process a copy-on-write fault on its way to execve. */
 void ns_notify_install(struct ns_ctx *c)
 {
         int r;
-        if (!c->seccomp.len)
-                return;
         if (c->notify_fd < 0 || !c->seccomp_notify.len) {
-                if ((r = ns_seccomp_install(&c->seccomp)) < 0)
+                /* No listener: the resolver's socket goes first, while
+                 * sendmsg is certainly allowed (a custom profile may deny it). */
+                ns_notify_send_resolver(c);
+                if (c->seccomp.len && (r = ns_seccomp_install(&c->seccomp)) < 0)
                         ns_fail(c, 0, -r, "layer seccomp: install the filter");
                 return;
         }
@@ -443,11 +515,7 @@ void ns_notify_install(struct ns_ctx *c)
         /* No listener here: the filter as written (EPERM), said to the supervisor. */
         if (fd < 0 && (r = ns_seccomp_install(&c->seccomp)) < 0)
                 ns_fail(c, 0, -r, "layer seccomp: install the filter");
-        r = send_listener(c->notify_fd, fd, fd < 0 ? -fd : 0);
-        if (fd >= 0)
-                close(fd);
-        close(c->notify_fd);
-        c->notify_fd = -1;
+        r = send_handover(c->notify_fd, fd, fd < 0 ? -fd : 0, &c->dns);
         if (r < 0)
                 ns_fail(c, 0, -r, "layer seccomp: hand the listener to the supervisor");
 }

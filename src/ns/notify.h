@@ -28,6 +28,7 @@ struct ns_notify {
         bool deny_list_only; /* the profile is not zonebox's default: only seccomp.deny is named */
         const struct zb_policy *p;
         struct viol_set *viol;
+        struct ns_resolver *dns; /* its socket comes in the hand-over message */
         char *names[NS_NOTIFY_NAMES];
         uint64_t answered;
         /* notify_watch.c: write-intent filesystem calls and connect() */
@@ -67,8 +68,12 @@ int ns_notify_event(struct ns_notify *n, short revents, uint64_t exec_ns);
 void ns_notify_release(struct ns_notify *n, struct ns_ctx *c);
 
 /* In the command process, last before execve: install the filter (with a
- * listener when the supervisor asked for one) and hand the listener over.
+ * listener when the supervisor asked for one) and hand the listener over,
+ * with the resolver's socket if it is still to go.
  * Async-signal-safe; fails through ns_fail. */
 void ns_notify_install(struct ns_ctx *c);
+/* A session's init, before it serves: the resolver's socket alone (each
+ * exec sends only its listener). Nothing to do without one. */
+void ns_notify_send_resolver(struct ns_ctx *c);
 
 #endif

@@ -137,7 +137,7 @@ struct ns_ctx {
          * child's end of the socket the in-sandbox listener is sent on. */
         struct ns_proxy *proxy;
         int proxy_fd; /* -1 unless network.allow */
-        /* network none (resolver.c): the loopback resolver's socket pair. */
+        /* network none (resolver.c): the loopback resolver's socket. */
         struct ns_resolver dns;
         /* image: (image.c): the layer dirs opened before the id change, then
          * the read-only overlay of them that the root's entries come from. */

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../core/policy.h"
 #include "../core/violation.h"
 #include "ns.h"
 #include "resolver.h"
@@ -54,32 +55,34 @@ ssize_t ns_dns_refusal(const uint8_t *q, size_t n, uint8_t *ans, char *name)
         return (ssize_t)(HFIXEDSZ + qlen);
 }
 
-/* The child's message: one byte, 0 with the socket attached, or the errno
- * that kept it from binding. */
-static void receive_socket(struct ns_resolver *rs, struct viol_set *set)
+bool ns_resolver_wanted(const struct zb_policy *p)
 {
-        char byte = 0;
-        int sock = -1;
-        ssize_t n = ns_recv_fd(rs->fd, MSG_DONTWAIT, &byte, &sock);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                return;
-        unsigned char code = (unsigned char)byte;
-        close(rs->fd);
-        rs->fd = -1;
-        if (sock >= 0 && code == 0) {
-                rs->fd = sock;
+        return p->network == ZB_NET_NONE && !pol_net_allowlist(p);
+}
+
+void ns_resolver_take(struct ns_resolver *rs, struct viol_set *set, int fd, int err)
+{
+        if (rs->state != NS_RESOLVER_WAITING) {
+                if (fd >= 0)
+                        close(fd);
+                return; /* not asked for, or a second one: not ours to serve */
+        }
+        if (fd >= 0) {
+                rs->fd = fd;
                 rs->state = NS_RESOLVER_SERVING;
                 viol_source(set, "dns", "observed");
                 return;
         }
-        if (sock >= 0)
-                close(sock);
-        if (n != 1)
-                return; /* EOF: the child failed before this, and says so itself */
         char why[128];
         snprintf(why, sizeof(why), "not observable: cannot bind 127.0.0.1:53 in the sandbox (%s)",
-                 code ? strerror(code) : "no socket from the sandbox");
+                 err ? strerror(err) : "no socket from the sandbox");
         viol_source(set, "dns", why);
+        rs->state = NS_RESOLVER_NONE;
+}
+
+int ns_resolver_fd(const struct ns_resolver *rs)
+{
+        return rs->state == NS_RESOLVER_SERVING ? rs->fd : -1;
 }
 
 static bool answer_one(struct ns_resolver *rs, struct viol_set *set, double at_ms)
@@ -112,12 +115,9 @@ static bool answer_one(struct ns_resolver *rs, struct viol_set *set, double at_m
 
 int ns_resolver_event(struct ns_resolver *rs, struct viol_set *set, double at_ms)
 {
-        if (rs->state == NS_RESOLVER_NONE || rs->fd < 0)
+        if (rs->state != NS_RESOLVER_SERVING || rs->fd < 0)
                 return -1; /* NONE is all zero: its fd 0 is not ours */
-        if (rs->state == NS_RESOLVER_WAITING)
-                receive_socket(rs, set);
-        else
-                answer_one(rs, set, at_ms);
+        answer_one(rs, set, at_ms);
         return rs->fd;
 }
 
@@ -127,30 +127,16 @@ void ns_resolver_drain(struct ns_resolver *rs, struct viol_set *set, double at_m
                 ;
 }
 
-int ns_resolver_prepare(struct ns_resolver *rs, struct zb_error *err)
+void ns_resolver_prepare(struct ns_resolver *rs)
 {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return err_errno(err, errno, "layer net: resolver socket pair");
-        *rs = (struct ns_resolver){ .state = NS_RESOLVER_WAITING, .fd = sv[0], .child_fd = sv[1] };
-        return 0;
-}
-
-void ns_resolver_after_clone(struct ns_resolver *rs)
-{
-        if (rs->state != NS_RESOLVER_NONE && rs->child_fd >= 0)
-                close(rs->child_fd);
-        rs->child_fd = -1;
+        *rs = (struct ns_resolver){ .state = NS_RESOLVER_WAITING, .fd = -1 };
 }
 
 void ns_resolver_close(struct ns_resolver *rs)
 {
-        if (rs->state == NS_RESOLVER_NONE)
-                return;
-        ns_resolver_after_clone(rs);
-        if (rs->fd >= 0)
+        if (rs->state == NS_RESOLVER_SERVING && rs->fd >= 0)
                 close(rs->fd);
-        *rs = (struct ns_resolver){ .state = NS_RESOLVER_NONE, .fd = -1, .child_fd = -1 };
+        *rs = (struct ns_resolver){ .state = NS_RESOLVER_NONE, .fd = -1 };
 }
 
 /* ---------- child side ---------- */
@@ -161,15 +147,24 @@ void ns_resolver_child(struct ns_resolver *rs)
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         if (rs->state == NS_RESOLVER_NONE)
                 return;
-        close(rs->fd); /* the supervisor's end: init does not keep it */
-        rs->fd = -1;
         /* Port 53 is privileged: this process holds CAP_NET_BIND_SERVICE in
          * the user namespace that owns the sandbox's network namespace. */
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        int e = fd < 0 ? errno : bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
-        ns_send_fd(rs->child_fd, (char)(e > 255 ? EIO : e), e ? -1 : fd);
-        if (fd >= 0)
-                close(fd);
-        close(rs->child_fd);
-        rs->child_fd = -1;
+        rs->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        rs->err = rs->fd < 0 ? errno : bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
+        if (rs->err && rs->fd >= 0) {
+                close(rs->fd);
+                rs->fd = -1;
+        }
+}
+
+bool ns_resolver_pending(const struct ns_resolver *rs)
+{
+        return rs->state != NS_RESOLVER_NONE && (rs->fd >= 0 || rs->err);
+}
+
+void ns_resolver_handed(struct ns_resolver *rs)
+{
+        if (rs->state != NS_RESOLVER_NONE && rs->fd >= 0)
+                close(rs->fd);
+        *rs = (struct ns_resolver){ .state = NS_RESOLVER_NONE, .fd = -1 };
 }

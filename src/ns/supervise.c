@@ -90,16 +90,17 @@ static double since_exec_ms(const struct run *run)
         return run->exec_ns ? (double)(util_now_ns() - run->exec_ns) / 1e6 : -1;
 }
 
-/* The resolver's socket and the seccomp listener were sent before the
- * command's exec, so they are there at the setup pipe's EOF: taken in that
- * round, not in one wakeup each while the sandbox is still setting up
- * (issue 16's cost budget: each wakeup is a context switch on the
- * sandbox's path). From here on both are polled. */
+/* The seccomp listener and the resolver's socket come in one message
+ * (notify.c), sent before the command's exec (a session's init: before it
+ * is ready), so it is there at the setup pipe's EOF: taken in that round,
+ * not in a wakeup of its own while the sandbox is still setting up (issue
+ * 16's cost budget: each wakeup is a context switch on the sandbox's
+ * path). From here on both are polled. */
 static void take_handovers(struct run *run)
 {
-        run->fds[FD_DNS].fd = ns_resolver_event(run->dns, &run->r->viol, since_exec_ms(run));
         if (ns_notify_fd(run->notify) >= 0)
                 run->fds[FD_NOTIFY].fd = ns_notify_event(run->notify, POLLIN, run->exec_ns);
+        run->fds[FD_DNS].fd = ns_resolver_fd(run->dns);
 }
 
 static void on_setup(struct run *run)
@@ -283,9 +284,11 @@ static void event_loop(struct run *run)
                         on_signal(run);
                 if (run->fds[FD_DNS].revents)
                         run->fds[FD_DNS].fd = ns_resolver_event(run->dns, &run->r->viol, since_exec_ms(run));
-                if (run->fds[FD_NOTIFY].revents)
+                if (run->fds[FD_NOTIFY].revents) {
                         run->fds[FD_NOTIFY].fd = ns_notify_event(run->notify, run->fds[FD_NOTIFY].revents,
                                                                  run->exec_ns);
+                        run->fds[FD_DNS].fd = ns_resolver_fd(run->dns);
+                }
                 if (run->fds[FD_PID].revents) {
                         init_gone = true;
                         run->fds[FD_PID].fd = -1; /* keep pidfd itself for waitid */

@@ -233,3 +233,19 @@ def test_session_lookups_fail_fast_and_are_recorded(zb, tmp):
         assert r.json["violation_sources"]["dns"] == "observed"
     finally:
         ses.cleanup()
+
+
+@pytest.mark.parametrize("flags", [["--seccomp", "unconfined"], ["--seccomp-deny", "sendmsg"],
+                                   ["--seccomp-allow", "seccomp"]],
+                         ids=["unconfined", "sendmsg-denied", "seccomp-allowed"])
+def test_resolver_without_a_seccomp_listener(zb, flags):
+    # The resolver's socket travels with the seccomp listener; where the
+    # command gets no listener it goes alone, before the filter is
+    # installed (a profile denying sendmsg must not keep it back).
+    r, out = zb.json(*flags, "--", "getent", "hosts", "nolistener.test")
+    assert out["status"] == "exited" and out["exit_code"] == 2, r
+    assert out["wall_ms"] < 2500, out["wall_ms"]
+    assert [x["target"] for x in lookups(out)] == ["nolistener.test"], out["violations"]
+    src = out["violation_sources"]
+    assert src["dns"] == "observed", src
+    assert src["seccomp"].startswith("not observable"), src
