@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
-"""Paired A/B of two commands' wall time: the cost of one change, to within
+"""Paired A/B of commands' wall time: the cost of one change, to within
 a tenth of a millisecond on a noisy machine.
 
-    bench/ab-wall.py N 'CMD A ...' 'CMD B ...'
+    bench/ab-wall.py N 'CMD A ...' 'CMD B ...' ['CMD C ...' ...]
 
-Runs A and B back to back N times (the order flips every pair, the first 20
-pairs are dropped as warm-up) and prints each median, then the median of
-the paired differences B - A with a 2000-sample bootstrap 95 % interval,
-and their mean. Leading VAR=VALUE words of a command go into its
-environment (no `env` exec in the timed part). Unpaired medians of two
-interleaved series (bench/alternate_many.py) drift by more than the effects
-this is for; a difference taken within each pair does not. Run it under
-`chrt -f 10` (root). Used for issue 16's figures in bench/README.md
-("2026-12-02 10:30–10:45 UTC"), e.g.
+Runs the commands back to back N times (with two, the order flips every
+round; with more, each round is shuffled; the first 20 rounds are dropped
+as warm-up) and prints each median, then for each command after the first
+the median of its paired differences to A (the same round) with a
+2000-sample bootstrap 95 % interval, and their mean. Leading VAR=VALUE
+words of a command go into its environment (no `env` exec in the timed
+part). Unpaired medians of two interleaved series (bench/alternate_many.py)
+drift by more than the effects this is for; a difference taken within each
+round does not. As root, `chrt -f 10` keeps other work from preempting the
+runs, but it also keeps the kernel's workers from preempting zonebox (a
+freed seccomp filter's JIT image is released by one): run both ways when
+those matter. Used for issue 16's figures in bench/README.md, e.g. the
+sources' cost as factors (bench/notify_cost.sh):
 
-    chrt -f 10 bench/ab-wall.py 1000 'build/zonebox run -- /bin/true' \\
-        'ZONEBOX_TEST_NO_NOTIFY=1 build/zonebox run --network loopback -- /bin/true'
+    bench/ab-wall.py 1000 'ZONEBOX_TEST_NO_NOTIFY=1 build/zonebox run --network loopback -- /bin/true' \\
+        'build/zonebox run -- /bin/true' 'build/zonebox run --network loopback -- /bin/true'
 """
 import os
 import random
@@ -48,24 +52,28 @@ def timed(argv, env):
 
 
 def main():
-    if len(sys.argv) != 4 or not sys.argv[1].isdigit() or int(sys.argv[1]) <= WARMUP:
+    if len(sys.argv) < 4 or not sys.argv[1].isdigit() or int(sys.argv[1]) <= WARMUP:
         sys.exit(__doc__.split("\n\n")[1] + "\n(N > %d)" % WARMUP)
     n = int(sys.argv[1])
-    a, b = parse(sys.argv[2]), parse(sys.argv[3])
-    ta, tb = [], []
+    cmds = [parse(c) for c in sys.argv[2:]]
+    times = [[] for _ in cmds]
     for i in range(n):
-        if i % 2 == 0:
-            ta.append(timed(*a))
-            tb.append(timed(*b))
+        order = list(range(len(cmds)))
+        if len(cmds) == 2:
+            order = order if i % 2 == 0 else order[::-1]
         else:
-            tb.append(timed(*b))
-            ta.append(timed(*a))
-    d = [y - x for x, y in zip(ta[WARMUP:], tb[WARMUP:])]
-    boots = sorted(statistics.median(random.choices(d, k=len(d))) for _ in range(2000))
-    print("A median %.2f ms, B median %.2f ms; paired B-A: median %.3f ms (95%% CI %.3f..%.3f), "
-          "mean %.3f ms, n=%d; load average %.2f"
-          % (statistics.median(ta[WARMUP:]), statistics.median(tb[WARMUP:]), statistics.median(d),
-             boots[50], boots[1950], statistics.mean(d), len(d), os.getloadavg()[0]))
+            random.shuffle(order)
+        for k in order:
+            times[k].append(timed(*cmds[k]))
+    times = [t[WARMUP:] for t in times]
+    names = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    print(", ".join("%s median %.2f ms" % (names[k], statistics.median(t)) for k, t in enumerate(times)) + ";")
+    for k in range(1, len(cmds)):
+        d = [y - x for x, y in zip(times[0], times[k])]
+        boots = sorted(statistics.median(random.choices(d, k=len(d))) for _ in range(2000))
+        print("paired %s-A: median %.3f ms (95%% CI %.3f..%.3f), mean %.3f ms, n=%d"
+              % (names[k], statistics.median(d), boots[50], boots[1950], statistics.mean(d), len(d)))
+    print("load average %.2f" % os.getloadavg()[0])
 
 
 main()

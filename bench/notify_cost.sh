@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The cost of the seccomp listener (issue 16's `seccomp`, `filesystem` and
-# `network` connect sources), NEW against OLD:
-#   1. `run -- /bin/true` interleaved (bench/alternate_many.py, ROUNDS=200):
-#      each binary with and without its listener (ZONEBOX_TEST_NO_NOTIFY=1),
-#      and NEW with --network loopback (no loopback resolver). As root the
-#      runs are at SCHED_FIFO 10 (chrt) so that other work on the machine
-#      does not preempt them; the figures are then comparable between
-#      themselves, not with a quiet machine's.
+# The cost of issue 16's sources (the seccomp listener: `seccomp`,
+# `filesystem` and `network` connect; the loopback resolver: `lookup`):
+#   1. `run -- /bin/true`, paired (bench/ab-wall.py, ROUNDS=1000 rounds,
+#      each shuffled): NEW with every source against NEW with none
+#      (ZONEBOX_TEST_NO_NOTIFY=1 --network loopback), and each factor alone:
+#      the listener (--network loopback), the listener without the watch
+#      (ZONEBOX_TEST_NO_WATCH=1), the resolver (ZONEBOX_TEST_NO_NOTIFY=1).
+#      As root, a second time at SCHED_FIFO 10 (chrt): other work does not
+#      preempt the runs then, but neither do the kernel's workers (bench/
+#      ab-wall.py says why that matters here). Then NEW against OLD, both
+#      copied afresh into one directory first: a binary's page-cache state
+#      alone moved its runs by 0.4 ms here (bench/README.md, issue 16).
 #   2. a hammer: a static C loop of N denied ptrace calls (HAMMER=1000000)
 #      and of N/5 writes to the read-only root (open O_WRONLY|O_CREAT of
 #      /etc/zb-hammer: EROFS), NEW, OLD and NEW without the listener: the
@@ -18,7 +22,7 @@ die() { say "notify_cost.sh: $*" >&2; exit 1; }
 . "$(dirname "$0")/lib.sh"
 [ $# -eq 2 ] || die "usage: bench/notify_cost.sh NEW OLD"
 NEW=$(readlink -f "$1") OLD=$(readlink -f "$2")
-ROUNDS=${ROUNDS:-200} HAMMER=${HAMMER:-1000000}
+ROUNDS=${ROUNDS:-1000} HAMMER=${HAMMER:-1000000}
 bench_need gcc:gcc
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -26,9 +30,21 @@ chmod 755 "$tmp"
 rt=()
 [ "$(id -u)" -eq 0 ] && command -v chrt >/dev/null && rt=(chrt -f 10)
 
-say "## run -- /bin/true, $ROUNDS rounds interleaved ${rt[*]}"
-"${rt[@]}" $PY "$BENCH_DIR/alternate_many.py" "$ROUNDS" "new=$NEW" "new_off=$NEW,ZONEBOX_TEST_NO_NOTIFY=1" \
-	"new_loopback=$NEW,+--network,+loopback" "old=$OLD" "old_off=$OLD,ZONEBOX_TEST_NO_NOTIFY=1"
+cp "$NEW" "$tmp/new" && cp "$OLD" "$tmp/old"
+NEW=$tmp/new OLD=$tmp/old
+T=(-- /bin/true)
+factors=("ZONEBOX_TEST_NO_NOTIFY=1 $NEW run --network loopback ${T[*]}" "$NEW run ${T[*]}"
+	"$NEW run --network loopback ${T[*]}" "ZONEBOX_TEST_NO_WATCH=1 $NEW run --network loopback ${T[*]}"
+	"ZONEBOX_TEST_NO_NOTIFY=1 $NEW run ${T[*]}")
+say "## run -- /bin/true, $ROUNDS paired rounds: A no source, B all (the default), C the listener,"
+say "## D the listener without the watch, E the resolver"
+$PY "$BENCH_DIR/ab-wall.py" "$ROUNDS" "${factors[@]}"
+if [ ${#rt[@]} -gt 0 ]; then
+	say "## the same at ${rt[*]}"
+	"${rt[@]}" $PY "$BENCH_DIR/ab-wall.py" "$ROUNDS" "${factors[@]}"
+fi
+say "## OLD (A) against NEW (B), each with every source"
+$PY "$BENCH_DIR/ab-wall.py" "$ROUNDS" "$OLD run ${T[*]}" "$NEW run ${T[*]}"
 
 cat > "$tmp/hammer.c" <<'C'
 #include <errno.h>

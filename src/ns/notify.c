@@ -310,11 +310,12 @@ static void take_listener(struct ns_notify *n)
         }
         if (n->ep >= 0)
                 epoll_ctl(n->ep, EPOLL_CTL_DEL, n->sock, NULL);
-        close(n->sock);
+        /* Closed at the end, not here: this runs when the command has just
+         * been exec'd, often on its CPU, and every call here delays it. */
+        retire(n, n->sock);
         n->sock = -1;
         if (fd >= 0) {
                 n->listener = fd;
-                sync_wake_up(fd);
                 sources(n, "observed");
         } else if (e) {
                 char why[160];
@@ -328,8 +329,10 @@ static const char *syscall_name(struct ns_notify *n, int nr, char *buf, size_t s
         if (nr >= 0 && nr < NS_NOTIFY_NAMES && n->names[nr])
                 return n->names[nr];
         char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-        if (name && nr >= 0 && nr < NS_NOTIFY_NAMES)
+        if (name && nr >= 0 && nr < NS_NOTIFY_NAMES) {
+                n->named = true;
                 return n->names[nr] = name;
+        }
         snprintf(buf, size, "%s%d", name ? "" : "syscall ", nr);
         if (name)
                 snprintf(buf, size, "%s", name);
@@ -362,6 +365,10 @@ static void answer(struct ns_notify *n, uint64_t exec_ns)
         memset(&req, 0, sizeof(req)); /* the kernel wants it zeroed */
         if (ioctl(n->listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
                 return; /* ENOENT: the target died (or was signalled) meanwhile */
+        if (n->ep < 0 && !n->synced) { /* a run's listener: at its first notification, not at its arrival */
+                sync_wake_up(n->listener);
+                n->synced = true;
+        }
         int which = ns_watch_match(n, &req.data);
         if (which >= 0) {
                 uint64_t now = util_now_ns();
@@ -432,10 +439,13 @@ void ns_notify_release(struct ns_notify *n, struct ns_ctx *c)
         if (n->ep >= 0)
                 close(n->ep);
         n->ep = -1;
-        for (size_t i = 0; i < NS_NOTIFY_NAMES; i++) {
+        /* Most runs cache no name: the 4 KiB table is then left untouched
+         * (a page fault, where calloc left it unmapped). */
+        for (size_t i = 0; n->named && i < NS_NOTIFY_NAMES; i++) {
                 free(n->names[i]);
                 n->names[i] = NULL;
         }
+        n->named = false;
         if (c) {
                 if (c->notify_fd >= 0)
                         close(c->notify_fd);

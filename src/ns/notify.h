@@ -25,6 +25,8 @@ struct ns_notify {
         /* Listeners that hung up (no task uses their filter), no longer
          * polled; closed later, off the path to the verdict (retire()). */
         int retired[NS_NOTIFY_SESSION_LISTENERS];
+        bool named;          /* some names[] are set */
+        bool synced;         /* a run's listener has SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set */
         bool deny_list_only; /* the profile is not zonebox's default: only seccomp.deny is named */
         const struct zb_policy *p;
         struct viol_set *viol;
