@@ -2,7 +2,7 @@
 """Paired A/B of commands' wall time: the cost of one change, to within
 a tenth of a millisecond on a noisy machine.
 
-    bench/ab-wall.py N 'CMD A ...' 'CMD B ...' ['CMD C ...' ...]
+    bench/ab-wall.py [--cpu] N 'CMD A ...' 'CMD B ...' ['CMD C ...' ...]
 
 Runs the commands back to back N times (with two, the order flips every
 round; with more, each round is shuffled; the first 20 rounds are dropped
@@ -12,7 +12,9 @@ the median of its paired differences to A (the same round) with a
 words of a command go into its environment (no `env` exec in the timed
 part). Unpaired medians of two interleaved series (bench/alternate_many.py)
 drift by more than the effects this is for; a difference taken within each
-round does not. As root, `chrt -f 10` keeps other work from preempting the
+round does not. --cpu compares CPU time instead (user+sys of the command
+and everything it reaped, from wait4), which a loaded machine disturbs far
+less than wall time. As root, `chrt -f 10` keeps other work from preempting the
 runs, but it also keeps the kernel's workers from preempting zonebox (a
 freed seccomp filter's JIT image is released by one): run both ways when
 those matter. Used for issue 16's figures in bench/README.md, e.g. the
@@ -41,21 +43,24 @@ def parse(cmd):
     return words, env
 
 
-def timed(argv, env):
+def timed(argv, env, cpu=False):
     t = time.perf_counter()
     p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
-    _, status = os.waitpid(p.pid, 0)
+    _, status, ru = os.wait4(p.pid, 0)
     ms = (time.perf_counter() - t) * 1e3
     if status:
         sys.exit("ab-wall: %s failed: status %d" % (" ".join(argv), status))
-    return ms
+    return (ru.ru_utime + ru.ru_stime) * 1e3 if cpu else ms
 
 
 def main():
-    if len(sys.argv) < 4 or not sys.argv[1].isdigit() or int(sys.argv[1]) <= WARMUP:
+    args = sys.argv[1:]
+    cpu = bool(args) and args[0] == "--cpu"
+    args = args[1:] if cpu else args
+    if len(args) < 3 or not args[0].isdigit() or int(args[0]) <= WARMUP:
         sys.exit(__doc__.split("\n\n")[1] + "\n(N > %d)" % WARMUP)
-    n = int(sys.argv[1])
-    cmds = [parse(c) for c in sys.argv[2:]]
+    n = int(args[0])
+    cmds = [parse(c) + (cpu,) for c in args[1:]]
     times = [[] for _ in cmds]
     for i in range(n):
         order = list(range(len(cmds)))
@@ -67,7 +72,8 @@ def main():
             times[k].append(timed(*cmds[k]))
     times = [t[WARMUP:] for t in times]
     names = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    print(", ".join("%s median %.2f ms" % (names[k], statistics.median(t)) for k, t in enumerate(times)) + ";")
+    what = "CPU" if cpu else "wall"
+    print(", ".join("%s median %.2f ms %s" % (names[k], statistics.median(t), what) for k, t in enumerate(times)) + ";")
     for k in range(1, len(cmds)):
         d = [y - x for x, y in zip(times[0], times[k])]
         boots = sorted(statistics.median(random.choices(d, k=len(d))) for _ in range(2000))

@@ -84,7 +84,8 @@ struct ns_seccomp_spec {
 };
 
 /* Build the BPF program in the supervisor (before clone). On success *prog
- * holds a malloc'd filter (free with ns_seccomp_free). On failure err holds
+ * holds the filter, to be read only (the default profile's is the program
+ * compiled in) and freed with ns_seccomp_free. On failure err holds
  * one line starting "layer seccomp: " that names the offending syscall,
  * JSON key or file. */
 int ns_seccomp_build(const struct ns_seccomp_spec *spec, struct sock_fprog *prog,
