@@ -460,7 +460,9 @@ void ns_notify_release(struct ns_notify *n, struct ns_ctx *c)
  * session, by init. */
 static int send_handover(int sock, int fd, int e, struct ns_resolver *dns)
 {
-        struct handover h = { .listener_err = e, .listener = fd >= 0 };
+        bool dns_part = ns_resolver_pending(dns);
+        struct handover h = { .listener_err = e, .listener = fd >= 0, .dns_sent = dns_part,
+                              .dns_err = dns_part ? dns->err : 0, .dns = dns_part && dns->fd >= 0 };
         int fds[2], nfds = 0;
         union {
                 char buf[CMSG_SPACE(2 * sizeof(int))];
@@ -471,13 +473,8 @@ static int send_handover(int sock, int fd, int e, struct ns_resolver *dns)
 
         if (fd >= 0)
                 fds[nfds++] = fd;
-        if (ns_resolver_pending(dns)) {
-                h.dns_sent = 1;
-                h.dns_err = dns->err;
-                h.dns = dns->fd >= 0;
-                if (dns->fd >= 0)
-                        fds[nfds++] = dns->fd;
-        }
+        if (h.dns)
+                fds[nfds++] = dns->fd;
         if (nfds) {
                 memset(&u, 0, sizeof(u));
                 mh.msg_control = u.buf;
