@@ -150,16 +150,18 @@ FILE_CFLAGS_src/ns/supervise.c := -Wno-sign-conversion
 FILE_CFLAGS_src/cli/doctor.c   := -Wno-sign-conversion
 
 # The default seccomp program, generated at build time (tools/gen-seccomp-default.c)
-# by a generator linked with a copy of seccomp.c built without it. Only seccomp.c
-# includes the generated program; the rest of the layer (the JSON profile reader
-# it calls, the shared name table, util) links in as built.
+# by a generator linked with a copy of seccomp.c built without it, with issue 16's
+# watch program derived from it. Only seccomp.c includes the generated programs;
+# the rest of the layer (the JSON profile reader it calls, the shared name table,
+# util, the watch program's builder notify_bpf.c) links in as built.
 GEN     := $(BUILD)/gen
 FILE_CFLAGS_src/ns/seccomp.c := -DZB_SECCOMP_PRECOMPILED -I$(GEN)
 $(GEN)/seccomp-plain.o: src/ns/seccomp.c $(FLAGS_STAMP) $(wildcard include/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ZB_CFLAGS) -Isrc -c $< -o $@
 $(GEN)/gen-seccomp-default: tools/gen-seccomp-default.c $(GEN)/seccomp-plain.o $(BUILD)/src/ns/seccomp_json.o \
-                            $(BUILD)/src/core/seccomp_names.o $(BUILD)/src/core/util.o
+                            $(BUILD)/src/core/seccomp_names.o $(BUILD)/src/core/util.o \
+                            $(BUILD)/src/ns/notify_bpf.o
 	$(CC) $(CFLAGS) $(ZB_CFLAGS) -Isrc $(ZB_LDFLAGS) -o $@ $^ $(ZB_LDLIBS)
 $(GEN)/seccomp_default.h: $(GEN)/gen-seccomp-default
 	$< > $@.tmp && mv $@.tmp $@

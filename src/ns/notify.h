@@ -10,9 +10,9 @@
 #include <stdint.h>
 
 #include "ns.h"
+#include "seccomp.h"
 
 #define NS_NOTIFY_NAMES 512 /* syscall numbers whose name is cached */
-#define NS_WATCH_MAX 24
 #define NS_NOTIFY_SESSION_LISTENERS 64 /* execs of a session watched at once */
 
 struct ns_notify {
@@ -38,14 +38,26 @@ struct ns_notify {
         int watch_nr[NS_WATCH_MAX]; /* per watched call, -1: not watched */
 };
 
+/* notify_bpf.c: the watched calls, in the order of watch_nr[]. */
+struct ns_watch_call {
+        const char *name;
+        const char *op;  /* the entry's operation */
+        int path_arg;
+        int dirfd_arg;   /* -1: relative to the cwd */
+        int flags_arg;   /* -1: every call notifies; else only with a write flag */
+};
+#define NS_N_WATCH 19
+#define NS_WATCH_CONNECT (NS_N_WATCH - 1) /* the last: watched only with a network namespace */
+extern const struct ns_watch_call ns_watch_calls[NS_N_WATCH];
+
 struct seccomp_data;
 struct seccomp_notif;
-/* notify_watch.c: the program with the watch tails (see there) in OUT;
+/* notify_bpf.c: the program with the watch tails (see there) in OUT;
  * NET: connect() too. 0, or -E2BIG / -ENOMEM. */
 int ns_watch_build(struct ns_notify *n, const struct sock_fprog *plain, bool net, struct sock_fprog *out);
 /* Which watched call D is (an index), or -1: answered EPERM as a denial. */
 int ns_watch_match(const struct ns_notify *n, const struct seccomp_data *d);
-/* Record what the kernel is about to refuse, then CONTINUE. */
+/* notify_watch.c: record what the kernel is about to refuse, then CONTINUE. */
 void ns_watch_answer(struct ns_notify *n, const struct seccomp_notif *req, int which, double at);
 
 /* Every fd -1: what ns_notify_release may see before ns_notify_prepare. */

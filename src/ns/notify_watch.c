@@ -7,17 +7,8 @@
  * change between its look and the kernel's (TOCTOU), so it never decides
  * anything but which entry to write.
  *
- * The program the command installs is the filter itself with its ALLOW
- * and ERRNO(EPERM) returns turned into jumps to two short tails
- * (ns_watch_build): a call the filter allows returns USER_NOTIF if it is
- * watched (this file's table; open/openat only with a write flag in the
- * flags argument, so read-only opens never notify), answered CONTINUE; a
- * call it refuses with EPERM returns USER_NOTIF if it is not watched
- * (notify.c, answered EPERM). CONTINUE is therefore only ever the answer
- * where the filter itself says ALLOW, and the supervisor tells the two
- * apart by the same predicate the tails compute (ns_watch_match). One copy
- * of the filter, not two: the kernel's cost to load a filter grows with
- * its length, and that load is on every run's path (bench/README.md).
+ * The program that makes these calls notify, and the table of them, are
+ * in notify_bpf.c.
  *
  * Paths are read with process_vm_readv, at most PATH_MAX bytes, page by
  * page; the notification id is checked valid after the read
@@ -44,134 +35,6 @@
 
 #include "notify.h"
 #include "sys.h"
-
-#define WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)
-
-static const struct watch_call {
-        const char *name;
-        const char *op;  /* the entry's operation */
-        int path_arg;
-        int dirfd_arg;   /* -1: relative to the cwd */
-        int flags_arg;   /* -1: every call notifies; else only with WRITE_FLAGS */
-} watch_calls[] = {
-        { "open", "write", 0, -1, 1 },          { "openat", "write", 1, 0, 2 },
-        { "creat", "write", 0, -1, -1 },        { "truncate", "write", 0, -1, -1 },
-        { "mkdir", "mkdir", 0, -1, -1 },        { "mkdirat", "mkdir", 1, 0, -1 },
-        { "unlink", "unlink", 0, -1, -1 },      { "unlinkat", "unlink", 1, 0, -1 },
-        { "rmdir", "rmdir", 0, -1, -1 },        { "rename", "rename", 1, -1, -1 },
-        { "renameat", "rename", 3, 2, -1 },     { "renameat2", "rename", 3, 2, -1 },
-        { "link", "link", 1, -1, -1 },          { "linkat", "link", 3, 2, -1 },
-        { "symlink", "symlink", 1, -1, -1 },    { "symlinkat", "symlink", 2, 1, -1 },
-        { "mknod", "mknod", 0, -1, -1 },        { "mknodat", "mknod", 1, 0, -1 },
-        { "connect", "connect", -1, -1, -1 },
-};
-#define N_WATCH (sizeof(watch_calls) / sizeof(watch_calls[0]))
-#define CONNECT_INDEX (N_WATCH - 1)
-
-#define STMT(c, k) ((struct sock_filter)BPF_STMT((c), (k)))
-#define JUMP(c, k, t, f) ((struct sock_filter)BPF_JUMP((c), (k), (t), (f)))
-
-/* The watched calls' numbers on this arch, -1 where absent. */
-static void watch_numbers(struct ns_notify *n, bool net)
-{
-        for (size_t i = 0; i < N_WATCH; i++) {
-                int nr = seccomp_syscall_resolve_name(watch_calls[i].name);
-                n->watch_nr[i] = nr >= 0 && (net || i != CONNECT_INDEX) ? nr : -1;
-        }
-}
-
-/* The watch predicate (is D a watched call?) as code: ends in two
- * returns, WATCHED and OTHER. At most 4 + 3 * N_WATCH instructions. */
-static size_t watch_tail(const struct ns_notify *n, struct sock_filter *t, uint32_t watched, uint32_t other)
-{
-        size_t nt = 0;
-        /* RET_W and RET_O are fixed up below: 0xfe marks "to WATCHED",
-         * 0xff "to OTHER". The filter before has checked the arch
-         * already; checked again, so the tail stands on its own. */
-        t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-        t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0, 0xff);
-        t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-        for (size_t i = 0; i < N_WATCH; i++) {
-                const struct watch_call *w = &watch_calls[i];
-                if (n->watch_nr[i] < 0)
-                        continue;
-                if (w->flags_arg < 0) {
-                        t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)n->watch_nr[i], 0xfe, 0);
-                        continue;
-                }
-                t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)n->watch_nr[i], 0, 2);
-                /* the flags' low word: the first on a little-endian machine */
-                t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS,
-                               (uint32_t)(offsetof(struct seccomp_data, args) + 8 * (size_t)w->flags_arg +
-                                          (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0)));
-                t[nt++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, WRITE_FLAGS, 0xfe, 0xff);
-        }
-        size_t ret_o = nt;
-        t[nt++] = STMT(BPF_RET | BPF_K, other);
-        size_t ret_w = nt;
-        t[nt++] = STMT(BPF_RET | BPF_K, watched);
-        for (size_t i = 0; i < ret_o; i++) {
-                if (BPF_CLASS(t[i].code) != BPF_JMP)
-                        continue;
-                uint8_t *j[2] = { &t[i].jt, &t[i].jf };
-                for (int k = 0; k < 2; k++)
-                        if (*j[k] == 0xfe || *j[k] == 0xff)
-                                *j[k] = (uint8_t)((*j[k] == 0xfe ? ret_w : ret_o) - (i + 1));
-        }
-        return nt;
-}
-
-/* The program is the plain one with two returns rewritten, and two tails:
- * each "return ALLOW" jumps to a tail that returns USER_NOTIF for a watched
- * call (answered CONTINUE) and ALLOW for the rest; each "return
- * ERRNO(EPERM)" to one that returns ERRNO(EPERM) for a watched call and
- * USER_NOTIF for the rest (answered EPERM). So the filter decides as the
- * plain one does, and a notification's meaning follows from the predicate
- * alone, which the supervisor computes again (ns_watch_match). A return
- * becomes a jump of the same length: no jump of the plain program moves.
- * The kernel's cache of always-allowed calls still holds: the tail reads
- * only arch and nr for an unwatched call. */
-int ns_watch_build(struct ns_notify *n, const struct sock_fprog *plain, bool net, struct sock_fprog *out)
-{
-        const size_t tail_max = 6 + 3 * N_WATCH; /* watch_tail's bound, with room */
-        watch_numbers(n, net);
-        size_t len = (size_t)plain->len + 2 * tail_max;
-        if (len > BPF_MAXINSNS)
-                return -E2BIG;
-        out->filter = malloc(len * sizeof(*out->filter));
-        if (!out->filter)
-                return -ENOMEM;
-        size_t at = plain->len;
-        size_t to_allow = at;
-        at += watch_tail(n, out->filter + at, SECCOMP_RET_USER_NOTIF, SECCOMP_RET_ALLOW);
-        size_t to_eperm = at;
-        at += watch_tail(n, out->filter + at, SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_USER_NOTIF);
-        for (size_t i = 0; i < plain->len; i++) {
-                struct sock_filter f = plain->filter[i];
-                bool ret = f.code == (BPF_RET | BPF_K);
-                if (ret && (f.k == SECCOMP_RET_ALLOW || f.k == (SECCOMP_RET_ERRNO | EPERM)))
-                        f = STMT(BPF_JMP | BPF_JA,
-                                 (uint32_t)((f.k == SECCOMP_RET_ALLOW ? to_allow : to_eperm) - (i + 1)));
-                out->filter[i] = f;
-        }
-        out->len = (unsigned short)at;
-        return 0;
-}
-
-int ns_watch_match(const struct ns_notify *n, const struct seccomp_data *d)
-{
-        if (!n->watching || d->arch != seccomp_arch_native())
-                return -1;
-        for (size_t i = 0; i < N_WATCH; i++) {
-                if (n->watch_nr[i] < 0 || d->nr != n->watch_nr[i])
-                        continue;
-                int f = watch_calls[i].flags_arg;
-                if (f >= 0 && !((uint32_t)d->args[f] & WRITE_FLAGS))
-                        return -1;
-                return (int)i;
-        }
-        return -1;
-}
 
 /* LEN bytes (at most) of the target's memory at ADDR, page by page so that
  * an unmapped page after the data does not fail the whole read. Returns
@@ -203,7 +66,7 @@ static bool id_valid(int listener, uint64_t id)
 
 /* The path the call names, made absolute inside the sandbox: PATH_MAX
  * bytes, NUL-terminated, else false (the kernel says ENAMETOOLONG). */
-static bool target_path(pid_t pid, const struct seccomp_notif *req, const struct watch_call *w, char *out,
+static bool target_path(pid_t pid, const struct seccomp_notif *req, const struct ns_watch_call *w, char *out,
                         size_t size)
 {
         char path[PATH_MAX + 1], base[PATH_MAX + 1], link[64];
@@ -280,7 +143,7 @@ static void ro_rule(const struct zb_policy *p, const char *path, char *rule, siz
                 snprintf(rule, size, "root is read-only");
 }
 
-static void filesystem(struct ns_notify *n, const struct seccomp_notif *req, const struct watch_call *w,
+static void filesystem(struct ns_notify *n, const struct seccomp_notif *req, const struct ns_watch_call *w,
                        double at)
 {
         char path[2 * PATH_MAX + 2], rule[PATH_MAX + 32];
@@ -349,10 +212,10 @@ static void network(struct ns_notify *n, const struct seccomp_notif *req, double
 
 void ns_watch_answer(struct ns_notify *n, const struct seccomp_notif *req, int which, double at)
 {
-        if ((size_t)which == CONNECT_INDEX)
+        if (which == NS_WATCH_CONNECT)
                 network(n, req, at);
         else
-                filesystem(n, req, &watch_calls[which], at);
+                filesystem(n, req, &ns_watch_calls[which], at);
         struct seccomp_notif_resp resp = { .id = req->id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE };
         (void)ioctl(n->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }

@@ -569,6 +569,7 @@ static int build_default(const struct ns_seccomp_spec *spec, struct sock_fprog *
 /* The default profile, generated at build time by the same (static)
  * libseccomp: tools/gen-seccomp-default.c. */
 #include "seccomp_default.h"
+_Static_assert(sizeof(ns_default_watch_net_nr) == NS_WATCH_MAX * sizeof(int), "stale seccomp_default.h");
 
 /* Not copied: every user only reads a program (the kernel copies it at
  * install), and a 5.6 KiB copy cost each run a malloc, a memcpy and the
@@ -580,6 +581,32 @@ static int use_precompiled(struct sock_fprog *prog)
         return 0;
 }
 #endif
+
+static bool compiled_in(const struct sock_filter *f)
+{
+#ifdef ZB_SECCOMP_PRECOMPILED
+        return f == ns_default_bpf || f == ns_default_watch_net_bpf || f == ns_default_watch_host_bpf;
+#else
+        (void)f;
+        return false;
+#endif
+}
+
+int ns_seccomp_default_watch(const struct sock_fprog *plain, bool net, struct sock_fprog *out, int *watch_nr)
+{
+#ifdef ZB_SECCOMP_PRECOMPILED
+        if (plain->filter != ns_default_bpf)
+                return 0;
+        const struct sock_filter *w = net ? ns_default_watch_net_bpf : ns_default_watch_host_bpf;
+        out->filter = (struct sock_filter *)w; // NOLINT: const only in our eyes
+        out->len = (unsigned short)(net ? ARRAY_SIZE(ns_default_watch_net_bpf) : ARRAY_SIZE(ns_default_watch_host_bpf));
+        memcpy(watch_nr, net ? ns_default_watch_net_nr : ns_default_watch_host_nr, sizeof(ns_default_watch_net_nr));
+        return 1;
+#else
+        (void)plain, (void)net, (void)out, (void)watch_nr;
+        return 0;
+#endif
+}
 
 int ns_seccomp_precompiled_matches(void)
 {
@@ -629,9 +656,7 @@ void ns_seccomp_free(struct sock_fprog *prog)
 {
         if (!prog)
                 return;
-#ifdef ZB_SECCOMP_PRECOMPILED
-        if (prog->filter != (struct sock_filter *)ns_default_bpf)
-#endif
+        if (!compiled_in(prog->filter))
                 free(prog->filter);
         prog->filter = NULL;
         prog->len = 0;

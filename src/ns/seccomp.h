@@ -9,6 +9,7 @@
 #include <linux/btrfs.h>
 #include <linux/filter.h>
 #include <sys/ioctl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,9 +93,15 @@ int ns_seccomp_build(const struct ns_seccomp_spec *spec, struct sock_fprog *prog
                      struct zb_error *err);
 void ns_seccomp_free(struct sock_fprog *prog);
 
+#define NS_WATCH_MAX 24 /* the calls issue 16's watch may name (notify_bpf.c) */
+
 /* 1 when the build-time copy of the default program equals a fresh build,
  * 0 when not, -1 when this build has no precompiled program. */
 int ns_seccomp_precompiled_matches(void);
+/* When PLAIN is the compiled-in default program: OUT is its watch program
+ * (notify_bpf.c, NET: connect() watched) as compiled in too, WATCH_NR
+ * (NS_WATCH_MAX entries) its calls' numbers, and 1 is returned; else 0. */
+int ns_seccomp_default_watch(const struct sock_fprog *plain, bool net, struct sock_fprog *out, int *watch_nr);
 
 /* Install in the command process just before execve, after
  * PR_SET_NO_NEW_PRIVS: seccomp(SECCOMP_SET_MODE_FILTER, 0), falling back to

@@ -831,3 +831,40 @@ TEST(seccomp_precompiled_matches)
         }
         CHECK(r == 1); /* stale: make clean all */
 }
+
+/* The default profile's watch programs (issue 16) are compiled in too: each
+ * must be what ns_watch_build makes of the default program at run time. */
+TEST(seccomp_precompiled_watch_matches)
+{
+        struct zb_error err = { 0 };
+        struct sock_fprog plain = { 0 };
+        CHECK(ns_seccomp_build(NULL, &plain, &err) == 0);
+        for (int net = 0; net <= 1; net++) {
+                struct sock_fprog pre = { 0 }, fresh = { 0 };
+                int nr[NS_WATCH_MAX];
+                if (!ns_seccomp_default_watch(&plain, net, &pre, nr)) {
+                        test_skip("this build has no precompiled default program");
+                        break;
+                }
+                /* A copy of the program is not the compiled-in one: built afresh. */
+                struct sock_fprog copy = { .len = plain.len, .filter = malloc(plain.len * sizeof(*plain.filter)) };
+                struct ns_notify *n = calloc(1, sizeof(*n));
+                CHECK(copy.filter && n);
+                if (!copy.filter || !n) {
+                        free(copy.filter);
+                        free(n);
+                        break;
+                }
+                memcpy(copy.filter, plain.filter, plain.len * sizeof(*plain.filter));
+                CHECK(ns_watch_build(n, &copy, net, &fresh) == 0);
+                CHECK(fresh.filter != pre.filter && fresh.len == pre.len);
+                CHECK(memcmp(fresh.filter, pre.filter, pre.len * sizeof(*pre.filter)) == 0);
+                CHECK(memcmp(n->watch_nr, nr, NS_N_WATCH * sizeof(int)) == 0);
+                CHECK((nr[NS_WATCH_CONNECT] >= 0) == net); /* connect() only with a network namespace */
+                ns_seccomp_free(&fresh);
+                ns_seccomp_free(&pre); /* compiled in: left alone */
+                ns_seccomp_free(&copy);
+                free(n);
+        }
+        ns_seccomp_free(&plain);
+}
