@@ -24,6 +24,7 @@
 #include "ns.h"
 #include "proxy.h"
 #include "resolver.h"
+#include "wire.h"
 
 static void loopback_up(struct ns_ctx *c)
 {
@@ -39,46 +40,6 @@ static void loopback_up(struct ns_ctx *c)
         if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
                 ns_fail(c, 0, errno, "layer net: bring lo up");
         close(fd);
-}
-
-ssize_t ns_send_fd(int chan, char byte, int fd)
-{
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u = { 0 };
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-        if (fd >= 0) {
-                msg.msg_control = u.buf;
-                msg.msg_controllen = sizeof(u.buf);
-                struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        }
-        return sendmsg(chan, &msg, MSG_NOSIGNAL);
-}
-
-ssize_t ns_recv_fd(int chan, int flags, char *byte, int *fd)
-{
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u = { 0 };
-        char b = 0;
-        struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                              .msg_controllen = sizeof(u.buf) };
-        ssize_t n = recvmsg(chan, &msg, flags | MSG_CMSG_CLOEXEC);
-        *byte = b;
-        struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
-        *fd = -1;
-        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-            cm->cmsg_len == CMSG_LEN(sizeof(int)))
-                memcpy(fd, CMSG_DATA(cm), sizeof(int));
-        return n;
 }
 
 /* The proxy's listener, inside; sent over c->proxy_fd and closed here, so
@@ -97,8 +58,9 @@ static void proxy_listener(struct ns_ctx *c)
         if (listen(fd, 128) < 0)
                 ns_fail(c, 0, errno, "layer net: listen on 127.0.0.1:%u", port);
 
-        if (ns_send_fd(c->proxy_fd, 'L', fd) != 1)
-                ns_fail(c, 0, errno, "layer net: hand the listener to the proxy");
+        int r = sess_send_fds(c->proxy_fd, "L", 1, &fd, 1);
+        if (r < 0)
+                ns_fail(c, 0, -r, "layer net: hand the listener to the proxy");
         close(fd);
         close(c->proxy_fd);
         c->proxy_fd = -1;

@@ -60,6 +60,7 @@
 
 #include "notify.h"
 #include "seccomp.h" // NOLINT(readability-duplicate-include): <seccomp.h> above is libseccomp's
+#include "wire.h"
 
 static bool listed(char *const *list, size_t n, const char *name)
 {
@@ -273,38 +274,24 @@ struct handover {
 static void take_listener(struct ns_notify *n)
 {
         struct handover h = { 0 };
-        int fds[2] = { -1, -1 }, fd = -1, e = 0;
-        union {
-                char buf[CMSG_SPACE(2 * sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                             .msg_controllen = sizeof(u.buf) };
-        ssize_t got = recvmsg(n->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        int fds[2], fd = -1, e = 0;
+        ssize_t got = sess_recv_fds(n->sock, &h, sizeof(h), fds, 2, MSG_DONTWAIT);
+        if (got == -EINTR || got == -EAGAIN)
                 return;
-        struct cmsghdr *cm = got > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-        size_t nfds = 0;
-        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-            cm->cmsg_len >= CMSG_LEN(sizeof(int)) && cm->cmsg_len <= CMSG_LEN(2 * sizeof(int))) {
-                nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
-        }
-        bool whole = got == (ssize_t)sizeof(h) && nfds == (size_t)(h.listener + h.dns) && h.listener <= 1 &&
-                     h.dns <= 1;
-        if (!whole) { /* not ours: a message zonebox never sends */
-                for (size_t i = 0; i < nfds; i++)
+        int nfds = (fds[0] >= 0) + (fds[1] >= 0);
+        if (got != (ssize_t)sizeof(h) || h.listener > 1 || h.dns > 1 || nfds != h.listener + h.dns) {
+                /* not ours: a message zonebox never sends */
+                for (int i = 0; i < nfds; i++)
                         close(fds[i]);
                 h = (struct handover){ 0 };
-                nfds = 0;
         }
         if (h.listener)
                 fd = fds[0];
         e = h.listener_err;
         if (h.dns_sent)
-                ns_resolver_take(n->dns, n->viol, h.dns ? fds[nfds - 1] : -1, h.dns_err);
-        if (n->ep >= 0 && got > 0) {
+                ns_resolver_take(n->dns, n->viol, h.dns ? fds[h.listener] : -1, h.dns_err);
+        bool came = got > 0 || got == -EMSGSIZE; /* a cut message came all the same */
+        if (n->ep >= 0 && came) {
                 session_listener(n, fd, e);
                 return;
         }
@@ -464,32 +451,11 @@ static int send_handover(int sock, int fd, int e, struct ns_resolver *dns)
         struct handover h = { .listener_err = e, .listener = fd >= 0, .dns_sent = dns_part,
                               .dns_err = dns_part ? dns->err : 0, .dns = dns_part && dns->fd >= 0 };
         int fds[2], nfds = 0;
-        union {
-                char buf[CMSG_SPACE(2 * sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
         if (fd >= 0)
                 fds[nfds++] = fd;
         if (h.dns)
                 fds[nfds++] = dns->fd;
-        if (nfds) {
-                memset(&u, 0, sizeof(u));
-                mh.msg_control = u.buf;
-                mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-                memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-        }
-        ssize_t r;
-        do
-                r = sendmsg(sock, &mh, MSG_NOSIGNAL);
-        while (r < 0 && errno == EINTR);
-        return r < 0 ? -errno : 0;
+        return sess_send_fds(sock, &h, sizeof(h), fds, nfds);
 }
 
 void ns_notify_send_resolver(struct ns_ctx *c)

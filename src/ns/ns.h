@@ -167,11 +167,6 @@ void ns_image_mount(struct ns_ctx *c);          /* image.c: the overlay, its ent
 int ns_image_prepare(struct ns_ctx *c, struct zb_error *err);
 void ns_image_release(struct ns_ctx *c);
 void ns_net_setup(struct ns_ctx *c);            /* net.c */
-/* net.c: one byte on CHAN, with FD attached unless it is -1 (SCM_RIGHTS). */
-ssize_t ns_send_fd(int chan, char byte, int fd);
-/* net.c: recvmsg of one byte into *BYTE (FLAGS: MSG_DONTWAIT, ...); *FD is
- * the fd that came with it (close-on-exec), or -1. Returns recvmsg's. */
-ssize_t ns_recv_fd(int chan, int flags, char *byte, int *fd);
 void ns_caps_drop(struct ns_ctx *c, bool no_new_privs); /* caps.c */
 int ns_caps_last_cap(void);                      /* caps.c, supervisor side */
 void ns_rlimits_apply(struct ns_ctx *c);        /* limits.c */

@@ -39,6 +39,7 @@
 #include "proxy_int.h"
 #include "seccomp.h"
 #include "sys.h"
+#include "wire.h"
 
 #define PROXY_STOP_GRACE_MS 1000
 #define PROXY_READY_TIMEOUT_MS 10000
@@ -50,7 +51,7 @@ static int recv_listener(int chan)
 {
         char byte;
         int fd = -1;
-        ns_recv_fd(chan, 0, &byte, &fd);
+        sess_recv_fds(chan, &byte, 1, &fd, 1, 0);
         if (fd >= 0) {
                 int type = 0;
                 socklen_t tl = sizeof(type);

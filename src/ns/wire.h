@@ -100,7 +100,9 @@ struct sess_reply_result {
 
 /* wire.c: one record into MSG and up to MAX (<= SESS_MAX_PASSED_FDS)
  * SCM_RIGHTS fds, close-on-exec, into FDS (-1 where none came; extra ones
- * closed). Its size, or a negative errno (-EMSGSIZE: cut, no fds kept). */
+ * closed). Its size, or a negative errno (-EMSGSIZE: cut, no fds kept).
+ * Also every other fd hand-over between the sandbox and the supervisor or
+ * the proxy (notify.c, net.c, proxy.c). */
 #define SESS_MAX_PASSED_FDS 4
 ssize_t sess_recv_fds(int sock, void *msg, size_t len, int *fds, int max, int flags);
 int sess_send_fds(int sock, const void *msg, size_t len, const int *fds, int nfds);
