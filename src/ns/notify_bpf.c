@@ -54,31 +54,71 @@ static void watch_numbers(struct ns_notify *n, bool net)
         }
 }
 
+/* A watched call, or a run of consecutive watched numbers without a
+ * flags argument, for the test below. */
+struct watch_group {
+        uint32_t lo, hi;
+        int flags_arg;
+};
+
+static int group_cmp(const void *a, const void *b)
+{
+        uint32_t x = ((const struct watch_group *)a)->lo, y = ((const struct watch_group *)b)->lo;
+        return (x > y) - (x < y);
+}
+
+/* The watched numbers in ascending order, consecutive ones without a flags
+ * argument merged (on x86_64, rename to symlink are 82..88): G, their
+ * count returned. */
+static size_t watch_groups(const struct ns_notify *n, struct watch_group *g)
+{
+        size_t ng = 0;
+        for (size_t i = 0; i < N_WATCH; i++)
+                if (n->watch_nr[i] >= 0)
+                        g[ng++] = (struct watch_group){ (uint32_t)n->watch_nr[i], (uint32_t)n->watch_nr[i],
+                                                        watch_calls[i].flags_arg };
+        qsort(g, ng, sizeof(*g), group_cmp);
+        size_t out = 0;
+        for (size_t i = 0; i < ng; i++) {
+                struct watch_group *last = out ? &g[out - 1] : NULL;
+                if (last && last->flags_arg < 0 && g[i].flags_arg < 0 && g[i].lo == last->hi + 1)
+                        last->hi = g[i].hi;
+                else
+                        g[out++] = g[i];
+        }
+        return out;
+}
+
 /* The watch predicate (is D a watched call?) as code: ends in two
- * returns, WATCHED and OTHER. At most 4 + 3 * N_WATCH instructions. */
+ * returns, WATCHED and OTHER. The groups are tested in ascending order, so
+ * a number below a group's first is below every later one: OTHER at once.
+ * At most 5 + 3 * N_WATCH instructions. */
 static size_t watch_tail(const struct ns_notify *n, struct sock_filter *t, uint32_t watched, uint32_t other)
 {
-        size_t nt = 0;
+        struct watch_group g[N_WATCH];
+        size_t ng = watch_groups(n, g), nt = 0;
         /* RET_W and RET_O are fixed up below: 0xfe marks "to WATCHED",
          * 0xff "to OTHER". The filter before has checked the arch
          * already; checked again, so the tail stands on its own. */
         t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
         t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0, 0xff);
         t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-        for (size_t i = 0; i < N_WATCH; i++) {
-                const struct ns_watch_call *w = &watch_calls[i];
-                if (n->watch_nr[i] < 0)
-                        continue;
-                if (w->flags_arg < 0) {
-                        t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)n->watch_nr[i], 0xfe, 0);
-                        continue;
+        for (size_t i = 0; i < ng; i++) {
+                /* where a miss goes: the next group, or OTHER after the last */
+                uint8_t next = i + 1 < ng ? 0 : 0xff;
+                if (g[i].flags_arg >= 0) {
+                        t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, g[i].lo, 0, next ? 0xff : 2);
+                        /* the flags' low word: the first on a little-endian machine */
+                        t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS,
+                                       (uint32_t)(offsetof(struct seccomp_data, args) + 8 * (size_t)g[i].flags_arg +
+                                                  (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0)));
+                        t[nt++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, WRITE_FLAGS, 0xfe, 0xff);
+                } else if (g[i].lo == g[i].hi) {
+                        t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, g[i].lo, 0xfe, next);
+                } else {
+                        t[nt++] = JUMP(BPF_JMP | BPF_JGT | BPF_K, g[i].hi, next ? 0xff : 1, 0);
+                        t[nt++] = JUMP(BPF_JMP | BPF_JGE | BPF_K, g[i].lo, 0xfe, 0xff);
                 }
-                t[nt++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)n->watch_nr[i], 0, 2);
-                /* the flags' low word: the first on a little-endian machine */
-                t[nt++] = STMT(BPF_LD | BPF_W | BPF_ABS,
-                               (uint32_t)(offsetof(struct seccomp_data, args) + 8 * (size_t)w->flags_arg +
-                                          (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0)));
-                t[nt++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, WRITE_FLAGS, 0xfe, 0xff);
         }
         size_t ret_o = nt;
         t[nt++] = STMT(BPF_RET | BPF_K, other);
@@ -107,7 +147,7 @@ static size_t watch_tail(const struct ns_notify *n, struct sock_filter *t, uint3
  * only arch and nr for an unwatched call. */
 int ns_watch_build(struct ns_notify *n, const struct sock_fprog *plain, bool net, struct sock_fprog *out)
 {
-        const size_t tail_max = 6 + 3 * N_WATCH; /* watch_tail's bound, with room */
+        const size_t tail_max = 5 + 3 * N_WATCH; /* watch_tail's bound */
         /* The default profile's is compiled in (tools/gen-seccomp-default.c). */
         if (ns_seccomp_default_watch(plain, net, out, n->watch_nr))
                 return 0;

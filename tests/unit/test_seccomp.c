@@ -471,18 +471,23 @@ TEST(seccomp_watch_program_decides_as_the_filter)
                                           O_DIRECTORY | O_NOFOLLOW };
         static const uint64_t modes[] = { 0, 0644, 04755, 02755 };
         unsigned notified_watched = 0, notified_denied = 0, refused_watched = 0;
-        for (int nr = 0; nr < 512 && ok; nr++) {
+        /* every number up to 1023, then the edges of the 32-bit range */
+        static const uint32_t edges[] = { 0x3fffffffu, 0x40000000u, 0x40000002u, 0x7fffffffu, 0x80000000u,
+                                          0xfffffffeu, 0xffffffffu };
+        for (size_t k = 0; k < 1024 + ARRAY_SIZE(edges) && ok; k++) {
+                uint32_t nr = k < 1024 ? (uint32_t)k : edges[k - 1024];
                 for (size_t f = 0; f < ARRAY_SIZE(flags); f++) {
                         for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
                                 /* flags and mode where open (1, 2) and openat (2, 3) have them */
-                                struct seccomp_data d = { .nr = nr, .arch = seccomp_arch_native(),
+                                struct seccomp_data d = { .nr = (int)nr, .arch = seccomp_arch_native(),
                                                           .args = { 3, flags[f], flags[f], modes[m], modes[m] } };
-                                d.args[1] = nr == seccomp_syscall_resolve_name("open") ? flags[f] : 3;
-                                d.args[2] = nr == seccomp_syscall_resolve_name("open") ? modes[m] : flags[f];
+                                bool open_nr = nr == (uint32_t)seccomp_syscall_resolve_name("open");
+                                d.args[1] = open_nr ? flags[f] : 3;
+                                d.args[2] = open_nr ? modes[m] : flags[f];
                                 uint32_t p = bpf_run(&plain, &d, &ok), w = bpf_run(&watch, &d, &ok);
                                 bool watched = ns_watch_match(&n, &d) >= 0;
                                 if (w != watch_want(p, watched)) {
-                                        fprintf(stderr, "  nr %d flags 0x%llx mode 0%llo: plain 0x%x watch 0x%x\n", nr,
+                                        fprintf(stderr, "  nr %u flags 0x%llx mode 0%llo: plain 0x%x watch 0x%x\n", nr,
                                                 (unsigned long long)flags[f], (unsigned long long)modes[m], p, w);
                                         CHECK(0);
                                         ok = false;
