@@ -26,7 +26,9 @@
 #include "resolver.h"
 #include "wire.h"
 
-static void loopback_up(struct ns_ctx *c)
+/* Brings lo up. Returns the UDP socket it asked with: network none's
+ * resolver binds that one (ns_resolver_child) instead of a second. */
+static int loopback_up(struct ns_ctx *c)
 {
         struct ifreq ifr = { 0 };
         int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -39,7 +41,7 @@ static void loopback_up(struct ns_ctx *c)
         ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
         if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
                 ns_fail(c, 0, errno, "layer net: bring lo up");
-        close(fd);
+        return fd;
 }
 
 /* The proxy's listener, inside; sent over c->proxy_fd and closed here, so
@@ -68,11 +70,10 @@ static void proxy_listener(struct ns_ctx *c)
 
 void ns_net_setup(struct ns_ctx *c)
 {
-        if (c->p->network != ZB_NET_HOST)
-                loopback_up(c);
+        int udp = c->p->network != ZB_NET_HOST ? loopback_up(c) : -1;
         if (c->proxy_fd >= 0)
                 proxy_listener(c);
-        ns_resolver_child(&c->dns);
+        ns_resolver_child(&c->dns, udp);
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
                 ns_fail(c, 0, errno, "layer uts: sethostname");
 }

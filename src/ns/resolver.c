@@ -141,15 +141,18 @@ void ns_resolver_close(struct ns_resolver *rs)
 
 /* ---------- child side ---------- */
 
-void ns_resolver_child(struct ns_resolver *rs)
+void ns_resolver_child(struct ns_resolver *rs, int udp)
 {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(NAMESERVER_PORT),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        if (rs->state == NS_RESOLVER_NONE)
+        if (rs->state == NS_RESOLVER_NONE) {
+                if (udp >= 0)
+                        close(udp);
                 return;
+        }
         /* Port 53 is privileged: this process holds CAP_NET_BIND_SERVICE in
          * the user namespace that owns the sandbox's network namespace. */
-        rs->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        rs->fd = udp >= 0 ? udp : socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         rs->err = rs->fd < 0 ? errno : bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
         if (rs->err && rs->fd >= 0) {
                 close(rs->fd);

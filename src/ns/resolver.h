@@ -67,9 +67,11 @@ int ns_resolver_event(struct ns_resolver *rs, struct viol_set *set, double at_ms
 void ns_resolver_drain(struct ns_resolver *rs, struct viol_set *set, double at_ms);
 /* Closes everything; RS is NONE again. */
 void ns_resolver_close(struct ns_resolver *rs);
-/* Child side: bind the socket in the sandbox's namespace (RS->fd, or the
- * errno in RS->err), to be handed over with the listener. */
-void ns_resolver_child(struct ns_resolver *rs);
+/* Child side: bind a UDP socket in the sandbox's namespace (RS->fd, or
+ * the errno in RS->err), to be handed over with the listener. UDP (-1:
+ * none) is the one lo was brought up with: bound, or closed when RS wants
+ * none. */
+void ns_resolver_child(struct ns_resolver *rs, int udp);
 /* Child side: whether RS has a socket (or an errno) still to hand over. */
 bool ns_resolver_pending(const struct ns_resolver *rs);
 /* Child side: handed over (or, in init after the command's fork, the
