@@ -152,8 +152,8 @@ void ns_resolver_child(struct ns_resolver *rs, int udp)
         }
         /* Port 53 is privileged: this process holds CAP_NET_BIND_SERVICE in
          * the user namespace that owns the sandbox's network namespace. */
-        rs->fd = udp >= 0 ? udp : socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        rs->err = rs->fd < 0 ? errno : bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
+        rs->fd = udp;
+        rs->err = bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
         if (rs->err && rs->fd >= 0) {
                 close(rs->fd);
                 rs->fd = -1;

@@ -67,10 +67,11 @@ int ns_resolver_event(struct ns_resolver *rs, struct viol_set *set, double at_ms
 void ns_resolver_drain(struct ns_resolver *rs, struct viol_set *set, double at_ms);
 /* Closes everything; RS is NONE again. */
 void ns_resolver_close(struct ns_resolver *rs);
-/* Child side: bind a UDP socket in the sandbox's namespace (RS->fd, or
- * the errno in RS->err), to be handed over with the listener. UDP (-1:
- * none) is the one lo was brought up with: bound, or closed when RS wants
- * none. */
+/* Child side: bind UDP, the socket lo was brought up with, in the
+ * sandbox's namespace (RS->fd, or the errno in RS->err), to be handed over
+ * with the listener; closed when RS wants none. A resolver is wanted only
+ * in network none, where lo is always brought up (-1 there would fail the
+ * bind with EBADF: reported, not observable). */
 void ns_resolver_child(struct ns_resolver *rs, int udp);
 /* Child side: whether RS has a socket (or an errno) still to hand over. */
 bool ns_resolver_pending(const struct ns_resolver *rs);
