@@ -102,7 +102,7 @@ static void sources(struct ns_notify *n, const char *state)
 
 void ns_notify_init(struct ns_notify *n)
 {
-        *n = (struct ns_notify){ .sock = -1, .listener = -1, .ep = -1 };
+        *n = (struct ns_notify){ .sock = -1, .listener = -1, .ep = -1, .root_fd = -1 };
         for (size_t i = 0; i < NS_NOTIFY_SESSION_LISTENERS; i++)
                 n->listeners[i] = n->retired[i] = -1;
 }
@@ -425,7 +425,9 @@ void ns_notify_release(struct ns_notify *n, struct ns_ctx *c)
         close_retired(n);
         if (n->ep >= 0)
                 close(n->ep);
-        n->ep = -1;
+        if (n->root_fd >= 0)
+                close(n->root_fd);
+        n->ep = n->root_fd = -1;
         /* Most runs cache no name: the 4 KiB table is then left untouched
          * (a page fault, where calloc left it unmapped). */
         for (size_t i = 0; n->named && i < NS_NOTIFY_NAMES; i++) {

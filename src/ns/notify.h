@@ -36,6 +36,9 @@ struct ns_notify {
         /* notify_watch.c: write-intent filesystem calls and connect() */
         bool watching;
         int watch_nr[NS_WATCH_MAX]; /* per watched call, -1: not watched */
+        /* The sandbox's root (/proc/PID/root of the first target whose
+         * path was looked at), -1: the paths are resolved in it. */
+        int root_fd;
 };
 
 /* notify_bpf.c: the watched calls, in the order of watch_nr[]. */

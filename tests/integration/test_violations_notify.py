@@ -181,6 +181,24 @@ def test_writes_outside_writable_zones(zb, tmp):
     assert not os.path.exists(os.path.join(d_in, "x"))
 
 
+def test_filesystem_entries_after_the_first_writer_is_gone(zb, tmp):
+    # The sandbox's root is opened once, from the first process whose path the
+    # supervisor looks at (here a touch that exits at once); later processes'
+    # paths, relative ones too, are resolved in it all the same.
+    d_in = tmp.mkdir("input")
+    script = ("touch /etc/zb-a; cd /input && touch zb-b; mkdir /usr/zb-c; touch /tmp/zb-ok; "
+              "cd / && sh -c 'rm /etc/hostname'; true")
+    r, d = zb.json("-v", d_in + ":/input:ro", "--", "sh", "-c", script)
+    assert r.rc == 0 and d["stderr"].count("Read-only file system") == 4, (r, d)
+    fs = entries(d, "filesystem")
+    assert fs[("write", "/etc/zb-a")]["rule"] == "root is read-only", fs
+    assert fs[("write", "/input/zb-b")]["rule"] == "zone input is ro", fs
+    assert fs[("mkdir", "/usr/zb-c")]["rule"] == "root is read-only", fs
+    assert fs[("unlink", "/etc/hostname")]["rule"] == "root is read-only", fs
+    assert len(fs) == 4, fs
+    assert os.listdir(d_in) == []
+
+
 def test_filesystem_entries_are_counted(zb):
     code = "import os\nfor _ in range(1000):\n    try: os.mkdir('/usr/x')\n    except OSError: pass\n"
     r, d = zb.json("--", "python3", "-c", code)
