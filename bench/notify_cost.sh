@@ -11,10 +11,12 @@
 #      ab-wall.py says why that matters here). Then NEW against OLD, both
 #      copied afresh into one directory first: a binary's page-cache state
 #      alone moved its runs by 0.4 ms here (bench/README.md, issue 16).
-#   2. a hammer: a static C loop of N denied ptrace calls (HAMMER=1000000)
-#      and of N/5 writes to the read-only root (open O_WRONLY|O_CREAT of
-#      /etc/zb-hammer: EROFS), NEW, OLD and NEW without the listener: the
-#      time per call, the verdict's entries and counts, zonebox's peak RSS.
+#   2. a hammer: a static C loop of N denied ptrace calls (HAMMER=1000000),
+#      of N/5 writes to the read-only root (open O_WRONLY|O_CREAT of
+#      /etc/zb-hammer: EROFS), and of N/10 allowed watched calls (create
+#      /tmp/zb-hammer with O_EXCL, close, unlink it: two calls that each
+#      notify and succeed), NEW, OLD and NEW without the listener: the time
+#      per call, the verdict's entries and counts, zonebox's peak RSS.
 # Usage: bench/notify_cost.sh NEW OLD
 set -euo pipefail
 say() { printf '%s\n' "$*"; }
@@ -56,12 +58,16 @@ cat > "$tmp/hammer.c" <<'C'
 #include <unistd.h>
 int main(int argc, char **argv)
 {
-        long n = atol(argv[1]), refused = 0;
-        int rofs = argc > 2;
+        long n = atol(argv[1]), refused = 0, calls = n;
+        int rofs = argc > 2 && argv[2][0] == 'r', tmp = argc > 2 && argv[2][0] == 't';
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (long i = 0; i < n; i++) {
-                if (rofs) {
+                if (tmp) {
+                        int fd = open("/tmp/zb-hammer", O_WRONLY | O_CREAT | O_EXCL, 0600);
+                        if (fd < 0 || close(fd) < 0 || unlink("/tmp/zb-hammer") < 0)
+                                refused++;
+                } else if (rofs) {
                         int fd = open("/etc/zb-hammer", O_WRONLY | O_CREAT, 0644);
                         refused += fd < 0 && errno == EROFS;
                         if (fd >= 0)
@@ -72,7 +78,9 @@ int main(int argc, char **argv)
         }
         clock_gettime(CLOCK_MONOTONIC, &b);
         double us = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1e3;
-        printf("%ld calls, %ld refused, %.2f us/call\n", n, refused, us / (double)n);
+        if (tmp)
+                calls = 2 * n; /* the open and the unlink notify; close does not */
+        printf("%ld calls, %ld refused, %.2f us/call\n", calls, refused, us / (double)calls);
         return 0;
 }
 C
@@ -81,7 +89,7 @@ say "## hammer"
 $PY - "$tmp" "$HAMMER" "$NEW" "$OLD" <<'P'
 import json, os, subprocess, sys, time
 tmp, n, new, old = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-for calls, extra in ((n, []), (n // 5, ["rofs"])):
+for calls, extra in ((n, []), (n // 5, ["rofs"]), (n // 10, ["tmp"])):
     for name, binary, off in (("new", new, False), ("old", old, False), ("new_off", new, True)):
         env = dict(os.environ)
         if off:
@@ -94,6 +102,6 @@ for calls, extra in ((n, []), (n // 5, ["rofs"])):
         d = json.loads(out)
         v = ["%s %s %s x%d" % (x["layer"], x["operation"], x.get("target") or "", x["count"]) for x in d["violations"]]
         print("%-8s %-6s %s | wall %.1f s, verdict wall_ms %.0f, zonebox max RSS %d KB | %s"
-              % (name, "rofs" if extra else "ptrace", d["stdout"].strip(), time.perf_counter() - t,
+              % (name, extra[0] if extra else "ptrace", d["stdout"].strip(), time.perf_counter() - t,
                  d["wall_ms"], ru.ru_maxrss, "; ".join(v) or "no violations"), flush=True)
 P

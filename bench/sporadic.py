@@ -11,7 +11,8 @@ passed moments before, caches go cold, CPUs idle down.
     bench/sporadic.py [--rounds 20] [--gap-ms 200] [--ref NAME] [--json FILE] NAME=CMD...
 
 CMD is split like a shell would (shlex), run without a shell, its output
-discarded. Prints a markdown table (median, p25, p75, ratio of medians to
+discarded; its leading VAR=VALUE words go into its environment (no `env`
+exec in the timed part). Prints a markdown table (median, p25, p75, ratio of medians to
 --ref, default the first command, and the CPU time of the whole process
 tree), then one line "sporadic name=median_ms ..." for scripts. Exit 1 if a
 command fails.
@@ -47,8 +48,14 @@ def parse():
         name, eq, cmd = c.partition("=")
         if not eq or not name or not cmd.strip():
             ap.error("expected NAME=CMD, got %r" % c)
-        cmds.append((name, shlex.split(cmd)))
-    names = [n for n, _ in cmds]
+        words, env = shlex.split(cmd), dict(os.environ)
+        while words and "=" in words[0] and not words[0].startswith("="):
+            k, v = words.pop(0).split("=", 1)
+            env[k] = v
+        if not words:
+            ap.error("%s: no command after the VAR=VALUE words" % name)
+        cmds.append((name, words, env))
+    names = [n for n, _, _ in cmds]
     if len(set(names)) != len(names):
         ap.error("command names must be distinct")
     if a.ref and a.ref not in names:
@@ -84,19 +91,19 @@ def reap_all():
 def main():
     a, cmds = parse()
     ref = a.ref or cmds[0][0]
-    samples = {n: [] for n, _ in cmds}
-    cpu = {n: [] for n, _ in cmds}
+    samples = {n: [] for n, _, _ in cmds}
+    cpu = {n: [] for n, _, _ in cmds}
     libc = ctypes.CDLL(None, use_errno=True)
     subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     load0 = os.getloadavg()
     for r in range(a.rounds):
         # Rotate the order each round: no command always follows the same one.
-        for name, argv in cmds[r % len(cmds):] + cmds[:r % len(cmds)]:
+        for name, argv, env in cmds[r % len(cmds):] + cmds[:r % len(cmds)]:
             time.sleep(a.gap_ms / 1000)
             c0 = cpu_ms()
             t0 = time.perf_counter()
             p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+                               stderr=subprocess.PIPE, env=env)
             ms = (time.perf_counter() - t0) * 1e3
             reap_all()
             cpu[name].append(cpu_ms() - c0)
@@ -112,7 +119,7 @@ def main():
     print()
     print("| command | median ms | p25 ms | p75 ms | median / %s | CPU ms, whole tree (median) |" % ref)
     print("|---|---:|---:|---:|---:|---:|")
-    for name, _ in cmds:
+    for name, _, _ in cmds:
         v = samples[name]
         print("| %s | %.2f | %.2f | %.2f | %.2f | %.2f |" % (
             name, med[name], quantile(v, 0.25), quantile(v, 0.75), med[name] / med[ref],
@@ -121,8 +128,8 @@ def main():
         print()
         print("(PR_SET_CHILD_SUBREAPER failed: CPU leaves out what a launcher did not reap)")
     print()
-    print("sporadic " + " ".join("%s=%.3f" % (n, med[n]) for n, _ in cmds) + " " +
-          " ".join("%s_cpu=%.3f" % (n, statistics.median(cpu[n])) for n, _ in cmds))
+    print("sporadic " + " ".join("%s=%.3f" % (n, med[n]) for n, _, _ in cmds) + " " +
+          " ".join("%s_cpu=%.3f" % (n, statistics.median(cpu[n])) for n, _, _ in cmds))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"rounds": a.rounds, "gap_ms": a.gap_ms, "load": [load0[0], load1[0]],

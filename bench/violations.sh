@@ -4,7 +4,11 @@
 # the moment falls on both alike.
 #   1. `run -- /bin/true` back to back (bench/alternate.py: 400 runs each);
 #   2. sporadic (bench/sporadic.py): /bin/true, a gcc compile and CPython's
-#      test_json inside the default sandbox, with the whole tree's CPU time;
+#      test_json inside the default sandbox, with the whole tree's CPU time:
+#      NEW, OLD, and NEW with every source off ("off":
+#      ZONEBOX_TEST_NO_NOTIFY=1 --network loopback, so no listener and no
+#      resolver), which isolates the sources from whatever else differs
+#      between the two binaries;
 #   3. a hammer: 2000 refused proxy CONNECTs to 50 distinct hosts (NEW only):
 #      the verdict keeps one entry per host:port up to the proxy's table of
 #      32, counts the rest, and comes on time.
@@ -29,11 +33,13 @@ cat > "$tmp/x.c" <<'C'
 int main(void) { for (int i = 0; i < 3; i++) printf("%d\n", i * i); return 0; }
 C
 CC="-v $tmp:/src:ro -- gcc -O2 -o /tmp/x /src/x.c"
-cmds=("new_true=$NEW run -- /bin/true" "old_true=$OLD run -- /bin/true"
-	"new_gcc=$NEW run $CC" "old_gcc=$OLD run $CC")
+OFF="ZONEBOX_TEST_NO_NOTIFY=1 $NEW run --network loopback"
+cmds=("new_true=$NEW run -- /bin/true" "old_true=$OLD run -- /bin/true" "off_true=$OFF -- /bin/true"
+	"new_gcc=$NEW run $CC" "old_gcc=$OLD run $CC" "off_gcc=$OFF $CC")
 if /usr/bin/python3 -c 'import test.test_json' 2>/dev/null; then
 	cmds+=("new_test_json=$NEW run -- /usr/bin/python3 -m test -q test_json"
-		"old_test_json=$OLD run -- /usr/bin/python3 -m test -q test_json")
+		"old_test_json=$OLD run -- /usr/bin/python3 -m test -q test_json"
+		"off_test_json=$OFF -- /usr/bin/python3 -m test -q test_json")
 else
 	say "skipped: test_json: Debian's libpython3-testsuite is not installed (apt-get install libpython3.11-testsuite)"
 fi
