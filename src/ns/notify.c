@@ -410,6 +410,13 @@ int ns_notify_event(struct ns_notify *n, short revents, uint64_t exec_ns)
         return ns_notify_fd(n);
 }
 
+void ns_notify_end(struct ns_notify *n)
+{
+        if (n->root_fd >= 0)
+                close(n->root_fd);
+        n->root_fd = -1;
+}
+
 void ns_notify_release(struct ns_notify *n, struct ns_ctx *c)
 {
         if (n->sock >= 0)
@@ -425,9 +432,8 @@ void ns_notify_release(struct ns_notify *n, struct ns_ctx *c)
         close_retired(n);
         if (n->ep >= 0)
                 close(n->ep);
-        if (n->root_fd >= 0)
-                close(n->root_fd);
-        n->ep = n->root_fd = -1;
+        n->ep = -1;
+        ns_notify_end(n);
         /* Most runs cache no name: the 4 KiB table is then left untouched
          * (a page fault, where calloc left it unmapped). */
         for (size_t i = 0; n->named && i < NS_NOTIFY_NAMES; i++) {

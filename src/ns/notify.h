@@ -36,8 +36,9 @@ struct ns_notify {
         /* notify_watch.c: write-intent filesystem calls and connect() */
         bool watching;
         int watch_nr[NS_WATCH_MAX]; /* per watched call, -1: not watched */
-        /* The sandbox's root (/proc/PID/root of the first target whose
-         * path was looked at), -1: the paths are resolved in it. */
+        /* The sandbox's root, in which watched paths are resolved:
+         * /proc/PID/root of the first target whose path was looked at, -1
+         * until then and once the sandbox is gone (ns_notify_end). */
         int root_fd;
 };
 
@@ -82,6 +83,10 @@ int ns_notify_fd(const struct ns_notify *n);
  * EXEC_NS: when the command was exec'd (0: not yet). Returns the fd to
  * poll from now on. */
 int ns_notify_event(struct ns_notify *n, short revents, uint64_t exec_ns);
+/* The sandbox is gone (its event loop ended): let go of its root, which
+ * would keep the root's tmpfs (and the files of its /tmp) alive past the
+ * run's cgroup. */
+void ns_notify_end(struct ns_notify *n);
 void ns_notify_release(struct ns_notify *n, struct ns_ctx *c);
 
 /* In the command process, last before execve: install the filter (with a

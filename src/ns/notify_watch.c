@@ -161,8 +161,7 @@ static void filesystem(struct ns_notify *n, const struct seccomp_notif *req, con
         /* Still waiting, so PID was the target at the reads and the open. */
         if (!id_valid(n->listener, req->id)) {
                 if (opened)
-                        close(n->root_fd);
-                n->root_fd = opened ? -1 : n->root_fd;
+                        ns_notify_end(n);
                 return;
         }
         if (!read_only(n->root_fd, path))

@@ -509,6 +509,7 @@ static int supervise(struct ns_ctx *c, struct run *run, int go[2], int setup[2],
         run->fds[FD_NOTIFY] = (struct pollfd){ .fd = -1, .events = POLLIN };
         setup[0] = status[0] = out[0] = err_pipe[0] = -1; /* owned by run->fds now */
         event_loop(run);
+        ns_notify_end(run->notify);
         c->exec_ns = run->exec_ns;
         ns_resolver_drain(run->dns, &run->r->viol, since_exec_ms(run));
         run->fds[FD_DNS].fd = -1;    /* c->dns's, closed by ns_net_finish */
