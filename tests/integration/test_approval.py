@@ -391,10 +391,21 @@ def test_audit_log_fd_never_reaches_the_sandbox(zb, tmp):
         pids = poll(lambda: pids_exact(["sleep", arg]), timeout=20)
         assert pids, "the sandboxed sleep never started"
         init = int(re.search(r"^PPid:\s+(\d+)", open("/proc/%d/status" % pids[0]).read(), re.M).group(1))
-        fds = {}
-        for pid in (pids[0], init):
-            for fd in os.listdir("/proc/%d/fd" % pid):
-                fds["%d/%s" % (pid, fd)] = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+
+        def scan():
+            # The command's name changes in execve before its close-on-exec
+            # fds are closed: an fd listed there can be gone a moment later.
+            # Scanned again until one pass sees every fd it lists.
+            fds = {}
+            try:
+                for pid in (pids[0], init):
+                    for fd in os.listdir("/proc/%d/fd" % pid):
+                        fds["%d/%s" % (pid, fd)] = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except FileNotFoundError:
+                return None
+            return fds
+        fds = poll(scan, timeout=10)
+        assert fds is not None, "no steady listing of the sandbox's fds in 10 s"
         assert any(k.startswith("%d/" % init) for k in fds), fds  # the init's fds were listed
         assert not [t for t in fds.values() if "fd-check" in t or t.startswith(d)], fds
     finally:
